@@ -1,0 +1,242 @@
+"""Typed settings: defaults < config/*.toml < TRACKER_* environment < CLI flags.
+
+An unknown key or a value of the wrong type is a `ConfigError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SOURCE_KINDS = ("auto", "feed", "whats-new", "news-blog", "html", "markdown", "sessions", "youtube-playlist")
+
+# Every setting of tracker.toml: dotted key -> (type, default). Tables in the file are the
+# first part of the dotted key; environment variables are TRACKER_ + the key with dots as _.
+SCHEMA: dict[str, tuple[type, Any]] = {
+    "database_url": (str, "sqlite:///tracker.db"),
+    "output_dir": (str, "feeds"),
+    "archive_dir": (str, "archive"),
+    "base_url": (str, "http://localhost:8000/"),
+    "feeds.title": (str, "AWS announcements"),
+    "feeds.author": (str, "tracker"),
+    "feeds.limit": (int, 100),
+    "schedule.cron": (str, "0 6 * * *"),
+    "schedule.timezone": (str, "UTC"),
+    "schedule.misfire_grace_seconds": (int, 3600),
+    "http.user_agent": (str, "tracker/0.1 (AWS announcement tracker; +https://github.com/aws-announcement-tracker)"),
+    "http.timeout": (float, 30.0),
+    "http.connect_timeout": (float, 10.0),
+    "http.retries": (int, 2),
+    "http.backoff": (float, 1.0),
+    "http.max_bytes": (int, 20_000_000),
+    "link.threshold": (float, 0.6),
+}
+
+SOURCE_SCHEMA: dict[str, tuple[type, Any]] = {
+    "name": (str, None),
+    "url": (str, None),
+    "kind": (str, "auto"),
+    "enabled": (bool, True),
+    "fetch_pages": (bool, False),
+    "event": (str, None),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """How the fetcher talks to the network."""
+
+    user_agent: str
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    retries: int = 2
+    backoff: float = 1.0
+    max_bytes: int = 20_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One configured source: a feed, a page, a recap or a session listing."""
+
+    name: str
+    url: str
+    kind: str = "auto"
+    enabled: bool = True
+    fetch_pages: bool = False  # for feeds: also fetch each item's page and extract from it
+    event: str | None = None  # declare the event its documents belong to
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a run needs, resolved from files, environment and flags."""
+
+    config_dir: Path
+    database_url: str = "sqlite:///tracker.db"
+    output_dir: Path = Path("feeds")
+    archive_dir: Path = Path("archive")
+    base_url: str = "http://localhost:8000/"
+    feed_title: str = "AWS announcements"
+    feed_author: str = "tracker"
+    feed_limit: int = 100
+    schedule_cron: str = "0 6 * * *"
+    schedule_timezone: str = "UTC"
+    misfire_grace_seconds: int = 3600
+    link_threshold: float = 0.6
+    http: HttpSettings = field(default_factory=lambda: HttpSettings(user_agent=SCHEMA["http.user_agent"][1]))
+    sources: tuple[SourceConfig, ...] = ()
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (CLI flags)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def default_config_dir() -> Path:
+    """The config folder: $TRACKER_CONFIG_DIR, else ./config, else the one beside the package."""
+    env = os.environ.get("TRACKER_CONFIG_DIR")
+    if env:
+        return Path(env)
+    local = Path.cwd() / "config"
+    if (local / "tracker.toml").is_file() or (local / "sources.toml").is_file():
+        return local
+    return PACKAGE_ROOT / "config"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and dotted not in SCHEMA:
+            out.update(_flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def _coerce(value: Any, expected: type, *, file: str, key: str) -> Any:
+    """Check a value's type; strings from the environment are converted."""
+    if isinstance(value, str) and expected is not str:
+        try:
+            if expected is bool:
+                lowered = value.strip().lower()
+                if lowered in {"1", "true", "yes", "on"}:
+                    return True
+                if lowered in {"0", "false", "no", "off"}:
+                    return False
+                raise ValueError(value)
+            return expected(value)
+        except ValueError:
+            raise ConfigError(f"expected {expected.__name__}, got {value!r}", file=file, key=key) from None
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(
+            f"expected {expected.__name__}, got {type(value).__name__} {value!r}", file=file, key=key
+        )
+    return value
+
+
+def _settings_values(config_dir: Path, environ: Mapping[str, str]) -> dict[str, Any]:
+    values = {key: default for key, (_, default) in SCHEMA.items()}
+    path = config_dir / "tracker.toml"
+    for key, value in _flatten(_read_toml(path)).items():
+        if key not in SCHEMA:
+            raise ConfigError(f"unknown setting (known: {', '.join(sorted(SCHEMA))})", file=str(path), key=key)
+        values[key] = _coerce(value, SCHEMA[key][0], file=str(path), key=key)
+    for key, (expected, _) in SCHEMA.items():
+        env_name = "TRACKER_" + key.replace(".", "_").upper()
+        if env_name in environ:
+            values[key] = _coerce(environ[env_name], expected, file="environment", key=env_name)
+    return values
+
+
+def load_sources(path: Path) -> tuple[SourceConfig, ...]:
+    """Read sources.toml: a list of [[source]] tables."""
+    data = _read_toml(path)
+    for key in data:
+        if key != "source":
+            raise ConfigError("unknown key; sources are [[source]] tables", file=str(path), key=key)
+    raw = data.get("source", [])
+    if not isinstance(raw, list):
+        raise ConfigError("expected a list of [[source]] tables", file=str(path), key="source")
+    sources: list[SourceConfig] = []
+    seen: set[str] = set()
+    for index, table in enumerate(raw):
+        where = f"source[{index}]"
+        if not isinstance(table, dict):
+            raise ConfigError("expected a table", file=str(path), key=where)
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in SOURCE_SCHEMA:
+                raise ConfigError(
+                    f"unknown key (known: {', '.join(SOURCE_SCHEMA)})", file=str(path), key=f"{where}.{key}"
+                )
+            values[key] = _coerce(value, SOURCE_SCHEMA[key][0], file=str(path), key=f"{where}.{key}")
+        for required in ("name", "url"):
+            if not values.get(required):
+                raise ConfigError("missing", file=str(path), key=f"{where}.{required}")
+        if values.get("kind", "auto") not in SOURCE_KINDS:
+            raise ConfigError(
+                f"unknown kind {values['kind']!r} (known: {', '.join(SOURCE_KINDS)})",
+                file=str(path),
+                key=f"{where}.kind",
+            )
+        if values["name"] in seen:
+            raise ConfigError(f"duplicate source name {values['name']!r}", file=str(path), key=f"{where}.name")
+        seen.add(values["name"])
+        sources.append(SourceConfig(**values))
+    return tuple(sources)
+
+
+def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve settings from defaults, config_dir/*.toml and the TRACKER_* environment."""
+    config_dir = config_dir or default_config_dir()
+    environ = os.environ if environ is None else environ
+    v = _settings_values(config_dir, environ)
+    sources_path = Path(environ.get("TRACKER_SOURCES_FILE", config_dir / "sources.toml"))
+    http = HttpSettings(
+        user_agent=v["http.user_agent"],
+        timeout=v["http.timeout"],
+        connect_timeout=v["http.connect_timeout"],
+        retries=v["http.retries"],
+        backoff=v["http.backoff"],
+        max_bytes=v["http.max_bytes"],
+    )
+    for key in ("feeds.limit", "http.max_bytes"):
+        if v[key] <= 0:
+            raise ConfigError("must be positive", file=str(config_dir / "tracker.toml"), key=key)
+    return Settings(
+        config_dir=config_dir,
+        database_url=v["database_url"],
+        output_dir=Path(v["output_dir"]),
+        archive_dir=Path(v["archive_dir"]),
+        base_url=v["base_url"] if v["base_url"].endswith("/") else v["base_url"] + "/",
+        feed_title=v["feeds.title"],
+        feed_author=v["feeds.author"],
+        feed_limit=v["feeds.limit"],
+        schedule_cron=v["schedule.cron"],
+        schedule_timezone=v["schedule.timezone"],
+        misfire_grace_seconds=v["schedule.misfire_grace_seconds"],
+        link_threshold=v["link.threshold"],
+        http=http,
+        sources=load_sources(sources_path),
+    )

@@ -1,0 +1,123 @@
+"""Frozen dataclasses passed between the pipeline's stages.
+
+Nothing here knows SQL, HTML or the network: extractors build these from text, the
+normaliser enriches them, the store persists them and the publishers read them back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    """Bytes fetched from a source, exactly as received."""
+
+    url: str
+    body: bytes
+    source: str = "local"
+    content_type: str | None = None
+    fetched_at: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False  # a 304: the source has not changed since the last fetch
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the body, the key under which it is archived."""
+        return hashlib.sha256(self.body).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceSession:
+    """A talk at an event: a keynote, a breakout session, an innovation talk."""
+
+    key: str  # stable within its document: the code, else the video id, else a slug of the title
+    title: str
+    kind: str = "session"  # keynote | breakout | innovation | chalk-talk | workshop | session
+    url: str | None = None  # the video, canonical form https://www.youtube.com/watch?v=ID when on YouTube
+    code: str | None = None  # e.g. DAT342 (repeats' -R suffix removed)
+    speakers: tuple[str, ...] = ()
+    level: str | None = None  # e.g. "300 – Advanced"
+    track: str | None = None
+    event: str | None = None  # display name, e.g. "AWS re:Invent 2023"
+    published_at: datetime | None = None
+    abstract: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """One launch as found in one document, before it is tied to services or stored."""
+
+    title: str
+    summary: str = ""
+    url: str | None = None  # where the launch itself is described (a post, a What's New item)
+    published_at: datetime | None = None
+    # Service evidence, strongest first: explicit tags (What's New product categories,
+    # News Blog categories), then the enclosing bullets/headings, innermost first.
+    service_tags: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
+    sessions: tuple[str, ...] = ()  # keys of sessions of the same document that cover it
+    rule: str = ""  # the rule that matched, e.g. "marker:announcing+strong"
+    marker: str | None = None  # the marker word that matched, e.g. "Announcing"
+    excerpt: str = ""  # the text it was found in, for mentions
+    position: int = 0  # order in its document, 0-based
+    status: str | None = None  # "preview" | "ga" when the text says so
+    event: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One logical document: a post, a page, a recap or one item of a feed."""
+
+    url: str
+    title: str = ""
+    author: str | None = None
+    published_at: datetime | None = None
+    categories: tuple[str, ...] = ()
+    event: str | None = None
+    announcements: tuple[Announcement, ...] = ()
+    sessions: tuple[ConferenceSession, ...] = ()
+    kind: str = "page"  # page | post | recap | feed-item | whats-new | session-listing
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A canonical AWS service."""
+
+    slug: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Why an announcement is covered by a session."""
+
+    method: str  # structural | title | catalogue
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """An announcement seen in one document."""
+
+    document_url: str
+    excerpt: str = ""
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedAnnouncement:
+    """An announcement after normalisation: a stable key and its canonical services."""
+
+    key: str
+    announcement: Announcement
+    services: tuple[Service, ...] = ()
+    url: str | None = None
+    announced_at: datetime | None = None
+    event: str | None = None
