@@ -121,3 +121,45 @@ class NormalizedAnnouncement:
     url: str | None = None
     announced_at: datetime | None = None
     event: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A stored session, as read back from the store."""
+
+    id: int
+    title: str
+    kind: str
+    code: str | None = None
+    url: str | None = None
+    event: str | None = None  # event display name
+    event_slug: str | None = None
+    speakers: tuple[str, ...] = ()
+    level: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLinkRecord:
+    """A stored announcement ↔ session link."""
+
+    session: SessionRecord
+    link: Link
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementRecord:
+    """A stored announcement with everything a feed entry or a query result shows."""
+
+    id: int
+    key: str  # stable: feed entry ids derive from it and never change
+    title: str
+    summary: str = ""
+    url: str | None = None  # the original source
+    announced_at: datetime | None = None
+    updated_at: datetime | None = None
+    status: str | None = None
+    event: str | None = None
+    event_slug: str | None = None
+    services: tuple[Service, ...] = ()
+    sessions: tuple[SessionLinkRecord, ...] = ()
+    sources: tuple[str, ...] = ()  # URLs of the documents that mention it
