@@ -1,0 +1,524 @@
+"""The `tracker` command line: argument parsing on top of the pipeline and the store.
+
+Every command's help ends with an example; `TrackerError`s become a one-line message
+and a non-zero exit code (2 for configuration errors, 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tracker import __version__
+from tracker.config import SOURCE_KINDS, Settings, load_settings
+from tracker.errors import TrackerError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+COMMANDS: dict[str, tuple[Handler, str]] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    """Register a sub-command; its docstring is its help (first line) and example."""
+
+    def register(func: Handler) -> Handler:
+        COMMANDS[name] = (func, func.__doc__ or "")
+        return func
+
+    return register
+
+
+def _progress(enabled: bool) -> Callable[[str], None] | None:
+    # Progress is for people watching a terminal; cron and systemd logs get the summary only.
+    if not enabled or not sys.stderr.isatty():
+        return None
+
+    def show(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    return show
+
+
+def _parse_date(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD or an ISO 8601 time)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@command("run")
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """One full cycle over the configured sources: fetch, extract, store, link, publish.
+
+    Exits 1 when any source failed (the others are still processed).
+
+    Example:
+        tracker run
+        tracker run --source aws-whats-new
+    """
+    from tracker import pipeline
+
+    sources = settings.sources
+    if args.source:
+        unknown = set(args.source) - {s.name for s in sources}
+        if unknown:
+            print(f"error: unknown source(s): {', '.join(sorted(unknown))} "
+                  f"(configured: {', '.join(s.name for s in sources)})", file=sys.stderr)
+            return 2
+        sources = tuple(s for s in sources if s.name in args.source)
+    report = pipeline.run(settings, sources=sources, progress=_progress(not args.quiet), do_publish=not args.no_publish)
+    _print_report(report, args)
+    return 1 if report.failed else 0
+
+
+@command("import")
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Ingest local files or URLs once (a saved recap, a session listing, a backfill).
+
+    Example:
+        tracker import ../shared/corpus/recaps/2023-12-aws-reinvent-2023.md
+        tracker import saved/whats-new.xml --kind whats-new
+    """
+    from tracker import pipeline
+
+    report = pipeline.import_documents(
+        settings, args.documents, kind=args.kind, event=args.event, progress=_progress(not args.quiet)
+    )
+    _print_report(report, args)
+    return 1 if report.failed else 0
+
+
+@command("schedule")
+def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the pipeline as a long-running daily job (APScheduler, cron from tracker.toml).
+
+    Stops cleanly on SIGINT/SIGTERM.
+
+    Example:
+        tracker schedule
+        tracker schedule --cron "30 5 * * *" --run-now
+    """
+    from tracker import schedule
+
+    if args.cron:
+        settings = settings.with_overrides(schedule_cron=args.cron)
+    return schedule.serve_forever(settings, run_now=args.run_now)
+
+
+@command("extract")
+def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
+    """Extract the announcements and sessions of one file or URL, without any database.
+
+    Prints, per announcement, its services, summary, sessions and the rule that matched.
+
+    Example:
+        tracker extract ../shared/corpus/recaps/2023-12-aws-reinvent-2023.md --format json
+    """
+    from tracker import pipeline
+
+    result = pipeline.extract_location(settings, args.document, kind=args.kind, event=args.event)
+    if args.format == "json":
+        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    for ann in result["announcements"]:
+        print(f"* {ann['title']}")
+        print(f"    services: {', '.join(ann['services']) or '-'}")
+        if ann["sessions"]:
+            print(f"    sessions: {', '.join(ann['sessions'])}")
+        print(f"    rule: {ann['rule']}" + (f" (marker {ann['marker']!r})" if ann.get("marker") else ""))
+        if ann["summary"]:
+            print(f"    summary: {_shorten(ann['summary'], 160)}")
+    if result["sessions"]:
+        print("\nsessions:")
+        for ses in result["sessions"]:
+            print(f"  - [{ses['kind']}] {ses['title']} {ses.get('url') or ''}".rstrip())
+    print(f"\n{len(result['announcements'])} announcements, {len(result['sessions'])} sessions", file=sys.stderr)
+    return 0
+
+
+@command("announcements")
+def cmd_announcements(args: argparse.Namespace, settings: Settings) -> int:
+    """Query stored announcements by service, event, date, session or text.
+
+    Example:
+        tracker announcements --service "AWS Lambda" --since 2023-11-26
+        tracker announcements --event "re:Invent 2023" --format json
+    """
+    from tracker.store import repository as repo
+    from tracker.store.db import open_store, unit_of_work
+
+    factory = open_store(settings.database_url)
+    with unit_of_work(factory) as session:
+        records = repo.query_announcements(
+            session,
+            service=args.service,
+            event=args.event,
+            since=args.since,
+            until=args.until,
+            search=args.search,
+            session_code=args.session,
+            limit=args.limit,
+        )
+    rows = [_record_json(r) for r in records]
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    elif args.format == "csv":
+        out = csv.writer(sys.stdout)
+        out.writerow(["id", "announced_at", "title", "services", "event", "url", "sessions"])
+        for row in rows:
+            out.writerow([
+                row["id"], row["announced_at"] or "", row["title"], "; ".join(row["services"]), row["event"] or "",
+                row["url"] or "", "; ".join(s["code"] or s["title"] for s in row["sessions"]),
+            ])
+    else:
+        _table(
+            ["id", "date", "title", "services", "event"],
+            [[str(r["id"]), (r["announced_at"] or "")[:10], _shorten(r["title"], 60),
+              _shorten(", ".join(r["services"]), 40), r["event"] or ""] for r in rows],
+        )
+        print(f"{len(rows)} announcements", file=sys.stderr)
+    return 0
+
+
+@command("show")
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    """Print one announcement with its services, mentions and sessions.
+
+    Example:
+        tracker show 12
+    """
+    from tracker.store import repository as repo
+    from tracker.store.db import open_store, unit_of_work
+
+    factory = open_store(settings.database_url)
+    with unit_of_work(factory) as session:
+        record = repo.get_announcement(session, int(args.id) if args.id.isdigit() else args.id)
+    if record is None:
+        print(f"error: no announcement with id or key {args.id!r}", file=sys.stderr)
+        return 1
+    data = _record_json(record)
+    if args.format == "json":
+        json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    print(data["title"])
+    for key in ("id", "key", "announced_at", "updated_at", "status", "event", "url"):
+        if data.get(key):
+            print(f"  {key}: {data[key]}")
+    print(f"  services: {', '.join(data['services']) or '-'}")
+    if data["summary"]:
+        print(f"  summary: {data['summary']}")
+    for ses in data["sessions"]:
+        print(f"  session: [{ses['kind']}] {ses['code'] or ''} {ses['title']} {ses['url'] or ''} "
+              f"({ses['method']} {ses['score']}: {ses['reason']})")
+    for src in data["sources"]:
+        print(f"  mentioned in: {src}")
+    return 0
+
+
+@command("services")
+def cmd_services(args: argparse.Namespace, settings: Settings) -> int:
+    """List AWS services with their announcement counts, or the announcements no service matched.
+
+    Example:
+        tracker services
+        tracker services --unmatched
+    """
+    from tracker.store import repository as repo
+    from tracker.store.db import open_store, unit_of_work
+
+    factory = open_store(settings.database_url)
+    with unit_of_work(factory) as session:
+        if args.unmatched:
+            records = repo.announcements_without_services(session)
+            rows = [_record_json(r) for r in records]
+        else:
+            services = repo.list_services(session, with_counts=True)
+            rows = [{"slug": s.slug, "name": s.name, "announcements": n} for s, n in services if n or args.all]
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    elif args.unmatched:
+        _table(["id", "title", "sources"], [[str(r["id"]), _shorten(r["title"], 70), _shorten(" ".join(r["sources"]), 60)] for r in rows])
+    else:
+        _table(["slug", "name", "announcements"], [[r["slug"], r["name"], str(r["announcements"])] for r in rows])
+    return 0
+
+
+@command("sessions")
+def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
+    """List conference sessions (keynotes, breakouts) with their video links.
+
+    Example:
+        tracker sessions --event "AWS re:Invent 2023"
+    """
+    from tracker.store import repository as repo
+    from tracker.store.db import open_store, unit_of_work
+
+    factory = open_store(settings.database_url)
+    with unit_of_work(factory) as session:
+        sessions = repo.list_sessions(session, event=args.event)
+    rows = [
+        {"id": s.id, "code": s.code, "title": s.title, "kind": s.kind, "url": s.url, "event": s.event,
+         "speakers": list(s.speakers), "level": s.level}
+        for s in sessions
+    ]
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        _table(["code", "kind", "title", "event", "url"],
+               [[r["code"] or "", r["kind"], _shorten(r["title"], 60), r["event"] or "", r["url"] or ""] for r in rows])
+    return 0
+
+
+@command("publish")
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    """Rebuild the feeds (RSS, Atom, JSON Feed, OPML) from the store; unchanged files are not rewritten.
+
+    Example:
+        tracker publish --output public/feeds
+    """
+    from tracker import pipeline
+
+    ctx = pipeline.Context(settings)
+    report = pipeline.publish(ctx)
+    print(f"{len(report.written)} files written, {report.unchanged} unchanged, {len(report.removed)} removed "
+          f"in {settings.output_dir}", file=sys.stderr)
+    return 0
+
+
+@command("status")
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Show each source's last success and last error, and the last runs.
+
+    Example:
+        tracker status
+    """
+    from tracker.store import repository as repo
+    from tracker.store.db import open_store, unit_of_work
+
+    factory = open_store(settings.database_url)
+    with unit_of_work(factory) as session:
+        states = repo.list_source_states(session)
+        runs = repo.last_runs(session, limit=5)
+    if args.format == "json":
+        json.dump({"sources": states, "runs": runs}, sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    _table(["source", "last success", "failures", "last error"],
+           [[str(s.get("name")), str(s.get("last_success_at") or "-")[:19], str(s.get("consecutive_failures", 0)),
+             _shorten(str(s.get("last_error") or ""), 60)] for s in states])
+    print()
+    _table(["run", "started", "finished", "status"],
+           [[str(r.get("id")), str(r.get("started_at"))[:19], str(r.get("finished_at") or "-")[:19], str(r.get("status"))]
+            for r in runs])
+    return 0
+
+
+@command("db")
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    """Database maintenance: `tracker db upgrade` applies the migrations (also done automatically on first use).
+
+    Example:
+        tracker db upgrade
+        TRACKER_DATABASE_URL=postgresql+psycopg://me@dbhost/tracker tracker db upgrade
+    """
+    from tracker.store.db import make_engine, upgrade
+
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    print(f"database is at the latest schema: {_mask(settings.database_url)}", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def _record_json(record: Any) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "key": record.key,
+        "title": record.title,
+        "summary": record.summary,
+        "url": record.url,
+        "announced_at": record.announced_at.isoformat() if record.announced_at else None,
+        "updated_at": record.updated_at.isoformat() if record.updated_at else None,
+        "status": record.status,
+        "event": record.event,
+        "services": [s.name for s in record.services],
+        "sessions": [
+            {"code": sl.session.code, "title": sl.session.title, "url": sl.session.url, "kind": sl.session.kind,
+             "method": sl.link.method, "score": sl.link.score, "reason": sl.link.reason}
+            for sl in record.sessions
+        ],
+        "sources": list(record.sources),
+    }
+
+
+def _print_report(report: Any, args: argparse.Namespace) -> None:
+    counts = report.counts
+    if getattr(args, "json", False):
+        json.dump({"sources": {o.name: o.as_dict() for o in report.outcomes}, "counts": dict(counts)},
+                  sys.stdout, indent=2, default=str)
+        print()
+    if args.quiet:
+        return
+    pub = report.published
+    print(
+        f"{len(report.outcomes)} sources ({len(report.failed)} failed), {counts.get('documents', 0)} documents, "
+        f"{counts.get('announcements_created', 0)} new and {counts.get('announcements_updated', 0)} updated announcements"
+        + (f", {len(pub.written)} feed files written" if pub else ""),
+        file=sys.stderr,
+    )
+    for outcome in report.failed:
+        print(f"error: source {outcome.name}: {outcome.error}", file=sys.stderr)
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    buf = io.StringIO()
+    buf.write("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
+    buf.write("  ".join("-" * w for w in widths) + "\n")
+    for row in rows:
+        buf.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    sys.stdout.write(buf.getvalue())
+
+
+def _mask(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as given
+        return url
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="tracker",
+        description="Track AWS launches: pull the AWS News Blog, What's New and recaps, store the "
+        "announcements by service, link them to conference sessions, publish feeds.",
+        epilog="Example: tracker run && tracker announcements --service 'Amazon S3'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tracker {__version__}")
+    parser.add_argument("--config", type=Path, metavar="DIR", help="folder with tracker.toml and sources.toml (default: ./config)")
+    parser.add_argument("--database", metavar="URL", help="database URL (overrides database_url / TRACKER_DATABASE_URL)")
+    parser.add_argument("--output", type=Path, metavar="DIR", help="feed output folder (overrides output_dir)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str) -> argparse.ArgumentParser:
+        doc = COMMANDS[name][1]
+        first, _, rest = doc.partition("\n")
+        p = sub.add_parser(name, help=first.strip(), description=first.strip(),
+                           epilog=_dedent(rest), formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(handler=COMMANDS[name][0])
+        return p
+
+    p = add("run")
+    p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+    p.add_argument("--no-publish", action="store_true", help="store only; do not rebuild the feeds")
+    p.add_argument("--json", action="store_true", help="print the per-source outcome as JSON")
+
+    p = add("import")
+    p.add_argument("documents", nargs="+", metavar="DOCUMENT", help="local path, file:// URL or http(s) URL")
+    p.add_argument("--kind", choices=SOURCE_KINDS, default="auto", help="document format (default: guess)")
+    p.add_argument("--event", metavar="NAME", help="the event the documents belong to, e.g. 'AWS re:Invent 2023'")
+    p.add_argument("--json", action="store_true", help="print the per-document outcome as JSON")
+
+    p = add("schedule")
+    p.add_argument("--cron", metavar="EXPR", help="cron expression (default: schedule.cron in tracker.toml)")
+    p.add_argument("--run-now", action="store_true", help="also run once immediately")
+
+    p = add("extract")
+    p.add_argument("document", metavar="DOCUMENT", help="local path, file:// URL or http(s) URL")
+    p.add_argument("--format", choices=("json", "table"), default="table")
+    p.add_argument("--kind", choices=SOURCE_KINDS, default="auto", help="document format (default: guess)")
+    p.add_argument("--event", metavar="NAME", help="declare the event, e.g. 'AWS re:Invent 2023'")
+
+    p = add("announcements")
+    p.add_argument("--service", metavar="S", help="service slug or name, e.g. amazon-s3 or 'Amazon S3' or S3")
+    p.add_argument("--event", metavar="E", help="event slug or name, e.g. 'AWS re:Invent 2023'")
+    p.add_argument("--since", type=_parse_date, metavar="DATE", help="announced on or after (YYYY-MM-DD)")
+    p.add_argument("--until", type=_parse_date, metavar="DATE", help="announced before (YYYY-MM-DD)")
+    p.add_argument("--search", metavar="TEXT", help="text in the title or summary")
+    p.add_argument("--session", metavar="CODE", help="covered by this session code, e.g. DAT342")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N results")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+    p = add("show")
+    p.add_argument("id", metavar="ANNOUNCEMENT", help="announcement id or key")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = add("services")
+    p.add_argument("--unmatched", action="store_true", help="list announcements that no service matched")
+    p.add_argument("--all", action="store_true", help="include services without announcements")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+    p = add("sessions")
+    p.add_argument("--event", metavar="E", help="event slug or name")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+    add("publish")
+
+    p = add("status")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+    p = add("db")
+    p.add_argument("action", choices=("upgrade",), help="upgrade: apply migrations")
+    return parser
+
+
+def _dedent(text: str) -> str:
+    lines = text.splitlines()
+    indents = [len(line) - len(line.lstrip()) for line in lines if line.strip()]
+    cut = min(indents, default=0)
+    return "\n".join(line[cut:] for line in lines).strip()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `tracker` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        settings = load_settings(args.config)
+        settings = settings.with_overrides(database_url=args.database, output_dir=args.output)
+        return int(args.handler(args, settings))
+    except TrackerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
