@@ -240,3 +240,9 @@ def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | N
         http=http,
         sources=load_sources(sources_path),
     )
+
+
+def data_file(config_dir: Path, name: str) -> Path:
+    """A rules file (extract.toml, services.toml): the config folder's own, else the shipped one."""
+    own = config_dir / name
+    return own if own.is_file() else PACKAGE_ROOT / "config" / name

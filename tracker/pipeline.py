@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker import link as linking
-from tracker.config import Settings, SourceConfig
+from tracker.config import Settings, SourceConfig, data_file
 from tracker.errors import ExtractError, FetchError, TrackerError
 from tracker.extract import EXTRACTOR_VERSION, extract
 from tracker.extract.rules import Rules, load_rules
@@ -88,8 +88,8 @@ class Context:
         self.settings = settings
         self.now = now or datetime.now(UTC)
         self.factory: sessionmaker[Session] = open_store(settings.database_url)
-        self.taxonomy = Taxonomy.load(settings.config_dir)
-        self.rules: Rules = load_rules(settings.config_dir / "extract.toml")
+        self.taxonomy = Taxonomy.load(data_file(settings.config_dir, "services.toml").parent)
+        self.rules: Rules = load_rules(data_file(settings.config_dir, "extract.toml"))
         self.archive = Archive(settings.archive_dir)
         # Documents are re-normalised when the extractor or the taxonomy changes.
         self.version = f"{EXTRACTOR_VERSION}+{_taxonomy_fingerprint(self.taxonomy)}"
@@ -345,8 +345,8 @@ def extract_location(
     settings: Settings, location: str, *, kind: str = "auto", event: str | None = None
 ) -> dict[str, list[dict[str, object]]]:
     """Extract, normalise and link one file or URL without a database (`tracker extract`)."""
-    taxonomy = Taxonomy.load(settings.config_dir)
-    rules = load_rules(settings.config_dir / "extract.toml")
+    taxonomy = Taxonomy.load(data_file(settings.config_dir, "services.toml").parent)
+    rules = load_rules(data_file(settings.config_dir, "extract.toml"))
     allowed = hosts_of([location]) if is_remote(location) else None
     with Fetcher(settings.http, allowed_hosts=allowed) as fetcher:
         raw = fetcher.fetch(location, source="extract")
