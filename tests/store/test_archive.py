@@ -1,0 +1,103 @@
+"""The content-addressed archive of raw bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from tracker.store.archive import Archive
+
+
+def test_put_returns_the_sha256_and_stores_under_a_fanout_path(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "archive")
+    body = b"<rss><channel><title>Launches</title></channel></rss>"
+    sha = archive.put(body)
+    assert sha == hashlib.sha256(body).hexdigest()
+    path = tmp_path / "archive" / sha[:2] / sha[2:4] / sha
+    assert path.read_bytes() == body
+    assert archive.has(sha) and archive.get(sha) == body
+
+
+def test_same_bytes_are_stored_once_and_never_rewritten(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    sha = archive.put(b"same")
+    path = archive.path_for(sha)
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    assert archive.put(b"same") == sha
+    assert path.stat().st_mtime == 1_000_000_000
+    assert len([p for p in tmp_path.rglob("*") if p.is_file()]) == 1
+
+
+def test_different_bytes_get_different_files(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    a, b = archive.put(b"one"), archive.put(b"two")
+    assert a != b and archive.get(a) == b"one" and archive.get(b) == b"two"
+
+
+def test_empty_body_is_archivable(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    sha = archive.put(b"")
+    assert archive.get(sha) == b""
+
+
+def test_missing_and_malformed_hashes(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    absent = hashlib.sha256(b"never stored").hexdigest()
+    assert not archive.has(absent)
+    with pytest.raises(FileNotFoundError):
+        archive.get(absent)
+    assert not archive.has("../../etc/passwd")
+    with pytest.raises(ValueError):
+        archive.get("../../etc/passwd")
+
+
+def test_no_temp_files_are_left_behind(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    for i in range(20):
+        archive.put(f"document {i}".encode())
+    names = [p.name for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(names) == 20
+    assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")]
+
+
+def test_concurrent_writers_of_the_same_bytes_leave_one_complete_file(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    body = os.urandom(2_000_000)
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(archive.put(body))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(results)) == 1
+    assert archive.get(results[0]) == body
+    assert len([p for p in tmp_path.rglob("*") if p.is_file()]) == 1
+
+
+def test_a_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    bodies = [os.urandom(500_000) for _ in range(6)]
+    shas = [hashlib.sha256(b).hexdigest() for b in bodies]
+    seen_partial: list[str] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            for sha, body in zip(shas, bodies, strict=True):
+                if archive.has(sha) and archive.get(sha) != body:
+                    seen_partial.append(sha)
+
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    try:
+        for body in bodies:
+            archive.put(body)
+    finally:
+        done.set()
+        watcher.join()
+    assert seen_partial == []
+    assert all(archive.get(sha) == body for sha, body in zip(shas, bodies, strict=True))

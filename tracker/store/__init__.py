@@ -1,0 +1,7 @@
+"""The store: typed SQLAlchemy models, engine and migrations, the raw-bytes archive and the repository.
+
+Other stages use `tracker.store.db` (open_store, unit_of_work), `tracker.store.repository`
+(functions taking a session first, never committing) and `tracker.store.archive.Archive`.
+"""
+
+from __future__ import annotations

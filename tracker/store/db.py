@@ -1,0 +1,249 @@
+"""Engine and session factory, Alembic migrations and the unit of work.
+
+SQLite and PostgreSQL (psycopg 3) behave the same from here on: foreign keys are
+enforced, datetimes come back aware UTC and DDL runs inside transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from tracker.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_STORES: dict[str, sessionmaker[Session]] = {}
+_STORES_LOCK = threading.Lock()
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_CONNECT_TIMEOUT_S = 10
+
+
+# --------------------------------------------------------------------------- URLs and errors
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a database URL; plain `postgres://` and `postgresql://` get the psycopg 3 driver."""
+    text = url.strip()
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text[len("postgres://") :]
+    try:
+        parsed = make_url(text)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"not a database URL: {exc}; use sqlite:///path/to/tracker.db or "
+            "postgresql+psycopg://user:password@host:5432/dbname",
+            url=text.split("@")[-1],
+        ) from None
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with its password replaced by ***."""
+    try:
+        parsed = url if isinstance(url, URL) else normalize_url(url)
+    except StoreError:
+        return "<unparseable database URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _advice(url: URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        return "check that the folder of the database file exists and is writable and that no other program holds a lock on it"
+    return (
+        "check that the server is running and reachable at that host and port, that the user name, "
+        "password and database name are right, and the database_url setting (TRACKER_DATABASE_URL)"
+    )
+
+
+def store_error(exc: BaseException, url: URL | str, doing: str) -> StoreError:
+    """A `StoreError` naming the database (password masked) and what to check."""
+    try:
+        parsed = url if isinstance(url, URL) else normalize_url(url)
+    except StoreError:
+        return StoreError(f"{doing} failed: {exc}", url=mask_url(str(url)))
+    masked = mask_url(parsed)
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = reason[0] if reason else exc.__class__.__name__
+    if parsed.password:
+        # Drivers sometimes echo the connection string back: never let the password out.
+        detail = detail.replace(str(parsed.password), "***")
+    return StoreError(f"{doing} failed: {detail}; {_advice(parsed)}", url=masked)
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling skips BEGIN before DDL; take it over so that
+        # migrations and SAVEPOINTs are transactional (the recipe in SQLAlchemy's docs).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if engine.url.database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a SQLite or PostgreSQL URL, configured for the tracker."""
+    parsed = normalize_url(url)
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {"future": True}
+    if backend == "sqlite":
+        database = parsed.database
+        if database in (None, "", ":memory:"):
+            # One shared connection, else every connection would see its own empty database.
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            path = Path(database).expanduser()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise store_error(exc, parsed, "creating the database folder") from exc
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    elif backend == "postgresql":
+        kwargs.update(pool_pre_ping=True, connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S})
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise store_error(exc, parsed, "creating the database engine") from exc
+    if backend == "sqlite":
+        _sqlite_setup(engine)
+    return engine
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+def alembic_config(connection: Connection | None = None) -> Any:
+    """An Alembic `Config` built in code, on the given connection when there is one."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest migration shipped with the code."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The migration the database is at (None when it has no schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every pending Alembic migration (`upgrade head`) in one transaction."""
+    from alembic import command
+
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+    except SQLAlchemyError as exc:
+        raise store_error(exc, engine.url, "upgrading the database schema") from exc
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade only when the schema is missing or behind; refuse a schema newer than the code."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    head = script.get_current_head()
+    try:
+        with engine.connect() as connection:
+            current = current_revision(connection)
+    except SQLAlchemyError as exc:
+        raise store_error(exc, engine.url, "connecting to the database") from exc
+    if current == head:
+        return
+    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+        raise StoreError(
+            f"the database schema is at revision {current}, which this version of tracker does not know "
+            "(it was migrated by a newer version); upgrade tracker or use another database",
+            url=mask_url(engine.url),
+        )
+    log.info("upgrading the database schema from %s to %s", current or "empty", head)
+    upgrade(engine)
+
+
+def open_store(url: str) -> sessionmaker[Session]:
+    """Engine plus automatic migration on first use; returns the session factory.
+
+    Factories are kept per URL for the life of the process, so a scheduler or a web
+    server calling this repeatedly shares one connection pool and checks the schema once.
+    """
+    key = normalize_url(url).render_as_string(hide_password=False)
+    with _STORES_LOCK:
+        cached = _STORES.get(key)
+        if cached is not None:
+            return cached
+        engine = make_engine(url)
+        try:
+            ensure_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        _STORES[key] = factory
+        return factory
+
+
+def close_stores() -> None:
+    """Dispose every engine `open_store` made and forget them (shutdown, tests)."""
+    with _STORES_LOCK:
+        factories = list(_STORES.values())
+        _STORES.clear()
+    for factory in factories:
+        bind = factory.kw.get("bind")
+        if isinstance(bind, Engine):
+            bind.dispose()
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One session, one transaction: commit on success, roll back on any error.
+
+    Database errors (unreachable, locked, constraint refused) become a `StoreError`
+    naming the database, so callers handle one error type.
+    """
+    bind = factory.kw.get("bind")
+    url = bind.url if isinstance(bind, Engine) else "unknown"
+    session = factory()
+    try:
+        with session.begin():
+            yield session
+    except DBAPIError as exc:
+        raise store_error(exc, url, "a database transaction") from exc
+    finally:
+        session.close()

@@ -1,0 +1,262 @@
+"""SQLAlchemy 2.0 typed models: the normalised data model of DESIGN.md.
+
+The classes end in ``Row`` so they never shadow the dataclasses of `tracker.items`,
+which are what the rest of the program sees: the repository converts between the two.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+# Named constraints make migrations reproducible: Alembic can drop or alter a constraint
+# only by name, and SQLite batch mode needs every constraint named.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC and always read back as aware UTC.
+
+    PostgreSQL's ``timestamptz`` returns values in the session's time zone and SQLite
+    has no time zone at all, so both are normalised here: one behaviour on both.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Convert to UTC; SQLite gets a naive UTC value so stored strings sort correctly."""
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        # A naive value is taken as UTC: the normaliser hands out aware UTC anyway.
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Attach or convert to UTC."""
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class SourceRow(Base):
+    """A configured source and the state of its last fetches."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    url: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_status: Mapped[str | None] = mapped_column(String(50))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_kind: Mapped[str | None] = mapped_column(String(50))
+    last_success_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class DocumentRow(Base):
+    """One fetched post, page or feed item."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(500))
+    published_at: Mapped[datetime | None]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    extractor_version: Mapped[str] = mapped_column(String(100))
+    archive_sha: Mapped[str | None] = mapped_column(String(64))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    fetched_at: Mapped[datetime]
+
+    source: Mapped[SourceRow | None] = relationship()
+
+
+class ServiceAliasRow(Base):
+    """One spelling of a service's name."""
+
+    __tablename__ = "service_aliases"
+    __table_args__ = (UniqueConstraint("service_id", "alias"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(300))
+
+
+class ServiceRow(Base):
+    """A canonical AWS service."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str | None] = mapped_column(String(200))
+
+    aliases: Mapped[list[ServiceAliasRow]] = relationship(
+        cascade="all, delete-orphan", order_by=ServiceAliasRow.id, passive_deletes=True
+    )
+
+
+class EventRow(Base):
+    """A conference, e.g. AWS re:Invent 2023."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    year: Mapped[int | None] = mapped_column(Integer)
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+
+
+class AnnouncementServiceRow(Base):
+    """Announcement ↔ service (many-to-many)."""
+
+    __tablename__ = "announcement_services"
+
+    announcement_id: Mapped[int] = mapped_column(
+        ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class MentionRow(Base):
+    """An announcement seen in one document."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (UniqueConstraint("announcement_id", "document_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    rule: Mapped[str] = mapped_column(String(200), default="")
+
+    document: Mapped[DocumentRow] = relationship()
+
+
+class SessionRow(Base):
+    """A talk at an event."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Computed by the repository (code, else video, else title): the get-or-create key.
+    natural_key: Mapped[str] = mapped_column(String(600), unique=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), index=True)
+    code: Mapped[str | None] = mapped_column(String(50), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(50))
+    speakers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    level: Mapped[str | None] = mapped_column(String(100))
+    track: Mapped[str | None] = mapped_column(String(300))
+    video_url: Mapped[str | None] = mapped_column(Text)
+    abstract: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+
+    event: Mapped[EventRow | None] = relationship()
+
+
+class AnnouncementSessionRow(Base):
+    """Announcement ↔ session link, with how it was found."""
+
+    __tablename__ = "announcement_sessions"
+
+    announcement_id: Mapped[int] = mapped_column(
+        ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
+    )
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True, index=True)
+    method: Mapped[str] = mapped_column(String(50))
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    session: Mapped[SessionRow] = relationship()
+
+
+class AnnouncementRow(Base):
+    """The normalised announcement."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(Text)
+    announced_at: Mapped[datetime | None] = mapped_column(index=True)
+    status: Mapped[str | None] = mapped_column(String(20))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # Hash of the published fields: "updated" means this changed.
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    event: Mapped[EventRow | None] = relationship()
+    services: Mapped[list[ServiceRow]] = relationship(
+        secondary="announcement_services", order_by=ServiceRow.id, passive_deletes=True
+    )
+    mentions: Mapped[list[MentionRow]] = relationship(
+        order_by=MentionRow.id, cascade="all, delete-orphan", passive_deletes=True
+    )
+    session_links: Mapped[list[AnnouncementSessionRow]] = relationship(
+        order_by=(AnnouncementSessionRow.score.desc(), AnnouncementSessionRow.session_id),
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class RunRow(Base):
+    """One pipeline run."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    outcomes: Mapped[dict[str, dict[str, object]]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,906 @@
+"""Repository functions: every read and write the other stages make, `session` first.
+
+Writes are get-or-create on natural keys and compare before they assign, so running
+the same input twice changes nothing. Nothing here commits: the caller owns the
+transaction (`tracker.store.db.unit_of_work`). Reads return the dataclasses of
+`tracker.items`, never ORM objects.
+
+Merge rule when several documents mention the same announcement (same key):
+
+* the *owner* of the published fields is the mention whose URL currently is the
+  announcement's URL. A mention from the owner (same URL) may change title, summary
+  and status: that is a real edit at the source;
+* a mention whose URL ranks higher (What's New or the AWS News Blog over any other
+  page, any page over none; see `url_rank`) takes ownership and its non-empty fields win;
+* any other mention only fills fields that are still empty, so two sources never
+  overwrite each other on every run (no flip-flop);
+* announced_at keeps the earliest date seen; services are the union of every
+  mention's services; the event is set once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
+
+from tracker.items import (
+    AnnouncementRecord,
+    ConferenceSession,
+    Link,
+    NormalizedAnnouncement,
+    Service,
+    SessionLinkRecord,
+    SessionRecord,
+)
+from tracker.store.models import (
+    AnnouncementRow,
+    AnnouncementServiceRow,
+    AnnouncementSessionRow,
+    DocumentRow,
+    EventRow,
+    MentionRow,
+    RunRow,
+    ServiceAliasRow,
+    ServiceRow,
+    SessionRow,
+    SourceRow,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+NATURAL_KEY_MAX = 600  # the width of sessions.natural_key
+GENERIC_SESSION_KIND = "session"
+
+# URL prefixes of primary sources: the page that itself announces a launch.
+PRIMARY_URL_PREFIXES: tuple[str, ...] = (
+    "aws.amazon.com/about-aws/whats-new/",
+    "aws.amazon.com/new/",
+    "aws.amazon.com/blogs/",
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Aware UTC (naive values are taken as UTC), microseconds kept."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _set(row: object, attr: str, value: Any) -> bool:
+    """Assign only when different, so an unchanged row is never dirtied."""
+    if getattr(row, attr) == value:
+        return False
+    setattr(row, attr, value)
+    return True
+
+
+def _unique(values: Iterable[T]) -> list[T]:
+    seen: set[T] = set()
+    out: list[T] = []
+    for value in values:
+        if value not in seen:
+            seen.add(value)
+            out.append(value)
+    return out
+
+
+def slugify(text: str) -> str:
+    """Lowercase ASCII words joined by hyphens ('' when nothing is left)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def youtube_id(url: str) -> str | None:
+    """The video id of a YouTube URL (watch, youtu.be, embed, shorts, live), else None."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    candidate: str | None = None
+    if host == "youtu.be":
+        candidate = parts.path.strip("/").split("/")[0]
+    elif host.endswith("youtube.com") or host == "youtube-nocookie.com":
+        if parts.path == "/watch":
+            candidate = (parse_qs(parts.query).get("v") or [None])[0]
+        else:
+            segments = [s for s in parts.path.split("/") if s]
+            if len(segments) >= 2 and segments[0] in {"embed", "shorts", "live", "v"}:
+                candidate = segments[1]
+    if candidate and re.fullmatch(r"[A-Za-z0-9_-]{6,20}", candidate):
+        return candidate
+    return None
+
+
+def _bounded(key: str) -> str:
+    if len(key) <= NATURAL_KEY_MAX:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: NATURAL_KEY_MAX - len(digest) - 1]}#{digest}"
+
+
+def session_natural_key(s: ConferenceSession, event_slug: str | None) -> str:
+    """The get-or-create key of a session: code, else video, else title (within its event)."""
+    event = event_slug or "-"
+    if s.code and s.code.strip():
+        return _bounded(f"code:{event}:{s.code.strip().upper()}")
+    if s.url and s.url.strip():
+        return _bounded(f"video:{youtube_id(s.url) or s.url.strip()}")
+    title_slug = slugify(s.title) or hashlib.sha256(s.title.encode()).hexdigest()[:16]
+    return _bounded(f"title:{event}:{title_slug}")
+
+
+def url_rank(url: str | None) -> int:
+    """How authoritative a URL is for an announcement: 2 primary source, 1 any page, 0 none."""
+    if not url:
+        return 0
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    where = f"{host}{parts.path}"
+    return 2 if where.startswith(PRIMARY_URL_PREFIXES) else 1
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _source(session: Session, name: str) -> SourceRow | None:
+    return session.scalar(select(SourceRow).where(SourceRow.name == name))
+
+
+def _source_or_placeholder(session: Session, name: str) -> SourceRow:
+    row = _source(session, name)
+    if row is None:
+        # Callers register sources first; a placeholder keeps a stray call from failing a run.
+        log.warning("source %r was not registered; recording it with an unknown kind", name)
+        row = SourceRow(name=name, kind="unknown", url="", consecutive_failures=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def get_or_create_source(session: Session, name: str, *, kind: str, url: str) -> int:
+    """The id of the named source, created or updated to the given kind and URL."""
+    row = _source(session, name)
+    if row is None:
+        row = SourceRow(name=name, kind=kind, url=url, consecutive_failures=0)
+        session.add(row)
+        session.flush()
+        return row.id
+    _set(row, "kind", kind)
+    _set(row, "url", url)
+    return row.id
+
+
+def source_cache(session: Session, name: str) -> tuple[str | None, str | None]:
+    """The ETag and Last-Modified saved for a source's conditional GET."""
+    row = session.execute(select(SourceRow.etag, SourceRow.last_modified).where(SourceRow.name == name)).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def record_fetch_success(
+    session: Session,
+    name: str,
+    *,
+    at: datetime,
+    etag: str | None,
+    last_modified: str | None,
+    status: str = "ok",
+) -> None:
+    """Record a successful fetch (or a 304) and reset the failure count."""
+    row = _source_or_placeholder(session, name)
+    if status == "not-modified":
+        # A 304 need not repeat the validators: keep the ones that produced it.
+        etag = etag or row.etag
+        last_modified = last_modified or row.last_modified
+    _set(row, "etag", etag)
+    _set(row, "last_modified", last_modified)
+    _set(row, "last_status", status)
+    _set(row, "last_error", None)
+    _set(row, "last_error_kind", None)
+    _set(row, "last_success_at", _utc(at))
+    _set(row, "last_attempt_at", _utc(at))
+    _set(row, "consecutive_failures", 0)
+
+
+def record_fetch_failure(session: Session, name: str, *, at: datetime, kind: str, message: str) -> None:
+    """Record a failed fetch and count it."""
+    row = _source_or_placeholder(session, name)
+    row.last_status = "failed"
+    row.last_error = message
+    row.last_error_kind = kind
+    row.last_attempt_at = _utc(at)
+    row.consecutive_failures = (row.consecutive_failures or 0) + 1
+
+
+def list_source_states(session: Session) -> list[dict[str, object]]:
+    """Every source with its cache validators, last success, last error and failure count."""
+    # Text is sorted in Python: PostgreSQL collations and SQLite's binary order disagree.
+    rows = sorted(session.scalars(select(SourceRow)), key=lambda r: r.name)
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "kind": r.kind,
+            "url": r.url,
+            "etag": r.etag,
+            "last_modified": r.last_modified,
+            "last_status": r.last_status,
+            "last_error": r.last_error,
+            "last_error_kind": r.last_error_kind,
+            "last_success_at": r.last_success_at,
+            "last_attempt_at": r.last_attempt_at,
+            "consecutive_failures": r.consecutive_failures,
+        }
+        for r in rows
+    ]
+
+
+# --------------------------------------------------------------------------- services and events
+
+
+def _apply_service(row: ServiceRow, svc: Service) -> None:
+    _set(row, "name", svc.name)
+    _set(row, "category", svc.category)
+    wanted = _unique(a for a in svc.aliases if a)
+    have = {a.alias: a for a in row.aliases}
+    for alias in wanted:
+        if alias not in have:
+            row.aliases.append(ServiceAliasRow(alias=alias))
+    keep = set(wanted)
+    for alias, alias_row in have.items():
+        if alias not in keep:
+            row.aliases.remove(alias_row)
+
+
+def _new_service(svc: Service) -> ServiceRow:
+    return ServiceRow(
+        slug=svc.slug,
+        name=svc.name,
+        category=svc.category,
+        aliases=[ServiceAliasRow(alias=a) for a in _unique(a for a in svc.aliases if a)],
+    )
+
+
+def sync_services(session: Session, services: Sequence[Service]) -> None:
+    """Make the services and their aliases match the taxonomy (services are never deleted)."""
+    rows = {r.slug: r for r in session.scalars(select(ServiceRow).options(selectinload(ServiceRow.aliases)))}
+    added = 0
+    for svc in services:
+        row = rows.get(svc.slug)
+        if row is None:
+            row = _new_service(svc)
+            session.add(row)
+            rows[svc.slug] = row
+            added += 1
+        else:
+            _apply_service(row, svc)
+    session.flush()
+    if added:
+        log.info("services synchronised: %d added, %d in the taxonomy", added, len(services))
+
+
+def _service_rows(session: Session, services: Sequence[Service]) -> list[ServiceRow]:
+    """Rows for the given services by slug; unknown slugs are created from the Service."""
+    slugs = _unique(s.slug for s in services)
+    if not slugs:
+        return []
+    found = {r.slug: r for r in session.scalars(select(ServiceRow).where(ServiceRow.slug.in_(slugs)))}
+    for svc in services:
+        if svc.slug not in found:
+            row = _new_service(svc)
+            session.add(row)
+            found[svc.slug] = row
+    return [found[slug] for slug in slugs]
+
+
+def get_or_create_event(session: Session, slug: str, name: str, year: int | None = None) -> int:
+    """The id of the event with this slug, created when new."""
+    row = session.scalar(select(EventRow).where(EventRow.slug == slug))
+    if row is None:
+        row = EventRow(slug=slug, name=name, year=year)
+        session.add(row)
+        session.flush()
+        return row.id
+    if name:
+        _set(row, "name", name)
+    if year is not None:
+        _set(row, "year", year)
+    return row.id
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def upsert_document(
+    session: Session,
+    *,
+    url: str,
+    title: str,
+    author: str | None,
+    published_at: datetime | None,
+    content_hash: str,
+    extractor_version: str,
+    archive_sha: str | None,
+    source_name: str | None,
+    kind: str,
+    fetched_at: datetime,
+) -> tuple[int, bool]:
+    """Insert or refresh a document by URL; changed = new, or its content or extractor differ."""
+    row = session.scalar(select(DocumentRow).where(DocumentRow.url == url))
+    source_id = _source_or_placeholder(session, source_name).id if source_name else None
+    if row is None:
+        row = DocumentRow(
+            url=url,
+            title=title or "",
+            author=author,
+            published_at=_utc(published_at),
+            content_hash=content_hash,
+            extractor_version=extractor_version,
+            archive_sha=archive_sha,
+            source_id=source_id,
+            kind=kind,
+            fetched_at=_utc(fetched_at),
+        )
+        session.add(row)
+        session.flush()
+        return row.id, True
+    if row.content_hash == content_hash and row.extractor_version == extractor_version:
+        # Nothing new: leave the row (and its fetched_at) alone so a re-run writes nothing.
+        return row.id, False
+    _set(row, "title", title or "")
+    _set(row, "author", author)
+    _set(row, "published_at", _utc(published_at))
+    _set(row, "content_hash", content_hash)
+    _set(row, "extractor_version", extractor_version)
+    if archive_sha:
+        _set(row, "archive_sha", archive_sha)
+    if source_id is not None and row.source_id is None:
+        row.source_id = source_id
+    _set(row, "kind", kind)
+    _set(row, "fetched_at", _utc(fetched_at))
+    return row.id, True
+
+
+# --------------------------------------------------------------------------- announcements
+
+
+def _published_hash(row: AnnouncementRow, service_slugs: Iterable[str]) -> str:
+    announced = _utc(row.announced_at)
+    payload = [
+        row.title,
+        row.summary,
+        row.url,
+        row.status,
+        announced.isoformat() if announced else None,
+        sorted(set(service_slugs)),
+        row.event_id,
+    ]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
+
+
+def upsert_announcement(
+    session: Session, na: NormalizedAnnouncement, *, now: datetime, event_id: int | None
+) -> tuple[int, str]:
+    """Get-or-create by key and merge (see the module docstring); returns (id, created|updated|unchanged)."""
+    ann = na.announcement
+    title = ann.title or ""
+    summary = ann.summary or ""
+    url = na.url or ann.url
+    announced_at = _utc(na.announced_at or ann.published_at)
+    status = ann.status
+    services = _service_rows(session, na.services)
+    now = _utc(now) or datetime.now(UTC)
+
+    row = session.scalar(
+        select(AnnouncementRow).options(selectinload(AnnouncementRow.services)).where(AnnouncementRow.key == na.key)
+    )
+    if row is None:
+        row = AnnouncementRow(
+            key=na.key,
+            title=title,
+            summary=summary,
+            url=url,
+            announced_at=announced_at,
+            status=status,
+            event_id=event_id,
+            created_at=now,
+            updated_at=now,
+            content_hash="",
+        )
+        row.services = services
+        row.content_hash = _published_hash(row, (s.slug for s in services))
+        session.add(row)
+        session.flush()
+        return row.id, "created"
+
+    same_owner = url is not None and url == row.url
+    takes_over = url_rank(url) > url_rank(row.url)
+    if same_owner or takes_over:
+        if title:
+            _set(row, "title", title)
+        if summary:
+            _set(row, "summary", summary)
+        if status:
+            _set(row, "status", status)
+        if takes_over:
+            _set(row, "url", url)
+    else:
+        if not row.title and title:
+            row.title = title
+        if not row.summary and summary:
+            row.summary = summary
+        if row.status is None and status:
+            row.status = status
+        if row.url is None and url:
+            row.url = url
+    if announced_at is not None and (row.announced_at is None or announced_at < row.announced_at):
+        row.announced_at = announced_at
+    if row.event_id is None and event_id is not None:
+        row.event_id = event_id
+    have = {s.slug for s in row.services}
+    for svc in services:
+        if svc.slug not in have:
+            row.services.append(svc)
+            have.add(svc.slug)
+
+    digest = _published_hash(row, have)
+    if digest == row.content_hash:
+        return row.id, "unchanged"
+    row.content_hash = digest
+    row.updated_at = now
+    session.flush()
+    return row.id, "updated"
+
+
+def add_mention(
+    session: Session, announcement_id: int, document_id: int, *, excerpt: str, position: int, rule: str
+) -> bool:
+    """Record that a document mentions an announcement; True when the mention is new."""
+    row = session.scalar(
+        select(MentionRow).where(MentionRow.announcement_id == announcement_id, MentionRow.document_id == document_id)
+    )
+    if row is None:
+        session.add(
+            MentionRow(
+                announcement_id=announcement_id, document_id=document_id, excerpt=excerpt, position=position, rule=rule
+            )
+        )
+        session.flush()
+        return True
+    # The document was re-extracted: keep the mention current without counting it as new.
+    _set(row, "excerpt", excerpt)
+    _set(row, "position", position)
+    _set(row, "rule", rule)
+    return False
+
+
+# --------------------------------------------------------------------------- sessions and links
+
+
+def _find_session(session: Session, s: ConferenceSession, key: str, event_id: int | None) -> SessionRow | None:
+    row = session.scalar(select(SessionRow).where(SessionRow.natural_key == key))
+    if row is not None:
+        return row
+    code = s.code.strip().upper() if s.code and s.code.strip() else None
+    same_event = SessionRow.event_id.is_(None) if event_id is None else SessionRow.event_id == event_id
+    if code:
+        # A row first stored under its video or title and given its code later.
+        row = session.scalar(select(SessionRow).where(SessionRow.code == code, same_event).order_by(SessionRow.id))
+        if row is not None:
+            return row
+    if s.url and s.url.strip():
+        for candidate in session.scalars(
+            select(SessionRow).where(SessionRow.video_url == s.url.strip()).order_by(SessionRow.id)
+        ):
+            # The same video under another code is another session (e.g. a different event).
+            if code is None or candidate.code in (None, code):
+                return candidate
+    return None
+
+
+def upsert_session(session: Session, s: ConferenceSession, *, event_id: int | None, event_slug: str | None) -> int:
+    """Get-or-create a session by its natural key; later sources only fill empty fields."""
+    key = session_natural_key(s, event_slug)
+    code = s.code.strip().upper() if s.code and s.code.strip() else None
+    video = s.url.strip() if s.url and s.url.strip() else None
+    row = _find_session(session, s, key, event_id)
+    if row is None:
+        row = SessionRow(
+            natural_key=key,
+            event_id=event_id,
+            code=code,
+            title=s.title,
+            kind=s.kind or GENERIC_SESSION_KIND,
+            speakers=list(s.speakers),
+            level=s.level,
+            track=s.track,
+            video_url=video,
+            abstract=s.abstract,
+            published_at=_utc(s.published_at),
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+    if not row.title and s.title:
+        row.title = s.title
+    if row.kind == GENERIC_SESSION_KIND and s.kind and s.kind != GENERIC_SESSION_KIND:
+        row.kind = s.kind
+    if not row.speakers and s.speakers:
+        row.speakers = list(s.speakers)
+    for attr, value in (
+        ("event_id", event_id),
+        ("code", code),
+        ("level", s.level),
+        ("track", s.track),
+        ("video_url", video),
+        ("abstract", s.abstract),
+        ("published_at", _utc(s.published_at)),
+    ):
+        if getattr(row, attr) is None and value is not None:
+            setattr(row, attr, value)
+    return row.id
+
+
+def link_session(session: Session, announcement_id: int, session_id: int, link: Link) -> bool:
+    """Insert or update an announcement ↔ session link; True when something changed.
+
+    An existing link is replaced by the same method's new verdict or by a higher score,
+    never by a weaker link of another method (a title match does not undo a structural link).
+    """
+    row = session.get(AnnouncementSessionRow, (announcement_id, session_id))
+    if row is None:
+        session.add(
+            AnnouncementSessionRow(
+                announcement_id=announcement_id,
+                session_id=session_id,
+                method=link.method,
+                score=float(link.score),
+                reason=link.reason,
+            )
+        )
+        session.flush()
+        return True
+    if row.method != link.method and float(link.score) <= row.score:
+        return False
+    changed = _set(row, "method", link.method)
+    changed |= _set(row, "score", float(link.score))
+    changed |= _set(row, "reason", link.reason)
+    return changed
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def start_run(session: Session, *, at: datetime) -> int:
+    """Record the start of a run; returns its id."""
+    row = RunRow(started_at=_utc(at), status="running", counts={}, outcomes={})
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    *,
+    at: datetime,
+    status: str,
+    counts: dict[str, int],
+    outcomes: dict[str, dict[str, object]],
+) -> None:
+    """Record the end of a run with its counts and per-source outcomes."""
+    row = session.get(RunRow, run_id)
+    if row is None:
+        raise LookupError(f"no run with id {run_id}")
+    row.finished_at = _utc(at)
+    row.status = status
+    # JSON columns: plain dicts only (a Counter or defaultdict would not compare equal on reload).
+    row.counts = {str(k): int(v) for k, v in counts.items()}
+    row.outcomes = json.loads(json.dumps(outcomes, default=str))
+
+
+def last_runs(session: Session, limit: int = 10) -> list[dict[str, object]]:
+    """The most recent runs, newest first."""
+    rows = session.scalars(select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc()).limit(limit)).all()
+    return [
+        {
+            "id": r.id,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "status": r.status,
+            "counts": dict(r.counts or {}),
+            "outcomes": dict(r.outcomes or {}),
+        }
+        for r in rows
+    ]
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def _record_options() -> tuple[LoaderOption, ...]:
+    # Each relationship is one extra SELECT ... WHERE id IN (...), whatever the number of rows.
+    return (
+        joinedload(AnnouncementRow.event),
+        selectinload(AnnouncementRow.services).selectinload(ServiceRow.aliases),
+        selectinload(AnnouncementRow.session_links)
+        .joinedload(AnnouncementSessionRow.session)
+        .joinedload(SessionRow.event),
+        selectinload(AnnouncementRow.mentions).joinedload(MentionRow.document),
+    )
+
+
+def _service(row: ServiceRow) -> Service:
+    return Service(
+        slug=row.slug, name=row.name, aliases=tuple(a.alias for a in row.aliases), category=row.category
+    )
+
+
+def _session_record(row: SessionRow) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        title=row.title,
+        kind=row.kind,
+        code=row.code,
+        url=row.video_url,
+        event=row.event.name if row.event else None,
+        event_slug=row.event.slug if row.event else None,
+        speakers=tuple(row.speakers or ()),
+        level=row.level,
+    )
+
+
+def _record(row: AnnouncementRow) -> AnnouncementRecord:
+    return AnnouncementRecord(
+        id=row.id,
+        key=row.key,
+        title=row.title,
+        summary=row.summary or "",
+        url=row.url,
+        announced_at=row.announced_at,
+        updated_at=row.updated_at,
+        status=row.status,
+        event=row.event.name if row.event else None,
+        event_slug=row.event.slug if row.event else None,
+        services=tuple(_service(s) for s in sorted(row.services, key=lambda s: (s.name.lower(), s.slug))),
+        sessions=tuple(
+            SessionLinkRecord(
+                session=_session_record(link.session), link=Link(link.method, link.score, link.reason)
+            )
+            for link in row.session_links
+        ),
+        sources=tuple(_unique(m.document.url for m in row.mentions)),
+    )
+
+
+def _service_ids(session: Session, service: str) -> list[int]:
+    needle = service.strip().lower()
+    slug = slugify(service)
+    by_alias = select(ServiceAliasRow.service_id).where(func.lower(ServiceAliasRow.alias) == needle)
+    return list(
+        session.scalars(
+            select(ServiceRow.id).where(
+                or_(
+                    func.lower(ServiceRow.slug) == needle,
+                    ServiceRow.slug == slug,
+                    func.lower(ServiceRow.name) == needle,
+                    ServiceRow.id.in_(by_alias),
+                )
+            )
+        )
+    )
+
+
+def _event_ids(session: Session, event: str) -> list[int]:
+    """Events named by slug or display name; failing that, whose name contains the text."""
+    needle = " ".join(event.lower().split())
+    slug = slugify(event)
+    rows = session.execute(select(EventRow.id, EventRow.slug, EventRow.name)).all()
+    exact = [r.id for r in rows if needle in (r.slug.lower(), r.name.lower()) or (slug and slug == r.slug)]
+    if exact:
+        return exact
+    # The events table is tiny; matching in Python behaves the same on both databases.
+    return [
+        r.id
+        for r in rows
+        if needle and (needle in " ".join(r.name.lower().split()) or (slug and slug in r.slug))
+    ]
+
+
+def _ordering(order: str) -> tuple[ColumnElement[Any], ...]:
+    if order not in {"asc", "desc"}:
+        raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
+    if order == "asc":
+        return (AnnouncementRow.announced_at.asc().nulls_last(), AnnouncementRow.id.asc())
+    return (AnnouncementRow.announced_at.desc().nulls_last(), AnnouncementRow.id.desc())
+
+
+def query_announcements(
+    session: Session,
+    *,
+    service: str | None = None,
+    event: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+    session_code: str | None = None,
+    limit: int | None = None,
+    order: str = "desc",
+) -> list[AnnouncementRecord]:
+    """Announcements filtered by service, event, date range [since, until), text and session code."""
+    stmt = select(AnnouncementRow)
+    if service:
+        ids = _service_ids(session, service)
+        if not ids:
+            return []
+        stmt = stmt.where(
+            AnnouncementRow.id.in_(
+                select(AnnouncementServiceRow.announcement_id).where(AnnouncementServiceRow.service_id.in_(ids))
+            )
+        )
+    if event:
+        event_ids = _event_ids(session, event)
+        if not event_ids:
+            return []
+        stmt = stmt.where(AnnouncementRow.event_id.in_(event_ids))
+    if since is not None:
+        stmt = stmt.where(AnnouncementRow.announced_at >= _utc(since))
+    if until is not None:
+        stmt = stmt.where(AnnouncementRow.announced_at < _utc(until))
+    if search:
+        stmt = stmt.where(
+            or_(
+                AnnouncementRow.title.icontains(search, autoescape=True),
+                AnnouncementRow.summary.icontains(search, autoescape=True),
+            )
+        )
+    if session_code:
+        code = session_code.strip().upper()
+        stmt = stmt.where(
+            AnnouncementRow.id.in_(
+                select(AnnouncementSessionRow.announcement_id)
+                .join(SessionRow, SessionRow.id == AnnouncementSessionRow.session_id)
+                .where(func.upper(SessionRow.code) == code)
+            )
+        )
+    stmt = stmt.order_by(*_ordering(order)).options(*_record_options())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [_record(row) for row in session.scalars(stmt).unique()]
+
+
+def get_announcement(session: Session, id_or_key: int | str) -> AnnouncementRecord | None:
+    """One announcement by id (int) or stable key (str)."""
+    if isinstance(id_or_key, int) and not isinstance(id_or_key, bool):
+        where = AnnouncementRow.id == id_or_key
+    else:
+        where = AnnouncementRow.key == str(id_or_key)
+    row = session.scalars(select(AnnouncementRow).where(where).options(*_record_options())).unique().first()
+    return _record(row) if row else None
+
+
+def list_services(session: Session, *, with_counts: bool = True) -> list[tuple[Service, int]]:
+    """Every service with its announcement count, most announced first, then by name.
+
+    With ``with_counts=False`` the counts are not computed (0) and the list is by name.
+    """
+    counts: dict[int, int] = {}
+    if with_counts:
+        counts = {
+            sid: n
+            for sid, n in session.execute(
+                select(AnnouncementServiceRow.service_id, func.count()).group_by(AnnouncementServiceRow.service_id)
+            )
+        }
+    rows = session.scalars(select(ServiceRow).options(selectinload(ServiceRow.aliases))).all()
+    result = [(_service(r), counts.get(r.id, 0)) for r in rows]
+    result.sort(key=lambda item: (-item[1], item[0].name.lower(), item[0].slug))
+    return result
+
+
+def list_events(session: Session) -> list[tuple[str, str, int]]:
+    """Every event as (slug, name, number of announcements), by slug."""
+    counts = {
+        event_id: n
+        for event_id, n in session.execute(
+            select(AnnouncementRow.event_id, func.count())
+            .where(AnnouncementRow.event_id.is_not(None))
+            .group_by(AnnouncementRow.event_id)
+        )
+    }
+    rows = sorted(session.execute(select(EventRow.id, EventRow.slug, EventRow.name)), key=lambda r: r.slug)
+    return [(r.slug, r.name, int(counts.get(r.id, 0))) for r in rows]
+
+
+def list_sessions(session: Session, *, event: str | None = None) -> list[SessionRecord]:
+    """Stored sessions, optionally of one event (slug or name), by event, code and title."""
+    stmt = select(SessionRow).options(joinedload(SessionRow.event))
+    if event:
+        ids = _event_ids(session, event)
+        if not ids:
+            return []
+        stmt = stmt.where(SessionRow.event_id.in_(ids))
+    records = [_session_record(r) for r in session.scalars(stmt)]
+    records.sort(key=lambda r: (r.event_slug is None, r.event_slug or "", r.code is None, r.code or "", r.title, r.id))
+    return records
+
+
+def announcements_without_services(session: Session) -> list[AnnouncementRecord]:
+    """Announcements that no service matched (to improve the taxonomy)."""
+    stmt = (
+        select(AnnouncementRow)
+        .where(~AnnouncementRow.id.in_(select(AnnouncementServiceRow.announcement_id)))
+        .order_by(*_ordering("desc"))
+        .options(*_record_options())
+    )
+    return [_record(row) for row in session.scalars(stmt).unique()]
+
+
+def feed_groups(session: Session) -> dict[str, list[str]]:
+    """The service and event slugs that have at least one announcement (one feed each)."""
+    services = session.scalars(
+        select(ServiceRow.slug)
+        .join(AnnouncementServiceRow, AnnouncementServiceRow.service_id == ServiceRow.id)
+        .distinct()
+    ).all()
+    events = session.scalars(
+        select(EventRow.slug)
+        .join(AnnouncementRow, AnnouncementRow.event_id == EventRow.id)
+        .distinct()
+    ).all()
+    return {"services": sorted(services), "events": sorted(events)}
+
+
+def announcements_for_linking(
+    session: Session, event_slug: str | None = None
+) -> list[tuple[int, str, tuple[str, ...], str | None]]:
+    """(id, title, service slugs, event slug) of every announcement, or of one event's."""
+    stmt = (
+        select(AnnouncementRow.id, AnnouncementRow.title, EventRow.slug)
+        .outerjoin(EventRow, EventRow.id == AnnouncementRow.event_id)
+        .order_by(AnnouncementRow.id)
+    )
+    if event_slug is not None:
+        stmt = stmt.where(EventRow.slug == event_slug)
+    rows = session.execute(stmt).all()
+    slugs: dict[int, list[str]] = {}
+    pairs = select(AnnouncementServiceRow.announcement_id, ServiceRow.slug).join(
+        ServiceRow, ServiceRow.id == AnnouncementServiceRow.service_id
+    )
+    if event_slug is not None:
+        pairs = pairs.where(
+            AnnouncementServiceRow.announcement_id.in_(
+                select(AnnouncementRow.id)
+                .join(EventRow, EventRow.id == AnnouncementRow.event_id)
+                .where(EventRow.slug == event_slug)
+            )
+        )
+    for ann_id, slug in session.execute(pairs):
+        slugs.setdefault(ann_id, []).append(slug)
+    return [(r[0], r[1], tuple(sorted(slugs.get(r[0], ()))), r[2]) for r in rows]
+
+
+def sessions_for_linking(session: Session) -> list[tuple[int, str, str | None, str | None, str]]:
+    """(id, title, code, event slug, kind) of every session."""
+    rows = session.execute(
+        select(SessionRow.id, SessionRow.title, SessionRow.code, EventRow.slug, SessionRow.kind)
+        .outerjoin(EventRow, EventRow.id == SessionRow.event_id)
+        .order_by(SessionRow.id)
+    ).all()
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
