@@ -1,0 +1,478 @@
+"""The only network code of `tracker`: a source's bytes over HTTP(S) or from a local file.
+
+`Fetcher.fetch` returns a `RawDocument` and never parses content. Over HTTP it sends a
+conditional GET when given the previous ETag/Last-Modified, follows at most
+`MAX_REDIRECTS` redirects (checking every hop against `allowed_hosts`), streams the body
+under the `http.max_bytes` cap and retries transient failures (connect errors, timeouts,
+429 and 5xx) with exponential backoff and jitter, honouring `Retry-After`.
+
+`RawDocument.url` is always the URL (or path) the caller asked for, not the final URL after
+redirects: it is the source's identity, so a source that moves behind a redirect keeps its
+documents, cache validators and archive entries. The final URL is logged.
+
+Local paths and file:// URLs are not subject to `allowed_hosts`; their ETag is a hash of
+(size, mtime_ns) and their Last-Modified the mtime, so passing back the previous values
+gives `not_modified=True` for an untouched file, as a 304 would.
+
+Every failure is a `FetchError` whose `kind` is one of `FETCH_ERROR_KINDS`:
+
+    connect        no connection, or it broke before the response was complete
+    timeout        connecting or reading took longer than http.connect_timeout / http.timeout
+    http           an HTTP error status (after retries for 429 and 5xx), or an undecodable body
+    too-large      the body is larger than http.max_bytes
+    redirect       too many redirects, a redirect loop or an unusable Location
+    not-found      HTTP 404/410, a missing or unreadable local file, an unsupported URL scheme
+    forbidden-host the URL or a redirect target is on a host outside `allowed_hosts`
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import mimetypes
+import random
+import re
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Collection, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from tracker.config import SCHEMA, HttpSettings
+from tracker.errors import FetchError
+from tracker.items import RawDocument
+
+log = logging.getLogger(__name__)
+
+FETCH_ERROR_KINDS = ("connect", "timeout", "http", "too-large", "redirect", "not-found", "forbidden-host")
+MAX_REDIRECTS = 5
+MAX_RETRY_DELAY = 60.0  # seconds: neither Retry-After nor backoff may stall a run longer per attempt
+REMOTE_SCHEMES = ("http", "https")
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, "
+    "application/feed+json;q=0.9, text/html;q=0.8, application/xhtml+xml;q=0.8, "
+    "text/markdown;q=0.7, application/json;q=0.6, text/plain;q=0.5, */*;q=0.1"
+)
+# Suffixes `mimetypes` does not know (or knows under a non-standard name) on every platform.
+_CONTENT_TYPES = {
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".atom": "application/atom+xml",
+    ".rss": "application/rss+xml",
+    ".xml": "application/xml",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".json": "application/json",
+}
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+_CHUNK = 64 * 1024
+
+
+def is_remote(url: str) -> bool:
+    """True for an http:// or https:// URL, False for a local path or a file:// URL."""
+    match = _SCHEME.match(url.strip())
+    return bool(match) and match.group(1).lower() in REMOTE_SCHEMES
+
+
+def hosts_of(urls: Iterable[str]) -> set[str]:
+    """The lower-cased host names (no port) of the remote URLs among `urls`."""
+    hosts: set[str] = set()
+    for url in urls:
+        if is_remote(url):
+            host = urllib.parse.urlsplit(url.strip()).hostname
+            if host:
+                hosts.add(host.lower())
+    return hosts
+
+
+class _Retry(Exception):
+    """An attempt failed in a way that may succeed later."""
+
+    def __init__(self, error: FetchError, hint: str, retry_after: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error  # its message says what happened; `hint` says what to check
+        self.hint = hint
+        self.retry_after = retry_after
+
+
+class Fetcher:
+    """Fetches sources: one pooled HTTP/1.1 client, reused for every remote URL."""
+
+    def __init__(
+        self,
+        http: HttpSettings,
+        *,
+        allowed_hosts: Collection[str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = http
+        # None means "any host"; an empty collection forbids every remote URL.
+        self.allowed_hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
+        self._sleep = sleep
+        user_agent = http.user_agent.strip() or str(SCHEMA["http.user_agent"][1])
+        self._client = httpx.Client(
+            http1=True,
+            http2=False,
+            headers={"User-Agent": user_agent, "Accept": ACCEPT},
+            timeout=httpx.Timeout(http.timeout, connect=http.connect_timeout),
+            # Redirects are followed by hand (see _attempt) so each hop is host-checked
+            # and no intermediate body is read; max_redirects is the same limit.
+            follow_redirects=False,
+            max_redirects=MAX_REDIRECTS,
+        )
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._client.close()
+
+    # -- entry point -------------------------------------------------------------------
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        source: str = "local",
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> RawDocument:
+        """Fetch one URL or local path; a 304 (or an unchanged file) gives `not_modified=True`."""
+        url = url.strip()
+        match = _SCHEME.match(url)
+        scheme = match.group(1).lower() if match else ""
+        # A one-letter "scheme" is a Windows drive (C:\...), not a URL.
+        if scheme in REMOTE_SCHEMES:
+            return self._fetch_remote(url, source=source, etag=etag, last_modified=last_modified)
+        if scheme == "file":
+            return self._fetch_file(_file_url_path(url), url, source=source, etag=etag, last_modified=last_modified)
+        if scheme and len(scheme) > 1 and "://" in url:
+            raise FetchError(
+                f"unsupported URL scheme {scheme!r}: use http://, https://, file:// or a local path",
+                source=source, url=url, kind="not-found",
+            )
+        return self._fetch_file(Path(url).expanduser(), url, source=source, etag=etag, last_modified=last_modified)
+
+    # -- local files -------------------------------------------------------------------
+
+    def _fetch_file(
+        self, path: Path, url: str, *, source: str, etag: str | None, last_modified: str | None
+    ) -> RawDocument:
+        """Read a local file; its validators come from its size and modification time."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise FetchError(
+                f"file not found: {path} (check the path; relative paths are from {Path.cwd()})",
+                source=source, url=url, kind="not-found",
+            ) from None
+        except OSError as exc:
+            raise FetchError(f"cannot read {path}: {exc.strerror}", source=source, url=url, kind="not-found") from None
+        if not path.is_file():
+            raise FetchError(f"not a file: {path}", source=source, url=url, kind="not-found")
+        file_etag = _file_etag(stat.st_size, stat.st_mtime_ns)
+        file_modified = email.utils.formatdate(stat.st_mtime, usegmt=True)
+        if _file_unchanged(file_etag, stat.st_mtime, etag, last_modified):
+            log.debug("%s: %s unchanged", source, path)
+            return RawDocument(
+                url=url, body=b"", source=source, content_type=_guess_type(path), fetched_at=_now(),
+                etag=file_etag, last_modified=file_modified, not_modified=True,
+            )
+        limit = self.settings.max_bytes
+        if stat.st_size > limit:
+            raise _too_large(limit, source, url, declared=stat.st_size)
+        try:
+            with path.open("rb") as fh:
+                # Read one byte past the cap: the file may have grown since stat().
+                body = fh.read(limit + 1)
+        except OSError as exc:
+            raise FetchError(f"cannot read {path}: {exc.strerror}", source=source, url=url, kind="not-found") from None
+        if len(body) > limit:
+            raise _too_large(limit, source, url)
+        return RawDocument(
+            url=url, body=body, source=source, content_type=_guess_type(path), fetched_at=_now(),
+            etag=file_etag, last_modified=file_modified,
+        )
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def _fetch_remote(
+        self, url: str, *, source: str, etag: str | None, last_modified: str | None
+    ) -> RawDocument:
+        """GET with retries; each attempt follows redirects itself."""
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"invalid URL: {exc}", source=source, url=url, kind="not-found") from None
+        if not parsed.host:
+            raise FetchError("invalid URL: no host name", source=source, url=url, kind="not-found")
+        self._check_host(parsed, source=source, url=url)
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        attempts = 1 + max(0, self.settings.retries)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._attempt(url, headers, source=source, etag=etag, last_modified=last_modified)
+            except _Retry as retry:
+                error = retry.error
+                if attempt == attempts:
+                    suffix = "attempt" if attempts == 1 else "attempts"
+                    raise FetchError(
+                        f"{error.message} after {attempts} {suffix}; {retry.hint}",
+                        source=source, url=url, status=error.status, kind=error.kind,
+                    ) from None
+                delay = self._delay(attempt, retry.retry_after)
+                log.warning(
+                    "%s: %s (attempt %d of %d); retrying in %.1f s", source, error.message, attempt, attempts, delay
+                )
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before the next attempt: the server's Retry-After, else backoff with jitter."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), MAX_RETRY_DELAY)
+        base = max(self.settings.backoff, 0.0) * 2 ** (attempt - 1)
+        # Jitter spreads the retries of many trackers hitting the same failing server.
+        return min(base * random.uniform(1.0, 1.5), MAX_RETRY_DELAY)
+
+    def _check_host(self, target: httpx.URL, *, source: str, url: str, redirected: bool = False) -> None:
+        if self.allowed_hosts is None:
+            return
+        host = target.host.lower()
+        if host not in self.allowed_hosts:
+            where = f" (redirected to {target})" if redirected else ""
+            raise FetchError(
+                f"host {host!r} is not allowed{where}; allowed hosts are the configured sources' hosts: "
+                f"{', '.join(sorted(self.allowed_hosts)) or 'none'}",
+                source=source, url=url, kind="forbidden-host",
+            )
+
+    def _attempt(
+        self, url: str, headers: dict[str, str], *, source: str, etag: str | None, last_modified: str | None
+    ) -> RawDocument:
+        """One attempt: the request and its redirect chain. Raises _Retry for transient failures."""
+        request = self._client.build_request("GET", url, headers=headers)
+        chain = [str(request.url)]
+        try:
+            while True:
+                response = self._client.send(request, stream=True, follow_redirects=False)
+                try:
+                    if response.has_redirect_location:
+                        request = self._next_hop(response, chain, source=source, url=url)
+                        continue
+                    return self._read(response, url, source=source, etag=etag, last_modified=last_modified)
+                finally:
+                    response.close()
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout):
+                phase, limit, setting = "connecting", self.settings.connect_timeout, "http.connect_timeout"
+            else:
+                phase, limit, setting = "waiting for the server", self.settings.timeout, "http.timeout"
+            raise _Retry(
+                FetchError(f"timed out {phase} ({limit:g} s)", source=source, url=url, kind="timeout"),
+                f"check that the server is up, or raise {setting}",
+            ) from None
+        except httpx.RemoteProtocolError as exc:
+            if "location header" in str(exc).lower():
+                raise FetchError(
+                    f"unusable redirect: {exc}", source=source, url=url, kind="redirect"
+                ) from None
+            raise _Retry(
+                FetchError(
+                    f"the connection broke before the response was complete ({exc})",
+                    source=source, url=url, kind="connect",
+                ),
+                "check the network or try again later",
+            ) from None
+        except httpx.UnsupportedProtocol as exc:
+            raise FetchError(f"unsupported URL: {exc}", source=source, url=url, kind="not-found") from None
+        except httpx.DecodingError as exc:
+            raise FetchError(
+                f"the body could not be decoded ({exc}); the server sent a broken Content-Encoding",
+                source=source, url=url, kind="http",
+            ) from None
+        except (httpx.ConnectError, httpx.ProxyError) as exc:
+            host = urllib.parse.urlsplit(chain[-1]).netloc
+            raise _Retry(
+                FetchError(
+                    f"could not connect to {host} ({type(exc).__name__}: {exc or 'no detail'})",
+                    source=source, url=url, kind="connect",
+                ),
+                "check the URL's host and port, DNS and the network",
+            ) from None
+        except httpx.TransportError as exc:
+            raise _Retry(
+                FetchError(
+                    f"the connection failed ({type(exc).__name__}: {exc or 'no detail'})",
+                    source=source, url=url, kind="connect",
+                ),
+                "check the network or try again later",
+            ) from None
+
+    def _next_hop(self, response: httpx.Response, chain: list[str], *, source: str, url: str) -> httpx.Request:
+        """The request a redirect asks for, after the limit, scheme and host checks."""
+        request = response.next_request
+        if request is None:  # pragma: no cover - httpx sets it whenever has_redirect_location
+            raise FetchError("redirect without a usable Location", source=source, url=url, kind="redirect")
+        target = str(request.url)
+        if request.url.scheme not in REMOTE_SCHEMES:
+            raise FetchError(
+                f"redirected to an unsupported URL {target}", source=source, url=url,
+                status=response.status_code, kind="redirect",
+            )
+        chain.append(target)
+        if len(chain) - 1 > MAX_REDIRECTS:
+            loop = len(set(chain)) < len(chain)
+            what = "a redirect loop" if loop else f"more than {MAX_REDIRECTS} redirects"
+            raise FetchError(
+                f"{what}: {' -> '.join(chain)}; check the URL",
+                source=source, url=url, status=response.status_code, kind="redirect",
+            )
+        self._check_host(request.url, source=source, url=url, redirected=True)
+        log.debug("%s: %d redirect to %s", source, response.status_code, target)
+        return request
+
+    def _read(
+        self, response: httpx.Response, url: str, *, source: str, etag: str | None, last_modified: str | None
+    ) -> RawDocument:
+        """Turn a final (non-redirect) response into a RawDocument or an error."""
+        status = response.status_code
+        if len(response.history) or str(response.url) != url:
+            log.info("%s: fetched %s from %s", source, url, response.url)
+        if status == 304:
+            if not (etag or last_modified):
+                raise FetchError(
+                    "HTTP 304 Not Modified although no validators were sent", source=source, url=url,
+                    status=status, kind="http",
+                )
+            return RawDocument(
+                url=url, body=b"", source=source, content_type=response.headers.get("Content-Type"),
+                fetched_at=_now(), etag=response.headers.get("ETag") or etag,
+                last_modified=response.headers.get("Last-Modified") or last_modified, not_modified=True,
+            )
+        if status >= 300:
+            raise self._status_error(response, source=source, url=url)
+        limit = self.settings.max_bytes
+        declared = response.headers.get("Content-Length")
+        if declared and declared.strip().isdigit() and int(declared) > limit:
+            raise _too_large(limit, source, url, declared=int(declared))
+        body = bytearray()
+        # iter_bytes decodes gzip/deflate: the cap applies to what we keep, not to the wire.
+        for chunk in response.iter_bytes(_CHUNK):
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(limit, source, url)
+        return RawDocument(
+            url=url, body=bytes(body), source=source, content_type=response.headers.get("Content-Type"),
+            fetched_at=_now(), etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+        )
+
+    def _status_error(self, response: httpx.Response, *, source: str, url: str) -> Exception:
+        """The error for an HTTP error status; a _Retry for 429 and 5xx."""
+        status = response.status_code
+        label = f"HTTP {status} {response.reason_phrase}".rstrip()
+        if status in _RETRY_STATUSES:
+            hint = (
+                "the server is rate-limiting this client; run less often or try again later"
+                if status == 429
+                else "the server is failing; try again later"
+            )
+            return _Retry(
+                FetchError(label, source=source, url=url, status=status, kind="http"),
+                hint,
+                _retry_after(response.headers.get("Retry-After")),
+            )
+        if status in (404, 410):
+            return FetchError(f"{label}: check the URL", source=source, url=url, status=status, kind="not-found")
+        if status in (401, 403):
+            hint = (
+                "the server refused the request; check the URL and whether it blocks "
+                "automated clients (http.user_agent)"
+            )
+        elif 300 <= status < 400:
+            hint = "a redirect status without a Location header"
+        else:
+            hint = "the request was rejected; check the URL"
+        return FetchError(f"{label}: {hint}", source=source, url=url, status=status, kind="http")
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        log.debug("ignoring unparseable Retry-After %r", value)
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - _now()).total_seconds(), 0.0)
+
+
+def _too_large(limit: int, source: str, url: str, *, declared: int | None = None) -> FetchError:
+    size = f" (declared {declared} bytes)" if declared is not None else ""
+    return FetchError(
+        f"response larger than {limit} bytes (http.max_bytes){size}; "
+        "raise http.max_bytes if this source is legitimately that big",
+        source=source, url=url, kind="too-large",
+    )
+
+
+def _file_url_path(url: str) -> Path:
+    """The local path of a file:// URL (percent-decoded; a host other than localhost is kept as UNC-style)."""
+    parts = urllib.parse.urlsplit(url)
+    path = urllib.request.url2pathname(parts.path)
+    if parts.netloc and parts.netloc.lower() != "localhost":
+        path = f"//{parts.netloc}{path}"
+    return Path(path)
+
+
+def _file_etag(size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256(f"{size}:{mtime_ns}".encode()).hexdigest()[:20]
+    return f'"{digest}"'
+
+
+def _file_unchanged(file_etag: str, mtime: float, etag: str | None, last_modified: str | None) -> bool:
+    """HTTP's rule: If-None-Match wins over If-Modified-Since."""
+    if etag:
+        return etag == file_etag
+    if last_modified:
+        try:
+            since = email.utils.parsedate_to_datetime(last_modified)
+        except (TypeError, ValueError, IndexError):
+            return False
+        # HTTP dates have whole seconds, so compare at that resolution.
+        return int(mtime) <= int(since.timestamp())
+    return False
+
+
+def _guess_type(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return _CONTENT_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
