@@ -1,0 +1,123 @@
+"""What's New (RSS and listing page), News Blog feed, post pages and roundups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def test_whats_new_feed(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    docs = extract_fixture("whats-new-feed.xml")
+    assert [d.kind for d in docs] == ["whats-new"] * 3
+    assert all(len(d.announcements) == 1 for d in docs)
+    first = docs[0].announcements[0]
+    assert first.title == "Amazon ElastiCache Tiered Memory is now generally available"  # newlines collapsed
+    assert first.url == "https://aws.amazon.com/about-aws/whats-new/2031/12/amazon-elasticache-tiered-memory"
+    assert first.published_at == datetime(2031, 12, 9, 18, 0, tzinfo=UTC)
+    assert first.service_tags == ("general:products/amazon-elasticache", "general:products/aws-govcloud-us")
+    assert first.status == "ga"
+    assert "&nbsp;" not in first.summary and "<" not in first.summary
+    assert "storage. You keep & pay for less memory." in first.summary
+    assert first.rule == "whats-new"
+    second = docs[1].announcements[0]
+    assert second.service_tags == ("general:products/amazon-widget-studio",)  # several <category> elements
+    assert second.status == "preview"
+    assert docs[2].announcements[0].service_tags == ()  # empty category
+
+
+def test_whats_new_listing_page(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    docs = extract_fixture("whats-new-listing.html")
+    assert [d.title for d in docs] == ["Amazon Widget Studio is now generally available", "Amazon S3 lists objects faster"]
+    ga = docs[0].announcements[0]
+    assert ga.url == "https://aws.amazon.com/about-aws/whats-new/2031/12/amazon-widget-studio-ga/"
+    assert ga.published_at == datetime(2031, 12, 20, tzinfo=UTC)
+    assert ga.summary == "Amazon Widget Studio is now generally available."
+    assert docs[1].published_at == datetime(2031, 12, 3, tzinfo=UTC)
+    assert docs[1].url.endswith("/about-aws/whats-new/2031/12/amazon-s3-faster-lists/")
+
+
+def test_news_blog_feed_launch_post(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    launch, roundup, heroes = extract_fixture("news-blog-feed.xml")
+    assert launch.kind == "post"
+    assert launch.author == "Dana Example"
+    assert launch.published_at == datetime(2031, 12, 8, 16, 5, tzinfo=UTC)
+    assert launch.categories == ("Amazon Widget Studio", "AWS re:Invent", "Launch", "News")
+    assert launch.event == "AWS re:Invent 2031"  # an event category dated by the post
+    [post] = launch.announcements
+    assert post.title == "Introducing Amazon Widget Studio: build internal tools without code (preview)"
+    assert post.url == "https://aws.amazon.com/blogs/aws/introducing-amazon-widget-studio/"
+    assert post.summary.startswith("Today, we are launching Amazon Widget Studio in preview")
+    assert post.service_tags == ("Amazon Widget Studio",)
+    assert post.status == "preview"
+    titles = {a.title for a in launch.announcements}
+    assert not titles & {"How it works", "Now available", "Create widget", "Widget Templates"}
+
+
+def test_news_blog_feed_roundup(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    _, roundup, _ = extract_fixture("news-blog-feed.xml")
+    by_title = {a.title: a for a in roundup.announcements}
+    assert list(by_title) == ["AWS Lambda announces durable timers", "snapshot diffs", "TTL archiving"]
+    assert by_title["AWS Lambda announces durable timers"].url.endswith("/2031/12/aws-lambda-durable-timers/")
+    assert by_title["AWS Lambda announces durable timers"].summary.startswith("functions can sleep")
+    assert by_title["snapshot diffs"].service_tags == ("Amazon DynamoDB",)
+    assert by_title["TTL archiving"].status == "preview"
+    assert all("Last week’s launches" in a.context for a in roundup.announcements)
+    # the post itself, prose links and the events section are not launches
+    assert not {"AWS Summit season", "this post"} & set(by_title)
+    assert roundup.title not in by_title
+
+
+def test_news_blog_feed_non_launch_post(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    _, _, heroes = extract_fixture("news-blog-feed.xml")
+    assert heroes.announcements == ()
+
+
+def test_post_page(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    [doc] = extract_fixture("post-page.html")
+    assert doc.kind == "post"
+    assert doc.url == "https://aws.amazon.com/blogs/aws/amazon-aurora-quantum-tables-is-now-generally-available/"
+    assert doc.title == "Amazon Aurora Quantum Tables is now generally available"
+    assert doc.author == "Jamie Blogger"
+    assert doc.published_at == datetime(2031, 12, 10, 17, 30, tzinfo=UTC)
+    assert doc.categories == ("Amazon Aurora", "Launch", "News")
+    post, data_api = doc.announcements
+    assert post.rule == "post:title" and post.status == "ga"
+    assert post.service_tags == ("Amazon Aurora",)
+    assert post.summary.startswith("Today, I’m happy to announce")
+    assert data_api.title == "Quantum Tables Data API" and data_api.marker == "New"
+    titles = {a.title for a in doc.announcements}
+    for absent in ("open-source driver", "Create table", "Pricing and availability", "An older Aurora post",
+                   "Introducing nav"):
+        assert absent not in titles
+
+
+def test_roundup_page(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    [doc] = extract_fixture("roundup-page.html")
+    assert doc.event == "AWS re:Invent 2031"
+    by_title = {a.title: a for a in doc.announcements}
+    assert list(by_title) == ["Amazon Aurora Quantum Tables is now generally available", "Amazon EC2 Zeta9 instances"]
+    aurora = by_title["Amazon Aurora Quantum Tables is now generally available"]
+    assert aurora.summary == "Rows replicated across three Regions with local reads."
+    assert aurora.context == ("Databases",)
+    assert by_title["Amazon EC2 Zeta9 instances"].service_tags == ("Amazon EC2",)
+    assert by_title["Amazon EC2 Zeta9 instances"].context == ("Compute",)
+
+
+def test_html_recap_with_embedded_videos() -> None:
+    from tracker.extract import extract
+
+    page = """<html><body><main>
+    <h1>My AWS re:Invent 2031 notes</h1>
+    <h2>Keynotes</h2>
+    <h3>Riley Ceo - CEO AWS</h3>
+    <iframe src="https://www.youtube.com/embed/RiLeYcEo002"></iframe>
+    <ul><li>Storage<ul><li>Announcing <strong>Amazon S3 Lakes</strong>: tables in buckets</li>
+    <li><strong>Customer obsession</strong> as usual</li></ul></li></ul>
+    </main></body></html>"""
+    [doc] = extract(page, url="https://example.org/notes.html")
+    assert doc.event == "AWS re:Invent 2031"
+    [session] = doc.sessions
+    assert (session.key, session.kind, session.speakers) == ("RiLeYcEo002", "keynote", ("Riley Ceo",))
+    [ann] = doc.announcements
+    assert ann.title == "Amazon S3 Lakes" and ann.summary == "tables in buckets"
+    assert ann.context == ("Storage", "Riley Ceo - CEO AWS", "Keynotes", "My AWS re:Invent 2031 notes")
+    assert ann.sessions == ("RiLeYcEo002",)

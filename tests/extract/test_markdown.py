@@ -1,0 +1,141 @@
+"""Recaps in markdown: sessions from headings, announcements from marker + emphasis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tracker.items import Document
+
+
+def _titles(doc: Document) -> list[str]:
+    return [a.title for a in doc.announcements]
+
+
+def test_recap_metadata_and_event(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    [doc] = extract_fixture("recap-reinvent-2031.md")
+    assert doc.kind == "recap"
+    assert doc.title == "AWS re:Invent 2031"
+    assert doc.event == "AWS re:Invent 2031"
+    assert doc.author == "Pat Recapper"
+    assert doc.published_at == datetime(2031, 12, 9, 8, 0, tzinfo=UTC)
+    assert all(a.event == "AWS re:Invent 2031" for a in doc.announcements)
+
+
+def test_recap_sessions(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    [doc] = extract_fixture("recap-reinvent-2031.md")
+    by_key = {s.key: s for s in doc.sessions}
+    assert set(by_key) == {"MoRgAn00001", "RiLeYcEo002", "AuRoRa00003"}  # the playlist link is not a session
+    keynote = by_key["MoRgAn00001"]
+    assert keynote.kind == "keynote"
+    assert keynote.title == "Morgan Infra - SVP Utility Computing"
+    assert keynote.speakers == ("Morgan Infra",)
+    assert keynote.url == "https://www.youtube.com/watch?v=MoRgAn00001"  # si= dropped
+    assert by_key["RiLeYcEo002"].url == "https://www.youtube.com/watch?v=RiLeYcEo002"  # t= dropped
+    breakout = by_key["AuRoRa00003"]
+    assert breakout.kind == "breakout"
+    assert breakout.speakers == ()
+
+
+def test_recap_announcements_present(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    [doc] = extract_fixture("recap-reinvent-2031.md")
+    assert _titles(doc) == [
+        "Amazon Aurora Quantum Tables",
+        "Amazon ElastiCache Tiered Memory",
+        "Zeta9",
+        "availability of four new GPUs on AWS",
+        "Amazon Q Orchestrator",
+        "Quantum Tables Data API",
+    ]
+    assert [a.position for a in doc.announcements] == list(range(6))
+
+
+def test_recap_non_launch_emphasis_absent(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    [doc] = extract_fixture("recap-reinvent-2031.md")
+    titles = set(_titles(doc))
+    for absent in ("Nature is Asynchronous", "Scale", "faster networking", "Sam Guest", "How it works"):
+        assert absent not in titles
+
+
+def test_recap_announcement_fields(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    [doc] = extract_fixture("recap-reinvent-2031.md")
+    by_title = {a.title: a for a in doc.announcements}
+    aurora = by_title["Amazon Aurora Quantum Tables"]
+    assert aurora.marker == "Announcing"
+    assert aurora.rule.startswith("marker:announcing")
+    assert aurora.summary == "Rows replicated across three Regions; Reads from the nearest copy"
+    assert aurora.context[:2] == ("Databases", "Morgan Infra - SVP Utility Computing")
+    assert aurora.context[-1] == "Keynotes"
+    assert aurora.excerpt == "Announcing Amazon Aurora Quantum Tables."
+    assert aurora.sessions == ("MoRgAn00001",)
+    zeta = by_title["Zeta9"]
+    assert zeta.marker == "New"
+    assert zeta.summary == "EC2 instance for in-memory analytics"  # "New **X** EC2 instance": the rest stays
+    assert zeta.excerpt == "New Zeta9 EC2 instance for in-memory analytics"
+    assert by_title["Amazon ElastiCache Tiered Memory"].summary == "spills cold keys to NVMe"
+    assert by_title["Amazon Q Orchestrator"].summary == "agents that call other agents"  # __X__ emphasis
+    assert by_title["Quantum Tables Data API"].sessions == ("AuRoRa00003",)
+    assert by_title["Quantum Tables Data API"].marker == "Announce:"
+
+
+def test_keynote_recap_with_references_video(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    [doc] = extract_fixture("keynote-references.md")
+    [session] = doc.sessions
+    assert session.key == "KeYnOtE0004"
+    assert session.kind == "keynote"
+    assert session.url == "https://www.youtube.com/watch?v=KeYnOtE0004"
+    assert session.speakers == ("Alex Keynoter",)
+    titles = _titles(doc)
+    assert titles == ["Amazon Stream Lakes", "Amazon Kinesis Serverless Analytics", "Zeta9g"]
+    assert "bold" not in titles and "Everything is a stream" not in titles
+    assert "Open Telemetry Schema Group" not in titles
+    assert all(a.sessions == ("KeYnOtE0004",) for a in doc.announcements)
+    by_title = {a.title: a for a in doc.announcements}
+    assert by_title["Amazon Kinesis Serverless Analytics"].status == "preview"
+    assert by_title["Zeta9g"].context[:2] == ("Amazon Athena", "Data services:")
+
+
+def test_link_list_recap(extract_fixture) -> None:  # type: ignore[no-untyped-def]
+    [doc] = extract_fixture("linklist-reinvent-2031.md")
+    assert doc.event == "AWS re:Invent 2031"
+    by_title = {a.title: a for a in doc.announcements}
+    assert list(by_title) == [
+        "Amazon Widget Studio",
+        "Amazon S3 adds object tagging at scale",
+        "AWS SDK for Zig",
+        "Amazon EKS Edge Clusters (Preview)",
+    ]
+    assert by_title["Amazon Widget Studio"].url == "https://aws.amazon.com/blogs/aws/new-amazon-widget-studio/"
+    assert by_title["AWS SDK for Zig"].status == "preview"
+    assert by_title["Amazon EKS Edge Clusters (Preview)"].status == "preview"
+    assert by_title["Amazon Widget Studio"].status is None
+    assert by_title["Amazon Widget Studio"].context[0] == "December 1st"
+    assert not doc.sessions
+
+
+def test_markdown_news_blog_post_with_byline() -> None:
+    from tracker.extract import extract
+
+    text = """# Amazon Widget Studio now available in AWS GovCloud (US)
+
+by Dana Example on 14 DEC 2031 in Amazon Widget Studio, AWS GovCloud (US), Launch, News, Security, Identity, & Compliance Permalink  Comments   Share
+
+Today, we're announcing that Amazon Widget Studio is available in AWS GovCloud (US).
+
+**How it works**
+
+Choose **Create widget** in the console.
+
+**Now available**
+
+Available today.
+"""
+    [doc] = extract(text, url="https://example.org/post.md")
+    assert doc.kind == "post"
+    assert doc.author == "Dana Example"
+    assert doc.published_at == datetime(2031, 12, 14, tzinfo=UTC)
+    assert {"Launch", "News", "Amazon Widget Studio"} <= set(doc.categories)
+    [ann] = doc.announcements
+    assert ann.title == "Amazon Widget Studio now available in AWS GovCloud (US)"
+    assert ann.summary.startswith("Today, we're announcing")
+    assert "Amazon Widget Studio" in ann.service_tags
+    assert "Launch" not in ann.service_tags and "News" not in ann.service_tags

@@ -1,0 +1,179 @@
+"""Extraction: pure functions from a document's bytes to `Document` items.
+
+No network, no database, no clock. `extract` picks the reader by the declared kind or, for
+"auto", by sniffing the content (with the URL suffix and content type as hints), and turns
+every failure into an `ExtractError` naming the URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from functools import lru_cache
+
+from tracker.errors import ExtractError
+from tracker.extract.rules import Rules, load_rules
+from tracker.extract.text import decode
+from tracker.items import Document
+
+__all__ = ["EXTRACTOR_VERSION", "KINDS", "Rules", "detect_format", "extract", "load_rules"]
+
+log = logging.getLogger(__name__)
+
+# Bump when a reader or a shipped rule changes what is extracted (config/extract.toml also
+# carries a `version`, Rules.version, for edits made by users).
+EXTRACTOR_VERSION = "1.0"
+
+KINDS = ("auto", "feed", "whats-new", "news-blog", "html", "markdown", "sessions", "youtube-playlist")
+
+_FEED_ROOT = re.compile(r"<(?:rss|feed|rdf:RDF|RDF)\b", re.IGNORECASE)
+_HTML_START = re.compile(r"^<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
+_TAG = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?>")
+
+
+@lru_cache(maxsize=1)
+def _default_rules() -> Rules:
+    return load_rules()
+
+
+def _suffix(url: str) -> str:
+    path = re.split(r"[?#]", url, maxsplit=1)[0].lower()
+    m = re.search(r"\.([a-z0-9]{1,8})$", path)
+    return m.group(1) if m else ""
+
+
+def detect_format(text: str, *, url: str = "", content_type: str | None = None, rules: Rules | None = None) -> str:
+    """The reader for a text: feed, html, json, csv, playlist or markdown."""
+    from tracker.extract.sessions import looks_like_csv, looks_like_playlist_markdown
+
+    rules = rules or _default_rules()
+    head = text.lstrip("\ufeff \t\r\n")[:4096]
+    ct = (content_type or "").lower()
+    suffix = _suffix(url)
+    if head.startswith("<"):
+        low = head[:200].lower()
+        if low.startswith("<?xml"):
+            return "feed" if _FEED_ROOT.search(head) else "html"
+        if _FEED_ROOT.match(head):
+            return "feed"
+        if _HTML_START.match(head) or len(_TAG.findall(head)) >= 3:
+            return "html"
+        if "xml" in ct or suffix in ("xml", "rss", "atom"):
+            return "feed" if _FEED_ROOT.search(head) else "html"
+        if "html" in ct or suffix in ("html", "htm"):
+            return "html"
+    if head[:1] in "{[":
+        try:
+            json.loads(text)
+            return "json"
+        except (ValueError, RecursionError):
+            if suffix == "json" or "json" in ct:
+                return "json"
+    if suffix == "csv" or "csv" in ct or looks_like_csv(head, rules):
+        return "csv"
+    if looks_like_playlist_markdown(text):
+        return "playlist"
+    if "html" in ct and len(_TAG.findall(head)) >= 3:
+        return "html"
+    return "markdown"
+
+
+def _sessions(text: str, fmt: str, *, url: str, rules: Rules, event: str | None) -> list[Document]:
+    from tracker.extract import sessions
+
+    if fmt == "json":
+        return sessions.extract_json(text, url=url, rules=rules, event=event)
+    if fmt == "csv":
+        return sessions.extract_csv(text, url=url, rules=rules, event=event)
+    return sessions.extract_playlist_markdown(text, url=url, rules=rules, event=event)
+
+
+def _dispatch(text: str, *, url: str, content_type: str | None, kind: str, rules: Rules, event: str | None) -> list[Document]:
+    from tracker.extract.feeds import extract_feed
+    from tracker.extract.html import extract_html
+    from tracker.extract.markdown import extract_markdown
+
+    fmt = detect_format(text, url=url, content_type=content_type, rules=rules)
+    if kind in ("feed", "whats-new", "news-blog") and fmt == "feed":
+        return extract_feed(text, url=url, rules=rules, event=event, kind=kind)
+    if kind == "feed":
+        raise ExtractError(f"expected a feed, found {fmt}", url=url)
+    if kind == "youtube-playlist":
+        if fmt == "feed":
+            return extract_feed(text, url=url, rules=rules, event=event, kind=kind)
+        if fmt == "html":
+            return _html_video_listing(text, url=url, rules=rules, event=event)
+        return _sessions(text, fmt if fmt in ("json", "csv") else "playlist", url=url, rules=rules, event=event)
+    if kind == "sessions":
+        if fmt == "feed":
+            return extract_feed(text, url=url, rules=rules, event=event, kind="youtube-playlist")
+        if fmt == "html":
+            return _html_video_listing(text, url=url, rules=rules, event=event)
+        return _sessions(text, fmt if fmt in ("json", "csv") else "playlist", url=url, rules=rules, event=event)
+    if kind == "html" or (kind in ("whats-new", "news-blog") and fmt == "html"):
+        return extract_html(text, url=url, rules=rules, event=event)
+    if kind in ("markdown", "news-blog", "whats-new"):
+        return extract_markdown(text, url=url, rules=rules, event=event)
+    # auto
+    if fmt == "feed":
+        return extract_feed(text, url=url, rules=rules, event=event, kind="auto")
+    if fmt == "html":
+        return extract_html(text, url=url, rules=rules, event=event)
+    if fmt in ("json", "csv", "playlist"):
+        return _sessions(text, fmt, url=url, rules=rules, event=event)
+    return extract_markdown(text, url=url, rules=rules, event=event)
+
+
+def _html_video_listing(text: str, *, url: str, rules: Rules, event: str | None) -> list[Document]:
+    from tracker.extract.html import html_blocks, soup_of
+    from tracker.extract.sessions import listing_from_rows
+    from tracker.extract.text import youtube_id
+
+    soup = soup_of(text)
+    rows = []
+    for block in html_blocks(soup.body or soup, url):
+        for link in block.links:
+            if youtube_id(link.url) and link.text:
+                rows.append({"title": link.text, "url": link.url})
+    title_tag = soup.find("title")
+    title = title_tag.get_text(" ").strip() if title_tag else ""
+    return [listing_from_rows(rows, url=url, title=title, rules=rules, event=event)]
+
+
+def extract(
+    body: bytes | str,
+    *,
+    url: str,
+    content_type: str | None = None,
+    kind: str = "auto",
+    rules: Rules | None = None,
+    event: str | None = None,
+) -> list[Document]:
+    """Documents (with their announcements and sessions) found in one fetched document."""
+    if kind not in KINDS:
+        raise ExtractError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})", url=url)
+    try:
+        text = decode(body, content_type)
+    except Exception as exc:  # noqa: BLE001 - decoding hostile bytes must not escape as anything else
+        raise ExtractError(f"could not decode the document: {exc}", url=url) from exc
+    if not text.strip():
+        raise ExtractError("empty document", url=url)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+        if not text.strip():
+            raise ExtractError("empty document (only NUL bytes)", url=url)
+    try:
+        rules = rules or _default_rules()
+        docs = _dispatch(text, url=url, content_type=content_type, kind=kind, rules=rules, event=event)
+    except ExtractError as exc:
+        if exc.url is None:
+            exc.url = url
+        raise
+    except RecursionError:
+        raise ExtractError("document nested too deeply to read", url=url) from None
+    except Exception as exc:  # noqa: BLE001 - the contract: only ExtractError leaves this function
+        log.exception("extractor failed on %s", url)
+        raise ExtractError(f"could not extract: {exc.__class__.__name__}: {exc}", url=url) from exc
+    log.debug("extracted %d documents from %s", len(docs), url)
+    return docs

@@ -1,0 +1,561 @@
+"""The announcement-rule engine over a block tree, and session detection in recaps.
+
+Rules (all configured in extract.toml):
+- marker + emphasis: "Announcing **X**", "New **X** EC2 instance", "**X** is now available";
+- link lists: one bullet per launch linking to a News Blog post or a What's New item;
+- roundups: every launch link in the launch sections of a roundup post;
+- post level: a post whose title, categories or opening "Today ..." paragraph say it is a launch.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, LinkSpan, ancestors, children
+from tracker.extract.rules import Marker, NamedPattern, Rules
+from tracker.extract.text import (
+    collapse,
+    detect_status,
+    is_launch_url,
+    matches_any,
+    slugify,
+    strip_trailing_punct,
+    truncate,
+    youtube_id,
+    youtube_url,
+)
+from tracker.items import Announcement, ConferenceSession
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Found:
+    """An announcement found in a block, before positions are assigned."""
+
+    block: int
+    offset: int
+    announcement: Announcement
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def _kind_from(texts: list[str], patterns: tuple[NamedPattern, ...]) -> str | None:
+    for text in texts:
+        for named in patterns:
+            if text and named.pattern.search(text):
+                return str(named.value)
+    return None
+
+
+def _video_links(blocks: list[Block], rules: Rules) -> list[tuple[Block, LinkSpan, str]]:
+    out = []
+    for block in blocks:
+        for link in block.links:
+            if rules.video_url.search(link.url):
+                vid = youtube_id(link.url)
+                if vid:
+                    out.append((block, link, vid))
+    return out
+
+
+def sessions_from_blocks(
+    blocks: list[Block], rules: Rules, *, title: str, event: str | None
+) -> tuple[list[ConferenceSession], dict[int, str], str | None]:
+    """Sessions of a recap: headings whose own section links a video.
+
+    Returns the sessions, heading index -> session key, and the key of a document-level
+    session (a keynote recap whose only video sits under References) when there is one.
+    """
+    sessions: list[ConferenceSession] = []
+    by_heading: dict[int, str] = {}
+    seen: set[str] = set()
+    real_headings = [b for b in blocks if b.kind == HEADING and not b.label]
+    for h in real_headings:
+        vid = None
+        for block in blocks[h.index + 1 :]:
+            if block.kind == HEADING and not block.label:
+                break
+            for link in block.links:
+                if rules.video_url.search(link.url):
+                    vid = youtube_id(link.url)
+                    if vid:
+                        break
+            if vid:
+                break
+        if not vid or (rules.reference_headings and rules.reference_headings.search(h.text)):
+            continue
+        parents = [blocks[i].text for i in h.headings]
+        kind = _kind_from([h.text], rules.kind_titles) or _kind_from(parents, rules.kind_headings) or "session"
+        speakers: tuple[str, ...] = ()
+        if rules.speaker_heading:
+            m = rules.speaker_heading.search(h.text)
+            if m:
+                speakers = (m.group("name").strip(),)
+        if not speakers and rules.speaker_by:
+            m = rules.speaker_by.search(h.text)
+            if m:
+                speakers = (m.group("name").strip(),)
+        key = vid
+        by_heading[h.index] = key
+        if key in seen:
+            continue
+        seen.add(key)
+        sessions.append(
+            ConferenceSession(key=key, title=h.text, kind=kind, url=youtube_url(vid), speakers=speakers, event=event)
+        )
+    doc_key = None
+    if not sessions:
+        videos = _video_links(blocks, rules)
+        distinct = {vid for _, _, vid in videos}
+        chosen = None
+        for block, link, vid in videos:
+            under_ref = any(
+                rules.reference_headings and rules.reference_headings.search(blocks[i].text) for i in block.headings
+            )
+            if under_ref:
+                chosen = (block, link, vid)
+                break
+        if chosen is None and len(distinct) == 1:
+            chosen = videos[0]
+        if chosen is not None:
+            block, link, vid = chosen
+            generic = rules.generic_link_texts
+            link_text = link.text if link.text and not (generic and generic.match(link.text)) else ""
+            session_title = link_text or title or vid
+            headings = [b.text for b in blocks if b.kind == HEADING]
+            kind = (
+                _kind_from([link_text, title], rules.kind_titles)
+                or _kind_from([title, *headings], rules.kind_titles)
+                or "session"
+            )
+            speakers = ()
+            if rules.speaker_by:
+                for text in [link_text, title, *headings]:
+                    m = rules.speaker_by.search(text or "")
+                    if m:
+                        speakers = (m.group("name").strip(),)
+                        break
+            doc_key = vid
+            sessions.append(
+                ConferenceSession(
+                    key=vid, title=session_title, kind=kind, url=youtube_url(vid), speakers=speakers, event=event
+                )
+            )
+    return sessions, by_heading, doc_key
+
+
+# --- marker + emphasis ---------------------------------------------------------------------
+
+
+def _gap_ok(gap: str, rules: Rules) -> bool:
+    if any(c in rules.boundary_chars for c in gap):
+        return False
+    words = gap.split()
+    if len(words) > rules.max_gap_words:
+        return False
+    return not any(w.lower().strip(":") in rules.gap_stop_words for w in words)
+
+
+def _marker_before(window: str, rules: Rules) -> tuple[Marker, str, int] | None:
+    best: tuple[Marker, str, int] | None = None
+    for marker in rules.markers:
+        if marker.position != "before":
+            continue
+        for m in marker.pattern.finditer(window):
+            gap = window[m.end() :]
+            if not _gap_ok(gap, rules):
+                continue
+            distance = len(gap.split())
+            if best is None or distance < best[2]:
+                best = (marker, m.group(0).strip(), distance)
+    return best
+
+
+def _marker_after(after: str, rules: Rules) -> tuple[Marker, str] | None:
+    for marker in rules.markers:
+        if marker.position != "after":
+            continue
+        m = marker.pattern.match(after)
+        if m:
+            return marker, m.group(0).strip()
+    return None
+
+
+def _is_stop(title: str, rules: Rules) -> bool:
+    low = title.lower()
+    if not title or low in rules.stop_phrases or len(title) > 160:
+        return True
+    if any(low.startswith(p) for p in rules.stop_prefixes):
+        return True
+    return not re.search(r"[A-Za-z0-9]", title)
+
+
+def _clean_summary(text: str) -> str:
+    return collapse(text).lstrip(" -–—:.,;)").strip()
+
+
+def _context(blocks: list[Block], block: Block) -> tuple[str, ...]:
+    texts = [b.text for b in ancestors(blocks, block)]
+    texts += [blocks[i].text for i in block.headings]
+    return tuple(t for t in texts if t)
+
+
+def _block_sessions(block: Block, session_of_heading: dict[int, str], doc_session: str | None) -> tuple[str, ...]:
+    for i in block.headings:
+        if i in session_of_heading:
+            return (session_of_heading[i],)
+    return (doc_session,) if doc_session else ()
+
+
+def _summary_with_children(rest: str, blocks: list[Block], block: Block, rules: Rules) -> str:
+    first = _clean_summary(rest).rstrip(" :;")
+    parts = [first] if first else []
+    if block.kind == BULLET:
+        parts += [c.text.rstrip(" :;") for c in children(blocks, block.index) if c.text]
+    return truncate("; ".join(p.rstrip(";") for p in parts), rules.summary_max_chars)
+
+
+def marker_announcements(
+    blocks: list[Block],
+    rules: Rules,
+    *,
+    event: str | None = None,
+    session_of_heading: dict[int, str] | None = None,
+    doc_session: str | None = None,
+    base_url: str | None = None,
+) -> list[Found]:
+    """Emphasised spans governed by a launch marker."""
+    session_of_heading = session_of_heading or {}
+    found: list[Found] = []
+    for block in blocks:
+        if block.kind not in (BULLET, PARAGRAPH, ROW, HEADING) or block.label:
+            continue
+        spans = block.emphasis(rules.emphasis)
+        if not spans:
+            continue
+        text = block.text
+        for n, (s, e) in enumerate(spans):
+            title = strip_trailing_punct(text[s:e])
+            if _is_stop(title, rules):
+                continue
+            prev_end = spans[n - 1][1] if n else 0
+            window = text[prev_end:s]
+            hit = _marker_before(window, rules)
+            marker_word = None
+            marker: Marker | None = None
+            if hit:
+                marker, marker_word, _ = hit
+            else:
+                next_start = spans[n + 1][0] if n + 1 < len(spans) else len(text)
+                after_hit = _marker_after(text[e:next_start], rules)
+                if after_hit:
+                    marker, marker_word = after_hit
+            if marker is None:
+                continue
+            rest = text[e:]
+            url = next((lk.url for lk in block.links if is_launch_url(lk.url, rules)), None)
+            status = marker.status or detect_status([title, text], rules)
+            ann = Announcement(
+                title=title,
+                summary=_summary_with_children(rest, blocks, block, rules),
+                url=url,
+                context=_context(blocks, block),
+                sessions=_block_sessions(block, session_of_heading, doc_session),
+                rule=f"marker:{marker.name}+emphasis",
+                marker=marker_word,
+                excerpt=text,
+                status=status,
+                event=event,
+            )
+            found.append(Found(block.index, s, ann))
+    return found
+
+
+# --- link lists and roundups ---------------------------------------------------------------
+
+
+def _type_marker(text: str, rules: Rules) -> tuple[str, str] | None:
+    stripped = text.lstrip()
+    for symbol, status in rules.type_markers:
+        if stripped.startswith(symbol):
+            return symbol, status
+    return None
+
+
+def _usable_link(link: LinkSpan, rules: Rules) -> bool:
+    text = strip_trailing_punct(link.text)
+    if not text or not re.search(r"[A-Za-z]", text):
+        return False
+    return not (rules.generic_link_titles and rules.generic_link_titles.match(text))
+
+
+def link_list_announcements(
+    blocks: list[Block],
+    rules: Rules,
+    *,
+    event: str | None = None,
+    skip_blocks: set[int] | None = None,
+    session_of_heading: dict[int, str] | None = None,
+    doc_session: str | None = None,
+) -> list[Found]:
+    """Bullets that are one launch each: an optional type emoji, then a launch link."""
+    skip_blocks = skip_blocks or set()
+    session_of_heading = session_of_heading or {}
+    found: list[Found] = []
+    for block in blocks:
+        if block.kind not in (BULLET, PARAGRAPH) or block.index in skip_blocks or not block.links:
+            continue
+        typed = _type_marker(block.text, rules)
+        lead = len(block.text) - len(block.text.lstrip())
+        if typed:
+            lead += len(typed[0])
+        link = block.links[0]
+        if block.text[lead:link.start].strip(" -–—:*•"):
+            continue  # the link does not open the bullet: prose, not a list of launches
+        if block.kind == PARAGRAPH and not typed:
+            continue
+        if not _usable_link(link, rules) or not (typed or is_launch_url(link.url, rules)):
+            continue
+        title = strip_trailing_punct(link.text)
+        status = (typed[1] if typed and typed[1] else None) or detect_status([title], rules)
+        found.append(
+            Found(
+                block.index,
+                link.start,
+                Announcement(
+                    title=title,
+                    summary=truncate(_clean_summary(block.text[link.end :]), rules.summary_max_chars),
+                    url=link.url,
+                    context=_context(blocks, block),
+                    sessions=_block_sessions(block, session_of_heading, doc_session),
+                    rule="link-list" + (f":{typed[0]}" if typed else ""),
+                    marker=typed[0] if typed else None,
+                    excerpt=block.text,
+                    status=status,
+                    event=event,
+                ),
+            )
+        )
+    return found
+
+
+def _section_texts(blocks: list[Block], block: Block) -> list[str]:
+    return [blocks[i].text for i in block.headings]
+
+
+def roundup_announcements(
+    blocks: list[Block], rules: Rules, *, event: str | None = None, skip_blocks: set[int] | None = None
+) -> list[Found]:
+    """Every launch link listed in a roundup's bullets or link-only paragraphs."""
+    skip_blocks = skip_blocks or set()
+    found: list[Found] = []
+    for block in blocks:
+        if block.index in skip_blocks or block.kind not in (BULLET, PARAGRAPH, HEADING):
+            continue
+        sections = _section_texts(blocks, block)
+        if sections and rules.roundup_skip_sections and rules.roundup_skip_sections.search(sections[0]):
+            continue
+        if block.kind == HEADING:
+            if block.label and _labelled_launch(block.text, rules):
+                title = _labelled_launch(block.text, rules)
+                assert title is not None
+                nxt = blocks[block.index + 1] if block.index + 1 < len(blocks) else None
+                summary = nxt.text if nxt is not None and nxt.kind == PARAGRAPH else ""
+                found.append(
+                    Found(
+                        block.index,
+                        0,
+                        Announcement(
+                            title=title,
+                            summary=truncate(summary, rules.summary_max_chars),
+                            context=_context(blocks, block),
+                            rule="roundup:label",
+                            excerpt=block.text,
+                            status=detect_status([block.text], rules),
+                            event=event,
+                        ),
+                    )
+                )
+            continue
+        links = [lk for lk in block.links if is_launch_url(lk.url, rules) and _usable_link(lk, rules)]
+        if not links:
+            continue
+        if block.kind == PARAGRAPH:
+            # Only a paragraph that is nothing but the link: prose mentioning a post is not a list item.
+            only = links[0]
+            if len(links) != 1 or (block.text[: only.start] + block.text[only.end :]).strip(" -–—:.*"):
+                continue
+        service_tags: tuple[str, ...] = ()
+        if block.strong and block.strong[0][0] <= 1:
+            s, e = block.strong[0]
+            if not any(lk.start <= s < lk.end for lk in block.links):
+                service_tags = (strip_trailing_punct(block.text[s:e]),)
+        for i, link in enumerate(links):
+            title = strip_trailing_punct(link.text)
+            if len(links) == 1:
+                summary = _clean_summary(block.text[link.end :])
+                if not summary and block.kind == PARAGRAPH:
+                    nxt = blocks[block.index + 1] if block.index + 1 < len(blocks) else None
+                    if nxt is not None and nxt.kind == PARAGRAPH and not nxt.links:
+                        summary = nxt.text
+            else:
+                summary = ""
+            tail = block.text[link.end : links[i + 1].start] if i + 1 < len(links) else block.text[link.end :]
+            found.append(
+                Found(
+                    block.index,
+                    link.start,
+                    Announcement(
+                        title=title,
+                        summary=truncate(summary, rules.summary_max_chars),
+                        url=link.url,
+                        service_tags=service_tags,
+                        context=_context(blocks, block),
+                        rule="roundup:link",
+                        excerpt=block.text,
+                        status=detect_status([title, tail[:40]], rules),
+                        event=event,
+                    ),
+                )
+            )
+    return found
+
+
+def _labelled_launch(text: str, rules: Rules) -> str | None:
+    """'**Kiro is now generally available**': a label that names a launch, the name."""
+    m = re.match(
+        r"^(?P<name>.+?)\s+(?:is|are)\s+now\s+(?:generally\s+)?available(?:\s+in\s+preview)?\b", text, re.IGNORECASE
+    )
+    if not m:
+        return None
+    name = strip_trailing_punct(m.group("name"))
+    return None if _is_stop(name, rules) else name
+
+
+# --- post level ------------------------------------------------------------------------------
+
+
+def is_roundup(title: str, rules: Rules) -> bool:
+    """A post that lists many launches (weekly roundup, top announcements)."""
+    return matches_any(title, rules.roundup_titles)
+
+
+def _today_paragraph(blocks: list[Block], rules: Rules) -> Block | None:
+    paragraphs = [b for b in blocks if b.kind == PARAGRAPH and b.text][: rules.today_window]
+    if rules.today_paragraph is None:
+        return None
+    for p in paragraphs:
+        if rules.today_paragraph.search(p.text):
+            return p
+    return None
+
+
+def post_announcement(
+    *,
+    title: str,
+    categories: tuple[str, ...],
+    blocks: list[Block],
+    url: str | None,
+    published_at: datetime | None,
+    rules: Rules,
+    event: str | None,
+) -> Announcement | None:
+    """The post itself as one launch, when its title, categories or opening say so."""
+    if not title or matches_any(title, rules.stop_titles) or is_roundup(title, rules):
+        return None
+    today = _today_paragraph(blocks, rules)
+    rule = None
+    if matches_any(title, rules.title_markers):
+        rule = "post:title"
+    elif any(matches_any(c, rules.launch_categories) for c in categories):
+        rule = "post:category"
+    elif today is not None:
+        rule = "post:today"
+    if rule is None:
+        return None
+    first = today or next((b for b in blocks if b.kind == PARAGRAPH and len(b.text) > 40), None)
+    summary = first.text if first is not None else ""
+    if first is not None and len(summary) < 200:
+        nxt = next((b for b in blocks[first.index + 1 :] if b.kind == PARAGRAPH), None)
+        if nxt is not None and nxt.kind == PARAGRAPH and not nxt.label:
+            summary = f"{summary} {nxt.text}"
+    tags = tuple(c for c in categories if c.lower() not in rules.ignore_categories)
+    return Announcement(
+        title=title,
+        summary=truncate(summary, rules.summary_max_chars),
+        url=url,
+        published_at=published_at,
+        service_tags=tags,
+        rule=rule,
+        excerpt=title,
+        status=detect_status([title, summary[:300]], rules),
+        event=event,
+    )
+
+
+# --- assembly --------------------------------------------------------------------------------
+
+
+def body_announcements(
+    blocks: list[Block],
+    rules: Rules,
+    *,
+    event: str | None,
+    roundup: bool = False,
+    session_of_heading: dict[int, str] | None = None,
+    doc_session: str | None = None,
+    link_lists: bool = True,
+) -> list[Announcement]:
+    """Every rule over the blocks, one announcement per launch, in document order."""
+    found = marker_announcements(
+        blocks, rules, event=event, session_of_heading=session_of_heading, doc_session=doc_session
+    )
+    used = {f.block for f in found}
+    if roundup:
+        found += roundup_announcements(blocks, rules, event=event, skip_blocks=used)
+    elif link_lists:
+        found += link_list_announcements(
+            blocks,
+            rules,
+            event=event,
+            skip_blocks=used,
+            session_of_heading=session_of_heading,
+            doc_session=doc_session,
+        )
+    found.sort(key=lambda f: (f.block, f.offset))
+    out: list[Announcement] = []
+    seen: set[tuple[str, str | None]] = set()
+    for f in found:
+        key = (_norm(f.announcement.title), f.announcement.url)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f.announcement)
+    return out
+
+
+def number(announcements: list[Announcement]) -> tuple[Announcement, ...]:
+    """Positions 0..n-1 in document order."""
+    from dataclasses import replace
+
+    return tuple(replace(a, position=i) for i, a in enumerate(announcements))
+
+
+def drop_covered_by(title: str, announcements: list[Announcement]) -> list[Announcement]:
+    """Body announcements already named by the post's own title."""
+    norm_title = _norm(title)
+    return [a for a in announcements if not (_norm(a.title) and _norm(a.title) in norm_title)]
+
+
+def session_key_for(title: str, vid: str | None, code: str | None) -> str:
+    """A session's stable key: its code, else its video id, else a slug of its title."""
+    return code or vid or slugify(title)

@@ -1,0 +1,391 @@
+"""HTML documents: News Blog post pages, What's New listing pages and generic pages.
+
+HTML is read (BeautifulSoup + lxml) into the same block tree as markdown, so the same
+announcement rules apply to a post page, a feed item's content and a recap.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from datetime import datetime
+
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag, XMLParsedAsHTMLWarning
+from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
+
+from tracker.extract import announce
+from tracker.extract.blocks import HEADING, Block, InlineBuilder, LinkSpan, TreeBuilder, select
+from tracker.extract.markdown import post_document
+from tracker.extract.rules import Rules
+from tracker.extract.text import (
+    absolute_url,
+    collapse,
+    detect_event,
+    detect_status,
+    event_from_categories,
+    parse_date,
+    unescape,
+)
+from tracker.items import Announcement, Document
+
+log = logging.getLogger(__name__)
+
+_SKIP = {"script", "style", "noscript", "template", "svg", "head", "button", "select", "option", "textarea", "audio"}
+_CHROME = {"nav", "header", "footer", "aside", "form"}
+_BLOCK = {
+    "p", "div", "section", "article", "main", "blockquote", "pre", "table", "thead", "tbody", "tfoot",
+    "tr", "td", "th", "figure", "figcaption", "dl", "dt", "dd", "hr", "body", "html", "center",
+    "details", "summary", "caption", "address",
+}  # fmt: skip
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]{2,8});")
+
+
+def soup_of(text: str) -> BeautifulSoup:
+    """Parse HTML leniently (lxml)."""
+    with warnings.catch_warnings():
+        # Fragments of feeds and XHTML are read as HTML on purpose.
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        return BeautifulSoup(text, "lxml")
+
+
+class _Walker:
+    """Walks a DOM subtree into blocks."""
+
+    def __init__(self, base_url: str | None, *, skip_chrome: bool) -> None:
+        self.base = base_url
+        self.skip_chrome = skip_chrome
+        self.tree = TreeBuilder()
+        self.cur: InlineBuilder | None = None
+        self.cur_kind = "paragraph"
+        self.cur_level = 0
+        self.depth = 0  # list nesting
+        self.in_li = 0
+
+    def _inline(self) -> InlineBuilder:
+        if self.cur is None:
+            self.cur = InlineBuilder()
+            self.cur_kind = "paragraph"
+            self.cur_level = 0
+        return self.cur
+
+    def flush(self) -> None:
+        if self.cur is None:
+            return
+        cur, kind, level = self.cur, self.cur_kind, self.cur_level
+        self.cur = None
+        block = cur.build("paragraph")
+        if not block.text and not block.links:
+            return
+        if kind == HEADING:
+            self.tree.heading(block, level)
+        elif kind == "bullet":
+            self.tree.bullet(block, level)
+        else:
+            self.tree.paragraph(block, self.depth + 1 if self.in_li else 0)
+
+    def walk(self, node: Tag) -> None:
+        for child in list(node.children):
+            if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
+                continue
+            if isinstance(child, (NavigableString, CData)):
+                s = str(child)
+                if "&" in s and _ENTITY.search(s):
+                    s = unescape(s)
+                if s.strip() or self.cur is not None:
+                    self._inline().add(s.replace("\xa0", " "))
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = (child.name or "").lower()
+            if name in _SKIP or (self.skip_chrome and name in _CHROME):
+                continue
+            if name in _HEADINGS:
+                self.flush()
+                self.cur = InlineBuilder()
+                self.cur_kind, self.cur_level = HEADING, _HEADINGS[name]
+                self.walk_inline(child)
+                self.flush()
+            elif name == "li":
+                self.flush()
+                self.cur = InlineBuilder()
+                self.cur_kind, self.cur_level = "bullet", max(1, self.depth)
+                self.in_li += 1
+                self.walk(child)
+                self.flush()
+                self.in_li -= 1
+            elif name in ("ul", "ol", "menu"):
+                self.flush()
+                self.depth += 1
+                self.walk(child)
+                self.flush()
+                self.depth -= 1
+            elif name == "br":
+                self.flush()
+            elif name in _BLOCK:
+                self.flush()
+                self.walk(child)
+                self.flush()
+            else:
+                self.walk_inline(child)
+
+    def walk_inline(self, node: Tag) -> None:
+        """Inline content of node into the current builder (block children are read inline too)."""
+        b = self._inline()
+        name = (node.name or "").lower()
+        if name in ("strong", "b", "em", "i", "a"):
+            start = b.mark()
+            self._children_inline(node)
+            b = self._inline()
+            if name in ("strong", "b"):
+                span = b.close(start)
+                if span:
+                    b.strong.append(span)
+            elif name in ("em", "i"):
+                span = b.close(start)
+                if span:
+                    b.em.append(span)
+            else:
+                href = absolute_url(node.get("href") if isinstance(node.get("href"), str) else None, self.base)
+                if href:
+                    b.links.append(LinkSpan(start, b.length, "", href))
+            return
+        if name in ("iframe", "embed", "video", "source"):
+            src = node.get("src")
+            href = absolute_url(src if isinstance(src, str) else None, self.base)
+            if href:
+                b.links.append(LinkSpan(b.mark(), b.mark(), "", href))
+            return
+        if name == "img":
+            return
+        if name in ("ul", "ol", "li") or name in _HEADINGS:
+            # A list or heading inside inline markup: read it as blocks.
+            self.walk(node)
+            return
+        self._children_inline(node)
+
+    def _children_inline(self, node: Tag) -> None:
+        for child in list(node.children):
+            if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
+                continue
+            if isinstance(child, (NavigableString, CData)):
+                s = str(child)
+                if "&" in s and _ENTITY.search(s):
+                    s = unescape(s)
+                self._inline().add(s.replace("\xa0", " "))
+            elif isinstance(child, Tag):
+                cname = (child.name or "").lower()
+                if cname in _SKIP:
+                    continue
+                if cname == "br":
+                    self._inline().space()
+                elif cname in _BLOCK and cname not in ("div", "p"):
+                    self._inline().space()
+                    self.walk_inline(child)
+                    self._inline().space()
+                else:
+                    self.walk_inline(child)
+
+
+def html_blocks(node: Tag | BeautifulSoup, base_url: str | None = None, *, skip_chrome: bool = False) -> list[Block]:
+    """A DOM subtree as a block tree."""
+    walker = _Walker(base_url, skip_chrome=skip_chrome)
+    walker.walk(node)
+    walker.flush()
+    return walker.tree.blocks
+
+
+def fragment_blocks(html_text: str, base_url: str | None = None) -> list[Block]:
+    """An HTML fragment (a feed item's content) as a block tree."""
+    if not html_text or not html_text.strip():
+        return []
+    if "<" not in html_text:
+        b = InlineBuilder()
+        b.add(unescape(html_text))
+        block = b.build("paragraph")
+        return [block] if block.text else []
+    soup = soup_of(html_text)
+    return html_blocks(soup.body or soup, base_url)
+
+
+def plain_text(html_text: str) -> str:
+    """The visible text of an HTML fragment, whitespace collapsed."""
+    return collapse(" ".join(b.text for b in fragment_blocks(html_text)))
+
+
+def _meta(soup: BeautifulSoup, *names: str) -> str | None:
+    for name in names:
+        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+        if isinstance(tag, Tag):
+            content = tag.get("content")
+            if isinstance(content, str) and content.strip():
+                return content.strip()
+    return None
+
+
+def _text(tag: object) -> str:
+    return collapse(tag.get_text(" ")) if isinstance(tag, Tag) else ""
+
+
+def whats_new_listing(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | None) -> list[Document]:
+    """A What's New listing page: one document per listed item."""
+    docs: list[Document] = []
+    for li in soup.select("li.directory-item"):
+        link = li.select_one("h3 a[href]") or li.select_one("a[href]")
+        if not isinstance(link, Tag):
+            continue
+        title = _text(link)
+        href = link.get("href")
+        item_url = absolute_url(href if isinstance(href, str) else None, url) or url
+        date_text = _text(li.select_one(".date"))
+        if rules.published_line:
+            m = rules.published_line.match(date_text)
+            if m:
+                date_text = m.group("date")
+        published = parse_date(date_text)
+        desc = li.select_one(".description")
+        summary = collapse(" ".join(b.text for b in html_blocks(desc, url))) if isinstance(desc, Tag) else ""
+        docs.append(whats_new_document(title, item_url, summary, published, (), rules=rules, event=event))
+    return docs
+
+
+def whats_new_document(
+    title: str,
+    url: str,
+    summary: str,
+    published: datetime | None,
+    tags: tuple[str, ...],
+    *,
+    rules: Rules,
+    event: str | None,
+) -> Document:
+    """One What's New item: a document with exactly one announcement."""
+    title = collapse(title)
+    product_tags = tuple(t for t in tags if rules.product_tag and rules.product_tag.search(t))
+    doc_event = event or detect_event([title], rules)
+    ann = Announcement(
+        title=title,
+        summary=summary[: max(rules.summary_max_chars * 4, 2000)],
+        url=url,
+        published_at=published,
+        service_tags=product_tags,
+        rule="whats-new",
+        excerpt=title,
+        status=detect_status([title], rules),
+        event=doc_event,
+    )
+    return Document(
+        url=url,
+        title=title,
+        published_at=published,
+        categories=tags,
+        event=doc_event,
+        announcements=(ann,),
+        kind="whats-new",
+    )
+
+
+def _post_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | None) -> Document:
+    article = soup.select_one("article.blog-post") or soup
+    title = _text(article.select_one("h1.blog-post-title")) or _text(
+        article.select_one('h1[property="name headline"]')
+    )
+    title = title or (_meta(soup, "og:title", "twitter:title") or "") or _text(article.find("h1"))
+    meta_block = article.select_one("footer.blog-post-meta") or article
+    authors = [_text(s) for s in meta_block.select('span[property="author"] span[property="name"]')]
+    if not authors:
+        authors = [_text(s) for s in meta_block.select('span[property="author"]')]
+    published = None
+    time_tag = meta_block.select_one('time[property="datePublished"]') or meta_block.find("time")
+    if isinstance(time_tag, Tag):
+        dt = time_tag.get("datetime")
+        published = parse_date(dt if isinstance(dt, str) else None) or parse_date(_text(time_tag))
+    published = published or parse_date(_meta(soup, "article:published_time"))
+    cats = [_text(s) for s in meta_block.select('span.blog-post-categories span[property="articleSection"]')]
+    if not cats:
+        cats = [_text(a) for a in meta_block.select("span.blog-post-categories a")]
+    categories = tuple(dict.fromkeys(c for c in cats if c))
+    canonical = soup.find("link", rel="canonical")
+    doc_url = None
+    if isinstance(canonical, Tag) and isinstance(canonical.get("href"), str):
+        doc_url = absolute_url(str(canonical.get("href")), url)
+    permalink = meta_block.select_one('a[property="url"][href]')
+    if doc_url is None and isinstance(permalink, Tag) and isinstance(permalink.get("href"), str):
+        doc_url = absolute_url(str(permalink.get("href")), url)
+    doc_url = doc_url or _meta(soup, "og:url") or url
+    body = article.select_one("section.blog-post-content") or article.select_one('[property="articleBody"]')
+    blocks = html_blocks(body if isinstance(body, Tag) else article, doc_url, skip_chrome=True)
+    if body is None:
+        blocks = select(blocks, {b.index for b in blocks if b.text != title})
+    doc_event = event or detect_event([title], rules) or event_from_categories(categories, published, rules)
+    return post_document(
+        title=title,
+        url=doc_url,
+        author=", ".join(a for a in authors if a) or None,
+        published=published,
+        categories=categories,
+        blocks=blocks,
+        rules=rules,
+        event=doc_event,
+    )
+
+
+def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | None) -> Document:
+    root = soup.find("article") or soup.find("main") or soup.body or soup
+    blocks = html_blocks(root, url, skip_chrome=True)
+    h1 = next((b for b in blocks if b.kind == HEADING and b.level == 1), None)
+    title = (h1.text if h1 else "") or _meta(soup, "og:title") or _text(soup.find("title"))
+    published = parse_date(_meta(soup, "article:published_time"))
+    body = select(blocks, {b.index for b in blocks if h1 is None or b.index > h1.index})
+    if published is None and rules.published_line:
+        for b in body[:5]:
+            m = rules.published_line.match(b.text)
+            if m:
+                published = parse_date(m.group("date"))
+                if published:
+                    break
+    doc_url = url
+    for b in body[:5]:
+        # A saved copy that names its original ("Originally published at <url>").
+        if re.match(r"(?i)^originally published at\b", b.text) and b.links:
+            doc_url = b.links[0].url
+    body = select(body, {b.index for b in body if not re.match(r"(?i)^(?:originally published at|published:)", b.text)})
+    headings = [b.text for b in blocks if b.kind == HEADING]
+    doc_event = event or detect_event([title, *headings], rules)
+    sessions, by_heading, doc_session = announce.sessions_from_blocks(blocks, rules, title=title, event=doc_event)
+    post = None
+    if not sessions:
+        post = announce.post_announcement(
+            title=title, categories=(), blocks=body, url=doc_url, published_at=published, rules=rules, event=doc_event
+        )
+    # A page that is itself a launch post lists related posts, not launches: no link lists then.
+    anns = announce.body_announcements(
+        blocks,
+        rules,
+        event=doc_event,
+        session_of_heading=by_heading,
+        doc_session=doc_session,
+        link_lists=post is None,
+    )
+    if post is not None:
+        anns = [post, *announce.drop_covered_by(title, anns)]
+    return Document(
+        url=doc_url,
+        title=title,
+        published_at=published,
+        event=doc_event,
+        announcements=announce.number(anns),
+        sessions=tuple(sessions),
+        kind="recap" if sessions else "page",
+    )
+
+
+def extract_html(text: str, *, url: str, rules: Rules, event: str | None = None) -> list[Document]:
+    """An HTML page: a What's New listing, a News Blog post page or a generic page."""
+    soup = soup_of(text)
+    if soup.select_one("li.directory-item h3 a, li.directory-item.whats-new"):
+        return whats_new_listing(soup, url=url, rules=rules, event=event)
+    if soup.select_one("article.blog-post, h1.blog-post-title, section.blog-post-content"):
+        return [_post_page(soup, url=url, rules=rules, event=event)]
+    return [_generic_page(soup, url=url, rules=rules, event=event)]

@@ -1,0 +1,295 @@
+"""Markdown documents: recaps (keynote notes, link lists) and News Blog posts converted to markdown."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+
+from tracker.extract import announce
+from tracker.extract.blocks import HEADING, PARAGRAPH, ROW, Block, TreeBuilder, md_inline, select
+from tracker.extract.rules import Rules
+from tracker.extract.text import (
+    collapse,
+    detect_event,
+    event_from_categories,
+    parse_date,
+    strip_trailing_punct,
+)
+from tracker.items import Document
+
+log = logging.getLogger(__name__)
+
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_BULLET = re.compile(r"^(\s*)(?:[*+-]|\d{1,3}[.)])\s+(.*)$")
+_PSEUDO_BULLET = re.compile(r"^(\s*)([^\w\s*_\[\]<>`!#|{&(\"'“‘$~\\/.,:;=-])\s+(\S.*)$")
+_HR = re.compile(r"^\s{0,3}([-*_])(?:\s*\1){2,}\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_IAL = re.compile(r"^\s*\{:.*\}\s*$|^\s*\{%.*%\}\s*$")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_DATE_IN_URL = re.compile(r"(?:^|/)(\d{4}-\d{2}-\d{2})-[^/]*$")
+
+
+def _indent(ws: str) -> int:
+    return len(ws.replace("\t", "    "))
+
+
+def front_matter(text: str) -> tuple[dict[str, str], str]:
+    """YAML-like front matter (key: value lines between --- fences) and the rest of the text."""
+    m = re.match(r"^\s*---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)", text, re.DOTALL)
+    if not m:
+        return {}, text
+    meta: dict[str, str] = {}
+    for line in m.group(1).splitlines():
+        kv = re.match(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$", line)
+        if kv:
+            value = kv.group(2)
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            meta[kv.group(1).lower()] = value
+    return meta, text[m.end() :]
+
+
+def parse_blocks(text: str) -> list[Block]:
+    """Markdown to a block tree: headings, nested bullets, paragraphs, table rows."""
+    text = _COMMENT.sub("", text)
+    tree = TreeBuilder()
+    pending: list[str] = []  # raw lines of the open paragraph or bullet
+    pending_kind: str | None = None
+    pending_indent = 0
+    in_fence = False
+    prev_blank = True
+
+    def flush() -> Block | None:
+        nonlocal pending, pending_kind
+        if pending_kind is None:
+            return None
+        block = md_inline(" ".join(pending)).build(PARAGRAPH)
+        kind, indent = pending_kind, pending_indent
+        pending, pending_kind = [], None
+        if kind == "bullet":
+            return tree.bullet(block, indent)
+        if kind == ROW:
+            return tree.paragraph(block, indent, kind=ROW)
+        return tree.paragraph(block, indent)
+
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if _FENCE.match(line):
+            flush()
+            in_fence = not in_fence
+            prev_blank = True
+            continue
+        if in_fence:
+            continue
+        if not line.strip():
+            flush()
+            prev_blank = True
+            continue
+        if _IAL.match(line):
+            continue
+        setext = _SETEXT.match(line)
+        if setext and pending_kind == "paragraph" and not prev_blank and len(pending) == 1:
+            level = 1 if setext.group(1).startswith("=") else 2
+            block = md_inline(pending[0]).build(HEADING)
+            pending, pending_kind = [], None
+            tree.heading(block, level)
+            prev_blank = False
+            continue
+        if _HR.match(line):
+            flush()
+            prev_blank = True
+            continue
+        m = _HEADING.match(line)
+        if m:
+            flush()
+            tree.heading(md_inline(m.group(2)).build(HEADING), len(m.group(1)))
+            prev_blank = False
+            continue
+        if _TABLE_ROW.match(line):
+            flush()
+            if not _TABLE_SEP.match(line):
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                pending, pending_kind, pending_indent = [" | ".join(c for c in cells if c)], ROW, 0
+                flush()
+            prev_blank = False
+            continue
+        quote = re.match(r"^(\s*)>\s?(.*)$", line)
+        if quote:
+            line = quote.group(1) + quote.group(2)
+            if not line.strip():
+                continue
+        m = _BULLET.match(line)
+        if m:
+            flush()
+            pending, pending_kind, pending_indent = [m.group(2)], "bullet", _indent(m.group(1)) + 1
+            prev_blank = False
+            continue
+        m = _PSEUDO_BULLET.match(line)
+        if m and (pending_kind == "bullet" or not prev_blank) and _indent(m.group(1)) > 0:
+            # "§ New **X**" under a bullet: its own item, nested by indentation.
+            flush()
+            pending, pending_kind, pending_indent = [m.group(3)], "bullet", _indent(m.group(1)) + 1
+            prev_blank = False
+            continue
+        stripped = line.strip()
+        ind = _indent(line[: len(line) - len(line.lstrip())])
+        if pending_kind in ("bullet", "paragraph") and not prev_blank:
+            pending.append(stripped)
+        else:
+            flush()
+            pending, pending_kind, pending_indent = [stripped], "paragraph", ind
+        prev_blank = False
+    flush()
+    return tree.blocks
+
+
+def _byline(blocks: list[Block], rules: Rules) -> tuple[int, re.Match[str]] | None:
+    if rules.byline is None:
+        return None
+    for block in blocks[:80]:
+        if block.kind in (PARAGRAPH, HEADING):
+            m = rules.byline.match(block.text)
+            if m:
+                return block.index, m
+    return None
+
+
+def _split_categories(raw: str, block: Block) -> tuple[str, ...]:
+    linked = [lk.text for lk in block.links if "/category/" in lk.url and lk.text]
+    if linked:
+        return tuple(dict.fromkeys(linked))
+    parts: list[str] = []
+    for piece in [p.strip() for p in raw.split(",")]:
+        if not piece:
+            continue
+        if parts and piece.startswith("&"):
+            parts[-1] = f"{parts[-1]}, {piece}"
+        else:
+            parts.append(piece)
+    return tuple(dict.fromkeys(parts))
+
+
+def _body_end(blocks: list[Block], start: int, rules: Rules) -> int:
+    for block in blocks[start:]:
+        if any(p.search(block.text) for p in rules.end_markers):
+            return block.index
+    return len(blocks)
+
+
+def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = None) -> list[Document]:
+    """A recap or a converted News Blog post: one Document."""
+    meta, body = front_matter(text)
+    blocks = parse_blocks(body)
+    byline = _byline(blocks, rules)
+    if byline is not None:
+        return [_markdown_post(blocks, byline, meta, url=url, rules=rules, event=event)]
+    title = collapse(meta.get("title", ""))
+    h1 = next((b.text for b in blocks if b.kind == HEADING and b.level == 1 and not b.label), "")
+    if not title:
+        title = h1 or next((b.text for b in blocks if b.kind == HEADING and not b.label), "")
+    headings = [b.text for b in blocks if b.kind == HEADING]
+    doc_event = event or detect_event([title, *headings], rules)
+    published = parse_date(meta.get("date"))
+    if published is None:
+        m = _DATE_IN_URL.search(url)
+        published = parse_date(m.group(1)) if m else None
+    sessions, by_heading, doc_session = announce.sessions_from_blocks(blocks, rules, title=title, event=doc_event)
+    anns = announce.body_announcements(
+        blocks, rules, event=doc_event, session_of_heading=by_heading, doc_session=doc_session
+    )
+    categories = tuple(
+        c.strip() for c in re.split(r"[,\[\]]", meta.get("categories", "") or meta.get("tags", "")) if c.strip()
+    )
+    return [
+        Document(
+            url=url,
+            title=title,
+            author=meta.get("author") or None,
+            published_at=published,
+            categories=categories,
+            event=doc_event,
+            announcements=announce.number(anns),
+            sessions=tuple(sessions),
+            kind="recap",
+        )
+    ]
+
+
+def _markdown_post(
+    blocks: list[Block],
+    byline: tuple[int, re.Match[str]],
+    meta: dict[str, str],
+    *,
+    url: str,
+    rules: Rules,
+    event: str | None,
+) -> Document:
+    index, m = byline
+    title_block = next((b for b in reversed(blocks[:index]) if b.kind == HEADING and b.level == 1), None)
+    title = title_block.text if title_block else collapse(meta.get("title", ""))
+    author = strip_trailing_punct(m.group("author")) or None
+    published: datetime | None = parse_date(m.group("date"))
+    categories = _split_categories(m.group("cats") or "", blocks[index])
+    end = _body_end(blocks, index + 1, rules)
+    body = select(blocks, range(index + 1, end))
+    permalink = next(
+        (lk.url for lk in blocks[index].links if lk.text.lower() == "permalink" and lk.url.startswith("http")), None
+    )
+    doc_url = permalink or url
+    doc_event = event or detect_event([title], rules) or event_from_categories(categories, published, rules)
+    return post_document(
+        title=title,
+        url=doc_url,
+        author=author,
+        published=published,
+        categories=categories,
+        blocks=body,
+        rules=rules,
+        event=doc_event,
+    )
+
+
+def post_document(
+    *,
+    title: str,
+    url: str,
+    author: str | None,
+    published: datetime | None,
+    categories: tuple[str, ...],
+    blocks: list[Block],
+    rules: Rules,
+    event: str | None,
+    kind: str = "post",
+) -> Document:
+    """One News Blog post (from markdown, a page or a feed item) with its launches."""
+    roundup = announce.is_roundup(title, rules)
+    post = announce.post_announcement(
+        title=title,
+        categories=categories,
+        blocks=blocks,
+        url=url,
+        published_at=published,
+        rules=rules,
+        event=event,
+    )
+    body = announce.body_announcements(blocks, rules, event=event, roundup=roundup, link_lists=False)
+    if post is not None:
+        body = announce.drop_covered_by(title, body)
+    anns = ([post] if post else []) + body
+    from dataclasses import replace
+
+    anns = [a if a.published_at else replace(a, published_at=published) for a in anns]
+    return Document(
+        url=url,
+        title=title,
+        author=author,
+        published_at=published,
+        categories=categories,
+        event=event,
+        announcements=announce.number(anns),
+        kind=kind,
+    )

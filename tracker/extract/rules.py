@@ -1,0 +1,259 @@
+"""The extraction rules, read from config/extract.toml: markers, stop-phrases, patterns.
+
+The rules are data so that a user can teach the extractor a new marker or section label
+without touching Python; this module only reads, checks and compiles them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A word or phrase that says the emphasised span next to it is a launch."""
+
+    name: str
+    pattern: re.Pattern[str]
+    position: str = "before"  # before | after the span
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class NamedPattern:
+    """A pattern with the value it stands for (a kind, a status, an event name)."""
+
+    pattern: re.Pattern[str]
+    value: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything the extractors decide by: compiled from extract.toml."""
+
+    version: str = "1"
+    # announcements: marker + emphasis
+    markers: tuple[Marker, ...] = ()
+    max_gap_words: int = 4
+    emphasis: tuple[str, ...] = ("strong",)
+    summary_max_chars: int = 500
+    stop_phrases: frozenset[str] = frozenset()
+    stop_prefixes: tuple[str, ...] = ()
+    gap_stop_words: frozenset[str] = frozenset()
+    boundary_chars: str = ".!?;,()"
+    statuses: tuple[NamedPattern, ...] = ()
+    # events
+    event_patterns: tuple[NamedPattern, ...] = ()
+    event_categories: tuple[NamedPattern, ...] = ()
+    # sessions
+    video_url: re.Pattern[str] = field(default_factory=lambda: re.compile(r"youtu"))
+    kind_headings: tuple[NamedPattern, ...] = ()
+    kind_titles: tuple[NamedPattern, ...] = ()
+    kind_types: tuple[NamedPattern, ...] = ()
+    code_pattern: re.Pattern[str] = field(default_factory=lambda: re.compile(r"(?P<code>[A-Z]{2,5}\d{2,4})"))
+    code_suffix_kinds: tuple[tuple[str, str], ...] = ()
+    speaker_heading: re.Pattern[str] | None = None
+    speaker_by: re.Pattern[str] | None = None
+    reference_headings: re.Pattern[str] | None = None
+    generic_link_texts: re.Pattern[str] | None = None
+    title_event_prefix: re.Pattern[str] | None = None
+    title_tags: re.Pattern[str] | None = None
+    title_channel_suffix: re.Pattern[str] | None = None
+    columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # links
+    launch_urls: tuple[re.Pattern[str], ...] = ()
+    generic_link_titles: re.Pattern[str] | None = None
+    roundup_url: re.Pattern[str] | None = None
+    type_markers: tuple[tuple[str, str], ...] = ()
+    # posts
+    title_markers: tuple[re.Pattern[str], ...] = ()
+    launch_categories: tuple[re.Pattern[str], ...] = ()
+    stop_titles: tuple[re.Pattern[str], ...] = ()
+    roundup_titles: tuple[re.Pattern[str], ...] = ()
+    roundup_sections: re.Pattern[str] | None = None
+    roundup_skip_sections: re.Pattern[str] | None = None
+    today_paragraph: re.Pattern[str] | None = None
+    today_window: int = 6
+    ignore_categories: frozenset[str] = frozenset()
+    end_markers: tuple[re.Pattern[str], ...] = ()
+    byline: re.Pattern[str] | None = None
+    published_line: re.Pattern[str] | None = None
+    # What's New
+    whats_new_url: re.Pattern[str] | None = None
+    product_tag: re.Pattern[str] | None = None
+
+    def column(self, name: str) -> tuple[str, ...]:
+        """The accepted column names for a session-listing field."""
+        for key, names in self.columns:
+            if key == name:
+                return names
+        return (name,)
+
+
+class _Reader:
+    """Typed access to the TOML tree, raising ConfigError naming the key."""
+
+    def __init__(self, data: dict[str, Any], file: str) -> None:
+        self.data = data
+        self.file = file
+
+    def get(self, dotted: str, expected: type | tuple[type, ...], default: Any = None) -> Any:
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        if not isinstance(node, expected):
+            raise ConfigError(f"expected {expected}, got {type(node).__name__}", file=self.file, key=dotted)
+        return node
+
+    def regex(self, dotted: str, value: Any = None, flags: int = 0) -> re.Pattern[str] | None:
+        text = self.get(dotted, str) if value is None else value
+        if text is None:
+            return None
+        try:
+            return re.compile(text, flags)
+        except re.error as exc:
+            raise ConfigError(f"invalid regular expression {text!r}: {exc}", file=self.file, key=dotted) from None
+
+    def regexes(self, dotted: str, flags: int = 0) -> tuple[re.Pattern[str], ...]:
+        values = self.get(dotted, list, [])
+        out = []
+        for index, value in enumerate(values):
+            if not isinstance(value, str):
+                raise ConfigError("expected a string", file=self.file, key=f"{dotted}[{index}]")
+            compiled = self.regex(f"{dotted}[{index}]", value, flags)
+            assert compiled is not None
+            out.append(compiled)
+        return tuple(out)
+
+    def named(self, dotted: str, value_key: str) -> tuple[NamedPattern, ...]:
+        values = self.get(dotted, list, [])
+        out = []
+        for index, table in enumerate(values):
+            where = f"{dotted}[{index}]"
+            if not isinstance(table, dict) or not isinstance(table.get("pattern"), str):
+                raise ConfigError("expected a table with a 'pattern' string", file=self.file, key=where)
+            if not isinstance(table.get(value_key), str):
+                raise ConfigError(f"expected a '{value_key}' string", file=self.file, key=where)
+            compiled = self.regex(f"{where}.pattern", table["pattern"])
+            assert compiled is not None
+            out.append(NamedPattern(compiled, table[value_key]))
+        return tuple(out)
+
+    def strings(self, dotted: str) -> tuple[str, ...]:
+        values = self.get(dotted, list, [])
+        if not all(isinstance(v, str) for v in values):
+            raise ConfigError("expected a list of strings", file=self.file, key=dotted)
+        return tuple(values)
+
+
+def _markers(reader: _Reader) -> tuple[Marker, ...]:
+    out = []
+    for index, table in enumerate(reader.get("announce.marker", list, [])):
+        where = f"announce.marker[{index}]"
+        if not isinstance(table, dict) or not isinstance(table.get("pattern"), str):
+            raise ConfigError("expected a table with a 'pattern' string", file=reader.file, key=where)
+        position = table.get("position", "before")
+        if position not in ("before", "after"):
+            raise ConfigError("position must be 'before' or 'after'", file=reader.file, key=f"{where}.position")
+        flags = 0 if table.get("case_sensitive", False) else re.IGNORECASE
+        pattern = table["pattern"]
+        # A "before" marker must end the text it is searched in (a gap is checked separately).
+        compiled = reader.regex(f"{where}.pattern", pattern, flags)
+        assert compiled is not None
+        out.append(
+            Marker(
+                name=str(table.get("name", pattern)),
+                pattern=compiled,
+                position=position,
+                status=table.get("status") or None,
+            )
+        )
+    return tuple(out)
+
+
+def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
+    """Compile a parsed extract.toml tree into Rules."""
+    r = _Reader(data, file)
+    suffix_kinds = r.get("sessions.code_suffix_kinds", dict, {})
+    columns = r.get("sessions.columns", dict, {})
+    type_markers = []
+    for index, table in enumerate(r.get("links.type_markers", list, [])):
+        if not isinstance(table, dict) or not isinstance(table.get("symbol"), str):
+            raise ConfigError("expected a table with a 'symbol'", file=file, key=f"links.type_markers[{index}]")
+        type_markers.append((table["symbol"], str(table.get("status", ""))))
+    default = Rules()
+    return Rules(
+        version=str(r.get("version", (str, int), "1")),
+        markers=_markers(r),
+        max_gap_words=r.get("announce.max_gap_words", int, default.max_gap_words),
+        emphasis=r.strings("announce.emphasis") or default.emphasis,
+        summary_max_chars=r.get("announce.summary_max_chars", int, default.summary_max_chars),
+        stop_phrases=frozenset(s.lower() for s in r.strings("announce.stop_phrases")),
+        stop_prefixes=tuple(s.lower() for s in r.strings("announce.stop_prefixes")),
+        gap_stop_words=frozenset(s.lower() for s in r.strings("announce.gap_stop_words")),
+        boundary_chars=r.get("announce.boundary_chars", str, default.boundary_chars),
+        statuses=r.named("status", "value"),
+        event_patterns=r.named("events.pattern", "name"),
+        event_categories=r.named("events.category", "name"),
+        video_url=r.regex("sessions.video_url") or default.video_url,
+        kind_headings=r.named("sessions.kind_headings", "kind"),
+        kind_titles=r.named("sessions.kind_titles", "kind"),
+        kind_types=r.named("sessions.kind_types", "kind"),
+        code_pattern=r.regex("sessions.code_pattern") or default.code_pattern,
+        code_suffix_kinds=tuple((str(k).upper(), str(v)) for k, v in suffix_kinds.items()),
+        speaker_heading=r.regex("sessions.speaker_heading"),
+        speaker_by=r.regex("sessions.speaker_by"),
+        reference_headings=r.regex("sessions.reference_headings"),
+        generic_link_texts=r.regex("sessions.generic_link_texts"),
+        title_event_prefix=r.regex("sessions.title_event_prefix"),
+        title_tags=r.regex("sessions.title_tags"),
+        title_channel_suffix=r.regex("sessions.title_channel_suffix"),
+        columns=tuple((k, tuple(v) if isinstance(v, list) else (str(v),)) for k, v in columns.items()),
+        launch_urls=r.regexes("links.launch_url"),
+        generic_link_titles=r.regex("links.generic_texts"),
+        roundup_url=r.regex("links.roundup_url"),
+        type_markers=tuple(type_markers),
+        title_markers=r.regexes("posts.title_markers"),
+        launch_categories=r.regexes("posts.launch_categories"),
+        stop_titles=r.regexes("posts.stop_titles"),
+        roundup_titles=r.regexes("posts.roundup_titles"),
+        roundup_sections=r.regex("posts.roundup_sections"),
+        roundup_skip_sections=r.regex("posts.roundup_skip_sections"),
+        today_paragraph=r.regex("posts.today_paragraph"),
+        today_window=r.get("posts.today_window", int, default.today_window),
+        ignore_categories=frozenset(s.lower() for s in r.strings("posts.ignore_categories")),
+        end_markers=r.regexes("posts.end_markers", re.IGNORECASE),
+        byline=r.regex("posts.byline", flags=re.IGNORECASE),
+        published_line=r.regex("posts.published_line"),
+        whats_new_url=r.regex("whats_new.feed_url"),
+        product_tag=r.regex("whats_new.product_tag"),
+    )
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """Read extract.toml (default: the one in the config folder) into compiled Rules."""
+    if path is None:
+        from tracker.config import data_file, default_config_dir
+
+        path = data_file(default_config_dir(), "extract.toml")
+    try:
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("extraction rules file not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+    rules = rules_from_dict(data, str(path))
+    log.debug("loaded %d markers from %s", len(rules.markers), path)
+    return rules
