@@ -1,0 +1,839 @@
+"""The AWS service taxonomy: canonical services, their aliases, and finding them in text.
+
+Two layers make the taxonomy:
+
+1. the generated seed (tracker/normalize/data/sdk_services.json, see build_taxonomy.py): every
+   botocore client with its official names and identifiers, and the What's New product tags;
+2. the curated config/services.toml: marketing names, which SDK clients form one product,
+   sub-products, products that are not SDK clients, and the text rules (common words, names
+   that are not AWS services, database engines).
+
+Every SDK client not claimed by a curated service is merged into its base client when its id
+is the base id plus a part suffix (`-runtime`, `-data`, `v2`…), else it becomes a service of
+its own named from its metadata. Every What's New tag is resolved to a service (curated
+`tags`, then its words as a name, then the first service its words name) or, failing that,
+becomes a service of its own named from its words.
+
+Finding services in free text (`Taxonomy.find`) works on words, left to right, longest match
+first:
+
+* at each word, leading "Amazon"/"AWS" words are noted as a prefix and skipped; the bare prefix
+  names nothing;
+* a name matches 1–6 consecutive words whose letters and digits, joined and lower-cased, equal
+  the alias's (so "Data Zone", "DataZone", "Open-Search" and "Elasticache" all match); words
+  join across spaces, hyphens, slashes, dots, colons, apostrophes and parentheses, never across
+  , ; ! ? or the end of a sentence;
+* the longest alias wins ("Amazon Redshift Serverless" is Redshift once, "S3 Express One Zone"
+  is S3), and names listed as not services or as database engines are consumed without naming
+  a service (so "Aurora PostgreSQL" is Aurora, "PostgreSQL" alone is nothing);
+* a typo is forgiven (one insertion, deletion, substitution or transposition, same first
+  letter) for names of 6+ letters when the name has several words or 8+ letters, or when the
+  Amazon/AWS prefix is present ("Aurora PostgresSQL", "AWS Lamda");
+* acronyms written in capitals in the source ("RDS", "EKS", "STEP") match only in capitals,
+  and two-letter ones ("ML", "MQ") only after Amazon/AWS;
+* a *generic* alias — every word of it in `common_words` ("Connect", "Batch", "Glue", "Step
+  Functions") — matches only after Amazon/AWS, or when written capitalised where capitals mean
+  a name: for one word, not at the start of a sentence, in a text that is not Title Case (most
+  long words after the first capitalised), and where the name visibly ends: the text ends,
+  punctuation follows, or "and"/"or" ("integrations with Glue." and "with Batch and EKS", but
+  not "Batch processing" nor "Backup Payment Methods"); for several words, every word
+  capitalised ("Secrets Manager");
+* a typo is forgiven only for plain aliases: when the words line up, the edit must fall in a
+  word of 5+ letters ("voice in" is not "Voice ID");
+* `prefix_only` aliases and one-letter aliases ("Q") match only after Amazon/AWS;
+* SDK ids and endpoint prefixes ("es", "ce", "mq") never match free text; they serve
+  `by_name` and `from_tag` only;
+* a What's New tag's own words add a free-text alias only when no service has that spelling
+  yet (lower-case tag words must not turn an acronym such as "amazon-rds" into a plain word);
+* `patterns` of a curated service (regular expressions, e.g. EC2 instance families followed
+  by "instances") are matched first and consume their words.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import ConfigError
+from tracker.items import Announcement, Service
+from tracker.normalize.text import clean_text, fold, slugify
+
+log = logging.getLogger(__name__)
+
+SEED_PATH = Path(__file__).resolve().parent / "data" / "sdk_services.json"
+SERVICES_FILE = "services.toml"
+PRODUCT_TAG_PREFIX = "general:products/"
+PREFIX_WORDS = frozenset({"amazon", "aws"})
+MAX_SPAN = 7  # words in the longest alias a text can match
+_PART_SUFFIX = re.compile(r"(?:-runtime|-data|-control|-query|-admin|-events|-vod|-plane|-v\d+|v\d+|-streams|-oidc)$")
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_JOIN_GAP = re.compile(r"^(?:[ \t\-–—/()&+.:'’_@]|\.(?=\S))*$")
+_SENTENCE_GAP = re.compile(r"[.!?:;|•]\s|[\n\r]|^\s*[-*•]\s")
+_ACRONYM = re.compile(r"^[A-Z]{2,5}$")
+_GLUED_PREFIX = re.compile(r"^(Amazon|AWS)(?=[A-Z][a-z]|[A-Z]{2,})")
+_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+@lru_cache(maxsize=65536)
+def compact(text: str) -> str:
+    """Lower-case letters and digits only, accents folded: the key names are compared by."""
+    return _NON_ALNUM.sub("", (text if text.isascii() else fold(text)).lower())
+
+
+def _strip_prefix_words(text: str) -> str:
+    """A name without its leading Amazon/AWS words ("AWS Lambda" → "Lambda")."""
+    words = text.split()
+    while len(words) > 1 and compact(words[0]) in PREFIX_WORDS:
+        words = words[1:]
+    return " ".join(words)
+
+
+@lru_cache(maxsize=65536)
+def _key(text: str) -> str:
+    """The lookup key of a name: compact form with leading amazon/aws removed."""
+    key = compact(text)
+    changed = True
+    while changed:
+        changed = False
+        for prefix in ("amazon", "aws"):
+            if key.startswith(prefix) and len(key) > len(prefix):
+                key = key[len(prefix):]
+                changed = True
+    return key
+
+
+@dataclass
+class _Draft:
+    """A service while the taxonomy is being assembled."""
+
+    slug: str
+    name: str
+    curated: bool = False
+    sdk: list[dict[str, Any]] = field(default_factory=list)
+    text_aliases: list[str] = field(default_factory=list)  # usable in free text
+    id_aliases: list[str] = field(default_factory=list)  # by_name / from_tag only
+    tags: list[str] = field(default_factory=list)
+    tag_words: list[str] = field(default_factory=list)  # free-text aliases made from tags
+    patterns: list[str] = field(default_factory=list)
+    engine_host: bool = False
+    category: str | None = None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
+
+
+def _str_list(value: Any, *, file: str, key: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError("expected a list of strings", file=file, key=key)
+    return list(value)
+
+
+_SERVICE_KEYS = {"name", "slug", "sdk", "tags", "aliases", "patterns", "engine_host", "category"}
+_TEXT_KEYS = {"common_words", "prefix_only", "ignore", "not_services", "engines"}
+
+
+def _clean_sdk_name(full: str | None, record: Mapping[str, Any]) -> str | None:
+    """A display name from botocore's serviceFullName (glued prefixes split, "Service" dropped
+    when it is not part of the serviceId, a prefix added when missing)."""
+    if not full:
+        return None
+    name = _GLUED_PREFIX.sub(r"\1 ", full.strip())
+    name = re.sub(r"\s*\([^)]*\)\s*$", "", name)
+    name = " ".join(name.split())
+    rest = _strip_prefix_words(name)
+    sid = compact(record.get("service_id") or "")
+    if rest.endswith(" Service") and compact(rest[: -len(" Service")]) == sid:
+        name = name[: -len(" Service")]
+    if compact(name.split()[0]) not in PREFIX_WORDS:
+        abbreviation = (record.get("abbreviation") or "").split()
+        prefix = "Amazon" if abbreviation and abbreviation[0] == "Amazon" else "AWS"
+        name = f"{prefix} {name}"
+    return name
+
+
+def _sdk_aliases(record: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(free-text aliases, identifier aliases) of one botocore client."""
+    text: list[str] = []
+    ids: list[str] = [record["id"]]
+    full = record.get("full_name")
+    if full:
+        text.append(full)
+        cleaned = _clean_sdk_name(full, record)
+        if cleaned:
+            text.append(cleaned)
+        # "Amazon DynamoDB Accelerator (DAX)": the name and the acronym are both aliases.
+        m = re.search(r"\(([^)]+)\)\s*$", full)
+        if m:
+            text.append(m.group(1))
+    for value in (record.get("abbreviation"), record.get("service_id")):
+        if not value:
+            continue
+        if value == value.lower():  # "mq", "odb", "tnb": identifiers, not names
+            ids.append(value)
+        else:
+            text.append(value)
+    if record.get("endpoint_prefix"):
+        ids.append(record["endpoint_prefix"])
+    return text, ids
+
+
+def _tag_name(tag: str) -> str:
+    """A display name made from a tag slug ("aws-local-zones" → "AWS Local Zones")."""
+    words = []
+    for word in tag.split("-"):
+        if word in ("aws",):
+            words.append("AWS")
+        elif word in ("for", "and", "of", "on", "in", "with", "the", "to"):
+            words.append(word)
+        else:
+            words.append(word[:1].upper() + word[1:])
+    return " ".join(words)
+
+
+def _most_common(counts: Counter[str]) -> str | None:
+    if not counts:
+        return None
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Alias:
+    """One spelling usable in free text."""
+
+    slug: str | None  # None: a name that is not a service (consumed, names nothing)
+    text: str
+    kind: str  # plain | generic | acronym | prefix
+    words: int
+    curated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    text: str
+    lower: str
+    start: int
+    end: int
+    joins_previous: bool
+    sentence_start: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    slug: str | None
+    start: int  # token index
+    end: int  # token index, exclusive
+
+
+class Taxonomy:
+    """The canonical AWS services and the matchers that find them in text."""
+
+    def __init__(
+        self,
+        services: Sequence[Service],
+        *,
+        exact: Mapping[str, str],
+        text_index: Mapping[str, Sequence[_Alias]],
+        tag_map: Mapping[str, str],
+        blocked: frozenset[str],
+        patterns: Sequence[tuple[re.Pattern[str], str]],
+        common_words: frozenset[str],
+    ) -> None:
+        self.services: tuple[Service, ...] = tuple(services)
+        self._by_slug = {s.slug: s for s in self.services}
+        self._exact = dict(exact)
+        self._text = {k: tuple(v) for k, v in text_index.items()}
+        self._tag_map = dict(tag_map)
+        self._blocked = blocked
+        self._patterns = tuple(patterns)
+        self._common = common_words
+        self._deletes_index: dict[str, set[str]] | None = None
+
+    @property
+    def _deletes(self) -> dict[str, set[str]]:
+        """Symmetric-delete index for one-edit typos (every key with one letter removed),
+        built on first use so that loading stays fast."""
+        if self._deletes_index is None:
+            index: dict[str, set[str]] = {}
+            for key, aliases in self._text.items():
+                if len(key) >= 6 and any(a.slug is not None and a.kind != "acronym" for a in aliases):
+                    for variant in _deletions(key):
+                        index.setdefault(variant, set()).add(key)
+                    index.setdefault(key, set()).add(key)
+            self._deletes_index = index
+        return self._deletes_index
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, config_dir: Path | None = None, *, seed: Path | None = None) -> Taxonomy:
+        """The taxonomy from the generated seed and config_dir/services.toml (cached per file version)."""
+        from tracker.config import PACKAGE_ROOT
+
+        config_dir = config_dir if config_dir is not None else PACKAGE_ROOT / "config"
+        toml_path = config_dir / SERVICES_FILE
+        if not toml_path.is_file():
+            toml_path = PACKAGE_ROOT / "config" / SERVICES_FILE
+        seed_path = seed or SEED_PATH
+        stamp = (str(seed_path), _mtime(seed_path), str(toml_path), _mtime(toml_path))
+        cached = _CACHE.get(stamp)
+        if cached is None:
+            seed_data = json.loads(seed_path.read_text(encoding="utf-8")) if seed_path.is_file() else {}
+            if not seed_data:
+                log.warning("taxonomy seed %s is missing: only curated services are known", seed_path)
+            cached = _build(seed_data, _read_toml(toml_path), str(toml_path))
+            if len(_CACHE) >= 4:  # a few configurations at most (tests); drop the oldest
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[stamp] = cached
+        return cached
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def get(self, slug: str) -> Service | None:
+        """The service with this slug."""
+        return self._by_slug.get(slug)
+
+    def by_name(self, name: str) -> Service | None:
+        """The service any of whose names or identifiers this is (case, spacing, hyphens and
+        the Amazon/AWS prefix ignored); None for names that are not services."""
+        key = _key(clean_text(name or ""))
+        if not key or key in self._blocked:
+            return None
+        slug = self._exact.get(key)
+        return self._by_slug.get(slug) if slug else None
+
+    def from_tag(self, tag: str) -> Service | None:
+        """The service of a product tag ("general:products/amazon-elasticache", "amazon-elasticache")
+        or a blog category ("Amazon Aurora"); None for topic tags (marchitecture, "Launch")."""
+        text = clean_text(tag or "").strip()
+        if not text:
+            return None
+        lowered = text.lower()
+        if lowered.startswith(PRODUCT_TAG_PREFIX):
+            text = text[len(PRODUCT_TAG_PREFIX):]
+        elif re.match(r"^[a-z][\w-]*:[\w/-]+", lowered):
+            return None  # another namespace: marketing:marchitecture/…, event:…, tech:…
+        slug = self._tag_map.get(text.lower())
+        if slug:
+            return self._by_slug.get(slug)
+        found = self.by_name(text)
+        if found is not None:
+            return found
+        words = text.replace("-", " ") if re.fullmatch(r"[a-z0-9-]+", text) else text
+        if _key(words) in self._blocked:
+            return None
+        matches = self._scan(words, strict=not re.fullmatch(r"[a-z0-9-]+", text))
+        first = next((m for m in matches if m.slug), None)
+        return self._by_slug.get(first.slug) if first and first.slug else None
+
+    def find(self, text: str) -> list[Service]:
+        """Every service named in a free text, in order of first mention, without duplicates."""
+        seen: list[Service] = []
+        for match in self._scan(text or "", strict=True):
+            if match.slug is None:
+                continue
+            service = self._by_slug.get(match.slug)
+            if service is not None and service not in seen:
+                seen.append(service)
+        return seen
+
+    # -- matching -----------------------------------------------------------------------
+
+    def _scan(self, text: str, *, strict: bool) -> list[_Match]:
+        text = fold(clean_text(text))
+        tokens = _tokenize(text)
+        if not tokens:
+            return []
+        taken = [False] * len(tokens)
+        found: list[_Match] = []
+        for pattern, slug in self._patterns:
+            for m in pattern.finditer(text):
+                idx = [i for i, t in enumerate(tokens) if t.start >= m.start() and t.end <= m.end()]
+                if idx and not any(taken[i] for i in idx):
+                    for i in idx:
+                        taken[i] = True
+                    found.append(_Match(slug, idx[0], idx[-1] + 1))
+        title_case = _is_title_case(tokens)
+        i = 0
+        n = len(tokens)
+        while i < n:
+            if taken[i]:
+                i += 1
+                continue
+            j = i
+            while j < n and tokens[j].lower in PREFIX_WORDS and not taken[j]:
+                j += 1
+            prefixed = j > i
+            if j >= n or taken[j]:
+                i = max(j, i + 1)
+                continue
+            if prefixed and not tokens[j].joins_previous and tokens[j].sentence_start:
+                prefixed = False
+            hit = self._longest(tokens, taken, j, prefixed=prefixed, strict=strict, title_case=title_case)
+            if hit is not None:
+                found.append(hit)
+                for k in range(hit.start, hit.end):
+                    taken[k] = True
+                i = hit.end
+            else:
+                i = j if prefixed else i + 1
+        found.sort(key=lambda m: m.start)
+        return found
+
+    def _longest(
+        self, tokens: list[_Token], taken: list[bool], j: int, *, prefixed: bool, strict: bool, title_case: bool
+    ) -> _Match | None:
+        limit = 1
+        while (
+            limit < MAX_SPAN
+            and j + limit < len(tokens)
+            and tokens[j + limit].joins_previous
+            and not taken[j + limit]
+        ):
+            limit += 1
+        for length in range(limit, 0, -1):
+            span = tokens[j : j + length]
+            key = "".join(t.lower for t in span)
+            if key in self._blocked:
+                return _Match(None, j, j + length)
+            for alias in self._text.get(key, ()):
+                if self._allowed(alias, tokens, j, length, prefixed=prefixed, strict=strict, title_case=title_case):
+                    return _Match(alias.slug, j, j + length)
+            if len(key) >= 5 and key not in self._text:
+                # A typo only when the words are no known spelling (a known one refused by
+                # its rules must not come back as a near miss of another spelling).
+                alias = self._fuzzy(key, span, prefixed=prefixed)
+                if alias is not None:
+                    return _Match(alias.slug, j, j + length)
+        return None
+
+    def _fuzzy(self, key: str, span: Sequence[_Token], *, prefixed: bool) -> _Alias | None:
+        """The one service whose plain alias is one edit away from the span, if any.
+
+        The edit must fall in a word of 5+ letters when the words line up ("voice in" is not a
+        typo of "Voice ID"); a typo that splits or joins words needs 8+ letters.
+        """
+        candidates: set[str] = set(self._deletes.get(key, ()))
+        for variant in _deletions(key):
+            candidates |= self._deletes.get(variant, set())
+        candidates.discard(key)
+        chosen: list[_Alias] = []
+        words = [t.lower for t in span]
+        for cand in candidates:
+            if len(cand) < 6 or cand[0] != key[0] or not _within_one_edit(key, cand):
+                continue
+            for alias in self._text.get(cand, ()):
+                if alias.slug is None or alias.kind != "plain":
+                    continue
+                alias_words = [w.lower() for w in _WORD.findall(fold(alias.text))]
+                if len(alias_words) == len(words):
+                    diffs = [(a, b) for a, b in zip(words, alias_words, strict=True) if a != b]
+                    if len(diffs) != 1 or len(diffs[0][1]) < 5:
+                        continue
+                    if len(alias_words) == 1 and len(cand) < 8 and not prefixed:
+                        continue
+                elif len(cand) < 8:
+                    continue
+                chosen.append(alias)
+        slugs = {a.slug for a in chosen}
+        if len(slugs) != 1:
+            return None  # nothing near, or near two services: no guess
+        return chosen[0]
+
+    def _allowed(
+        self,
+        alias: _Alias,
+        tokens: list[_Token],
+        j: int,
+        length: int,
+        *,
+        prefixed: bool,
+        strict: bool,
+        title_case: bool,
+    ) -> bool:
+        span = tokens[j : j + length]
+        if alias.kind == "acronym":
+            if len(alias.text) < 3 and not prefixed:
+                return False  # "ML", "MQ": too short to mean the service without Amazon/AWS
+            return "".join(t.text for t in span) == re.sub(r"[^A-Za-z0-9]", "", alias.text)
+        if not strict:
+            return True
+        if alias.kind == "prefix":
+            return prefixed
+        if alias.kind == "generic":
+            if prefixed:
+                return True
+            if not all(t.text[:1].isupper() or t.text[:1].isdigit() for t in span):
+                return False
+            if length > 1 or alias.words > 1:
+                return True
+            if span[0].sentence_start or title_case:
+                return False
+            # A name ends there: the text ends, punctuation follows, or a list goes on with
+            # and/or ("with Glue and Athena"); "Batch processing", "Backup Payment Methods" go on.
+            nxt = tokens[j + length] if j + length < len(tokens) else None
+            return nxt is None or not nxt.joins_previous or nxt.lower in ("and", "or")
+        return True
+
+
+# --- matching helpers --------------------------------------------------------------------------
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    previous_end = 0
+    for m in _WORD.finditer(text):
+        gap = text[previous_end : m.start()]
+        first = not tokens
+        sentence_start = first or bool(_SENTENCE_GAP.search(gap)) or bool(re.search(r"^\s*[-*•]\s", gap) and first)
+        joins = not first and bool(_JOIN_GAP.match(gap)) and not sentence_start
+        tokens.append(_Token(m.group(0), m.group(0).lower(), m.start(), m.end(), joins, sentence_start))
+        previous_end = m.end()
+    return tokens
+
+
+def _is_title_case(tokens: Sequence[_Token]) -> bool:
+    """Most long words capitalised: capitals then say nothing about names."""
+    words = [
+        t.text
+        for t in tokens
+        if len(t.text) >= 4 and t.text[0].isalpha() and t.lower not in PREFIX_WORDS and not t.sentence_start
+    ]
+    if len(words) < 2:
+        return False
+    upper = sum(1 for w in words if w[0].isupper())
+    return upper / len(words) >= 0.75
+
+
+def _deletions(key: str) -> set[str]:
+    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    """Damerau-Levenshtein distance ≤ 1."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diffs = [i for i in range(la) if a[i] != b[i]]
+        if len(diffs) == 1:
+            return True
+        return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+    if la > lb:
+        a, b = b, a
+    for i in range(len(b)):
+        if b[:i] + b[i + 1 :] == a:
+            return True
+    return False
+
+
+# --- assembling the taxonomy -----------------------------------------------------------------
+
+_CACHE: dict[tuple[str, float, str, float], Taxonomy] = {}
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _build(seed: Mapping[str, Any], conf: Mapping[str, Any], file: str) -> Taxonomy:
+    for key in conf:
+        if key not in ("text", "service"):
+            raise ConfigError("unknown key (known: text, service)", file=file, key=key)
+    text_conf = conf.get("text", {})
+    if not isinstance(text_conf, dict):
+        raise ConfigError("expected a table", file=file, key="text")
+    for key in text_conf:
+        if key not in _TEXT_KEYS:
+            raise ConfigError(f"unknown key (known: {', '.join(sorted(_TEXT_KEYS))})", file=file, key=f"text.{key}")
+    common = frozenset(compact(w) for w in _str_list(text_conf.get("common_words"), file=file, key="text.common_words"))
+    prefix_only = {_key(w) for w in _str_list(text_conf.get("prefix_only"), file=file, key="text.prefix_only")}
+    ignore = {_key(w) for w in _str_list(text_conf.get("ignore"), file=file, key="text.ignore")}
+    not_services = _str_list(text_conf.get("not_services"), file=file, key="text.not_services")
+    engines = _str_list(text_conf.get("engines"), file=file, key="text.engines")
+
+    sdk_records: dict[str, dict[str, Any]] = {r["id"]: r for r in seed.get("sdk", []) if r.get("id")}
+    drafts: dict[str, _Draft] = {}
+    claimed: dict[str, str] = {}  # sdk id -> service slug
+
+    # 1. curated services, in file order; each claims SDK clients by id or glob
+    raw_services = conf.get("service", [])
+    if not isinstance(raw_services, list):
+        raise ConfigError("expected a list of [[service]] tables", file=file, key="service")
+    for index, table in enumerate(raw_services):
+        where = f"service[{index}]"
+        if not isinstance(table, dict):
+            raise ConfigError("expected a table", file=file, key=where)
+        for key in table:
+            if key not in _SERVICE_KEYS:
+                raise ConfigError(f"unknown key (known: {', '.join(sorted(_SERVICE_KEYS))})", file=file, key=f"{where}.{key}")
+        name = table.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError("missing name", file=file, key=f"{where}.name")
+        slug = table.get("slug") or slugify(name)
+        if not isinstance(slug, str) or slug in drafts:
+            raise ConfigError(f"duplicate or invalid slug {slug!r}", file=file, key=f"{where}.slug")
+        draft = _Draft(slug=slug, name=name.strip(), curated=True)
+        draft.text_aliases.append(draft.name)
+        draft.text_aliases.extend(_str_list(table.get("aliases"), file=file, key=f"{where}.aliases"))
+        draft.tags.extend(t.lower() for t in _str_list(table.get("tags"), file=file, key=f"{where}.tags"))
+        draft.patterns.extend(_str_list(table.get("patterns"), file=file, key=f"{where}.patterns"))
+        draft.engine_host = bool(table.get("engine_host", False))
+        category = table.get("category")
+        draft.category = category if isinstance(category, str) else None
+        for pattern in _str_list(table.get("sdk"), file=file, key=f"{where}.sdk"):
+            ids = [sid for sid in sdk_records if fnmatch.fnmatchcase(sid, pattern)] if any(c in pattern for c in "*?[") else [pattern]
+            for sid in ids:
+                if sid in claimed:
+                    continue  # an earlier, more specific service claimed it
+                claimed[sid] = slug
+                if sid in sdk_records:
+                    draft.sdk.append(sdk_records[sid])
+                else:
+                    draft.id_aliases.append(sid)  # a client of a newer botocore than the seed's
+        drafts[slug] = draft
+
+    # 2. unclaimed SDK clients: parts merge into their base client, the rest stand alone
+    def base_of(sid: str) -> str | None:
+        current = sid
+        while True:
+            stripped = _PART_SUFFIX.sub("", current)
+            if stripped == current:
+                return None
+            if stripped in sdk_records:
+                return stripped
+            current = stripped
+
+    standalone: dict[str, str] = {}
+    for sid in sorted(sdk_records, key=lambda s: (base_of(s) is not None, s)):
+        if sid in claimed:
+            continue
+        record = sdk_records[sid]
+        base = base_of(sid)
+        if base is not None and (base in claimed or base in standalone):
+            target = claimed.get(base) or standalone[base]
+            drafts[target].sdk.append(record)
+            claimed[sid] = target
+            continue
+        name = _clean_sdk_name(record.get("full_name"), record) or f"AWS {sid}"
+        slug = slugify(name)
+        if slug in drafts:
+            slug = f"{slug}-{sid}"
+        drafts[slug] = _Draft(slug=slug, name=name, sdk=[record])
+        standalone[sid] = slug
+        claimed[sid] = slug
+
+    for draft in drafts.values():
+        for record in draft.sdk:
+            text, ids = _sdk_aliases(record)
+            draft.text_aliases.extend(text)
+            draft.id_aliases.extend(ids)
+
+    # 3. the exact index (names and identifiers) before tags, to resolve tags against it
+    exact: dict[str, str] = {}
+
+    def add_exact(alias: str, slug: str) -> None:
+        key = _key(alias)
+        if key and exact.setdefault(key, slug) != slug:
+            log.debug("alias %r names both %s and %s; keeping %s", alias, exact[key], slug, exact[key])
+
+    for draft in drafts.values():  # curated services first: their spellings win collisions
+        if draft.curated:
+            for alias in draft.text_aliases:
+                add_exact(alias, draft.slug)
+    for draft in drafts.values():
+        for alias in draft.text_aliases:
+            add_exact(alias, draft.slug)
+    for draft in drafts.values():
+        for alias in draft.id_aliases:
+            add_exact(alias, draft.slug)
+
+    # 4. What's New tags: curated, else by name, else by the first service their words name
+    tag_map: dict[str, str] = {}
+    for draft in drafts.values():
+        for tag in draft.tags:
+            tag_map[tag] = draft.slug
+    seed_tags: Mapping[str, Any] = seed.get("whats_new_tags", {})
+    blocked_keys = frozenset(_key(n) for n in [*not_services, *engines] if _key(n))
+    provisional: Taxonomy | None = None
+    category_counts: dict[str, Counter[str]] = {}
+    for tag, counts in seed_tags.items():
+        slug = tag_map.get(tag) or exact.get(_key(tag.replace("-", " ")))
+        if slug is None:
+            if provisional is None:
+                provisional = _make(drafts, exact, tag_map, blocked_keys, common, prefix_only, ignore, engines)
+            found = provisional.from_tag(tag)
+            slug = found.slug if found else None
+        if slug is None:
+            name = _tag_name(tag)
+            slug = slugify(name)
+            if slug not in drafts:
+                drafts[slug] = _Draft(slug=slug, name=name)
+            log.debug("What's New tag %s is a service of its own: %s", tag, name)
+        tag_map[tag] = slug
+        draft = drafts[slug]
+        draft.tags.append(tag)
+        # A tag's words are lower-case: as a free-text alias they could turn an acronym
+        # ("amazon-rds") into a case-blind word, so they only add spellings not known yet.
+        words = tag.replace("-", " ")
+        tag_key = _key(words)
+        if len(tag_key) > 4 and tag_key not in exact:
+            draft.tag_words.append(words)
+        add_exact(tag, slug)
+        if isinstance(counts, Mapping):
+            category_counts.setdefault(slug, Counter()).update({k: int(v) for k, v in counts.items()})
+        else:
+            category_counts.setdefault(slug, Counter()).update(list(counts))
+    for draft in drafts.values():
+        if draft.category is None:
+            draft.category = _most_common(category_counts.get(draft.slug, Counter()))
+
+    return _make(drafts, exact, tag_map, blocked_keys, common, prefix_only, ignore, engines)
+
+
+def _make(
+    drafts: Mapping[str, _Draft],
+    exact: Mapping[str, str],
+    tag_map: Mapping[str, str],
+    blocked: frozenset[str],
+    common: frozenset[str],
+    prefix_only: set[str],
+    ignore: set[str],
+    engines: Sequence[str],
+) -> Taxonomy:
+    text_index: dict[str, list[_Alias]] = {}
+    exact = dict(exact)
+
+    def add_text(spelling: str, slug: str | None, curated: bool) -> None:
+        # "AmazonMQ", "AWSDeadlineCloud": a glued prefix is a prefix word too.
+        spelling = _GLUED_PREFIX.sub(r"\1 ", " ".join(spelling.split()))
+        stripped = _strip_prefix_words(spelling)
+        key = _key(stripped)
+        if not key or key in ignore:
+            return
+        if slug is not None and key in blocked:
+            return
+        words = _WORD.findall(stripped if stripped.isascii() else fold(stripped))
+        # "StepFunctions", "Inspector2": camel-case parts are words; digits and versions are not.
+        parts = [p for w in words for p in _CAMEL.findall(w) if not re.fullmatch(r"v?\d+", p, re.IGNORECASE)]
+        if _ACRONYM.match(stripped):
+            kind = "acronym"
+        elif len(key) < 2 or key in prefix_only:
+            kind = "prefix"
+        elif parts and all(p.lower() in common for p in parts):
+            kind = "generic"
+        else:
+            kind = "plain"
+        entries = text_index.setdefault(key, [])
+        alias = _Alias(slug, stripped, kind, len(words), curated)
+        if any(e.slug == slug and e.kind == kind and e.text == stripped for e in entries):
+            return
+        if entries and any(e.slug != slug for e in entries):
+            log.debug("text alias %r is ambiguous: %s", stripped, {e.slug for e in entries} | {slug})
+        entries.append(alias)
+
+    for draft in drafts.values():
+        hosts: list[str] = []
+        for spelling in [*draft.text_aliases, *draft.tag_words]:
+            add_text(spelling, draft.slug, draft.curated)
+            if draft.engine_host:
+                hosts.append(_strip_prefix_words(spelling))
+        for host in dict.fromkeys(hosts):
+            for engine in engines:
+                for combo in (f"{host} {engine}", f"{host} for {engine}"):
+                    add_text(combo, draft.slug, True)
+                    exact.setdefault(_key(combo), draft.slug)
+    for entries in text_index.values():
+        # Curated spellings first, then the more permissive kinds.
+        entries.sort(key=lambda a: (not a.curated, ["plain", "generic", "prefix", "acronym"].index(a.kind)))
+
+    patterns: list[tuple[re.Pattern[str], str]] = []
+    for draft in drafts.values():
+        for source in draft.patterns:
+            try:
+                patterns.append((re.compile(source), draft.slug))
+            except re.error as exc:
+                raise ConfigError(f"bad pattern {source!r}: {exc}", key=f"service {draft.slug}.patterns") from exc
+
+    services = []
+    for draft in drafts.values():
+        aliases: list[str] = []
+        for spelling in [*draft.text_aliases, *draft.tag_words, *draft.id_aliases, *draft.tags]:
+            spelling = " ".join(spelling.split())
+            if spelling and spelling != draft.name and spelling not in aliases:
+                aliases.append(spelling)
+        services.append(Service(slug=draft.slug, name=draft.name, aliases=tuple(aliases), category=draft.category))
+    services.sort(key=lambda s: s.slug)
+    return Taxonomy(
+        services,
+        exact=exact,
+        text_index=text_index,
+        tag_map=tag_map,
+        blocked=blocked,
+        patterns=patterns,
+        common_words=common,
+    )
+
+
+# --- announcements ----------------------------------------------------------------------------
+
+
+def services_for(ann: Announcement, taxonomy: Taxonomy) -> tuple[Service, ...]:
+    """The services of an announcement, from the strongest evidence that names any.
+
+    The rule: the services its title names; if the title names none, the services of its
+    explicit tags (What's New product tags, News Blog categories, in order); if still none,
+    the services named by its context, innermost first, where the first context entry naming
+    at least one service wins alone (an outer heading is weaker evidence than an inner bullet).
+    """
+    found = taxonomy.find(ann.title)
+    if found:
+        return tuple(found)
+    tagged: list[Service] = []
+    for tag in ann.service_tags:
+        service = taxonomy.from_tag(tag)
+        if service is not None and service not in tagged:
+            tagged.append(service)
+    if tagged:
+        return tuple(tagged)
+    for text in ann.context:
+        found = taxonomy.find(text)
+        if found:
+            return tuple(found)
+    return ()
+
+
+def iter_aliases(taxonomy: Taxonomy) -> Iterable[tuple[str, str]]:
+    """(alias, slug) for every spelling of every service: for listings and debugging."""
+    for service in taxonomy.services:
+        yield service.name, service.slug
+        for alias in service.aliases:
+            yield alias, service.slug
