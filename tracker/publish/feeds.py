@@ -1,0 +1,518 @@
+"""Render announcements as Atom 1.0, RSS 2.0, JSON Feed 1.1 and an OPML index.
+
+Pure functions: records in, bytes out. Nothing here reads the clock, the database or
+the disk, so the same records always give byte-identical files and the writer can
+skip unchanged feeds.
+
+Rules every format follows:
+
+* An entry's id is built only from the record's stable ``key``
+  (``tag:tracker,2024:announcement:<key>``): titles, URLs and dates may change, the id never does.
+* The entry links to the original source: ``record.url``, failing that the first of
+  ``record.sources``; only absolute http(s) URLs are used as links, anything else is dropped.
+* published = announced_at (fallback updated_at); updated = updated_at (fallback announced_at).
+  Naive datetimes are taken as UTC; everything is written in UTC, to the second.
+* Deterministic date fallback: a record with neither date has no published date at all
+  (RSS pubDate and JSON date_published/date_modified are omitted, so readers use the
+  time they first saw it) and, where a date is mandatory (Atom ``updated``), the Unix
+  epoch 1970-01-01T00:00:00Z. Undated records sort after every dated one. A feed's
+  own updated/lastBuildDate is the newest entry's updated, or the epoch when no entry
+  has a date: never the wall clock.
+* Entries are newest first (by published, then key for ties).
+* Text from sources is plain text: it is escaped with ``html.escape`` wherever it goes
+  into HTML, and characters XML 1.0 cannot carry are removed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
+
+from tracker.items import AnnouncementRecord, Service, SessionLinkRecord
+
+log = logging.getLogger(__name__)
+
+# Changing any of these changes every entry id, so they are constants, not settings.
+TAG_PREFIX = "tag:tracker,2024:"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,199}")
+MIME = {
+    ".atom": "application/atom+xml",
+    ".rss": "application/rss+xml",
+    ".json": "application/feed+json",
+}
+FORMAT_LABELS = {".atom": "Atom", ".rss": "RSS", ".json": "JSON Feed"}
+FEED_KINDS = ("all", "service", "event")
+
+# XML 1.0 refuses most C0 controls, lone surrogates and U+FFFE/U+FFFF; lxml raises on them.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ISO_SAFE = "-._~!$&'()*+,;=:@/"
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """What one feed is: its path (relative, no extension), title, description and scope."""
+
+    path: str
+    title: str
+    description: str
+    kind: str  # "all" | "service" | "event"
+    slug: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedContext:
+    """Where the feeds are published and who publishes them."""
+
+    base_url: str  # public URL of the output folder, ends with "/"
+    author: str
+    generator: str = "tracker"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _clean(text: str | None) -> str:
+    """Text safe for XML 1.0 (invalid characters removed)."""
+    return _XML_INVALID.sub("", text or "")
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join(_clean(text).split())
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    # Sub-second precision is noise for readers and RSS cannot carry it anyway.
+    return value.replace(microsecond=0)
+
+
+def _published(record: AnnouncementRecord) -> datetime | None:
+    return _utc(record.announced_at) or _utc(record.updated_at)
+
+
+def _updated(record: AnnouncementRecord) -> datetime | None:
+    return _utc(record.updated_at) or _utc(record.announced_at)
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _rfc822(value: datetime) -> str:
+    # email.utils is locale-independent, unlike strftime("%a").
+    return format_datetime(value)
+
+
+def _base(ctx: FeedContext) -> str:
+    return ctx.base_url if ctx.base_url.endswith("/") else ctx.base_url + "/"
+
+
+def _is_web_url(url: str | None) -> bool:
+    if not url:
+        return False
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not _XML_INVALID.search(url)
+
+
+def entry_id(key: str) -> str:
+    """The permanent id of an announcement's entry, derived from its stable key only."""
+    return TAG_PREFIX + "announcement:" + quote(key, safe=_ISO_SAFE)
+
+
+def feed_id(path: str) -> str:
+    """The permanent id of a feed, derived from its path only."""
+    return TAG_PREFIX + "feed:" + quote(path, safe=_ISO_SAFE)
+
+
+def feed_url(spec: FeedSpec, ctx: FeedContext, ext: str) -> str:
+    """The public URL of one rendering of a feed (ext is ".atom", ".rss" or ".json")."""
+    return _base(ctx) + spec.path + ext
+
+
+def valid_slug(slug: str | None) -> bool:
+    """True when a slug is safe to use as a file name ([a-z0-9-], not starting with '-')."""
+    return bool(slug) and SLUG_RE.fullmatch(slug or "") is not None
+
+
+def _entry_link(record: AnnouncementRecord) -> str | None:
+    for candidate in (record.url, *record.sources):
+        if _is_web_url(candidate):
+            return (candidate or "").strip()
+    return None
+
+
+def _services(record: AnnouncementRecord) -> list[Service]:
+    by_slug: dict[str, Service] = {}
+    for service in record.services:
+        by_slug.setdefault(service.slug, service)
+    return sorted(by_slug.values(), key=lambda s: (s.name.lower(), s.slug))
+
+
+def _sessions(record: AnnouncementRecord) -> list[SessionLinkRecord]:
+    by_id: dict[int, SessionLinkRecord] = {}
+    for link in record.sessions:
+        by_id.setdefault(link.session.id, link)
+    # Keynotes first, then the strongest link; the store's order is not guaranteed stable.
+    return sorted(
+        by_id.values(),
+        key=lambda sl: (
+            sl.session.kind != "keynote",
+            -sl.link.score,
+            sl.session.title.lower(),
+            sl.session.code or "",
+            sl.session.url or "",
+            sl.session.id,
+        ),
+    )
+
+
+def _session_label(link: SessionLinkRecord) -> str:
+    title = _one_line(link.session.title)
+    code = _one_line(link.session.code)
+    if code and code.lower() not in title.lower():
+        return f"{code}: {title}" if title else code
+    return title or code or "session"
+
+
+def _title(record: AnnouncementRecord) -> str:
+    title = _one_line(record.title)
+    if title:
+        return title
+    summary = _one_line(record.summary)
+    if summary:
+        return summary if len(summary) <= 100 else summary[:99] + "…"
+    return "Untitled announcement"
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", _clean(text)) if p.strip()]
+
+
+def _event_label(record: AnnouncementRecord) -> str:
+    return _one_line(record.event) or _one_line(record.event_slug)
+
+
+def content_html(record: AnnouncementRecord) -> str:
+    """The entry body as HTML: summary, the sessions with video links, services and event."""
+    parts = [f"<p>{html.escape(p)}</p>" for p in _paragraphs(record.summary)]
+    sessions = _sessions(record)
+    if sessions:
+        links = []
+        for link in sessions:
+            label = html.escape(_session_label(link))
+            url = link.session.url
+            links.append(f'<a href="{html.escape(url.strip(), quote=True)}">{label}</a>' if _is_web_url(url) else label)
+        parts.append("<p>Announced in: " + ", ".join(links) + "</p>")
+    services = _services(record)
+    if services:
+        parts.append("<p>Services: " + ", ".join(html.escape(_one_line(s.name)) for s in services) + "</p>")
+    event = _event_label(record)
+    if event:
+        parts.append(f"<p>Event: {html.escape(event)}</p>")
+    if record.status:
+        parts.append(f"<p>Status: {html.escape(_one_line(record.status))}</p>")
+    if not parts:
+        parts.append(f"<p>{html.escape(_title(record))}</p>")
+    return "\n".join(parts)
+
+
+def content_text(record: AnnouncementRecord) -> str:
+    """The entry body as plain text, the same facts as `content_html`."""
+    parts = _paragraphs(record.summary)
+    sessions = _sessions(record)
+    if sessions:
+        labels = []
+        for link in sessions:
+            label = _session_label(link)
+            labels.append(f"{label} <{link.session.url.strip()}>" if _is_web_url(link.session.url) else label)
+        parts.append("Announced in: " + ", ".join(labels))
+    services = _services(record)
+    if services:
+        parts.append("Services: " + ", ".join(_one_line(s.name) for s in services))
+    event = _event_label(record)
+    if event:
+        parts.append(f"Event: {event}")
+    if record.status:
+        parts.append(f"Status: {_one_line(record.status)}")
+    return "\n\n".join(parts) or _title(record)
+
+
+def sort_records(records: Iterable[AnnouncementRecord]) -> list[AnnouncementRecord]:
+    """Newest first (published date, undated last), ties by key; one record per key."""
+    def order(record: AnnouncementRecord) -> tuple[bool, float, str]:
+        published = _published(record)
+        return (published is None, -(published or EPOCH).timestamp(), record.key)
+
+    ordered = sorted(records, key=order)
+    seen: set[str] = set()
+    out: list[AnnouncementRecord] = []
+    for record in ordered:
+        if record.key in seen:
+            log.warning("two records share the key %r; only the newest is published", record.key)
+            continue
+        seen.add(record.key)
+        out.append(record)
+    return out
+
+
+def _feed_updated(records: Sequence[AnnouncementRecord]) -> datetime:
+    dates = [d for d in (_updated(r) for r in records) if d is not None]
+    return max(dates) if dates else EPOCH
+
+
+def _categories(record: AnnouncementRecord, ctx: FeedContext) -> list[dict[str, str]]:
+    cats = [
+        {"term": s.slug, "label": _one_line(s.name) or s.slug, "scheme": _base(ctx) + "services/"}
+        for s in _services(record)
+        if s.slug
+    ]
+    event = _event_label(record)
+    if event:
+        cats.append({"term": _one_line(record.event_slug) or event, "label": event, "scheme": _base(ctx) + "events/"})
+    return cats
+
+
+def _generator(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext, ext: str) -> FeedGenerator:
+    """A feedgen generator set up for one format (Atom and RSS differ in what goes where)."""
+    fg = FeedGenerator()
+    title = _one_line(spec.title) or spec.path
+    fg.id(feed_id(spec.path))
+    fg.title(title)
+    fg.description(_one_line(spec.description) or title)  # also the Atom subtitle
+    fg.author({"name": _one_line(ctx.author) or "tracker"})
+    # feedgen takes the *last* link as the RSS <channel><link>, so self goes first.
+    fg.link(href=feed_url(spec, ctx, ext), rel="self", type=MIME[ext])
+    fg.link(href=_base(ctx), rel="alternate", type="text/html")
+    fg.language("en")
+    fg.generator(_one_line(ctx.generator) or "tracker")
+    # feedgen defaults both to datetime.now(): set them, or no two renders are equal.
+    fg.updated(_feed_updated(records))
+    for record in sort_records(records):
+        # feedgen prepends by default (reverse insertion order); append keeps newest first.
+        fe = fg.add_entry(order="append")
+        fe.id(entry_id(record.key))  # also the RSS guid, isPermaLink="false"
+        fe.title(_title(record))
+        link = _entry_link(record)
+        if link:
+            fe.link(href=link, rel="alternate")
+        published = _published(record)
+        updated = _updated(record)
+        if ext == ".atom":
+            # No rel="related" links for the other sources: feedgen 1.0 drops the rel/type of
+            # entry links, so they would turn into extra alternates. JSON `_tracker` has them.
+            summary = " ".join(_paragraphs(record.summary))
+            if summary:
+                fe.summary(summary, type="text")
+            fe.content(content_html(record), type="html")
+            fe.updated(updated or EPOCH)
+        else:
+            # RSS readers treat <description> as HTML, so it gets the escaped HTML, never raw text.
+            fe.description(content_html(record))
+        if published:
+            fe.published(published)
+        for cat in _categories(record, ctx):
+            fe.category(cat)
+    return fg
+
+
+# ---------------------------------------------------------------- renderers
+
+
+def render_atom(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext) -> bytes:
+    """The Atom 1.0 document of a feed; identical records give identical bytes."""
+    return bytes(_generator(spec, records, ctx, ".atom").atom_str(pretty=True, encoding="UTF-8"))
+
+
+def render_rss(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext) -> bytes:
+    """The RSS 2.0 document of a feed; identical records give identical bytes."""
+    return bytes(_generator(spec, records, ctx, ".rss").rss_str(pretty=True, encoding="UTF-8"))
+
+
+def _json_item(record: AnnouncementRecord, ctx: FeedContext) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": entry_id(record.key)}
+    link = _entry_link(record)
+    if link:
+        item["url"] = link
+    item["title"] = _title(record)
+    item["content_html"] = content_html(record)
+    item["content_text"] = content_text(record)
+    summary = " ".join(_paragraphs(record.summary))
+    if summary:
+        item["summary"] = summary
+    published, updated = _published(record), _updated(record)
+    if published:
+        item["date_published"] = _rfc3339(published)
+    if updated:
+        item["date_modified"] = _rfc3339(updated)
+    tags = [cat["label"] for cat in _categories(record, ctx)]
+    if tags:
+        item["tags"] = tags
+    item["authors"] = [{"name": _one_line(ctx.author) or "tracker"}]
+    event = None
+    if record.event or record.event_slug:
+        event = {"name": _one_line(record.event) or None, "slug": record.event_slug}
+    item["_tracker"] = {
+        "key": record.key,
+        "status": record.status,
+        "services": [{"slug": s.slug, "name": _one_line(s.name)} for s in _services(record)],
+        "event": event,
+        "sessions": [
+            {
+                "title": _one_line(sl.session.title),
+                "code": sl.session.code,
+                "kind": sl.session.kind,
+                "url": sl.session.url if _is_web_url(sl.session.url) else None,
+                "event": sl.session.event,
+                "link_method": sl.link.method,
+                "score": sl.link.score,
+            }
+            for sl in _sessions(record)
+        ],
+        "sources": [_clean(s) for s in record.sources],
+    }
+    return item
+
+
+def render_json(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext) -> bytes:
+    """The JSON Feed 1.1 document of a feed, with a `_tracker` extension per item."""
+    title = _one_line(spec.title) or spec.path
+    feed: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": title,
+        "home_page_url": _base(ctx),
+        "feed_url": feed_url(spec, ctx, ".json"),
+        "description": _one_line(spec.description) or title,
+        "language": "en",
+        "authors": [{"name": _one_line(ctx.author) or "tracker"}],
+        "_tracker": {
+            "id": feed_id(spec.path),
+            "kind": spec.kind,
+            "slug": spec.slug,
+            "updated": _rfc3339(_feed_updated(records)),
+            "generator": ctx.generator,
+        },
+        "items": [_json_item(r, ctx) for r in sort_records(records)],
+    }
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def render_opml(specs: Sequence[FeedSpec], ctx: FeedContext, *, title: str, updated: datetime = EPOCH) -> bytes:
+    """An OPML 2.0 index of the feeds, grouped in All / Services / Events outlines."""
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = _one_line(title) or "feeds"
+    ET.SubElement(head, "dateModified").text = _rfc822(_utc(updated) or EPOCH)
+    ET.SubElement(head, "ownerName").text = _one_line(ctx.author) or "tracker"
+    ET.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
+    body = ET.SubElement(root, "body")
+    groups = (("all", "All"), ("service", "Services"), ("event", "Events"))
+    for kind, label in groups:
+        members = sorted((s for s in specs if s.kind == kind), key=lambda s: (s.title.lower(), s.path))
+        if not members:
+            continue
+        group = ET.SubElement(body, "outline", text=label, title=label)
+        for spec in members:
+            name = _one_line(spec.title) or spec.path
+            for ext in (".atom", ".rss", ".json"):
+                attrs = {
+                    "type": "rss",
+                    "text": f"{name} ({FORMAT_LABELS[ext]})",
+                    "title": f"{name} ({FORMAT_LABELS[ext]})",
+                    "xmlUrl": feed_url(spec, ctx, ext),
+                    "htmlUrl": _base(ctx),
+                    "language": "en",
+                }
+                if spec.description:
+                    attrs["description"] = _one_line(spec.description)
+                if ext == ".rss":
+                    attrs["version"] = "RSS2"
+                ET.SubElement(group, "outline", attrs)
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+
+
+# ---------------------------------------------------------------- the set of files
+
+
+def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tuple[FeedSpec, list[AnnouncementRecord]]]:
+    """Every feed to publish with its records: all, one per service, one per event."""
+    ordered = sort_records(records)
+    out: list[tuple[FeedSpec, list[AnnouncementRecord]]] = [
+        (FeedSpec(path="all", title=title, description=f"{title}: every announcement", kind="all"), ordered)
+    ]
+    service_names: dict[str, str] = {}
+    by_service: dict[str, list[AnnouncementRecord]] = {}
+    event_names: dict[str, str] = {}
+    by_event: dict[str, list[AnnouncementRecord]] = {}
+    skipped: set[str] = set()
+    for record in ordered:
+        for service in _services(record):
+            if not valid_slug(service.slug):
+                skipped.add(f"service {service.slug!r}")
+                continue
+            service_names.setdefault(service.slug, _one_line(service.name) or service.slug)
+            by_service.setdefault(service.slug, []).append(record)
+        if record.event_slug is not None or record.event:
+            slug = record.event_slug
+            if slug is None or not valid_slug(slug):
+                skipped.add(f"event {slug!r} ({record.event!r})")
+                continue
+            event_names.setdefault(slug, _one_line(record.event) or slug)
+            by_event.setdefault(slug, []).append(record)
+    for what in sorted(skipped):
+        # A slug outside [a-z0-9-] could name a path outside the output folder.
+        log.warning("no feed for %s: its slug is not [a-z0-9-]+", what)
+    for slug in sorted(by_service):
+        name = service_names[slug]
+        spec = FeedSpec(
+            path=f"services/{slug}", title=f"{title}: {name}",
+            description=f"{title} for {name}", kind="service", slug=slug,
+        )
+        out.append((spec, by_service[slug]))
+    for slug in sorted(by_event):
+        name = event_names[slug]
+        spec = FeedSpec(
+            path=f"events/{slug}", title=f"{title}: {name}",
+            description=f"{title} made at {name}", kind="event", slug=slug,
+        )
+        out.append((spec, by_event[slug]))
+    return out
+
+
+def build_feed_files(
+    records: Sequence[AnnouncementRecord], ctx: FeedContext, *, title: str, limit: int
+) -> dict[str, bytes]:
+    """Every feed file (relative path -> bytes): all, services/<slug>, events/<slug> × 3 formats, index.opml."""
+    if limit < 1:
+        raise ValueError(f"limit must be positive, got {limit}")
+    files: dict[str, bytes] = {}
+    specs: list[FeedSpec] = []
+    newest = EPOCH
+    for spec, members in feed_specs(records, title=title):
+        chosen = members[:limit]  # members are already newest first
+        files[spec.path + ".atom"] = render_atom(spec, chosen, ctx)
+        files[spec.path + ".rss"] = render_rss(spec, chosen, ctx)
+        files[spec.path + ".json"] = render_json(spec, chosen, ctx)
+        specs.append(spec)
+        newest = max(newest, _feed_updated(chosen))
+    files["index.opml"] = render_opml(specs, ctx, title=title, updated=newest)
+    log.debug("rendered %d feed files for %d records", len(files), len(records))
+    return files

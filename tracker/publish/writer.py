@@ -1,0 +1,152 @@
+"""Write feed files atomically, and only those whose bytes changed.
+
+A file is replaced by writing a temporary file in the same folder, fsync-ing it and
+`os.replace`-ing it over the old one, so a reader (a web server, `tracker serve`)
+sees either the old feed or the new one, never half of one. Files whose bytes are
+already on disk are not touched, so their mtime (and the HTTP Last-Modified/ETag
+derived from it) only moves when a feed really changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+log = logging.getLogger(__name__)
+
+# Only these folders are ever pruned, and only files with these suffixes: a stray
+# file a user put in the output folder is never deleted.
+PRUNABLE_DIRS = ("services", "events")
+PRUNABLE_SUFFIXES = frozenset({".atom", ".rss", ".json", ".opml"})
+FILE_MODE = 0o644  # feeds are public: a web server running as another user must read them
+
+
+@dataclass
+class PublishReport:
+    """What `write_files` did: files written, how many were already identical, files pruned."""
+
+    written: list[str]
+    unchanged: int
+    removed: list[str]
+
+
+def _checked_relative(rel: str) -> PurePosixPath:
+    """A relative path with no way out of the folder it is joined to, else ValueError."""
+    if not rel or "\\" in rel or "\x00" in rel:
+        raise ValueError(f"invalid feed path {rel!r}")
+    path = PurePosixPath(rel)
+    if path.is_absolute() or any(part in ("", ".", "..") for part in path.parts) or rel.endswith("/"):
+        raise ValueError(f"feed path {rel!r} must stay inside the output folder")
+    return path
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """True when path, with every symlink resolved, is root or below it."""
+    resolved = path.resolve()
+    return resolved == root or root in resolved.parents
+
+
+def _ensure_folder(root: Path, parts: tuple[str, ...]) -> Path:
+    """Create root/parts one level at a time, refusing any level that resolves outside root."""
+    folder = root
+    for part in parts:
+        folder = folder / part
+        if not folder.exists() and not folder.is_symlink():
+            folder.mkdir()
+        if not _inside(folder, root) or not folder.is_dir():
+            raise ValueError(f"{folder} is not a folder inside {root} (a symlink or a file is in the way)")
+    return folder
+
+
+def _current_bytes(target: Path) -> bytes | None:
+    """The bytes of a regular file at target, or None (missing, a symlink, a folder...)."""
+    try:
+        info = target.lstat()
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        # Never read through a symlink: it could point outside the output folder.
+        return None
+    return target.read_bytes()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(target: Path, data: bytes) -> None:
+    """Replace target with data: temp file in the same folder, fsync, os.replace."""
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fchmod(fh.fileno(), FILE_MODE)  # mkstemp creates 0600
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _prune(root: Path, keep: set[str]) -> list[str]:
+    removed: list[str] = []
+    for top in PRUNABLE_DIRS:
+        folder = root / top
+        # A symlinked services/ could lead anywhere: only walk real folders.
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                rel = path.relative_to(root).as_posix()
+                if rel in keep or path.suffix not in PRUNABLE_SUFFIXES:
+                    continue
+                if not stat.S_ISREG(path.lstat().st_mode):
+                    continue
+                path.unlink()
+                removed.append(rel)
+                log.info("removed %s: no longer produced", rel)
+    return removed
+
+
+def write_files(output_dir: Path, files: Mapping[str, bytes], *, prune: bool = False) -> PublishReport:
+    """Write each file whose bytes differ from the disk, atomically; optionally prune stale feeds."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    root = output_dir.resolve()
+    report = PublishReport(written=[], unchanged=0, removed=[])
+    checked = {rel: _checked_relative(rel) for rel in files}
+    for rel in sorted(files):
+        data = files[rel]
+        parts = checked[rel].parts
+        target = _ensure_folder(root, parts[:-1]) / parts[-1]
+        if _current_bytes(target) == data:
+            report.unchanged += 1
+            continue
+        atomic_write(target, data)
+        report.written.append(rel)
+        log.debug("wrote %s (%d bytes)", rel, len(data))
+    if prune:
+        report.removed = sorted(_prune(root, set(files)))
+    log.info(
+        "published to %s: %d written, %d unchanged, %d removed",
+        root, len(report.written), report.unchanged, len(report.removed),
+    )
+    return report
