@@ -119,5 +119,8 @@ def test_html_recap_with_embedded_videos() -> None:
     assert (session.key, session.kind, session.speakers) == ("RiLeYcEo002", "keynote", ("Riley Ceo",))
     [ann] = doc.announcements
     assert ann.title == "Amazon S3 Lakes" and ann.summary == "tables in buckets"
-    assert ann.context == ("Storage", "Riley Ceo - CEO AWS", "Keynotes", "My AWS re:Invent 2031 notes")
+    # Innermost first: its own sentence, then the enclosing bullet, then the headings.
+    assert ann.context == (
+        "Announcing Amazon S3 Lakes: tables in buckets", "Storage", "Riley Ceo - CEO AWS", "Keynotes", "My AWS re:Invent 2031 notes"
+    )
     assert ann.sessions == ("RiLeYcEo002",)

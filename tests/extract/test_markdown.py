@@ -63,7 +63,11 @@ def test_recap_announcement_fields(extract_fixture) -> None:  # type: ignore[no-
     assert aurora.marker == "Announcing"
     assert aurora.rule.startswith("marker:announcing")
     assert aurora.summary == "Rows replicated across three Regions; Reads from the nearest copy"
-    assert aurora.context[:2] == ("Databases", "Morgan Infra - SVP Utility Computing")
+    assert aurora.context[0] == "Announcing Amazon Aurora Quantum Tables"  # its own sentence first
+    # then its sub-bullets, then the enclosing bullet and headings
+    assert aurora.context[1:4] == (
+        "Rows replicated across three Regions; Reads from the nearest copy", "Databases", "Morgan Infra - SVP Utility Computing"
+    )
     assert aurora.context[-1] == "Keynotes"
     assert aurora.excerpt == "Announcing Amazon Aurora Quantum Tables."
     assert aurora.sessions == ("MoRgAn00001",)
@@ -91,7 +95,7 @@ def test_keynote_recap_with_references_video(extract_fixture) -> None:  # type: 
     assert all(a.sessions == ("KeYnOtE0004",) for a in doc.announcements)
     by_title = {a.title: a for a in doc.announcements}
     assert by_title["Amazon Kinesis Serverless Analytics"].status == "preview"
-    assert by_title["Zeta9g"].context[:2] == ("Amazon Athena", "Data services:")
+    assert by_title["Zeta9g"].context[:3] == ("New Zeta9g EC2 instance", "Amazon Athena", "Data services:")
 
 
 def test_link_list_recap(extract_fixture) -> None:  # type: ignore[no-untyped-def]

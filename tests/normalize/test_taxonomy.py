@@ -244,12 +244,31 @@ def test_find_order_and_duplicates(tx: Taxonomy) -> None:
 
 
 def test_services_for_title_first(tx: Taxonomy) -> None:
+    ann = Announcement(title="Amazon Zebra Stripes for DynamoDB", context=("AWS Lambda",))
+    assert [s.name for s in services_for(ann, tx)] == ["Amazon DynamoDB"]
+
+
+def test_services_for_product_tags_are_authoritative(tx: Taxonomy) -> None:
+    # What's New puts its own product categories on each item: other services the headline
+    # mentions ("CodePipeline adds EKS deployment") are not what the launch is about.
     ann = Announcement(
-        title="Amazon Zebra Stripes for DynamoDB",
-        service_tags=("general:products/amazon-s3",),
+        title="AWS CodePipeline adds native Amazon EKS deployment support",
+        service_tags=("general:products/aws-codepipeline", "marketing:marchitecture/developer-tools"),
         context=("AWS Lambda",),
     )
-    assert [s.name for s in services_for(ann, tx)] == ["Amazon DynamoDB"]
+    assert [s.name for s in services_for(ann, tx)] == ["AWS CodePipeline"]
+
+
+def test_services_for_title_and_subject_tag(tx: Taxonomy) -> None:
+    # A roundup bullet "**Amazon ECR** introduces [AWS PrivateLink for FIPS endpoints](...)":
+    # the bold subject and what the title names are both the launch's services, title first.
+    ann = Announcement(title="AWS PrivateLink for FIPS Endpoints", service_tags=("Amazon ECR",), rule="roundup:link")
+    assert [s.name for s in services_for(ann, tx)] == ["AWS PrivateLink", "Amazon ECR"]
+    signing = Announcement(title="managed image signing", service_tags=("Amazon ECR",), rule="roundup:link")
+    assert [s.name for s in services_for(signing, tx)] == ["Amazon ECR"]
+    # A blog post's categories are broader than its launch: they only count when the title names nothing.
+    post = Announcement(title="AWS PrivateLink for FIPS Endpoints", service_tags=("Amazon ECR",), rule="post:title")
+    assert [s.name for s in services_for(post, tx)] == ["AWS PrivateLink"]
 
 
 def test_services_for_tags_when_title_names_none(tx: Taxonomy) -> None:

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Bump when a reader or a shipped rule changes what is extracted (config/extract.toml also
 # carries a `version`, Rules.version, for edits made by users).
-EXTRACTOR_VERSION = "1.0"
+EXTRACTOR_VERSION = "1.1"
 
 KINDS = ("auto", "feed", "whats-new", "news-blog", "html", "markdown", "sessions", "youtube-playlist")
 

@@ -1,7 +1,11 @@
 """The announcement-rule engine over a block tree, and session detection in recaps.
 
 Rules (all configured in extract.toml):
-- marker + emphasis: "Announcing **X**", "New **X** EC2 instance", "**X** is now available";
+- marker + emphasis: "Announcing **X**", "New **X** EC2 instance", "**X** is now available",
+  a marker opening the span ("Amazon SageMaker **now supports Geospatial ML**") or the
+  description after it ("**Redshift Multi-AZ**: new ..."); weak markers, which also describe
+  the features of one launch, do not count in the body of a launch post;
+- an emphasised launch word opening a line: "**New:** Amazon X - ...";
 - link lists: one bullet per launch linking to a News Blog post or a What's New item;
 - roundups: every launch link in the launch sections of a roundup post;
 - post level: a post whose title, categories or opening "Today ..." paragraph say it is a launch.
@@ -190,6 +194,54 @@ def _marker_after(after: str, rules: Rules) -> tuple[Marker, str] | None:
     return None
 
 
+def _marker_inside(span: str, rules: Rules) -> tuple[Marker, str] | None:
+    """A marker that opens the emphasised span itself ("X **now supports Y**")."""
+    for marker in rules.markers:
+        if marker.position != "inside":
+            continue
+        m = marker.pattern.match(span)
+        if m:
+            return marker, m.group(0).strip()
+    return None
+
+
+_MAX_SUBJECT_WORDS = 8
+
+
+def _clause_start(text: str, s: int, rules: Rules) -> int:
+    """Where the clause holding offset s starts: after the last boundary character (or ':'),
+    at most a few words back, so a title keeps its subject ("Amazon AppFlow now offers ...")."""
+    start = 0
+    for i in range(s - 1, -1, -1):
+        if text[i] in rules.boundary_chars or text[i] == ":":
+            start = i + 1
+            break
+    words = text[start:s].split()
+    if len(words) > _MAX_SUBJECT_WORDS:
+        return s  # a long lead-in is prose, not the launch's subject
+    return start + len(text[start:s]) - len(text[start:s].lstrip())
+
+
+def _prefix_start(text: str, s: int, rules: Rules) -> int:
+    """Extend a name left over the brand words written before its emphasis ("Amazon **X**")."""
+    start = s
+    while True:
+        m = re.search(r"(\S+)\s+$", text[:start])
+        if not m or m.group(1).lower() not in rules.title_prefix_words:
+            return start
+        start = m.start(1)
+
+
+def _sentence(text: str, s: int, e: int) -> str:
+    """The sentence of a block that holds the span [s, e)."""
+    begin = 0
+    for stop in re.finditer(r"[.!?](?:\s+|$)", text[:s]):
+        begin = stop.end()
+    after = re.search(r"[.!?](?:\s|$)", text[e:])
+    end = e + after.start() if after else len(text)
+    return text[begin:end].strip()
+
+
 def _is_stop(title: str, rules: Rules) -> bool:
     low = title.lower()
     if not title or low in rules.stop_phrases or len(title) > 160:
@@ -199,14 +251,37 @@ def _is_stop(title: str, rules: Rules) -> bool:
     return not re.search(r"[A-Za-z0-9]", title)
 
 
+_LABEL_END = re.compile(r"\s[-–—]\s|[:;]\s|[.!?](?:\s|$)|\s\(")
+
+
+def _label_launch(text: str, s: int, e: int, rules: Rules) -> tuple[str, str, str] | None:
+    """'**New:** Amazon X - summary' at the start of a line: (marker, title, rest)."""
+    if rules.label_marker is None or text[:s].strip(" -–—*•"):
+        return None
+    word = strip_trailing_punct(text[s:e]).strip("*_ ")
+    if not rules.label_marker.fullmatch(word):
+        return None
+    after = text[e:]
+    lead = len(after) - len(after.lstrip(" :–—-"))
+    body = after[lead:]
+    m = _LABEL_END.search(body)
+    name = strip_trailing_punct(body[: m.start()] if m else body)
+    if not name or not (name[0].isupper() or name[0].isdigit()) or len(name.split()) > rules.label_max_words:
+        return None
+    return word, name, body[len(name):]
+
+
 def _clean_summary(text: str) -> str:
     return collapse(text).lstrip(" -–—:.,;)").strip()
 
 
-def _context(blocks: list[Block], block: Block) -> tuple[str, ...]:
-    texts = [b.text for b in ancestors(blocks, block)]
+def _context(blocks: list[Block], block: Block, *own: str) -> tuple[str, ...]:
+    """Service evidence around a launch, innermost first: its own sentence and sub-bullets
+    (when given), then the enclosing bullets, then the enclosing headings."""
+    texts = list(own)
+    texts += [b.text for b in ancestors(blocks, block)]
     texts += [blocks[i].text for i in block.headings]
-    return tuple(t for t in texts if t)
+    return tuple(dict.fromkeys(t for t in texts if t))
 
 
 def _block_sessions(block: Block, session_of_heading: dict[int, str], doc_session: str | None) -> tuple[str, ...]:
@@ -245,6 +320,29 @@ def marker_announcements(
         text = block.text
         for n, (s, e) in enumerate(spans):
             title = strip_trailing_punct(text[s:e])
+            labelled = _label_launch(text, s, e, rules) if n == 0 else None
+            if labelled is not None:
+                word, name, rest = labelled
+                below = [c.text for c in children(blocks, block.index)] if block.kind == BULLET else []
+                found.append(
+                    Found(
+                        block.index,
+                        s,
+                        Announcement(
+                            title=name,
+                            summary=_summary_with_children(rest, blocks, block, rules),
+                            url=next((lk.url for lk in block.links if is_launch_url(lk.url, rules)), None),
+                            context=_context(blocks, block, text, "; ".join(below[:3])),
+                            sessions=_block_sessions(block, session_of_heading, doc_session),
+                            rule="marker-label+emphasis",
+                            marker=word,
+                            excerpt=text,
+                            status=detect_status([word, name, text], rules),
+                            event=event,
+                        ),
+                    )
+                )
+                continue
             if _is_stop(title, rules):
                 continue
             prev_end = spans[n - 1][1] if n else 0
@@ -256,19 +354,27 @@ def marker_announcements(
                 marker, marker_word, _ = hit
             else:
                 next_start = spans[n + 1][0] if n + 1 < len(spans) else len(text)
-                after_hit = _marker_after(text[e:next_start], rules)
+                after_hit = _marker_after(text[e:next_start], rules) or _marker_inside(text[s:e], rules)
                 if after_hit:
                     marker, marker_word = after_hit
             if marker is None:
                 continue
+            if marker.title == "clause" or marker.position == "inside":
+                # The clause may begin with an earlier emphasised name: it is the subject
+                # ("**AWS ML University** now provides **educator training**").
+                start = _clause_start(text, s, rules)
+            else:
+                start = max(prev_end, _prefix_start(text, s, rules))
+            title = strip_trailing_punct(text[start:e])
             rest = text[e:]
             url = next((lk.url for lk in block.links if is_launch_url(lk.url, rules)), None)
             status = marker.status or detect_status([title, text], rules)
+            below = [c.text for c in children(blocks, block.index)] if block.kind == BULLET else []
             ann = Announcement(
                 title=title,
                 summary=_summary_with_children(rest, blocks, block, rules),
                 url=url,
-                context=_context(blocks, block),
+                context=_context(blocks, block, _sentence(text, s, e), "; ".join(below[:3])),
                 sessions=_block_sessions(block, session_of_heading, doc_session),
                 rule=f"marker:{marker.name}+emphasis",
                 marker=marker_word,
@@ -289,6 +395,15 @@ def _type_marker(text: str, rules: Rules) -> tuple[str, str] | None:
         if stripped.startswith(symbol):
             return symbol, status
     return None
+
+
+def _link_title(text: str, link: LinkSpan) -> str:
+    """A link's text as a title, with a word fragment glued before it ("s[tatement-level]")."""
+    start = link.start
+    if 0 < start < len(text) and text[start].isalnum():
+        while start > 0 and text[start - 1].isalnum():
+            start -= 1
+    return strip_trailing_punct(text[start:link.end] if start < link.start else link.text)
 
 
 def _usable_link(link: LinkSpan, rules: Rules) -> bool:
@@ -325,7 +440,7 @@ def link_list_announcements(
             continue
         if not _usable_link(link, rules) or not (typed or is_launch_url(link.url, rules)):
             continue
-        title = strip_trailing_punct(link.text)
+        title = _link_title(block.text, link)
         status = (typed[1] if typed and typed[1] else None) or detect_status([title], rules)
         found.append(
             Found(
@@ -400,7 +515,7 @@ def roundup_announcements(
             if not any(lk.start <= s < lk.end for lk in block.links):
                 service_tags = (strip_trailing_punct(block.text[s:e]),)
         for i, link in enumerate(links):
-            title = strip_trailing_punct(link.text)
+            title = _link_title(block.text, link)
             if len(links) == 1:
                 summary = _clean_summary(block.text[link.end :])
                 if not summary and block.kind == PARAGRAPH:
@@ -554,6 +669,14 @@ def drop_covered_by(title: str, announcements: list[Announcement]) -> list[Annou
     """Body announcements already named by the post's own title."""
     norm_title = _norm(title)
     return [a for a in announcements if not (_norm(a.title) and _norm(a.title) in norm_title)]
+
+
+def drop_weak(announcements: list[Announcement], rules: Rules) -> list[Announcement]:
+    """Body announcements of a launch post found only by a weak marker: features of that launch."""
+    weak = {m.name for m in rules.markers if m.weak}
+    # A line opened by "**Now available**" in a launch post describes that launch too.
+    weak.add("marker-label")
+    return [a for a in announcements if a.rule.removeprefix("marker:").split("+")[0] not in weak]
 
 
 def session_key_for(title: str, vid: str | None, code: str | None) -> str:

@@ -369,7 +369,7 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
         link_lists=post is None,
     )
     if post is not None:
-        anns = [post, *announce.drop_covered_by(title, anns)]
+        anns = [post, *announce.drop_weak(announce.drop_covered_by(title, anns), rules)]
     return Document(
         url=doc_url,
         title=title,

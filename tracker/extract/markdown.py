@@ -278,7 +278,7 @@ def post_document(
     )
     body = announce.body_announcements(blocks, rules, event=event, roundup=roundup, link_lists=False)
     if post is not None:
-        body = announce.drop_covered_by(title, body)
+        body = announce.drop_weak(announce.drop_covered_by(title, body), rules)
     anns = ([post] if post else []) + body
     from dataclasses import replace
 

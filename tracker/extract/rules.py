@@ -24,8 +24,14 @@ class Marker:
 
     name: str
     pattern: re.Pattern[str]
-    position: str = "before"  # before | after the span
+    position: str = "before"  # before | after | inside (at the start of) the span
     status: str | None = None
+    # "span": the emphasised text is the title; "clause": the title runs from the start of
+    # the clause (its subject, "Amazon SageMaker now supports ...") to the end of the span.
+    title: str = "span"
+    # A weak marker ("now provides", ": a new ...") also describes the features of a launch:
+    # it counts in recaps and roundups, not in the body of a post that is itself one launch.
+    weak: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,11 @@ class Rules:
     stop_prefixes: tuple[str, ...] = ()
     gap_stop_words: frozenset[str] = frozenset()
     boundary_chars: str = ".!?;,()"
+    # Words right before an emphasised name that belong to it ("Amazon **Redshift Multi-AZ**").
+    title_prefix_words: tuple[str, ...] = ()
+    # An emphasised launch word opening a line ("**New:** Amazon X - ..."): the plain name after it is the launch.
+    label_marker: re.Pattern[str] | None = None
+    label_max_words: int = 12
     statuses: tuple[NamedPattern, ...] = ()
     # events
     event_patterns: tuple[NamedPattern, ...] = ()
@@ -164,8 +175,11 @@ def _markers(reader: _Reader) -> tuple[Marker, ...]:
         if not isinstance(table, dict) or not isinstance(table.get("pattern"), str):
             raise ConfigError("expected a table with a 'pattern' string", file=reader.file, key=where)
         position = table.get("position", "before")
-        if position not in ("before", "after"):
-            raise ConfigError("position must be 'before' or 'after'", file=reader.file, key=f"{where}.position")
+        if position not in ("before", "after", "inside"):
+            raise ConfigError("position must be 'before', 'after' or 'inside'", file=reader.file, key=f"{where}.position")
+        title = table.get("title", "span")
+        if title not in ("span", "clause"):
+            raise ConfigError("title must be 'span' or 'clause'", file=reader.file, key=f"{where}.title")
         flags = 0 if table.get("case_sensitive", False) else re.IGNORECASE
         pattern = table["pattern"]
         # A "before" marker must end the text it is searched in (a gap is checked separately).
@@ -177,6 +191,8 @@ def _markers(reader: _Reader) -> tuple[Marker, ...]:
                 pattern=compiled,
                 position=position,
                 status=table.get("status") or None,
+                title=title,
+                weak=bool(table.get("weak", False)),
             )
         )
     return tuple(out)
@@ -203,6 +219,9 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
         stop_prefixes=tuple(s.lower() for s in r.strings("announce.stop_prefixes")),
         gap_stop_words=frozenset(s.lower() for s in r.strings("announce.gap_stop_words")),
         boundary_chars=r.get("announce.boundary_chars", str, default.boundary_chars),
+        title_prefix_words=r.strings("announce.title_prefix_words"),
+        label_marker=r.regex("announce.label_marker"),
+        label_max_words=r.get("announce.label_max_words", int, default.label_max_words),
         statuses=r.named("status", "value"),
         event_patterns=r.named("events.pattern", "name"),
         event_categories=r.named("events.category", "name"),

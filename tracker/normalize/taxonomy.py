@@ -806,24 +806,39 @@ def _make(
 # --- announcements ----------------------------------------------------------------------------
 
 
+# Rules whose tags are the grammatical subject of the launch (a roundup bullet's bold service),
+# so they add to what the title names; other tags (blog categories) are broader than the launch.
+SUBJECT_RULES = ("roundup:",)
+
+
 def services_for(ann: Announcement, taxonomy: Taxonomy) -> tuple[Service, ...]:
     """The services of an announcement, from the strongest evidence that names any.
 
-    The rule: the services its title names; if the title names none, the services of its
-    explicit tags (What's New product tags, News Blog categories, in order); if still none,
-    the services named by its context, innermost first, where the first context entry naming
-    at least one service wins alone (an outer heading is weaker evidence than an inner bullet).
+    The rule: an item's own product tags (What's New `general:products/...`) when it has any,
+    since AWS assigned them to that very launch; else the services its title names (together
+    with the bold service that is the subject of a roundup bullet, "**Amazon ECR** introduces
+    [AWS PrivateLink for FIPS endpoints]"); else the services of its explicit tags (the roundup
+    subject, News Blog categories); if none names any, the services named by its
+    context, innermost first (its own sentence, its sub-bullets, the enclosing bullets, the
+    headings), where the first context entry naming at least one service wins alone (an outer
+    heading is weaker evidence than an inner bullet).
     """
-    found = taxonomy.find(ann.title)
-    if found:
-        return tuple(found)
+    product: list[Service] = []
     tagged: list[Service] = []
     for tag in ann.service_tags:
         service = taxonomy.from_tag(tag)
-        if service is not None and service not in tagged:
-            tagged.append(service)
-    if tagged:
-        return tuple(tagged)
+        if service is None:
+            continue
+        target = product if clean_text(tag).lower().startswith(PRODUCT_TAG_PREFIX) else tagged
+        if service not in target:
+            target.append(service)
+    if product:
+        return tuple(product)
+    found = taxonomy.find(ann.title)
+    if found and tagged and ann.rule.startswith(SUBJECT_RULES):
+        return tuple(dict.fromkeys([*found, *tagged]))
+    if found or tagged:
+        return tuple(found or tagged)
     for text in ann.context:
         found = taxonomy.find(text)
         if found:

@@ -229,10 +229,13 @@ def title_key(title: str) -> str:
 
 
 def announcement_key(title: str, services: Sequence[str] = ()) -> str:
-    """The stable id of a launch: the first 16 hex digits of SHA-1 of its title_key.
+    """The stable id of a launch: the first 16 hex digits of SHA-1 of its title_key with the
+    spaces between words removed, so that one launch written with its words split or joined in
+    different documents ("Code Catalyst" in a recap, "CodeCatalyst" in a post; "Graviton 4" and
+    "Graviton4") gets one key.
 
     `services` is accepted but deliberately ignored: services come from a taxonomy that keeps
     improving, and a key that changed with it would re-publish every feed entry.
     """
     del services
-    return hashlib.sha1(title_key(title).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha1(title_key(title).replace(" ", "").encode("utf-8")).hexdigest()[:16]
