@@ -63,3 +63,122 @@ def test_links_in_document_structural_first_then_titles() -> None:
     assert [(k, l.method) for k, l in result[0]] == [("k1", "structural"), ("b1", "title")]
     assert [(k, l.method) for k, l in result[1]] == [("k1", "structural")]
     assert result[2] == []
+
+
+# --------------------------------------------------------------------------- wrong links turned into tests
+# Each case below is a wrong link the scorer once made on the real corpus (see the closing note of
+# issue 4), rewritten with invented launches and sessions.
+
+from tracker.link import GENERIC_SCORE, SessionIndex, TokenWeights, launch_name_words, tokens  # noqa: E402
+
+
+def test_session_must_name_every_service_of_the_launch() -> None:
+    # "AWS CodePipeline adds CloudWatch Metrics support" once linked to a CloudWatch Metrics session
+    ann = Candidate("Amazon Widgets adds Gauge Metrics support", ("Amazon Widgets", "Amazon Gauge"), "ev")
+    ses = Candidate("Insights from Gauge Metrics at scale", (), "ev")
+    link = score_title_match(ann, ses)
+    assert link is not None and link.score < THRESHOLD and "does not name Amazon Widgets" in link.reason
+
+
+def test_multi_service_integration_needs_all_its_services() -> None:
+    # "Aurora…, DynamoDB zero ETL integrations with Redshift" once linked to "DynamoDB … with OpenSearch"
+    ann = Candidate(
+        "Amazon Foo and Amazon Bar zero copy integration with Amazon Baz",
+        ("Amazon Foo", "Amazon Bar", "Amazon Baz"), "ev",
+    )
+    other = Candidate("Amazon Bar zero copy integration with Amazon Qux", (), "ev")
+    right = Candidate("Zero copy integration of Amazon Foo and Amazon Bar with Amazon Baz", (), "ev")
+    assert score_title_match(ann, other).score < THRESHOLD  # type: ignore[union-attr]
+    assert score_title_match(ann, right).score >= THRESHOLD  # type: ignore[union-attr]
+
+
+def test_launch_name_word_must_be_in_the_session() -> None:
+    # "Amazon RDS Custom for SQL Server…" once linked to "Migrate your SQL Server database to Amazon RDS"
+    ann = Candidate("Amazon Tables Bespoke for Cobol Engine Is Generally Available", ("Amazon Tables",), "ev")
+    migrate = Candidate("Move your Cobol Engine workloads to Amazon Tables", (), "ev")
+    launch = Candidate("Tailor Cobol Engine databases with Amazon Tables Bespoke", (), "ev")
+    wrong = score_title_match(ann, migrate)
+    assert wrong is not None and wrong.score < THRESHOLD and "bespoke" in wrong.reason
+    assert score_title_match(ann, launch).score >= 0.9  # type: ignore[union-attr]
+
+
+def test_first_word_of_a_sentence_is_not_the_launch_name() -> None:
+    # "Simplify IAM policy creation with IAM Policy Autopilot…" once linked to "Simplify Data Lake Access with IAM…"
+    services = ("AWS Gatekeeper",)
+    ann = Candidate("Simplify rule writing with Gatekeeper Rule Pilot, a new open source helper", services, "ev")
+    from tracker.link import _service_names
+
+    assert launch_name_words(ann.title, _service_names(ann)) == {"rule", "pilot"}
+    other = Candidate("Simplify lake access with Gatekeeper Identity Hub", (), "ev")
+    right = Candidate("From code to rules: faster development with Gatekeeper Rule Pilot", (), "ev")
+    assert score_title_match(ann, other).score < THRESHOLD  # type: ignore[union-attr]
+    assert score_title_match(ann, right).score >= THRESHOLD  # type: ignore[union-attr]
+
+
+def test_stemmed_word_does_not_name_a_service() -> None:
+    # "Introducing AWS Transform custom" once linked to "…custom code transformation…"
+    ann = Candidate("Introducing AWS Convert bespoke: retire old code", ("AWS Convert",), "ev")
+    ses = Candidate("Best practices for bespoke code conversion with agents", (), "ev")
+    link = score_title_match(ann, ses)
+    assert link is None or link.score < THRESHOLD
+    named = Candidate("AWS Convert bespoke in practice", (), "ev")
+    assert score_title_match(ann, named).score >= THRESHOLD  # type: ignore[union-attr]
+
+
+def test_across_documents_an_unknown_event_never_links() -> None:
+    # What's New items (no event) once linked to sessions of whatever year shared their words
+    ann = Candidate("Amazon Widgets adds web apps", ("Amazon Widgets",), None)
+    ses = Candidate("Amazon Widgets web apps deep dive", (), "aws-reinvent-2031")
+    assert score_title_match(ann, ses, strict_event=True) is None
+    index = SessionIndex([(1, ses)])
+    assert index.links(ann, THRESHOLD) == []
+    assert index.links(Candidate(ann.title, ann.services, "aws-reinvent-2031"), THRESHOLD)
+
+
+# --------------------------------------------------------------------------- weighting, generic sessions, index
+
+
+def test_generic_whats_new_session_scores_low_for_every_launch_of_its_service() -> None:
+    generic = Candidate("What's new with Amazon Widgets", (), "ev")
+    for title in ("Amazon Widgets Instant Restore", "Amazon Widgets Cold Tier", "Amazon Widgets"):
+        link = score_title_match(Candidate(title, ("Amazon Widgets",), "ev"), generic)
+        assert link is not None and link.score == GENERIC_SCORE < THRESHOLD
+    # a session about something else of the same service is not even generic
+    other = Candidate("Amazon Widgets for game studios", (), "ev")
+    assert score_title_match(Candidate("Amazon Widgets Cold Tier", ("Amazon Widgets",), "ev"), other) is None
+
+
+def test_rare_words_weigh_more_than_common_ones() -> None:
+    titles = [f"Serverless data pattern number {i}" for i in range(60)] + ["Limitless ledgers explained"]
+    weights = TokenWeights.of(titles)
+    assert weights.weight("limitless") > weights.weight("serverless") >= 1.0
+    ann = Candidate("Limitless Serverless Ledger", (), "ev")
+    common_only = Candidate("Serverless ledger pattern", (), "ev")
+    rare = Candidate("Limitless ledgers explained", (), "ev")
+    assert score_title_match(ann, rare, weights).score > score_title_match(ann, common_only, weights).score  # type: ignore[union-attr]
+
+
+def test_subtitle_does_not_dilute_the_launch_name() -> None:
+    ann = Candidate("Amazon Pipes On-Demand – Move Data at Any Scale Without Planning Capacity", ("Amazon Pipes",), "ev")
+    ses = Candidate("Introducing Amazon Pipes On-Demand mode", (), "ev")
+    link = score_title_match(ann, ses)
+    assert link is not None and link.score >= 0.9 and "title head" in link.reason
+
+
+def test_glued_generation_number_matches_spaced_one() -> None:
+    assert tokens("Chipster2") == tokens("Chipster 2")
+    assert tokens("EC2") == ["ec2"]  # short names stay whole
+    ann = Candidate("AWS Chipster 2", ("AWS Chipster",), "ev")
+    assert score_title_match(ann, Candidate("AWS Chipster2 for training", (), "ev")).score >= 0.9  # type: ignore[union-attr]
+    assert score_title_match(ann, Candidate("Lessons from 2 years of AWS CDK", (), "ev")).score < THRESHOLD  # type: ignore[union-attr]
+
+
+def test_index_scores_only_sessions_sharing_a_word() -> None:
+    sessions = [(i, Candidate(f"Topic {i} for builders", (), "ev")) for i in range(1000)]
+    sessions.append((5000, Candidate("Introducing Amazon Widgets Cold Tier", (), "ev")))
+    sessions.append((5001, Candidate("Introducing Amazon Widgets Cold Tier", (), "other-ev")))
+    index = SessionIndex(sessions)
+    ann = Candidate("Amazon Widgets Cold Tier", ("Amazon Widgets",), "ev")
+    assert index.candidates(ann) == [5000]
+    [(key, link)] = index.links(ann, THRESHOLD)
+    assert key == 5000 and link.method == "title" and "cold" in link.reason

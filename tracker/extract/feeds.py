@@ -113,7 +113,8 @@ def extract_feed(
 
         feed = parsed.get("feed") or {}
         rows = [
-            {"title": collapse(e.get("title", "")), "url": _link(e) or "", "published": e.get("published", "")}
+            {"title": collapse(e.get("title", "")), "url": _link(e) or "", "published": e.get("published", ""),
+             "abstract": e.get("summary", "")}  # YouTube's media:description
             for e in parsed.entries
         ]
         return [listing_from_rows(rows, url=url, title=collapse(feed.get("title", "")), rules=rules, event=event)]

@@ -44,7 +44,10 @@ def parse_title(raw: str, rules: Rules) -> tuple[str, str | None, str | None, st
             event = collapse(m.group("event")).replace("re: Invent", "re:Invent")
             title = title[m.end() :]
     code = suffix = None
-    tail = re.search(r"[\s]*[(|\[]\s*(" + rules.code_pattern.pattern + r")\s*[)\]]?\s*$", title)
+    # "Title (DAT342-R)", "Title | HYB207-INT", and the later "Title-CMP333-NEW" / "Title -AIM388".
+    tail = re.search(r"[\s]*[(|\[]\s*(" + rules.code_pattern.pattern + r")\s*[)\]]?\s*$", title) or re.search(
+        r"(?<=\S)\s*-\s*(" + rules.code_pattern.pattern + r")\s*$", title
+    )
     if tail:
         cm = rules.code_pattern.fullmatch(tail.group(1))
         if cm:

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
+from tracker.errors import ConfigError
 from tracker.normalize.text import clean_text, slugify
 
 log = logging.getLogger(__name__)
@@ -80,16 +85,133 @@ def _match(text: str) -> Event | None:
     return None
 
 
-def detect_event(*texts: str | None) -> Event | None:
-    """The event the texts name, in priority order; an edition with a year beats one without."""
+@dataclass(frozen=True)
+class DeclaredEvent:
+    """An event declared in config/events.toml: its name, days and other spellings."""
+
+    event: Event
+    starts: date | None = None
+    ends: date | None = None
+    aliases: tuple[str, ...] = ()
+
+    def names(self, text: str) -> bool:
+        """Whether a text names this event (its display name or an alias, as whole words)."""
+        folded = " ".join(clean_text(text).lower().split())
+        for name in (self.event.name, *self.aliases):
+            needle = " ".join(name.lower().split())
+            if needle and re.search(r"(?<![\w:])" + re.escape(needle) + r"(?![\w])", folded):
+                return True
+        return False
+
+    def near(self, day: date) -> bool:
+        """Whether a date falls in the event's days, from a month before to two months after."""
+        if self.starts is None:
+            return False
+        return self.starts - timedelta(days=30) <= day <= (self.ends or self.starts) + timedelta(days=60)
+
+
+_EVENT_KEYS = {"name", "starts", "ends", "aliases"}
+
+
+def _as_date(value: object, *, file: str, key: str) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"expected a date (YYYY-MM-DD), got {value!r}", file=file, key=key)
+
+
+def load_declared_events(path: Path) -> tuple[DeclaredEvent, ...]:
+    """The `[[event]]` tables of an events.toml (none when the file does not exist)."""
+    file = str(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return ()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=file) from exc
+    unknown = set(data) - {"event"}
+    if unknown:
+        raise ConfigError("unknown key (expected [[event]] tables)", file=file, key=sorted(unknown)[0])
+    declared: list[DeclaredEvent] = []
+    for number, table in enumerate(data.get("event", []), 1):
+        where = f"event[{number}]"
+        if not isinstance(table, dict):
+            raise ConfigError("expected a table", file=file, key=where)
+        extra = set(table) - _EVENT_KEYS
+        if extra:
+            raise ConfigError(f"unknown key (known: {', '.join(sorted(_EVENT_KEYS))})", file=file, key=f"{where}.{sorted(extra)[0]}")
+        name = table.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError("an event needs a name", file=file, key=f"{where}.name")
+        aliases = table.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise ConfigError("expected a list of strings", file=file, key=f"{where}.aliases")
+        starts = _as_date(table.get("starts"), file=file, key=f"{where}.starts")
+        ends = _as_date(table.get("ends"), file=file, key=f"{where}.ends")
+        if starts and ends and ends < starts:
+            raise ConfigError("ends before it starts", file=file, key=f"{where}.ends")
+        # A declared name a pattern recognises keeps the pattern's canonical spelling and slug.
+        known = _match(clean_text(name))
+        event = known if known is not None and known.year is not None else None
+        if event is None:
+            clean = " ".join(name.split())
+            year = starts.year if starts else None
+            event = Event(slug=slugify(clean), name=clean, year=year)
+        declared.append(DeclaredEvent(event, starts, ends, tuple(a for a in aliases if a.strip())))
+    return tuple(declared)
+
+
+def _on_day(value: date | datetime | None) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+def _dated(undated: Event, day: date | None, declared: Sequence[DeclaredEvent]) -> Event:
+    """The edition an undated name ("re:Invent") means, from the date of the text naming it."""
+    if day is None:
+        return undated
+    editions = [
+        d for d in declared
+        if d.event.year is not None and d.event.slug == f"{undated.slug}-{d.event.year}" and d.near(day)
+    ]
+    if not editions:
+        return undated
+    return min(editions, key=lambda d: abs(((d.starts or day) - day).days)).event
+
+
+def detect_event(
+    *texts: str | None,
+    declared: Sequence[DeclaredEvent] = (),
+    on: date | datetime | None = None,
+) -> Event | None:
+    """The event the texts name, in priority order; an edition with a year beats one without.
+
+    Declared events (config/events.toml) are recognised by name or alias before the patterns;
+    a name without a year takes the year of the declared edition around the date ``on``.
+    """
     undated: Event | None = None
     for text in texts:
         if not text:
             continue
+        for item in declared:
+            if item.names(text):
+                return item.event
         event = _match(clean_text(text))
         if event is None:
             continue
         if event.year is not None:
             return event
         undated = undated or event
+    if undated is not None and declared:
+        return _dated(undated, _on_day(on), declared)
     return undated
