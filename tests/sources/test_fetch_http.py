@@ -105,19 +105,32 @@ def test_retry_on_503_honours_retry_after_seconds(
     assert http_server.count("/flaky") == 3
 
 
-def test_retry_after_as_http_date_and_capped(
+def test_retry_after_as_http_date_is_honoured(
     http_server: FixtureServer, make_fetcher: MakeFetcher, sleeps: Sleeps
 ) -> None:
     soon = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
     http_server.script("/busy", [
         Reply(status=429, headers={"Retry-After": soon}),
-        Reply(status=429, headers={"Retry-After": "86400"}),
+        Reply(status=503, headers={"Retry-After": "3"}),
         Reply(body="ok"),
     ])
     raw = make_fetcher(retries=2).fetch(http_server.url("/busy"))
     assert raw.body == b"ok"
     assert 15.0 <= sleeps[0] <= 20.0
-    assert sleeps[1] == 60.0  # a day is capped
+    assert sleeps[1] == 3.0
+
+
+def test_retry_after_above_the_cap_is_not_waited_for(
+    http_server: FixtureServer, make_fetcher: MakeFetcher, sleeps: Sleeps
+) -> None:
+    # Waiting 60 s when asked for a day would be impolite and stall the run: the source fails now.
+    http_server.script("/busy", [Reply(status=429, headers={"Retry-After": "86400"}), Reply(body="ok")])
+    with pytest.raises(FetchError) as exc:
+        make_fetcher(retries=2, max_retry_wait=60.0).fetch(http_server.url("/busy"))
+    assert exc.value.kind == "http" and exc.value.status == 429
+    assert "86400" in exc.value.message and "http.max_retry_wait" in exc.value.message
+    assert sleeps == []
+    assert http_server.count("/busy") == 1
 
 
 def test_retry_on_500_uses_exponential_backoff_with_jitter(

@@ -3,8 +3,16 @@
 `Fetcher.fetch` returns a `RawDocument` and never parses content. Over HTTP it sends a
 conditional GET when given the previous ETag/Last-Modified, follows at most
 `MAX_REDIRECTS` redirects (checking every hop against `allowed_hosts`), streams the body
-under the `http.max_bytes` cap and retries transient failures (connect errors, timeouts,
-429 and 5xx) with exponential backoff and jitter, honouring `Retry-After`.
+under the `http.max_bytes` cap and the `http.max_seconds` deadline, and retries transient
+failures (connect errors, timeouts, 429 and 5xx) with exponential backoff and jitter, honouring
+`Retry-After` up to `http.max_retry_wait` (a server asking for a longer pause is not retried
+this run: the source fails and the next run tries again).
+
+Politeness: robots.txt is read once per host and fetcher (one run) with protego and honoured
+for the configured user agent, including its Crawl-delay; requests to one host are spaced by
+at least `http.min_interval` seconds. A robots.txt answering 4xx means "no rules"; one
+answering 5xx means "everything disallowed" (RFC 9309 §2.3.1.4), so the source fails with
+kind `robots` until the server recovers.
 
 `RawDocument.url` is always the URL (or path) the caller asked for, not the final URL after
 redirects: it is the source's identity, so a source that moves behind a redirect keeps its
@@ -23,6 +31,7 @@ Every failure is a `FetchError` whose `kind` is one of `FETCH_ERROR_KINDS`:
     redirect       too many redirects, a redirect loop or an unusable Location
     not-found      HTTP 404/410, a missing or unreadable local file, an unsupported URL scheme
     forbidden-host the URL or a redirect target is on a host outside `allowed_hosts`
+    robots         robots.txt disallows the URL for our user agent (or is failing with 5xx)
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+from protego import Protego
 
 from tracker.config import SCHEMA, HttpSettings
 from tracker.errors import FetchError
@@ -49,9 +59,12 @@ from tracker.items import RawDocument
 
 log = logging.getLogger(__name__)
 
-FETCH_ERROR_KINDS = ("connect", "timeout", "http", "too-large", "redirect", "not-found", "forbidden-host")
+FETCH_ERROR_KINDS = (
+    "connect", "timeout", "http", "too-large", "redirect", "not-found", "forbidden-host", "robots",
+)
 MAX_REDIRECTS = 5
-MAX_RETRY_DELAY = 60.0  # seconds: neither Retry-After nor backoff may stall a run longer per attempt
+ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309: parse at least 500 KiB; more than that is not a robots.txt
+MAX_CRAWL_DELAY = 60.0  # a Crawl-delay above this is capped, so one host cannot stall a run for hours
 REMOTE_SCHEMES = ("http", "https")
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, "
@@ -77,7 +90,7 @@ _CHUNK = 64 * 1024
 def is_remote(url: str) -> bool:
     """True for an http:// or https:// URL, False for a local path or a file:// URL."""
     match = _SCHEME.match(url.strip())
-    return bool(match) and match.group(1).lower() in REMOTE_SCHEMES
+    return match is not None and match.group(1).lower() in REMOTE_SCHEMES
 
 
 def hosts_of(urls: Iterable[str]) -> set[str]:
@@ -115,11 +128,15 @@ class Fetcher:
         # None means "any host"; an empty collection forbids every remote URL.
         self.allowed_hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
         self._sleep = sleep
-        user_agent = http.user_agent.strip() or str(SCHEMA["http.user_agent"][1])
+        self._clock = time.monotonic
+        self._last_request: dict[str, float] = {}  # host -> monotonic time of its last request
+        self._robots: dict[str, Protego | None] = {}  # scheme://host:port -> rules (None: no rules)
+        self._crawl_delay: dict[str, float] = {}  # host -> Crawl-delay from its robots.txt
+        self._user_agent = http.user_agent.strip() or str(SCHEMA["http.user_agent"][1])
         self._client = httpx.Client(
             http1=True,
             http2=False,
-            headers={"User-Agent": user_agent, "Accept": ACCEPT},
+            headers={"User-Agent": self._user_agent, "Accept": ACCEPT},
             timeout=httpx.Timeout(http.timeout, connect=http.connect_timeout),
             # Redirects are followed by hand (see _attempt) so each hop is host-checked
             # and no intermediate body is read; max_redirects is the same limit.
@@ -219,17 +236,36 @@ class Fetcher:
         if not parsed.host:
             raise FetchError("invalid URL: no host name", source=source, url=url, kind="not-found")
         self._check_host(parsed, source=source, url=url)
+        if self.settings.robots:
+            self._check_robots(parsed, source=source, url=url)
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        return self._get(url, headers, source=source, etag=etag, last_modified=last_modified,
+                         limit=self.settings.max_bytes)
+
+    def _get(
+        self, url: str, headers: dict[str, str], *, source: str, etag: str | None, last_modified: str | None,
+        limit: int,
+    ) -> RawDocument:
+        """The retry loop around `_attempt`."""
         attempts = 1 + max(0, self.settings.retries)
         for attempt in range(1, attempts + 1):
             try:
-                return self._attempt(url, headers, source=source, etag=etag, last_modified=last_modified)
+                return self._attempt(url, headers, source=source, etag=etag, last_modified=last_modified, limit=limit)
             except _Retry as retry:
                 error = retry.error
+                cap = max(self.settings.max_retry_wait, 0.0)
+                if retry.retry_after is not None and retry.retry_after > cap:
+                    # Waiting less than the server asked would be impolite, waiting longer stalls
+                    # every other source: give up on this one until the next run.
+                    raise FetchError(
+                        f"{error.message}; the server asked to wait {retry.retry_after:g} s (Retry-After), "
+                        f"more than http.max_retry_wait ({cap:g} s): not retried in this run",
+                        source=source, url=url, status=error.status, kind=error.kind,
+                    ) from None
                 if attempt == attempts:
                     suffix = "attempt" if attempts == 1 else "attempts"
                     raise FetchError(
@@ -245,11 +281,66 @@ class Fetcher:
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before the next attempt: the server's Retry-After, else backoff with jitter."""
+        cap = max(self.settings.max_retry_wait, 0.0)
         if retry_after is not None:
-            return min(max(retry_after, 0.0), MAX_RETRY_DELAY)
-        base = max(self.settings.backoff, 0.0) * 2 ** (attempt - 1)
+            return min(max(retry_after, 0.0), cap)
+        base = max(self.settings.backoff, 0.0) * 2.0 ** (attempt - 1)
         # Jitter spreads the retries of many trackers hitting the same failing server.
-        return min(base * random.uniform(1.0, 1.5), MAX_RETRY_DELAY)
+        return min(base * random.uniform(1.0, 1.5), cap)
+
+    # -- politeness --------------------------------------------------------------------
+
+    def _pace(self, target: httpx.URL) -> None:
+        """Wait until this host's last request is at least min_interval (or its Crawl-delay) ago."""
+        host = target.host.lower()
+        interval = max(self.settings.min_interval, self._crawl_delay.get(host, 0.0), 0.0)
+        last = self._last_request.get(host)
+        if last is not None and interval > 0:
+            wait = last + interval - self._clock()
+            if wait > 0:
+                log.debug("waiting %.2f s before the next request to %s", wait, host)
+                self._sleep(wait)
+        self._last_request[host] = self._clock()
+
+    def _check_robots(self, target: httpx.URL, *, source: str, url: str) -> None:
+        """Raise a `robots` FetchError when the host's robots.txt disallows the URL for us."""
+        origin = f"{target.scheme}://{target.netloc.decode('ascii')}"
+        if origin not in self._robots:
+            self._robots[origin] = self._load_robots(origin, target, source=source, url=url)
+        rules = self._robots[origin]
+        if rules is not None and not rules.can_fetch(url, self._user_agent):
+            raise FetchError(
+                f"robots.txt of {origin} disallows this URL for user agent {self._user_agent!r}; "
+                "remove the source or ask the site's owner",
+                source=source, url=url, kind="robots",
+            )
+
+    def _load_robots(self, origin: str, target: httpx.URL, *, source: str, url: str) -> Protego | None:
+        """The parsed robots.txt of an origin; None when it has none (any 4xx or an unusable file)."""
+        robots_url = f"{origin}/robots.txt"
+        try:
+            raw = self._get(robots_url, {}, source=source, etag=None, last_modified=None, limit=ROBOTS_MAX_BYTES)
+        except FetchError as exc:
+            if exc.kind in ("connect", "timeout"):
+                # The source itself would fail the same way: say so once, with the source's URL.
+                raise FetchError(f"robots.txt: {exc.message}", source=source, url=url, kind=exc.kind) from None
+            if exc.status is not None and exc.status >= 500:
+                raise FetchError(
+                    f"robots.txt of {origin} answers {exc.status}: the site is treated as disallowed "
+                    "until it recovers (RFC 9309)", source=source, url=url, status=exc.status, kind="robots",
+                ) from None
+            log.info("%s: no usable robots.txt at %s (%s); no rules apply", source, robots_url, exc.message)
+            return None
+        text = raw.body.decode("utf-8", errors="replace")
+        try:
+            rules = Protego.parse(text)
+        except Exception as exc:  # noqa: BLE001 - an unparseable robots.txt means no rules, not a crash
+            log.warning("%s: robots.txt at %s could not be parsed (%s); no rules apply", source, robots_url, exc)
+            return None
+        delay = rules.crawl_delay(self._user_agent)
+        if delay:
+            self._crawl_delay[target.host.lower()] = min(float(delay), MAX_CRAWL_DELAY)
+        return rules
 
     def _check_host(self, target: httpx.URL, *, source: str, url: str, redirected: bool = False) -> None:
         if self.allowed_hosts is None:
@@ -264,28 +355,34 @@ class Fetcher:
             )
 
     def _attempt(
-        self, url: str, headers: dict[str, str], *, source: str, etag: str | None, last_modified: str | None
+        self, url: str, headers: dict[str, str], *, source: str, etag: str | None, last_modified: str | None,
+        limit: int,
     ) -> RawDocument:
         """One attempt: the request and its redirect chain. Raises _Retry for transient failures."""
         request = self._client.build_request("GET", url, headers=headers)
         chain = [str(request.url)]
+        deadline = self._clock() + max(self.settings.max_seconds, 0.0)
         try:
             while True:
+                self._pace(request.url)
                 response = self._client.send(request, stream=True, follow_redirects=False)
                 try:
                     if response.has_redirect_location:
                         request = self._next_hop(response, chain, source=source, url=url)
                         continue
-                    return self._read(response, url, source=source, etag=etag, last_modified=last_modified)
+                    return self._read(
+                        response, url, source=source, etag=etag, last_modified=last_modified, limit=limit,
+                        deadline=deadline,
+                    )
                 finally:
                     response.close()
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout):
-                phase, limit, setting = "connecting", self.settings.connect_timeout, "http.connect_timeout"
+                phase, seconds, setting = "connecting", self.settings.connect_timeout, "http.connect_timeout"
             else:
-                phase, limit, setting = "waiting for the server", self.settings.timeout, "http.timeout"
+                phase, seconds, setting = "waiting for the server", self.settings.timeout, "http.timeout"
             raise _Retry(
-                FetchError(f"timed out {phase} ({limit:g} s)", source=source, url=url, kind="timeout"),
+                FetchError(f"timed out {phase} ({seconds:g} s)", source=source, url=url, kind="timeout"),
                 f"check that the server is up, or raise {setting}",
             ) from None
         except httpx.RemoteProtocolError as exc:
@@ -349,7 +446,8 @@ class Fetcher:
         return request
 
     def _read(
-        self, response: httpx.Response, url: str, *, source: str, etag: str | None, last_modified: str | None
+        self, response: httpx.Response, url: str, *, source: str, etag: str | None, last_modified: str | None,
+        limit: int, deadline: float,
     ) -> RawDocument:
         """Turn a final (non-redirect) response into a RawDocument or an error."""
         status = response.status_code
@@ -368,7 +466,6 @@ class Fetcher:
             )
         if status >= 300:
             raise self._status_error(response, source=source, url=url)
-        limit = self.settings.max_bytes
         declared = response.headers.get("Content-Length")
         if declared and declared.strip().isdigit() and int(declared) > limit:
             raise _too_large(limit, source, url, declared=int(declared))
@@ -378,6 +475,16 @@ class Fetcher:
             body += chunk
             if len(body) > limit:
                 raise _too_large(limit, source, url)
+            if self._clock() > deadline:
+                # Each read beat http.timeout, but a trickling body must not hold the run forever.
+                raise _Retry(
+                    FetchError(
+                        f"the body took longer than {self.settings.max_seconds:g} s (http.max_seconds); "
+                        f"{len(body)} bytes received",
+                        source=source, url=url, kind="timeout",
+                    ),
+                    "the server is sending very slowly; try again later or raise http.max_seconds",
+                )
         return RawDocument(
             url=url, body=bytes(body), source=source, content_type=response.headers.get("Content-Type"),
             fetched_at=_now(), etag=response.headers.get("ETag"),

@@ -247,3 +247,74 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise store_error(exc, url, "a database transaction") from exc
     finally:
         session.close()
+
+
+# --------------------------------------------------------------------------- advisory locks (PostgreSQL)
+
+
+def _advisory_parts(key: int) -> tuple[int, int]:
+    """pg_locks shows a bigint advisory key as (classid, objid): its high and low 32 bits."""
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    return unsigned >> 32, unsigned & 0xFFFF_FFFF
+
+
+def try_advisory_lock(url: str, key: int, *, label: str = "tracker") -> Connection | None:
+    """Take a session-level advisory lock on a connection of its own; None when another session holds it.
+
+    The lock lives as long as the returned connection: pass it to `release_advisory_lock`.
+    A process that dies loses its connection, and PostgreSQL releases the lock with it.
+    """
+    engine = make_engine(url)
+    try:
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise store_error(exc, engine.url, "connecting to the database for the run lock") from exc
+    try:
+        # The label shows in pg_stat_activity, so a waiting process can say who holds the lock.
+        connection.exec_driver_sql("SELECT set_config('application_name', %s, false)", (label[:63],))
+        got = bool(connection.exec_driver_sql("SELECT pg_try_advisory_lock(%s)", (key,)).scalar())
+    except SQLAlchemyError as exc:
+        connection.close()
+        engine.dispose()
+        raise store_error(exc, engine.url, "taking the run lock") from exc
+    if got:
+        return connection
+    connection.close()
+    engine.dispose()
+    return None
+
+
+def advisory_lock_holder(url: str, key: int) -> str | None:
+    """Who holds the advisory lock: application name, client address and since when (None if nobody)."""
+    classid, objid = _advisory_parts(key)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT a.pid, a.application_name, a.client_addr, a.backend_start "
+                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
+                (classid, objid),
+            ).first()
+    except SQLAlchemyError:
+        return None  # the holder is a courtesy in a message; not being able to see it is no error
+    finally:
+        engine.dispose()
+    if row is None:
+        return None
+    pid, app, addr, since = row
+    where = f" from {addr}" if addr else ""
+    return f"server process {pid} ({app or 'tracker'}){where} since {since:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+
+
+def release_advisory_lock(connection: Connection, key: int) -> None:
+    """Release a lock from `try_advisory_lock` and close its connection."""
+    engine = connection.engine
+    try:
+        connection.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (key,))
+    except SQLAlchemyError as exc:
+        log.warning("releasing the run lock failed (%s); closing its connection releases it", exc)
+    finally:
+        connection.close()
+        engine.dispose()

@@ -1,0 +1,256 @@
+"""Push after a publish: WebSub hub pings and webhooks (outgoing network code lives in sources/).
+
+* WebSub (W3C Recommendation): when a run rewrote feeds, one ``hub.mode=publish`` POST to the
+  configured hub names every changed feed (``hub.url`` repeated); the feeds advertise the hub
+  with ``rel="hub"`` so subscribers find it.
+* Webhooks: one JSON POST per new announcement to every webhook whose filters match it
+  (``services``: slugs or names, ``events``: slugs or names; empty means all). The body is
+  ``{"type": "announcement.created", "announcement": {...}}``; with a ``secret`` the
+  ``X-Tracker-Signature: sha256=<hex HMAC of the body>`` header lets the receiver check it.
+  ``X-Tracker-Delivery`` is the same on every retry of one delivery, so receivers can dedupe.
+
+Both retry connection errors, timeouts, 429 and 5xx with exponential backoff (``Retry-After``
+honoured up to ``MAX_RETRY_WAIT``); other 4xx are final. A failed push is logged and
+reported, never raised: the feeds are already published and the next run goes on.
+
+Webhooks are configured in ``config/webhooks.toml`` as ``[[webhook]]`` tables with ``url``,
+optional ``services``, ``events`` (lists of strings) and ``secret``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from tracker.errors import ConfigError
+from tracker.items import AnnouncementRecord
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_WAIT = 60.0
+WEBHOOK_KEYS = {"url": str, "services": list, "events": list, "secret": str}
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One webhook receiver and what it wants to hear about."""
+
+    url: str
+    services: frozenset[str] = frozenset()  # lowercase slugs or names; empty: every service
+    events: frozenset[str] = frozenset()  # lowercase slugs or names; empty: every event (and none)
+    secret: str | None = None
+
+    def wants(self, record: AnnouncementRecord) -> bool:
+        """Whether this announcement passes the webhook's service and event filters."""
+        if self.services:
+            names = {s.slug.lower() for s in record.services} | {s.name.lower() for s in record.services}
+            if not names & self.services:
+                return False
+        if self.events:
+            names = {v.lower() for v in (record.event_slug, record.event) if v}
+            if not names & self.events:
+                return False
+        return True
+
+
+@dataclass
+class Delivery:
+    """The outcome of one POST (after its retries)."""
+
+    target: str
+    ok: bool
+    attempts: int
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class PushReport:
+    """What a push did: the hub ping (if any) and every webhook delivery."""
+
+    hub: Delivery | None = None
+    webhooks: list[Delivery] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Delivery]:
+        """Deliveries that did not succeed."""
+        return [d for d in [self.hub, *self.webhooks] if d is not None and not d.ok]
+
+
+def _strings(value: Any, *, file: str, key: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError("expected a list of non-empty strings", file=file, key=key)
+    return frozenset(v.strip().lower() for v in value)
+
+
+def load_webhooks(path: Path) -> tuple[Webhook, ...]:
+    """The [[webhook]] tables of a webhooks.toml (none when the file does not exist)."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return ()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
+    unknown = set(data) - {"webhook"}
+    if unknown:
+        raise ConfigError("unknown key; webhooks are [[webhook]] tables", file=str(path), key=sorted(unknown)[0])
+    tables = data.get("webhook", [])
+    if not isinstance(tables, list):
+        raise ConfigError("expected [[webhook]] tables", file=str(path), key="webhook")
+    hooks = []
+    for index, table in enumerate(tables):
+        where = f"webhook[{index}]"
+        for key in table:
+            if key not in WEBHOOK_KEYS:
+                raise ConfigError(f"unknown key (known: {', '.join(WEBHOOK_KEYS)})", file=str(path),
+                                  key=f"{where}.{key}")
+        url = table.get("url")
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise ConfigError("expected an http(s) URL", file=str(path), key=f"{where}.url")
+        secret = table.get("secret")
+        if secret is not None and (not isinstance(secret, str) or not secret):
+            raise ConfigError("expected a non-empty string", file=str(path), key=f"{where}.secret")
+        hooks.append(Webhook(
+            url=url,
+            services=_strings(table.get("services", []), file=str(path), key=f"{where}.services"),
+            events=_strings(table.get("events", []), file=str(path), key=f"{where}.events"),
+            secret=secret,
+        ))
+    return tuple(hooks)
+
+
+def announcement_payload(record: AnnouncementRecord) -> dict[str, Any]:
+    """The JSON a webhook receives for one announcement (the API's fields)."""
+    def iso(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+    return {
+        "id": record.id,
+        "key": record.key,
+        "title": record.title,
+        "summary": record.summary,
+        "url": record.url,
+        "announced_at": iso(record.announced_at),
+        "status": record.status,
+        "event": record.event,
+        "event_slug": record.event_slug,
+        "services": [s.name for s in record.services],
+        "service_slugs": [s.slug for s in record.services],
+        "sessions": [{"code": sl.session.code, "title": sl.session.title, "url": sl.session.url,
+                      "kind": sl.session.kind} for sl in record.sessions],
+        "sources": list(record.sources),
+    }
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The X-Tracker-Signature value of a body: sha256=<hex HMAC-SHA256>."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Pusher:
+    """POSTs with retries; one httpx client per pusher (one run)."""
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.sleep = sleep
+        self.client = httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": user_agent})
+
+    def __enter__(self) -> Pusher:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.client.close()
+
+    def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> Delivery:
+        """POST with retries on connection errors, timeouts, 429 and 5xx."""
+        status: int | None = None
+        error: str | None = None
+        for attempt in range(1, self.retries + 2):
+            wait = self.backoff * 2 ** (attempt - 1)
+            try:
+                response = self.client.post(url, content=content, headers=headers)
+            except httpx.TimeoutException as exc:
+                status, error = None, f"timeout: {exc.__class__.__name__}"
+            except httpx.TransportError as exc:
+                status, error = None, f"connect: {exc.__class__.__name__}: {exc}"
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return Delivery(target=url, ok=True, attempts=attempt, status=status)
+                error = f"HTTP {status}"
+                if status != 429 and status < 500:
+                    break  # the receiver refuses this request: repeating it changes nothing
+                retry_after = response.headers.get("Retry-After", "")
+                if retry_after.isdigit():
+                    if float(retry_after) > MAX_RETRY_WAIT:
+                        break
+                    wait = max(wait, float(retry_after))
+            if attempt <= self.retries:
+                log.info("push to %s failed (%s); retrying in %.1fs", url, error, wait)
+                self.sleep(wait)
+        log.warning("push to %s failed after retries: %s", url, error)
+        return Delivery(target=url, ok=False, attempts=attempt, status=status, error=error)
+
+    def ping_hub(self, hub: str, topics: Sequence[str]) -> Delivery:
+        """Tell a WebSub hub that these feed URLs changed (one POST, hub.url repeated)."""
+        body = urlencode([("hub.mode", "publish"), *(("hub.url", t) for t in topics)]).encode()
+        return self.post(hub, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    def send(self, hook: Webhook, record: AnnouncementRecord) -> Delivery:
+        """One webhook delivery of one new announcement."""
+        body = json.dumps({"type": "announcement.created", "announcement": announcement_payload(record)},
+                          ensure_ascii=False, sort_keys=True).encode("utf-8")
+        delivery_id = hashlib.sha256(f"{hook.url}\n{record.key}".encode()).hexdigest()[:32]
+        headers = {"Content-Type": "application/json", "X-Tracker-Event": "announcement.created",
+                   "X-Tracker-Delivery": delivery_id}
+        if hook.secret:
+            headers["X-Tracker-Signature"] = signature(hook.secret, body)
+        return self.post(hook.url, content=body, headers=headers)
+
+
+def push(
+    pusher: Pusher,
+    *,
+    hub: str | None,
+    changed_feeds: Iterable[str],
+    webhooks: Sequence[Webhook],
+    new_announcements: Sequence[AnnouncementRecord],
+) -> PushReport:
+    """Ping the hub about the changed feeds and send each new announcement to the webhooks that want it."""
+    report = PushReport()
+    topics = sorted(set(changed_feeds))
+    if hub and topics:
+        report.hub = pusher.ping_hub(hub, topics)
+    for record in new_announcements:
+        for hook in webhooks:
+            if hook.wants(record):
+                report.webhooks.append(pusher.send(hook, record))
+    if report.hub or report.webhooks:
+        log.info("push: hub %s, %d webhook deliveries, %d failed",
+                 "pinged" if report.hub else "not configured or nothing changed", len(report.webhooks),
+                 len(report.failed))
+    return report
