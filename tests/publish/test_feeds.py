@@ -48,7 +48,7 @@ def by_key(records: list[AnnouncementRecord]) -> dict[str, AnnouncementRecord]:
 def test_every_atom_and_rss_file_parses_cleanly(records: list[AnnouncementRecord], ctx: FeedContext) -> None:
     files = build(records, ctx)
     feeds = [p for p in files if p.endswith((".atom", ".rss"))]
-    assert len(feeds) == 2 * (1 + 4 + 1)  # all, four services, one event
+    assert len(feeds) == 2 * (1 + 4 + 1 + 3)  # all, four services, one event, three services in the event
     for path in feeds:
         parsed = parse(files[path])
         assert parsed.version == ("atom10" if path.endswith(".atom") else "rss20"), path
@@ -58,10 +58,12 @@ def test_every_atom_and_rss_file_parses_cleanly(records: list[AnnouncementRecord
 
 def test_expected_file_names(records: list[AnnouncementRecord], ctx: FeedContext) -> None:
     files = build(records, ctx)
-    stems = {p.rsplit(".", 1)[0] for p in files if p != "index.opml"}
+    stems = {p.rsplit(".", 1)[0] for p in files if p not in {"index.opml", "index.html"}}
     assert stems == {
         "all", "services/amazon-s3", "services/amazon-aurora", "services/amazon-redshift",
         "services/aws-lambda", f"events/{EVENT_SLUG}",
+        f"events/{EVENT_SLUG}/services/amazon-s3", f"events/{EVENT_SLUG}/services/amazon-aurora",
+        f"events/{EVENT_SLUG}/services/amazon-redshift",
     }
     for stem in stems:
         assert {f"{stem}.atom", f"{stem}.rss", f"{stem}.json"} <= files.keys()
@@ -348,16 +350,19 @@ def test_opml_lists_every_feed_file(records: list[AnnouncementRecord], ctx: Feed
     body = root.find("body")
     assert body is not None
     groups = body.findall("outline")
-    assert [g.get("text") for g in groups] == ["All", "Services", "Events"]
+    # the fixture services have no category: they land in "Other services"
+    assert [g.get("text") for g in groups] == ["All announcements", "Services: Other services", "Events"]
     urls = [o.get("xmlUrl") for g in groups for o in g.findall("outline")]
-    produced = sorted(BASE_URL + p for p in files if p.endswith((".atom", ".rss", ".json")))
+    produced = sorted(BASE_URL + p for p in files
+                      if p.endswith((".atom", ".rss", ".json")) and not p.startswith("archive/"))
     assert sorted(u or "" for u in urls) == produced
     assert len(urls) == len(set(urls))
     assert all(o.get("type") == "rss" and o.get("text") for g in groups for o in g.findall("outline"))
     services = [o.get("xmlUrl") for o in groups[1].findall("outline")]
     assert all("/services/" in (u or "") for u in services)
     events = [o.get("xmlUrl") for o in groups[2].findall("outline")]
-    assert all(f"/events/{EVENT_SLUG}." in (u or "") for u in events)
+    assert all(f"/events/{EVENT_SLUG}" in (u or "") for u in events)
+    assert events[0] == f"{BASE_URL}events/{EVENT_SLUG}.atom"  # the event first, then its services
 
 
 def test_unsafe_slugs_get_no_file(records: list[AnnouncementRecord], ctx: FeedContext,

@@ -27,6 +27,7 @@ from tracker.store.db import (
     upgrade,
 )
 from tracker.store.models import Base, RunRow, SourceRow
+from tracker.store.search import include_name
 
 TABLES = {
     "sources", "documents", "services", "service_aliases", "events", "announcements",
@@ -43,7 +44,9 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 def _diff(engine: Engine, metadata: MetaData) -> list[object]:
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+        # The full-text index tables (migration 0002) are not models.
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False,
+                                                     "include_name": include_name})
         return list(compare_metadata(ctx, metadata))
 
 

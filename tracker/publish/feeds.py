@@ -20,7 +20,16 @@ Rules every format follows:
   has a date: never the wall clock.
 * Entries are newest first (by published, then key for ties).
 * Text from sources is plain text: it is escaped with ``html.escape`` wherever it goes
-  into HTML, and characters XML 1.0 cannot carry are removed.
+  into HTML, and characters XML 1.0 cannot carry are removed. The finished HTML then goes
+  through nh3 (an allow-list sanitiser) as a second line of defence: only a few tags, only
+  ``href`` on links, only http(s) URLs; no script, style, event handler or ``javascript:``.
+* History (RFC 5005): a subscription feed holds the newest ``limit`` entries; when a feed
+  has more, every entry is also on an archive page ``archive/<feed path>/<n>``. Pages are
+  cut from the oldest entry on, ``limit`` entries each, and only full pages are written:
+  page 1 is the oldest and, once written, keeps its entries as newer launches arrive.
+  The subscription feed links to the newest page (``prev-archive``), each page to the
+  one before and after it and to the subscription feed (``current``). Entries of the
+  incomplete remainder are all among the newest ``limit``, so no entry is unreachable.
 """
 
 from __future__ import annotations
@@ -37,7 +46,9 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import nh3
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
+from lxml import etree  # type: ignore[import-untyped]
 
 from tracker.items import AnnouncementRecord, Service, SessionLinkRecord
 
@@ -54,11 +65,21 @@ MIME = {
     ".json": "application/feed+json",
 }
 FORMAT_LABELS = {".atom": "Atom", ".rss": "RSS", ".json": "JSON Feed"}
-FEED_KINDS = ("all", "service", "event")
+FEED_KINDS = ("all", "service", "event", "event-service")
+ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
+ARCHIVE_DIR = "archive"
+OTHER_CATEGORY = "Other services"
+
+# What entry HTML may contain after sanitising: what content_html produces, nothing more.
+_ALLOWED_TAGS = {"p", "a", "ul", "li", "strong", "em", "br"}
+_ALLOWED_ATTRIBUTES = {"a": {"href"}}
+_URL_SCHEMES = {"http", "https"}
 
 # XML 1.0 refuses most C0 controls, lone surrogates and U+FFFE/U+FFFF; lxml raises on them.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ISO_SAFE = "-._~!$&'()*+,;=:@/"
+_URL_SAFE = "-._~!$&'()*+,;=:@/?#[]%"
 
 
 @dataclass(frozen=True)
@@ -68,8 +89,21 @@ class FeedSpec:
     path: str
     title: str
     description: str
-    kind: str  # "all" | "service" | "event"
-    slug: str | None = None
+    kind: str  # "all" | "service" | "event" | "event-service"
+    slug: str | None = None  # the service slug (service, event-service) or the event slug (event)
+    event_slug: str | None = None  # event-service only
+    category: str | None = None  # service and event-service: the service's category, for OPML
+    archive_of: str | None = None  # an archive page: the path of its subscription feed
+
+
+@dataclass(frozen=True)
+class Paging:
+    """RFC 5005 links of one document: full URLs without the extension, or None."""
+
+    current: str | None = None  # archive pages: the subscription feed
+    prev_archive: str | None = None  # the next older archive page
+    next_archive: str | None = None  # the next newer archive page
+    is_archive: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +113,7 @@ class FeedContext:
     base_url: str  # public URL of the output folder, ends with "/"
     author: str
     generator: str = "tracker"
+    hub: str | None = None  # a WebSub hub the feeds advertise (rel="hub"), pinged after a publish
 
 
 # ---------------------------------------------------------------- helpers
@@ -132,6 +167,12 @@ def _is_web_url(url: str | None) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not _XML_INVALID.search(url)
 
 
+def web_url(url: str) -> str:
+    """A URL with the characters a URI may not contain (space, <, >, quotes...) percent-encoded."""
+    # Existing %XX escapes and every reserved character are kept, so a valid URL is unchanged.
+    return quote(url.strip(), safe=_URL_SAFE)
+
+
 def entry_id(key: str) -> str:
     """The permanent id of an announcement's entry, derived from its stable key only."""
     return TAG_PREFIX + "announcement:" + quote(key, safe=_ISO_SAFE)
@@ -140,6 +181,23 @@ def entry_id(key: str) -> str:
 def feed_id(path: str) -> str:
     """The permanent id of a feed, derived from its path only."""
     return TAG_PREFIX + "feed:" + quote(path, safe=_ISO_SAFE)
+
+
+def archive_path(path: str, page: int) -> str:
+    """The path (no extension) of archive page `page` (1 = oldest) of the feed at `path`."""
+    return f"{ARCHIVE_DIR}/{path}/{page}"
+
+
+def sanitize_html(fragment: str) -> str:
+    """HTML reduced to an allow-list: a few tags, href on links, http(s) URLs only."""
+    return str(nh3.clean(
+        fragment,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel=None,
+        strip_comments=True,
+    ))
 
 
 def feed_url(spec: FeedSpec, ctx: FeedContext, ext: str) -> str:
@@ -155,7 +213,7 @@ def valid_slug(slug: str | None) -> bool:
 def _entry_link(record: AnnouncementRecord) -> str | None:
     for candidate in (record.url, *record.sources):
         if _is_web_url(candidate):
-            return (candidate or "").strip()
+            return web_url(candidate or "")
     return None
 
 
@@ -219,7 +277,7 @@ def content_html(record: AnnouncementRecord) -> str:
         for link in sessions:
             label = html.escape(_session_label(link))
             url = link.session.url
-            links.append(f'<a href="{html.escape(url.strip(), quote=True)}">{label}</a>' if _is_web_url(url) else label)
+            links.append(f'<a href="{html.escape(web_url(url or ""), quote=True)}">{label}</a>' if _is_web_url(url) else label)
         parts.append("<p>Announced in: " + ", ".join(links) + "</p>")
     services = _services(record)
     if services:
@@ -231,7 +289,7 @@ def content_html(record: AnnouncementRecord) -> str:
         parts.append(f"<p>Status: {html.escape(_one_line(record.status))}</p>")
     if not parts:
         parts.append(f"<p>{html.escape(_title(record))}</p>")
-    return "\n".join(parts)
+    return sanitize_html("\n".join(parts))
 
 
 def content_text(record: AnnouncementRecord) -> str:
@@ -242,7 +300,7 @@ def content_text(record: AnnouncementRecord) -> str:
         labels = []
         for link in sessions:
             label = _session_label(link)
-            labels.append(f"{label} <{link.session.url.strip()}>" if _is_web_url(link.session.url) else label)
+            labels.append(f"{label} <{web_url(link.session.url or '')}>" if _is_web_url(link.session.url) else label)
         parts.append("Announced in: " + ", ".join(labels))
     services = _services(record)
     if services:
@@ -294,7 +352,8 @@ def _generator(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedC
     """A feedgen generator set up for one format (Atom and RSS differ in what goes where)."""
     fg = FeedGenerator()
     title = _one_line(spec.title) or spec.path
-    fg.id(feed_id(spec.path))
+    # RFC 5005: archive pages share the id of their subscription feed.
+    fg.id(feed_id(spec.archive_of or spec.path))
     fg.title(title)
     fg.description(_one_line(spec.description) or title)  # also the Atom subtitle
     fg.author({"name": _one_line(ctx.author) or "tracker"})
@@ -336,14 +395,61 @@ def _generator(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedC
 # ---------------------------------------------------------------- renderers
 
 
-def render_atom(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext) -> bytes:
+def _with_links(document: bytes, paging: Paging | None, ext: str, hub: str | None = None) -> bytes:
+    """Add what feedgen cannot write after the self link: the WebSub hub, RFC 5005 links and fh:archive."""
+    if not hub and (paging is None or not (
+        paging.current or paging.prev_archive or paging.next_archive or paging.is_archive
+    )):
+        return document
+    paging = paging or Paging()
+    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    old_root = etree.fromstring(document, parser)
+    # Rebuild the root so the history namespace is declared once, at the top.
+    nsmap = dict(old_root.nsmap)
+    nsmap["fh"] = HISTORY_NS
+    root = etree.Element(old_root.tag, attrib=dict(old_root.attrib), nsmap=nsmap)
+    root.text = old_root.text
+    for child in old_root:
+        root.append(child)
+    if ext == ".atom":
+        parent = root
+        link_tag = f"{{{ATOM_NS}}}link"
+    else:
+        parent = root.find("channel")
+        assert parent is not None
+        link_tag = f"{{{ATOM_NS}}}link"
+    self_link = next(
+        (el for el in parent.iterchildren(link_tag) if el.get("rel") == "self"), None
+    )
+    position = parent.index(self_link) + 1 if self_link is not None else 0
+    new: list[etree._Element] = []
+    if hub:
+        new.append(etree.Element(link_tag, href=hub, rel="hub"))
+    if paging.is_archive:
+        new.append(etree.Element(f"{{{HISTORY_NS}}}archive"))
+    for rel, url in (("current", paging.current), ("prev-archive", paging.prev_archive),
+                     ("next-archive", paging.next_archive)):
+        if url:
+            new.append(etree.Element(link_tag, href=url + ext, rel=rel, type=MIME[ext]))
+    for offset, element in enumerate(new):
+        parent.insert(position + offset, element)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+def render_atom(
+    spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext, paging: Paging | None = None
+) -> bytes:
     """The Atom 1.0 document of a feed; identical records give identical bytes."""
-    return bytes(_generator(spec, records, ctx, ".atom").atom_str(pretty=True, encoding="UTF-8"))
+    document = bytes(_generator(spec, records, ctx, ".atom").atom_str(pretty=True, encoding="UTF-8"))
+    return _with_links(document, paging, ".atom", ctx.hub if _is_web_url(ctx.hub) else None)
 
 
-def render_rss(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext) -> bytes:
+def render_rss(
+    spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext, paging: Paging | None = None
+) -> bytes:
     """The RSS 2.0 document of a feed; identical records give identical bytes."""
-    return bytes(_generator(spec, records, ctx, ".rss").rss_str(pretty=True, encoding="UTF-8"))
+    document = bytes(_generator(spec, records, ctx, ".rss").rss_str(pretty=True, encoding="UTF-8"))
+    return _with_links(document, paging, ".rss", ctx.hub if _is_web_url(ctx.hub) else None)
 
 
 def _json_item(record: AnnouncementRecord, ctx: FeedContext) -> dict[str, Any]:
@@ -379,7 +485,7 @@ def _json_item(record: AnnouncementRecord, ctx: FeedContext) -> dict[str, Any]:
                 "title": _one_line(sl.session.title),
                 "code": sl.session.code,
                 "kind": sl.session.kind,
-                "url": sl.session.url if _is_web_url(sl.session.url) else None,
+                "url": web_url(sl.session.url or "") if _is_web_url(sl.session.url) else None,
                 "event": sl.session.event,
                 "link_method": sl.link.method,
                 "score": sl.link.score,
@@ -391,7 +497,9 @@ def _json_item(record: AnnouncementRecord, ctx: FeedContext) -> dict[str, Any]:
     return item
 
 
-def render_json(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext) -> bytes:
+def render_json(
+    spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext, paging: Paging | None = None
+) -> bytes:
     """The JSON Feed 1.1 document of a feed, with a `_tracker` extension per item."""
     title = _one_line(spec.title) or spec.path
     feed: dict[str, Any] = {
@@ -399,23 +507,71 @@ def render_json(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: Feed
         "title": title,
         "home_page_url": _base(ctx),
         "feed_url": feed_url(spec, ctx, ".json"),
+    }
+    if _is_web_url(ctx.hub):
+        feed["hubs"] = [{"type": "WebSub", "url": ctx.hub}]
+    if paging is not None and paging.prev_archive:
+        # JSON Feed's next_url is "the next n items": the next older page.
+        feed["next_url"] = paging.prev_archive + ".json"
+    tracker_ext: dict[str, Any] = {
+        "id": feed_id(spec.archive_of or spec.path),
+        "kind": spec.kind,
+        "slug": spec.slug,
+        "updated": _rfc3339(_feed_updated(records)),
+        "generator": ctx.generator,
+    }
+    if spec.event_slug:
+        tracker_ext["event_slug"] = spec.event_slug
+    if paging is not None:
+        tracker_ext["archive"] = {
+            "is_archive": paging.is_archive,
+            "current": paging.current + ".json" if paging.current else None,
+            "prev_archive": paging.prev_archive + ".json" if paging.prev_archive else None,
+            "next_archive": paging.next_archive + ".json" if paging.next_archive else None,
+        }
+    feed.update({
         "description": _one_line(spec.description) or title,
         "language": "en",
         "authors": [{"name": _one_line(ctx.author) or "tracker"}],
-        "_tracker": {
-            "id": feed_id(spec.path),
-            "kind": spec.kind,
-            "slug": spec.slug,
-            "updated": _rfc3339(_feed_updated(records)),
-            "generator": ctx.generator,
-        },
+        "_tracker": tracker_ext,
         "items": [_json_item(r, ctx) for r in sort_records(records)],
-    }
+    })
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
+def feed_groups(specs: Sequence[FeedSpec]) -> list[tuple[str, list[FeedSpec]]]:
+    """Subscription feeds grouped for people: all, one group per service category, events.
+
+    Service feeds are grouped by their service's category ("Storage", "Compute"...;
+    services without one under "Other services"); each event's per-service feeds follow
+    their event feed inside the "Events" group.
+    """
+    def by_title(spec: FeedSpec) -> tuple[str, str]:
+        return (spec.title.lower(), spec.path)
+
+    groups: list[tuple[str, list[FeedSpec]]] = []
+    everything = sorted((s for s in specs if s.kind == "all"), key=by_title)
+    if everything:
+        groups.append(("All announcements", everything))
+    categories: dict[str, list[FeedSpec]] = {}
+    for spec in specs:
+        if spec.kind == "service":
+            categories.setdefault(_one_line(spec.category) or OTHER_CATEGORY, []).append(spec)
+    for name in sorted(categories, key=lambda c: (c == OTHER_CATEGORY, c.lower())):
+        groups.append((f"Services: {name}", sorted(categories[name], key=by_title)))
+    events: list[FeedSpec] = []
+    for event in sorted((s for s in specs if s.kind == "event"), key=by_title):
+        events.append(event)
+        events.extend(sorted(
+            (s for s in specs if s.kind == "event-service" and s.event_slug == event.slug), key=by_title
+        ))
+    if events:
+        groups.append(("Events", events))
+    return groups
+
+
 def render_opml(specs: Sequence[FeedSpec], ctx: FeedContext, *, title: str, updated: datetime = EPOCH) -> bytes:
-    """An OPML 2.0 index of the feeds, grouped in All / Services / Events outlines."""
+    """An OPML 2.0 index of the subscription feeds, grouped as `feed_groups` says."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = _one_line(title) or "feeds"
@@ -423,11 +579,7 @@ def render_opml(specs: Sequence[FeedSpec], ctx: FeedContext, *, title: str, upda
     ET.SubElement(head, "ownerName").text = _one_line(ctx.author) or "tracker"
     ET.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = ET.SubElement(root, "body")
-    groups = (("all", "All"), ("service", "Services"), ("event", "Events"))
-    for kind, label in groups:
-        members = sorted((s for s in specs if s.kind == kind), key=lambda s: (s.title.lower(), s.path))
-        if not members:
-            continue
+    for label, members in feed_groups(specs):
         group = ET.SubElement(body, "outline", text=label, title=label)
         for spec in members:
             name = _one_line(spec.title) or spec.path
@@ -442,34 +594,83 @@ def render_opml(specs: Sequence[FeedSpec], ctx: FeedContext, *, title: str, upda
                 }
                 if spec.description:
                     attrs["description"] = _one_line(spec.description)
+                if spec.category:
+                    attrs["category"] = "/" + _one_line(spec.category).replace("/", " ")
                 if ext == ".rss":
                     attrs["version"] = "RSS2"
                 ET.SubElement(group, "outline", attrs)
     ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+    return bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True)) + b"\n"
+
+
+def render_index_html(specs: Sequence[FeedSpec], ctx: FeedContext, *, title: str) -> bytes:
+    """A static index.html listing every subscription feed, grouped like the OPML index."""
+    esc = html.escape
+    name = _one_line(title) or "feeds"
+    lines = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(name)}: feeds</title>",
+    ]
+    everything = next((s for s in specs if s.kind == "all"), None)
+    if everything is not None:
+        for ext in (".atom", ".rss", ".json"):
+            lines.append(
+                f'<link rel="alternate" type="{MIME[ext]}" title="{esc(_one_line(everything.title), quote=True)}'
+                f' ({FORMAT_LABELS[ext]})" href="{esc(feed_url(everything, ctx, ext), quote=True)}">'
+            )
+    lines += [
+        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}"
+        "li{margin:.2rem 0}a.fmt{margin-left:.5rem;font-size:.9em}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{esc(name)}</h1>",
+        f'<p>Subscribe in any feed reader; <a href="{esc(_base(ctx) + "index.opml", quote=True)}">index.opml</a> '
+        "lists every feed. Older entries stay reachable through each feed's archive pages (RFC 5005).</p>",
+    ]
+    for label, members in feed_groups(specs):
+        lines.append(f"<h2>{esc(label)}</h2>")
+        lines.append("<ul>")
+        for spec in members:
+            links = " ".join(
+                f'<a class="fmt" href="{esc(feed_url(spec, ctx, ext), quote=True)}" type="{MIME[ext]}">'
+                f"{FORMAT_LABELS[ext]}</a>"
+                for ext in (".atom", ".rss", ".json")
+            )
+            indent = ' style="margin-left:1.5rem"' if spec.kind == "event-service" else ""
+            lines.append(f"<li{indent}>{esc(_one_line(spec.title) or spec.path)}{links}</li>")
+        lines.append("</ul>")
+    lines += ["</body>", "</html>", ""]
+    return "\n".join(lines).encode("utf-8")
 
 
 # ---------------------------------------------------------------- the set of files
 
 
 def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tuple[FeedSpec, list[AnnouncementRecord]]]:
-    """Every feed to publish with its records: all, one per service, one per event."""
+    """Every feed to publish with its records: all, per service, per event, per service within an event."""
     ordered = sort_records(records)
     out: list[tuple[FeedSpec, list[AnnouncementRecord]]] = [
         (FeedSpec(path="all", title=title, description=f"{title}: every announcement", kind="all"), ordered)
     ]
-    service_names: dict[str, str] = {}
+    services: dict[str, Service] = {}
     by_service: dict[str, list[AnnouncementRecord]] = {}
     event_names: dict[str, str] = {}
     by_event: dict[str, list[AnnouncementRecord]] = {}
+    by_event_service: dict[tuple[str, str], list[AnnouncementRecord]] = {}
     skipped: set[str] = set()
     for record in ordered:
+        good_services: list[str] = []
         for service in _services(record):
             if not valid_slug(service.slug):
                 skipped.add(f"service {service.slug!r}")
                 continue
-            service_names.setdefault(service.slug, _one_line(service.name) or service.slug)
+            services.setdefault(service.slug, service)
             by_service.setdefault(service.slug, []).append(record)
+            good_services.append(service.slug)
         if record.event_slug is not None or record.event:
             slug = record.event_slug
             if slug is None or not valid_slug(slug):
@@ -477,14 +678,20 @@ def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tup
                 continue
             event_names.setdefault(slug, _one_line(record.event) or slug)
             by_event.setdefault(slug, []).append(record)
+            for service_slug in good_services:
+                by_event_service.setdefault((slug, service_slug), []).append(record)
     for what in sorted(skipped):
         # A slug outside [a-z0-9-] could name a path outside the output folder.
         log.warning("no feed for %s: its slug is not [a-z0-9-]+", what)
+
+    def service_name(slug: str) -> str:
+        return _one_line(services[slug].name) or slug
+
     for slug in sorted(by_service):
-        name = service_names[slug]
+        name = service_name(slug)
         spec = FeedSpec(
             path=f"services/{slug}", title=f"{title}: {name}",
-            description=f"{title} for {name}", kind="service", slug=slug,
+            description=f"{title} for {name}", kind="service", slug=slug, category=services[slug].category,
         )
         out.append((spec, by_service[slug]))
     for slug in sorted(by_event):
@@ -494,25 +701,75 @@ def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tup
             description=f"{title} made at {name}", kind="event", slug=slug,
         )
         out.append((spec, by_event[slug]))
+    for event_slug, service_slug in sorted(by_event_service):
+        event, name = event_names[event_slug], service_name(service_slug)
+        spec = FeedSpec(
+            path=f"events/{event_slug}/services/{service_slug}", title=f"{title}: {name} at {event}",
+            description=f"{title} for {name} made at {event}", kind="event-service",
+            slug=service_slug, event_slug=event_slug, category=services[service_slug].category,
+        )
+        out.append((spec, by_event_service[(event_slug, service_slug)]))
     return out
+
+
+def archive_pages(members: Sequence[AnnouncementRecord], size: int) -> list[list[AnnouncementRecord]]:
+    """The full archive pages of a feed's newest-first members, oldest page first (RFC 5005)."""
+    if size < 1:
+        raise ValueError(f"archive page size must be positive, got {size}")
+    if len(members) <= size:
+        return []
+    oldest_first = list(reversed(members))
+    full = len(oldest_first) // size
+    return [list(reversed(oldest_first[i * size:(i + 1) * size])) for i in range(full)]
+
+
+def _render_all(
+    spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedContext, paging: Paging | None
+) -> dict[str, bytes]:
+    return {
+        spec.path + ".atom": render_atom(spec, records, ctx, paging),
+        spec.path + ".rss": render_rss(spec, records, ctx, paging),
+        spec.path + ".json": render_json(spec, records, ctx, paging),
+    }
 
 
 def build_feed_files(
     records: Sequence[AnnouncementRecord], ctx: FeedContext, *, title: str, limit: int
 ) -> dict[str, bytes]:
-    """Every feed file (relative path -> bytes): all, services/<slug>, events/<slug> × 3 formats, index.opml."""
+    """Every file of the output folder (relative path -> bytes).
+
+    Per feed (all, services/<slug>, events/<slug>, events/<slug>/services/<slug>) the
+    three formats of the newest `limit` entries and of each full archive page
+    (archive/<feed path>/<n>), plus index.opml and index.html.
+    """
     if limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
     files: dict[str, bytes] = {}
     specs: list[FeedSpec] = []
     newest = EPOCH
+    base = _base(ctx)
     for spec, members in feed_specs(records, title=title):
         chosen = members[:limit]  # members are already newest first
-        files[spec.path + ".atom"] = render_atom(spec, chosen, ctx)
-        files[spec.path + ".rss"] = render_rss(spec, chosen, ctx)
-        files[spec.path + ".json"] = render_json(spec, chosen, ctx)
+        pages = archive_pages(members, limit)
+        paging = Paging(prev_archive=base + archive_path(spec.path, len(pages)) if pages else None)
+        files.update(_render_all(spec, chosen, ctx, paging))
+        for number, page in enumerate(pages, 1):
+            page_spec = FeedSpec(
+                path=archive_path(spec.path, number),
+                title=f"{spec.title} (archive page {number})",
+                description=spec.description, kind=spec.kind, slug=spec.slug, event_slug=spec.event_slug,
+                category=spec.category, archive_of=spec.path,
+            )
+            page_paging = Paging(
+                current=base + spec.path,
+                prev_archive=base + archive_path(spec.path, number - 1) if number > 1 else None,
+                next_archive=base + archive_path(spec.path, number + 1) if number < len(pages) else None,
+                is_archive=True,
+            )
+            files.update(_render_all(page_spec, page, ctx, page_paging))
         specs.append(spec)
         newest = max(newest, _feed_updated(chosen))
     files["index.opml"] = render_opml(specs, ctx, title=title, updated=newest)
+    files["index.html"] = render_index_html(specs, ctx, title=title)
     log.debug("rendered %d feed files for %d records", len(files), len(records))
     return files

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Only these folders are ever pruned, and only files with these suffixes: a stray
 # file a user put in the output folder is never deleted.
-PRUNABLE_DIRS = ("services", "events")
+PRUNABLE_DIRS = ("services", "events", "archive")
 PRUNABLE_SUFFIXES = frozenset({".atom", ".rss", ".json", ".opml"})
 FILE_MODE = 0o644  # feeds are public: a web server running as another user must read them
 

@@ -12,6 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from tracker.store.models import Base
+from tracker.store.search import include_name
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,  # the full-text tables of 0002 are not models
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,197 @@
+"""WebSub hub pings and webhooks, against a real local receiver (tests/support/http.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import feedparser
+import pytest
+
+from tests.support.http import FixtureServer, Reply
+from tracker import pipeline
+from tracker.config import load_settings
+from tracker.errors import ConfigError
+from tracker.items import Announcement, AnnouncementRecord, NormalizedAnnouncement, Service
+from tracker.publish import FeedContext, build_feed_files
+from tracker.sources.push import Pusher, Webhook, load_webhooks, push, signature
+from tracker.store import repository as repo
+from tracker.store.db import close_stores, unit_of_work
+
+from .conftest import BASE_URL, EVENT, EVENT_SLUG, LAMBDA, S3
+from .feedcheck import check_feed
+
+
+def no_sleep(_seconds: float) -> None:
+    """Retries in tests do not wait."""
+
+
+def pusher(retries: int = 2) -> Pusher:
+    return Pusher(user_agent="tracker-test", timeout=5, retries=retries, backoff=0.01, sleep=no_sleep)
+
+
+def test_webhook_filters(records: list[AnnouncementRecord]) -> None:
+    by_key = {r.key: r for r in records}
+    everything = Webhook(url="https://hooks.example.test/")
+    s3_only = Webhook(url="https://hooks.example.test/", services=frozenset({"amazon-s3"}))
+    by_name = Webhook(url="https://hooks.example.test/", services=frozenset({"aws lambda"}))
+    at_event = Webhook(url="https://hooks.example.test/", events=frozenset({EVENT_SLUG}))
+    s3_at_event = Webhook(url="https://hooks.example.test/", services=frozenset({"amazon-s3"}),
+                          events=frozenset({EVENT.lower()}))
+    assert all(everything.wants(r) for r in records)
+    assert {r.key for r in records if s3_only.wants(r)} == {"s3-vector-tables", "s3-bucket-quotas"}
+    assert {r.key for r in records if by_name.wants(r)} == {"lambda-tenant-isolation", "lambda-undated"}
+    assert {r.key for r in records if at_event.wants(r)} == {"s3-vector-tables", "aurora-redshift-zero-etl"}
+    assert {r.key for r in records if s3_at_event.wants(r)} == {"s3-vector-tables"}
+    assert not s3_at_event.wants(by_key["s3-bucket-quotas"])
+
+
+def test_load_webhooks(tmp_path: Path) -> None:
+    path = tmp_path / "webhooks.toml"
+    assert load_webhooks(path) == ()
+    path.write_text('[[webhook]]\nurl = "https://hooks.example.test/a"\nservices = ["Amazon S3"]\n'
+                    'events = ["aws-reinvent-2031"]\nsecret = "s3cret"\n\n[[webhook]]\nurl = "http://127.0.0.1:9/b"\n')
+    first, second = load_webhooks(path)
+    assert first == Webhook("https://hooks.example.test/a", frozenset({"amazon s3"}),
+                            frozenset({"aws-reinvent-2031"}), "s3cret")
+    assert second.services == frozenset() and second.secret is None
+    for bad, key in (('[[webhook]]\nurl = "ftp://x"\n', "webhook[0].url"),
+                     ('[[webhook]]\nurl = "https://x.test/"\ncolour = 1\n', "webhook[0].colour"),
+                     ('[[webhook]]\nurl = "https://x.test/"\nservices = "S3"\n', "webhook[0].services"),
+                     ('hook = 1\n', "hook")):
+        path.write_text(bad)
+        with pytest.raises(ConfigError) as exc:
+            load_webhooks(path)
+        assert key in str(exc.value)
+
+
+def test_a_webhook_delivery_is_retried_signed_and_deduplicable(
+    http_server: FixtureServer, records: list[AnnouncementRecord]
+) -> None:
+    http_server.script("/hook", [Reply(status=503), Reply(status=429, headers={"Retry-After": "0"}),
+                                 Reply(status=204)])
+    hook = Webhook(url=http_server.url("/hook"), secret="s3cret")
+    record = next(r for r in records if r.key == "s3-vector-tables")
+    with pusher() as p:
+        delivery = p.send(hook, record)
+    assert delivery.ok and delivery.attempts == 3 and delivery.status == 204
+    sent = http_server.requests_to("/hook")
+    assert len(sent) == 3
+    assert len({r.headers["x-tracker-delivery"] for r in sent}) == 1  # one delivery id for every retry
+    body = sent[-1].body
+    expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert sent[-1].headers["x-tracker-signature"] == expected == signature("s3cret", body)
+    assert sent[-1].headers["content-type"] == "application/json"
+    payload = json.loads(body)
+    assert payload["type"] == "announcement.created"
+    assert payload["announcement"]["key"] == "s3-vector-tables"
+    assert payload["announcement"]["services"] == ["Amazon S3"]
+    assert payload["announcement"]["sessions"][0]["url"] == "https://www.youtube.com/watch?v=KEYNOTE0001"
+
+
+def test_a_refused_delivery_is_not_retried_and_failures_never_raise(
+    http_server: FixtureServer, records: list[AnnouncementRecord]
+) -> None:
+    http_server.route("/gone", "no such hook", status=410)
+    with pusher() as p:
+        refused = p.send(Webhook(url=http_server.url("/gone")), records[0])
+    assert not refused.ok and refused.attempts == 1 and refused.status == 410
+    assert len(http_server.requests_to("/gone")) == 1
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with pusher(retries=2) as p:
+        down = p.send(Webhook(url=f"http://127.0.0.1:{port}/hook"), records[0])
+    assert not down.ok and down.attempts == 3 and down.status is None and "connect" in (down.error or "")
+
+
+def test_push_pings_the_hub_once_and_sends_each_new_announcement_where_it_is_wanted(
+    http_server: FixtureServer, records: list[AnnouncementRecord]
+) -> None:
+    http_server.route("/hub", "", status=204)
+    http_server.route("/all", "", status=200)
+    http_server.route("/s3", "", status=200)
+    hooks = [Webhook(url=http_server.url("/all")),
+             Webhook(url=http_server.url("/s3"), services=frozenset({"amazon-s3"}))]
+    topics = [BASE_URL + "services/amazon-s3.atom", BASE_URL + "all.atom", BASE_URL + "all.atom"]
+    with pusher() as p:
+        report = push(p, hub=http_server.url("/hub"), changed_feeds=topics, webhooks=hooks,
+                      new_announcements=records)
+    assert report.failed == []
+    (ping,) = http_server.requests_to("/hub")
+    form = parse_qs(ping.body.decode())
+    assert form == {"hub.mode": ["publish"], "hub.url": [BASE_URL + "all.atom", BASE_URL + "services/amazon-s3.atom"]}
+    assert ping.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert len(http_server.requests_to("/all")) == len(records)
+    s3_keys = {json.loads(r.body)["announcement"]["key"] for r in http_server.requests_to("/s3")}
+    assert s3_keys == {"s3-vector-tables", "s3-bucket-quotas"}
+    with pusher() as p:
+        quiet = push(p, hub=http_server.url("/hub"), changed_feeds=[], webhooks=[], new_announcements=[])
+    assert quiet.hub is None and len(http_server.requests_to("/hub")) == 1  # nothing changed: no ping
+
+
+def test_feeds_advertise_the_hub(records: list[AnnouncementRecord]) -> None:
+    ctx = FeedContext(base_url=BASE_URL, author="Tracker Bot", hub="https://hub.example.test/")
+    files = build_feed_files(records, ctx, title="AWS announcements", limit=2)
+    for path in ("all.atom", "all.rss", "archive/all/1.atom"):
+        links = feedparser.parse(files[path]).feed.links
+        assert [ln.href for ln in links if ln.rel == "hub"] == ["https://hub.example.test/"], path
+    assert json.loads(files["all.json"])["hubs"] == [{"type": "WebSub", "url": "https://hub.example.test/"}]
+    assert [p for path, data in files.items() if path.endswith((".atom", ".rss", ".json"))
+            for p in check_feed(path, data, BASE_URL)] == []
+    plain = build_feed_files(records, FeedContext(base_url=BASE_URL, author="x"), title="t", limit=2)
+    assert b'rel="hub"' not in plain["all.atom"] and "hubs" not in json.loads(plain["all.json"])
+
+
+def test_a_run_pushes_its_changes(http_server: FixtureServer, tmp_path: Path, sqlite_url: str) -> None:
+    """pipeline.publish + push_changes: the hub hears of changed feeds, webhooks of new announcements."""
+    http_server.route("/hub", "", status=204)
+    http_server.route("/hook", "", status=200)
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "tracker.toml").write_text(f'[push]\nhub = "{http_server.url("/hub")}"\n')
+    (config / "webhooks.toml").write_text(f'[[webhook]]\nurl = "{http_server.url("/hook")}"\nservices = ["amazon-s3"]\n')
+    (config / "sources.toml").write_text("")
+    settings = load_settings(config, environ={}).with_overrides(
+        database_url=sqlite_url, output_dir=tmp_path / "feeds", base_url=BASE_URL)
+    first_run = datetime(2031, 12, 5, tzinfo=UTC)
+
+    def store(ctx: pipeline.Context, key: str, service: Service) -> None:
+        ann = Announcement(title=f"{service.name} {key}", url=f"https://aws.example.test/{key}",
+                           published_at=ctx.now, rule="test")
+        na = NormalizedAnnouncement(key=key, announcement=ann, services=(service,), url=ann.url,
+                                    announced_at=ctx.now)
+        with unit_of_work(ctx.factory) as session:
+            repo.upsert_announcement(session, na, now=ctx.now, event_id=None)
+
+    try:
+        ctx = pipeline.Context(settings, now=first_run)
+        store(ctx, "first-s3", S3)
+        store(ctx, "first-lambda", LAMBDA)
+        published = pipeline.publish(ctx)
+        report = pipeline.push_changes(ctx, published)
+        assert report.failed == [] and report.hub is not None
+        topics = parse_qs(http_server.requests_to("/hub")[0].body.decode())["hub.url"]
+        assert BASE_URL + "all.atom" in topics and BASE_URL + "services/amazon-s3.rss" in topics
+        assert not any("archive/" in t or t.endswith(".opml") for t in topics)
+        assert [json.loads(r.body)["announcement"]["key"] for r in http_server.requests_to("/hook")] == ["first-s3"]
+        assert b'rel="hub"' in (tmp_path / "feeds" / "all.atom").read_bytes()
+
+        # Nothing new: no ping, no webhook.
+        again = pipeline.Context(settings, now=first_run + timedelta(days=1))
+        report = pipeline.push_changes(again, pipeline.publish(again))
+        assert report.hub is None and report.webhooks == []
+        # A later run with one more S3 launch: only that one is sent.
+        later = pipeline.Context(settings, now=first_run + timedelta(days=2))
+        store(later, "second-s3", S3)
+        pipeline.push_changes(later, pipeline.publish(later))
+        assert [json.loads(r.body)["announcement"]["key"] for r in http_server.requests_to("/hook")] == [
+            "first-s3", "second-s3"]
+        assert len(http_server.requests_to("/hub")) == 2
+    finally:
+        close_stores()

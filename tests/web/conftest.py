@@ -1,0 +1,136 @@
+"""A published output folder and a running `tracker serve` on a real loopback socket."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.items import Announcement, ConferenceSession, Link, NormalizedAnnouncement, Service
+from tracker.publish import FeedContext, build_feed_files, write_files
+from tracker.store import repository as repo
+from tracker.store.db import close_stores, open_store, unit_of_work
+from tracker.web import TrackerServer, make_server
+
+NOW = datetime(2031, 12, 5, 12, 0, tzinfo=UTC)
+BASE_URL = "https://feeds.example.test/aws/"
+LIMIT = 10  # entries per feed: with 30 launches the "all" feed has archive pages
+LAMBDA = Service("aws-lambda", "AWS Lambda", ("Lambda",), "Compute")
+S3 = Service("amazon-s3", "Amazon S3", ("S3", "Amazon Simple Storage Service"), "Storage")
+AURORA = Service("amazon-aurora", "Amazon Aurora", ("Aurora",), "Database")
+TAXONOMY = (LAMBDA, S3, AURORA)
+EVENT_SLUG, EVENT_NAME = "aws-reinvent-2031", "AWS re:Invent 2031"
+WORDS = ["vector", "serverless", "streaming", "durable", "quantum", "graph"]
+
+
+def launches() -> list[tuple[NormalizedAnnouncement, bool]]:
+    """30 invented launches, a day apart, over three services; every other one at the event."""
+    out = []
+    for n in range(30):
+        service = TAXONOMY[n % 3]
+        word = WORDS[n % len(WORDS)]
+        title = f"{service.name} adds {word} feature {n}"
+        ann = Announcement(title=title, summary=f"Launch number {n} brings {word} capabilities.",
+                           url=f"https://aws.example.test/new/launch-{n}/", published_at=NOW - timedelta(days=n),
+                           rule="test")
+        na = NormalizedAnnouncement(key=f"launch-{n:02d}", announcement=ann, services=(service,),
+                                    url=ann.url, announced_at=ann.published_at)
+        out.append((na, n % 2 == 0))
+    return out
+
+
+def populate(factory: sessionmaker[Session]) -> None:
+    """Store the launches, the event and one session linked to the event's launches."""
+    with unit_of_work(factory) as s:
+        repo.sync_services(s, TAXONOMY)
+        event_id = repo.get_or_create_event(s, EVENT_SLUG, EVENT_NAME, 2031)
+        session_id = repo.upsert_session(
+            s, ConferenceSession(key="KEY001", title="Keynote", kind="keynote", code="KEY001",
+                                 url="https://www.youtube.com/watch?v=KEYNOTE0001"),
+            event_id=event_id, event_slug=EVENT_SLUG,
+        )
+        for na, at_event in launches():
+            ann_id, _ = repo.upsert_announcement(s, na, now=NOW, event_id=event_id if at_event else None)
+            if at_event:
+                repo.link_session(s, ann_id, session_id, Link("structural", 1.0, "announced in the keynote"))
+
+
+def publish(factory: sessionmaker[Session], output: Path) -> None:
+    """What `tracker publish` does, with the test's base URL and limit."""
+    with unit_of_work(factory) as s:
+        records = repo.query_announcements(s)
+    files = build_feed_files(records, FeedContext(base_url=BASE_URL, author="Tracker Bot"),
+                             title="AWS announcements", limit=LIMIT)
+    write_files(output, files, prune=True)
+
+
+@dataclass
+class Site:
+    """A running server over a published folder."""
+
+    server: TrackerServer
+    output: Path
+    factory: sessionmaker[Session]
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def request(self, path: str, headers: dict[str, str] | None = None,
+                method: str = "GET", body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+        """A raw request (the path is sent exactly as given): status, lower-case headers, body."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for name, value in (headers or {}).items():
+                conn.putheader(name, value)
+            if body is not None:
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+        finally:
+            conn.close()
+
+
+def _start(database_url: str, tmp_path: Path) -> Iterator[Site]:
+    factory = open_store(database_url)
+    populate(factory)
+    output = tmp_path / "site" / "feeds"
+    publish(factory, output)
+    server = make_server(output, factory, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield Site(server=server, output=output, factory=factory)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        close_stores()
+
+
+@pytest.fixture
+def site(sqlite_url: str, tmp_path: Path) -> Iterator[Site]:
+    """The server over SQLite (HTTP behaviour does not depend on the database)."""
+    yield from _start(sqlite_url, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One server over SQLite for a module's read-only tests (setting one up costs a second)."""
+    folder = tmp_path_factory.mktemp("shared-site")
+    yield from _start(f"sqlite:///{folder / 'tracker.db'}", folder)
+
+
+@pytest.fixture
+def any_site(database_url: str, tmp_path: Path) -> Iterator[Site]:
+    """The server over SQLite, then over PostgreSQL (for the API's queries)."""
+    yield from _start(database_url, tmp_path)

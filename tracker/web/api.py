@@ -1,0 +1,295 @@
+"""The read-only JSON API: /api/announcements, /api/announcements/{id}, /api/services, /api/events, /api/sessions.
+
+Every parameter is checked before the store is asked: an unknown or repeated parameter, a
+bad date, an oversized limit or a foreign cursor is a 400 with a JSON error that says what
+to send instead. Requests only read (GET/HEAD, read-only repository functions).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.items import AnnouncementRecord, SessionRecord
+from tracker.store import repository as repo
+from tracker.store.db import unit_of_work
+from tracker.web.responses import Response, json_error, json_response
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_SESSIONS_LIMIT = 1000
+MAX_TEXT = 200  # longest accepted value of any text parameter
+FEED_EXTS = (".atom", ".rss", ".json")
+
+
+class BadRequest(Exception):
+    """A parameter problem: becomes a 400 naming the parameter."""
+
+    def __init__(self, message: str, *, parameter: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = {"parameter": parameter, **details} if parameter else details
+
+
+def _single(query: Mapping[str, list[str]], allowed: tuple[str, ...]) -> dict[str, str]:
+    """One value per known parameter; unknown or repeated ones are refused."""
+    unknown = sorted(set(query) - set(allowed))
+    if unknown:
+        raise BadRequest(
+            f"unknown parameter {unknown[0]!r}; this endpoint accepts: {', '.join(allowed) or 'no parameters'}",
+            parameter=unknown[0], allowed=list(allowed),
+        )
+    out: dict[str, str] = {}
+    for name, values in query.items():
+        if len(values) != 1:
+            raise BadRequest(f"parameter {name!r} given {len(values)} times; give it once", parameter=name)
+        value = values[0].strip()
+        if not value:
+            raise BadRequest(f"parameter {name!r} is empty; leave it out or give a value", parameter=name)
+        if len(value) > MAX_TEXT:
+            raise BadRequest(f"parameter {name!r} is longer than {MAX_TEXT} characters", parameter=name)
+        out[name] = value
+    return out
+
+
+def parse_date(name: str, value: str, *, end: bool = False) -> datetime:
+    """YYYY-MM-DD or an ISO 8601 date-time (naive = UTC); a bare `until` date includes that day."""
+    try:
+        if len(value) == 10:
+            day = datetime.strptime(value, "%Y-%m-%d").date()
+            moment = datetime.combine(day, time(0), tzinfo=UTC)
+            # until=2030-12-05 means "up to the end of that day": the range is [since, until).
+            return moment + timedelta(days=1) if end else moment
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(
+            f"parameter {name!r}: {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 date-time "
+            "such as 2030-12-05T10:00:00Z", parameter=name,
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_limit(value: str | None, *, default: int, maximum: int) -> int:
+    """A positive integer no larger than `maximum`."""
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise BadRequest(f"parameter 'limit': {value!r} is not a whole number between 1 and {maximum}",
+                         parameter="limit", maximum=maximum)
+    limit = int(value)
+    if not 1 <= limit <= maximum:
+        raise BadRequest(f"parameter 'limit' must be between 1 and {maximum}, got {limit}; "
+                         "use the cursor of the response for more", parameter="limit", maximum=maximum)
+    return limit
+
+
+def _filters_digest(params: Mapping[str, str]) -> str:
+    scope = {k: v for k, v in sorted(params.items()) if k not in {"cursor", "limit"}}
+    return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def encode_cursor(last: AnnouncementRecord, params: Mapping[str, str]) -> str:
+    """An opaque cursor: the last record's (announced_at, id) and a digest of the filters."""
+    at = last.announced_at
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    payload = json.dumps([at.isoformat() if at else None, last.id, _filters_digest(params)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str, params: Mapping[str, str]) -> tuple[datetime | None, int]:
+    """The (announced_at, id) in a cursor made by `encode_cursor` for the same filters."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        at, last_id, digest = json.loads(raw)
+        moment = datetime.fromisoformat(at) if at is not None else None
+        if not isinstance(last_id, int) or isinstance(last_id, bool) or not isinstance(digest, str):
+            raise ValueError(value)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("parameter 'cursor' is not a cursor this API made; use the next_cursor of a response",
+                         parameter="cursor") from None
+    if digest != _filters_digest(params):
+        raise BadRequest("parameter 'cursor' belongs to a query with other filters; repeat the same filters "
+                         "with it, or start again without a cursor", parameter="cursor")
+    return moment, last_id
+
+
+@dataclass
+class Api:
+    """The API over one store; `feed_root` is the served output folder (to link existing feeds)."""
+
+    factory: sessionmaker[Session]
+    feed_root: Path
+
+    def handle(self, path: str, query: Mapping[str, list[str]]) -> Response:
+        """Dispatch one API request (path starts with /api)."""
+        routes: dict[str, Callable[[Mapping[str, list[str]]], Response]] = {
+            "/api/announcements": self.announcements,
+            "/api/services": self.services,
+            "/api/events": self.events,
+            "/api/sessions": self.sessions,
+        }
+        try:
+            if path in routes:
+                return routes[path](query)
+            prefix = "/api/announcements/"
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return self.announcement(path[len(prefix):], query)
+            return json_error(404, f"no such API endpoint: {path}; see /api/openapi.json",
+                              endpoints=sorted([*routes, "/api/announcements/{id}", "/api/openapi.json"]))
+        except BadRequest as exc:
+            return json_error(400, exc.message, **exc.details)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _feed(self, path: str) -> dict[str, str] | None:
+        """Root-relative URLs of a feed's three formats, when that feed is published."""
+        if not all((self.feed_root / (path + ext)).is_file() for ext in FEED_EXTS):
+            return None
+        return {ext[1:]: f"/{path}{ext}" for ext in FEED_EXTS}
+
+    def _record(self, record: AnnouncementRecord) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+        return {
+            "id": record.id,
+            "key": record.key,
+            "title": record.title,
+            "summary": record.summary,
+            "url": record.url,
+            "announced_at": iso(record.announced_at),
+            "updated_at": iso(record.updated_at),
+            "status": record.status,
+            "event": record.event,
+            "event_slug": record.event_slug,
+            "services": [s.name for s in record.services],
+            "service_slugs": [s.slug for s in record.services],
+            "sessions": [
+                {"code": sl.session.code, "title": sl.session.title, "url": sl.session.url, "kind": sl.session.kind,
+                 "method": sl.link.method, "score": sl.link.score}
+                for sl in record.sessions
+            ],
+            "sources": list(record.sources),
+        }
+
+    def _feed_for_filter(self, session: Session, service: str | None, event: str | None) -> dict[str, str] | None:
+        service_slug = event_slug = None
+        if service:
+            needle = service.strip().lower()
+            matches = [s.slug for s, _ in repo.list_services(session, with_counts=False)
+                       if needle in {s.slug.lower(), s.name.lower(), *(a.lower() for a in s.aliases)}]
+            if len(matches) != 1:
+                return None
+            service_slug = matches[0]
+        if event:
+            needle = " ".join(event.lower().split())
+            found = [slug for slug, name, _ in repo.list_events(session) if needle in {slug.lower(), name.lower()}]
+            if len(found) != 1:
+                return None
+            event_slug = found[0]
+        if service_slug and event_slug:
+            return self._feed(f"events/{event_slug}/services/{service_slug}")
+        if service_slug:
+            return self._feed(f"services/{service_slug}")
+        if event_slug:
+            return self._feed(f"events/{event_slug}")
+        return self._feed("all")
+
+    # ------------------------------------------------------------------ endpoints
+
+    def announcements(self, query: Mapping[str, list[str]]) -> Response:
+        """GET /api/announcements: filtered, newest first, keyset-paginated."""
+        params = _single(query, ("service", "event", "session", "since", "until", "q", "limit", "cursor"))
+        limit = parse_limit(params.get("limit"), default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
+        since = parse_date("since", params["since"]) if "since" in params else None
+        until = parse_date("until", params["until"], end=True) if "until" in params else None
+        if since and until and since >= until:
+            raise BadRequest("'since' must be before 'until'", parameter="since")
+        after = decode_cursor(params["cursor"], params) if "cursor" in params else None
+        with unit_of_work(self.factory) as session:
+            # One more than asked: tells whether there is a next page without a COUNT.
+            records = repo.query_announcements(
+                session, service=params.get("service"), event=params.get("event"), since=since, until=until,
+                search=params.get("q"), session_code=params.get("session"), limit=limit + 1, after=after,
+            )
+            feed = self._feed_for_filter(session, params.get("service"), params.get("event"))
+        page, more = records[:limit], len(records) > limit
+        next_cursor = encode_cursor(page[-1], params) if more and page else None
+        next_url = None
+        if next_cursor:
+            next_url = "/api/announcements?" + urlencode({**{k: v for k, v in params.items() if k != "cursor"},
+                                                           "cursor": next_cursor})
+        response = json_response({
+            "items": [self._record(r) for r in page],
+            "count": len(page),
+            "limit": limit,
+            "next_cursor": next_cursor,
+            "next": next_url,
+            "feed": feed,
+        })
+        if next_url:
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        return response
+
+    def announcement(self, ident: str, query: Mapping[str, list[str]]) -> Response:
+        """GET /api/announcements/{id or key}."""
+        _single(query, ())
+        with unit_of_work(self.factory) as session:
+            record = repo.get_announcement(session, int(ident) if ident.isdigit() else ident)
+        if record is None:
+            return json_error(404, f"no announcement with id or key {ident!r}")
+        return json_response(self._record(record))
+
+    def services(self, query: Mapping[str, list[str]]) -> Response:
+        """GET /api/services: services with announcements (all=true: every known service)."""
+        params = _single(query, ("all",))
+        if params.get("all", "false") not in {"true", "false"}:
+            raise BadRequest("parameter 'all' must be true or false", parameter="all")
+        with unit_of_work(self.factory) as session:
+            services = repo.list_services(session, with_counts=True)
+        everything = params.get("all") == "true"
+        return json_response({"items": [
+            {"slug": s.slug, "name": s.name, "category": s.category, "announcements": n,
+             "feed": self._feed(f"services/{s.slug}")}
+            for s, n in services if n or everything
+        ]})
+
+    def events(self, query: Mapping[str, list[str]]) -> Response:
+        """GET /api/events: events with their announcement counts and feeds."""
+        _single(query, ())
+        with unit_of_work(self.factory) as session:
+            events = repo.list_events(session)
+        return json_response({"items": [
+            {"slug": slug, "name": name, "announcements": n, "feed": self._feed(f"events/{slug}")}
+            for slug, name, n in events
+        ]})
+
+    def sessions(self, query: Mapping[str, list[str]]) -> Response:
+        """GET /api/sessions: conference sessions, optionally of one event."""
+        params = _single(query, ("event", "limit"))
+        limit = parse_limit(params.get("limit"), default=MAX_SESSIONS_LIMIT, maximum=MAX_SESSIONS_LIMIT)
+        with unit_of_work(self.factory) as session:
+            sessions = repo.list_sessions(session, event=params.get("event"))
+
+        def one(s: SessionRecord) -> dict[str, Any]:
+            return {"id": s.id, "code": s.code, "title": s.title, "kind": s.kind, "url": s.url, "event": s.event,
+                    "event_slug": s.event_slug, "speakers": list(s.speakers), "level": s.level}
+
+        return json_response({"items": [one(s) for s in sessions[:limit]], "count": min(limit, len(sessions)),
+                              "total": len(sessions)})
