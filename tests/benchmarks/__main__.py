@@ -1,0 +1,225 @@
+"""Benchmarks: `python -m tests.benchmarks [--quick] [--json PATH]`.
+
+Generates the synthetic corpus (tests/benchmarks/corpus.py), then on SQLite and on PostgreSQL
+measures the backfill against a raw lxml parse, re-extraction, a no-change daily run at 1x and
+10x database size, publishing one change and a full rebuild, query latencies, and the peak
+memory of each phase (each phase runs in its own process). Prints a table; --json writes
+every figure with the sizes it was measured at.
+
+Not part of the pytest run (tests/benchmarks is in norecursedirs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.benchmarks.corpus import CorpusSize, Manifest, generate
+
+REPO = Path(__file__).resolve().parents[2]
+POSTGRES_ADMIN = os.environ.get("TRACKER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+QUICK = CorpusSize(posts=20, whats_new=100, announcements=300)
+FULL = CorpusSize()
+
+
+def _run_phase(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "tests.benchmarks.phases", name, json.dumps(args)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"benchmark phase {name} failed (exit {proc.returncode})")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _fresh_database(kind: str, work: Path, tag: str) -> str:
+    if kind == "sqlite":
+        db = work / "tracker.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{db}"
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"tracker_bench_{tag}"
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
+
+
+def _setup(kind: str, root: Path, manifest: Manifest, tag: str) -> dict[str, Any]:
+    work = root / kind
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    url = _fresh_database(kind, work, tag)
+    config = work / "config"
+    config.mkdir()
+    for name in ("extract.toml", "services.toml"):
+        shutil.copy(REPO / "config" / name, config / name)
+    daily = work / "daily"
+    daily.mkdir()
+    blog = daily / "blog-feed.xml"
+    whats_new = daily / "whats-new-feed.xml"
+    shutil.copy(manifest.daily_blog_feed, blog)
+    shutil.copy(manifest.daily_whats_new_feed, whats_new)
+    (config / "tracker.toml").write_text(
+        f'database_url = "{url}"\noutput_dir = "{work / "feeds"}"\narchive_dir = "{work / "archive"}"\n'
+        'base_url = "https://feeds.example.org/aws/"\n'
+    )
+    (config / "sources.toml").write_text(
+        f'[[source]]\nname = "aws-news-blog"\nkind = "news-blog"\nurl = "{blog}"\n\n'
+        f'[[source]]\nname = "aws-whats-new"\nkind = "whats-new"\nurl = "{whats_new}"\n'
+    )
+    return {"config": str(config), "daily_whats_new": str(whats_new), "database": kind}
+
+
+def bench_database(
+    kind: str, root: Path, manifest: Manifest, size: CorpusSize, *, quick: bool, log: Any, max_publish: int
+) -> dict[str, Any]:
+    """Every phase on one database; returns {metric: {...}}."""
+    tag = "quick" if quick else "full"
+    args = _setup(kind, root, manifest, tag)
+    args["manifest"] = str(Path(manifest.root) / "manifest.json")
+    one_x, ten_x = size.announcements, size.announcements * 10
+    repeats = 30 if quick else 200
+    out: dict[str, Any] = {}
+
+    def step(label: str, name: str, **extra: Any) -> dict[str, Any]:
+        log(f"[{kind}] {label} ...")
+        start = time.perf_counter()
+        result = _run_phase(name, {**args, **extra})
+        log(f"[{kind}] {label}: {time.perf_counter() - start:.1f}s wall, peak {result['peak_rss_mb']} MB")
+        return result
+
+    corpus_size = {"posts": size.posts, "whats_new_items": size.whats_new, "files": len(manifest.backfill_files())}
+    back = step("backfill", "backfill")
+    out["backfill_docs_per_s"] = {"value": back["docs_per_s"], "size": {**corpus_size, "documents": back["documents"]}, "detail": back}
+    out["backfill_ratio_to_lxml"] = {"value": back["ratio_to_lxml"], "size": {**corpus_size, "documents": back["documents"]}}
+    out["backfill_peak_rss_mb"] = {"value": back["peak_rss_mb"], "size": corpus_size}
+    rex = step("reextract", "reextract")
+    out["reextract_s"] = {"value": rex["seconds"], "size": {"documents": rex["documents"], "bodies": rex["bodies"]}, "detail": rex}
+    out["reextract_unchanged_s"] = {"value": rex["unchanged_seconds"], "size": {"documents": rex["documents"]}}
+    out["reextract_peak_rss_mb"] = {"value": rex["peak_rss_mb"], "size": {"documents": rex["documents"]}}
+    for label, target in (("1x", one_x), ("10x", ten_x)):
+        sc = step(f"load to {target} announcements", "scale", target=target)
+        at = {"announcements": sc["announcements"]}
+        noop = step(f"no-change run {label}", "noop")
+        out[f"noop_run_s_{label}"] = {"value": noop["seconds"], "size": at, "detail": noop}
+        out[f"noop_peak_rss_mb_{label}"] = {"value": noop["peak_rss_mb"], "size": at}
+        if sc["announcements"] > max_publish:
+            # A full rebuild renders every announcement (archive pages): minutes at this size.
+            log(f"[{kind}] publishing at {sc['announcements']} announcements skipped (--max-publish {max_publish})")
+            out[f"publish_full_rebuild_s_{label}"] = {"value": "not measured", "size": at}
+            pub = None
+        else:
+            pub = step(f"publish one change {label}", "publish_change", edit=1 if label == "1x" else 2)
+        if pub is None:
+            pass
+        elif label == "1x":
+            out["publish_one_change_files_written"] = {"value": pub["files_written"], "size": at, "detail": pub}
+        else:
+            out["publish_one_change_files_written_10x"] = {"value": pub["files_written"], "size": at}
+        if pub is not None:
+            out[f"publish_one_change_run_s_{label}"] = {"value": pub["run_seconds"], "size": at}
+            out[f"publish_full_rebuild_s_{label}"] = {
+                "value": pub["full_rebuild_seconds"], "size": {**at, "files": pub["full_rebuild_files"]}
+            }
+            out[f"publish_peak_rss_mb_{label}"] = {"value": pub["peak_rss_mb"], "size": at}
+        q = step(f"queries {label}", "queries", repeats=repeats)
+        qsize = {**at, "limit": q["limit"], "repeats": repeats}
+        for what in ("by_service", "by_event", "full_text"):
+            if what in q:
+                out[f"query_{what}_p50_ms_{label}"] = {"value": q[what]["p50_ms"], "size": qsize}
+                out[f"query_{what}_p99_ms_{label}"] = {"value": q[what]["p99_ms"], "size": qsize}
+        out[f"query_full_text_kind"] = {"value": q["full_text_kind"], "size": {}}
+        out[f"queries_peak_rss_mb_{label}"] = {"value": q["peak_rss_mb"], "size": qsize}
+    # The issue's names: by-service p99 and peak RSS at the largest size measured.
+    out["query_by_service_p99_ms"] = {**out["query_by_service_p99_ms_10x"]}
+    out["peak_rss_mb"] = {
+        "value": max(v["value"] for k, v in out.items() if "peak_rss_mb" in k and isinstance(v["value"], (int, float))),
+        "size": {"announcements": ten_x, **corpus_size},
+    }
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if value < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def print_table(results: dict[str, Any], databases: list[str]) -> None:
+    """Metrics as rows, databases as columns, with the size each was measured at."""
+    metrics: list[str] = []
+    for db in databases:
+        for key in results[db]:
+            if key not in metrics:
+                metrics.append(key)
+    header = ["metric", *databases, "measured at"]
+    rows = []
+    for key in metrics:
+        cells = [_fmt(results[db].get(key, {}).get("value", "-")) for db in databases]
+        first = next((results[db][key] for db in databases if key in results[db]), {})
+        size = ", ".join(f"{k}={v}" for k, v in first.get("size", {}).items())
+        rows.append([key, *cells, size])
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate the corpus, run every phase on each database, print the table, write the JSON."""
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: finishes within a minute")
+    parser.add_argument("--scale", type=float, help="full sizes times this factor (e.g. 0.1)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
+    parser.add_argument("--db", action="append", choices=("sqlite", "postgresql"), help="only this database (repeatable)")
+    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "tracker-bench",
+                        help="scratch folder for the corpus, databases and feeds")
+    parser.add_argument("--seed", type=int, default=FULL.seed)
+    parser.add_argument("--announcements", type=int, metavar="N", help="database size 1x (10x is ten times this)")
+    parser.add_argument("--max-publish", type=int, default=200_000, metavar="N",
+                        help="skip the publishing phases above N announcements (default 200000)")
+    args = parser.parse_args(argv)
+    size = QUICK if args.quick else (FULL.scaled(args.scale) if args.scale else FULL)
+    size = CorpusSize(size.posts, size.whats_new, args.announcements or size.announcements, args.seed)
+    databases = args.db or ["sqlite", "postgresql"]
+    mode = "quick" if args.quick else (f"scale-{args.scale}" if args.scale else "full")
+    root = args.work / mode
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    corpus_dir = args.work / f"corpus-{size.posts}-{size.whats_new}-{size.seed}"
+    log(f"generating the corpus in {corpus_dir} ...")
+    manifest = generate(corpus_dir, size)
+    results: dict[str, Any] = {
+        "mode": mode,
+        "sizes": {"posts": size.posts, "whats_new_items": size.whats_new, "announcements_1x": size.announcements,
+                  "announcements_10x": size.announcements * 10, "seed": size.seed, "corpus_mb": round(manifest.bytes_total / 1e6, 1)},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+    }
+    for db in databases:
+        results[db] = bench_database(db, root, manifest, size, quick=args.quick, log=log, max_publish=args.max_publish)
+    results["total_seconds"] = time.perf_counter() - started
+    print(f"\n{mode}: {json.dumps(results['sizes'])}  ({results['total_seconds']:.0f}s)")
+    print_table(results, databases)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+        log(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

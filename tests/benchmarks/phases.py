@@ -1,0 +1,370 @@
+"""One benchmark phase per process: `python -m tests.benchmarks.phases PHASE ARGS_JSON`.
+
+Each phase runs in a fresh interpreter so that its peak RSS (ru_maxrss) is its own; it prints
+one JSON object on its last stdout line. The timings are taken inside the process, around the
+work itself: interpreter start-up and imports are not counted.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import resource
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.benchmarks.corpus import Manifest, announcement_rows, edit_one_whats_new_item
+
+log = logging.getLogger(__name__)
+
+Phase = Callable[[dict[str, Any]], dict[str, Any]]
+PHASES: dict[str, Phase] = {}
+
+
+def phase(func: Phase) -> Phase:
+    """Register a phase under its function name."""
+    PHASES[func.__name__] = func
+    return func
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _settings(args: dict[str, Any]) -> Any:
+    from tracker.config import load_settings
+
+    return load_settings(Path(args["config"]))
+
+
+# --------------------------------------------------------------------------- backfill
+
+
+def _lxml_floor(files: list[str]) -> float:
+    """Seconds lxml alone takes to parse the same bytes (XML as XML, everything else as HTML)."""
+    import lxml.etree
+    import lxml.html
+
+    bodies = [(f, Path(f).read_bytes()) for f in files]
+    parser = lxml.etree.XMLParser(recover=True, resolve_entities=False)
+    start = time.perf_counter()
+    for name, body in bodies:
+        if name.endswith(".xml"):
+            lxml.etree.fromstring(body, parser)
+        else:
+            lxml.html.document_fromstring(body)
+    return time.perf_counter() - start
+
+
+@phase
+def backfill(args: dict[str, Any]) -> dict[str, Any]:
+    """Import every corpus document (archive, extract, normalise, store, link); no publishing."""
+    from tracker import pipeline
+    from tracker.config import SourceConfig
+
+    manifest = Manifest.load(Path(args["manifest"]))
+    files = manifest.backfill_files()
+    settings = _settings(args)
+    sources = [SourceConfig(name=f"import:{f}", url=f, kind="auto") for f in files]
+    start = time.perf_counter()
+    report = pipeline.run(settings, sources=sources, do_publish=False)
+    seconds = time.perf_counter() - start
+    floor = min(_lxml_floor(files) for _ in range(3))
+    counts = report.counts
+    return {
+        "files": len(files),
+        "bytes": manifest.bytes_total,
+        "documents": counts["documents"],
+        "failed_sources": len(report.failed),
+        "announcements_created": counts.get("announcements_created", 0),
+        "seconds": seconds,
+        "docs_per_s": counts["documents"] / seconds,
+        "lxml_seconds": floor,
+        "ratio_to_lxml": seconds / floor,
+    }
+
+
+# --------------------------------------------------------------------------- re-extraction
+
+
+@phase
+def reextract(args: dict[str, Any]) -> dict[str, Any]:
+    """Re-extract the whole archive after a rules change (every document redone), then once more unchanged."""
+    from tracker import pipeline
+    from tracker.store.db import close_stores
+
+    config = Path(args["config"])
+    rules = config / "extract.toml"
+    text = rules.read_text()
+    marker = 'version = "'
+    at = text.index(marker) + len(marker)
+    old = text[at : text.index('"', at)]
+    rules.write_text(text[:at] + f"{old}.bench" + text[at + len(old) :])
+    settings = _settings(args)
+    start = time.perf_counter()
+    forced = pipeline.reextract(settings, do_publish=False)
+    forced_s = time.perf_counter() - start
+    close_stores()
+    start = time.perf_counter()
+    unchanged = pipeline.reextract(settings, do_publish=False)
+    unchanged_s = time.perf_counter() - start
+    return {
+        "documents": forced.counts["documents"],
+        "documents_changed": forced.counts.get("documents_changed", 0),
+        "bodies": forced.counts["bodies"],
+        "seconds": forced_s,
+        "unchanged_seconds": unchanged_s,
+        "unchanged_documents_changed": unchanged.counts.get("documents_changed", 0),
+    }
+
+
+# --------------------------------------------------------------------------- bulk loading
+
+
+def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@phase
+def scale(args: dict[str, Any]) -> dict[str, Any]:
+    """Add synthetic announcements (with services, a mention and maybe an event) up to `target` in total."""
+    from sqlalchemy import func, select, text
+
+    from tracker.normalize.events import detect_event
+    from tracker.store import repository as repo
+    from tracker.store.db import open_store, unit_of_work
+    from tracker.store.models import (
+        AnnouncementRow,
+        AnnouncementServiceRow,
+        DocumentRow,
+        MentionRow,
+        ServiceRow,
+    )
+
+    settings = _settings(args)
+    factory = open_store(settings.database_url)
+    engine = factory.kw["bind"]
+    target = int(args["target"])
+    with unit_of_work(factory) as session:
+        have = session.scalar(select(func.count()).select_from(AnnouncementRow)) or 0
+        service_ids = dict(session.execute(select(ServiceRow.slug, ServiceRow.id)).all())
+        events: dict[int, int] = {}
+        for year in range(2016, 2026):
+            found = detect_event(f"AWS re:Invent {year}")
+            assert found is not None
+            events[year] = repo.get_or_create_event(session, found.slug, found.name, found.year)
+        source_id = repo.get_or_create_source(session, "bench:bulk", kind="whats-new", url="bench:bulk")
+        next_ann = (session.scalar(select(func.max(AnnouncementRow.id))) or 0) + 1
+        next_doc = (session.scalar(select(func.max(DocumentRow.id))) or 0) + 1
+        next_mention = (session.scalar(select(func.max(MentionRow.id))) or 0) + 1
+    missing = max(0, target - have)
+    start = time.perf_counter()
+    now = datetime.now(UTC)
+    per_doc = 100  # one synthetic listing document mentions 100 announcements
+    postgres = engine.dialect.name == "postgresql"
+    ann_cols = ["id", "key", "title", "summary", "url", "announced_at", "status", "event_id", "created_at", "updated_at", "content_hash"]
+    doc_cols = ["id", "url", "title", "author", "published_at", "content_hash", "extractor_version", "archive_sha", "source_id", "kind", "fetched_at"]
+    for chunk in _chunks(announcement_rows(missing, seed=int(args.get("seed", 1)), offset=have), 20_000):
+        anns, links, docs, mentions = [], [], [], []
+        for seed in chunk:
+            ann_id = next_ann
+            next_ann += 1
+            if (ann_id % per_doc) == 0 or not docs:
+                docs.append((next_doc, f"https://bench.example/listing/{next_doc}", f"Listing {next_doc}", None,
+                             seed.announced_at, "bench", "bench", None, source_id, "whats-new", now))
+                next_doc += 1
+            anns.append((ann_id, seed.key, seed.title, seed.summary, seed.url, seed.announced_at, None,
+                         events.get(seed.event_year) if seed.event_year else None, now, now, "bench"))
+            links.extend((ann_id, service_ids[slug]) for slug in seed.service_slugs if slug in service_ids)
+            mentions.append((next_mention, ann_id, docs[-1][0], seed.title, 0, "bench"))
+            next_mention += 1
+        with engine.begin() as conn:
+            if postgres:
+                raw = conn.connection.driver_connection
+                with raw.cursor() as cur:
+                    for table, cols, rows in (
+                        ("documents", doc_cols, docs),
+                        ("announcements", ann_cols, anns),
+                        ("announcement_services", ["announcement_id", "service_id"], links),
+                        ("mentions", ["id", "announcement_id", "document_id", "excerpt", "position", "rule"], mentions),
+                    ):
+                        with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+                            for row in rows:
+                                copy.write_row(row)
+            else:
+                conn.execute(DocumentRow.__table__.insert(), [dict(zip(doc_cols, r)) for r in docs])
+                conn.execute(AnnouncementRow.__table__.insert(), [dict(zip(ann_cols, r)) for r in anns])
+                conn.execute(AnnouncementServiceRow.__table__.insert(),
+                             [{"announcement_id": a, "service_id": s} for a, s in links])
+                conn.execute(MentionRow.__table__.insert(), [
+                    dict(zip(["id", "announcement_id", "document_id", "excerpt", "position", "rule"], r)) for r in mentions
+                ])
+    with engine.begin() as conn:
+        if postgres:
+            for table in ("announcements", "documents", "mentions"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+            conn.execute(text("ANALYZE"))
+        else:
+            conn.execute(text("ANALYZE"))
+    with unit_of_work(factory) as session:
+        total = session.scalar(select(func.count()).select_from(AnnouncementRow))
+    return {"added": missing, "announcements": total, "seconds": time.perf_counter() - start}
+
+
+# --------------------------------------------------------------------------- daily runs and publishing
+
+
+@phase
+def noop(args: dict[str, Any]) -> dict[str, Any]:
+    """A daily run over sources that did not change: warm-up run first, then the measured one."""
+    from tracker import pipeline
+
+    settings = _settings(args)
+    warm = pipeline.run(settings)
+    gc.collect()
+    start = time.perf_counter()
+    report = pipeline.run(settings)
+    seconds = time.perf_counter() - start
+    counts = report.counts
+    return {
+        "seconds": seconds,
+        "warmup_seconds_note": "first run after backfill ingests the daily feeds",
+        "warm_documents_changed": warm.counts.get("documents_changed", 0),
+        "documents": counts.get("documents", 0),
+        "documents_changed": counts.get("documents_changed", 0),
+        "files_written": len(report.published.written) if report.published else None,
+        "published_skipped": report.counts.get("links_across_documents", 0) == 0 and bool(report.published)
+        and not report.published.written and not report.published.unchanged,
+    }
+
+
+@phase
+def publish_change(args: dict[str, Any]) -> dict[str, Any]:
+    """Edit one What's New item at the source, run, count the feed files rewritten; then time a full rebuild."""
+    from tracker import pipeline
+
+    settings = _settings(args)
+    pipeline.run(settings)
+    # Settle: rows bulk-loaded behind the pipeline's back are not "changes" a run would see.
+    pipeline.publish(pipeline.Context(settings))
+    feed = Path(args["daily_whats_new"])
+    title = edit_one_whats_new_item(feed, int(args.get("edit", 1)))
+    start = time.perf_counter()
+    report = pipeline.run(settings)
+    change_s = time.perf_counter() - start
+    assert report.published is not None
+    written = sorted(report.published.written)
+    shutil.rmtree(settings.output_dir, ignore_errors=True)
+    ctx = pipeline.Context(settings)
+    start = time.perf_counter()
+    full = pipeline.publish(ctx)
+    rebuild_s = time.perf_counter() - start
+    return {
+        "edited": title.strip(),
+        "updated": report.counts.get("announcements_updated", 0),
+        "files_written": len(written),
+        "written": written,
+        "run_seconds": change_s,
+        "full_rebuild_seconds": rebuild_s,
+        "full_rebuild_files": len(full.written),
+    }
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return {"p50_ms": statistics.median(ordered) * 1000, "p99_ms": p99 * 1000, "n": len(ordered)}
+
+
+@phase
+def queries(args: dict[str, Any]) -> dict[str, Any]:
+    """p50/p99 of by-service, by-event and text queries (a page of 50 results, as the CLI and API show)."""
+    from sqlalchemy import func, select
+
+    from tracker.store import repository as repo
+    from tracker.store.db import open_store, unit_of_work
+    from tracker.store.models import AnnouncementServiceRow, ServiceRow
+
+    settings = _settings(args)
+    factory = open_store(settings.database_url)
+    repeats = int(args.get("repeats", 200))
+    limit = int(args.get("limit", 50))
+    with unit_of_work(factory) as session:
+        ranked = session.execute(
+            select(ServiceRow.name, func.count())
+            .join(AnnouncementServiceRow, AnnouncementServiceRow.service_id == ServiceRow.id)
+            .group_by(ServiceRow.name)
+            .order_by(func.count().desc())
+        ).all()
+        events = [name for _slug, name, n in repo.list_events(session) if n]
+    # The most announced services, a middle one and the rarest: plans differ with selectivity.
+    names = [r[0] for r in ranked]
+    services = names[:5] + names[len(names) // 2 : len(names) // 2 + 3] + names[-2:]
+    words = ["snapshots", "zero-ETL", "warm pools", "vector search", "nonexistentword"]
+
+    def measure(run: Callable[[Any, int], Any], choices: list[Any]) -> dict[str, float]:
+        samples: list[float] = []
+        sizes: list[int] = []
+        for i in range(repeats):
+            with unit_of_work(factory) as session:
+                start = time.perf_counter()
+                result = run(session, i)
+                samples.append(time.perf_counter() - start)
+                sizes.append(len(result))
+        out = _percentiles(samples)
+        out["mean_results"] = statistics.mean(sizes)
+        return out
+
+    result: dict[str, Any] = {"services": services, "limit": limit}
+    result["by_service"] = measure(
+        lambda s, i: repo.query_announcements(s, service=services[i % len(services)], limit=limit), services
+    )
+    if events:
+        result["by_event"] = measure(lambda s, i: repo.query_announcements(s, event=events[i % len(events)], limit=limit), events)
+    search = getattr(repo, "search_announcements", None)
+    if search is not None:
+        result["full_text_kind"] = "repository.search_announcements"
+        result["full_text"] = measure(lambda s, i: search(s, words[i % len(words)], limit=limit), words)
+    else:
+        fulltext = hasattr(repo, "fulltext_condition")
+        result["full_text_kind"] = (
+            "query_announcements(search=) with the full-text index of tracker/store/search.py" if fulltext
+            else "substring (query_announcements search=, no full-text index)"
+        )
+        result["full_text"] = measure(
+            lambda s, i: repo.query_announcements(s, search=words[i % len(words)], limit=limit), words
+        )
+    return result
+
+
+def main(argv: list[str]) -> int:
+    """Run one phase and print its JSON result (with peak_rss_mb) as the last line."""
+    name, raw = argv[0], argv[1]
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    args = json.loads(raw)
+    result = PHASES[name](args)
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
