@@ -63,13 +63,16 @@ def _parse_date(value: str) -> datetime:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """One full cycle over the configured sources: fetch, extract, store, link, publish.
 
-    Exits 1 when any source failed (the others are still processed).
+    Exits 1 when any source failed (the others are still processed), 75 when another run
+    holds the run lock (see --wait).
 
     Example:
         tracker run
         tracker run --source aws-whats-new
+        tracker run --wait 600
     """
     from tracker import pipeline
+    from tracker.lock import run_lock
 
     sources = settings.sources
     if args.source:
@@ -79,7 +82,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                   f"(configured: {', '.join(s.name for s in sources)})", file=sys.stderr)
             return 2
         sources = tuple(s for s in sources if s.name in args.source)
-    report = pipeline.run(settings, sources=sources, progress=_progress(not args.quiet), do_publish=not args.no_publish)
+    with run_lock(settings.database_url, wait=args.wait):
+        report = pipeline.run(
+            settings, sources=sources, progress=_progress(not args.quiet), do_publish=not args.no_publish
+        )
     _print_report(report, args)
     return 1 if report.failed else 0
 
@@ -93,10 +99,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         tracker import saved/whats-new.xml --kind whats-new
     """
     from tracker import pipeline
+    from tracker.lock import run_lock
 
-    report = pipeline.import_documents(
-        settings, args.documents, kind=args.kind, event=args.event, progress=_progress(not args.quiet)
-    )
+    with run_lock(settings.database_url, wait=args.wait):
+        report = pipeline.import_documents(
+            settings, args.documents, kind=args.kind, event=args.event, progress=_progress(not args.quiet)
+        )
     _print_report(report, args)
     return 1 if report.failed else 0
 
@@ -137,9 +145,13 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     for ann in result["announcements"]:
         print(f"* {ann['title']}")
         print(f"    services: {', '.join(ann['services']) or '-'}")
-        if ann["sessions"]:
-            print(f"    sessions: {', '.join(ann['sessions'])}")
+        print(f"    sessions: {', '.join(ann['sessions']) or '-'}")
         print(f"    rule: {ann['rule']}" + (f" (marker {ann['marker']!r})" if ann.get("marker") else ""))
+        if ann.get("status"):
+            print(f"    status: {ann['status']}")
+        if ann.get("context"):
+            # where services come from when the title names none: the innermost context first
+            print(f"    context: {_shorten(' < '.join(ann['context']), 160)}")
         if ann["summary"]:
             print(f"    summary: {_shorten(ann['summary'], 160)}")
     if result["sessions"]:
@@ -266,6 +278,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
 
     Example:
         tracker sessions --event "AWS re:Invent 2023"
+        tracker sessions --event reinvent-2023 --format csv
     """
     from tracker.store import repository as repo
     from tracker.store.db import open_store, unit_of_work
@@ -281,9 +294,35 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()
+    elif args.format == "csv":
+        out = csv.writer(sys.stdout)
+        out.writerow(["code", "kind", "title", "event", "url", "speakers", "level"])
+        for ses in sessions:
+            out.writerow([ses.code or "", ses.kind, ses.title, ses.event or "", ses.url or "",
+                          "; ".join(ses.speakers), ses.level or ""])
     else:
         _table(["code", "kind", "title", "event", "url"],
                [[r["code"] or "", r["kind"], _shorten(r["title"], 60), r["event"] or "", r["url"] or ""] for r in rows])
+    return 0
+
+
+@command("reextract")
+def cmd_reextract(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-extract every archived document with the current rules and taxonomy (no network), then publish.
+
+    Run it after improving config/extract.toml or config/services.toml: documents whose extraction
+    is unchanged are skipped, the others are re-normalised and stored.
+
+    Example:
+        tracker reextract
+        tracker reextract --source aws-whats-new --no-publish
+    """
+    from tracker import pipeline
+
+    report = pipeline.reextract(
+        settings, sources=args.source, progress=_progress(not args.quiet), do_publish=not args.no_publish
+    )
+    _print_report(report, args)
     return 0
 
 
@@ -300,6 +339,27 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     report = pipeline.publish(ctx)
     print(f"{len(report.written)} files written, {report.unchanged} unchanged, {len(report.removed)} removed "
           f"in {settings.output_dir}", file=sys.stderr)
+    return 0
+
+
+@command("serve")
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the feeds (ETag, 304, gzip), a read-only JSON API under /api and a browse page at /browse.
+
+    Serves the output folder as it is: run `tracker publish` (or `tracker run`) first.
+
+    Example:
+        tracker serve --port 8000
+        curl 'http://127.0.0.1:8000/api/announcements?service=amazon-s3&q=vector'
+    """
+    from tracker.store.db import open_store
+    from tracker.web import make_server, serve_forever
+
+    factory = open_store(settings.database_url)
+    server = make_server(settings.output_dir, factory, host=args.host, port=args.port)
+    print(f"serving {settings.output_dir} on {server.url} (feeds at /, API at /api/openapi.json, "
+          f"browse at /browse); Ctrl-C stops", file=sys.stderr)
+    serve_forever(server)
     return 0
 
 
@@ -321,12 +381,21 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         json.dump({"sources": states, "runs": runs}, sys.stdout, indent=2, default=str)
         print()
         return 0
-    _table(["source", "last success", "failures", "last error"],
-           [[str(s.get("name")), str(s.get("last_success_at") or "-")[:19], str(s.get("consecutive_failures", 0)),
-             _shorten(str(s.get("last_error") or ""), 60)] for s in states])
+    _table(["source", "status", "last success", "last attempt", "failures", "error kind", "last error"],
+           [[str(s.get("name")), str(s.get("last_status") or "-"), str(s.get("last_success_at") or "-")[:19],
+             str(s.get("last_attempt_at") or "-")[:19], str(s.get("consecutive_failures", 0)),
+             str(s.get("last_error_kind") or ""), _shorten(str(s.get("last_error") or ""), 70)] for s in states])
     print()
-    _table(["run", "started", "finished", "status"],
-           [[str(r.get("id")), str(r.get("started_at"))[:19], str(r.get("finished_at") or "-")[:19], str(r.get("status"))]
+
+    def failed_sources(run: dict[str, Any]) -> str:
+        outcomes = run.get("outcomes") or {}
+        return ", ".join(sorted(n for n, o in outcomes.items() if isinstance(o, dict) and o.get("status") == "failed"))
+
+    # A run still "running" that holds no lock was killed; the next run simply redoes its work.
+    _table(["run", "started", "finished", "status", "documents", "new", "updated", "failed sources"],
+           [[str(r.get("id")), str(r.get("started_at"))[:19], str(r.get("finished_at") or "-")[:19], str(r.get("status")),
+             str((r.get("counts") or {}).get("documents", 0)), str((r.get("counts") or {}).get("announcements_created", 0)),
+             str((r.get("counts") or {}).get("announcements_updated", 0)), _shorten(failed_sources(r), 40)]
             for r in runs])
     return 0
 
@@ -449,12 +518,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
     p.add_argument("--no-publish", action="store_true", help="store only; do not rebuild the feeds")
     p.add_argument("--json", action="store_true", help="print the per-source outcome as JSON")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="if another run is in progress, wait up to this long for it (default: exit 75 at once)")
 
     p = add("import")
     p.add_argument("documents", nargs="+", metavar="DOCUMENT", help="local path, file:// URL or http(s) URL")
     p.add_argument("--kind", choices=SOURCE_KINDS, default="auto", help="document format (default: guess)")
     p.add_argument("--event", metavar="NAME", help="the event the documents belong to, e.g. 'AWS re:Invent 2023'")
     p.add_argument("--json", action="store_true", help="print the per-document outcome as JSON")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="if a run is in progress, wait up to this long for it (default: exit 75 at once)")
 
     p = add("schedule")
     p.add_argument("--cron", metavar="EXPR", help="cron expression (default: schedule.cron in tracker.toml)")
@@ -471,7 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event", metavar="E", help="event slug or name, e.g. 'AWS re:Invent 2023'")
     p.add_argument("--since", type=_parse_date, metavar="DATE", help="announced on or after (YYYY-MM-DD)")
     p.add_argument("--until", type=_parse_date, metavar="DATE", help="announced before (YYYY-MM-DD)")
-    p.add_argument("--search", metavar="TEXT", help="text in the title or summary")
+    p.add_argument("--search", metavar="TEXT",
+                   help="full-text search in the title and summary: every word, stemmed, the last one as a prefix")
     p.add_argument("--session", metavar="CODE", help="covered by this session code, e.g. DAT342")
     p.add_argument("--limit", type=int, metavar="N", help="at most N results")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -487,9 +561,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("sessions")
     p.add_argument("--event", metavar="E", help="event slug or name")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
     add("publish")
+
+    p = add("serve")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+
+    p = add("reextract")
+    p.add_argument("--source", action="append", metavar="NAME", help="only the documents of this source (repeatable)")
+    p.add_argument("--no-publish", action="store_true", help="store only; do not rebuild the feeds")
+    p.add_argument("--json", action="store_true", help="print the per-source outcome as JSON")
 
     p = add("status")
     p.add_argument("--format", choices=("table", "json"), default="table")

@@ -39,7 +39,14 @@ SCHEMA: dict[str, tuple[type, Any]] = {
     "http.retries": (int, 2),
     "http.backoff": (float, 1.0),
     "http.max_bytes": (int, 20_000_000),
+    "http.max_seconds": (float, 300.0),
+    "http.max_retry_wait": (float, 60.0),
+    "http.min_interval": (float, 1.0),
+    "http.robots": (bool, True),
     "link.threshold": (float, 0.6),
+    "push.hub": (str, ""),
+    "push.retries": (int, 3),
+    "push.timeout": (float, 10.0),
 }
 
 SOURCE_SCHEMA: dict[str, tuple[type, Any]] = {
@@ -62,6 +69,10 @@ class HttpSettings:
     retries: int = 2
     backoff: float = 1.0
     max_bytes: int = 20_000_000
+    max_seconds: float = 300.0  # one whole response, however slowly it trickles in
+    max_retry_wait: float = 60.0  # a longer Retry-After is not waited for: the source fails this run
+    min_interval: float = 1.0  # seconds between two requests to the same host
+    robots: bool = True  # honour robots.txt
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +103,9 @@ class Settings:
     schedule_timezone: str = "UTC"
     misfire_grace_seconds: int = 3600
     link_threshold: float = 0.6
+    push_hub: str = ""  # WebSub hub to ping after a publish ("" = none)
+    push_retries: int = 3  # extra attempts of a hub ping or webhook delivery
+    push_timeout: float = 10.0
     http: HttpSettings = field(default_factory=lambda: HttpSettings(user_agent=SCHEMA["http.user_agent"][1]))
     sources: tuple[SourceConfig, ...] = ()
 
@@ -220,6 +234,10 @@ def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | N
         retries=v["http.retries"],
         backoff=v["http.backoff"],
         max_bytes=v["http.max_bytes"],
+        max_seconds=v["http.max_seconds"],
+        max_retry_wait=v["http.max_retry_wait"],
+        min_interval=v["http.min_interval"],
+        robots=v["http.robots"],
     )
     for key in ("feeds.limit", "http.max_bytes"):
         if v[key] <= 0:
@@ -237,6 +255,9 @@ def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | N
         schedule_timezone=v["schedule.timezone"],
         misfire_grace_seconds=v["schedule.misfire_grace_seconds"],
         link_threshold=v["link.threshold"],
+        push_hub=v["push.hub"],
+        push_retries=v["push.retries"],
+        push_timeout=v["push.timeout"],
         http=http,
         sources=load_sources(sources_path),
     )

@@ -16,18 +16,22 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker import link as linking
 from tracker.config import Settings, SourceConfig, data_file
 from tracker.errors import ExtractError, FetchError, TrackerError
-from tracker.extract import EXTRACTOR_VERSION, extract
+from tracker.extract import EXTRACTOR_VERSION, KINDS, extract
 from tracker.extract.rules import Rules, load_rules
-from tracker.items import Document, NormalizedAnnouncement, RawDocument
+from tracker.items import AnnouncementRecord, Document, NormalizedAnnouncement, RawDocument
 from tracker.normalize import Taxonomy, normalize
-from tracker.normalize.events import detect_event
+from tracker.normalize import dedupe
+from tracker.normalize.events import DeclaredEvent, detect_event, load_declared_events
 from tracker.publish import FeedContext, PublishReport, build_feed_files, write_files
 from tracker.sources import Fetcher, hosts_of, is_remote
+from tracker.sources import push
+from tracker.sources.guard import check_document
 from tracker.store import repository as repo
 from tracker.store.archive import Archive
 from tracker.store.db import open_store, unit_of_work
@@ -65,6 +69,7 @@ class RunReport:
 
     outcomes: list[SourceOutcome] = field(default_factory=list)
     published: PublishReport | None = None
+    links_across_documents: int = 0  # links made or changed by link_across_documents
 
     @property
     def failed(self) -> list[SourceOutcome]:
@@ -78,6 +83,7 @@ class RunReport:
         for outcome in self.outcomes:
             total.update(outcome.counts)
             total["documents"] += outcome.documents
+        total["links_across_documents"] += self.links_across_documents
         return total
 
 
@@ -87,14 +93,24 @@ class Context:
     def __init__(self, settings: Settings, *, now: datetime | None = None) -> None:
         self.settings = settings
         self.now = now or datetime.now(UTC)
+        # Asked between documents: True means stop (SIGTERM to `tracker schedule`).
+        self.stop: Callable[[], bool] = lambda: False
         self.factory: sessionmaker[Session] = open_store(settings.database_url)
         self.taxonomy = Taxonomy.load(data_file(settings.config_dir, "services.toml").parent)
         self.rules: Rules = load_rules(data_file(settings.config_dir, "extract.toml"))
         self.archive = Archive(settings.archive_dir)
+        self.services_by_slug = {s.slug: s for s in self.taxonomy.services}
         # Documents are re-normalised when the extractor or the taxonomy changes.
-        self.version = f"{EXTRACTOR_VERSION}+{_taxonomy_fingerprint(self.taxonomy)}"
+        self.version = f"{EXTRACTOR_VERSION}+rules{self.rules.version}+{_taxonomy_fingerprint(self.taxonomy)}"
+        # Events declared in config/events.toml: their days, and names no pattern knows.
+        self.events: tuple[DeclaredEvent, ...] = load_declared_events(data_file(settings.config_dir, "events.toml"))
         with unit_of_work(self.factory) as session:
             repo.sync_services(session, self.taxonomy.services)
+            for declared in self.events:
+                repo.declare_event(
+                    session, declared.event.slug, declared.event.name, declared.event.year,
+                    starts_on=declared.starts, ends_on=declared.ends,
+                )
 
 
 def _taxonomy_fingerprint(taxonomy: Taxonomy) -> str:
@@ -110,8 +126,10 @@ def _document_hash(doc: Document) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _event_for(session: Session, *texts: str | None) -> tuple[int | None, str | None]:
-    event = detect_event(*texts)
+def _event_for(
+    session: Session, *texts: str | None, declared: Sequence[DeclaredEvent] = (), on: datetime | None = None
+) -> tuple[int | None, str | None]:
+    event = detect_event(*texts, declared=declared, on=on)
     if event is None:
         return None, None
     return repo.get_or_create_event(session, event.slug, event.name, event.year), event.slug
@@ -125,6 +143,7 @@ def ingest_document(
     source: str | None,
     archive_sha: str | None,
     declared_event: str | None = None,
+    content_hash: str | None = None,
 ) -> Counter[str]:
     """Store one extracted document with its announcements, sessions and links."""
     counts: Counter[str] = Counter()
@@ -134,7 +153,7 @@ def ingest_document(
         title=doc.title,
         author=doc.author,
         published_at=doc.published_at,
-        content_hash=_document_hash(doc),
+        content_hash=content_hash or _document_hash(doc),
         extractor_version=ctx.version,
         archive_sha=archive_sha,
         source_name=source,
@@ -150,7 +169,10 @@ def ingest_document(
     session_ids: dict[str, int] = {}
     session_events: dict[str, str | None] = {}
     for conf in doc.sessions:
-        event_id, event_slug = _event_for(session, declared_event, conf.event, doc_event, doc.title)
+        event_id, event_slug = _event_for(
+            session, declared_event, conf.event, doc_event, doc.title,
+            declared=ctx.events, on=conf.published_at or doc.published_at,
+        )
         session_ids[conf.key] = repo.upsert_session(session, conf, event_id=event_id, event_slug=event_slug)
         session_events[conf.key] = event_slug
         counts["sessions"] += 1
@@ -158,16 +180,27 @@ def ingest_document(
     normalized = normalize(doc, ctx.taxonomy, now=ctx.now)
     if declared_event:
         normalized = [_with_event(na, declared_event) for na in normalized]
+    if len(normalized) == 1:
+        # A one-launch document (a What's New item, a launch post) whose title was reworded
+        # upstream is still the same launch: it keeps the announcement it already had.
+        previous = repo.keys_mentioned_by(session, doc_id)
+        if len(previous) == 1 and previous[0] != normalized[0].key:
+            normalized = [replace(normalized[0], key=previous[0])]
     in_doc = linking.links_in_document(
         [(conf.key, conf.title, session_events.get(conf.key)) for conf in doc.sessions],
         [
-            (na.announcement.title, tuple(s.name for s in na.services), na.announcement.sessions, None)
+            (na.announcement.title, tuple(s.name for s in na.services), na.announcement.sessions, None,
+             tuple(s.aliases for s in na.services))
             for na in normalized
         ],
         ctx.settings.link_threshold,
     )
     for na, links in zip(normalized, in_doc, strict=True):
-        event_id, _ = _event_for(session, na.event)
+        event_id, _ = _event_for(session, na.event, declared=ctx.events, on=na.announced_at or doc.published_at)
+        duplicate = _stored_duplicate(ctx, session, na)
+        if duplicate is not None:
+            na = replace(na, key=duplicate)
+            counts["announcements_merged"] += 1
         ann_id, status = repo.upsert_announcement(session, na, now=ctx.now, event_id=event_id)
         counts[f"announcements_{status}"] += 1
         if repo.add_mention(
@@ -183,6 +216,21 @@ def ingest_document(
             if repo.link_session(session, ann_id, session_ids[key], link):
                 counts["links"] += 1
     return counts
+
+
+def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement) -> str | None:
+    """The key of a stored announcement that is this same launch under other words, if any."""
+    if not na.services or repo.announcement_exists(session, na.key):
+        return None
+    when = na.announced_at or na.announcement.published_at
+    known = [
+        dedupe.Known(key, title, slugs, announced_at)
+        for key, title, slugs, announced_at in repo.dedupe_candidates(
+            session, (s.slug for s in na.services), around=when, days=dedupe.MAX_DAYS_APART
+        )
+        if key != na.key
+    ]
+    return dedupe.find_duplicate(na.announcement.title, na.services, when, known, ctx.services_by_slug)
 
 
 def _with_event(na: NormalizedAnnouncement, name: str) -> NormalizedAnnouncement:
@@ -208,15 +256,43 @@ def process_source(
         if raw.not_modified:
             outcome.status = "not-modified"
         else:
+            # Hostile XML and a feed source answering with an error page are refused whole;
+            # a charset the server got wrong is corrected.
+            raw = check_document(raw, source.kind)
             archive_sha = ctx.archive.put(raw.body)
             docs = extract_raw(ctx, raw, kind=source.kind, event=source.event)
+            if not source.fetch_pages:
+                # Batched: one commit per INGEST_BATCH documents, one savepoint per document.
+                done = ingest_many(
+                    ctx, (Prepared(doc, archive_sha) for doc in docs), outcome, source=source.name,
+                    declared_event=source.event, progress=progress, total=len(docs), stop=ctx.stop,
+                )
+                if not done:
+                    outcome.status = "interrupted"
+                    return outcome
+                docs = []
             for index, doc in enumerate(docs, 1):
+                if ctx.stop():
+                    # Stopping between documents: the validators are not saved, so the
+                    # next run fetches this source again and stores the rest.
+                    outcome.status = "interrupted"
+                    return outcome
                 # One transaction per document: a bad document loses only itself.
                 try:
+                    doc_hash, doc_sha = None, archive_sha
+                    if source.fetch_pages:
+                        doc, doc_hash, page_sha = with_page(ctx, fetcher, source, doc, outcome.counts)
+                        doc_sha = page_sha or archive_sha
                     with unit_of_work(ctx.factory) as session:
                         outcome.counts.update(
                             ingest_document(
-                                ctx, session, doc, source=source.name, archive_sha=archive_sha, declared_event=source.event
+                                ctx,
+                                session,
+                                doc,
+                                source=source.name,
+                                archive_sha=doc_sha,
+                                declared_event=source.event,
+                                content_hash=doc_hash,
                             )
                         )
                     outcome.documents += 1
@@ -242,29 +318,76 @@ def process_source(
     return outcome
 
 
+def with_page(
+    ctx: Context, fetcher: Fetcher, source: SourceConfig, item: Document, counts: Counter[str]
+) -> tuple[Document, str | None, str | None]:
+    """A feed item completed from its own page: (document, content hash, archive sha of the page).
+
+    The document keeps the item's hash, so an item unchanged in the feed costs no page fetch on
+    the next run; when the page cannot be fetched, the feed's own content is stored under a hash
+    that differs from the item's, so the page is tried again next time.
+    """
+    item_hash = _document_hash(item)
+    if not is_remote(item.url):
+        return item, None, None
+    with unit_of_work(ctx.factory) as session:
+        if repo.document_is_current(session, item.url, item_hash, ctx.version):
+            return item, item_hash, None
+    try:
+        page = check_document(fetcher.fetch(item.url, source=source.name), "html")
+        page_docs = extract(page.body, url=item.url, content_type=page.content_type, kind="html", rules=ctx.rules,
+                            event=source.event)
+    except (FetchError, ExtractError) as exc:
+        log.warning("%s: page %s not used, keeping the feed's content: %s", source.name, item.url, exc)
+        counts["pages_failed"] += 1
+        return item, hashlib.sha256(f"feed-only:{item_hash}".encode()).hexdigest(), None
+    counts["pages_fetched"] += 1
+    page_sha = ctx.archive.put(page.body)
+    if not page_docs:
+        return item, item_hash, page_sha
+    page_doc = page_docs[0]
+    # The feed's metadata (title, date, categories) is the reliable part; the page has the full text.
+    merged = replace(
+        item,
+        author=item.author or page_doc.author,
+        published_at=item.published_at or page_doc.published_at,
+        announcements=page_doc.announcements or item.announcements,
+        sessions=item.sessions + page_doc.sessions,
+    )
+    return merged, item_hash, page_sha
+
+
 def link_across_documents(ctx: Context) -> int:
-    """Link announcements to sessions of any document whose title names them."""
+    """Link announcements to the sessions of their event, in any document, whose title names them."""
     created = 0
     with unit_of_work(ctx.factory) as session:
         sessions = repo.sessions_for_linking(session)
-        if not sessions:
-            return 0
-        index: dict[str, list[tuple[int, linking.Candidate]]] = {}
-        for sid, title, _code, event_slug, _kind in sessions:
-            cand = linking.Candidate(title, (), event_slug)
-            for tok in set(linking.tokens(title)) - linking.STOPWORDS:
-                index.setdefault(tok, []).append((sid, cand))
-        names = {s.slug: s.name for s in ctx.taxonomy.services}
-        for ann_id, title, service_slugs, event_slug in repo.announcements_for_linking(session):
-            ann = linking.Candidate(title, tuple(names.get(s, s) for s in service_slugs), event_slug)
-            seen: dict[int, linking.Candidate] = {}
-            for tok in linking.distinctive(title, ann.services):
-                for sid, cand in index.get(tok, ()):
-                    seen[sid] = cand
-            for sid, cand in seen.items():
-                link = linking.score_title_match(ann, cand)
-                if link is not None and link.score >= ctx.settings.link_threshold:
-                    created += repo.link_session(session, ann_id, sid, link)
+        # Only a shared known event makes a title match across documents credible, so only
+        # the announcements of events that have sessions are read (not the whole store).
+        index = linking.SessionIndex(
+            (sid, linking.Candidate(title, (), event_slug)) for sid, title, _code, event_slug, _kind in sessions
+            if event_slug is not None
+        )
+        services = {s.slug: s for s in ctx.taxonomy.services}
+        titles = {sid: title for sid, title, _code, _event, _kind in sessions}
+        threshold = ctx.settings.link_threshold
+        for event_slug in sorted(e for e in index.weights if e is not None):
+            stored = repo.title_links_of_event(session, event_slug)
+            for ann_id, title, service_slugs, _ in repo.announcements_for_linking(session, event_slug):
+                known = [services[s] for s in service_slugs if s in services]
+                ann = linking.Candidate(
+                    title, tuple(s.name for s in known), event_slug, tuple(s.aliases for s in known)
+                )
+                made = set()
+                for sid, link in index.links(ann, threshold):
+                    made.add(int(sid))
+                    created += repo.link_session(session, ann_id, int(sid), link)
+                # A title link that no longer reaches the threshold (raised, or a better scorer)
+                # goes, unless its own document's sessions still justify it.
+                for sid in stored.get(ann_id, set()) - made:
+                    again = linking.score_title_match(ann, linking.Candidate(titles.get(sid, ""), (), None))
+                    if again is None or again.score < threshold:
+                        created += repo.unlink_session(session, ann_id, sid)
     return created
 
 
@@ -272,9 +395,28 @@ def publish(ctx: Context) -> PublishReport:
     """Rebuild the feeds from the store; only changed files are written."""
     with unit_of_work(ctx.factory) as session:
         records = repo.query_announcements(session)
-    feed_ctx = FeedContext(base_url=ctx.settings.base_url, author=ctx.settings.feed_author)
+    feed_ctx = FeedContext(base_url=ctx.settings.base_url, author=ctx.settings.feed_author,
+                           hub=ctx.settings.push_hub or None)
     files = build_feed_files(records, feed_ctx, title=ctx.settings.feed_title, limit=ctx.settings.feed_limit)
     return write_files(ctx.settings.output_dir, files, prune=True)
+
+
+def push_changes(ctx: Context, published: PublishReport) -> push.PushReport:
+    """After a publish: ping the WebSub hub about changed feeds, send this run's new announcements to webhooks."""
+    webhooks = push.load_webhooks(ctx.settings.config_dir / "webhooks.toml")
+    hub = ctx.settings.push_hub or None
+    # Subscription feeds only: archive pages and the indexes are not WebSub topics.
+    changed = [ctx.settings.base_url + path for path in published.written
+               if path.endswith((".atom", ".rss", ".json")) and not path.startswith("archive/")]
+    if not webhooks and not (hub and changed):
+        return push.PushReport()
+    new: list[AnnouncementRecord] = []
+    if webhooks:
+        with unit_of_work(ctx.factory) as session:
+            new = repo.announcements_created_since(session, ctx.now)
+    with push.Pusher(user_agent=ctx.settings.http.user_agent, timeout=ctx.settings.push_timeout,
+                     retries=ctx.settings.push_retries) as pusher:
+        return push.push(pusher, hub=hub, changed_feeds=changed, webhooks=webhooks, new_announcements=new)
 
 
 def run(
@@ -284,9 +426,12 @@ def run(
     now: datetime | None = None,
     progress: Progress | None = None,
     do_publish: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> RunReport:
-    """One full cycle over the configured (or given) sources."""
+    """One full cycle over the configured (or given) sources; `stop()` True ends it after the document in hand."""
     ctx = Context(settings, now=now)
+    if stop is not None:
+        ctx.stop = stop
     chosen = [s for s in (settings.sources if sources is None else sources) if s.enabled]
     report = RunReport()
     with unit_of_work(ctx.factory) as session:
@@ -294,28 +439,58 @@ def run(
     allowed = hosts_of(s.url for s in chosen if is_remote(s.url))
     with Fetcher(settings.http, allowed_hosts=allowed or None) as fetcher:
         for number, source in enumerate(chosen, 1):
+            if ctx.stop():
+                log.warning("stopping: %d of %d sources not processed in this run", len(chosen) - number + 1, len(chosen))
+                break
             if progress:
                 progress(f"[{number}/{len(chosen)}] {source.name}: {source.url}")
             outcome = process_source(ctx, fetcher, source, progress=progress)
             report.outcomes.append(outcome)
             if progress:
                 progress(f"[{number}/{len(chosen)}] {source.name}: {_describe(outcome)}")
-    links = link_across_documents(ctx)
-    if do_publish:
-        report.published = publish(ctx)
+    # A run that changed nothing after a run that published leaves links and feeds as they are:
+    # both read the whole store, so skipping them keeps a quiet day's cost flat as the store grows.
+    quiet = _nothing_changed(report) and _feeds_current(ctx, run_id)
+    if quiet:
+        log.info("nothing changed since the last published run: linking and publishing skipped")
+        report.published = PublishReport(written=[], unchanged=0, removed=[]) if do_publish else None
+    else:
+        report.links_across_documents = link_across_documents(ctx)
+        if do_publish:
+            report.published = publish(ctx)
+            push_changes(ctx, report.published)
     counts = report.counts
-    counts["links_across_documents"] = links
+    if quiet or do_publish:
+        counts["published"] = 1  # the feeds match the store as of this run
     with unit_of_work(ctx.factory) as session:
         repo.finish_run(
             session,
             run_id,
             at=datetime.now(UTC),
-            status="failed" if report.failed else "ok",
+            status="interrupted" if ctx.stop() else "failed" if report.failed else "ok",
             counts=dict(counts),
             outcomes={o.name: o.as_dict() for o in report.outcomes},
         )
     log.info("run finished: %s", json.dumps(dict(counts), sort_keys=True))
     return report
+
+
+def _nothing_changed(report: RunReport) -> bool:
+    """Whether the run stored nothing new: no document changed (so no announcement, session or link did)."""
+    counts = report.counts
+    return not counts.get("documents_changed", 0) and not counts.get("documents_failed", 0)
+
+
+def _feeds_current(ctx: Context, run_id: int) -> bool:
+    """Whether the last finished run before this one left the feeds matching the store."""
+    if not (ctx.settings.output_dir / "index.opml").is_file():
+        return False
+    with unit_of_work(ctx.factory) as session:
+        previous = repo.previous_run(session, run_id)
+    if previous is None:
+        return False
+    status, counts, finished = previous
+    return finished and status in ("ok", "failed") and counts.get("published") == 1
 
 
 def _describe(outcome: SourceOutcome) -> str:
@@ -367,7 +542,8 @@ def extract_location(
         normalized = normalize(doc, taxonomy)
         in_doc = linking.links_in_document(
             [(s.key, s.title, event_slug) for s in doc.sessions],
-            [(na.announcement.title, tuple(s.name for s in na.services), na.announcement.sessions, event_slug)
+            [(na.announcement.title, tuple(s.name for s in na.services), na.announcement.sessions, event_slug,
+              tuple(s.aliases for s in na.services))
              for na in normalized],
             settings.link_threshold,
         )
@@ -389,3 +565,139 @@ def extract_location(
                 "document": doc.url,
             })
     return {"announcements": announcements, "sessions": sessions}
+
+
+# Documents stored per transaction. Each document still gets its own SAVEPOINT, so a bad
+# document loses only itself, but the commit (an fsync on SQLite, a round trip on
+# PostgreSQL) is paid once per batch instead of once per document.
+INGEST_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document ready to store: where its bytes are archived and, optionally, its content hash."""
+
+    doc: Document
+    archive_sha: str | None
+    content_hash: str | None = None
+
+
+def ingest_many(
+    ctx: Context,
+    prepared: Iterable[Prepared],
+    outcome: SourceOutcome,
+    *,
+    source: str,
+    declared_event: str | None,
+    progress: Progress | None = None,
+    total: int | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> bool:
+    """Store documents in batches of INGEST_BATCH, one savepoint each; failures are counted, never raised.
+
+    Returns False when `stop()` asked to stop before every document was stored.
+    """
+    batch: list[Prepared] = []
+    done = 0
+
+    def flush() -> None:
+        nonlocal done
+        stored: list[Counter[str]] = []
+        try:
+            with unit_of_work(ctx.factory) as session:
+                for item in batch:
+                    try:
+                        with session.begin_nested():
+                            counts = ingest_document(
+                                ctx, session, item.doc, source=source, archive_sha=item.archive_sha,
+                                declared_event=declared_event, content_hash=item.content_hash,
+                            )
+                    except (TrackerError, DBAPIError) as exc:
+                        log.warning("%s: document %s failed: %s", source, item.doc.url, exc)
+                        outcome.counts["documents_failed"] += 1
+                        continue
+                    stored.append(counts)
+        except TrackerError as exc:
+            # The commit itself failed (database gone, locked too long): the whole batch is lost.
+            log.warning("%s: %d documents failed: %s", source, len(stored), exc)
+            outcome.counts["documents_failed"] += len(stored)
+            stored.clear()
+        for counts in stored:
+            outcome.counts.update(counts)
+            outcome.documents += 1
+        done += len(batch)
+        batch.clear()
+        if progress:
+            progress(f"{source}: {done}/{total if total is not None else '?'} documents")
+
+    for item in prepared:
+        if stop is not None and stop():
+            if batch:
+                flush()
+            return False
+        batch.append(item)
+        if len(batch) >= INGEST_BATCH:
+            flush()
+    if batch:
+        flush()
+    return True
+
+
+def reextract(
+    settings: Settings,
+    *,
+    sources: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    do_publish: bool = True,
+) -> RunReport:
+    """Re-extract every archived document with the current rules and taxonomy; no network.
+
+    Bodies come from the archive (one extraction per body: a feed's items share it); documents
+    whose extraction did not change are skipped by their content hash, the others are
+    re-normalised and stored as in a run. A body missing from the archive is counted, not fatal.
+    """
+    ctx = Context(settings)
+    configured = {s.name: s for s in settings.sources}
+    report = RunReport()
+    with unit_of_work(ctx.factory) as session:
+        run_id = repo.start_run(session, at=ctx.now)
+        bodies = repo.archived_bodies(session, sources)
+    outcomes: dict[str, SourceOutcome] = {}
+    for number, (sha, name, kind, url, _count) in enumerate(bodies, 1):
+        outcome = outcomes.get(name)
+        if outcome is None:
+            outcome = outcomes[name] = SourceOutcome(name)
+            report.outcomes.append(outcome)
+        config = configured.get(name)
+        event = config.event if config else None
+        outcome.counts["bodies"] += 1
+        try:
+            body = ctx.archive.get(sha)
+        except FileNotFoundError:
+            log.warning("%s: archived body %s is missing; skipped", name, sha)
+            outcome.counts["archive_missing"] += 1
+            continue
+        try:
+            docs = extract(body, url=url, kind=kind if kind in KINDS else "auto", rules=ctx.rules, event=event)
+        except ExtractError as exc:
+            log.warning("%s: %s no longer extracts: %s", name, url, exc)
+            outcome.counts["extract_failed"] += 1
+            continue
+        ingest_many(ctx, (Prepared(doc, sha) for doc in docs), outcome, source=name, declared_event=event)
+        if progress and number % 100 == 0:
+            progress(f"re-extracted {number}/{len(bodies)} archived bodies")
+    quiet = _nothing_changed(report) and _feeds_current(ctx, run_id)
+    if not quiet:
+        report.links_across_documents = link_across_documents(ctx)
+        if do_publish:
+            report.published = publish(ctx)
+    counts = report.counts
+    if quiet or do_publish:
+        counts["published"] = 1
+    with unit_of_work(ctx.factory) as session:
+        repo.finish_run(
+            session, run_id, at=datetime.now(UTC), status="ok", counts=dict(counts),
+            outcomes={o.name: o.as_dict() for o in report.outcomes},
+        )
+    log.info("re-extraction finished: %s", json.dumps(dict(counts), sort_keys=True))
+    return report

@@ -26,7 +26,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -56,6 +56,7 @@ from tracker.store.models import (
     SessionRow,
     SourceRow,
 )
+from tracker.store.search import fulltext_condition
 
 log = logging.getLogger(__name__)
 
@@ -324,6 +325,24 @@ def get_or_create_event(session: Session, slug: str, name: str, year: int | None
     return row.id
 
 
+def declare_event(
+    session: Session,
+    slug: str,
+    name: str,
+    year: int | None = None,
+    *,
+    starts_on: date | None = None,
+    ends_on: date | None = None,
+) -> int:
+    """Get-or-create an event declared in configuration, setting its days."""
+    event_id = get_or_create_event(session, slug, name, year)
+    row = session.get(EventRow, event_id)
+    if row is not None:
+        _set(row, "starts_on", starts_on)
+        _set(row, "ends_on", ends_on)
+    return event_id
+
+
 # --------------------------------------------------------------------------- documents
 
 
@@ -375,6 +394,14 @@ def upsert_document(
     _set(row, "kind", kind)
     _set(row, "fetched_at", _utc(fetched_at))
     return row.id, True
+
+
+def document_is_current(session: Session, url: str, content_hash: str, extractor_version: str) -> bool:
+    """Whether a document is stored with this content hash and extractor version."""
+    row = session.execute(
+        select(DocumentRow.content_hash, DocumentRow.extractor_version).where(DocumentRow.url == url)
+    ).first()
+    return row is not None and row[0] == content_hash and row[1] == extractor_version
 
 
 # --------------------------------------------------------------------------- announcements
@@ -466,6 +493,63 @@ def upsert_announcement(
     row.updated_at = now
     session.flush()
     return row.id, "updated"
+
+
+def announcement_exists(session: Session, key: str) -> bool:
+    """Whether an announcement with this key is stored."""
+    return session.scalar(select(AnnouncementRow.id).where(AnnouncementRow.key == key)) is not None
+
+
+def dedupe_candidates(
+    session: Session, service_slugs: Iterable[str], *, around: datetime | None, days: int, limit: int = 500
+) -> list[tuple[str, str, frozenset[str], datetime | None]]:
+    """Stored announcements sharing a service, dated within `days` of `around` (or undated):
+    (key, title, service slugs, announced_at), newest first."""
+    slugs = sorted(set(service_slugs))
+    if not slugs:
+        return []
+    ids = select(AnnouncementServiceRow.announcement_id).join(
+        ServiceRow, ServiceRow.id == AnnouncementServiceRow.service_id
+    ).where(ServiceRow.slug.in_(slugs))
+    # Plain rows, not ORM objects: this runs for every new announcement of a backfill.
+    query = select(AnnouncementRow.id, AnnouncementRow.key, AnnouncementRow.title, AnnouncementRow.announced_at).where(
+        AnnouncementRow.id.in_(ids)
+    )
+    around = _utc(around)
+    if around is not None:
+        window = timedelta(days=days)
+        query = query.where(
+            or_(
+                AnnouncementRow.announced_at.is_(None),
+                AnnouncementRow.announced_at.between(around - window, around + window),
+            )
+        )
+    query = query.order_by(AnnouncementRow.announced_at.desc(), AnnouncementRow.id.desc()).limit(limit)
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    slugs_of: dict[int, set[str]] = {r[0]: set() for r in rows}
+    ann_ids = list(slugs_of)
+    for start in range(0, len(ann_ids), 500):
+        for ann_id, slug in session.execute(
+            select(AnnouncementServiceRow.announcement_id, ServiceRow.slug)
+            .join(ServiceRow, ServiceRow.id == AnnouncementServiceRow.service_id)
+            .where(AnnouncementServiceRow.announcement_id.in_(ann_ids[start : start + 500]))
+        ):
+            slugs_of[ann_id].add(slug)
+    return [(r[1], r[2], frozenset(slugs_of[r[0]]), _utc(r[3])) for r in rows]
+
+
+def keys_mentioned_by(session: Session, document_id: int) -> list[str]:
+    """The keys of the announcements a stored document mentions."""
+    return list(
+        session.scalars(
+            select(AnnouncementRow.key)
+            .join(MentionRow, MentionRow.announcement_id == AnnouncementRow.id)
+            .where(MentionRow.document_id == document_id)
+            .order_by(MentionRow.position)
+        )
+    )
 
 
 def add_mention(
@@ -615,6 +699,14 @@ def finish_run(
     row.outcomes = json.loads(json.dumps(outcomes, default=str))
 
 
+def previous_run(session: Session, run_id: int) -> tuple[str, dict[str, int], bool] | None:
+    """(status, counts, finished) of the run recorded just before this one, or None."""
+    row = session.scalars(select(RunRow).where(RunRow.id < run_id).order_by(RunRow.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return row.status, dict(row.counts or {}), row.finished_at is not None
+
+
 def last_runs(session: Session, limit: int = 10) -> list[dict[str, object]]:
     """The most recent runs, newest first."""
     rows = session.scalars(select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc()).limit(limit)).all()
@@ -638,7 +730,9 @@ def _record_options() -> tuple[LoaderOption, ...]:
     # Each relationship is one extra SELECT ... WHERE id IN (...), whatever the number of rows.
     return (
         joinedload(AnnouncementRow.event),
-        selectinload(AnnouncementRow.services).selectinload(ServiceRow.aliases),
+        # Aliases are read by `_records` in one plain query: as ORM objects they were most of
+        # the cost of a page of results (a popular service has dozens of spellings).
+        selectinload(AnnouncementRow.services),
         selectinload(AnnouncementRow.session_links)
         .joinedload(AnnouncementSessionRow.session)
         .joinedload(SessionRow.event),
@@ -646,10 +740,31 @@ def _record_options() -> tuple[LoaderOption, ...]:
     )
 
 
-def _service(row: ServiceRow) -> Service:
-    return Service(
-        slug=row.slug, name=row.name, aliases=tuple(a.alias for a in row.aliases), category=row.category
-    )
+def _service(row: ServiceRow, aliases: dict[int, tuple[str, ...]] | None = None) -> Service:
+    names = aliases[row.id] if aliases is not None and row.id in aliases else tuple(a.alias for a in row.aliases)
+    return Service(slug=row.slug, name=row.name, aliases=names, category=row.category)
+
+
+def _aliases(session: Session, service_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    """Every alias of the given services, in their relationship order (by alias id)."""
+    ids = sorted(set(service_ids))
+    out: dict[int, list[str]] = {sid: [] for sid in ids}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(ServiceAliasRow.service_id, ServiceAliasRow.alias)
+            .where(ServiceAliasRow.service_id.in_(ids[start : start + 500]))
+            .order_by(ServiceAliasRow.id)
+        )
+        for sid, alias in rows:
+            out[sid].append(alias)
+    return {sid: tuple(names) for sid, names in out.items()}
+
+
+def _records(session: Session, stmt: Any) -> list[AnnouncementRecord]:
+    """Records of the announcements a statement (with `_record_options`) selects, in its order."""
+    rows = list(session.scalars(stmt).unique())
+    aliases = _aliases(session, (s.id for row in rows for s in row.services))
+    return [_record(row, aliases) for row in rows]
 
 
 def _session_record(row: SessionRow) -> SessionRecord:
@@ -666,7 +781,7 @@ def _session_record(row: SessionRow) -> SessionRecord:
     )
 
 
-def _record(row: AnnouncementRow) -> AnnouncementRecord:
+def _record(row: AnnouncementRow, aliases: dict[int, tuple[str, ...]] | None = None) -> AnnouncementRecord:
     return AnnouncementRecord(
         id=row.id,
         key=row.key,
@@ -678,7 +793,7 @@ def _record(row: AnnouncementRow) -> AnnouncementRecord:
         status=row.status,
         event=row.event.name if row.event else None,
         event_slug=row.event.slug if row.event else None,
-        services=tuple(_service(s) for s in sorted(row.services, key=lambda s: (s.name.lower(), s.slug))),
+        services=tuple(_service(s, aliases) for s in sorted(row.services, key=lambda s: (s.name.lower(), s.slug))),
         sessions=tuple(
             SessionLinkRecord(
                 session=_session_record(link.session), link=Link(link.method, link.score, link.reason)
@@ -731,6 +846,21 @@ def _ordering(order: str) -> tuple[ColumnElement[Any], ...]:
     return (AnnouncementRow.announced_at.desc().nulls_last(), AnnouncementRow.id.desc())
 
 
+def _after(cursor: tuple[datetime | None, int], order: str) -> ColumnElement[bool]:
+    """Rows strictly after the cursor in (announced_at nulls last, id) order."""
+    at, last_id = _utc(cursor[0]), cursor[1]
+    column = AnnouncementRow.announced_at
+    if at is None:
+        # Already among the undated rows, which come last: only the id moves on.
+        same_id = AnnouncementRow.id < last_id if order == "desc" else AnnouncementRow.id > last_id
+        return column.is_(None) & same_id
+    if order == "desc":
+        later = or_(column < at, (column == at) & (AnnouncementRow.id < last_id), column.is_(None))
+    else:
+        later = or_(column > at, (column == at) & (AnnouncementRow.id > last_id), column.is_(None))
+    return later
+
+
 def query_announcements(
     session: Session,
     *,
@@ -742,9 +872,17 @@ def query_announcements(
     session_code: str | None = None,
     limit: int | None = None,
     order: str = "desc",
+    after: tuple[datetime | None, int] | None = None,
 ) -> list[AnnouncementRecord]:
-    """Announcements filtered by service, event, date range [since, until), text and session code."""
+    """Announcements filtered by service, event, date range [since, until), full text and session code.
+
+    `search` is full-text (every word, stemmed, the last one as a prefix: see
+    `tracker.store.search`). `after` is a keyset cursor: (announced_at, id) of the last
+    record of the previous page, in the same `order`; undated records come last.
+    """
     stmt = select(AnnouncementRow)
+    if after is not None:
+        stmt = stmt.where(_after(after, order))
     if service:
         ids = _service_ids(session, service)
         if not ids:
@@ -763,13 +901,12 @@ def query_announcements(
         stmt = stmt.where(AnnouncementRow.announced_at >= _utc(since))
     if until is not None:
         stmt = stmt.where(AnnouncementRow.announced_at < _utc(until))
-    if search:
-        stmt = stmt.where(
-            or_(
-                AnnouncementRow.title.icontains(search, autoescape=True),
-                AnnouncementRow.summary.icontains(search, autoescape=True),
-            )
-        )
+    if search is not None and search.strip():
+        # Full-text search (tracker.store.search): FTS5 on SQLite, tsvector on PostgreSQL.
+        matches = fulltext_condition(session, search)
+        if matches is None:
+            return []  # nothing searchable in the text (only stop words or punctuation)
+        stmt = stmt.where(matches)
     if session_code:
         code = session_code.strip().upper()
         stmt = stmt.where(
@@ -782,7 +919,7 @@ def query_announcements(
     stmt = stmt.order_by(*_ordering(order)).options(*_record_options())
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [_record(row) for row in session.scalars(stmt).unique()]
+    return _records(session, stmt)
 
 
 def get_announcement(session: Session, id_or_key: int | str) -> AnnouncementRecord | None:
@@ -849,7 +986,7 @@ def announcements_without_services(session: Session) -> list[AnnouncementRecord]
         .order_by(*_ordering("desc"))
         .options(*_record_options())
     )
-    return [_record(row) for row in session.scalars(stmt).unique()]
+    return _records(session, stmt)
 
 
 def feed_groups(session: Session) -> dict[str, list[str]]:
@@ -896,6 +1033,30 @@ def announcements_for_linking(
     return [(r[0], r[1], tuple(sorted(slugs.get(r[0], ()))), r[2]) for r in rows]
 
 
+def title_links_of_event(session: Session, event_slug: str, method: str = "title") -> dict[int, set[int]]:
+    """The stored links of one method from the announcements of an event: announcement id -> session ids."""
+    rows = session.execute(
+        select(AnnouncementSessionRow.announcement_id, AnnouncementSessionRow.session_id)
+        .join(AnnouncementRow, AnnouncementRow.id == AnnouncementSessionRow.announcement_id)
+        .join(EventRow, EventRow.id == AnnouncementRow.event_id)
+        .where(EventRow.slug == event_slug, AnnouncementSessionRow.method == method)
+    ).all()
+    out: dict[int, set[int]] = {}
+    for ann_id, sid in rows:
+        out.setdefault(ann_id, set()).add(sid)
+    return out
+
+
+def unlink_session(session: Session, announcement_id: int, session_id: int) -> bool:
+    """Remove an announcement ↔ session link; True when there was one."""
+    row = session.get(AnnouncementSessionRow, (announcement_id, session_id))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
 def sessions_for_linking(session: Session) -> list[tuple[int, str, str | None, str | None, str]]:
     """(id, title, code, event slug, kind) of every session."""
     rows = session.execute(
@@ -904,3 +1065,36 @@ def sessions_for_linking(session: Session) -> list[tuple[int, str, str | None, s
         .order_by(SessionRow.id)
     ).all()
     return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def archived_bodies(session: Session, sources: Sequence[str] | None = None) -> list[tuple[str, str, str, str, int]]:
+    """(archive sha, source name, source kind, URL, documents) of every archived body, oldest first.
+
+    One row per body and source, not per document: a feed's items share their feed's body,
+    which is extracted once. The URL is the document's when the body holds one document
+    (a page), else the source's (a feed).
+    """
+    stmt = (
+        select(
+            DocumentRow.archive_sha, SourceRow.name, SourceRow.kind, SourceRow.url,
+            func.count(), func.min(DocumentRow.id), func.min(DocumentRow.url),
+        )
+        .join(SourceRow, SourceRow.id == DocumentRow.source_id)
+        .where(DocumentRow.archive_sha.is_not(None))
+        .group_by(DocumentRow.archive_sha, SourceRow.name, SourceRow.kind, SourceRow.url)
+    )
+    if sources:
+        stmt = stmt.where(SourceRow.name.in_(list(sources)))
+    rows = sorted(session.execute(stmt).all(), key=lambda r: r[5])
+    return [(str(r[0]), r[1], r[2], r[6] if r[4] == 1 else (r[3] or r[6]), int(r[4])) for r in rows]
+
+
+def announcements_created_since(session: Session, at: datetime) -> list[AnnouncementRecord]:
+    """Announcements first stored at or after `at` (a run's new ones, for webhooks), oldest first."""
+    stmt = (
+        select(AnnouncementRow)
+        .where(AnnouncementRow.created_at >= _utc(at))
+        .order_by(AnnouncementRow.created_at.asc(), AnnouncementRow.id.asc())
+        .options(*_record_options())
+    )
+    return _records(session, stmt)

@@ -1,0 +1,71 @@
+"""Cross-document dedupe: one launch written in different ways is one announcement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tracker.items import Service
+from tracker.normalize.dedupe import Known, find_duplicate, launch_words
+
+WIDGETS = Service("amazon-widgets", "Amazon Widgets", ("Widgets", "AWS Widgets"))
+GADGETS = Service("aws-gadgets", "AWS Gadgets", ("Gadgets",))
+INDEX = {s.slug: s for s in (WIDGETS, GADGETS)}
+DAY = datetime(2031, 3, 4, tzinfo=UTC)
+
+
+def known(key: str, title: str, *services: Service, when: datetime | None = DAY) -> Known:
+    return Known(key, title, frozenset(s.slug for s in services), when)
+
+
+def test_launch_words_drop_service_and_launch_wording() -> None:
+    assert launch_words("Announcing Amazon Widgets Turbo Mode", [WIDGETS]) == {"turbo", "mode"}
+    assert launch_words("Amazon Widgets Turbo Mode is now generally available", [WIDGETS]) == {"turbo", "mode"}
+    assert launch_words("AWS Widgets adds turbo modes", [WIDGETS]) == {"turbo", "mode"}
+
+
+def test_blog_title_with_tagline_matches_the_short_name() -> None:
+    stored = [known("k1", "Amazon Widgets Turbo Mode", WIDGETS, when=None)]
+    title = "Introducing Amazon Widgets Turbo Mode for workloads that cannot wait"
+    assert find_duplicate(title, [WIDGETS], DAY, stored, INDEX) == "k1"
+
+
+def test_verb_after_the_service_name_matches() -> None:
+    stored = [known("k1", "Amazon Widgets Turbo Mode", WIDGETS)]
+    assert find_duplicate("Amazon Widgets announces turbo mode", [WIDGETS], DAY, stored, INDEX) == "k1"
+
+
+def test_sibling_launches_are_not_merged() -> None:
+    stored = [known("k1", "Amazon Widgets Turbo Mode", WIDGETS)]
+    assert find_duplicate("Amazon Widgets Eco Mode", [WIDGETS], DAY, stored, INDEX) is None
+
+
+def test_needs_a_shared_service() -> None:
+    stored = [known("k1", "Amazon Widgets Turbo Mode", WIDGETS)]
+    assert find_duplicate("AWS Gadgets Turbo Mode", [GADGETS], DAY, stored, INDEX) is None
+    assert find_duplicate("Turbo Mode", [], DAY, stored, INDEX) is None
+
+
+def test_one_shared_word_is_not_enough() -> None:
+    stored = [known("k1", "Amazon Widgets Turbo", WIDGETS)]
+    assert find_duplicate("Amazon Widgets Turbo for everyone", [WIDGETS], DAY, stored, INDEX) is None
+
+
+def test_launches_months_apart_are_not_merged() -> None:
+    stored = [known("k1", "Amazon Widgets Turbo Mode", WIDGETS, when=DAY - timedelta(days=200))]
+    assert find_duplicate("Amazon Widgets Turbo Mode", [WIDGETS], DAY, stored, INDEX) is None
+
+
+def test_closest_candidate_wins() -> None:
+    stored = [
+        known("broad", "Amazon Widgets Turbo Mode and Eco Mode and Quiet Mode", WIDGETS),
+        known("exact", "Amazon Widgets Turbo Mode", WIDGETS),
+    ]
+    assert find_duplicate("Amazon Widgets Turbo Mode is now available", [WIDGETS], DAY, stored, INDEX) == "exact"
+
+
+def test_a_service_the_other_lacks_means_another_launch() -> None:
+    stored = [known("k1", "Amazon Widgets and AWS Gadgets zero copy sync", WIDGETS, GADGETS)]
+    other = Service("amazon-sprockets", "Amazon Sprockets", ())
+    index = {**INDEX, other.slug: other}
+    assert find_duplicate("Amazon Widgets zero copy sync with Amazon Sprockets", [WIDGETS, other], DAY, stored, index) is None
+    assert find_duplicate("Amazon Widgets zero copy sync", [WIDGETS], DAY, stored, index) == "k1"
