@@ -423,24 +423,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _record_json(record: Any) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "key": record.key,
-        "title": record.title,
-        "summary": record.summary,
-        "url": record.url,
-        "announced_at": record.announced_at.isoformat() if record.announced_at else None,
-        "updated_at": record.updated_at.isoformat() if record.updated_at else None,
-        "status": record.status,
-        "event": record.event,
-        "services": [s.name for s in record.services],
-        "sessions": [
-            {"code": sl.session.code, "title": sl.session.title, "url": sl.session.url, "kind": sl.session.kind,
-             "method": sl.link.method, "score": sl.link.score, "reason": sl.link.reason}
-            for sl in record.sessions
-        ],
-        "sources": list(record.sources),
-    }
+    return dict(record.as_dict())
 
 
 def _print_report(report: Any, args: argparse.Namespace) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +164,33 @@ class AnnouncementRecord:
     services: tuple[Service, ...] = ()
     sessions: tuple[SessionLinkRecord, ...] = ()
     sources: tuple[str, ...] = ()  # URLs of the documents that mention it
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the shape of `announcements --format json`, the API and webhooks."""
+        return {
+            "id": self.id,
+            "key": self.key,
+            "title": self.title,
+            "summary": self.summary,
+            "url": self.url,
+            "announced_at": _iso(self.announced_at),
+            "updated_at": _iso(self.updated_at),
+            "status": self.status,
+            "event": self.event,
+            "event_slug": self.event_slug,
+            "services": [s.name for s in self.services],
+            "service_slugs": [s.slug for s in self.services],
+            "sessions": [
+                {"code": sl.session.code, "title": sl.session.title, "url": sl.session.url, "kind": sl.session.kind,
+                 "method": sl.link.method, "score": sl.link.score, "reason": sl.link.reason}
+                for sl in self.sessions
+            ],
+            "sources": list(self.sources),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC; a naive value (as SQLite returns) is UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()

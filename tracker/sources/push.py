@@ -27,7 +27,6 @@ import time
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -134,27 +133,7 @@ def load_webhooks(path: Path) -> tuple[Webhook, ...]:
 
 def announcement_payload(record: AnnouncementRecord) -> dict[str, Any]:
     """The JSON a webhook receives for one announcement (the API's fields)."""
-    def iso(value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-
-    return {
-        "id": record.id,
-        "key": record.key,
-        "title": record.title,
-        "summary": record.summary,
-        "url": record.url,
-        "announced_at": iso(record.announced_at),
-        "status": record.status,
-        "event": record.event,
-        "event_slug": record.event_slug,
-        "services": [s.name for s in record.services],
-        "service_slugs": [s.slug for s in record.services],
-        "sessions": [{"code": sl.session.code, "title": sl.session.title, "url": sl.session.url,
-                      "kind": sl.session.kind} for sl in record.sessions],
-        "sources": list(record.sources),
-    }
+    return record.as_dict()
 
 
 def signature(secret: str, body: bytes) -> str:

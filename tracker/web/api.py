@@ -162,31 +162,7 @@ class Api:
         return {ext[1:]: f"/{path}{ext}" for ext in FEED_EXTS}
 
     def _record(self, record: AnnouncementRecord) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-
-        return {
-            "id": record.id,
-            "key": record.key,
-            "title": record.title,
-            "summary": record.summary,
-            "url": record.url,
-            "announced_at": iso(record.announced_at),
-            "updated_at": iso(record.updated_at),
-            "status": record.status,
-            "event": record.event,
-            "event_slug": record.event_slug,
-            "services": [s.name for s in record.services],
-            "service_slugs": [s.slug for s in record.services],
-            "sessions": [
-                {"code": sl.session.code, "title": sl.session.title, "url": sl.session.url, "kind": sl.session.kind,
-                 "method": sl.link.method, "score": sl.link.score}
-                for sl in record.sessions
-            ],
-            "sources": list(record.sources),
-        }
+        return record.as_dict()
 
     def _feed_for_filter(self, session: Session, service: str | None, event: str | None) -> dict[str, str] | None:
         service_slug = event_slug = None
