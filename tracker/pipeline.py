@@ -318,6 +318,23 @@ def process_source(
     return outcome
 
 
+class StoredRobots:
+    """The fetcher's robots.txt cache, kept in the store between runs."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def load(self, origin: str) -> tuple[bytes, str | None, str | None] | None:
+        """The kept robots.txt of an origin."""
+        with unit_of_work(self.ctx.factory) as session:
+            return repo.load_robots(session, origin)
+
+    def save(self, origin: str, body: bytes, etag: str | None, last_modified: str | None) -> None:
+        """Keep a freshly fetched robots.txt."""
+        with unit_of_work(self.ctx.factory) as session:
+            repo.save_robots(session, origin, body, etag=etag, last_modified=last_modified, at=self.ctx.now)
+
+
 def with_page(
     ctx: Context, fetcher: Fetcher, source: SourceConfig, item: Document, counts: Counter[str]
 ) -> tuple[Document, str | None, str | None]:
@@ -437,7 +454,7 @@ def run(
     with unit_of_work(ctx.factory) as session:
         run_id = repo.start_run(session, at=ctx.now)
     allowed = hosts_of(s.url for s in chosen if is_remote(s.url))
-    with Fetcher(settings.http, allowed_hosts=allowed or None) as fetcher:
+    with Fetcher(settings.http, allowed_hosts=allowed or None, robots_cache=StoredRobots(ctx)) as fetcher:
         for number, source in enumerate(chosen, 1):
             if ctx.stop():
                 log.warning("stopping: %d of %d sources not processed in this run", len(chosen) - number + 1, len(chosen))

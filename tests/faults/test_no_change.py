@@ -21,20 +21,20 @@ def test_no_change_run_is_conditional_and_writes_nothing(world: World) -> None:
     world.sources()
     server.route("/good/feed.xml", whats_new_feed(GOOD_ITEMS), content_type="application/rss+xml")
     server.route("/bad/feed.xml", whats_new_feed([Item(5, "bad")]), content_type="application/rss+xml")
+    server.route("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
     assert world.run() == 0
+    assert server.count("/robots.txt") == 1
     feeds, archive = _files(world.output), _files(world.root / "archive")
     assert feeds and archive
     before = world.snapshot()
 
     server.clear()
     assert world.run() == 0
-    feed_requests = [r for r in server.requests if r.route != "/robots.txt"]
-    assert sorted(r.route for r in feed_requests) == ["/bad/feed.xml", "/good/feed.xml"]
-    for request in feed_requests:
-        # The validators saved by the first run are sent back (the server then answers 304).
+    assert sorted(r.route for r in server.requests) == ["/bad/feed.xml", "/good/feed.xml", "/robots.txt"]
+    for request in server.requests:
+        # The validators saved by the first run are sent back (the server then answers 304),
+        # robots.txt included: it is kept in the store between runs.
         assert "if-none-match" in request.headers or "if-modified-since" in request.headers, request
-    # robots.txt is read once per host per run (it is small and is not cached across runs).
-    assert server.count("/robots.txt") <= 1
     assert {world.source_state(n)["last_status"] for n in ("good", "bad")} == {"not-modified"}
     assert _files(world.output) == feeds, "a feed file was rewritten"
     assert _files(world.root / "archive") == archive

@@ -526,3 +526,23 @@ def test_announced_at_reads_back_as_utc(factory: sessionmaker[Session]) -> None:
     assert record is not None and record.announced_at is not None and record.updated_at is not None
     assert record.announced_at == paris and record.announced_at.utcoffset() == timedelta(0)
     assert record.announced_at.hour == 18 and record.updated_at.tzinfo is not None
+
+
+def test_robots_are_kept_per_origin(database_url: str) -> None:
+    """robots.txt survives between runs so the next run can ask for it conditionally."""
+    from datetime import UTC, datetime
+
+    from tracker.store import repository as repository_module
+    from tracker.store.db import open_store, unit_of_work
+
+    factory = open_store(database_url)
+    at = datetime(2031, 1, 2, tzinfo=UTC)
+    with unit_of_work(factory) as session:
+        assert repository_module.load_robots(session, "https://example.org") is None
+        repository_module.save_robots(session, "https://example.org", b"User-agent: *\n", etag='"a"', last_modified=None, at=at)
+    with unit_of_work(factory) as session:
+        repository_module.save_robots(session, "https://example.org", b"Disallow: /x\n", etag='"b"', last_modified="x", at=at)
+        repository_module.save_robots(session, "https://other.example", b"", etag=None, last_modified=None, at=at)
+    with unit_of_work(factory) as session:
+        assert repository_module.load_robots(session, "https://example.org") == (b"Disallow: /x\n", '"b"', "x")
+        assert repository_module.load_robots(session, "https://other.example") == (b"", None, None)

@@ -9,7 +9,7 @@ failures (connect errors, timeouts, 429 and 5xx) with exponential backoff and ji
 this run: the source fails and the next run tries again).
 
 Politeness: robots.txt is read once per host and fetcher (one run) with protego and honoured
-for the configured user agent, including its Crawl-delay; requests to one host are spaced by
+for the configured user agent (with a `RobotsCache`, the last copy is asked for conditionally), including its Crawl-delay; requests to one host are spaced by
 at least `http.min_interval` seconds. A robots.txt answering 4xx means "no rules"; one
 answering 5xx means "everything disallowed" (RFC 9309 §2.3.1.4), so the source fails with
 kind `robots` until the server recovers.
@@ -49,6 +49,7 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import httpx
 from protego import Protego
@@ -114,6 +115,16 @@ class _Retry(Exception):
         self.retry_after = retry_after
 
 
+class RobotsCache(Protocol):
+    """Where a fetcher keeps robots.txt between runs, so that it is asked for conditionally."""
+
+    def load(self, origin: str) -> tuple[bytes, str | None, str | None] | None:
+        """The kept (body, ETag, Last-Modified) of an origin's robots.txt, if any."""
+
+    def save(self, origin: str, body: bytes, etag: str | None, last_modified: str | None) -> None:
+        """Keep a freshly fetched robots.txt."""
+
+
 class Fetcher:
     """Fetches sources: one pooled HTTP/1.1 client, reused for every remote URL."""
 
@@ -123,8 +134,10 @@ class Fetcher:
         *,
         allowed_hosts: Collection[str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        robots_cache: RobotsCache | None = None,
     ) -> None:
         self.settings = http
+        self._robots_cache = robots_cache
         # None means "any host"; an empty collection forbids every remote URL.
         self.allowed_hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
         self._sleep = sleep
@@ -318,8 +331,12 @@ class Fetcher:
     def _load_robots(self, origin: str, target: httpx.URL, *, source: str, url: str) -> Protego | None:
         """The parsed robots.txt of an origin; None when it has none (any 4xx or an unusable file)."""
         robots_url = f"{origin}/robots.txt"
+        cached = self._robots_cache.load(origin) if self._robots_cache else None
+        etag, last_modified = (cached[1], cached[2]) if cached else (None, None)
+        conditional = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
         try:
-            raw = self._get(robots_url, {}, source=source, etag=None, last_modified=None, limit=ROBOTS_MAX_BYTES)
+            raw = self._get(robots_url, conditional, source=source, etag=etag, last_modified=last_modified,
+                            limit=ROBOTS_MAX_BYTES)
         except FetchError as exc:
             if exc.kind in ("connect", "timeout"):
                 # The source itself would fail the same way: say so once, with the source's URL.
@@ -331,7 +348,13 @@ class Fetcher:
                 ) from None
             log.info("%s: no usable robots.txt at %s (%s); no rules apply", source, robots_url, exc.message)
             return None
-        text = raw.body.decode("utf-8", errors="replace")
+        if raw.not_modified and cached:
+            body = cached[0]
+        else:
+            body = raw.body
+            if self._robots_cache:
+                self._robots_cache.save(origin, body, raw.etag, raw.last_modified)
+        text = body.decode("utf-8", errors="replace")
         try:
             rules = Protego.parse(text)
         except Exception as exc:  # noqa: BLE001 - an unparseable robots.txt means no rules, not a crash

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    LargeBinary,
     Date,
     DateTime,
     Dialect,
@@ -91,6 +92,18 @@ class SourceRow(Base):
     last_success_at: Mapped[datetime | None]
     last_attempt_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RobotsRow(Base):
+    """The last robots.txt of an origin, kept so the next run can ask for it conditionally."""
+
+    __tablename__ = "robots"
+
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)  # scheme://host[:port]
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    fetched_at: Mapped[datetime]
 
 
 class DocumentRow(Base):

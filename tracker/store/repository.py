@@ -50,6 +50,7 @@ from tracker.store.models import (
     DocumentRow,
     EventRow,
     MentionRow,
+    RobotsRow,
     RunRow,
     ServiceAliasRow,
     ServiceRow,
@@ -227,6 +228,26 @@ def record_fetch_failure(session: Session, name: str, *, at: datetime, kind: str
     row.last_error_kind = kind
     row.last_attempt_at = _utc(at)
     row.consecutive_failures = (row.consecutive_failures or 0) + 1
+
+
+def load_robots(session: Session, origin: str) -> tuple[bytes, str | None, str | None] | None:
+    """The stored robots.txt of an origin: (body, ETag, Last-Modified), or None."""
+    row = session.get(RobotsRow, origin)
+    return None if row is None else (row.body, row.etag, row.last_modified)
+
+
+def save_robots(
+    session: Session, origin: str, body: bytes, *, etag: str | None, last_modified: str | None, at: datetime
+) -> None:
+    """Keep an origin's robots.txt with its validators (one row per origin)."""
+    row = session.get(RobotsRow, origin)
+    if row is None:
+        session.add(RobotsRow(origin=origin, body=body, etag=etag, last_modified=last_modified, fetched_at=_utc(at)))
+        return
+    _set(row, "body", body)
+    _set(row, "etag", etag)
+    _set(row, "last_modified", last_modified)
+    _set(row, "fetched_at", _utc(at))
 
 
 def list_source_states(session: Session) -> list[dict[str, object]]:
