@@ -245,3 +245,19 @@ def test_offline_import_then_query_by_service(tmp_path: Path, database_url: str)
     assert rows[0]["services"] == ["Amazon S3"]
     assert [s["kind"] for s in rows[0]["sessions"]] == ["keynote"]
     assert (tmp_path / "out" / "all.atom").is_file()
+
+
+def test_malformed_post_page_does_not_stop_the_run(deployment: Deployment) -> None:
+    """A post page with broken markup (unclosed and stray tags, cut off mid-tag) is read leniently."""
+    page = deployment.mirror / "blogs/aws/introducing-amazon-s3-glacier-flash-retrieval/index.html"
+    html = page.read_text(encoding="utf-8")
+    cut = html.index("<strong>Now available")
+    page.write_text(html[:cut] + "</div></span><p>unclosed <b>bold <i>and <a href=\"/x\"", encoding="utf-8")
+
+    deployment.tracker("run")
+
+    every_title = " | ".join(titles(deployment.feed("all.atom")))
+    assert "Glacier Flash Retrieval" in every_title
+    assert "durable timers" in every_title.lower()  # the other sources went on as usual
+    status = json.loads(deployment.tracker("status", "--format", "json").stdout)
+    assert all(s["last_error"] is None for s in status["sources"]), status["sources"]
