@@ -318,10 +318,13 @@ def cmd_reextract(args: argparse.Namespace, settings: Settings) -> int:
         tracker reextract --source aws-whats-new --no-publish
     """
     from tracker import pipeline
+    from tracker.lock import run_lock
 
-    report = pipeline.reextract(
-        settings, sources=args.source, progress=_progress(not args.quiet), do_publish=not args.no_publish
-    )
+    # It writes the store and the feeds like a run does: one at a time.
+    with run_lock(settings.database_url, wait=args.wait):
+        report = pipeline.reextract(
+            settings, sources=args.source, progress=_progress(not args.quiet), do_publish=not args.no_publish
+        )
     _print_report(report, args)
     return 0
 
@@ -334,9 +337,11 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         tracker publish --output public/feeds
     """
     from tracker import pipeline
+    from tracker.lock import run_lock
 
-    ctx = pipeline.Context(settings)
-    report = pipeline.publish(ctx)
+    with run_lock(settings.database_url, wait=args.wait):
+        ctx = pipeline.Context(settings)
+        report = pipeline.publish(ctx)
     print(f"{len(report.written)} files written, {report.unchanged} unchanged, {len(report.removed)} removed "
           f"in {settings.output_dir}", file=sys.stderr)
     return 0
@@ -546,7 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event", metavar="E", help="event slug or name")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
-    add("publish")
+    p = add("publish")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="if a run is in progress, wait up to this long for it (default: exit 75 at once)")
 
     p = add("serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -556,6 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", metavar="NAME", help="only the documents of this source (repeatable)")
     p.add_argument("--no-publish", action="store_true", help="store only; do not rebuild the feeds")
     p.add_argument("--json", action="store_true", help="print the per-source outcome as JSON")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="if a run is in progress, wait up to this long for it (default: exit 75 at once)")
 
     p = add("status")
     p.add_argument("--format", choices=("table", "json"), default="table")

@@ -40,6 +40,15 @@ def test_second_run_exits_with_a_clear_message(local_world: World) -> None:
     assert local_world.run() == 0  # the lock is free again
 
 
+@pytest.mark.parametrize("command", ["publish", "reextract"])
+def test_other_writers_wait_for_the_lock_too(local_world: World, command: str) -> None:
+    with run_lock(local_world.database_url):
+        done = _tracker(local_world, command)
+    assert done.returncode == 75, done.stderr
+    assert "another tracker run is in progress" in done.stderr
+    assert _tracker(local_world, command).returncode == 0
+
+
 def test_second_run_waits_with_wait(make_world: Callable[[str], World], tmp_path: Path) -> None:
     local_world = make_world("sqlite")
     feed = tmp_path / "feed.xml"
