@@ -153,6 +153,7 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
         AnnouncementServiceRow,
         DocumentRow,
         MentionRow,
+        UNDATED,
         ServiceRow,
     )
 
@@ -190,7 +191,8 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
                 next_doc += 1
             anns.append((ann_id, seed.key, seed.title, seed.summary, seed.url, seed.announced_at, None,
                          events.get(seed.event_year) if seed.event_year else None, now, now, "bench"))
-            links.extend((ann_id, service_ids[slug]) for slug in seed.service_slugs if slug in service_ids)
+            sort_at = seed.announced_at or UNDATED
+            links.extend((ann_id, service_ids[slug], sort_at) for slug in seed.service_slugs if slug in service_ids)
             mentions.append((next_mention, ann_id, docs[-1][0], seed.title, 0, "bench"))
             next_mention += 1
         with engine.begin() as conn:
@@ -200,7 +202,7 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
                     for table, cols, rows in (
                         ("documents", doc_cols, docs),
                         ("announcements", ann_cols, anns),
-                        ("announcement_services", ["announcement_id", "service_id"], links),
+                        ("announcement_services", ["announcement_id", "service_id", "sort_at"], links),
                         ("mentions", ["id", "announcement_id", "document_id", "excerpt", "position", "rule"], mentions),
                     ):
                         with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
@@ -210,7 +212,7 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
                 conn.execute(DocumentRow.__table__.insert(), [dict(zip(doc_cols, r)) for r in docs])
                 conn.execute(AnnouncementRow.__table__.insert(), [dict(zip(ann_cols, r)) for r in anns])
                 conn.execute(AnnouncementServiceRow.__table__.insert(),
-                             [{"announcement_id": a, "service_id": s} for a, s in links])
+                             [{"announcement_id": a, "service_id": s, "sort_at": t} for a, s, t in links])
                 conn.execute(MentionRow.__table__.insert(), [
                     dict(zip(["id", "announcement_id", "document_id", "excerpt", "position", "rule"], r)) for r in mentions
                 ])

@@ -469,6 +469,46 @@ def test_queries_do_not_issue_a_query_per_row(factory: sessionmaker[Session]) ->
     assert count_selects(2) == count_selects(20)
 
 
+def _pages(s: Session, page: int, **filters: object) -> list[str]:
+    """Every result of a query, read page by page with the keyset cursor."""
+    keys: list[str] = []
+    after = None
+    while True:
+        records = repo.query_announcements(s, limit=page, after=after, **filters)  # type: ignore[arg-type]
+        keys.extend(r.key for r in records)
+        if len(records) < page:
+            return keys
+        after = (records[-1].announced_at, records[-1].id)
+
+
+def test_a_service_page_reads_in_the_same_order_as_every_other_query(factory: sessionmaker[Session]) -> None:
+    # Ties on the date, undated announcements and a date that moves earlier on a merge: the
+    # by-service path reads its index (sort keys kept by the repository), the others sort.
+    with unit_of_work(factory) as s:
+        repo.sync_services(s, TAXONOMY)
+        for i in range(23):
+            at = None if i % 7 == 0 else NOW - timedelta(days=i % 5)
+            repo.upsert_announcement(
+                s, announcement(f"s3-{i}", f"S3 launch {i}", at=at, services=(S3,) if i % 3 else (S3, LAMBDA)),
+                now=NOW, event_id=None,
+            )
+        repo.upsert_announcement(s, announcement("lambda-only", "Lambda launch", at=NOW, services=(LAMBDA,)), now=NOW, event_id=None)
+        # A later mention dates s3-7 (undated so far) and s3-8 earlier: both move in the order.
+        repo.upsert_announcement(s, announcement("s3-7", "S3 launch 7", at=NOW - timedelta(days=30)), now=NOW, event_id=None)
+        repo.upsert_announcement(s, announcement("s3-8", "S3 launch 8", at=NOW - timedelta(days=40)), now=NOW, event_id=None)
+    with unit_of_work(factory) as s:
+        everything = [r for r in repo.query_announcements(s) if any(x.slug == S3.slug for x in r.services)]
+        expected = [r.key for r in everything]
+        assert expected[-3:] == ["s3-21", "s3-14", "s3-0"]  # undated last, newest id first
+        assert expected.index("s3-8") == len(expected) - 4 and expected.index("s3-7") == len(expected) - 5
+        assert [r.key for r in repo.query_announcements(s, service=S3.name)] == expected
+        for page in (1, 4, 50):
+            assert _pages(s, page, service=S3.name) == expected
+        assert _pages(s, 5, service=S3.name, since=NOW - timedelta(days=2)) == [
+            r.key for r in everything if r.announced_at and r.announced_at >= NOW - timedelta(days=2)
+        ]
+
+
 def test_listings(factory: sessionmaker[Session]) -> None:
     _ingest(factory)
     with unit_of_work(factory) as s:

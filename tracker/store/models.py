@@ -18,6 +18,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -165,15 +166,27 @@ class EventRow(Base):
     ends_on: Mapped[date | None] = mapped_column(Date)
 
 
+# The sort key of an undated announcement in `AnnouncementServiceRow.sort_at`: earlier than any
+# launch, so undated announcements come last in the newest-first order, as they do elsewhere.
+UNDATED = datetime(1900, 1, 1, tzinfo=UTC)
+
+
 class AnnouncementServiceRow(Base):
-    """Announcement ↔ service (many-to-many)."""
+    """Announcement ↔ service (many-to-many), with the announcement's date as its sort key.
+
+    `sort_at` copies `AnnouncementRow.announced_at` (or `UNDATED`) so that a service's
+    newest announcements are read in index order, (service_id, sort_at, announcement_id),
+    without sorting all of them: the repository keeps it in step.
+    """
 
     __tablename__ = "announcement_services"
+    __table_args__ = (Index("ix_announcement_services_by_date", "service_id", "sort_at", "announcement_id"),)
 
     announcement_id: Mapped[int] = mapped_column(
         ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
     )
-    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True, index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
+    sort_at: Mapped[datetime]
 
 
 class MentionRow(Base):
@@ -234,6 +247,8 @@ class AnnouncementRow(Base):
     """The normalised announcement."""
 
     __tablename__ = "announcements"
+    # An event's newest announcements in index order (the event's feed and `--event` queries).
+    __table_args__ = (Index("ix_announcements_by_event_date", "event_id", "announced_at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(512), unique=True)
@@ -242,15 +257,16 @@ class AnnouncementRow(Base):
     url: Mapped[str | None] = mapped_column(Text)
     announced_at: Mapped[datetime | None] = mapped_column(index=True)
     status: Mapped[str | None] = mapped_column(String(20))
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     # Hash of the published fields: "updated" means this changed.
     content_hash: Mapped[str] = mapped_column(String(64))
 
     event: Mapped[EventRow | None] = relationship()
+    # Read-only: the repository writes `AnnouncementServiceRow` rows itself, with their sort key.
     services: Mapped[list[ServiceRow]] = relationship(
-        secondary="announcement_services", order_by=ServiceRow.id, passive_deletes=True
+        secondary="announcement_services", order_by=ServiceRow.id, viewonly=True
     )
     mentions: Mapped[list[MentionRow]] = relationship(
         order_by=MentionRow.id, cascade="all, delete-orphan", passive_deletes=True

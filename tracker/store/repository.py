@@ -30,9 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.orm.interfaces import LoaderOption
 
 from tracker.items import (
     AnnouncementRecord,
@@ -56,6 +55,7 @@ from tracker.store.models import (
     ServiceRow,
     SessionRow,
     SourceRow,
+    UNDATED,
 )
 from tracker.store.search import fulltext_condition
 
@@ -455,9 +455,7 @@ def upsert_announcement(
     services = _service_rows(session, na.services)
     now = _utc(now) or datetime.now(UTC)
 
-    row = session.scalar(
-        select(AnnouncementRow).options(selectinload(AnnouncementRow.services)).where(AnnouncementRow.key == na.key)
-    )
+    row = session.scalar(select(AnnouncementRow).where(AnnouncementRow.key == na.key))
     if row is None:
         row = AnnouncementRow(
             key=na.key,
@@ -471,10 +469,10 @@ def upsert_announcement(
             updated_at=now,
             content_hash="",
         )
-        row.services = services
         row.content_hash = _published_hash(row, (s.slug for s in services))
         session.add(row)
         session.flush()
+        _link_services(session, row.id, [s.id for s in services], announced_at)
         return row.id, "created"
 
     same_owner = url is not None and url == row.url
@@ -499,13 +497,23 @@ def upsert_announcement(
             row.url = url
     if announced_at is not None and (row.announced_at is None or announced_at < row.announced_at):
         row.announced_at = announced_at
+        session.execute(
+            update(AnnouncementServiceRow)
+            .where(AnnouncementServiceRow.announcement_id == row.id)
+            .values(sort_at=announced_at)
+        )
     if row.event_id is None and event_id is not None:
         row.event_id = event_id
-    have = {s.slug for s in row.services}
-    for svc in services:
-        if svc.slug not in have:
-            row.services.append(svc)
-            have.add(svc.slug)
+    linked = {
+        slug: sid
+        for slug, sid in session.execute(
+            select(ServiceRow.slug, ServiceRow.id)
+            .join(AnnouncementServiceRow, AnnouncementServiceRow.service_id == ServiceRow.id)
+            .where(AnnouncementServiceRow.announcement_id == row.id)
+        )
+    }
+    _link_services(session, row.id, [s.id for s in services if s.slug not in linked], row.announced_at)
+    have = set(linked) | {s.slug for s in services}
 
     digest = _published_hash(row, have)
     if digest == row.content_hash:
@@ -514,6 +522,15 @@ def upsert_announcement(
     row.updated_at = now
     session.flush()
     return row.id, "updated"
+
+
+def _link_services(session: Session, announcement_id: int, service_ids: Iterable[int], announced_at: datetime | None) -> None:
+    """Tie an announcement to services, with its date as the sort key of each link."""
+    sort_at = _utc(announced_at) or UNDATED
+    session.add_all(
+        AnnouncementServiceRow(announcement_id=announcement_id, service_id=sid, sort_at=sort_at)
+        for sid in _unique(service_ids)
+    )
 
 
 def announcement_exists(session: Session, key: str) -> bool:
@@ -747,20 +764,6 @@ def last_runs(session: Session, limit: int = 10) -> list[dict[str, object]]:
 # --------------------------------------------------------------------------- reads
 
 
-def _record_options() -> tuple[LoaderOption, ...]:
-    # Each relationship is one extra SELECT ... WHERE id IN (...), whatever the number of rows.
-    return (
-        joinedload(AnnouncementRow.event),
-        # Aliases are read by `_records` in one plain query: as ORM objects they were most of
-        # the cost of a page of results (a popular service has dozens of spellings).
-        selectinload(AnnouncementRow.services),
-        selectinload(AnnouncementRow.session_links)
-        .joinedload(AnnouncementSessionRow.session)
-        .joinedload(SessionRow.event),
-        selectinload(AnnouncementRow.mentions).joinedload(MentionRow.document),
-    )
-
-
 def _service(row: ServiceRow, aliases: dict[int, tuple[str, ...]] | None = None) -> Service:
     names = aliases[row.id] if aliases is not None and row.id in aliases else tuple(a.alias for a in row.aliases)
     return Service(slug=row.slug, name=row.name, aliases=names, category=row.category)
@@ -770,22 +773,15 @@ def _aliases(session: Session, service_ids: Iterable[int]) -> dict[int, tuple[st
     """Every alias of the given services, in their relationship order (by alias id)."""
     ids = sorted(set(service_ids))
     out: dict[int, list[str]] = {sid: [] for sid in ids}
-    for start in range(0, len(ids), 500):
+    for start in range(0, len(ids), _CHUNK):
         rows = session.execute(
             select(ServiceAliasRow.service_id, ServiceAliasRow.alias)
-            .where(ServiceAliasRow.service_id.in_(ids[start : start + 500]))
+            .where(ServiceAliasRow.service_id.in_(ids[start : start + _CHUNK]))
             .order_by(ServiceAliasRow.id)
         )
         for sid, alias in rows:
             out[sid].append(alias)
     return {sid: tuple(names) for sid, names in out.items()}
-
-
-def _records(session: Session, stmt: Any) -> list[AnnouncementRecord]:
-    """Records of the announcements a statement (with `_record_options`) selects, in its order."""
-    rows = list(session.scalars(stmt).unique())
-    aliases = _aliases(session, (s.id for row in rows for s in row.services))
-    return [_record(row, aliases) for row in rows]
 
 
 def _session_record(row: SessionRow) -> SessionRecord:
@@ -802,27 +798,135 @@ def _session_record(row: SessionRow) -> SessionRecord:
     )
 
 
-def _record(row: AnnouncementRow, aliases: dict[int, tuple[str, ...]] | None = None) -> AnnouncementRecord:
-    return AnnouncementRecord(
-        id=row.id,
-        key=row.key,
-        title=row.title,
-        summary=row.summary or "",
-        url=row.url,
-        announced_at=row.announced_at,
-        updated_at=row.updated_at,
-        status=row.status,
-        event=row.event.name if row.event else None,
-        event_slug=row.event.slug if row.event else None,
-        services=tuple(_service(s, aliases) for s in sorted(row.services, key=lambda s: (s.name.lower(), s.slug))),
-        sessions=tuple(
-            SessionLinkRecord(
-                session=_session_record(link.session), link=Link(link.method, link.score, link.reason)
+# Ids per `IN (...)` list: well under SQLite's bound-parameter limit.
+_CHUNK = 500
+
+
+class _RecordReader:
+    """Builds `AnnouncementRecord`s from plain rows: five queries per 500 announcements, no ORM objects.
+
+    A page of results used to be loaded as ORM objects with their relationships; building
+    and tracking those objects cost ten times the SQL itself. Services, aliases and events
+    are read once per reader and shared by every record.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.services: dict[int, Service] = {}
+        self.events: dict[int, tuple[str, str]] = {}
+
+    def _load_services(self, ids: set[int]) -> None:
+        missing = sorted(ids - self.services.keys())
+        if not missing:
+            return
+        aliases = _aliases(self.session, missing)
+        for start in range(0, len(missing), _CHUNK):
+            for sid, slug, name, category in self.session.execute(
+                select(ServiceRow.id, ServiceRow.slug, ServiceRow.name, ServiceRow.category).where(
+                    ServiceRow.id.in_(missing[start : start + _CHUNK])
+                )
+            ):
+                self.services[sid] = Service(slug=slug, name=name, aliases=aliases.get(sid, ()), category=category)
+
+    def _load_events(self, ids: set[int]) -> None:
+        missing = sorted(ids - self.events.keys())
+        if missing:
+            for eid, name, slug in self.session.execute(
+                select(EventRow.id, EventRow.name, EventRow.slug).where(EventRow.id.in_(missing))
+            ):
+                self.events[eid] = (name, slug)
+
+    def read(self, ids: Sequence[int]) -> list[AnnouncementRecord]:
+        """Records of these announcements, in this order (ids not found are left out)."""
+        out: list[AnnouncementRecord] = []
+        for start in range(0, len(ids), _CHUNK):
+            out.extend(self._chunk(list(ids[start : start + _CHUNK])))
+        return out
+
+    def _chunk(self, ids: list[int]) -> list[AnnouncementRecord]:
+        session = self.session
+        rows = {
+            r.id: r
+            for r in session.execute(
+                select(
+                    AnnouncementRow.id, AnnouncementRow.key, AnnouncementRow.title, AnnouncementRow.summary,
+                    AnnouncementRow.url, AnnouncementRow.announced_at, AnnouncementRow.updated_at,
+                    AnnouncementRow.status, AnnouncementRow.event_id,
+                ).where(AnnouncementRow.id.in_(ids))
             )
-            for link in row.session_links
-        ),
-        sources=tuple(_unique(m.document.url for m in row.mentions)),
-    )
+        }
+        service_ids: dict[int, list[int]] = {}
+        for ann_id, sid in session.execute(
+            select(AnnouncementServiceRow.announcement_id, AnnouncementServiceRow.service_id).where(
+                AnnouncementServiceRow.announcement_id.in_(ids)
+            )
+        ):
+            service_ids.setdefault(ann_id, []).append(sid)
+        sources: dict[int, list[str]] = {}
+        for ann_id, url in session.execute(
+            select(MentionRow.announcement_id, DocumentRow.url)
+            .join(DocumentRow, DocumentRow.id == MentionRow.document_id)
+            .where(MentionRow.announcement_id.in_(ids))
+            .order_by(MentionRow.id)
+        ):
+            sources.setdefault(ann_id, []).append(url)
+        links: dict[int, list[SessionLinkRecord]] = {}
+        for link in session.execute(
+            select(
+                AnnouncementSessionRow.announcement_id, AnnouncementSessionRow.method, AnnouncementSessionRow.score,
+                AnnouncementSessionRow.reason, SessionRow.id, SessionRow.title, SessionRow.kind, SessionRow.code,
+                SessionRow.video_url, SessionRow.speakers, SessionRow.level, SessionRow.event_id,
+            )
+            .join(SessionRow, SessionRow.id == AnnouncementSessionRow.session_id)
+            .where(AnnouncementSessionRow.announcement_id.in_(ids))
+            .order_by(AnnouncementSessionRow.score.desc(), AnnouncementSessionRow.session_id)
+        ).all():
+            links.setdefault(link[0], []).append(link)  # type: ignore[arg-type]
+        self._load_services({sid for sids in service_ids.values() for sid in sids})
+        self._load_events(
+            {r.event_id for r in rows.values() if r.event_id is not None}
+            | {link[11] for found in links.values() for link in found if link[11] is not None}  # type: ignore[index]
+        )
+        return [self._record(rows[i], service_ids.get(i, []), sources.get(i, []), links.get(i, [])) for i in ids if i in rows]
+
+    def _event(self, event_id: int | None) -> tuple[str | None, str | None]:
+        return self.events.get(event_id, (None, None)) if event_id is not None else (None, None)
+
+    def _record(self, row: Any, service_ids: list[int], sources: list[str], links: list[Any]) -> AnnouncementRecord:
+        services = sorted((self.services[sid] for sid in service_ids), key=lambda s: (s.name.lower(), s.slug))
+        event, event_slug = self._event(row.event_id)
+        sessions = []
+        for _ann, method, score, reason, sid, title, kind, code, video, speakers, level, session_event in links:
+            name, slug = self._event(session_event)
+            sessions.append(
+                SessionLinkRecord(
+                    session=SessionRecord(
+                        id=sid, title=title, kind=kind, code=code, url=video, event=name, event_slug=slug,
+                        speakers=tuple(speakers or ()), level=level,
+                    ),
+                    link=Link(method, score, reason),
+                )
+            )
+        return AnnouncementRecord(
+            id=row.id,
+            key=row.key,
+            title=row.title,
+            summary=row.summary or "",
+            url=row.url,
+            announced_at=row.announced_at,
+            updated_at=row.updated_at,
+            status=row.status,
+            event=event,
+            event_slug=event_slug,
+            services=tuple(services),
+            sessions=tuple(sessions),
+            sources=tuple(_unique(sources)),
+        )
+
+
+def _records(session: Session, stmt: Any) -> list[AnnouncementRecord]:
+    """Records of the announcements whose ids a statement selects (first column), in its order."""
+    return _RecordReader(session).read([row[0] for row in session.execute(stmt)])
 
 
 def _service_ids(session: Session, service: str) -> list[int]:
@@ -901,46 +1005,73 @@ def query_announcements(
     `tracker.store.search`). `after` is a keyset cursor: (announced_at, id) of the last
     record of the previous page, in the same `order`; undated records come last.
     """
-    stmt = select(AnnouncementRow)
-    if after is not None:
-        stmt = stmt.where(_after(after, order))
+    _ordering(order)  # validates `order` before any query
+    service_ids: list[int] = []
     if service:
-        ids = _service_ids(session, service)
-        if not ids:
+        service_ids = _service_ids(session, service)
+        if not service_ids:
             return []
-        stmt = stmt.where(
-            AnnouncementRow.id.in_(
-                select(AnnouncementServiceRow.announcement_id).where(AnnouncementServiceRow.service_id.in_(ids))
-            )
-        )
+    conditions: list[ColumnElement[bool]] = []
     if event:
         event_ids = _event_ids(session, event)
         if not event_ids:
             return []
-        stmt = stmt.where(AnnouncementRow.event_id.in_(event_ids))
+        conditions.append(AnnouncementRow.event_id.in_(event_ids))
     if since is not None:
-        stmt = stmt.where(AnnouncementRow.announced_at >= _utc(since))
+        conditions.append(AnnouncementRow.announced_at >= _utc(since))
     if until is not None:
-        stmt = stmt.where(AnnouncementRow.announced_at < _utc(until))
+        conditions.append(AnnouncementRow.announced_at < _utc(until))
     if search is not None and search.strip():
         # Full-text search (tracker.store.search): FTS5 on SQLite, tsvector on PostgreSQL.
         matches = fulltext_condition(session, search)
         if matches is None:
             return []  # nothing searchable in the text (only stop words or punctuation)
-        stmt = stmt.where(matches)
+        conditions.append(matches)
     if session_code:
         code = session_code.strip().upper()
-        stmt = stmt.where(
+        conditions.append(
             AnnouncementRow.id.in_(
                 select(AnnouncementSessionRow.announcement_id)
                 .join(SessionRow, SessionRow.id == AnnouncementSessionRow.session_id)
                 .where(func.upper(SessionRow.code) == code)
             )
         )
-    stmt = stmt.order_by(*_ordering(order)).options(*_record_options())
+    if len(service_ids) == 1 and order == "desc":
+        stmt = _newest_of_service(service_ids[0], conditions, after)
+    else:
+        stmt = select(AnnouncementRow.id).where(*conditions)
+        if service_ids:
+            stmt = stmt.where(
+                AnnouncementRow.id.in_(
+                    select(AnnouncementServiceRow.announcement_id).where(
+                        AnnouncementServiceRow.service_id.in_(service_ids)
+                    )
+                )
+            )
+        if after is not None:
+            stmt = stmt.where(_after(after, order))
+        stmt = stmt.order_by(*_ordering(order))
     if limit is not None:
         stmt = stmt.limit(limit)
     return _records(session, stmt)
+
+
+def _newest_of_service(
+    service_id: int, conditions: list[ColumnElement[bool]], after: tuple[datetime | None, int] | None
+) -> Any:
+    """Ids of one service's announcements, newest first, read in the order of its index.
+
+    The order (sort_at desc, id desc) is `_ordering("desc")`: `sort_at` is the announcement's
+    date, or `UNDATED` (earlier than any) when it has none, so undated ones still come last.
+    """
+    link = AnnouncementServiceRow
+    stmt = select(link.announcement_id).where(link.service_id == service_id)
+    if conditions:
+        stmt = stmt.join(AnnouncementRow, AnnouncementRow.id == link.announcement_id).where(*conditions)
+    if after is not None:
+        at = _utc(after[0]) or UNDATED
+        stmt = stmt.where(tuple_(link.sort_at, link.announcement_id) < tuple_(at, after[1]))
+    return stmt.order_by(link.sort_at.desc(), link.announcement_id.desc())
 
 
 def get_announcement(session: Session, id_or_key: int | str) -> AnnouncementRecord | None:
@@ -949,8 +1080,8 @@ def get_announcement(session: Session, id_or_key: int | str) -> AnnouncementReco
         where = AnnouncementRow.id == id_or_key
     else:
         where = AnnouncementRow.key == str(id_or_key)
-    row = session.scalars(select(AnnouncementRow).where(where).options(*_record_options())).unique().first()
-    return _record(row) if row else None
+    found = _records(session, select(AnnouncementRow.id).where(where))
+    return found[0] if found else None
 
 
 def list_services(session: Session, *, with_counts: bool = True) -> list[tuple[Service, int]]:
@@ -1002,10 +1133,9 @@ def list_sessions(session: Session, *, event: str | None = None) -> list[Session
 def announcements_without_services(session: Session) -> list[AnnouncementRecord]:
     """Announcements that no service matched (to improve the taxonomy)."""
     stmt = (
-        select(AnnouncementRow)
+        select(AnnouncementRow.id)
         .where(~AnnouncementRow.id.in_(select(AnnouncementServiceRow.announcement_id)))
         .order_by(*_ordering("desc"))
-        .options(*_record_options())
     )
     return _records(session, stmt)
 
@@ -1113,9 +1243,8 @@ def archived_bodies(session: Session, sources: Sequence[str] | None = None) -> l
 def announcements_created_since(session: Session, at: datetime) -> list[AnnouncementRecord]:
     """Announcements first stored at or after `at` (a run's new ones, for webhooks), oldest first."""
     stmt = (
-        select(AnnouncementRow)
+        select(AnnouncementRow.id)
         .where(AnnouncementRow.created_at >= _utc(at))
         .order_by(AnnouncementRow.created_at.asc(), AnnouncementRow.id.asc())
-        .options(*_record_options())
     )
     return _records(session, stmt)
