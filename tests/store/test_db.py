@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Engine, Integer, MetaData, event, inspect, select, text
+from sqlalchemy import Column, Engine, Integer, MetaData, bindparam, event, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import StoreError
@@ -26,7 +26,7 @@ from tracker.store.db import (
     unit_of_work,
     upgrade,
 )
-from tracker.store.models import Base, RunRow, SourceRow
+from tracker.store.models import AnnouncementServiceRow, Base, RunRow, SourceRow, UTCDateTime
 from tracker.store.search import include_name
 
 TABLES = {
@@ -259,3 +259,35 @@ def test_factory_type(database_url: str) -> None:
         assert isinstance(session, Session)
         assert session.in_transaction()
     close_stores()
+
+
+def test_sort_keys_migration_fills_existing_links(engine: Engine) -> None:
+    # 0004 adds announcement_services.sort_at to a database that already holds links: each
+    # takes its announcement's date, or UNDATED when it has none.
+    from alembic import command
+
+    from tracker.store.models import UNDATED
+
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003_robots")
+    dated = datetime(2024, 11, 30, 9, 30, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO services (id, slug, name) VALUES (1, 's3', 'Amazon S3')"))
+        for ann_id, at in ((1, dated), (2, None)):
+            conn.execute(
+                text(
+                    "INSERT INTO announcements (id, key, title, summary, announced_at, created_at, updated_at, content_hash)"
+                    " VALUES (:id, :key, 't', '', :at, :now, :now, 'h')"
+                ).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime())),
+                {"id": ann_id, "key": f"k{ann_id}", "at": at, "now": dated},
+            )
+            conn.execute(text("INSERT INTO announcement_services (announcement_id, service_id) VALUES (:a, 1)"), {"a": ann_id})
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(AnnouncementServiceRow.announcement_id, AnnouncementServiceRow.sort_at).order_by(
+                AnnouncementServiceRow.announcement_id
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(1, dated), (2, UNDATED)]
+    assert _diff(engine, Base.metadata) == []
