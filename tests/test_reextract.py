@@ -130,3 +130,48 @@ def test_reextract_counts_a_missing_archive_body(setup: tuple[Settings, list[Pat
 
     assert report.counts["archive_missing"] == 1
     assert report.counts.get("documents", 0) == 0
+
+
+def test_a_rules_change_rewrites_only_the_documents_it_changes(setup: tuple[Settings, list[Path]]) -> None:
+    settings, files = setup
+    pipeline.import_documents(settings, [str(f) for f in files])
+    extract_toml = settings.config_dir / "extract.toml"
+    extract_toml.write_text(extract_toml.read_text().replace('version = "1"', 'version = "2"', 1) + NEW_MARKER)
+    close_stores()
+    settings = load_settings(settings.config_dir)
+
+    report = pipeline.reextract(settings, do_publish=False)
+
+    counts = report.counts
+    # The recap gains a launch and is stored again; the What's New item extracts as before.
+    assert counts["documents_changed"] == 1
+    assert counts["documents_unchanged"] == counts["documents"] - 1 >= 1
+    assert counts["announcements_created"] == 1
+
+
+def test_extraction_on_worker_processes_stores_the_same(
+    setup: tuple[Settings, list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracker.parallel
+
+    settings, files = setup
+    pipeline.import_documents(settings, [str(f) for f in files])
+    extract_toml = settings.config_dir / "extract.toml"
+    extract_toml.write_text(extract_toml.read_text() + NEW_MARKER)
+    close_stores()
+    settings = load_settings(settings.config_dir)
+    monkeypatch.setattr(tracker.parallel, "MIN_PARALLEL", 1)
+    monkeypatch.setattr(tracker.parallel, "AHEAD_PER_WORKER", 1)  # the refill path is taken too
+
+    report = pipeline.reextract(settings, do_publish=False, workers=2)
+
+    assert report.counts["bodies"] == 2 and report.counts["documents_changed"] == 1
+    assert _titles(settings).get("Amazon DynamoDB Time Capsules") == ["Amazon DynamoDB"]
+
+
+def test_workers_must_be_positive(setup: tuple[Settings, list[Path]], capsys: pytest.CaptureFixture[str]) -> None:
+    settings, _files = setup
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(settings.config_dir), "reextract", "--workers", "0"])
+    assert exc.value.code == 2
+    assert "--workers: must be at least 1, not 0" in capsys.readouterr().err

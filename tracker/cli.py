@@ -56,6 +56,17 @@ def _parse_date(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -315,7 +326,7 @@ def cmd_reextract(args: argparse.Namespace, settings: Settings) -> int:
 
     Example:
         tracker reextract
-        tracker reextract --source aws-whats-new --no-publish
+        tracker reextract --source aws-whats-new --no-publish --workers 2
     """
     from tracker import pipeline
     from tracker.lock import run_lock
@@ -323,7 +334,8 @@ def cmd_reextract(args: argparse.Namespace, settings: Settings) -> int:
     # It writes the store and the feeds like a run does: one at a time.
     with run_lock(settings.database_url, wait=args.wait):
         report = pipeline.reextract(
-            settings, sources=args.source, progress=_progress(not args.quiet), do_publish=not args.no_publish
+            settings, sources=args.source, progress=_progress(not args.quiet), do_publish=not args.no_publish,
+            workers=args.workers,
         )
     _print_report(report, args)
     return 0
@@ -565,6 +577,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the per-source outcome as JSON")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="if a run is in progress, wait up to this long for it (default: exit 75 at once)")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="extract on N processes (default: one per core; 1 extracts in this process)")
 
     p = add("status")
     p.add_argument("--format", choices=("table", "json"), default="table")

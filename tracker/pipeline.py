@@ -28,6 +28,7 @@ from tracker.items import AnnouncementRecord, Document, NormalizedAnnouncement, 
 from tracker.normalize import Taxonomy, normalize
 from tracker.normalize import dedupe
 from tracker.normalize.events import DeclaredEvent, detect_event, load_declared_events
+from tracker.parallel import Job, default_workers, extract_archived
 from tracker.publish import FeedContext, PublishReport, build_feed_files, write_files
 from tracker.sources import Fetcher, hosts_of, is_remote
 from tracker.sources import push
@@ -97,11 +98,15 @@ class Context:
         self.stop: Callable[[], bool] = lambda: False
         self.factory: sessionmaker[Session] = open_store(settings.database_url)
         self.taxonomy = Taxonomy.load(data_file(settings.config_dir, "services.toml").parent)
-        self.rules: Rules = load_rules(data_file(settings.config_dir, "extract.toml"))
+        self.rules_file = data_file(settings.config_dir, "extract.toml")
+        self.rules: Rules = load_rules(self.rules_file)
         self.archive = Archive(settings.archive_dir)
         self.services_by_slug = {s.slug: s for s in self.taxonomy.services}
-        # Documents are re-normalised when the extractor or the taxonomy changes.
-        self.version = f"{EXTRACTOR_VERSION}+rules{self.rules.version}+{_taxonomy_fingerprint(self.taxonomy)}"
+        # A stored document is redone when what was extracted from it changed (its content
+        # hash) or when the code or the taxonomy that normalise it did. The rules' version is
+        # left out on purpose: after a rules change, `tracker reextract` re-extracts every
+        # body and stores again only the documents whose extraction came out different.
+        self.version = f"{EXTRACTOR_VERSION}+{_taxonomy_fingerprint(self.taxonomy)}"
         # Events declared in config/events.toml: their days, and names no pattern knows.
         self.events: tuple[DeclaredEvent, ...] = load_declared_events(data_file(settings.config_dir, "events.toml"))
         with unit_of_work(self.factory) as session:
@@ -201,7 +206,7 @@ def ingest_document(
         if duplicate is not None:
             na = replace(na, key=duplicate)
             counts["announcements_merged"] += 1
-        ann_id, status = repo.upsert_announcement(session, na, now=ctx.now, event_id=event_id)
+        ann_id, status = repo.upsert_announcement(session, na, now=ctx.now, event_id=event_id, document_url=doc.url)
         counts[f"announcements_{status}"] += 1
         if repo.add_mention(
             session,
@@ -666,11 +671,13 @@ def reextract(
     sources: Sequence[str] | None = None,
     progress: Progress | None = None,
     do_publish: bool = True,
+    workers: int | None = None,
 ) -> RunReport:
     """Re-extract every archived document with the current rules and taxonomy; no network.
 
-    Bodies come from the archive (one extraction per body: a feed's items share it); documents
-    whose extraction did not change are skipped by their content hash, the others are
+    Bodies come from the archive (one extraction per body: a feed's items share it) and are
+    extracted on `workers` processes (default: one per core). A document whose extraction and
+    normalisation inputs did not change is skipped without a write; the others are
     re-normalised and stored as in a run. A body missing from the archive is counted, not fatal.
     """
     ctx = Context(settings)
@@ -679,30 +686,45 @@ def reextract(
     with unit_of_work(ctx.factory) as session:
         run_id = repo.start_run(session, at=ctx.now)
         bodies = repo.archived_bodies(session, sources)
+        stored = repo.document_states(session)
     outcomes: dict[str, SourceOutcome] = {}
-    for number, (sha, name, kind, url, _count) in enumerate(bodies, 1):
+    jobs: list[Job] = []
+    names: list[str] = []
+    for sha, name, kind, url, _count in bodies:
+        config = configured.get(name)
+        jobs.append(Job(sha, url, kind if kind in KINDS else "auto", config.event if config else None))
+        names.append(name)
+    results = extract_archived(
+        jobs, archive=ctx.archive, rules=ctx.rules, rules_file=ctx.rules_file,
+        workers=default_workers() if workers is None else workers,
+    )
+    for number, (name, result) in enumerate(zip(names, results, strict=True), 1):
         outcome = outcomes.get(name)
         if outcome is None:
             outcome = outcomes[name] = SourceOutcome(name)
             report.outcomes.append(outcome)
-        config = configured.get(name)
-        event = config.event if config else None
         outcome.counts["bodies"] += 1
-        try:
-            body = ctx.archive.get(sha)
-        except FileNotFoundError:
-            log.warning("%s: archived body %s is missing; skipped", name, sha)
+        url = result.job.url
+        if result.missing:
+            log.warning("%s: archived body %s is missing; skipped", name, result.job.sha)
             outcome.counts["archive_missing"] += 1
-            continue
-        try:
-            docs = extract(body, url=url, kind=kind if kind in KINDS else "auto", rules=ctx.rules, event=event)
-        except ExtractError as exc:
-            log.warning("%s: %s no longer extracts: %s", name, url, exc)
+        elif result.error is not None:
+            log.warning("%s: %s no longer extracts: %s", name, url, result.error)
             outcome.counts["extract_failed"] += 1
-            continue
-        ingest_many(ctx, (Prepared(doc, sha) for doc in docs), outcome, source=name, declared_event=event)
+        else:
+            changed: list[Prepared] = []
+            for doc in result.docs:
+                digest = _document_hash(doc)
+                if stored.get(doc.url) == (digest, ctx.version):
+                    # The same as stored: nothing to write (the common case after a rules change).
+                    outcome.counts["documents_unchanged"] += 1
+                    outcome.documents += 1
+                else:
+                    changed.append(Prepared(doc, result.job.sha, digest))
+            if changed:
+                ingest_many(ctx, changed, outcome, source=name, declared_event=result.job.event)
         if progress and number % 100 == 0:
-            progress(f"re-extracted {number}/{len(bodies)} archived bodies")
+            progress(f"re-extracted {number}/{len(jobs)} archived bodies")
     quiet = _nothing_changed(report) and _feeds_current(ctx, run_id)
     if not quiet:
         report.links_across_documents = link_across_documents(ctx)

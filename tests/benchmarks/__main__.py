@@ -107,8 +107,10 @@ def bench_database(
     out["backfill_ratio_to_lxml"] = {"value": back["ratio_to_lxml"], "size": {**corpus_size, "documents": back["documents"]}}
     out["backfill_peak_rss_mb"] = {"value": back["peak_rss_mb"], "size": corpus_size}
     rex = step("reextract", "reextract")
-    out["reextract_s"] = {"value": rex["seconds"], "size": {"documents": rex["documents"], "bodies": rex["bodies"]}, "detail": rex}
+    out["reextract_s"] = {"value": rex["seconds"], "size": {"documents": rex["documents"], "bodies": rex["bodies"], "stored_again": rex["documents_changed"], "workers": rex["workers"]}, "detail": rex}
+    out["reextract_restore_all_s"] = {"value": rex["restore_all_seconds"], "size": {"documents": rex["documents"], "stored_again": rex["restore_all_documents_changed"]}}
     out["reextract_unchanged_s"] = {"value": rex["unchanged_seconds"], "size": {"documents": rex["documents"]}}
+    out["reextract_worker_peak_rss_mb"] = {"value": rex["worker_peak_rss_mb"], "size": {"workers": rex["workers"]}}
     out["reextract_peak_rss_mb"] = {"value": rex["peak_rss_mb"], "size": {"documents": rex["documents"]}}
     for label, target in (("1x", one_x), ("10x", ten_x)):
         sc = step(f"load to {target} announcements", "scale", target=target)
