@@ -509,6 +509,24 @@ def test_a_service_page_reads_in_the_same_order_as_every_other_query(factory: se
         ]
 
 
+def test_a_page_that_links_the_launch_does_not_own_its_summary(factory: sessionmaker[Session]) -> None:
+    # A What's New item and a weekly roundup that links to it with its own blurb: in either
+    # order, and read again and again (tracker reextract), the item's summary stands and
+    # nothing is "updated" (an update would bump the feed entry's date for nothing).
+    own = announcement("lambda-timers", "Lambda durable timers", summary="The item's own text.", url=WHATS_NEW, at=NOW)
+    blurb = replace(own, announcement=replace(own.announcement, summary="A roundup's one-line blurb."))
+    mentions = ((own, WHATS_NEW), (blurb, "https://aws.amazon.com/blogs/aws/weekly-roundup/"))
+    for order in (mentions, mentions[::-1]):
+        with unit_of_work(factory) as s:
+            s.execute(AnnouncementRow.__table__.delete())
+            statuses = []
+            for _ in range(3):
+                for na, page in order:
+                    statuses.append(repo.upsert_announcement(s, na, now=NOW, event_id=None, document_url=page)[1])
+            assert statuses.count("updated") <= 1 and statuses[2:] == ["unchanged"] * 4
+            assert repo.query_announcements(s)[0].summary == "The item's own text."
+
+
 def test_listings(factory: sessionmaker[Session]) -> None:
     _ingest(factory)
     with unit_of_work(factory) as s:

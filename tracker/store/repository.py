@@ -7,9 +7,11 @@ transaction (`tracker.store.db.unit_of_work`). Reads return the dataclasses of
 
 Merge rule when several documents mention the same announcement (same key):
 
-* the *owner* of the published fields is the mention whose URL currently is the
-  announcement's URL. A mention from the owner (same URL) may change title, summary
-  and status: that is a real edit at the source;
+* the *owner* of the published fields is the document at the announcement's URL (the
+  launch's own page or feed item). A mention from the owner may change title, summary
+  and status: that is a real edit at the source. A mention that only links to that URL
+  (a roundup, a recap) is not the owner: otherwise owner and roundup would overwrite each
+  other's summary whenever both are re-read;
 * a mention whose URL ranks higher (What's New or the AWS News Blog over any other
   page, any page over none; see `url_rank`) takes ownership and its non-empty fields win;
 * any other mention only fills fields that are still empty, so two sources never
@@ -417,6 +419,16 @@ def upsert_document(
     return row.id, True
 
 
+def document_states(session: Session) -> dict[str, tuple[str, str]]:
+    """Every stored document's URL -> (content hash, extractor version), in one query."""
+    return {
+        url: (content_hash, version)
+        for url, content_hash, version in session.execute(
+            select(DocumentRow.url, DocumentRow.content_hash, DocumentRow.extractor_version)
+        )
+    }
+
+
 def document_is_current(session: Session, url: str, content_hash: str, extractor_version: str) -> bool:
     """Whether a document is stored with this content hash and extractor version."""
     row = session.execute(
@@ -443,9 +455,14 @@ def _published_hash(row: AnnouncementRow, service_slugs: Iterable[str]) -> str:
 
 
 def upsert_announcement(
-    session: Session, na: NormalizedAnnouncement, *, now: datetime, event_id: int | None
+    session: Session, na: NormalizedAnnouncement, *, now: datetime, event_id: int | None,
+    document_url: str | None = None,
 ) -> tuple[int, str]:
-    """Get-or-create by key and merge (see the module docstring); returns (id, created|updated|unchanged)."""
+    """Get-or-create by key and merge (see the module docstring); returns (id, created|updated|unchanged).
+
+    `document_url` is the URL of the mentioning document (None: the mention is taken as
+    coming from the document at the announcement's own URL).
+    """
     ann = na.announcement
     title = ann.title or ""
     summary = ann.summary or ""
@@ -475,7 +492,7 @@ def upsert_announcement(
         _link_services(session, row.id, [s.id for s in services], announced_at)
         return row.id, "created"
 
-    same_owner = url is not None and url == row.url
+    same_owner = url is not None and url == row.url and document_url in (None, url)
     takes_over = url_rank(url) > url_rank(row.url)
     if same_owner or takes_over:
         if title:
