@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from tracker.items import Service
 from tracker.normalize.text import fold, title_key
@@ -39,20 +40,33 @@ def _stem(word: str) -> str:
     return word
 
 
-def _words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(fold(text).lower().replace("'", "").replace("’", ""))}
+@lru_cache(maxsize=65536)
+def _words(text: str) -> frozenset[str]:
+    # Cached: a backfill reads the same titles and service names for every candidate pair.
+    return frozenset(_stem(w) for w in _WORD.findall(fold(text).lower().replace("'", "").replace("’", "")))
+
+
+@lru_cache(maxsize=4096)
+def _service_words(service: Service) -> frozenset[str]:
+    words = set(_words(service.name))
+    for alias in service.aliases:
+        # Only short aliases are the service's name; long ones may carry a feature's words.
+        if len(alias.split()) <= 3:
+            words |= _words(alias)
+    return frozenset(words)
+
+
+@lru_cache(maxsize=65536)
+def _title_words(title: str) -> frozenset[str]:
+    return _words(title_key(title))
 
 
 def launch_words(title: str, services: Iterable[Service] = ()) -> frozenset[str]:
     """The words of a title that name the launch itself."""
     generic = set(_FILLER)
     for service in services:
-        generic |= _words(service.name)
-        for alias in service.aliases:
-            # Only short aliases are the service's name; long ones may carry a feature's words.
-            if len(alias.split()) <= 3:
-                generic |= _words(alias)
-    return frozenset(w for w in _words(title_key(title)) if w not in generic and (len(w) > 1 or w.isdigit()))
+        generic |= _service_words(service)
+    return frozenset(w for w in _title_words(title) if w not in generic and (len(w) > 1 or w.isdigit()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +84,13 @@ def same_launch(
     other_words: frozenset[str], other: Known,
 ) -> bool:
     """Whether two announcements are one launch: shared service, close dates, same naming words."""
+    if not _may_be_same(slugs, when, other):
+        return False
+    small, big = sorted((words, other_words), key=len)
+    return len(small) >= MIN_SHARED_WORDS and small <= big
+
+
+def _may_be_same(slugs: frozenset[str], when: datetime | None, other: Known) -> bool:
     # One side's services must hold the other's: a launch that names a service the other
     # lacks ("zero-ETL with OpenSearch" against "zero-ETL with Redshift") is another launch.
     if not slugs or not other.service_slugs:
@@ -77,10 +98,8 @@ def same_launch(
     if not (slugs <= other.service_slugs or other.service_slugs <= slugs):
         return False
     if when is not None and other.announced_at is not None:
-        if abs((when - other.announced_at).total_seconds()) > MAX_DAYS_APART * 86400:
-            return False
-    small, big = sorted((words, other_words), key=len)
-    return len(small) >= MIN_SHARED_WORDS and small <= big
+        return abs((when - other.announced_at).total_seconds()) <= MAX_DAYS_APART * 86400
+    return True
 
 
 def find_duplicate(
@@ -92,6 +111,8 @@ def find_duplicate(
     slugs = frozenset(s.slug for s in services)
     best: tuple[float, str] | None = None
     for other in known:
+        if not _may_be_same(slugs, when, other):
+            continue  # the cheap tests first: most candidates fail them
         # Both titles are read with both sides' services set aside.
         both = [*services, *(service_index[s] for s in other.service_slugs if s in service_index)]
         mine, other_words = launch_words(title, both), launch_words(other.title, both)

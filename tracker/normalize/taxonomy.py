@@ -271,6 +271,7 @@ class Taxonomy:
         self._patterns = tuple(patterns)
         self._common = common_words
         self._deletes_index: dict[str, set[str]] | None = None
+        self._fuzzy_memo: dict[tuple[str, tuple[str, ...], bool], _Alias | None] = {}
 
     @property
     def _deletes(self) -> dict[str, set[str]]:
@@ -436,6 +437,19 @@ class Taxonomy:
         The edit must fall in a word of 5+ letters when the words line up ("voice in" is not a
         typo of "Voice ID"); a typo that splits or joins words needs 8+ letters.
         """
+        # Memoised: the same unknown words recur in every document of a backfill, and each
+        # look-up tries every one-letter deletion of them.
+        memo_key = (key, tuple(t.lower for t in span), prefixed)
+        try:
+            return self._fuzzy_memo[memo_key]
+        except KeyError:
+            pass
+        found = self._fuzzy_uncached(key, span, prefixed=prefixed)
+        if len(self._fuzzy_memo) < 100_000:
+            self._fuzzy_memo[memo_key] = found
+        return found
+
+    def _fuzzy_uncached(self, key: str, span: Sequence[_Token], *, prefixed: bool) -> _Alias | None:
         candidates: set[str] = set(self._deletes.get(key, ()))
         for variant in _deletions(key):
             candidates |= self._deletes.get(variant, set())
