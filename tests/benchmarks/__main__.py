@@ -105,6 +105,8 @@ def bench_database(
     back = step("backfill", "backfill")
     out["backfill_docs_per_s"] = {"value": back["docs_per_s"], "size": {**corpus_size, "documents": back["documents"]}, "detail": back}
     out["backfill_ratio_to_lxml"] = {"value": back["ratio_to_lxml"], "size": {**corpus_size, "documents": back["documents"]}}
+    out["backfill_parsers_ratio_to_lxml"] = {"value": back["parsers_ratio_to_lxml"], "size": {"files": back["files"]}}
+    out["backfill_ratio_to_parsers"] = {"value": back["ratio_to_parsers"], "size": {"files": back["files"]}}
     out["backfill_peak_rss_mb"] = {"value": back["peak_rss_mb"], "size": corpus_size}
     rex = step("reextract", "reextract")
     out["reextract_s"] = {"value": rex["seconds"], "size": {"documents": rex["documents"], "bodies": rex["bodies"], "stored_again": rex["documents_changed"], "workers": rex["workers"]}, "detail": rex}
