@@ -29,7 +29,15 @@ from tracker.normalize import Taxonomy, normalize
 from tracker.normalize import dedupe
 from tracker.normalize.events import DeclaredEvent, detect_event, load_declared_events
 from tracker.parallel import Job, default_workers, extract_archived
-from tracker.publish import FeedContext, PublishReport, build_feed_files, write_files
+from tracker.publish import (
+    FeedContext,
+    PublishReport,
+    build_feeds,
+    forget_fingerprints,
+    load_fingerprints,
+    save_fingerprints,
+    write_files,
+)
 from tracker.sources import Fetcher, hosts_of, is_remote
 from tracker.sources import push
 from tracker.sources.guard import check_document
@@ -419,8 +427,16 @@ def publish(ctx: Context) -> PublishReport:
         records = repo.query_announcements(session)
     feed_ctx = FeedContext(base_url=ctx.settings.base_url, author=ctx.settings.feed_author,
                            hub=ctx.settings.push_hub or None)
-    files = build_feed_files(records, feed_ctx, title=ctx.settings.feed_title, limit=ctx.settings.feed_limit)
-    return write_files(ctx.settings.output_dir, files, prune=True)
+    output = ctx.settings.output_dir
+    # Feed documents whose inputs are those they were last written from are not rendered again.
+    build = build_feeds(
+        records, feed_ctx, title=ctx.settings.feed_title, limit=ctx.settings.feed_limit,
+        known=load_fingerprints(output),
+    )
+    forget_fingerprints(output)
+    report = write_files(output, build.files, prune=True, keep=build.kept)
+    save_fingerprints(output, build.fingerprints)
+    return report
 
 
 def push_changes(ctx: Context, published: PublishReport) -> push.PushReport:

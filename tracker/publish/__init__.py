@@ -7,7 +7,9 @@ from tracker.publish.feeds import (
     FeedSpec,
     Paging,
     archive_pages,
+    FeedBuild,
     build_feed_files,
+    build_feeds,
     entry_id,
     render_atom,
     render_index_html,
@@ -16,21 +18,32 @@ from tracker.publish.feeds import (
     render_rss,
     sanitize_html,
 )
-from tracker.publish.writer import PublishReport, write_files
+from tracker.publish.writer import (
+    PublishReport,
+    forget_fingerprints,
+    load_fingerprints,
+    save_fingerprints,
+    write_files,
+)
 
 __all__ = [
+    "FeedBuild",
     "FeedContext",
     "FeedSpec",
     "Paging",
     "PublishReport",
     "archive_pages",
     "build_feed_files",
+    "build_feeds",
     "entry_id",
+    "forget_fingerprints",
+    "load_fingerprints",
     "render_atom",
     "render_index_html",
     "render_json",
     "render_opml",
     "render_rss",
     "sanitize_html",
+    "save_fingerprints",
     "write_files",
 ]

@@ -34,12 +34,14 @@ Rules every format follows:
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from importlib.metadata import version as _package_version
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -733,26 +735,76 @@ def _render_all(
     }
 
 
-def build_feed_files(
-    records: Sequence[AnnouncementRecord], ctx: FeedContext, *, title: str, limit: int
-) -> dict[str, bytes]:
-    """Every file of the output folder (relative path -> bytes).
+# Part of every fingerprint: bump it when a change of the renderers changes their output,
+# so that the next publish renders every file again instead of keeping the old ones.
+RENDER_VERSION = "1"
+# A new feedgen may render the same input differently: its version is part of the fingerprint too.
+_FEEDGEN_VERSION = _package_version("feedgen")
+FORMATS = (".atom", ".rss", ".json")
+
+
+@dataclass
+class FeedBuild:
+    """The output of one publish: files rendered now, files kept as they are on disk, fingerprints.
+
+    A fingerprint hashes everything a feed document is rendered from (its spec, paging, the
+    publishing context and each member record); a document whose fingerprint is the one it
+    was last written with is not rendered again: its file on disk is already right.
+    """
+
+    files: dict[str, bytes]
+    kept: set[str]
+    fingerprints: dict[str, str]
+
+
+def _fingerprint(
+    spec: FeedSpec, paging: Paging | None, ctx: FeedContext, digests: Sequence[str]
+) -> str:
+    digest = hashlib.sha256(repr((RENDER_VERSION, _FEEDGEN_VERSION, spec, paging, ctx)).encode())
+    for item in digests:
+        digest.update(item.encode())
+    return digest.hexdigest()
+
+
+def build_feeds(
+    records: Sequence[AnnouncementRecord],
+    ctx: FeedContext,
+    *,
+    title: str,
+    limit: int,
+    known: Mapping[str, str] | None = None,
+) -> FeedBuild:
+    """Every file of the output folder, rendering only the feed documents whose inputs changed.
 
     Per feed (all, services/<slug>, events/<slug>, events/<slug>/services/<slug>) the
     three formats of the newest `limit` entries and of each full archive page
-    (archive/<feed path>/<n>), plus index.opml and index.html.
+    (archive/<feed path>/<n>), plus index.opml and index.html. `known` maps a path to the
+    fingerprint it was last written with (paths whose file is gone must be left out);
+    those whose fingerprint is unchanged are listed in `kept` instead of rendered.
     """
     if limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
-    files: dict[str, bytes] = {}
+    known = known or {}
+    build = FeedBuild(files={}, kept=set(), fingerprints={})
+    record_digests = {id(r): hashlib.sha1(repr(r).encode()).hexdigest() for r in records}
     specs: list[FeedSpec] = []
     newest = EPOCH
     base = _base(ctx)
+
+    def render(spec: FeedSpec, members: Sequence[AnnouncementRecord], paging: Paging) -> None:
+        fingerprint = _fingerprint(spec, paging, ctx, [record_digests[id(r)] for r in members])
+        paths = [spec.path + ext for ext in FORMATS]
+        for path in paths:
+            build.fingerprints[path] = fingerprint
+        if all(known.get(path) == fingerprint for path in paths):
+            build.kept.update(paths)
+        else:
+            build.files.update(_render_all(spec, members, ctx, paging))
+
     for spec, members in feed_specs(records, title=title):
         chosen = members[:limit]  # members are already newest first
         pages = archive_pages(members, limit)
-        paging = Paging(prev_archive=base + archive_path(spec.path, len(pages)) if pages else None)
-        files.update(_render_all(spec, chosen, ctx, paging))
+        render(spec, chosen, Paging(prev_archive=base + archive_path(spec.path, len(pages)) if pages else None))
         for number, page in enumerate(pages, 1):
             page_spec = FeedSpec(
                 path=archive_path(spec.path, number),
@@ -766,10 +818,18 @@ def build_feed_files(
                 next_archive=base + archive_path(spec.path, number + 1) if number < len(pages) else None,
                 is_archive=True,
             )
-            files.update(_render_all(page_spec, page, ctx, page_paging))
+            render(page_spec, page, page_paging)
         specs.append(spec)
         newest = max(newest, _feed_updated(chosen))
-    files["index.opml"] = render_opml(specs, ctx, title=title, updated=newest)
-    files["index.html"] = render_index_html(specs, ctx, title=title)
-    log.debug("rendered %d feed files for %d records", len(files), len(records))
-    return files
+    # The indexes list every feed: cheap, always rendered.
+    build.files["index.opml"] = render_opml(specs, ctx, title=title, updated=newest)
+    build.files["index.html"] = render_index_html(specs, ctx, title=title)
+    log.debug("rendered %d feed files, kept %d, for %d records", len(build.files), len(build.kept), len(records))
+    return build
+
+
+def build_feed_files(
+    records: Sequence[AnnouncementRecord], ctx: FeedContext, *, title: str, limit: int
+) -> dict[str, bytes]:
+    """Every file of the output folder (relative path -> bytes), all rendered: see `build_feeds`."""
+    return build_feeds(records, ctx, title=title, limit=limit).files

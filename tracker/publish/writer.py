@@ -9,11 +9,12 @@ derived from it) only moves when a feed really changed.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -127,11 +128,18 @@ def _prune(root: Path, keep: set[str]) -> list[str]:
     return removed
 
 
-def write_files(output_dir: Path, files: Mapping[str, bytes], *, prune: bool = False) -> PublishReport:
-    """Write each file whose bytes differ from the disk, atomically; optionally prune stale feeds."""
+def write_files(
+    output_dir: Path, files: Mapping[str, bytes], *, prune: bool = False, keep: Iterable[str] = ()
+) -> PublishReport:
+    """Write each file whose bytes differ from the disk, atomically; optionally prune stale feeds.
+
+    `keep` names files that were not rendered because they are already right on disk: they
+    count as unchanged and are never pruned.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     root = output_dir.resolve()
-    report = PublishReport(written=[], unchanged=0, removed=[])
+    kept = {rel for rel in keep if rel not in files}
+    report = PublishReport(written=[], unchanged=len(kept), removed=[])
     checked = {rel: _checked_relative(rel) for rel in files}
     for rel in sorted(files):
         data = files[rel]
@@ -144,9 +152,50 @@ def write_files(output_dir: Path, files: Mapping[str, bytes], *, prune: bool = F
         report.written.append(rel)
         log.debug("wrote %s (%d bytes)", rel, len(data))
     if prune:
-        report.removed = sorted(_prune(root, set(files)))
+        report.removed = sorted(_prune(root, set(files) | kept))
     log.info(
         "published to %s: %d written, %d unchanged, %d removed",
         root, len(report.written), report.unchanged, len(report.removed),
     )
     return report
+
+
+# Beside the feeds, hidden (never served, never pruned): what each file was last rendered from.
+FINGERPRINTS = ".tracker-fingerprints.json"
+
+
+def load_fingerprints(output_dir: Path) -> dict[str, str]:
+    """The fingerprints of the last publish, for the files still on disk; {} when unknown or unreadable."""
+    try:
+        data = json.loads((output_dir / FINGERPRINTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    # A file deleted by hand (or never written) must be rendered again whatever its fingerprint.
+    return {
+        rel: value for rel, value in data.items()
+        if isinstance(rel, str) and isinstance(value, str) and _is_regular_file_inside(output_dir, rel)
+    }
+
+
+def _is_regular_file_inside(output_dir: Path, rel: str) -> bool:
+    try:
+        parts = _checked_relative(rel).parts
+    except ValueError:
+        return False
+    target = output_dir.joinpath(*parts)
+    return target.is_file() and not target.is_symlink() and _inside(target, output_dir.resolve())
+
+
+def save_fingerprints(output_dir: Path, fingerprints: Mapping[str, str]) -> None:
+    """Record what each file was rendered from (after the files themselves are written)."""
+    data = json.dumps(dict(sorted(fingerprints.items())), separators=(",", ":")).encode()
+    target = output_dir / FINGERPRINTS
+    if _current_bytes(target) != data:
+        atomic_write(target, data)
+
+
+def forget_fingerprints(output_dir: Path) -> None:
+    """Drop the fingerprints before files change: a publish cut short then renders everything next time."""
+    (output_dir / FINGERPRINTS).unlink(missing_ok=True)
