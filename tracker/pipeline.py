@@ -31,12 +31,12 @@ from tracker.normalize.events import DeclaredEvent, detect_event, load_declared_
 from tracker.parallel import Job, default_workers, extract_archived
 from tracker.publish import (
     FeedContext,
+    FeedWriter,
     PublishReport,
     build_feeds,
     forget_fingerprints,
     load_fingerprints,
     save_fingerprints,
-    write_files,
 )
 from tracker.sources import Fetcher, hosts_of, is_remote
 from tracker.sources import push
@@ -428,13 +428,17 @@ def publish(ctx: Context) -> PublishReport:
     feed_ctx = FeedContext(base_url=ctx.settings.base_url, author=ctx.settings.feed_author,
                            hub=ctx.settings.push_hub or None)
     output = ctx.settings.output_dir
-    # Feed documents whose inputs are those they were last written from are not rendered again.
-    build = build_feeds(
-        records, feed_ctx, title=ctx.settings.feed_title, limit=ctx.settings.feed_limit,
-        known=load_fingerprints(output),
-    )
+    # Feed documents whose inputs are those they were last written from are not rendered again;
+    # the others are written as they are rendered, so no more than one is held in memory.
+    known = load_fingerprints(output)
     forget_fingerprints(output)
-    report = write_files(output, build.files, prune=True, keep=build.kept)
+    writer = FeedWriter(output)
+    build = build_feeds(
+        records, feed_ctx, title=ctx.settings.feed_title, limit=ctx.settings.feed_limit, known=known,
+        sink=writer.write,
+    )
+    writer.keep(build.kept)
+    report = writer.finish(prune=True)
     save_fingerprints(output, build.fingerprints)
     return report
 

@@ -12,6 +12,7 @@ import tracker.publish.feeds as feeds
 from tracker.items import AnnouncementRecord
 from tracker.publish import (
     FeedContext,
+    FeedWriter,
     PublishReport,
     build_feed_files,
     build_feeds,
@@ -32,7 +33,7 @@ def publish(out: Path, records: list[AnnouncementRecord], ctx: FeedContext) -> t
     forget_fingerprints(out)
     report = write_files(out, build.files, prune=True, keep=build.kept)
     save_fingerprints(out, build.fingerprints)
-    return report, set(build.files)
+    return report, set(build.rendered)
 
 
 def contents(root: Path) -> dict[str, bytes]:
@@ -133,3 +134,15 @@ def test_fingerprints_are_not_served_or_pruned(
     publish(out, records[:2], ctx)  # feeds pruned, the fingerprints file stays
     assert (out / FINGERPRINTS).is_file()
     assert contents(out) == full_build(tmp_path, records[:2], ctx)
+
+
+def test_a_sink_gets_each_file_as_it_is_rendered(
+    tmp_path: Path, records: list[AnnouncementRecord], ctx: FeedContext
+) -> None:
+    out = tmp_path / "feeds"
+    writer = FeedWriter(out)
+    build = build_feeds(records, ctx, title=TITLE, limit=LIMIT, sink=writer.write)
+    report = writer.finish(prune=True)
+    assert build.files == {}  # nothing collected in memory
+    assert sorted(report.written) == sorted(build.rendered)
+    assert contents(out) == full_build(tmp_path, records, ctx)

@@ -19,6 +19,7 @@ from tracker.publish.feeds import (
     sanitize_html,
 )
 from tracker.publish.writer import (
+    FeedWriter,
     PublishReport,
     forget_fingerprints,
     load_fingerprints,
@@ -29,6 +30,7 @@ from tracker.publish.writer import (
 __all__ = [
     "FeedBuild",
     "FeedContext",
+    "FeedWriter",
     "FeedSpec",
     "Paging",
     "PublishReport",

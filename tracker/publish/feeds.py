@@ -40,7 +40,7 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib.metadata import version as _package_version
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -752,9 +752,10 @@ class FeedBuild:
     was last written with is not rendered again: its file on disk is already right.
     """
 
-    files: dict[str, bytes]
+    files: dict[str, bytes]  # empty when a sink took the files as they were rendered
     kept: set[str]
     fingerprints: dict[str, str]
+    rendered: list[str]
 
 
 def _fingerprint(
@@ -773,6 +774,7 @@ def build_feeds(
     title: str,
     limit: int,
     known: Mapping[str, str] | None = None,
+    sink: Callable[[str, bytes], None] | None = None,
 ) -> FeedBuild:
     """Every file of the output folder, rendering only the feed documents whose inputs changed.
 
@@ -780,12 +782,20 @@ def build_feeds(
     three formats of the newest `limit` entries and of each full archive page
     (archive/<feed path>/<n>), plus index.opml and index.html. `known` maps a path to the
     fingerprint it was last written with (paths whose file is gone must be left out);
-    those whose fingerprint is unchanged are listed in `kept` instead of rendered.
+    those whose fingerprint is unchanged are listed in `kept` instead of rendered. With a
+    `sink`, each rendered file is handed to it at once instead of being collected in `files`.
     """
     if limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
     known = known or {}
-    build = FeedBuild(files={}, kept=set(), fingerprints={})
+    build = FeedBuild(files={}, kept=set(), fingerprints={}, rendered=[])
+
+    def emit(path: str, data: bytes) -> None:
+        build.rendered.append(path)
+        if sink is None:
+            build.files[path] = data
+        else:
+            sink(path, data)
     record_digests = {id(r): hashlib.sha1(repr(r).encode()).hexdigest() for r in records}
     specs: list[FeedSpec] = []
     newest = EPOCH
@@ -799,7 +809,8 @@ def build_feeds(
         if all(known.get(path) == fingerprint for path in paths):
             build.kept.update(paths)
         else:
-            build.files.update(_render_all(spec, members, ctx, paging))
+            for path, data in _render_all(spec, members, ctx, paging).items():
+                emit(path, data)
 
     for spec, members in feed_specs(records, title=title):
         chosen = members[:limit]  # members are already newest first
@@ -822,9 +833,9 @@ def build_feeds(
         specs.append(spec)
         newest = max(newest, _feed_updated(chosen))
     # The indexes list every feed: cheap, always rendered.
-    build.files["index.opml"] = render_opml(specs, ctx, title=title, updated=newest)
-    build.files["index.html"] = render_index_html(specs, ctx, title=title)
-    log.debug("rendered %d feed files, kept %d, for %d records", len(build.files), len(build.kept), len(records))
+    emit("index.opml", render_opml(specs, ctx, title=title, updated=newest))
+    emit("index.html", render_index_html(specs, ctx, title=title))
+    log.debug("rendered %d feed files, kept %d, for %d records", len(build.rendered), len(build.kept), len(records))
     return build
 
 

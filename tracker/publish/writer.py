@@ -128,6 +128,45 @@ def _prune(root: Path, keep: set[str]) -> list[str]:
     return removed
 
 
+class FeedWriter:
+    """Writes feed files one by one as they are rendered (none is held in memory), then prunes."""
+
+    def __init__(self, output_dir: Path) -> None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self.root = output_dir.resolve()
+        self.report = PublishReport(written=[], unchanged=0, removed=[])
+        self.produced: set[str] = set()
+
+    def write(self, rel: str, data: bytes) -> None:
+        """Write one file if its bytes differ from the disk (atomically)."""
+        parts = _checked_relative(rel).parts
+        target = _ensure_folder(self.root, parts[:-1]) / parts[-1]
+        self.produced.add(rel)
+        if _current_bytes(target) == data:
+            self.report.unchanged += 1
+            return
+        atomic_write(target, data)
+        self.report.written.append(rel)
+        log.debug("wrote %s (%d bytes)", rel, len(data))
+
+    def keep(self, rels: Iterable[str]) -> None:
+        """Files not rendered because they are already right on disk: unchanged, never pruned."""
+        new = set(rels) - self.produced
+        self.produced |= new
+        self.report.unchanged += len(new)
+
+    def finish(self, *, prune: bool = False) -> PublishReport:
+        """Optionally remove the feeds no longer produced; the report of everything done."""
+        if prune:
+            self.report.removed = sorted(_prune(self.root, self.produced))
+        self.report.written.sort()
+        log.info(
+            "published to %s: %d written, %d unchanged, %d removed",
+            self.root, len(self.report.written), self.report.unchanged, len(self.report.removed),
+        )
+        return self.report
+
+
 def write_files(
     output_dir: Path, files: Mapping[str, bytes], *, prune: bool = False, keep: Iterable[str] = ()
 ) -> PublishReport:
@@ -136,28 +175,13 @@ def write_files(
     `keep` names files that were not rendered because they are already right on disk: they
     count as unchanged and are never pruned.
     """
-    output_dir.mkdir(parents=True, exist_ok=True)
-    root = output_dir.resolve()
-    kept = {rel for rel in keep if rel not in files}
-    report = PublishReport(written=[], unchanged=len(kept), removed=[])
-    checked = {rel: _checked_relative(rel) for rel in files}
+    for rel in files:
+        _checked_relative(rel)  # a bad path refuses the whole set before anything is written
+    writer = FeedWriter(output_dir)
     for rel in sorted(files):
-        data = files[rel]
-        parts = checked[rel].parts
-        target = _ensure_folder(root, parts[:-1]) / parts[-1]
-        if _current_bytes(target) == data:
-            report.unchanged += 1
-            continue
-        atomic_write(target, data)
-        report.written.append(rel)
-        log.debug("wrote %s (%d bytes)", rel, len(data))
-    if prune:
-        report.removed = sorted(_prune(root, set(files) | kept))
-    log.info(
-        "published to %s: %d written, %d unchanged, %d removed",
-        root, len(report.written), report.unchanged, len(report.removed),
-    )
-    return report
+        writer.write(rel, files[rel])
+    writer.keep(keep)
+    return writer.finish(prune=prune)
 
 
 # Beside the feeds, hidden (never served, never pruned): what each file was last rendered from.
