@@ -426,9 +426,9 @@ class Taxonomy:
             if len(key) >= 5 and key not in self._text:
                 # A typo only when the words are no known spelling (a known one refused by
                 # its rules must not come back as a near miss of another spelling).
-                alias = self._fuzzy(key, span, prefixed=prefixed)
-                if alias is not None:
-                    return _Match(alias.slug, j, j + length)
+                near = self._fuzzy(key, span, prefixed=prefixed)
+                if near is not None:
+                    return _Match(near.slug, j, j + length)
         return None
 
     def _fuzzy(self, key: str, span: Sequence[_Token], *, prefixed: bool) -> _Alias | None:

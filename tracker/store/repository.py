@@ -122,7 +122,8 @@ def youtube_id(url: str) -> str | None:
         candidate = parts.path.strip("/").split("/")[0]
     elif host.endswith("youtube.com") or host == "youtube-nocookie.com":
         if parts.path == "/watch":
-            candidate = (parse_qs(parts.query).get("v") or [None])[0]
+            values = parse_qs(parts.query).get("v")
+            candidate = values[0] if values else None
         else:
             segments = [s for s in parts.path.split("/") if s]
             if len(segments) >= 2 and segments[0] in {"embed", "shorts", "live", "v"}:
