@@ -26,7 +26,7 @@ from tests.benchmarks.corpus import CorpusSize, Manifest, generate
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_ADMIN = os.environ.get("TRACKER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-QUICK = CorpusSize(posts=20, whats_new=100, announcements=300)
+QUICK = CorpusSize(posts=20, whats_new=100, announcements=200)
 FULL = CorpusSize()
 
 
