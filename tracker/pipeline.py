@@ -223,6 +223,7 @@ def ingest_document(
             excerpt=na.announcement.excerpt or na.announcement.title,
             position=na.announcement.position,
             rule=na.announcement.rule,
+            new_announcement=status == "created",
         ):
             counts["mentions"] += 1
         for key, link in links:

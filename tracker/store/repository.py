@@ -386,7 +386,11 @@ def upsert_document(
 ) -> tuple[int, bool]:
     """Insert or refresh a document by URL; changed = new, or its content or extractor differ."""
     row = session.scalar(select(DocumentRow).where(DocumentRow.url == url))
-    source_id = _source_or_placeholder(session, source_name).id if source_name else None
+
+    def source_id() -> int | None:
+        # Looked up only when written: an unchanged document costs one query, not two.
+        return _source_or_placeholder(session, source_name).id if source_name else None
+
     if row is None:
         row = DocumentRow(
             url=url,
@@ -396,7 +400,7 @@ def upsert_document(
             content_hash=content_hash,
             extractor_version=extractor_version,
             archive_sha=archive_sha,
-            source_id=source_id,
+            source_id=source_id(),
             kind=kind,
             fetched_at=_utc(fetched_at),
         )
@@ -413,8 +417,8 @@ def upsert_document(
     _set(row, "extractor_version", extractor_version)
     if archive_sha:
         _set(row, "archive_sha", archive_sha)
-    if source_id is not None and row.source_id is None:
-        row.source_id = source_id
+    if row.source_id is None:
+        row.source_id = source_id()
     _set(row, "kind", kind)
     _set(row, "fetched_at", _utc(fetched_at))
     return row.id, True
@@ -609,10 +613,15 @@ def keys_mentioned_by(session: Session, document_id: int) -> list[str]:
 
 
 def add_mention(
-    session: Session, announcement_id: int, document_id: int, *, excerpt: str, position: int, rule: str
+    session: Session, announcement_id: int, document_id: int, *, excerpt: str, position: int, rule: str,
+    new_announcement: bool = False,
 ) -> bool:
-    """Record that a document mentions an announcement; True when the mention is new."""
-    row = session.scalar(
+    """Record that a document mentions an announcement; True when the mention is new.
+
+    `new_announcement`: the announcement was created in this transaction, so it has no
+    mention yet and the look-up is skipped (one query less per launch in a backfill).
+    """
+    row = None if new_announcement else session.scalar(
         select(MentionRow).where(MentionRow.announcement_id == announcement_id, MentionRow.document_id == document_id)
     )
     if row is None:
