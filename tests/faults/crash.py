@@ -147,8 +147,9 @@ def campaign(world: World, kills: int, *, seed: int) -> CampaignResult:
     """Run `kills` rounds of start-then-SIGKILL at a random moment of a run.
 
     A first, uninterrupted run in a subprocess measures how long a run takes here (start-up
-    included); each kill then comes uniformly between 25% and 105% of that, so the kills spread
-    over the whole run (imports, fetching, storing, publishing) whatever the machine's speed.
+    included), and so does every later run that finishes before its kill; each kill comes
+    uniformly between 25% and 105% of the latest measure, so the kills spread over the whole
+    run (imports, fetching, storing, publishing) whatever the machine's speed.
     """
     rng = random.Random(seed)
     services = _services()
@@ -168,11 +169,15 @@ def campaign(world: World, kills: int, *, seed: int) -> CampaignResult:
             result.calibration = time.monotonic() - begin
             continue
         runs_before = _run_count(world)
+        begin = time.monotonic()
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         delay = rng.uniform(0.25 * result.calibration, 1.05 * result.calibration)
         try:
             process.wait(timeout=delay)
             result.finished += 1
+            # A run that beat the kill is the newest measure of a run's length here (the
+            # machine may have been busier during the first): aim the next kills by it.
+            result.calibration = time.monotonic() - begin
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
             process.wait()
