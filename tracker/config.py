@@ -43,6 +43,7 @@ SCHEMA: dict[str, tuple[type, Any]] = {
     "http.max_retry_wait": (float, 60.0),
     "http.min_interval": (float, 1.0),
     "http.robots": (bool, True),
+    "http.concurrency": (int, 4),
     "link.threshold": (float, 0.6),
     "push.hub": (str, ""),
     "push.retries": (int, 3),
@@ -73,6 +74,7 @@ class HttpSettings:
     max_retry_wait: float = 60.0  # a longer Retry-After is not waited for: the source fails this run
     min_interval: float = 1.0  # seconds between two requests to the same host
     robots: bool = True  # honour robots.txt
+    concurrency: int = 4  # sources on this many hosts are fetched at once (one request at a time per host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +239,10 @@ def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | N
         max_seconds=v["http.max_seconds"],
         max_retry_wait=v["http.max_retry_wait"],
         min_interval=v["http.min_interval"],
+        concurrency=v["http.concurrency"],
         robots=v["http.robots"],
     )
-    for key in ("feeds.limit", "http.max_bytes"):
+    for key in ("feeds.limit", "http.max_bytes", "http.concurrency"):
         if v[key] <= 0:
             raise ConfigError("must be positive", file=str(config_dir / "tracker.toml"), key=key)
     return Settings(

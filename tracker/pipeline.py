@@ -41,6 +41,7 @@ from tracker.publish import (
 from tracker.sources import Fetcher, hosts_of, is_remote
 from tracker.sources import push
 from tracker.sources.guard import check_document
+from tracker.sources.prefetch import Prefetch
 from tracker.store import repository as repo
 from tracker.store.archive import Archive
 from tracker.store.db import open_store, unit_of_work
@@ -258,15 +259,19 @@ def extract_raw(ctx: Context, raw: RawDocument, *, kind: str = "auto", event: st
 
 
 def process_source(
-    ctx: Context, fetcher: Fetcher, source: SourceConfig, *, progress: Progress | None = None
+    ctx: Context, fetcher: Fetcher, source: SourceConfig, *, progress: Progress | None = None,
+    prefetch: Prefetch | None = None,
 ) -> SourceOutcome:
-    """Fetch, extract and store one source; failures are recorded, never raised."""
+    """Fetch (or take from `prefetch`), extract and store one source; failures are recorded, never raised."""
     outcome = SourceOutcome(source.name)
     with unit_of_work(ctx.factory) as session:
         repo.get_or_create_source(session, source.name, kind=source.kind, url=source.url)
         etag, last_modified = repo.source_cache(session, source.name)
     try:
-        raw = fetcher.fetch(source.url, source=source.name, etag=etag, last_modified=last_modified)
+        if prefetch is not None and prefetch.has(source.name):
+            raw = prefetch.result(source.name)
+        else:
+            raw = fetcher.fetch(source.url, source=source.name, etag=etag, last_modified=last_modified)
         if raw.not_modified:
             outcome.status = "not-modified"
         else:
@@ -480,14 +485,17 @@ def run(
     with unit_of_work(ctx.factory) as session:
         run_id = repo.start_run(session, at=ctx.now)
     allowed = hosts_of(s.url for s in chosen if is_remote(s.url))
-    with Fetcher(settings.http, allowed_hosts=allowed or None, robots_cache=StoredRobots(ctx)) as fetcher:
+    with (
+        Fetcher(settings.http, allowed_hosts=allowed or None, robots_cache=StoredRobots(ctx)) as fetcher,
+        _prefetch(ctx, fetcher, chosen) as prefetch,
+    ):
         for number, source in enumerate(chosen, 1):
             if ctx.stop():
                 log.warning("stopping: %d of %d sources not processed in this run", len(chosen) - number + 1, len(chosen))
                 break
             if progress:
                 progress(f"[{number}/{len(chosen)}] {source.name}: {source.url}")
-            outcome = process_source(ctx, fetcher, source, progress=progress)
+            outcome = process_source(ctx, fetcher, source, progress=progress, prefetch=prefetch)
             report.outcomes.append(outcome)
             if progress:
                 progress(f"[{number}/{len(chosen)}] {source.name}: {_describe(outcome)}")
@@ -516,6 +524,25 @@ def run(
         )
     log.info("run finished: %s", json.dumps(dict(counts), sort_keys=True))
     return report
+
+
+def _prefetch(ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig]) -> Prefetch:
+    """Sources on other hosts are fetched while earlier ones are stored (`http.concurrency` hosts at once)."""
+    validators: dict[str, tuple[str | None, str | None]] = {}
+    with unit_of_work(ctx.factory) as session:
+        for source in chosen:
+            repo.get_or_create_source(session, source.name, kind=source.kind, url=source.url)
+            validators[source.name] = repo.source_cache(session, source.name)
+    urls = {source.name: source.url for source in chosen}
+
+    def fetch(name: str) -> RawDocument:
+        etag, last_modified = validators[name]
+        return fetcher.fetch(urls[name], source=name, etag=etag, last_modified=last_modified)
+
+    lanes = ctx.settings.http.concurrency
+    if ctx.factory.kw["bind"].url.database in (None, "", ":memory:"):
+        lanes = 1  # one shared in-memory connection: the robots.txt cache must not be used from two threads
+    return Prefetch(fetch, [(s.name, s.url) for s in chosen], lanes=lanes)
 
 
 def _nothing_changed(report: RunReport) -> bool:

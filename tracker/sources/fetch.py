@@ -42,6 +42,7 @@ import logging
 import mimetypes
 import random
 import re
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -145,6 +146,10 @@ class Fetcher:
         self._last_request: dict[str, float] = {}  # host -> monotonic time of its last request
         self._robots: dict[str, Protego | None] = {}  # scheme://host:port -> rules (None: no rules)
         self._crawl_delay: dict[str, float] = {}  # host -> Crawl-delay from its robots.txt
+        # Safe to share between threads (tracker.sources.prefetch): requests to one host are
+        # paced under that host's lock, and each origin's robots.txt is read once under its own.
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
         self._user_agent = http.user_agent.strip() or str(SCHEMA["http.user_agent"][1])
         self._client = httpx.Client(
             http1=True,
@@ -303,9 +308,17 @@ class Fetcher:
 
     # -- politeness --------------------------------------------------------------------
 
+    def _lock(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
     def _pace(self, target: httpx.URL) -> None:
         """Wait until this host's last request is at least min_interval (or its Crawl-delay) ago."""
         host = target.host.lower()
+        with self._lock(f"host:{host}"):
+            self._pace_locked(host)
+
+    def _pace_locked(self, host: str) -> None:
         interval = max(self.settings.min_interval, self._crawl_delay.get(host, 0.0), 0.0)
         last = self._last_request.get(host)
         if last is not None and interval > 0:
@@ -318,8 +331,9 @@ class Fetcher:
     def _check_robots(self, target: httpx.URL, *, source: str, url: str) -> None:
         """Raise a `robots` FetchError when the host's robots.txt disallows the URL for us."""
         origin = f"{target.scheme}://{target.netloc.decode('ascii')}"
-        if origin not in self._robots:
-            self._robots[origin] = self._load_robots(origin, target, source=source, url=url)
+        with self._lock(f"robots:{origin}"):
+            if origin not in self._robots:
+                self._robots[origin] = self._load_robots(origin, target, source=source, url=url)
         rules = self._robots[origin]
         if rules is not None and not rules.can_fetch(url, self._user_agent):
             raise FetchError(
