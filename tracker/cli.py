@@ -56,6 +56,20 @@ def _parse_date(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _add_wait(p: argparse.ArgumentParser) -> None:
+    """--wait, for the commands that take the run lock."""
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="if another run is in progress, wait up to this long for it (default: exit 75 at once)")
+
+
+def _add_run_options(p: argparse.ArgumentParser, *, source_help: str) -> None:
+    """The options `run` and `reextract` share."""
+    p.add_argument("--source", action="append", metavar="NAME", help=source_help)
+    p.add_argument("--no-publish", action="store_true", help="store only; do not rebuild the feeds")
+    p.add_argument("--json", action="store_true", help="print the per-source outcome as JSON")
+    _add_wait(p)
+
+
 def _positive_int(value: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:
@@ -515,19 +529,14 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("run")
-    p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
-    p.add_argument("--no-publish", action="store_true", help="store only; do not rebuild the feeds")
-    p.add_argument("--json", action="store_true", help="print the per-source outcome as JSON")
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="if another run is in progress, wait up to this long for it (default: exit 75 at once)")
+    _add_run_options(p, source_help="only this source (repeatable)")
 
     p = add("import")
     p.add_argument("documents", nargs="+", metavar="DOCUMENT", help="local path, file:// URL or http(s) URL")
     p.add_argument("--kind", choices=SOURCE_KINDS, default="auto", help="document format (default: guess)")
     p.add_argument("--event", metavar="NAME", help="the event the documents belong to, e.g. 'AWS re:Invent 2023'")
     p.add_argument("--json", action="store_true", help="print the per-document outcome as JSON")
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="if a run is in progress, wait up to this long for it (default: exit 75 at once)")
+    _add_wait(p)
 
     p = add("schedule")
     p.add_argument("--cron", metavar="EXPR", help="cron expression (default: schedule.cron in tracker.toml)")
@@ -564,19 +573,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
     p = add("publish")
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="if a run is in progress, wait up to this long for it (default: exit 75 at once)")
+    _add_wait(p)
 
     p = add("serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
 
     p = add("reextract")
-    p.add_argument("--source", action="append", metavar="NAME", help="only the documents of this source (repeatable)")
-    p.add_argument("--no-publish", action="store_true", help="store only; do not rebuild the feeds")
-    p.add_argument("--json", action="store_true", help="print the per-source outcome as JSON")
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="if a run is in progress, wait up to this long for it (default: exit 75 at once)")
+    _add_run_options(p, source_help="only the documents of this source (repeatable)")
     p.add_argument("--workers", type=_positive_int, metavar="N",
                    help="extract on N processes (default: one per core; 1 extracts in this process)")
 

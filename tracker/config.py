@@ -127,7 +127,8 @@ def default_config_dir() -> Path:
     return PACKAGE_ROOT / "config"
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables ({} when the file does not exist); bad TOML is a ConfigError naming the file."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -174,7 +175,7 @@ def _coerce(value: Any, expected: type, *, file: str, key: str) -> Any:
 def _settings_values(config_dir: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     values = {key: default for key, (_, default) in SCHEMA.items()}
     path = config_dir / "tracker.toml"
-    for key, value in _flatten(_read_toml(path)).items():
+    for key, value in _flatten(read_toml(path)).items():
         if key not in SCHEMA:
             raise ConfigError(f"unknown setting (known: {', '.join(sorted(SCHEMA))})", file=str(path), key=key)
         values[key] = _coerce(value, SCHEMA[key][0], file=str(path), key=key)
@@ -187,7 +188,7 @@ def _settings_values(config_dir: Path, environ: Mapping[str, str]) -> dict[str, 
 
 def load_sources(path: Path) -> tuple[SourceConfig, ...]:
     """Read sources.toml: a list of [[source]] tables."""
-    data = _read_toml(path)
+    data = read_toml(path)
     for key in data:
         if key != "source":
             raise ConfigError("unknown key; sources are [[source]] tables", file=str(path), key=key)

@@ -41,7 +41,7 @@ from tracker.publish import (
 from tracker.sources import Fetcher, hosts_of, is_remote
 from tracker.sources import push
 from tracker.sources.guard import check_document
-from tracker.sources.prefetch import Prefetch
+from tracker.sources.prefetch import Prefetch, runs_ahead
 from tracker.store import repository as repo
 from tracker.store.archive import Archive
 from tracker.store.db import open_store, unit_of_work
@@ -528,21 +528,24 @@ def run(
 
 def _prefetch(ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig]) -> Prefetch:
     """Sources on other hosts are fetched while earlier ones are stored (`http.concurrency` hosts at once)."""
+    sources = [(s.name, s.url) for s in chosen]
+    lanes = ctx.settings.http.concurrency
+    if ctx.factory.kw["bind"].url.database in (None, "", ":memory:"):
+        lanes = 1  # one shared in-memory connection: the robots.txt cache must not be used from two threads
     validators: dict[str, tuple[str | None, str | None]] = {}
-    with unit_of_work(ctx.factory) as session:
-        for source in chosen:
-            repo.get_or_create_source(session, source.name, kind=source.kind, url=source.url)
-            validators[source.name] = repo.source_cache(session, source.name)
-    urls = {source.name: source.url for source in chosen}
+    if runs_ahead(sources, lanes=lanes):
+        # Only then: a run over one site (the daily default) pays no extra transaction for it.
+        with unit_of_work(ctx.factory) as session:
+            for source in chosen:
+                repo.get_or_create_source(session, source.name, kind=source.kind, url=source.url)
+                validators[source.name] = repo.source_cache(session, source.name)
+    urls = dict(sources)
 
     def fetch(name: str) -> RawDocument:
         etag, last_modified = validators[name]
         return fetcher.fetch(urls[name], source=name, etag=etag, last_modified=last_modified)
 
-    lanes = ctx.settings.http.concurrency
-    if ctx.factory.kw["bind"].url.database in (None, "", ":memory:"):
-        lanes = 1  # one shared in-memory connection: the robots.txt cache must not be used from two threads
-    return Prefetch(fetch, [(s.name, s.url) for s in chosen], lanes=lanes)
+    return Prefetch(fetch, sources, lanes=lanes)
 
 
 def _nothing_changed(report: RunReport) -> bool:

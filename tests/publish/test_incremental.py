@@ -125,7 +125,7 @@ def test_a_new_renderer_version_renders_everything(
     assert rendered == first
 
 
-def test_fingerprints_are_not_served_or_pruned(
+def test_the_fingerprints_file_is_never_pruned(
     tmp_path: Path, records: list[AnnouncementRecord], ctx: FeedContext
 ) -> None:
     out = tmp_path / "feeds"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from tracker.config import read_toml
 from tracker.errors import ConfigError
 from tracker.normalize.text import clean_text, slugify
 
@@ -131,13 +131,7 @@ def _as_date(value: object, *, file: str, key: str) -> date | None:
 def load_declared_events(path: Path) -> tuple[DeclaredEvent, ...]:
     """The `[[event]]` tables of an events.toml (none when the file does not exist)."""
     file = str(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        return ()
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=file) from exc
+    data = read_toml(path)
     unknown = set(data) - {"event"}
     if unknown:
         raise ConfigError("unknown key (expected [[event]] tables)", file=file, key=sorted(unknown)[0])

@@ -55,7 +55,6 @@ import fnmatch
 import json
 import logging
 import re
-import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tracker.config import read_toml
 from tracker.errors import ConfigError
 from tracker.items import Announcement, Service
 from tracker.normalize.text import clean_text, fold, slugify
@@ -132,16 +132,6 @@ class _Draft:
     patterns: list[str] = field(default_factory=list)
     engine_host: bool = False
     category: str | None = None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        return {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
 
 
 def _str_list(value: Any, *, file: str, key: str) -> list[str]:
@@ -305,7 +295,7 @@ class Taxonomy:
             seed_data = json.loads(seed_path.read_text(encoding="utf-8")) if seed_path.is_file() else {}
             if not seed_data:
                 log.warning("taxonomy seed %s is missing: only curated services are known", seed_path)
-            cached = _build(seed_data, _read_toml(toml_path), str(toml_path))
+            cached = _build(seed_data, read_toml(toml_path), str(toml_path))
             if len(_CACHE) >= 4:  # a few configurations at most (tests); drop the oldest
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[stamp] = cached

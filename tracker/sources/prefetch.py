@@ -26,21 +26,31 @@ def _host(url: str) -> str | None:
     return parts.hostname.lower()
 
 
+def _by_host(sources: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    by_host: dict[str, list[str]] = {}
+    for name, url in sources:
+        host = _host(url)
+        if host is not None:
+            by_host.setdefault(host, []).append(name)
+    return by_host
+
+
+def runs_ahead(sources: Sequence[tuple[str, str]], *, lanes: int) -> bool:
+    """Whether a `Prefetch` of these (name, url) sources would fetch anything ahead (two hosts or more)."""
+    return lanes >= 2 and len(_by_host(sources)) >= 2
+
+
 class Prefetch:
     """Runs `fetch(name)` for the named sources ahead of time, one thread per host."""
 
     def __init__(self, fetch: Callable[[str], RawDocument], sources: Sequence[tuple[str, str]], *, lanes: int) -> None:
         """`sources`: (name, url) in run order; `lanes`: at most this many hosts fetched at once."""
-        by_host: dict[str, list[str]] = {}
-        for name, url in sources:
-            host = _host(url)
-            if host is not None:
-                by_host.setdefault(host, []).append(name)
         self._futures: dict[str, Future[RawDocument]] = {}
         self._stopped = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
-        if len(by_host) < 2 or lanes < 2:
+        if not runs_ahead(sources, lanes=lanes):
             return  # one site (or one lane): fetched in turn by the caller, as before
+        by_host = _by_host(sources)
         self._futures = {name: Future() for names in by_host.values() for name in names}
         self._pool = ThreadPoolExecutor(max_workers=min(lanes, len(by_host)), thread_name_prefix="tracker-fetch")
         log.info("fetching %d sources on %d hosts, %d at a time", len(self._futures), len(by_host), min(lanes, len(by_host)))

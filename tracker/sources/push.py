@@ -24,7 +24,6 @@ import hmac
 import json
 import logging
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from tracker.config import read_toml
 from tracker.errors import ConfigError
 from tracker.items import AnnouncementRecord
 
@@ -96,13 +96,7 @@ def _strings(value: Any, *, file: str, key: str) -> frozenset[str]:
 
 def load_webhooks(path: Path) -> tuple[Webhook, ...]:
     """The [[webhook]] tables of a webhooks.toml (none when the file does not exist)."""
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        return ()
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
+    data = read_toml(path)
     unknown = set(data) - {"webhook"}
     if unknown:
         raise ConfigError("unknown key; webhooks are [[webhook]] tables", file=str(path), key=sorted(unknown)[0])
