@@ -590,11 +590,11 @@ def import_documents(
 
 
 def extract_location(
-    settings: Settings, location: str, *, kind: str = "auto", event: str | None = None
+    settings: Settings, location: str, *, kind: str = "auto", event: str | None = None, rules: Rules | None = None
 ) -> dict[str, list[dict[str, object]]]:
     """Extract, normalise and link one file or URL without a database (`tracker extract`)."""
     taxonomy = Taxonomy.load(data_file(settings.config_dir, "services.toml").parent)
-    rules = load_rules(data_file(settings.config_dir, "extract.toml"))
+    rules = rules or load_rules(data_file(settings.config_dir, "extract.toml"))
     allowed = hosts_of([location]) if is_remote(location) else None
     with Fetcher(settings.http, allowed_hosts=allowed) as fetcher:
         raw = fetcher.fetch(location, source="extract")

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from tracker.extract import candidates as cands
 from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, LinkSpan, ancestors, children
 from tracker.extract.rules import Marker, NamedPattern, Rules
 from tracker.extract.text import (
@@ -629,8 +630,15 @@ def body_announcements(
     session_of_heading: dict[int, str] | None = None,
     doc_session: str | None = None,
     link_lists: bool = True,
+    post: bool = False,
 ) -> list[Announcement]:
-    """Every rule over the blocks, one announcement per launch, in document order."""
+    """Every launch of the blocks, one per name, in document order.
+
+    The marker rules and the generic candidate forms (candidates.py) both propose; with a
+    fitted model (rules.model) every proposal is scored and the model decides; without one
+    only the marker rules' proposals count.
+    """
+    session_of_heading = session_of_heading or {}
     found = marker_announcements(
         blocks, rules, event=event, session_of_heading=session_of_heading, doc_session=doc_session
     )
@@ -646,16 +654,47 @@ def body_announcements(
             session_of_heading=session_of_heading,
             doc_session=doc_session,
         )
-    found.sort(key=lambda f: (f.block, f.offset))
-    out: list[Announcement] = []
-    seen: set[tuple[str, str | None]] = set()
-    for f in found:
-        key = (_norm(f.announcement.title), f.announcement.url)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(f.announcement)
-    return out
+    weak = {m.name for m in rules.markers if m.weak}
+    proposed = [
+        cands.Candidate(f.block, f.offset, f.announcement, {_generator_of(f.announcement.rule, weak)}) for f in found
+    ]
+    recorder = cands.RECORDER.get()
+    if rules.model is not None or recorder is not None:
+        for c in cands.generate(blocks, rules, event=event):
+            if c.block in session_of_heading:
+                continue  # a session's own heading names the session, not a launch
+            block = blocks[c.block]
+            c.announcement = replace(
+                c.announcement,
+                context=_context(blocks, block, block.text),
+                sessions=_block_sessions(block, session_of_heading, doc_session),
+            )
+            proposed.append(c)
+    merged = cands.merge(proposed)
+    cands.describe(merged, blocks, rules, cands.DocContext(post=post, roundup=roundup, event=event))
+    for c in merged:
+        if rules.model is not None:
+            c.score = rules.model.score(c.features)
+        else:
+            c.score = 0.0 if c.announcement.rule.startswith("candidate:") else 1.0
+    if recorder is not None:
+        recorder.extend(merged)
+    model = rules.model
+    if model is not None:
+        chosen = cands.choose(merged, lambda c: c.score >= model.threshold_for(c.features), blocks)
+    else:
+        chosen = cands.choose(merged, lambda c: c.score >= 0.5, blocks)
+    return [cands.to_announcement(c) for c in chosen]
+
+
+def _generator_of(rule: str, weak: set[str]) -> str:
+    """The form a marker rule's proposal came from: "marker:announcing", "link-list", ..."""
+    head = rule.split("+")[0]
+    if head.startswith("link-list"):
+        return "link-list"
+    if head.startswith("marker:") and head.removeprefix("marker:") in weak:
+        return "marker-weak:" + head.removeprefix("marker:")
+    return head
 
 
 def number(announcements: list[Announcement]) -> tuple[Announcement, ...]:

@@ -19,6 +19,7 @@ from tracker.extract.blocks import HEADING, Block, InlineBuilder, LinkSpan, Tree
 from tracker.extract.markdown import post_document
 from tracker.extract.rules import Rules
 from tracker.extract.text import (
+    is_launch_url,
     absolute_url,
     collapse,
     detect_event,
@@ -367,6 +368,8 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
         session_of_heading=by_heading,
         doc_session=doc_session,
         link_lists=post is None,
+        # A saved News Blog post is a post even when it is not a launch (a report, a story).
+        post=post is not None or is_launch_url(doc_url, rules),
     )
     if post is not None:
         anns = [post, *announce.drop_weak(announce.drop_covered_by(title, anns), rules)]

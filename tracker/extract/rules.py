@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import ConfigError
+from tracker.extract.model import CandidateModel, load_model
 
 log = logging.getLogger(__name__)
+
+MODEL_FILE = "extract_model.json"
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,11 @@ class Rules:
     # What's New
     whats_new_url: re.Pattern[str] | None = None
     product_tag: re.Pattern[str] | None = None
+    # candidates (candidates.py): patterns that enumerate and clean them, and the fitted model
+    candidate_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    candidate_prose_words: frozenset[str] = frozenset()
+    candidate_max_words: int = 16
+    model: CandidateModel | None = None
 
     def column(self, name: str) -> tuple[str, ...]:
         """The accepted column names for a session-listing field."""
@@ -257,7 +265,28 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
         published_line=r.regex("posts.published_line"),
         whats_new_url=r.regex("whats_new.feed_url"),
         product_tag=r.regex("whats_new.product_tag"),
+        candidate_patterns=_candidate_patterns(r),
+        candidate_prose_words=frozenset(s.lower() for s in r.strings("candidates.prose_words")),
+        candidate_max_words=r.get("candidates.max_words", int, default.candidate_max_words),
     )
+
+
+_CANDIDATE_PATTERNS = (
+    "lead_marker", "trailing_tag", "name_end", "generic_title", "launch_section", "skip_section",
+    "keynote_section", "announce_sentence", "whats_new_link", "blog_link", "video_link", "launch_word",
+)
+# Every candidate pattern is case-insensitive; a part that must not be says so with (?-i:...).
+_CASE_SENSITIVE: tuple[str, ...] = ()
+
+
+def _candidate_patterns(r: _Reader) -> dict[str, re.Pattern[str]]:
+    out: dict[str, re.Pattern[str]] = {}
+    for name in _CANDIDATE_PATTERNS:
+        flags = 0 if name in _CASE_SENSITIVE else re.IGNORECASE
+        compiled = r.regex(f"candidates.{name}", flags=flags)
+        if compiled is not None:
+            out[name] = compiled
+    return out
 
 
 def load_rules(path: Path | None = None) -> Rules:
@@ -274,5 +303,11 @@ def load_rules(path: Path | None = None) -> Rules:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
     rules = rules_from_dict(data, str(path))
+    # The candidate model sits beside the rules it was fitted with (extract_model.json).
+    model = load_model(Path(path).with_name(MODEL_FILE))
+    if model is not None:
+        from dataclasses import replace
+
+        rules = replace(rules, model=model)
     log.debug("loaded %d markers from %s", len(rules.markers), path)
     return rules

@@ -1,0 +1,502 @@
+"""Candidate launches, the features that describe them, and the choice among them.
+
+The marker rules of announce.py find the launches their authors wrote the way the rules
+expect. Writers use many other forms: a heading per launch, a list of bold or linked names
+with a description, "Announcing X - ..." without emphasis, a plain list under "New
+announcements", a keynote transcript ("we are announcing the new X"). Every such form is
+enumerated here as a *candidate*, described by features (which forms found it, the block it
+stands in, the section above it, the shape of its name, the services it names, its link, how
+many of its siblings are candidates too) and scored by a logistic model fitted on hand-labelled
+documents (model.py; fitted by learn.py). The candidates the model accepts are the launches.
+
+Everything here is linear in the length of the document: no regular expression is searched
+over a growing prefix, and each block is visited a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, children
+from tracker.extract.rules import Rules
+from tracker.extract.text import collapse, detect_status, is_launch_url, strip_trailing_punct, truncate
+from tracker.items import Announcement
+
+log = logging.getLogger(__name__)
+
+# Forms of the marker rules (announce.py) other than the markers themselves.
+_RULE_FAMILIES = {"marker-label", "link-list", "roundup:link", "roundup:label"}
+
+
+@dataclass
+class Candidate:
+    """A possible launch: where it stands, what it would be, and its features."""
+
+    block: int
+    offset: int
+    announcement: Announcement
+    generators: set[str] = field(default_factory=set)
+    features: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class DocContext:
+    """What a candidate's features need to know of its document."""
+
+    post: bool = False  # the body of a post that is itself one launch
+    roundup: bool = False
+    event: str | None = None
+
+
+# From this many blocks with a marker-rule launch on, a document "marks" its launches.
+MARKED_DOC_MIN = 3
+
+# A recorder the learner sets to see every candidate with its features (contextvars, so that
+# extraction stays a pure function for every other caller).
+RECORDER: contextvars.ContextVar[list[Candidate] | None] = contextvars.ContextVar("candidate_recorder", default=None)
+
+
+# --- cleaning ----------------------------------------------------------------------------------
+
+_EMOJI = re.compile(
+    "^[\\s\u2600-\u27bf\U0001f000-\U0001faff\u2b00-\u2bff\ufe0f\u200d*•·▪►▶✅✔☑→⇒>#-]+"
+)
+_NUMBERING = re.compile(r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\))\s+")
+_WORD = re.compile(r"[A-Za-z0-9][\w'’.+/&-]*")
+
+
+def _pattern(rules: Rules, name: str) -> re.Pattern[str] | None:
+    return rules.candidate_patterns.get(name)
+
+
+def clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
+    """A launch's name from the text that carries it, and the status the text gave it.
+
+    Leading numbering, emoji and launch words go ("Announcing", "New service:"), a closing
+    status tag goes ("(preview)", "NEW", "is now generally available") and a description after
+    the name goes ("Amazon Foo: faster widgets" is "Amazon Foo").
+    """
+    status = detect_status([text], rules)
+    title = collapse(text)
+    title = _EMOJI.sub("", title)
+    title = _NUMBERING.sub("", title)
+    lead = _pattern(rules, "lead_marker")
+    for _ in range(2):  # "New: Announcing X"
+        if lead is None:
+            break
+        m = lead.match(title)
+        if not m or m.end() >= len(title):
+            break
+        title = title[m.end():]
+    end = _pattern(rules, "name_end")
+    if end is not None:
+        m = end.search(title)
+        if m and m.start() > 0:
+            title = title[: m.start()]
+    tag = _pattern(rules, "trailing_tag")
+    if tag is not None:
+        m = tag.search(title)
+        if m and m.start() > 0:
+            title = title[: m.start()]
+    title = strip_trailing_punct(title.strip(" *_`'\"“”‘’-–—:|"))
+    return title, status
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def usable(title: str, rules: Rules) -> bool:
+    """Whether a cleaned title can be a name at all."""
+    if not title or not re.search(r"[A-Za-z]", title):
+        return False
+    generic = _pattern(rules, "generic_title")
+    if generic is not None and generic.match(title):
+        return False
+    words = _words(title)
+    return 0 < len(words) <= rules.candidate_max_words
+
+
+# --- generators ----------------------------------------------------------------------------------
+
+
+def _candidate(block: Block, offset: int, title: str, status: str | None, generator: str, *, summary: str = "",
+               url: str | None = None, rules: Rules, event: str | None, marker: str | None = None) -> Candidate:
+    return Candidate(
+        block=block.index,
+        offset=offset,
+        announcement=Announcement(
+            title=title,
+            summary=truncate(collapse(summary).lstrip(" -–—:.,;)").strip(), rules.summary_max_chars),
+            url=url,
+            rule=f"candidate:{generator}",
+            marker=marker,
+            excerpt=block.text,
+            status=status,
+            event=event,
+        ),
+        generators={generator},
+    )
+
+
+def _next_text(blocks: list[Block], block: Block) -> str:
+    nxt = blocks[block.index + 1] if block.index + 1 < len(blocks) else None
+    return nxt.text if nxt is not None and nxt.kind in (PARAGRAPH, BULLET) else ""
+
+
+def _first_launch_url(block: Block, rules: Rules) -> str | None:
+    return next((lk.url for lk in block.links if is_launch_url(lk.url, rules)), None)
+
+
+def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Candidate]:
+    """Every candidate of the forms the marker rules do not cover, in document order."""
+    out: list[Candidate] = []
+    sentence = _pattern(rules, "announce_sentence")
+    lead = _pattern(rules, "lead_marker")
+    for block in blocks:
+        text = block.text
+        if not text:
+            continue
+        if len(text) > 2000:
+            # A wall of text (a transcript, a long paragraph): only sentences can hold a launch.
+            if sentence is not None:
+                out.extend(_sentences(block, sentence, rules, event))
+            continue
+        if block.kind == HEADING:
+            if block.level <= 1:
+                continue
+            title, status = clean_title(text, rules)
+            if usable(title, rules):
+                gen = "label" if block.label else "heading"
+                out.append(_candidate(block, 0, title, status, gen, summary=_next_text(blocks, block),
+                                      url=_first_launch_url(block, rules), rules=rules, event=event))
+            continue
+        if block.kind not in (BULLET, PARAGRAPH, ROW):
+            continue
+        body = _NUMBERING.sub("", _EMOJI.sub("", text))
+        skipped = len(text) - len(body)
+        marker_word = None
+        if lead is not None:
+            m = lead.match(body)
+            if m and m.end() < len(body):
+                marker_word = body[: m.end()].strip(" :-–—")
+        spans = sorted(set(block.strong) | {(lk.start, lk.end) for lk in block.links})
+        opening = next((sp for sp in spans if sp[0] <= skipped + (len(marker_word or "") + 2 if marker_word else 0)
+                        and not text[:sp[0]].strip(" -–—:*•|#>0123456789.)(")[len(text) - len(body):].strip()), None)
+        if opening is None and spans and spans[0][0] <= skipped + 1:
+            opening = spans[0]
+        if opening is not None:
+            s, e = opening
+            link = next((lk for lk in block.links if lk.start <= s < lk.end or s <= lk.start < e), None)
+            strong = any(a <= s < b or s <= a < e for a, b in block.strong)
+            kind = "lead:strong-link" if link is not None and strong else "lead:link" if link is not None else "lead:strong"
+            raw = text[s:e]
+            title, status = clean_title(raw, rules)
+            if not usable(title, rules) and link is not None:
+                title, status = clean_title(link.text, rules)
+            status = status or detect_status([text[e:e + 60]], rules)
+            if usable(title, rules):
+                rest = text[e:]
+                summary = rest
+                if block.kind == BULLET:
+                    below = [c.text for c in children(blocks, block.index)[:3]]
+                    summary = "; ".join(p for p in [rest.strip(" -–—:"), *below] if p)
+                out.append(_candidate(block, s, title, status, kind, summary=summary,
+                                      url=link.url if link is not None else _first_launch_url(block, rules),
+                                      rules=rules, event=event, marker=marker_word))
+        else:
+            title, status = clean_title(body, rules)
+            if usable(title, rules) and title != collapse(body):
+                gen = "plain-marker" if marker_word else "colon"
+                rest = body[len(title):] if body.startswith(title) else ""
+                out.append(_candidate(block, skipped, title, status, gen, summary=rest,
+                                      url=_first_launch_url(block, rules), rules=rules, event=event,
+                                      marker=marker_word))
+            elif usable(title, rules) and block.kind == BULLET:
+                out.append(_candidate(block, skipped, title, status, "item", url=_first_launch_url(block, rules),
+                                      rules=rules, event=event))
+        if sentence is not None and block.kind in (PARAGRAPH, BULLET) and len(text) > 40:
+            out.extend(_sentences(block, sentence, rules, event))
+    return out
+
+
+def _sentences(block: Block, sentence: re.Pattern[str], rules: Rules, event: str | None) -> list[Candidate]:
+    """"we are announcing the new X": X, with its sentence as summary."""
+    out: list[Candidate] = []
+    text = block.text
+    for m in sentence.finditer(text):
+        name = _name_after(text, m.end())
+        if not name:
+            continue
+        title, status = clean_title(name, rules)
+        if usable(title, rules):
+            # The sentence around the name, bounded, as its summary (never the whole block).
+            start = max(0, m.start() - 200)
+            out.append(_candidate(block, m.end(), title, status, "sentence", summary=text[start:m.end() + 300],
+                                  url=_first_launch_url(block, rules), rules=rules, event=event,
+                                  marker=m.group(0).split()[0]))
+    return out
+
+
+_NAME_TOKEN = re.compile(r"[A-Z0-9][\w'’.+/&-]*|(?:for|and|of|on|with|in|to|the|&)\b")
+
+
+def _name_after(text: str, start: int) -> str:
+    """The capitalised name that starts at `start` ("Amazon Foo for Bar"), at most 10 words."""
+    words: list[str] = []
+    pos = start
+    while len(words) < 10:
+        while pos < len(text) and text[pos] == " ":
+            pos += 1
+        m = _NAME_TOKEN.match(text, pos)
+        if not m:
+            break
+        words.append(m.group(0))
+        pos = m.end()
+    while words and words[-1][0].islower():
+        words.pop()
+    if not words or not any(w[0].isupper() for w in words):
+        return ""
+    return " ".join(words)
+
+
+# --- features ------------------------------------------------------------------------------------
+
+
+def _bucket(value: int, edges: tuple[int, ...], name: str) -> str:
+    for edge in edges:
+        if value <= edge:
+            return f"{name}<={edge}"
+    return f"{name}>{edges[-1]}"
+
+
+@lru_cache(maxsize=1)
+def _default_services_in() -> Callable[[str], int]:
+    # The taxonomy is data the extractor reads as a feature; normalize owns how it is matched.
+    from tracker.normalize.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.load()
+    return lambda text: len(taxonomy.find(text))
+
+
+def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx: DocContext,
+             services_in: Callable[[str], int] | None = None) -> None:
+    """Fill each candidate's features."""
+    count_services = services_in or _default_services_in()
+    launch_section = _pattern(rules, "launch_section")
+    skip_section = _pattern(rules, "skip_section")
+    keynote_section = _pattern(rules, "keynote_section")
+    whats_new = _pattern(rules, "whats_new_link")
+    blog = _pattern(rules, "blog_link")
+    video = _pattern(rules, "video_link")
+    prose = rules.candidate_prose_words
+    launch_word = _pattern(rules, "launch_word")
+    # Sibling agreement: of the blocks of one list (same section, parent and kind), how many
+    # carry a candidate of the same form.
+    groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for b in blocks:
+        groups[(b.kind, b.parent, b.headings[:1], b.level if b.kind == BULLET else 0)].append(b.index)
+    by_block: dict[int, set[str]] = defaultdict(set)
+    for c in candidates:
+        by_block[c.block] |= c.generators
+    titles = Counter(_norm(c.announcement.title) for c in candidates)
+    rule_blocks = {c.block for c in candidates if _is_rule(c)}
+    # A document whose author marks launches ("Announcing **X**"): unmarked forms are rarely launches.
+    marked_doc = len(rule_blocks) >= MARKED_DOC_MIN
+    heading_candidates = sum(1 for c in candidates if c.generators & {"heading"})
+    headings_total = sum(1 for b in blocks if b.kind == HEADING and b.level > 1) or 1
+    for c in candidates:
+        f: dict[str, float] = {}
+        block = blocks[c.block]
+        title = c.announcement.title
+        words = _words(title)
+        if _is_rule(c):
+            f["rule"] = 1.0
+        elif marked_doc:
+            f["unmarked_in_marked_doc"] = 1.0
+        for g in c.generators:
+            f[f"gen={_generator_family(g)}"] = 1.0
+            if g.startswith("marker"):
+                f[f"rule={g}"] = 1.0
+        f["generators"] = min(len({_generator_family(g) for g in c.generators}), 3) / 3
+        f[f"kind={block.kind}"] = 1.0
+        if block.kind == HEADING:
+            f[f"heading_level={min(block.level, 5) if not block.label else 'label'}"] = 1.0
+        if block.kind == BULLET and block.level > 0:
+            f["nested"] = 1.0
+        if ctx.post:
+            f["doc=post"] = 1.0
+            for g in c.generators:
+                f[f"post&gen={_generator_family(g)}"] = 1.0
+        if ctx.roundup:
+            f["doc=roundup"] = 1.0
+        section = blocks[block.headings[0]].text if block.headings else ""
+        sections = [blocks[i].text for i in block.headings]
+        if block.kind == HEADING and block.headings and block.headings[0] == block.index:
+            sections = sections[1:]
+            section = sections[0] if sections else ""
+        if not sections:
+            f["section=none"] = 1.0
+        if launch_section and any(launch_section.search(s) for s in sections):
+            f["section=launch"] = 1.0
+        if skip_section and section and skip_section.search(section):
+            f["section=skip"] = 1.0
+        if keynote_section and any(keynote_section.search(s) for s in sections):
+            f["section=keynote"] = 1.0
+        f[_bucket(len(words), (1, 3, 6, 10), "words")] = 1.0
+        if words and words[0].lower() in ("amazon", "aws"):
+            f["brand_first"] = 1.0
+        capitals = sum(1 for w in words if w[:1].isupper() or w[:1].isdigit())
+        if words:
+            f["capitalised"] = capitals / len(words)
+        lower = [w.lower() for w in words]
+        if any(w in prose for w in lower):
+            f["prose_word"] = 1.0
+        if title.endswith("?") or title.endswith("!"):
+            f["question"] = 1.0
+        if any(ch.isdigit() for ch in title):
+            f["digit"] = 1.0
+        hits = count_services(title)
+        f["title_services"] = min(hits, 2) / 2
+        if hits == 0 and count_services(block.text[:300]):
+            f["block_services_only"] = 1.0
+        if c.announcement.marker:
+            f["lead_marker"] = 1.0
+        if launch_word is not None:
+            if launch_word.search(block.text[:200]):
+                f["launch_word_near"] = 1.0
+            if launch_word.search(title):
+                f["launch_word_in_title"] = 1.0
+        if skip_section is not None and skip_section.search(title):
+            f["title_is_section_word"] = 1.0
+        if c.announcement.status:
+            f["status_tag"] = 1.0
+        url = c.announcement.url or next((lk.url for lk in block.links), "")
+        if url:
+            if whats_new and whats_new.search(url):
+                f["link=whats_new"] = 1.0
+            elif blog and blog.search(url):
+                f["link=blog"] = 1.0
+            elif video and video.search(url):
+                f["link=video"] = 1.0
+            else:
+                f["link=other"] = 1.0
+        if block.kind != HEADING and len(block.text) > 3 * max(len(title), 1):
+            f["described"] = 1.0
+        group = groups[(block.kind, block.parent, block.headings[:1], block.level if block.kind == BULLET else 0)]
+        if len(group) > 1:
+            same = sum(1 for i in group if by_block.get(i, set()) & c.generators)
+            f["siblings_agree"] = same / len(group)
+            f["siblings_marked"] = sum(1 for i in group if i in rule_blocks) / len(group)
+            f[_bucket(len(group), (2, 5, 12), "list")] = 1.0
+        if titles[_norm(title)] > 1:
+            f["repeated"] = 1.0
+        if "heading" in c.generators:
+            f["heading_share"] = heading_candidates / headings_total
+        # The same evidence means different things in different documents: an unmarked list
+        # item is a launch in a plain list of launches, rarely in a recap that marks its
+        # launches, and seldom in the body of a launch post. Each feature is also given in its
+        # regime, so the linear model can weigh it per regime.
+        if _is_rule(c):
+            regime = "rule"
+        elif ctx.post:
+            regime = "post"
+        elif marked_doc:
+            regime = "marked"
+        else:
+            regime = "open"
+        f[f"regime={regime}"] = 1.0
+        c.features = {**f, **{f"{regime}|{k}": v for k, v in f.items() if not k.startswith(("regime=", "post&"))}}
+
+
+def _is_rule(c: Candidate) -> bool:
+    return bool(c.generators & _RULE_FAMILIES) or any(g.startswith("marker") for g in c.generators)
+
+
+def _generator_family(generator: str) -> str:
+    if generator.startswith("marker:"):
+        return "marker"
+    if generator.startswith("marker-weak:"):
+        return "marker-weak"
+    return generator
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+# --- merging and choosing ------------------------------------------------------------------------
+
+
+def merge(candidates: list[Candidate]) -> list[Candidate]:
+    """One candidate per (block, name): the forms that found it are pooled; the marker rules'
+    reading of a name wins over the generic one."""
+    merged: dict[tuple[int, str], Candidate] = {}
+    for c in candidates:
+        key = (c.block, _norm(c.announcement.title))
+        have = merged.get(key)
+        if have is None:
+            merged[key] = c
+            continue
+        pooled = have.generators | c.generators
+        keep = have if _rank(have) <= _rank(c) else c
+        keep.generators = pooled
+        merged[key] = keep
+    return sorted(merged.values(), key=lambda c: (c.block, c.offset))
+
+
+def _rank(c: Candidate) -> int:
+    rule = c.announcement.rule
+    return 0 if not rule.startswith("candidate:") else 1
+
+
+def choose(candidates: list[Candidate], accepted: Callable[[Candidate], bool], blocks: list[Block]) -> list[Candidate]:
+    """The accepted candidates, one per name, and where one block (or a heading and the block
+    under it) yields two readings of one name, the better one."""
+    kept = [c for c in candidates if accepted(c)]
+    kept.sort(key=lambda c: -c.score)
+    chosen: list[Candidate] = []
+    names: set[str] = set()
+    for c in kept:
+        name = _norm(c.announcement.title)
+        if not name or name in names:
+            continue
+        if any(_overlaps(c, o, name, blocks) for o in chosen):
+            continue
+        names.add(name)
+        chosen.append(c)
+    chosen.sort(key=lambda c: (c.block, c.offset))
+    return chosen
+
+
+def _overlaps(a: Candidate, b: Candidate, name_a: str, blocks: list[Block]) -> bool:
+    near = a.block == b.block or _heads(blocks, a.block, b.block) or _heads(blocks, b.block, a.block)
+    if not near:
+        return False
+    name_b = _norm(b.announcement.title)
+    if a.block == b.block and (a.offset == b.offset or "sentence" in a.generators or "sentence" in b.generators):
+        return name_a in name_b or name_b in name_a
+    return name_a in name_b or name_b in name_a
+
+
+def _heads(blocks: list[Block], heading: int, other: int) -> bool:
+    """Whether block `heading` is a heading and `other` the first block of its section."""
+    if blocks[heading].kind != HEADING:
+        return False
+    return other == heading + 1
+
+
+def to_announcement(c: Candidate, extra: Callable[[Announcement], Announcement] | None = None) -> Announcement:
+    """The announcement of an accepted candidate (its rule names the forms that found it)."""
+    ann = c.announcement
+    if ann.rule.startswith("candidate:"):
+        forms = "+".join(sorted(_generator_family(g) for g in c.generators))
+        ann = replace(ann, rule=f"candidate:{forms}")
+    return extra(ann) if extra else ann
