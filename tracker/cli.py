@@ -155,13 +155,17 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     """Extract the announcements and sessions of one file or URL, without any database.
 
-    Prints, per announcement, its services, summary, sessions and the rule that matched.
+    Prints, per announcement, its services, summary, sessions and the rule that matched;
+    --explain lists every candidate instead, with its score and the features that decided it.
 
     Example:
         tracker extract ../shared/corpus/recaps/2023-12-aws-reinvent-2023.md --format json
+        tracker extract saved/recap.md --explain
     """
     from tracker import pipeline
 
+    if args.explain:
+        return _explain(settings, args)
     result = pipeline.extract_location(settings, args.document, kind=args.kind, event=args.event)
     if args.format == "json":
         json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
@@ -184,6 +188,38 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         for ses in result["sessions"]:
             print(f"  - [{ses['kind']}] {ses['title']} {ses.get('url') or ''}".rstrip())
     print(f"\n{len(result['announcements'])} announcements, {len(result['sessions'])} sessions", file=sys.stderr)
+    return 0
+
+
+def _explain(settings: Settings, args: argparse.Namespace) -> int:
+    """`tracker extract --explain`: each candidate, accepted or not, and why."""
+    from tracker import pipeline
+    from tracker.config import data_file
+    from tracker.extract.learn import recording
+    from tracker.extract.rules import load_rules
+
+    rules = load_rules(data_file(settings.config_dir, "extract.toml"))
+    with recording() as seen:
+        pipeline.extract_location(settings, args.document, kind=args.kind, event=args.event, rules=rules)
+    rows = []
+    for c in seen:
+        threshold = rules.model.threshold_for(c.features) if rules.model else 0.5
+        reasons = rules.model.explain(c.features) if rules.model else []
+        rows.append({
+            "title": c.announcement.title, "accepted": c.score >= threshold, "score": round(c.score, 3),
+            "threshold": threshold, "forms": sorted(c.generators),
+            "features": {name: round(value, 3) for name, value in reasons},
+        })
+    if args.format == "json":
+        json.dump({"candidates": rows}, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    for row in rows:
+        mark = "+" if row["accepted"] else "-"
+        print(f"{mark} {row['score']:.2f}/{row['threshold']:.2f} {row['title']}")
+        print(f"    forms: {', '.join(row['forms'])}")
+        print("    " + ", ".join(f"{k} {v:+.2f}" for k, v in row["features"].items()))
+    print(f"\n{len(rows)} candidates, {sum(r['accepted'] for r in rows)} accepted", file=sys.stderr)
     return 0
 
 
@@ -547,6 +583,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "table"), default="table")
     p.add_argument("--kind", choices=SOURCE_KINDS, default="auto", help="document format (default: guess)")
     p.add_argument("--event", metavar="NAME", help="declare the event, e.g. 'AWS re:Invent 2023'")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="list every candidate launch with its score, its threshold and the features that decided it",
+    )
 
     p = add("announcements")
     p.add_argument("--service", metavar="S", help="service slug or name, e.g. amazon-s3 or 'Amazon S3' or S3")
