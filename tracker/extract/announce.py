@@ -660,9 +660,14 @@ def body_announcements(
     ]
     recorder = cands.RECORDER.get()
     if rules.model is not None or recorder is not None:
+        ruled = {f.block for f in found}
         for c in cands.generate(blocks, rules, event=event):
             if c.block in session_of_heading:
                 continue  # a session's own heading names the session, not a launch
+            if c.block in ruled and not any(
+                _norm(c.announcement.title) == _norm(f.announcement.title) for f in found if f.block == c.block
+            ):
+                continue  # the marker rules have read this block: another reading of it is noise
             block = blocks[c.block]
             c.announcement = replace(
                 c.announcement,

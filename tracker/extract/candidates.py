@@ -55,6 +55,9 @@ class DocContext:
     event: str | None = None
 
 
+# Whether links inside prose are candidates (measured: more false launches than found ones).
+INLINE_LINKS = False
+
 # From this many blocks with a marker-rule launch on, a document "marks" its launches.
 MARKED_DOC_MIN = 3
 
@@ -160,6 +163,7 @@ def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Ca
     out: list[Candidate] = []
     sentence = _pattern(rules, "announce_sentence")
     lead = _pattern(rules, "lead_marker")
+    h1_count = sum(1 for b in blocks if b.kind == HEADING and b.level == 1)
     for block in blocks:
         text = block.text
         if not text:
@@ -170,8 +174,8 @@ def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Ca
                 out.extend(_sentences(block, sentence, rules, event))
             continue
         if block.kind == HEADING:
-            if block.level <= 1:
-                continue
+            if block.level <= 1 and h1_count <= 1:
+                continue  # the document's own title
             title, status = clean_title(text, rules)
             if usable(title, rules):
                 gen = "label" if block.label else "heading"
@@ -224,6 +228,22 @@ def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Ca
                                       rules=rules, event=event))
         if sentence is not None and block.kind in (PARAGRAPH, BULLET) and len(text) > 40:
             out.extend(_sentences(block, sentence, rules, event))
+        if INLINE_LINKS:
+            out.extend(_inline_links(block, opening, rules, event))
+    return out
+
+
+def _inline_links(block: Block, opening: tuple[int, int] | None, rules: Rules, event: str | None) -> list[Candidate]:
+    """Links inside a paragraph or a list item (not the one opening it): a launch's name
+    linked to its announcement, in prose or after a service label."""
+    out: list[Candidate] = []
+    for link in block.links:
+        if opening is not None and link.start == opening[0]:
+            continue
+        title, status = clean_title(link.text, rules)
+        if usable(title, rules) and (title[:1].isupper() or title[:1].isdigit() or len(_words(title)) >= 2):
+            out.append(_candidate(block, link.start, title, status, "inline-link", summary=block.text,
+                                  url=link.url, rules=rules, event=event))
     return out
 
 
@@ -245,24 +265,36 @@ def _sentences(block: Block, sentence: re.Pattern[str], rules: Rules, event: str
     return out
 
 
-_NAME_TOKEN = re.compile(r"[A-Z0-9][\w'’.+/&-]*|(?:for|and|of|on|with|in|to|the|&)\b")
+_NAME_WORD = re.compile(r"[\w'’.+/&-]+")
+# Words that end a spoken or written name ("the new X that lets you ...").
+_NAME_STOP = frozenset(
+    "that which who where when so because to is are was were will can lets let allows allow enables enable "
+    "helps help gives give makes make brings bring with from at by as but or than into you we our it this "
+    "these those there here today now".split()
+)
 
 
 def _name_after(text: str, start: int) -> str:
-    """The capitalised name that starts at `start` ("Amazon Foo for Bar"), at most 10 words."""
+    """The name that starts at `start` ("Amazon Foo for Bar", "P6 family of instances"): words
+    up to a clause word or punctuation, at most 10, starting with a capital or a digit."""
     words: list[str] = []
     pos = start
     while len(words) < 10:
         while pos < len(text) and text[pos] == " ":
             pos += 1
-        m = _NAME_TOKEN.match(text, pos)
+        m = _NAME_WORD.match(text, pos)
         if not m:
             break
-        words.append(m.group(0))
+        word = m.group(0).rstrip(".")
+        if word.lower() in _NAME_STOP:
+            break
+        words.append(word)
+        if m.group(0).endswith(".") or (m.end() < len(text) and text[m.end()] in ",;:!?()\"“”"):
+            break
         pos = m.end()
-    while words and words[-1][0].islower():
+    while words and (words[-1].lower() in ("for", "and", "of", "on", "in", "the", "a", "an", "&")):
         words.pop()
-    if not words or not any(w[0].isupper() for w in words):
+    if not words or not (words[0][:1].isupper() or words[0][:1].isdigit()):
         return ""
     return " ".join(words)
 
@@ -413,7 +445,8 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
         else:
             regime = "open"
         f[f"regime={regime}"] = 1.0
-        c.features = {**f, **{f"{regime}|{k}": v for k, v in f.items() if not k.startswith(("regime=", "post&"))}}
+        crossed = {f"{regime}|{k}": v for k, v in f.items() if not k.startswith(("regime=", "post&"))}
+        c.features = {**f, **crossed}
 
 
 def _is_rule(c: Candidate) -> bool:

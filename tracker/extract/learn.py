@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ev.REPO_ROOT / "config" / MODEL_FILE,
                         help="where `fit` writes the model (default config/extract_model.json)")
     parser.add_argument("--json", type=Path, help="also write the per-document figures as JSON here")
+    parser.add_argument("--no-model", action="store_true",
+                        help="with insample: the marker rules alone, as before the model")
     parser.add_argument("--shared-only", action="store_true",
                         help="only the keys of documents in ../shared/corpus itself (what CI has)")
     args = parser.parse_args(argv)
@@ -197,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped {path.name}: its document is not under {args.shared / 'corpus'}", file=sys.stderr)
     scorer = ev.load_scorer(args.shared)
     rules = load_rules(ev.REPO_ROOT / "config" / "extract.toml")
+    if args.no_model:
+        rules = replace(rules, model=None)
     if args.command == "fit":
         table = collect(keys, rules, scorer)
         data = [ex for rows in table.values() for ex in rows]
