@@ -82,6 +82,11 @@ class Document:
     announcements: tuple[Announcement, ...] = ()
     sessions: tuple[ConferenceSession, ...] = ()
     kind: str = "page"  # page | post | recap | feed-item | whats-new | session-listing
+    # Where published_at was read: "front-matter", "file-name", "byline", "time", "meta", "feed".
+    published_source: str | None = None
+    # The document's public address when `url` is not one (a saved file): its front matter's
+    # canonical_url or permalink, its <link rel="canonical"> or og:url.
+    canonical_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,8 @@ class NormalizedAnnouncement:
     url: str | None = None
     announced_at: datetime | None = None
     event: str | None = None
+    # Where announced_at comes from: "item", "document:<how>", "keynote", "event"; None: no date.
+    date_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +168,8 @@ class AnnouncementRecord:
     status: str | None = None
     event: str | None = None
     event_slug: str | None = None
+    announced_at_source: str | None = None
+    created_at: datetime | None = None
     services: tuple[Service, ...] = ()
     sessions: tuple[SessionLinkRecord, ...] = ()
     sources: tuple[str, ...] = ()  # URLs of the documents that mention it
@@ -174,6 +183,7 @@ class AnnouncementRecord:
             "summary": self.summary,
             "url": self.url,
             "announced_at": _iso(self.announced_at),
+            "announced_at_source": self.announced_at_source,
             "updated_at": _iso(self.updated_at),
             "status": self.status,
             "event": self.event,

@@ -191,9 +191,7 @@ def ingest_document(
         session_events[conf.key] = event_slug
         counts["sessions"] += 1
 
-    normalized = normalize(doc, ctx.taxonomy, now=ctx.now)
-    if declared_event:
-        normalized = [_with_event(na, declared_event) for na in normalized]
+    normalized = normalize(doc, ctx.taxonomy, now=ctx.now, events=ctx.events, declared_event=declared_event)
     if len(normalized) == 1:
         # A one-launch document (a What's New item, a launch post) whose title was reworded
         # upstream is still the same launch: it keeps the announcement it already had.
@@ -246,11 +244,6 @@ def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement
         if key != na.key
     ]
     return dedupe.find_duplicate(na.announcement.title, na.services, when, known, ctx.services_by_slug)
-
-
-def _with_event(na: NormalizedAnnouncement, name: str) -> NormalizedAnnouncement:
-    event = detect_event(name)
-    return replace(na, event=event.name if event else name)
 
 
 def extract_raw(ctx: Context, raw: RawDocument, *, kind: str = "auto", event: str | None = None) -> list[Document]:
@@ -595,6 +588,7 @@ def extract_location(
     """Extract, normalise and link one file or URL without a database (`tracker extract`)."""
     taxonomy = Taxonomy.load(data_file(settings.config_dir, "services.toml").parent)
     rules = rules or load_rules(data_file(settings.config_dir, "extract.toml"))
+    events = load_declared_events(data_file(settings.config_dir, "events.toml"))
     allowed = hosts_of([location]) if is_remote(location) else None
     with Fetcher(settings.http, allowed_hosts=allowed) as fetcher:
         raw = fetcher.fetch(location, source="extract")
@@ -612,7 +606,7 @@ def extract_location(
                 "key": conf.key, "title": conf.title, "kind": conf.kind, "url": conf.url, "code": conf.code,
                 "speakers": list(conf.speakers), "level": conf.level, "event": conf.event or (detected.name if detected else None),
             })
-        normalized = normalize(doc, taxonomy)
+        normalized = normalize(doc, taxonomy, events=events, declared_event=event)
         in_doc = linking.links_in_document(
             [(s.key, s.title, event_slug) for s in doc.sessions],
             [(na.announcement.title, tuple(s.name for s in na.services), na.announcement.sessions, event_slug,
@@ -630,6 +624,7 @@ def extract_location(
                 "links": [{"session": refs[key], "method": l.method, "score": l.score, "reason": l.reason} for key, l in links],
                 "url": na.url,
                 "announced_at": na.announced_at.isoformat() if na.announced_at else None,
+                "announced_at_source": na.date_source,
                 "event": na.event,
                 "status": ann.status,
                 "rule": ann.rule,

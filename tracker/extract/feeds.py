@@ -142,6 +142,7 @@ def extract_feed(
                 blocks=blocks,
                 rules=rules,
                 event=doc_event,
+                published_source="feed",
             )
         )
     return docs

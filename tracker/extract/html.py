@@ -284,6 +284,7 @@ def whats_new_document(
         event=doc_event,
         announcements=(ann,),
         kind="whats-new",
+        published_source="feed" if published is not None else None,
     )
 
 
@@ -298,11 +299,15 @@ def _post_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | None
     if not authors:
         authors = [_text(s) for s in meta_block.select('span[property="author"]')]
     published = None
+    published_source = None
     time_tag = meta_block.select_one('time[property="datePublished"]') or meta_block.find("time")
     if isinstance(time_tag, Tag):
         dt = time_tag.get("datetime")
         published = parse_date(dt if isinstance(dt, str) else None) or parse_date(_text(time_tag))
-    published = published or parse_date(_meta(soup, "article:published_time"))
+        published_source = "time" if published else None
+    if published is None:
+        published = parse_date(_meta(soup, "article:published_time"))
+        published_source = "meta" if published else None
     cats = [_text(s) for s in meta_block.select('span.blog-post-categories span[property="articleSection"]')]
     if not cats:
         cats = [_text(a) for a in meta_block.select("span.blog-post-categories a")]
@@ -329,6 +334,7 @@ def _post_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | None
         blocks=blocks,
         rules=rules,
         event=doc_event,
+        published_source=published_source,
     )
 
 
@@ -338,6 +344,12 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
     h1 = next((b for b in blocks if b.kind == HEADING and b.level == 1), None)
     title = (h1.text if h1 else "") or _meta(soup, "og:title") or _text(soup.find("title"))
     published = parse_date(_meta(soup, "article:published_time"))
+    published_source = "meta" if published else None
+    time_tag = root.find("time") if isinstance(root, Tag) else None
+    if published is None and isinstance(time_tag, Tag):
+        stamp = time_tag.get("datetime")
+        published = parse_date(stamp if isinstance(stamp, str) else None) or parse_date(_text(time_tag))
+        published_source = "time" if published else None
     body = select(blocks, {b.index for b in blocks if h1 is None or b.index > h1.index})
     if published is None and rules.published_line:
         for b in body[:5]:
@@ -345,6 +357,7 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
             if m:
                 published = parse_date(m.group("date"))
                 if published:
+                    published_source = "byline"
                     break
     doc_url = url
     for b in body[:5]:
@@ -381,7 +394,20 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
         announcements=announce.number(anns),
         sessions=tuple(sessions),
         kind="recap" if sessions else "page",
+        published_source=published_source,
+        canonical_url=_canonical_of(soup, url),
     )
+
+
+def _canonical_of(soup: BeautifulSoup, url: str) -> str | None:
+    """The page's own public address: <link rel="canonical">, else og:url (absolute only)."""
+    tag = soup.find("link", rel="canonical")
+    href = tag.get("href") if isinstance(tag, Tag) else None
+    candidate = absolute_url(href, url) if isinstance(href, str) else None
+    candidate = candidate or _meta(soup, "og:url")
+    if candidate and candidate.lower().startswith(("http://", "https://")):
+        return candidate
+    return None
 
 
 def extract_html(text: str, *, url: str, rules: Rules, event: str | None = None) -> list[Document]:

@@ -193,10 +193,7 @@ def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = N
         title = h1 or next((b.text for b in blocks if b.kind == HEADING and not b.label), "")
     headings = [b.text for b in blocks if b.kind == HEADING]
     doc_event = event or detect_event([title, *headings], rules)
-    published = parse_date(meta.get("date"))
-    if published is None:
-        m = _DATE_IN_URL.search(url)
-        published = parse_date(m.group(1)) if m else None
+    published, published_source = _recap_date(meta, url, blocks, rules)
     sessions, by_heading, doc_session = announce.sessions_from_blocks(blocks, rules, title=title, event=doc_event)
     anns = announce.body_announcements(
         blocks, rules, event=doc_event, session_of_heading=by_heading, doc_session=doc_session
@@ -215,8 +212,45 @@ def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = N
             announcements=announce.number(anns),
             sessions=tuple(sessions),
             kind="recap",
+            published_source=published_source,
+            canonical_url=_canonical(meta),
         )
     ]
+
+
+# Front matter keys that hold a post's date, and its public address, by preference.
+_DATE_KEYS = ("date", "publish_date", "published", "pubdate", "date_published", "created", "created_at")
+_URL_KEYS = ("canonical_url", "canonical", "permalink", "url", "link", "original_url")
+
+
+def _recap_date(
+    meta: dict[str, str], url: str, blocks: list[Block], rules: Rules
+) -> tuple[datetime | None, str | None]:
+    """A recap's date and where it was read: front matter, its file name, a byline near the top."""
+    for key in _DATE_KEYS:
+        found = parse_date(meta.get(key))
+        if found is not None:
+            return found, "front-matter"
+    m = _DATE_IN_URL.search(url.split("?", 1)[0])
+    found = parse_date(m.group(1)) if m else None
+    if found is not None:
+        return found, "file-name"
+    for block in blocks[:8]:
+        for pattern in (rules.byline, rules.published_line):
+            hit = pattern.match(block.text) if pattern is not None else None
+            found = parse_date(hit.group("date")) if hit else None
+            if found is not None:
+                return found, "byline"
+    return None, None
+
+
+def _canonical(meta: dict[str, str]) -> str | None:
+    """The public address the front matter gives (an absolute http(s) URL only)."""
+    for key in _URL_KEYS:
+        value = (meta.get(key) or "").strip()
+        if value.lower().startswith(("http://", "https://")):
+            return value
+    return None
 
 
 def _markdown_post(
@@ -250,6 +284,7 @@ def _markdown_post(
         blocks=body,
         rules=rules,
         event=doc_event,
+        published_source="byline",
     )
 
 
@@ -264,6 +299,7 @@ def post_document(
     rules: Rules,
     event: str | None,
     kind: str = "post",
+    published_source: str | None = None,
 ) -> Document:
     """One News Blog post (from markdown, a page or a feed item) with its launches."""
     roundup = announce.is_roundup(title, rules)
@@ -296,4 +332,5 @@ def post_document(
         event=event,
         announcements=announce.number(anns),
         kind=kind,
+        published_source=published_source if published is not None else None,
     )

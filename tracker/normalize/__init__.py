@@ -6,13 +6,23 @@ Pure: no database, no network, no clock (a `now` is passed in where plausibility
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from tracker.items import Announcement, Document, NormalizedAnnouncement
-from tracker.normalize.events import Event, detect_event
+from tracker.normalize.dating import date_of
+from tracker.normalize.events import DeclaredEvent, Event, detect_event
 from tracker.normalize.taxonomy import Taxonomy, services_for
-from tracker.normalize.text import announcement_key, canonical_url, clean_text, parse_date, slugify, title_key
+from tracker.normalize.text import (
+    announcement_key,
+    canonical_url,
+    clean_text,
+    parse_date,
+    public_url,
+    slugify,
+    title_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +36,7 @@ __all__ = [
     "event_name",
     "normalize",
     "parse_date",
+    "public_url",
     "services_for",
     "slugify",
     "title_key",
@@ -43,11 +54,20 @@ def event_name(ann: Announcement, doc: Document) -> str | None:
     return event.name if event else None
 
 
-def normalize(doc: Document, taxonomy: Taxonomy, *, now: datetime | None = None) -> list[NormalizedAnnouncement]:
+def normalize(
+    doc: Document,
+    taxonomy: Taxonomy,
+    *,
+    now: datetime | None = None,
+    events: Sequence[DeclaredEvent] = (),
+    declared_event: str | None = None,
+) -> list[NormalizedAnnouncement]:
     """The document's announcements, normalised, in document order.
 
     An announcement whose title cleans to nothing is dropped; the same launch listed twice in
-    one document (same key) is kept once, at its first position.
+    one document (same key) is kept once, at its first position. Its link is a public URL or
+    none (never a local path, file:// or credentials); its date comes with its provenance
+    (dating.py); `declared_event` (a source's or an import's) wins over what the text says.
     """
     out: list[NormalizedAnnouncement] = []
     seen: set[str] = set()
@@ -61,15 +81,22 @@ def normalize(doc: Document, taxonomy: Taxonomy, *, now: datetime | None = None)
             continue
         seen.add(key)
         cleaned = replace(ann, title=title, summary=clean_text(ann.summary))
-        url = ann.url or doc.url
+        event = _declared_name(declared_event) if declared_event else event_name(ann, doc)
+        dated = date_of(ann, doc, event=event, events=events, parse=lambda d: parse_date(d, now=now))
         out.append(
             NormalizedAnnouncement(
                 key=key,
                 announcement=cleaned,
                 services=services_for(cleaned, taxonomy),
-                url=canonical_url(url) if url else None,
-                announced_at=parse_date(ann.published_at or doc.published_at, now=now),
-                event=event_name(ann, doc),
+                url=public_url(ann.url) or public_url(doc.canonical_url) or public_url(doc.url),
+                announced_at=dated.at,
+                event=event,
+                date_source=dated.source,
             )
         )
     return out
+
+
+def _declared_name(name: str) -> str:
+    event = detect_event(name)
+    return event.name if event else clean_text(name)

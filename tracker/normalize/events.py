@@ -86,13 +86,30 @@ def _match(text: str) -> Event | None:
 
 
 @dataclass(frozen=True)
+class Keynote:
+    """A keynote of a declared event: who gave it and on which day."""
+
+    speaker: str
+    day: date
+
+    def matches(self, text: str) -> bool:
+        """Whether a lower-cased session title or speaker list names this keynote's speaker."""
+        name = self.speaker.lower()
+        if name in text:
+            return True
+        last = name.split()[-1] if name.split() else ""
+        return bool(last) and re.search(r"(?<![\w])" + re.escape(last) + r"(?![\w])", text) is not None
+
+
+@dataclass(frozen=True)
 class DeclaredEvent:
-    """An event declared in config/events.toml: its name, days and other spellings."""
+    """An event declared in config/events.toml: its name, days, keynotes and other spellings."""
 
     event: Event
     starts: date | None = None
     ends: date | None = None
     aliases: tuple[str, ...] = ()
+    keynotes: tuple[Keynote, ...] = ()
 
     def names(self, text: str) -> bool:
         """Whether a text names this event (its display name or an alias, as whole words)."""
@@ -110,7 +127,7 @@ class DeclaredEvent:
         return self.starts - timedelta(days=30) <= day <= (self.ends or self.starts) + timedelta(days=60)
 
 
-_EVENT_KEYS = {"name", "starts", "ends", "aliases"}
+_EVENT_KEYS = {"name", "starts", "ends", "aliases", "keynotes"}
 
 
 def _as_date(value: object, *, file: str, key: str) -> date | None:
@@ -160,7 +177,18 @@ def load_declared_events(path: Path) -> tuple[DeclaredEvent, ...]:
             clean = " ".join(name.split())
             year = starts.year if starts else None
             event = Event(slug=slugify(clean), name=clean, year=year)
-        declared.append(DeclaredEvent(event, starts, ends, tuple(a for a in aliases if a.strip())))
+        keynotes = []
+        for index, item in enumerate(table.get("keynotes", []), 1):
+            at = f"{where}.keynotes[{index}]"
+            if not isinstance(item, dict) or not isinstance(item.get("speaker"), str) or not item["speaker"].strip():
+                raise ConfigError("a keynote is a table with a 'speaker' and a 'day'", file=file, key=at)
+            day = _as_date(item.get("day"), file=file, key=f"{at}.day")
+            if day is None:
+                raise ConfigError("a keynote needs its 'day'", file=file, key=f"{at}.day")
+            if starts and not (starts <= day <= (ends or starts)):
+                raise ConfigError("the keynote's day is not one of the event's days", file=file, key=f"{at}.day")
+            keynotes.append(Keynote(item["speaker"].strip(), day))
+        declared.append(DeclaredEvent(event, starts, ends, tuple(a for a in aliases if a.strip()), tuple(keynotes)))
     return tuple(declared)
 
 

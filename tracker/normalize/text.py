@@ -136,6 +136,39 @@ _DATE_FORMATS = (
 )
 
 
+# Query parameters that carry a secret: never published, never logged.
+_SECRET_PARAMS = re.compile(
+    r"(?i)^(?:.*(?:token|secret|passw(?:or)?d|api[_-]?key|apikey|signature|credential|auth)|key|sig|code|session|"
+    r"x-amz-.*)$"
+)
+
+
+def public_url(url: str | None) -> str | None:
+    """A URL fit to publish: http(s) with a host, without credentials or secret parameters,
+    in canonical form; None for anything else (a local path, file://, javascript:, mailto:)."""
+    text = (url or "").strip()
+    if not text:
+        return None
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if any(ord(ch) < 0x20 or ch in "\x7f<>\"" or ch.isspace() for ch in text):
+        return None
+    netloc = parts.hostname.lower()
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _SECRET_PARAMS.match(k)]
+    )
+    return canonical_url(urlunsplit((parts.scheme.lower(), netloc, parts.path, query, parts.fragment)))
+
+
 def _as_utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
 

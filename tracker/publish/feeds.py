@@ -10,7 +10,8 @@ Rules every format follows:
   (``tag:tracker,2024:announcement:<key>``): titles, URLs and dates may change, the id never does.
 * The entry links to the original source: ``record.url``, failing that the first of
   ``record.sources``; only absolute http(s) URLs are used as links, anything else is dropped.
-* published = announced_at (fallback updated_at); updated = updated_at (fallback announced_at).
+* published = announced_at, never the import time; updated = when the record last changed
+  after it was stored, else announced_at (else the time it was stored).
   Naive datetimes are taken as UTC; everything is written in UTC, to the second.
 * Deterministic date fallback: a record with neither date has no published date at all
   (RSS pubDate and JSON date_published/date_modified are omitted, so readers use the
@@ -139,11 +140,18 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _published(record: AnnouncementRecord) -> datetime | None:
-    return _utc(record.announced_at) or _utc(record.updated_at)
+    # The launch's date only: the time it was imported is not when it was announced.
+    return _utc(record.announced_at)
 
 
 def _updated(record: AnnouncementRecord) -> datetime | None:
-    return _utc(record.updated_at) or _utc(record.announced_at)
+    # When the record last changed; a record unchanged since it was stored is as new as the
+    # launch itself (entries imported together then do not all share one import time).
+    changed = _utc(record.updated_at)
+    created = _utc(record.created_at)
+    if changed is not None and (created is None or changed > created):
+        return changed
+    return _utc(record.announced_at) or changed
 
 
 def _rfc3339(value: datetime) -> str:

@@ -256,6 +256,8 @@ class AnnouncementRow(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str | None] = mapped_column(Text)
     announced_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Where announced_at comes from (tracker.normalize.dating): item, document:<how>, keynote, event.
+    announced_at_source: Mapped[str | None] = mapped_column(String(50))
     status: Mapped[str | None] = mapped_column(String(20))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]

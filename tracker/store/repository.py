@@ -44,6 +44,7 @@ from tracker.items import (
     SessionLinkRecord,
     SessionRecord,
 )
+from tracker.normalize.text import public_url
 from tracker.store.models import (
     AnnouncementRow,
     AnnouncementServiceRow,
@@ -485,6 +486,7 @@ def upsert_announcement(
             summary=summary,
             url=url,
             announced_at=announced_at,
+            announced_at_source=na.date_source if announced_at is not None else None,
             status=status,
             event_id=event_id,
             created_at=now,
@@ -519,6 +521,7 @@ def upsert_announcement(
             row.url = url
     if announced_at is not None and (row.announced_at is None or announced_at < row.announced_at):
         row.announced_at = announced_at
+        row.announced_at_source = na.date_source
         session.execute(
             update(AnnouncementServiceRow)
             .where(AnnouncementServiceRow.announcement_id == row.id)
@@ -878,7 +881,8 @@ class _RecordReader:
                 select(
                     AnnouncementRow.id, AnnouncementRow.key, AnnouncementRow.title, AnnouncementRow.summary,
                     AnnouncementRow.url, AnnouncementRow.announced_at, AnnouncementRow.updated_at,
-                    AnnouncementRow.status, AnnouncementRow.event_id,
+                    AnnouncementRow.status, AnnouncementRow.event_id, AnnouncementRow.announced_at_source,
+                    AnnouncementRow.created_at,
                 ).where(AnnouncementRow.id.in_(ids))
             )
         }
@@ -939,15 +943,18 @@ class _RecordReader:
             key=row.key,
             title=row.title,
             summary=row.summary or "",
-            url=row.url,
+            url=public_url(row.url),
             announced_at=row.announced_at,
             updated_at=row.updated_at,
+            announced_at_source=row.announced_at_source,
+            created_at=row.created_at,
             status=row.status,
             event=event,
             event_slug=event_slug,
             services=tuple(services),
             sessions=tuple(sessions),
-            sources=tuple(_unique(sources)),
+            # Only public addresses: a saved file's path is where it was read, not a link.
+            sources=tuple(_unique(u for u in (public_url(x) for x in sources) if u)),
         )
 
 
