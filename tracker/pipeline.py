@@ -209,6 +209,7 @@ def ingest_document(
     )
     for na, links in zip(normalized, in_doc, strict=True):
         event_id, _ = _event_for(session, na.event, declared=ctx.events, on=na.announced_at or doc.published_at)
+        na = _own_key(session, na)
         duplicate = _stored_duplicate(ctx, session, na)
         if duplicate is not None:
             na = replace(na, key=duplicate)
@@ -237,13 +238,26 @@ def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement
         return None
     when = na.announced_at or na.announcement.published_at
     known = [
-        dedupe.Known(key, title, slugs, announced_at)
-        for key, title, slugs, announced_at in repo.dedupe_candidates(
+        dedupe.Known(key, title, slugs, announced_at, event)
+        for key, title, slugs, announced_at, event in repo.dedupe_candidates(
             session, (s.slug for s in na.services), around=when, days=dedupe.MAX_DAYS_APART
         )
         if key != na.key
     ]
-    return dedupe.find_duplicate(na.announcement.title, na.services, when, known, ctx.services_by_slug)
+    return dedupe.find_duplicate(
+        na.announcement.title, na.services, when, known, ctx.services_by_slug, event=na.event
+    )
+
+
+def _own_key(session: Session, na: NormalizedAnnouncement) -> NormalizedAnnouncement:
+    """The announcement under a key of its own when its key is taken by another launch of the
+    same name (another event, or years apart): the key gets the event's slug or the year."""
+    stored = repo.stored_date_and_event(session, na.key)
+    if stored is None or not dedupe.same_key_other_launch(na.announced_at, na.event, *stored):
+        return na
+    event = detect_event(na.event) if na.event else None
+    suffix = event.slug if event else (str(na.announced_at.year) if na.announced_at else "other")
+    return replace(na, key=f"{na.key}-{suffix}")
 
 
 def extract_raw(ctx: Context, raw: RawDocument, *, kind: str = "auto", event: str | None = None) -> list[Document]:

@@ -24,9 +24,29 @@ def test_launch_words_drop_service_and_launch_wording() -> None:
 
 
 def test_blog_title_with_tagline_matches_the_short_name() -> None:
-    stored = [known("k1", "Amazon Widgets Turbo Mode", WIDGETS, when=None)]
+    stored = [known("k1", "Amazon Widgets Turbo Mode", WIDGETS, when=DAY - timedelta(days=2))]
     title = "Introducing Amazon Widgets Turbo Mode for workloads that cannot wait"
     assert find_duplicate(title, [WIDGETS], DAY, stored, INDEX) == "k1"
+
+
+def test_an_undated_launch_merges_only_on_the_same_name_at_the_same_event() -> None:
+    undated = [Known("k1", "Amazon Widgets Turbo Mode", frozenset({WIDGETS.slug}), None, "AWS re:Invent 2031")]
+    title = "Introducing Amazon Widgets Turbo Mode for workloads that cannot wait"
+    assert find_duplicate(title, [WIDGETS], DAY, undated, INDEX, event="AWS re:Invent 2031") is None
+    assert find_duplicate("Amazon Widgets Turbo Mode", [WIDGETS], None, undated, INDEX, event="AWS re:Invent 2031") == "k1"
+    assert find_duplicate("Amazon Widgets Turbo Mode", [WIDGETS], None, undated, INDEX, event="AWS re:Invent 2030") is None
+
+
+def test_a_region_expansion_is_not_its_launch() -> None:
+    stored = [known("k1", "Amazon Widgets Turbo Mode", WIDGETS)]
+    title = "Amazon Widgets Turbo Mode is now available in three additional regions"
+    assert find_duplicate(title, [WIDGETS], DAY, stored, INDEX) is None
+
+
+def test_engines_and_versions_are_other_launches() -> None:
+    stored = [known("k1", "Amazon Widgets Turbo Mode for MySQL", WIDGETS), known("k2", "Amazon Widgets 2 Turbo", WIDGETS)]
+    assert find_duplicate("Amazon Widgets Turbo Mode for MariaDB", [WIDGETS], DAY, stored, INDEX) is None
+    assert find_duplicate("Amazon Widgets 3 Turbo", [WIDGETS], DAY, stored, INDEX) is None
 
 
 def test_verb_after_the_service_name_matches() -> None:

@@ -25,7 +25,8 @@ _FILLER = frozenset(
     that this these now new today announce announces announced announcing introduce introduces
     introducing launch launches launched launching unveil unveils add adds added support supports
     supported enable enables enabled offer offers available availability generally general ga
-    preview public expands expanded extends aws amazon""".split()
+    preview public expands expanded extends aws amazon instance instances type types family service
+    feature features capability capabilities option powered""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+")
 # Launches that share their words but are months apart are usually a region expansion or a
@@ -77,49 +78,142 @@ class Known:
     title: str
     service_slugs: frozenset[str]
     announced_at: datetime | None
+    event: str | None = None
 
 
-def same_launch(
-    words: frozenset[str], slugs: frozenset[str], when: datetime | None,
-    other_words: frozenset[str], other: Known,
+# A launch's later expansion to more Regions is another announcement than the launch itself.
+_EXPANSION = re.compile(
+    r"(?i)\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|more|additional|new|other|all)\s+"
+    r"(?:(?:aws|commercial|global)\s+)?regions?\b|\bnow available in\b|\bexpands?\b.*\bregions?\b|"
+    r"\bgovcloud\b|\bregional expansion\b"
+)
+
+
+def is_expansion(title: str) -> bool:
+    """Whether a title announces a Region expansion of an earlier launch."""
+    return _EXPANSION.search(title) is not None
+
+
+def same_announcement(
+    title: str, services: Iterable[Service], when: datetime | None, event: str | None,
+    other_title: str, other_services: Iterable[Service], other_when: datetime | None, other_event: str | None,
 ) -> bool:
-    """Whether two announcements are one launch: shared service, close dates, same naming words."""
-    if not _may_be_same(slugs, when, other):
+    """Whether two announcements are one launch.
+
+    A Region expansion is never its launch. The same name at the same event is one launch,
+    whatever dates its documents carry; otherwise both must be dated within MAX_DAYS_APART of
+    each other (an undated one merges only on an identical name at the same event), name the
+    same services (one side's within the other's) and the same naming words.
+    """
+    services, other_services = list(services), list(other_services)
+    if is_expansion(title) != is_expansion(other_title):
         return False
-    small, big = sorted((words, other_words), key=len)
-    return len(small) >= MIN_SHARED_WORDS and small <= big
+    same_event = bool(event) and event == other_event
+    if event and other_event and event != other_event:
+        return False
+    identical = bare_key(title) == bare_key(other_title)
+    if identical and same_event:
+        return True
+    if when is None or other_when is None:
+        return False
+    if not same_event and abs((when - other_when).total_seconds()) > MAX_DAYS_APART * 86400:
+        return False
+    if identical:
+        return True
+    if _numbers(title) and _numbers(other_title) and _numbers(title) != _numbers(other_title):
+        return False  # Trainium2 and Trainium3, Kubernetes 1.28 and 1.29: versions, not wordings
+    slugs = frozenset(s.slug for s in services)
+    other_slugs = frozenset(s.slug for s in other_services)
+    if slugs and other_slugs:
+        if not (slugs <= other_slugs or other_slugs <= slugs):
+            return False
+    elif not same_event:
+        return False  # a title naming no known service is compared only within its event
+    mine, theirs = _naming_words(title, services, other_title, other_services)
+    if same_event and slugs and slugs == other_slugs and _jaccard(mine, theirs) > SAME_EVENT_OVERLAP:
+        return True  # one event, one service, mostly the same naming words
+    return _words_agree(mine, theirs)
 
 
-def _may_be_same(slugs: frozenset[str], when: datetime | None, other: Known) -> bool:
-    # One side's services must hold the other's: a launch that names a service the other
-    # lacks ("zero-ETL with OpenSearch" against "zero-ETL with Redshift") is another launch.
-    if not slugs or not other.service_slugs:
+_NUMBER = re.compile(r"\d+")
+SAME_EVENT_OVERLAP = 0.5
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def _numbers(title: str) -> frozenset[str]:
+    return frozenset(_NUMBER.findall(title))
+
+
+def bare_key(title: str) -> str:
+    """A title's dedupe text without its brand ("Amazon", "AWS") words."""
+    return " ".join(w for w in title_key(title).split() if w not in ("amazon", "aws"))
+
+
+def _naming_words(
+    title: str, services: list[Service], other_title: str, other_services: list[Service]
+) -> tuple[frozenset[str], frozenset[str]]:
+    # The services both sides name are set aside, by the spellings each title uses: an alias
+    # one title does not write ("S3 Express" of Amazon S3 in "S3 Metadata price cut") is part
+    # of what tells launches apart.
+    mine_slugs = {s.slug for s in services}
+    common = [s for s in other_services if s.slug in mine_slugs]
+    shared = _title_words(title) & _title_words(other_title)
+    generic = set(_FILLER)
+    for service in common:
+        for name in (service.name, *service.aliases):
+            spelled = _words(name)
+            # The service's name, or a short alias that both titles write.
+            if spelled and (name == service.name or (len(spelled) <= 3 and spelled <= shared)):
+                generic |= spelled
+
+    def naming(text: str) -> frozenset[str]:
+        return frozenset(w for w in _title_words(text) if w not in generic and (len(w) > 1 or w.isdigit()))
+
+    return naming(title), naming(other_title)
+
+
+def _words_agree(mine: frozenset[str], theirs: frozenset[str]) -> bool:
+    small, big = sorted((mine, theirs), key=len)
+    if not small or not small <= big:
         return False
-    if not (slugs <= other.service_slugs or other.service_slugs <= slugs):
-        return False
-    if when is not None and other.announced_at is not None:
-        return abs((when - other.announced_at).total_seconds()) <= MAX_DAYS_APART * 86400
-    return True
+    if len(small) >= MIN_SHARED_WORDS or small == big:
+        return True
+    # One naming word: enough when it is distinctive ("Inf2", "Graviton4") and the other
+    # title adds little to it.
+    (word,) = tuple(small)
+    return (any(ch.isdigit() for ch in word) or len(word) >= 6) and len(big) <= 2
 
 
 def find_duplicate(
     title: str, services: Iterable[Service], when: datetime | None, known: Iterable[Known],
-    service_index: dict[str, Service],
+    service_index: dict[str, Service], *, event: str | None = None,
 ) -> str | None:
     """The key of the stored announcement this one duplicates, if any (the closest wins)."""
     services = list(services)
-    slugs = frozenset(s.slug for s in services)
     best: tuple[float, str] | None = None
     for other in known:
-        if not _may_be_same(slugs, when, other):
-            continue  # the cheap tests first: most candidates fail them
-        # Both titles are read with both sides' services set aside.
-        both = [*services, *(service_index[s] for s in other.service_slugs if s in service_index)]
-        mine, other_words = launch_words(title, both), launch_words(other.title, both)
-        if not same_launch(mine, slugs, when, other_words, other):
+        theirs = [service_index[s] for s in other.service_slugs if s in service_index]
+        if not same_announcement(title, services, when, event, other.title, theirs, other.announced_at, other.event):
             continue
+        mine, other_words = _naming_words(title, services, other.title, theirs)
         # Prefer the candidate whose naming words overlap most (Jaccard).
-        closeness = len(mine & other_words) / max(1, len(mine | other_words))
+        closeness = _jaccard(mine, other_words)
         if best is None or closeness > best[0]:
             best = (closeness, other.key)
     return best[1] if best else None
+
+
+def same_key_other_launch(
+    when: datetime | None, event: str | None, stored_when: datetime | None, stored_event: str | None
+) -> bool:
+    """Whether an announcement whose key is already stored is nonetheless another launch: its
+    event is another, or both are dated and far apart outside one event (a name reused years
+    later, a preview and its GA a year on)."""
+    if event and stored_event:
+        return event != stored_event
+    if when is not None and stored_when is not None:
+        return abs((when - stored_when).total_seconds()) > MAX_DAYS_APART * 86400
+    return False

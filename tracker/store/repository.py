@@ -565,9 +565,9 @@ def announcement_exists(session: Session, key: str) -> bool:
 
 def dedupe_candidates(
     session: Session, service_slugs: Iterable[str], *, around: datetime | None, days: int, limit: int = 500
-) -> list[tuple[str, str, frozenset[str], datetime | None]]:
+) -> list[tuple[str, str, frozenset[str], datetime | None, str | None]]:
     """Stored announcements sharing a service, dated within `days` of `around` (or undated):
-    (key, title, service slugs, announced_at), newest first."""
+    (key, title, service slugs, announced_at, event name), newest first."""
     slugs = sorted(set(service_slugs))
     if not slugs:
         return []
@@ -575,8 +575,12 @@ def dedupe_candidates(
         ServiceRow, ServiceRow.id == AnnouncementServiceRow.service_id
     ).where(ServiceRow.slug.in_(slugs))
     # Plain rows, not ORM objects: this runs for every new announcement of a backfill.
-    query = select(AnnouncementRow.id, AnnouncementRow.key, AnnouncementRow.title, AnnouncementRow.announced_at).where(
-        AnnouncementRow.id.in_(ids)
+    query = (
+        select(
+            AnnouncementRow.id, AnnouncementRow.key, AnnouncementRow.title, AnnouncementRow.announced_at, EventRow.name
+        )
+        .outerjoin(EventRow, EventRow.id == AnnouncementRow.event_id)
+        .where(AnnouncementRow.id.in_(ids))
     )
     around = _utc(around)
     if around is not None:
@@ -600,7 +604,17 @@ def dedupe_candidates(
             .where(AnnouncementServiceRow.announcement_id.in_(ann_ids[start : start + 500]))
         ):
             slugs_of[ann_id].add(slug)
-    return [(r[1], r[2], frozenset(slugs_of[r[0]]), _utc(r[3])) for r in rows]
+    return [(r[1], r[2], frozenset(slugs_of[r[0]]), _utc(r[3]), r[4]) for r in rows]
+
+
+def stored_date_and_event(session: Session, key: str) -> tuple[datetime | None, str | None] | None:
+    """The date and event name of the stored announcement with this key, if there is one."""
+    row = session.execute(
+        select(AnnouncementRow.announced_at, EventRow.name)
+        .outerjoin(EventRow, EventRow.id == AnnouncementRow.event_id)
+        .where(AnnouncementRow.key == key)
+    ).first()
+    return None if row is None else (_utc(row[0]), row[1])
 
 
 def keys_mentioned_by(session: Session, document_id: int) -> list[str]:
