@@ -299,7 +299,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     for ses in data["sessions"]:
         print(f"  session: [{ses['kind']}] {ses['code'] or ''} {ses['title']} {ses['url'] or ''} "
               f"({ses['method']} {ses['score']}: {ses['reason']})")
-    for src in data["sources"]:
+    for src in record.mentioned_in:
         print(f"  mentioned in: {src}")
     return 0
 

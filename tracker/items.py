@@ -172,7 +172,10 @@ class AnnouncementRecord:
     created_at: datetime | None = None
     services: tuple[Service, ...] = ()
     sessions: tuple[SessionLinkRecord, ...] = ()
-    sources: tuple[str, ...] = ()  # URLs of the documents that mention it
+    sources: tuple[str, ...] = ()  # public URLs of the documents that mention it
+    # Every document that mentions it, local files included: for `tracker show` on this machine,
+    # never published.
+    mentioned_in: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: the shape of `announcements --format json`, the API and webhooks."""

@@ -72,32 +72,65 @@ def _video_links(blocks: list[Block], rules: Rules) -> list[tuple[Block, LinkSpa
     return out
 
 
+def _session_link(link: LinkSpan, rules: Rules) -> tuple[str | None, str] | None:
+    """(video id, url) of a link to a session: a video, or an event site's session page."""
+    if rules.video_url.search(link.url):
+        vid = youtube_id(link.url)
+        if vid:
+            return vid, youtube_url(vid)
+    if rules.session_url is not None and rules.session_url.search(link.url):
+        return None, link.url
+    return None
+
+
+def _code_in(text: str, rules: Rules) -> str | None:
+    """The session code written in a text ("DAT342-R" is DAT342)."""
+    if rules.prose_code is None:
+        return None
+    m = rules.prose_code.search(text)
+    return m.group("code") if m else None
+
+
 def sessions_from_blocks(
     blocks: list[Block], rules: Rules, *, title: str, event: str | None
 ) -> tuple[list[ConferenceSession], dict[int, str], str | None]:
-    """Sessions of a recap: headings whose own section links a video.
+    """Sessions of a recap: headings whose own section links a session (a video, an event
+    site's session page) or that name a session code; and sessions named by code or linked in
+    list items elsewhere.
 
-    Returns the sessions, heading index -> session key, and the key of a document-level
-    session (a keynote recap whose only video sits under References) when there is one.
+    Returns the sessions, heading index -> session key (a session governs the launches of its
+    own section only), and the key of a document-level session: a keynote recap whose only
+    session link is its one video (a list of several videos governs nothing by position).
     """
     sessions: list[ConferenceSession] = []
     by_heading: dict[int, str] = {}
     seen: set[str] = set()
+
+    def add(key: str, conf: ConferenceSession) -> None:
+        if key not in seen:
+            seen.add(key)
+            sessions.append(conf)
+
     real_headings = [b for b in blocks if b.kind == HEADING and not b.label]
     for h in real_headings:
-        vid = None
+        if rules.reference_headings and rules.reference_headings.search(h.text):
+            continue
+        found: tuple[str | None, str] | None = None
         for block in blocks[h.index + 1 :]:
             if block.kind == HEADING and not block.label:
                 break
             for link in block.links:
-                if rules.video_url.search(link.url):
-                    vid = youtube_id(link.url)
-                    if vid:
-                        break
-            if vid:
+                found = _session_link(link, rules)
+                if found:
+                    break
+            if found:
                 break
-        if not vid or (rules.reference_headings and rules.reference_headings.search(h.text)):
+        code = _code_in(h.text, rules) or next(
+            (c for lk in h.links if (c := _code_in(lk.text + " " + lk.url, rules))), None
+        )
+        if found is None and code is None:
             continue
+        vid, url = found if found else (None, None)
         parents = [blocks[i].text for i in h.headings]
         kind = _kind_from([h.text], rules.kind_titles) or _kind_from(parents, rules.kind_headings) or "session"
         speakers: tuple[str, ...] = ()
@@ -109,30 +142,32 @@ def sessions_from_blocks(
             m = rules.speaker_by.search(h.text)
             if m:
                 speakers = (m.group("name").strip(),)
-        key = vid
+        key = code or vid or url or h.text
         by_heading[h.index] = key
-        if key in seen:
+        add(key, ConferenceSession(key=key, title=h.text, kind=kind, url=url, code=code, speakers=speakers, event=event))
+    # Sessions named in list items or paragraphs: a code with its title, a session page link.
+    for block in blocks:
+        if block.kind not in (BULLET, PARAGRAPH, ROW):
             continue
-        seen.add(key)
-        sessions.append(
-            ConferenceSession(key=key, title=h.text, kind=kind, url=youtube_url(vid), speakers=speakers, event=event)
-        )
+        for link in block.links:
+            hit = _session_link(link, rules)
+            code = _code_in(link.text, rules) or _code_in(link.url, rules)
+            if (hit is None or hit[0] is not None) and code is None:
+                continue  # plain videos in lists stay as they were: a reference list, not sessions
+            url = hit[1] if hit else None
+            key = code or url or link.text
+            add(key, ConferenceSession(key=key, title=link.text or block.text[:200], kind="session", url=url,
+                                       code=code, event=event))
+        if not block.links:
+            code = _code_in(block.text, rules)
+            if code and len(block.text) <= 300:
+                add(code, ConferenceSession(key=code, title=block.text, kind="session", code=code, event=event))
     doc_key = None
-    if not sessions:
+    if not by_heading:
         videos = _video_links(blocks, rules)
         distinct = {vid for _, _, vid in videos}
-        chosen = None
-        for block, link, vid in videos:
-            under_ref = any(
-                rules.reference_headings and rules.reference_headings.search(blocks[i].text) for i in block.headings
-            )
-            if under_ref:
-                chosen = (block, link, vid)
-                break
-        if chosen is None and len(distinct) == 1:
-            chosen = videos[0]
-        if chosen is not None:
-            block, link, vid = chosen
+        if len(distinct) == 1:
+            block, link, vid = videos[0]
             generic = rules.generic_link_texts
             link_text = link.text if link.text and not (generic and generic.match(link.text)) else ""
             session_title = link_text or title or vid
@@ -150,11 +185,17 @@ def sessions_from_blocks(
                         speakers = (m.group("name").strip(),)
                         break
             doc_key = vid
-            sessions.append(
-                ConferenceSession(
-                    key=vid, title=session_title, kind=kind, url=youtube_url(vid), speakers=speakers, event=event
-                )
-            )
+            add(vid, ConferenceSession(
+                key=vid, title=session_title, kind=kind, url=youtube_url(vid), speakers=speakers, event=event
+            ))
+        else:
+            # Several videos listed with no section of their own: each is a session, none
+            # covers a launch by its position.
+            for block, link, vid in videos:
+                generic = rules.generic_link_texts
+                text = link.text if link.text and not (generic and generic.match(link.text)) else block.text[:200]
+                kind = _kind_from([text], rules.kind_titles) or "session"
+                add(vid, ConferenceSession(key=vid, title=text or vid, kind=kind, url=youtube_url(vid), event=event))
     return sessions, by_heading, doc_key
 
 

@@ -78,6 +78,8 @@ class Rules:
     speaker_heading: re.Pattern[str] | None = None
     speaker_by: re.Pattern[str] | None = None
     reference_headings: re.Pattern[str] | None = None
+    session_url: re.Pattern[str] | None = None
+    prose_code: re.Pattern[str] | None = None
     generic_link_texts: re.Pattern[str] | None = None
     title_event_prefix: re.Pattern[str] | None = None
     title_tags: re.Pattern[str] | None = None
@@ -242,6 +244,8 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
         speaker_heading=r.regex("sessions.speaker_heading"),
         speaker_by=r.regex("sessions.speaker_by"),
         reference_headings=r.regex("sessions.reference_headings"),
+        session_url=r.regex("sessions.session_url"),
+        prose_code=r.regex("sessions.prose_code"),
         generic_link_texts=r.regex("sessions.generic_link_texts"),
         title_event_prefix=r.regex("sessions.title_event_prefix"),
         title_tags=r.regex("sessions.title_tags"),

@@ -969,6 +969,7 @@ class _RecordReader:
             sessions=tuple(sessions),
             # Only public addresses: a saved file's path is where it was read, not a link.
             sources=tuple(_unique(u for u in (public_url(x) for x in sources) if u)),
+            mentioned_in=tuple(_unique(sources)),
         )
 
 

@@ -1,0 +1,72 @@
+"""Sessions of a recap govern only their own sections; codes and event-site links are sessions."""
+
+from __future__ import annotations
+
+from tracker.extract import extract
+
+
+def _doc(text: str):  # type: ignore[no-untyped-def]
+    [doc] = extract(text, url="https://example.org/recap.md")
+    return doc
+
+
+def test_a_video_list_at_the_end_links_nothing_by_position() -> None:
+    doc = _doc(
+        "# AWS re:Invent 2031 recap\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n"
+        "* Announcing **AWS Pebble Store** for the edge\n\n"
+        "## Videos\n\n"
+        "* [Keynote with Riley Ceo](https://www.youtube.com/watch?v=RiLeYcEo002)\n"
+        "* [Keynote with Sam Cto](https://www.youtube.com/watch?v=SaMcTo00003)\n"
+        "* [Monday Night Live](https://www.youtube.com/watch?v=MoNdAy00004)\n"
+    )
+    assert {a.title for a in doc.announcements} == {"Amazon Kelp DB", "AWS Pebble Store"}
+    assert all(a.sessions == () for a in doc.announcements)
+    assert {s.key for s in doc.sessions} == {"RiLeYcEo002", "SaMcTo00003", "MoNdAy00004"}
+
+
+def test_a_session_governs_its_own_section_only() -> None:
+    doc = _doc(
+        "# AWS re:Invent 2031 recap\n\n"
+        "* Announcing **Amazon Zeta Streams** before the show\n\n"
+        "## Keynote with Riley Ceo\n\n"
+        "[Watch](https://www.youtube.com/watch?v=RiLeYcEo002)\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n\n"
+        "## Hallway track\n\n"
+        "* Announcing **AWS Pebble Store** for the edge\n"
+    )
+    by_title = {a.title: a for a in doc.announcements}
+    assert by_title["Amazon Zeta Streams"].sessions == ()
+    assert by_title["Amazon Kelp DB"].sessions == ("RiLeYcEo002",)
+    assert by_title["AWS Pebble Store"].sessions == ()
+
+
+def test_codes_and_catalogue_links_are_sessions() -> None:
+    doc = _doc(
+        "# AWS re:Invent 2031 notes\n\n"
+        "## DAT342-R: Deep dive into Amazon Kelp DB\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n\n"
+        "## Storage at the edge\n\n"
+        "[Session page](https://reinvent.awsevents.com/on-demand/catalog?search=STG230)\n\n"
+        "* Announcing **AWS Pebble Store** for the edge\n\n"
+        "## Sessions I liked\n\n"
+        "* CMP346 - Faster instances for everyone\n"
+    )
+    by_key = {s.key: s for s in doc.sessions}
+    assert by_key["DAT342"].code == "DAT342" and by_key["DAT342"].url is None
+    assert {"DAT342", "CMP346"} <= set(by_key)
+    by_title = {a.title: a for a in doc.announcements}
+    assert by_title["Amazon Kelp DB"].sessions == ("DAT342",)
+    [pebble_session] = by_title["AWS Pebble Store"].sessions
+    assert by_key[pebble_session].url == "https://reinvent.awsevents.com/on-demand/catalog?search=STG230"
+
+
+def test_a_keynote_recap_with_its_one_video_ties_every_launch() -> None:
+    doc = _doc(
+        "# Keynote notes\n\n"
+        "* Announcing **Amazon Kelp DB**\n"
+        "* Announcing **AWS Pebble Store**\n\n"
+        "## References\n\n"
+        "* [Keynote by Riley Ceo](https://youtu.be/RiLeYcEo002)\n"
+    )
+    assert all(a.sessions == ("RiLeYcEo002",) for a in doc.announcements)
