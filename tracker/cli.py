@@ -48,6 +48,15 @@ def _progress(enabled: bool) -> Callable[[str], None] | None:
     return show
 
 
+def _public_url(value: str) -> str:
+    from tracker.normalize.text import public_url
+
+    url = public_url(value)
+    if url is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a public http(s) URL")
+    return url
+
+
 def _parse_date(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
@@ -122,13 +131,15 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     Example:
         tracker import ../shared/corpus/recaps/2023-12-aws-reinvent-2023.md
         tracker import saved/whats-new.xml --kind whats-new
+        tracker import saved/recap.md --url https://blog.example.org/reinvent-recap/
     """
     from tracker import pipeline
     from tracker.lock import run_lock
 
     with run_lock(settings.database_url, wait=args.wait):
         report = pipeline.import_documents(
-            settings, args.documents, kind=args.kind, event=args.event, progress=_progress(not args.quiet)
+            settings, args.documents, kind=args.kind, event=args.event, progress=_progress(not args.quiet),
+            public_url=args.url,
         )
     _print_report(report, args)
     return 1 if report.failed else 0
@@ -572,6 +583,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=SOURCE_KINDS, default="auto", help="document format (default: guess)")
     p.add_argument("--event", metavar="NAME", help="the event the documents belong to, e.g. 'AWS re:Invent 2023'")
     p.add_argument("--json", action="store_true", help="print the per-document outcome as JSON")
+    p.add_argument(
+        "--url", type=_public_url, metavar="URL",
+        help="where a saved DOCUMENT was published: its launches link there (a local path never is a link)",
+    )
     _add_wait(p)
 
     p = add("schedule")

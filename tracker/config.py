@@ -87,6 +87,7 @@ class SourceConfig:
     enabled: bool = True
     fetch_pages: bool = False  # for feeds: also fetch each item's page and extract from it
     event: str | None = None  # declare the event its documents belong to
+    public_url: str | None = None  # the public address of a saved file (`tracker import --url`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker import link as linking
 from tracker.config import Settings, SourceConfig, data_file
-from tracker.errors import ExtractError, FetchError, TrackerError
+from tracker.errors import ConfigError, ExtractError, FetchError, TrackerError
 from tracker.extract import EXTRACTOR_VERSION, KINDS, extract
 from tracker.extract.rules import Rules, load_rules
 from tracker.items import AnnouncementRecord, Document, NormalizedAnnouncement, RawDocument
@@ -260,9 +260,12 @@ def _own_key(session: Session, na: NormalizedAnnouncement) -> NormalizedAnnounce
     return replace(na, key=f"{na.key}-{suffix}")
 
 
-def extract_raw(ctx: Context, raw: RawDocument, *, kind: str = "auto", event: str | None = None) -> list[Document]:
-    """Extract the documents of fetched bytes with the run's rules."""
-    return extract(raw.body, url=raw.url, content_type=raw.content_type, kind=kind, rules=ctx.rules, event=event)
+def extract_raw(
+    ctx: Context, raw: RawDocument, *, kind: str = "auto", event: str | None = None, url: str | None = None
+) -> list[Document]:
+    """Extract the documents of fetched bytes with the run's rules (`url`: the public address
+    of a saved file, which the document then is)."""
+    return extract(raw.body, url=url or raw.url, content_type=raw.content_type, kind=kind, rules=ctx.rules, event=event)
 
 
 def process_source(
@@ -286,7 +289,7 @@ def process_source(
             # a charset the server got wrong is corrected.
             raw = check_document(raw, source.kind)
             archive_sha = ctx.archive.put(raw.body)
-            docs = extract_raw(ctx, raw, kind=source.kind, event=source.event)
+            docs = extract_raw(ctx, raw, kind=source.kind, event=source.event, url=source.public_url)
             if not source.fetch_pages:
                 # Batched: one commit per INGEST_BATCH documents, one savepoint per document.
                 done = ingest_many(
@@ -585,11 +588,20 @@ def _describe(outcome: SourceOutcome) -> str:
 
 def import_documents(
     settings: Settings, locations: Iterable[str], *, kind: str = "auto", event: str | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, public_url: str | None = None,
 ) -> RunReport:
-    """Ingest local files or URLs once, as ad-hoc sources (a saved recap, a backfill)."""
+    """Ingest local files or URLs once, as ad-hoc sources (a saved recap, a backfill).
+
+    `public_url` is where a single saved file was published: its launches link there.
+    """
+    locations = list(locations)
+    if public_url is not None and len(locations) != 1:
+        raise ConfigError("--url names the public address of one document: give exactly one DOCUMENT")
     sources = [
-        SourceConfig(name=f"import:{loc if is_remote(loc) else Path(loc).resolve()}", url=loc, kind=kind, event=event)
+        SourceConfig(
+            name=f"import:{loc if is_remote(loc) else Path(loc).resolve()}", url=loc, kind=kind, event=event,
+            public_url=public_url,
+        )
         for loc in locations
     ]
     # Imports always re-read their documents: conditional GET is for scheduled sources.
