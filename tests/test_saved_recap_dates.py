@@ -104,6 +104,8 @@ def test_a_saved_recap_is_published_with_launch_dates_and_no_local_links(tmp_pat
             )
             assert not link or str(link).startswith("https://"), (title, form, link)
             assert str(recap) not in str(link or "") and "file:" not in str(link or "")
+    updated = [e.updated for e in feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries]
+    assert len(set(updated)) == len(updated), "launches of one day share an updated value"
     rows = json.loads(_tracker(tmp_path, env, "announcements", "--since", "2031-12-02", "--format", "json"))
     assert {r["title"] for r in rows} == {"Amazon Kelp DB", "AWS Pebble Store", "Amazon Quill Ledger"}
     assert all(r["url"] is None and r["sources"] == [] for r in rows)

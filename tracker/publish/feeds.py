@@ -44,7 +44,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib.metadata import version as _package_version
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -151,7 +151,14 @@ def _updated(record: AnnouncementRecord) -> datetime | None:
     created = _utc(record.created_at)
     if changed is not None and (created is None or changed > created):
         return changed
-    return _utc(record.announced_at) or changed
+    announced = _utc(record.announced_at)
+    if announced is not None and announced.time() == time(0, 0) and record.id:
+        # A launch known to the day only (a keynote's, an event's): its record's id, in
+        # seconds, is its time of day, so the launches of one day keep distinct updated values
+        # (readers sort by them; the feed validator warns on equal ones, DuplicateUpdated)
+        # that never move while the record does not change.
+        return announced + timedelta(seconds=record.id % 86400)
+    return announced or changed
 
 
 def _rfc3339(value: datetime) -> str:
