@@ -44,11 +44,6 @@ def test_clean_title(raw: str, title: str, status: str | None) -> None:
     assert got_status == status
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue #12): the model leans on taxonomy hits, so headings naming products "
-    "the taxonomy does not know yet are missed",
-)
 def test_heading_per_launch() -> None:
     titles = _titles(
         "# What AWS shipped at re:Invent 2031\n\n"

@@ -340,8 +340,10 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
         by_block[c.block] |= c.generators
     titles = Counter(_norm(c.announcement.title) for c in candidates)
     rule_blocks = {c.block for c in candidates if _is_rule(c)}
-    # A document whose author marks launches ("Announcing **X**"): unmarked forms are rarely launches.
-    marked_doc = len(rule_blocks) >= MARKED_DOC_MIN
+    # A document whose author marks launches ("Announcing **X**"): unmarked forms are rarely
+    # launches there. A list of launch links is a list, not a marking.
+    marker_blocks = {c.block for c in candidates if any(g.startswith(("marker", "marker-label")) for g in c.generators)}
+    marked_doc = len(marker_blocks) >= MARKED_DOC_MIN
     heading_candidates = sum(1 for c in candidates if c.generators & {"heading"})
     headings_total = sum(1 for b in blocks if b.kind == HEADING and b.level > 1) or 1
     for c in candidates:
@@ -438,7 +440,8 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
         # regime, so the linear model can weigh it per regime.
         if _is_rule(c):
             regime = "rule"
-        elif ctx.post:
+        elif ctx.post or ctx.roundup:
+            # A News Blog post's body, or a roundup, whose launches the rules read by structure.
             regime = "post"
         elif marked_doc:
             regime = "marked"

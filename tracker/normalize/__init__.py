@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from tracker.items import Announcement, Document, NormalizedAnnouncement
+from tracker.normalize import dedupe
 from tracker.normalize.dating import date_of
 from tracker.normalize.events import DeclaredEvent, Event, detect_event
 from tracker.normalize.taxonomy import Taxonomy, services_for
@@ -94,7 +95,29 @@ def normalize(
                 date_source=dated.source,
             )
         )
-    return out
+    return _one_per_launch(out)
+
+
+def _one_per_launch(items: list[NormalizedAnnouncement]) -> list[NormalizedAnnouncement]:
+    """The same launch written twice in one document (a digest listing What's New, the News
+    Blog and a third site) is kept once, at its first mention (dedupe.same_announcement)."""
+    kept: list[NormalizedAnnouncement] = []
+    by_word: dict[str, list[int]] = {}
+    for na in items:
+        words = dedupe.bare_key(na.announcement.title).split()
+        candidates = {i for w in words for i in by_word.get(w, ())}
+        if any(
+            dedupe.same_announcement(
+                na.announcement.title, na.services, na.announced_at, na.event,
+                kept[i].announcement.title, kept[i].services, kept[i].announced_at, kept[i].event,
+            )
+            for i in sorted(candidates)
+        ):
+            continue
+        for w in set(words):
+            by_word.setdefault(w, []).append(len(kept))
+        kept.append(na)
+    return kept
 
 
 def _declared_name(name: str) -> str:
