@@ -51,6 +51,13 @@ class Deployment:
             "[http]\nretries = 0\ntimeout = 10.0\n",
             encoding="utf-8",
         )
+        # The event's days and keynotes, as a deployment declares them: an undated recap's
+        # launches then take their keynote's day.
+        (config / "events.toml").write_text(
+            '[[event]]\nname = "AWS re:Invent 2030"\nstarts = 2030-12-02\nends = 2030-12-06\n'
+            'keynotes = [{ speaker = "Jane Keynoter", day = 2030-12-03 }, { speaker = "Robin Engineer", day = 2030-12-05 }]\n',
+            encoding="utf-8",
+        )
         recap = self.mirror / "recaps" / "reinvent-2030-recap.md"
         (config / "sources.toml").write_text(
             f'[[source]]\nname = "news-blog"\nkind = "news-blog"\nurl = "{server.url(BLOG_FEED)}"\nfetch_pages = true\n\n'

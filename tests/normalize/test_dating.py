@@ -123,3 +123,18 @@ def test_shipped_events_list_keynotes_within_their_days() -> None:
     for event in with_keynotes:
         assert event.starts is not None
         assert all(event.starts <= k.day <= (event.ends or event.starts) for k in event.keynotes)
+
+
+def test_a_day_heading_dates_its_launches() -> None:
+    text = (
+        "# AWS re:Invent 2031 launches\n\n"
+        "## Tuesday, December 2nd\n\n* Announcing **Amazon Kelp DB**\n\n"
+        "## Dec 4\n\n* Announcing **AWS Pebble Store**\n\n"
+        "## Earlier\n\n* Announcing **Amazon Zeta Streams**\n"
+    )
+    got = _normalized(text, "/tmp/list.md")
+    assert (got["Amazon Kelp DB"].announced_at, got["Amazon Kelp DB"].date_source) == (
+        datetime(2031, 12, 2, tzinfo=UTC), "heading"
+    )
+    assert got["AWS Pebble Store"].announced_at == datetime(2031, 12, 4, tzinfo=UTC)
+    assert got["Amazon Zeta Streams"].date_source == "event"

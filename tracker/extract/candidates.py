@@ -265,6 +265,7 @@ def _sentences(block: Block, sentence: re.Pattern[str], rules: Rules, event: str
     return out
 
 
+_TODAY = re.compile(r"\b(?:today|excited|pleased|happy|thrilled|proud|delighted)\b")
 _NAME_WORD = re.compile(r"[\w'’.+/&-]+")
 # Words that end a spoken or written name ("the new X that lets you ...").
 _NAME_STOP = frozenset(
@@ -294,6 +295,8 @@ def _name_after(text: str, start: int) -> str:
         pos = m.end()
     while words and (words[-1].lower() in ("for", "and", "of", "on", "in", "the", "a", "an", "&")):
         words.pop()
+    while words and words[0].lower() in ("of", "the", "a", "an", "our", "new", "for", "and"):
+        words.pop(0)
     if not words or not (words[0][:1].isupper() or words[0][:1].isdigit()):
         return ""
     return " ".join(words)
@@ -410,6 +413,13 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
                 f["launch_word_in_title"] = 1.0
         if skip_section is not None and skip_section.search(title):
             f["title_is_section_word"] = 1.0
+        if "sentence" in c.generators and c.announcement.marker:
+            # Spoken or written launches: "we are announcing" today, not "we launched" years ago.
+            verb = c.announcement.marker.lower()
+            f["sentence_verb=past" if verb.endswith("ed") else "sentence_verb=present"] = 1.0
+            before = block.text[max(0, c.offset - 160) : c.offset].lower()
+            if _TODAY.search(before):
+                f["sentence_today"] = 1.0
         if c.announcement.status:
             f["status_tag"] = 1.0
         url = c.announcement.url or next((lk.url for lk in block.links), "")

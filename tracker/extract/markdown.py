@@ -195,12 +195,24 @@ def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = N
     doc_event = event or detect_event([title, *headings], rules)
     published, published_source = _recap_date(meta, url, blocks, rules)
     sessions, by_heading, doc_session = announce.sessions_from_blocks(blocks, rules, title=title, event=doc_event)
-    anns = announce.body_announcements(
-        blocks, rules, event=doc_event, session_of_heading=by_heading, doc_session=doc_session
-    )
     categories = tuple(
         c.strip() for c in re.split(r"[,\[\]]", meta.get("categories", "") or meta.get("tags", "")) if c.strip()
     )
+    # A markdown page whose title says it is one launch ("Introducing X", a saved News Blog
+    # post) is a launch post, read as the News Blog's posts are: the post, then what its body
+    # marks beyond it.
+    anns = announce.body_announcements(
+        blocks, rules, event=doc_event, session_of_heading=by_heading, doc_session=doc_session
+    )
+    marked = sum(1 for a in anns if not a.rule.startswith("candidate:"))
+    post = None
+    if not sessions and marked < 3:  # a list of marked launches is a recap, whatever its title
+        post = announce.post_announcement(
+            title=title, categories=(), blocks=blocks, url=None, published_at=published, rules=rules, event=doc_event
+        )
+    if post is not None:
+        body = announce.body_announcements(blocks, rules, event=doc_event, link_lists=False, post=True)
+        anns = [post, *announce.drop_weak(announce.drop_covered_by(title, body), rules)]
     return [
         Document(
             url=url,

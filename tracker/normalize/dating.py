@@ -4,6 +4,7 @@ The order, first that applies:
 1. the item's own date (a What's New item, a News Blog post): ``item``;
 2. for a launch of an event whose days are known (config/events.toml):
    - the document's date when it falls within the event's days: ``document:<how>``;
+   - the day its section heading names ("November 30th") around the event: ``heading``;
    - the day of the keynote whose section it was written in, when the event lists its
      keynotes: ``keynote``;
    - else, for a recap of the event, its first day: ``event``;
@@ -14,9 +15,10 @@ The order, first that applies:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from tracker.items import Announcement, ConferenceSession, Document
 from tracker.normalize.events import DeclaredEvent, Keynote
@@ -55,6 +57,36 @@ def _keynote(sessions: Sequence[ConferenceSession], keynotes: Sequence[Keynote])
     return None
 
 
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+)}
+_DAY_HEADING = re.compile(
+    r"(?i)^\W*(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?"
+    r"(?:(?P<m1>[a-z]{3})[a-z]*\.?\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?|(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m2>[a-z]{3})[a-z]*)"
+    r"(?:,?\s+(?P<y>\d{4}))?\W*$"
+)
+
+
+def _heading_day(context: Sequence[str], declared: DeclaredEvent) -> date | None:
+    """The day a section heading names ("November 30th", "Tuesday, Dec 3") around the event."""
+    assert declared.starts is not None
+    for text in context:
+        m = _DAY_HEADING.match(text or "")
+        if not m:
+            continue
+        month = _MONTHS.get((m.group("m1") or m.group("m2") or "").lower())
+        if month is None:
+            continue
+        try:
+            day = date(int(m.group("y") or declared.starts.year), month, int(m.group("d1") or m.group("d2")))
+        except ValueError:
+            continue
+        ends = declared.ends or declared.starts
+        if declared.starts - timedelta(days=30) <= day <= ends + timedelta(days=7):
+            return day
+    return None
+
+
 def date_of(
     ann: Announcement,
     doc: Document,
@@ -74,6 +106,9 @@ def date_of(
         ends = declared.ends or declared.starts
         if doc_date is not None and declared.starts <= doc_date.date() <= ends:
             return document
+        day = _heading_day(ann.context, declared)
+        if day is not None:
+            return Dated(_day(day), "heading")
         by_key = {s.key: s for s in doc.sessions}
         keynote = _keynote([by_key[k] for k in ann.sessions if k in by_key], declared.keynotes)
         if keynote is not None:

@@ -149,9 +149,10 @@ def _updated(record: AnnouncementRecord) -> datetime | None:
     # launch itself (entries imported together then do not all share one import time).
     changed = _utc(record.updated_at)
     created = _utc(record.created_at)
-    if changed is not None and (created is None or changed > created):
-        return changed
     announced = _utc(record.announced_at)
+    if changed is not None and (created is None or changed > created):
+        # Never before the value it had while unchanged (a launch dated ahead of the clock).
+        return max(changed, announced + timedelta(seconds=1)) if announced is not None else changed
     if announced is not None and announced.time() == time(0, 0) and record.id:
         # A launch known to the day only (a keynote's, an event's): its record's id, in
         # seconds, is its time of day, so the launches of one day keep distinct updated values
