@@ -264,14 +264,28 @@ def _clause_start(text: str, s: int, rules: Rules) -> int:
     return start + len(text[start:s]) - len(text[start:s].lstrip())
 
 
+_PREFIX_WORD_MAX = 40  # no brand word is longer: the backward scan never reads further
+
+
 def _prefix_start(text: str, s: int, rules: Rules) -> int:
-    """Extend a name left over the brand words written before its emphasis ("Amazon **X**")."""
+    """Extend a name left over the brand words written before its emphasis ("Amazon **X**").
+
+    A backward scan over at most one short word at a time: searching the whole prefix with a
+    regular expression was quadratic on long text before a span.
+    """
     start = s
     while True:
-        m = re.search(r"(\S+)\s+$", text[:start])
-        if not m or m.group(1).lower() not in rules.title_prefix_words:
+        end = start
+        while end > 0 and text[end - 1].isspace():
+            end -= 1
+        if end == start:
+            return start  # the span is glued to what precedes it
+        begin = end
+        while begin > 0 and not text[begin - 1].isspace() and end - begin <= _PREFIX_WORD_MAX:
+            begin -= 1
+        if end - begin > _PREFIX_WORD_MAX or text[begin:end].lower() not in rules.title_prefix_words:
             return start
-        start = m.start(1)
+        start = begin
 
 
 def _sentence(text: str, s: int, e: int) -> str:
@@ -701,13 +715,13 @@ def body_announcements(
     ]
     recorder = cands.RECORDER.get()
     if rules.model is not None or recorder is not None:
-        ruled = {f.block for f in found}
+        ruled: dict[int, set[str]] = {}
+        for f in found:
+            ruled.setdefault(f.block, set()).add(_norm(f.announcement.title))
         for c in cands.generate(blocks, rules, event=event):
             if c.block in session_of_heading:
                 continue  # a session's own heading names the session, not a launch
-            if c.block in ruled and not any(
-                _norm(c.announcement.title) == _norm(f.announcement.title) for f in found if f.block == c.block
-            ):
+            if c.block in ruled and _norm(c.announcement.title) not in ruled[c.block]:
                 continue  # the marker rules have read this block: another reading of it is noise
             block = blocks[c.block]
             c.announcement = replace(

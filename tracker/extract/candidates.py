@@ -318,7 +318,13 @@ def _default_services_in() -> Callable[[str], int]:
     from tracker.normalize.taxonomy import Taxonomy
 
     taxonomy = Taxonomy.load()
-    return lambda text: len(taxonomy.find(text))
+
+    @lru_cache(maxsize=65536)
+    def count(text: str) -> int:
+        # Titles repeat across a document and a corpus: each is looked up once.
+        return len(taxonomy.find(text))
+
+    return count
 
 
 def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx: DocContext,
@@ -342,6 +348,8 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
     for c in candidates:
         by_block[c.block] |= c.generators
     titles = Counter(_norm(c.announcement.title) for c in candidates)
+    group_stats: dict[tuple[object, ...], tuple[Counter[str], int]] = {}
+    block_hits: dict[int, int] = {}  # services named near the start of a block, once per block
     rule_blocks = {c.block for c in candidates if _is_rule(c)}
     # A document whose author marks launches ("Announcing **X**"): unmarked forms are rarely
     # launches there. A list of launch links is a list, not a marking.
@@ -402,8 +410,11 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
             f["digit"] = 1.0
         hits = count_services(title)
         f["title_services"] = min(hits, 2) / 2
-        if hits == 0 and count_services(block.text[:300]):
-            f["block_services_only"] = 1.0
+        if hits == 0:
+            if c.block not in block_hits:
+                block_hits[c.block] = count_services(block.text[:300])
+            if block_hits[c.block]:
+                f["block_services_only"] = 1.0
         if c.announcement.marker:
             f["lead_marker"] = 1.0
         if launch_word is not None:
@@ -434,11 +445,17 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
                 f["link=other"] = 1.0
         if block.kind != HEADING and len(block.text) > 3 * max(len(title), 1):
             f["described"] = 1.0
-        group = groups[(block.kind, block.parent, block.headings[:1], block.level if block.kind == BULLET else 0)]
+        group_key = (block.kind, block.parent, block.headings[:1], block.level if block.kind == BULLET else 0)
+        group = groups[group_key]
         if len(group) > 1:
-            same = sum(1 for i in group if by_block.get(i, set()) & c.generators)
-            f["siblings_agree"] = same / len(group)
-            f["siblings_marked"] = sum(1 for i in group if i in rule_blocks) / len(group)
+            stats = group_stats.get(group_key)
+            if stats is None:
+                # Counted once per list: per form, the blocks carrying it, and the marked blocks.
+                per_form: Counter[str] = Counter(g for i in group for g in by_block.get(i, set()))
+                stats = group_stats[group_key] = (per_form, sum(1 for i in group if i in rule_blocks))
+            per_form, marked_in_group = stats
+            f["siblings_agree"] = min(1.0, max(per_form[g] for g in c.generators) / len(group))
+            f["siblings_marked"] = marked_in_group / len(group)
             f[_bucket(len(group), (2, 5, 12), "list")] = 1.0
         if titles[_norm(title)] > 1:
             f["repeated"] = 1.0

@@ -206,7 +206,8 @@ def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = N
     )
     marked = sum(1 for a in anns if not a.rule.startswith("candidate:"))
     post = None
-    if not sessions and marked == 0:  # marked launches make it a recap, whatever its title
+    # Marked launches, or an event in its title, make it a recap whatever its title says.
+    if not sessions and marked == 0 and not detect_event([title], rules):
         post = announce.post_announcement(
             title=title, categories=(), blocks=blocks, url=None, published_at=published, rules=rules, event=doc_event
         )
