@@ -209,8 +209,8 @@ def ingest_document(
     )
     for na, links in zip(normalized, in_doc, strict=True):
         event_id, _ = _event_for(session, na.event, declared=ctx.events, on=na.announced_at or doc.published_at)
-        na = _own_key(session, na)
-        duplicate = _stored_duplicate(ctx, session, na)
+        na, stored = _own_key(session, na)
+        duplicate = None if stored else _stored_duplicate(ctx, session, na)
         if duplicate is not None:
             na = replace(na, key=duplicate)
             counts["announcements_merged"] += 1
@@ -233,8 +233,9 @@ def ingest_document(
 
 
 def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement) -> str | None:
-    """The key of a stored announcement that is this same launch under other words, if any."""
-    if not na.services or repo.announcement_exists(session, na.key):
+    """The key of a stored announcement that is this same launch under other words, if any
+    (for an announcement whose own key is not stored yet)."""
+    if not na.services:
         return None
     when = na.announced_at or na.announcement.published_at
     known = [
@@ -249,15 +250,19 @@ def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement
     )
 
 
-def _own_key(session: Session, na: NormalizedAnnouncement) -> NormalizedAnnouncement:
+def _own_key(session: Session, na: NormalizedAnnouncement) -> tuple[NormalizedAnnouncement, bool]:
     """The announcement under a key of its own when its key is taken by another launch of the
-    same name (another event, or years apart): the key gets the event's slug or the year."""
+    same name (another event, or years apart): the key gets the event's slug or the year.
+    Also says whether its (final) key is stored already."""
     stored = repo.stored_date_and_event(session, na.key)
-    if stored is None or not dedupe.same_key_other_launch(na.announced_at, na.event, *stored):
-        return na
+    if stored is None:
+        return na, False
+    if not dedupe.same_key_other_launch(na.announced_at, na.event, *stored):
+        return na, True
     event = detect_event(na.event) if na.event else None
     suffix = event.slug if event else (str(na.announced_at.year) if na.announced_at else "other")
-    return replace(na, key=f"{na.key}-{suffix}")
+    na = replace(na, key=f"{na.key}-{suffix}")
+    return na, repo.stored_date_and_event(session, na.key) is not None
 
 
 def extract_raw(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import sys
@@ -58,6 +59,7 @@ def recording() -> Iterator[list[cands.Candidate]]:
         cands.RECORDER.reset(token)
 
 
+@functools.lru_cache(maxsize=1)
 def _settings() -> Any:
     from tracker.config import load_settings
 

@@ -558,11 +558,6 @@ def _link_services(session: Session, announcement_id: int, service_ids: Iterable
     )
 
 
-def announcement_exists(session: Session, key: str) -> bool:
-    """Whether an announcement with this key is stored."""
-    return session.scalar(select(AnnouncementRow.id).where(AnnouncementRow.key == key)) is not None
-
-
 def dedupe_candidates(
     session: Session, service_slugs: Iterable[str], *, around: datetime | None, days: int, limit: int = 500
 ) -> list[tuple[str, str, frozenset[str], datetime | None, str | None]]:
