@@ -135,3 +135,18 @@ def test_key_scores_at_least_pinned(name: str, corpus: Path, tmp_path: Path) -> 
     assert figures["announcement_f1"] >= f1, figures
     assert figures["service_accuracy"] >= service_acc, figures
     assert figures["link_f1"] >= link_f1, figures
+
+
+def test_external_keys_are_well_formed_and_sourced() -> None:
+    """Keys of documents kept outside the repository: the same shape, a source, a provenance row."""
+    sources = (OWN_KEYS / "ext" / "SOURCES.md").read_text(encoding="utf-8")
+    keys = sorted((OWN_KEYS / "ext").glob("*.json"))
+    assert len(keys) >= 40
+    for key in keys:
+        gold = json.loads(key.read_text(encoding="utf-8"))
+        assert gold["document"].startswith("external/") and f"| {gold['document']} |" in sources, key.name
+        assert gold.get("source") and (gold["announcements"] or gold.get("notes")), key.name
+        known = {s["key"] for s in gold.get("sessions", [])}
+        for ann in gold["announcements"]:
+            assert set(ann) <= {"title", "services", "optional_services", "sessions", "optional"}, (key.name, ann)
+            assert set(ann.get("sessions", [])) <= known, (key.name, ann["title"])
