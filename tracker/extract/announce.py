@@ -23,6 +23,7 @@ from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, LinkS
 from tracker.extract.rules import Marker, NamedPattern, Rules
 from tracker.extract.text import (
     collapse,
+    norm_words,
     detect_status,
     is_launch_url,
     matches_any,
@@ -44,10 +45,6 @@ class Found:
     block: int
     offset: int
     announcement: Announcement
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
 # --- sessions ----------------------------------------------------------------------------
@@ -717,11 +714,11 @@ def body_announcements(
     if rules.model is not None or recorder is not None:
         ruled: dict[int, set[str]] = {}
         for f in found:
-            ruled.setdefault(f.block, set()).add(_norm(f.announcement.title))
+            ruled.setdefault(f.block, set()).add(norm_words(f.announcement.title))
         for c in cands.generate(blocks, rules, event=event):
             if c.block in session_of_heading:
                 continue  # a session's own heading names the session, not a launch
-            if c.block in ruled and _norm(c.announcement.title) not in ruled[c.block]:
+            if c.block in ruled and norm_words(c.announcement.title) not in ruled[c.block]:
                 continue  # the marker rules have read this block: another reading of it is noise
             block = blocks[c.block]
             c.announcement = replace(
@@ -731,7 +728,7 @@ def body_announcements(
             )
             proposed.append(c)
     merged = cands.merge(proposed)
-    cands.describe(merged, blocks, rules, cands.DocContext(post=post, roundup=roundup, event=event))
+    cands.describe(merged, blocks, rules, cands.DocContext(post=post, roundup=roundup))
     for c in merged:
         if rules.model is not None:
             c.score = rules.model.score(c.features)
@@ -766,8 +763,8 @@ def number(announcements: list[Announcement]) -> tuple[Announcement, ...]:
 
 def drop_covered_by(title: str, announcements: list[Announcement]) -> list[Announcement]:
     """Body announcements already named by the post's own title."""
-    norm_title = _norm(title)
-    return [a for a in announcements if not (_norm(a.title) and _norm(a.title) in norm_title)]
+    norm_title = norm_words(title)
+    return [a for a in announcements if not (norm_words(a.title) and norm_words(a.title) in norm_title)]
 
 
 def drop_weak(announcements: list[Announcement], rules: Rules) -> list[Announcement]:

@@ -25,7 +25,14 @@ from functools import lru_cache
 
 from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, children
 from tracker.extract.rules import Rules
-from tracker.extract.text import collapse, detect_status, is_launch_url, strip_trailing_punct, truncate
+from tracker.extract.text import (
+    collapse,
+    detect_status,
+    is_launch_url,
+    norm_words,
+    strip_trailing_punct,
+    truncate,
+)
 from tracker.items import Announcement
 
 log = logging.getLogger(__name__)
@@ -52,11 +59,7 @@ class DocContext:
 
     post: bool = False  # the body of a post that is itself one launch
     roundup: bool = False
-    event: str | None = None
 
-
-# Whether links inside prose are candidates (measured: more false launches than found ones).
-INLINE_LINKS = False
 
 # From this many blocks with a marker-rule launch on, a document "marks" its launches.
 MARKED_DOC_MIN = 3
@@ -228,22 +231,6 @@ def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Ca
                                       rules=rules, event=event))
         if sentence is not None and block.kind in (PARAGRAPH, BULLET) and len(text) > 40:
             out.extend(_sentences(block, sentence, rules, event))
-        if INLINE_LINKS:
-            out.extend(_inline_links(block, opening, rules, event))
-    return out
-
-
-def _inline_links(block: Block, opening: tuple[int, int] | None, rules: Rules, event: str | None) -> list[Candidate]:
-    """Links inside a paragraph or a list item (not the one opening it): a launch's name
-    linked to its announcement, in prose or after a service label."""
-    out: list[Candidate] = []
-    for link in block.links:
-        if opening is not None and link.start == opening[0]:
-            continue
-        title, status = clean_title(link.text, rules)
-        if usable(title, rules) and (title[:1].isupper() or title[:1].isdigit() or len(_words(title)) >= 2):
-            out.append(_candidate(block, link.start, title, status, "inline-link", summary=block.text,
-                                  url=link.url, rules=rules, event=event))
     return out
 
 
@@ -347,7 +334,7 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
     by_block: dict[int, set[str]] = defaultdict(set)
     for c in candidates:
         by_block[c.block] |= c.generators
-    titles = Counter(_norm(c.announcement.title) for c in candidates)
+    titles = Counter(norm_words(c.announcement.title) for c in candidates)
     group_stats: dict[tuple[object, ...], tuple[Counter[str], int]] = {}
     block_hits: dict[int, int] = {}  # services named near the start of a block, once per block
     rule_blocks = {c.block for c in candidates if _is_rule(c)}
@@ -457,7 +444,7 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
             f["siblings_agree"] = min(1.0, max(per_form[g] for g in c.generators) / len(group))
             f["siblings_marked"] = marked_in_group / len(group)
             f[_bucket(len(group), (2, 5, 12), "list")] = 1.0
-        if titles[_norm(title)] > 1:
+        if titles[norm_words(title)] > 1:
             f["repeated"] = 1.0
         if "heading" in c.generators:
             f["heading_share"] = heading_candidates / headings_total
@@ -491,10 +478,6 @@ def _generator_family(generator: str) -> str:
     return generator
 
 
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
-
-
 # --- merging and choosing ------------------------------------------------------------------------
 
 
@@ -503,7 +486,7 @@ def merge(candidates: list[Candidate]) -> list[Candidate]:
     reading of a name wins over the generic one."""
     merged: dict[tuple[int, str], Candidate] = {}
     for c in candidates:
-        key = (c.block, _norm(c.announcement.title))
+        key = (c.block, norm_words(c.announcement.title))
         have = merged.get(key)
         if have is None:
             merged[key] = c
@@ -528,7 +511,7 @@ def choose(candidates: list[Candidate], accepted: Callable[[Candidate], bool], b
     chosen: list[Candidate] = []
     names: set[str] = set()
     for c in kept:
-        name = _norm(c.announcement.title)
+        name = norm_words(c.announcement.title)
         if not name or name in names:
             continue
         if any(_overlaps(c, o, name, blocks) for o in chosen):
@@ -543,9 +526,7 @@ def _overlaps(a: Candidate, b: Candidate, name_a: str, blocks: list[Block]) -> b
     near = a.block == b.block or _heads(blocks, a.block, b.block) or _heads(blocks, b.block, a.block)
     if not near:
         return False
-    name_b = _norm(b.announcement.title)
-    if a.block == b.block and (a.offset == b.offset or "sentence" in a.generators or "sentence" in b.generators):
-        return name_a in name_b or name_b in name_a
+    name_b = norm_words(b.announcement.title)
     return name_a in name_b or name_b in name_a
 
 
@@ -556,10 +537,10 @@ def _heads(blocks: list[Block], heading: int, other: int) -> bool:
     return other == heading + 1
 
 
-def to_announcement(c: Candidate, extra: Callable[[Announcement], Announcement] | None = None) -> Announcement:
+def to_announcement(c: Candidate) -> Announcement:
     """The announcement of an accepted candidate (its rule names the forms that found it)."""
     ann = c.announcement
     if ann.rule.startswith("candidate:"):
         forms = "+".join(sorted(_generator_family(g) for g in c.generators))
         ann = replace(ann, rule=f"candidate:{forms}")
-    return extra(ann) if extra else ann
+    return ann

@@ -84,6 +84,11 @@ def unescape(text: str) -> str:
     return once.replace("\xa0", " ")
 
 
+def norm_words(text: str) -> str:
+    """Lower-case alphanumeric words joined by single spaces: how titles are compared."""
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
 def strip_trailing_punct(text: str) -> str:
     """A title without the punctuation that closed its sentence or label."""
     text = text.strip().rstrip(" .,:;!?-–—").strip()
