@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from tracker.redact import is_secret_param
+
 log = logging.getLogger(__name__)
 
 # --- text ------------------------------------------------------------------------------------
@@ -136,13 +138,6 @@ _DATE_FORMATS = (
 )
 
 
-# Query parameters that carry a secret: never published, never logged.
-_SECRET_PARAMS = re.compile(
-    r"(?i)^(?:.*(?:token|secret|passw(?:or)?d|api[_-]?key|apikey|signature|credential|auth)|key|sig|code|session|"
-    r"x-amz-.*)$"
-)
-
-
 def public_url(url: str | None) -> str | None:
     """A URL fit to publish: http(s) with a host, without credentials or secret parameters,
     in canonical form; None for anything else (a local path, file://, javascript:, mailto:)."""
@@ -164,7 +159,7 @@ def public_url(url: str | None) -> str | None:
     if port is not None:
         netloc = f"{netloc}:{port}"
     query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _SECRET_PARAMS.match(k)]
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_secret_param(k)]
     )
     return canonical_url(urlunsplit((parts.scheme.lower(), netloc, parts.path, query, parts.fragment)))
 
