@@ -1,11 +1,13 @@
 """`tracker reextract`: every archived document re-extracted with the current rules, no network.
 
 The documents are imported once, then deleted from disk, so anything found afterwards can
-only come from the archive. A rule added to config/extract.toml must then show up in the
+only come from the archive. A rule added to tracker/data/extract.toml must then show up in the
 store, on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
+
+from tracker.config import shipped_file
 
 import shutil
 from pathlib import Path
@@ -30,7 +32,7 @@ title: AWS re:Invent 2031
 
 * Storage
     * Announcing **Amazon S3 Vault Locks** - objects nobody can delete
-    * Debuting **Amazon DynamoDB Time Capsules** for long-lived snapshots
+    * We are also Debuting **Amazon DynamoDB Time Capsules**, for long-lived snapshots, with a nod to the crowd
 """
 
 WHATS_NEW = """<?xml version="1.0" encoding="UTF-8"?>
@@ -61,7 +63,7 @@ def setup(tmp_path: Path, database_url: str) -> tuple[Settings, list[Path]]:
     config = tmp_path / "config"
     config.mkdir()
     for name in ("extract.toml", "services.toml"):
-        shutil.copy(REPO / "config" / name, config / name)
+        shutil.copy(shipped_file(name), config / name)
     (config / "tracker.toml").write_text(
         f'database_url = "{database_url}"\noutput_dir = "{tmp_path / "feeds"}"\narchive_dir = "{tmp_path / "archive"}"\n'
     )

@@ -382,7 +382,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_reextract(args: argparse.Namespace, settings: Settings) -> int:
     """Re-extract every archived document with the current rules and taxonomy (no network), then publish.
 
-    Run it after improving config/extract.toml or config/services.toml: documents whose extraction
+    Run it after improving tracker/data/extract.toml or tracker/data/services.toml: documents whose extraction
     is unchanged are skipped, the others are re-normalised and stored.
 
     Example:

@@ -10,6 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,7 @@ class Settings:
 
 
 def default_config_dir() -> Path:
-    """The config folder: $TRACKER_CONFIG_DIR, else ./config, else the one beside the package."""
+    """The config folder of the user's overrides: $TRACKER_CONFIG_DIR, else ./config, else the checkout's."""
     env = os.environ.get("TRACKER_CONFIG_DIR")
     if env:
         return Path(env)
@@ -230,7 +231,7 @@ def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | N
     config_dir = config_dir or default_config_dir()
     environ = os.environ if environ is None else environ
     v = _settings_values(config_dir, environ)
-    sources_path = Path(environ.get("TRACKER_SOURCES_FILE", config_dir / "sources.toml"))
+    sources_path = Path(environ.get("TRACKER_SOURCES_FILE", _sources_file(config_dir)))
     http = HttpSettings(
         user_agent=v["http.user_agent"],
         timeout=v["http.timeout"],
@@ -268,7 +269,22 @@ def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | N
     )
 
 
+def _sources_file(config_dir: Path) -> Path:
+    # A folder with any configuration of its own means what it says (no sources.toml: no
+    # sources); without one (a fresh install run from any folder) the shipped defaults apply.
+    own = config_dir / "sources.toml"
+    if own.is_file() or (config_dir / "tracker.toml").is_file():
+        return own
+    return shipped_file("sources.toml")
+
+
+def shipped_file(name: str) -> Path:
+    """A data file shipped inside the package (tracker/data): rules, model, taxonomy, events, default sources."""
+    # A regular (unzipped) install, editable or from a wheel, gives a real path.
+    return Path(str(resources.files("tracker") / "data" / name))
+
+
 def data_file(config_dir: Path, name: str) -> Path:
-    """A rules file (extract.toml, services.toml): the config folder's own, else the shipped one."""
+    """A data file (extract.toml, services.toml, events.toml): the config folder's override, else the shipped one."""
     own = config_dir / name
-    return own if own.is_file() else PACKAGE_ROOT / "config" / name
+    return own if own.is_file() else shipped_file(name)

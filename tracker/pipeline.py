@@ -116,7 +116,7 @@ class Context:
         # left out on purpose: after a rules change, `tracker reextract` re-extracts every
         # body and stores again only the documents whose extraction came out different.
         self.version = f"{EXTRACTOR_VERSION}+{_taxonomy_fingerprint(self.taxonomy)}"
-        # Events declared in config/events.toml: their days, and names no pattern knows.
+        # Events declared in tracker/data/events.toml: their days, and names no pattern knows.
         self.events: tuple[DeclaredEvent, ...] = load_declared_events(data_file(settings.config_dir, "events.toml"))
         with unit_of_work(self.factory) as session:
             repo.sync_services(session, self.taxonomy.services)

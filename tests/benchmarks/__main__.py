@@ -11,6 +11,8 @@ Not part of the pytest run (tests/benchmarks is in norecursedirs).
 
 from __future__ import annotations
 
+from tracker.config import shipped_file
+
 import argparse
 import json
 import os
@@ -65,7 +67,7 @@ def _setup(kind: str, root: Path, manifest: Manifest, tag: str) -> dict[str, Any
     config = work / "config"
     config.mkdir()
     for name in ("extract.toml", "services.toml"):
-        shutil.copy(REPO / "config" / name, config / name)
+        shutil.copy(shipped_file(name), config / name)
     daily = work / "daily"
     daily.mkdir()
     blog = daily / "blog-feed.xml"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tracker.config import shipped_file
+
 import tomllib
 from pathlib import Path
 
@@ -15,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_rules_load() -> None:
-    rules = load_rules(REPO / "config" / "extract.toml")
+    rules = load_rules(shipped_file("extract.toml"))
     assert any(m.name == "announcing" for m in rules.markers)
     assert "how it works" in rules.stop_phrases
     assert rules == load_rules()  # the default path finds the same file
@@ -24,7 +26,7 @@ def test_shipped_rules_load() -> None:
 def test_user_marker_without_python(tmp_path: Path) -> None:
     text = "# Keynote notes\n\n* Debuting **Amazon Widget Lake** for widgets\n"
     assert extract(text, url="x.md")[0].announcements == ()
-    data = tomllib.loads((REPO / "config" / "extract.toml").read_text())
+    data = tomllib.loads((shipped_file("extract.toml")).read_text())
     data["announce"]["marker"].append({"name": "debuting", "pattern": r"\bDebuting\b", "position": "before"})
     rules = rules_from_dict(data)
     [ann] = extract(text, url="x.md", rules=rules)[0].announcements
@@ -33,7 +35,7 @@ def test_user_marker_without_python(tmp_path: Path) -> None:
 
 def test_user_stop_phrase(tmp_path: Path) -> None:
     text = "* Announcing **Amazon Widget Lake**\n"
-    data = tomllib.loads((REPO / "config" / "extract.toml").read_text())
+    data = tomllib.loads((shipped_file("extract.toml")).read_text())
     data["announce"]["stop_phrases"].append("amazon widget lake")
     assert extract(text, url="x.md", rules=rules_from_dict(data))[0].announcements == ()
 

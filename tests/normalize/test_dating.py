@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tracker.config import shipped_file
+
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -117,7 +119,7 @@ def test_public_url(raw: str, expected: str | None) -> None:
 
 
 def test_shipped_events_list_keynotes_within_their_days() -> None:
-    events = load_declared_events(Path(__file__).resolve().parents[2] / "config" / "events.toml")
+    events = load_declared_events(shipped_file("events.toml"))
     with_keynotes = [e for e in events if e.keynotes]
     assert len(with_keynotes) >= 4
     for event in with_keynotes:

@@ -11,6 +11,8 @@ precision is pinned first. Pins sit at the measured figures: raise them, never l
 
 from __future__ import annotations
 
+from tracker.config import shipped_file
+
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +30,7 @@ PIN_RECALL = 0.570
 
 def _decide() -> list[tuple[dict[str, object], bool]]:
     taxonomy = Taxonomy.load()
-    events = {e.event.name: e for e in load_declared_events(ROOT / "config" / "events.toml")}
+    events = {e.event.name: e for e in load_declared_events(shipped_file("events.toml"))}
 
     def when(side: dict[str, str | None]) -> datetime | None:
         if side.get("date"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tracker.config import shipped_file
+
 import shutil
 from pathlib import Path
 
@@ -293,7 +295,7 @@ def test_services_for_context_innermost_first(tx: Taxonomy) -> None:
 
 
 def test_curated_file_is_data(tmp_path: Path) -> None:
-    text = (CONFIG / "services.toml").read_text(encoding="utf-8")
+    text = (shipped_file("services.toml")).read_text(encoding="utf-8")
     text += '\n[[service]]\nname = "Amazon Zebra"\naliases = ["Zebra Stripes", "Zebra"]\ncategory = "analytics"\n'
     (tmp_path / "services.toml").write_text(text, encoding="utf-8")
     custom = Taxonomy.load(tmp_path)
@@ -328,7 +330,7 @@ def test_missing_config_dir_falls_back_to_shipped_file(tmp_path: Path) -> None:
 
 
 def test_edit_of_the_curated_file_is_picked_up(tmp_path: Path) -> None:
-    shutil.copy(CONFIG / "services.toml", tmp_path / "services.toml")
+    shutil.copy(shipped_file("services.toml"), tmp_path / "services.toml")
     before = Taxonomy.load(tmp_path)
     assert before.by_name("Zebra") is None
     with (tmp_path / "services.toml").open("a", encoding="utf-8") as fh:

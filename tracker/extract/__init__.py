@@ -21,7 +21,7 @@ __all__ = ["EXTRACTOR_VERSION", "KINDS", "Rules", "detect_format", "extract", "l
 
 log = logging.getLogger(__name__)
 
-# Bump when a reader or a shipped rule changes what is extracted (config/extract.toml also
+# Bump when a reader or a shipped rule changes what is extracted (tracker/data/extract.toml also
 # carries a `version`, Rules.version, for edits made by users).
 EXTRACTOR_VERSION = "1.1"
 

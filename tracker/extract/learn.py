@@ -1,6 +1,6 @@
 """Fitting the candidate model on labelled documents, and measuring it honestly.
 
-    python -m tracker.extract.learn fit      # refit config/extract_model.json on every key
+    python -m tracker.extract.learn fit      # refit tracker/data/extract_model.json on every key
     python -m tracker.extract.learn loso     # leave-one-source-out figures, one line per document
 
 A candidate is labelled by the answer key of its document: a launch when its title matches
@@ -31,6 +31,7 @@ from typing import Any
 from tracker.extract import candidates as cands
 from tracker.extract import evaluation as ev
 from tracker.extract.model import CandidateModel
+from tracker.config import shipped_file
 from tracker.extract.rules import MODEL_FILE, Rules, load_rules
 
 log = logging.getLogger(__name__)
@@ -185,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tracker.extract.learn", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("fit", "loso", "insample"))
     parser.add_argument("--shared", type=Path, default=ev.DEFAULT_SHARED, help="the shared folder (default ../shared)")
-    parser.add_argument("--output", type=Path, default=ev.REPO_ROOT / "config" / MODEL_FILE,
-                        help="where `fit` writes the model (default config/extract_model.json)")
+    parser.add_argument("--output", type=Path, default=shipped_file(MODEL_FILE),
+                        help="where `fit` writes the model (default tracker/data/extract_model.json)")
     parser.add_argument("--json", type=Path, help="also write the per-document figures as JSON here")
     parser.add_argument("--no-model", action="store_true",
                         help="with insample: the marker rules alone, as before the model")
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in missing:
         print(f"skipped {path.name}: its document is not under {args.shared / 'corpus'}", file=sys.stderr)
     scorer = ev.load_scorer(args.shared)
-    rules = load_rules(ev.REPO_ROOT / "config" / "extract.toml")
+    rules = load_rules(shipped_file("extract.toml"))
     if args.no_model:
         rules = replace(rules, model=None)
     if args.command == "fit":

@@ -1,4 +1,4 @@
-"""The extraction rules, read from config/extract.toml: markers, stop-phrases, patterns.
+"""The extraction rules, read from tracker/data/extract.toml: markers, stop-phrases, patterns.
 
 The rules are data so that a user can teach the extractor a new marker or section label
 without touching Python; this module only reads, checks and compiles them.
@@ -294,7 +294,7 @@ def _candidate_patterns(r: _Reader) -> dict[str, re.Pattern[str]]:
 
 
 def load_rules(path: Path | None = None) -> Rules:
-    """Read extract.toml (default: the one in the config folder) into compiled Rules."""
+    """Read extract.toml (default: the config folder's override, else the shipped one) into compiled Rules."""
     if path is None:
         from tracker.config import data_file, default_config_dir
 
@@ -307,8 +307,14 @@ def load_rules(path: Path | None = None) -> Rules:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
     rules = rules_from_dict(data, str(path))
-    # The candidate model sits beside the rules it was fitted with (extract_model.json).
-    model = load_model(Path(path).with_name(MODEL_FILE))
+    # The candidate model sits beside the rules it was fitted with (extract_model.json); rules
+    # overridden without a model of their own are scored by the shipped one.
+    beside = Path(path).with_name(MODEL_FILE)
+    if not beside.is_file():
+        from tracker.config import shipped_file
+
+        beside = shipped_file(MODEL_FILE)
+    model = load_model(beside)
     if model is not None:
         from dataclasses import replace
 

@@ -2,7 +2,7 @@
 
 The order, first that applies:
 1. the item's own date (a What's New item, a News Blog post): ``item``;
-2. for a launch of an event whose days are known (config/events.toml):
+2. for a launch of an event whose days are known (tracker/data/events.toml):
    - the document's date when it falls within the event's days: ``document:<how>``;
    - the day its section heading names ("November 30th") around the event: ``heading``;
    - the day of the keynote whose section it was written in, when the event lists its

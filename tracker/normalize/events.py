@@ -103,7 +103,7 @@ class Keynote:
 
 @dataclass(frozen=True)
 class DeclaredEvent:
-    """An event declared in config/events.toml: its name, days, keynotes and other spellings."""
+    """An event declared in tracker/data/events.toml: its name, days, keynotes and other spellings."""
 
     event: Event
     starts: date | None = None
@@ -218,7 +218,7 @@ def detect_event(
 ) -> Event | None:
     """The event the texts name, in priority order; an edition with a year beats one without.
 
-    Declared events (config/events.toml) are recognised by name or alias before the patterns;
+    Declared events (tracker/data/events.toml) are recognised by name or alias before the patterns;
     a name without a year takes the year of the declared edition around the date ``on``.
     """
     undated: Event | None = None

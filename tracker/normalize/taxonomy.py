@@ -4,7 +4,7 @@ Two layers make the taxonomy:
 
 1. the generated seed (tracker/normalize/data/sdk_services.json, see build_taxonomy.py): every
    botocore client with its official names and identifiers, and the What's New product tags;
-2. the curated config/services.toml: marketing names, which SDK clients form one product,
+2. the curated tracker/data/services.toml: marketing names, which SDK clients form one product,
    sub-products, products that are not SDK clients, and the text rules (common words, names
    that are not AWS services, database engines).
 
@@ -282,12 +282,9 @@ class Taxonomy:
     @classmethod
     def load(cls, config_dir: Path | None = None, *, seed: Path | None = None) -> Taxonomy:
         """The taxonomy from the generated seed and config_dir/services.toml (cached per file version)."""
-        from tracker.config import PACKAGE_ROOT
+        from tracker.config import data_file, shipped_file
 
-        config_dir = config_dir if config_dir is not None else PACKAGE_ROOT / "config"
-        toml_path = config_dir / SERVICES_FILE
-        if not toml_path.is_file():
-            toml_path = PACKAGE_ROOT / "config" / SERVICES_FILE
+        toml_path = shipped_file(SERVICES_FILE) if config_dir is None else data_file(config_dir, SERVICES_FILE)
         seed_path = seed or SEED_PATH
         stamp = (str(seed_path), _mtime(seed_path), str(toml_path), _mtime(toml_path))
         cached = _CACHE.get(stamp)
