@@ -57,7 +57,7 @@ class BodyDecoder:
         """`coding`: identity, gzip or deflate (see `coding_of`)."""
         self.coding = coding
         self._zlib: zlib._Decompress | None = None  # type: ignore[name-defined]
-        self._head = b""  # deflate: the first bytes, until we know whether a zlib header wraps it
+        self._head = b""  # bytes held back: deflate's first two, or half of a gzip member's magic
         self._between = False  # a gzip member (or the deflate stream) ended; another member may follow
         self._done = False  # the compressed data ended; later bytes are ignored
 
@@ -82,6 +82,10 @@ class BodyDecoder:
         pending = data
         while pending and len(out) <= room:
             if self._between:
+                pending, self._head = self._head + pending, b""
+                if self.coding == "gzip" and len(pending) < len(_GZIP_MAGIC) and _GZIP_MAGIC.startswith(pending):
+                    self._head = pending  # the next member's magic is split between two reads
+                    break
                 if self.coding == "gzip" and pending.startswith(_GZIP_MAGIC):
                     # A multi-member gzip file: members are concatenated, not nested.
                     self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
