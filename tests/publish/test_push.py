@@ -8,6 +8,7 @@ import json
 import logging
 import socket
 import time
+import tracemalloc
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -251,7 +252,8 @@ def test_each_retry_is_signed_with_its_own_time(
     with Pusher(user_agent="t", timeout=5, retries=1, backoff=0.01, sleep=no_sleep, clock=lambda: next(clock)) as p:
         assert p.send(hook, records[0]).ok
     first, second = http_server.requests_to("/hook")
-    assert [first.headers["x-tracker-timestamp"], second.headers["x-tracker-timestamp"]] == ["1900000000", "1900000120"]
+    stamps = [first.headers["x-tracker-timestamp"], second.headers["x-tracker-timestamp"]]
+    assert stamps == ["1900000000", "1900000120"]
     assert first.headers["x-tracker-delivery"] == second.headers["x-tracker-delivery"]
     for sent in (first, second):
         assert verify(b"s3cret", sent.headers, sent.body, now=int(sent.headers["x-tracker-timestamp"])) == "ok"
@@ -297,3 +299,25 @@ def test_hub_and_webhook_secrets_never_reach_the_log(
     with pusher(retries=0) as p:
         down = p.send(Webhook(url=f"http://bot:{secret}@127.0.0.1:{port}/h?token={secret}"), records[0])
     assert not down.ok and secret not in (down.error or "") + down.target
+
+
+def test_a_hostile_receiver_cannot_hold_or_flood_a_push(
+    http_server: FixtureServer, records: list[AnnouncementRecord]
+) -> None:
+    """A receiver dripping its answer is cut at push.timeout; its body (here a gzip bomb) is never read."""
+    import gzip
+
+    http_server.route("/drip", b"ok" * 500, header_drip=0.1)  # ~15 s of headers
+    http_server.route("/bomb", gzip.compress(bytes(200_000_000)), status=200, headers={"Content-Encoding": "gzip"})
+    with Pusher(user_agent="t", timeout=1.0, retries=0, sleep=no_sleep) as p:
+        started = time.monotonic()
+        slow = p.send(Webhook(url=http_server.url("/drip")), records[0])
+        assert time.monotonic() - started < 1.0 + 5.0
+        assert not slow.ok and "timeout" in (slow.error or "")
+        tracemalloc.start()
+        try:
+            bomb = p.send(Webhook(url=http_server.url("/bomb")), records[0])
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert bomb.ok and peak < 10_000_000, f"peak {peak} bytes"

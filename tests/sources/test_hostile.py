@@ -189,7 +189,9 @@ def test_no_configured_remote_host_means_no_remote_host(
     assert http_server.count("/page") == 0
 
 
-def test_item_links_of_a_local_feed_are_not_fetched(http_server: FixtureServer, tmp_path: Path, sqlite_url: str) -> None:
+def test_item_links_of_a_local_feed_are_not_fetched(
+    http_server: FixtureServer, tmp_path: Path, sqlite_url: str
+) -> None:
     """The attack of #14: a local feed whose items link to 127.0.0.1 and the metadata service."""
     http_server.route("/internal", "<html><body><p>internal</p></body></html>", content_type="text/html")
     links = [http_server.url("/internal"), "http://169.254.169.254/latest/meta-data/iam/security-credentials/"]

@@ -283,7 +283,8 @@ class Fetcher:
         try:
             parsed = httpx.URL(url)
         except httpx.InvalidURL as exc:
-            raise _fail(f"invalid URL: {exc}", source=source, url=url, kind="not-found") from None
+            raise _fail(f"invalid URL: {_scrub(exc, [url])}; check the source's url in sources.toml", source=source,
+                        url=url, kind="not-found") from None
         if not parsed.host:
             raise _fail("invalid URL: no host name", source=source, url=url, kind="not-found")
         self._check_host(parsed, source=source, url=url)
@@ -493,8 +494,8 @@ class Fetcher:
                             kind="not-found") from None
             except (httpx.DecodingError, DecodeError) as exc:
                 raise _fail(
-                    f"the body could not be decoded: {_scrub(exc, chain)}; the server sent a broken or refused "
-                    "Content-Encoding (tracker accepts one of gzip or deflate)",
+                    f"the body could not be decoded: {_scrub(exc, chain)}; tracker accepts one Content-Encoding, "
+                    "gzip or deflate: ask the site's owner to fix the server, or disable the source",
                     source=source, url=url, kind="http",
                 ) from None
             except (httpx.ConnectError, httpx.ProxyError) as exc:
@@ -552,7 +553,7 @@ class Fetcher:
         self, response: httpx.Response, url: str, *, source: str, etag: str | None, last_modified: str | None,
         limit: int, deadline: float, truncate: bool = False,
     ) -> RawDocument:
-        """Turn a final (non-redirect) response into a RawDocument or an error; `truncate`: keep the first `limit` bytes."""
+        """A final (non-redirect) response as a RawDocument or an error; `truncate`: keep the first `limit` bytes."""
         status = response.status_code
         if len(response.history) or str(response.url) != url:
             log.info("%s: fetched %s from %s", source, mask_url(url), mask_url(str(response.url)))

@@ -28,7 +28,7 @@ import ssl
 import threading
 import time
 import typing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 import httpcore
@@ -156,10 +156,10 @@ class _DeadlineStream(httpcore.NetworkStream):
 class GuardedBackend(httpcore.SyncBackend):
     """httpcore's socket backend with address checks after DNS and the per-request deadline."""
 
-    def __init__(self, scope: Scope, *, trusted: Iterable[str] = (), check_addresses: bool = True) -> None:
-        """`trusted`: the configured sources' hosts; `check_addresses` False for a proxy's connection."""
+    def __init__(self, scope: Scope, *, trusted: Collection[str] = (), check_addresses: bool = True) -> None:
+        """`trusted`: configured hosts, lower-case, kept by reference; `check_addresses` False for proxies."""
         self.scope = scope
-        self.trusted = frozenset(h.lower() for h in trusted)
+        self.trusted = trusted
         self.check_addresses = check_addresses
 
     def permitted(self, host: str, ip: IPAddress) -> str | None:
@@ -219,7 +219,7 @@ class GuardedBackend(httpcore.SyncBackend):
         raise httpcore.ConnectError(str(last) if last else f"no address for {host}")
 
 
-def install(client: typing.Any, scope: Scope, *, trusted: Iterable[str]) -> None:
+def install(client: typing.Any, scope: Scope, *, trusted: Collection[str]) -> None:
     """Put a `GuardedBackend` under every transport of an httpx client (proxied ones without address checks)."""
     transports = [(client._transport, True)] + [(t, False) for t in client._mounts.values() if t is not None]
     for transport, direct in transports:

@@ -41,6 +41,7 @@ from tracker.config import read_toml
 from tracker.errors import ConfigError
 from tracker.items import AnnouncementRecord
 from tracker.redact import mask_url
+from tracker.sources import net
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,14 @@ class Pusher:
         self.sleep = sleep
         self.clock = clock
         self._warned: set[str] = set()  # webhooks without a secret already warned about
+        self.timeout = timeout
         self.client = httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": user_agent})
+        # As for fetches (tracker.sources.net): each attempt ends within `timeout` however slowly
+        # the receiver answers, and no receiver's name may resolve to a cloud metadata address
+        # unless its URL names that address. `_hosts` grows with the URLs posted to.
+        self._hosts: set[str] = set()
+        self._scope = net.Scope()
+        net.install(self.client, self._scope, trusted=self._hosts)
 
     def __enter__(self) -> Pusher:
         return self
@@ -180,20 +188,28 @@ class Pusher:
             wait = self.backoff * 2 ** (attempt - 1)
             # Each attempt carries its own time: a retry after a backoff is not an "old" delivery.
             sent = {**headers, **sign(int(self.clock()))} if sign else headers
+            host = urlsplit(url).hostname
+            if host:
+                self._hosts.add(host.lower())
             try:
-                response = self.client.post(url, content=content, headers=sent)
+                with self._scope.request(time.monotonic() + max(self.timeout, 0.0)):
+                    # Only the status and headers are read: a receiver's body (a bomb, a drip) is never.
+                    with self.client.stream("POST", url, content=content, headers=sent) as response:
+                        status = response.status_code
+                        retry_after = response.headers.get("Retry-After", "")
             except httpx.TimeoutException as exc:
-                status, error = None, f"timeout: {exc.__class__.__name__}"
+                status, error = None, f"timeout: {exc.__class__.__name__} (push.timeout {self.timeout:g} s)"
+            except net.AddressRefused as exc:
+                status, error = None, f"refused: {exc}"
+                break
             except httpx.TransportError as exc:
                 status, error = None, f"connect: {exc.__class__.__name__}: {str(exc).replace(url, shown)}"
             else:
-                status = response.status_code
                 if 200 <= status < 300:
                     return Delivery(target=shown, ok=True, attempts=attempt, status=status)
                 error = f"HTTP {status}"
                 if status != 429 and status < 500:
                     break  # the receiver refuses this request: repeating it changes nothing
-                retry_after = response.headers.get("Retry-After", "")
                 if retry_after.isdigit():
                     if float(retry_after) > MAX_RETRY_WAIT:
                         break
