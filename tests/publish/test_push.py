@@ -5,7 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import socket
+import time
+import tracemalloc
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -84,8 +88,11 @@ def test_a_webhook_delivery_is_retried_signed_and_deduplicable(
     assert len(sent) == 3
     assert len({r.headers["x-tracker-delivery"] for r in sent}) == 1  # one delivery id for every retry
     body = sent[-1].body
-    expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-    assert sent[-1].headers["x-tracker-signature"] == expected == signature("s3cret", body)
+    delivery, stamp = sent[-1].headers["x-tracker-delivery"], sent[-1].headers["x-tracker-timestamp"]
+    signed = f"{delivery}.{stamp}.".encode() + body
+    expected = "sha256=" + hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
+    assert sent[-1].headers["x-tracker-signature"] == expected == signature(
+        "s3cret", body, delivery_id=delivery, timestamp=int(stamp))
     assert sent[-1].headers["content-type"] == "application/json"
     payload = json.loads(body)
     assert payload["type"] == "announcement.created"
@@ -195,3 +202,122 @@ def test_a_run_pushes_its_changes(http_server: FixtureServer, tmp_path: Path, sq
         assert len(http_server.requests_to("/hub")) == 2
     finally:
         close_stores()
+
+
+# -- signed, timestamped deliveries; no secret in the log ------------------------------------
+
+
+REPLAY_WINDOW = 300  # seconds: what the README tells receivers to accept
+
+
+def verify(secret: bytes, headers: Mapping[str, str], body: bytes, *, now: float) -> str:
+    """A receiver's check, as the README describes it: 'ok' or why the delivery is refused."""
+    delivery, stamp = headers["x-tracker-delivery"], headers["x-tracker-timestamp"]
+    signed = f"{delivery}.{stamp}.".encode() + body
+    expected = "sha256=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, headers.get("x-tracker-signature", "")):
+        return "bad signature"
+    if abs(now - int(stamp)) > REPLAY_WINDOW:
+        return "too old"
+    return "ok"
+
+
+def test_a_receiver_verifies_the_signature_and_detects_a_replay(
+    http_server: FixtureServer, records: list[AnnouncementRecord]
+) -> None:
+    http_server.route("/hook", "", status=204)
+    hook = Webhook(url=http_server.url("/hook"), secret="s3cret")
+    with pusher() as p:
+        assert p.send(hook, records[0]).ok
+    (delivery,) = http_server.requests_to("/hook")
+    now = time.time()
+    assert abs(now - int(delivery.headers["x-tracker-timestamp"])) < 60
+    assert verify(b"s3cret", delivery.headers, delivery.body, now=now) == "ok"
+    assert verify(b"other", delivery.headers, delivery.body, now=now) == "bad signature"
+    assert verify(b"s3cret", delivery.headers, delivery.body + b" ", now=now) == "bad signature"
+    # The captured delivery replayed an hour later: its signed timestamp gives it away ...
+    assert verify(b"s3cret", delivery.headers, delivery.body, now=now + 3600) == "too old"
+    # ... and the attacker cannot refresh the timestamp without breaking the signature.
+    refreshed = dict(delivery.headers.items()) | {"x-tracker-timestamp": str(int(now + 3600))}
+    refreshed = {k.lower(): v for k, v in refreshed.items()}
+    assert verify(b"s3cret", refreshed, delivery.body, now=now + 3600) == "bad signature"
+
+
+def test_each_retry_is_signed_with_its_own_time(
+    http_server: FixtureServer, records: list[AnnouncementRecord]
+) -> None:
+    http_server.script("/hook", [Reply(status=503), Reply(status=204)])
+    clock = iter([1_900_000_000.0, 1_900_000_120.0])
+    hook = Webhook(url=http_server.url("/hook"), secret="s3cret")
+    with Pusher(user_agent="t", timeout=5, retries=1, backoff=0.01, sleep=no_sleep, clock=lambda: next(clock)) as p:
+        assert p.send(hook, records[0]).ok
+    first, second = http_server.requests_to("/hook")
+    stamps = [first.headers["x-tracker-timestamp"], second.headers["x-tracker-timestamp"]]
+    assert stamps == ["1900000000", "1900000120"]
+    assert first.headers["x-tracker-delivery"] == second.headers["x-tracker-delivery"]
+    for sent in (first, second):
+        assert verify(b"s3cret", sent.headers, sent.body, now=int(sent.headers["x-tracker-timestamp"])) == "ok"
+
+
+def test_a_webhook_without_a_secret_is_sent_unsigned_with_one_warning(
+    http_server: FixtureServer, records: list[AnnouncementRecord], caplog: pytest.LogCaptureFixture
+) -> None:
+    http_server.route("/open", "", status=200)
+    hook = Webhook(url=http_server.url("/open"))
+    with caplog.at_level(logging.WARNING, logger="tracker.sources.push"), pusher() as p:
+        for record in records[:3]:
+            assert p.send(hook, record).ok
+    warnings = [r for r in caplog.records if "no secret" in r.getMessage()]
+    assert len(warnings) == 1 and "webhooks.toml" in warnings[0].getMessage()
+    sent = http_server.requests_to("/open")
+    assert len(sent) == 3 and all("x-tracker-signature" not in r.headers for r in sent)
+    assert all("x-tracker-timestamp" in r.headers for r in sent)
+
+
+def test_hub_and_webhook_secrets_never_reach_the_log(
+    http_server: FixtureServer, records: list[AnnouncementRecord], caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "pa55-T0KEN-x"
+    http_server.route("/hook", "", status=500)
+    http_server.route("/hub", "", status=204)
+    hook_url = http_server.url(f"/hook?token={secret}").replace("http://", f"http://bot:{secret}@")
+    hub_url = http_server.url(f"/hub?hub.secret={secret}").replace("http://", f"http://bot:{secret}@")
+    caplog.set_level(logging.DEBUG)
+    with pusher(retries=1) as p:
+        report = push(p, hub=hub_url, changed_feeds=[BASE_URL + "all.atom"],
+                      webhooks=[Webhook(url=hook_url)], new_announcements=records[:1])
+    assert report.hub is not None and report.hub.ok and len(report.failed) == 1
+    for delivery in (report.hub, *report.webhooks):
+        assert secret not in delivery.target and "***" in delivery.target
+        assert secret not in (delivery.error or "")
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("tests."))
+    assert "httpx" in {r.name for r in caplog.records} and "push to" in logged
+    assert secret not in logged
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with pusher(retries=0) as p:
+        down = p.send(Webhook(url=f"http://bot:{secret}@127.0.0.1:{port}/h?token={secret}"), records[0])
+    assert not down.ok and secret not in (down.error or "") + down.target
+
+
+def test_a_hostile_receiver_cannot_hold_or_flood_a_push(
+    http_server: FixtureServer, records: list[AnnouncementRecord]
+) -> None:
+    """A receiver dripping its answer is cut at push.timeout; its body (here a gzip bomb) is never read."""
+    import gzip
+
+    http_server.route("/drip", b"ok" * 500, header_drip=0.1)  # ~15 s of headers
+    http_server.route("/bomb", gzip.compress(bytes(200_000_000)), status=200, headers={"Content-Encoding": "gzip"})
+    with Pusher(user_agent="t", timeout=1.0, retries=0, sleep=no_sleep) as p:
+        started = time.monotonic()
+        slow = p.send(Webhook(url=http_server.url("/drip")), records[0])
+        assert time.monotonic() - started < 1.0 + 5.0
+        assert not slow.ok and "timeout" in (slow.error or "")
+        tracemalloc.start()
+        try:
+            bomb = p.send(Webhook(url=http_server.url("/bomb")), records[0])
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert bomb.ok and peak < 10_000_000, f"peak {peak} bytes"

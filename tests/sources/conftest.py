@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 import pytest
 
@@ -11,6 +11,8 @@ from tracker.config import HttpSettings
 from tracker.sources import Fetcher
 
 USER_AGENT = "tracker-tests/0.1 (AWS announcement tracker)"
+# The loopback server's host names: the hosts of the "configured sources" of these tests.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
 class Sleeps(list[float]):
@@ -31,7 +33,7 @@ def make_fetcher(sleeps: Sleeps) -> Iterator[Callable[..., Fetcher]]:
     """Build Fetchers with short timeouts and the recording sleep; all closed after the test."""
     made: list[Fetcher] = []
 
-    def make(*, allowed_hosts: set[str] | None = None, **settings: object) -> Fetcher:
+    def make(*, allowed_hosts: Collection[str] = LOOPBACK_HOSTS, **settings: object) -> Fetcher:
         values: dict[str, object] = {
             "user_agent": USER_AGENT, "timeout": 2.0, "connect_timeout": 2.0, "retries": 2, "backoff": 1.0,
             "max_bytes": 100_000, "robots": False, "min_interval": 0.0,

@@ -23,7 +23,8 @@ address) before
 it is answered, including the ones that are then dropped or delayed.
 
 Faults, per `Reply`: `delay` (sleep before answering), `trickle` (sleep between body chunks of
-`chunk_size` bytes), `chunked` (Transfer-Encoding: chunked, no Content-Length), `truncate_at`
+`chunk_size` bytes; `chunk_size=1` drips the body), `header_drip` (sleep between the bytes of the
+status line and headers), `chunked` (Transfer-Encoding: chunked, no Content-Length), `truncate_at`
 (declare the full Content-Length, send this many bytes, close), `drop` (close the connection
 without any response). Redirect chains and loops are routes whose replies carry a Location.
 """
@@ -105,6 +106,7 @@ class Reply:
     chunked: bool = False  # Transfer-Encoding: chunked instead of Content-Length
     truncate_at: int | None = None  # send only this many body bytes after a full Content-Length, then close
     drop: bool = False  # close the connection without a response
+    header_drip: float = 0.0  # seconds to wait between the bytes of the status line and headers
 
     @property
     def data(self) -> bytes:
@@ -386,13 +388,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
         else:
             self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
+        if reply.header_drip:
+            self._drip_headers(reply.header_drip)
+        else:
+            self.end_headers()
         if self.command == "HEAD":
             return
         if reply.truncate_at is not None:
             data = data[: reply.truncate_at]
             self.close_connection = True
         self._send_body(data, reply)
+
+    def _drip_headers(self, pause: float) -> None:
+        """Send the buffered status line and headers one byte at a time."""
+        head = b"".join(self._headers_buffer) + b"\r\n"  # type: ignore[attr-defined]
+        self._headers_buffer = []  # type: ignore[attr-defined]
+        for index in range(len(head)):
+            if index:
+                time.sleep(pause)
+            self.wfile.write(head[index : index + 1])
+            self.wfile.flush()
 
     def _send_body(self, data: bytes, reply: Reply) -> None:
         size = max(reply.chunk_size, 1)
