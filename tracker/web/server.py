@@ -378,6 +378,11 @@ class TrackerServer:
         return str(self._server.effective_host), int(self._server.effective_port)
 
     @property
+    def open_connections(self) -> int:
+        """Client connections open now."""
+        return len(self._server.active_channels)
+
+    @property
     def url(self) -> str:
         """The base URL the server answers on."""
         name, port = self.server_address
