@@ -362,6 +362,10 @@ class TrackerServer:
             log_socket_errors=False,
             expose_tracebacks=False,
         )
+        # waitress warns "Task queue depth is N" whenever a request waits for a thread: with a
+        # fixed pool that is normal under load (the queue is bounded by the connections, one
+        # request each), and a warning per request filled the log (and a stderr pipe) under wrk.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(threads)
         # What waitress.create_server does for a socket it is given, with the listener above.
