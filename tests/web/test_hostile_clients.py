@@ -223,8 +223,29 @@ def test_silent_connections_are_closed(tmp_path: Path) -> None:
         assert _raw_exchange(port, _get("/all.atom"))[0] == 200
 
 
-def test_the_connection_limit_holds_and_queued_clients_are_served_when_it_frees(tmp_path: Path) -> None:
-    with _server(tmp_path, connection_limit=64, idle_seconds=30) as server:
+def test_a_request_dripping_a_byte_at_a_time_is_dropped(tmp_path: Path) -> None:
+    # Never silent, so the idle timeout (30 s here) does not apply; the request deadline does.
+    with _server(tmp_path, idle_seconds=30, request_seconds=1) as server:
+        port = server.server_address[1]
+        began = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /all.atom HTTP/1.1\r\nHost: x\r\nX-Drip: ")
+            closed = False
+            while not closed and time.monotonic() - began < 20:
+                try:
+                    sock.send(b"x")
+                except OSError:
+                    closed = True
+                    break
+                closed = _closed_by_server(sock, timeout=0.2)
+        assert closed
+        assert time.monotonic() - began < 1 + 5 + 2  # the deadline, one cleanup pass, scheduling
+        assert _raw_exchange(port, _get("/all.atom"))[0] == 200
+
+
+def test_the_connection_limit_holds_and_queued_clients_are_served_when_it_frees(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO), _server(tmp_path, connection_limit=64, idle_seconds=30) as server:
         port = server.server_address[1]
         assert server.connection_limit == 64
         with _held(port, 100, b"GET /all.atom HTTP/1.1\r\nHost: x\r\nX-Half: ") as held:
@@ -240,6 +261,18 @@ def test_the_connection_limit_holds_and_queued_clients_are_served_when_it_frees(
                 sock.close()
             client.join(timeout=20)
             assert waiting == [200]
+            # at the limit again and again: the message is logged once, not per connection
+            more = held[50:]
+            for _ in range(20):
+                more.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            time.sleep(0.3)
+            for _ in range(20):
+                more.pop(0).close()
+                time.sleep(0.05)
+            for sock in more:
+                sock.close()
+    reached = [r for r in caplog.records if "reached the connection limit" in r.getMessage()]
+    assert len(reached) == 1, [r.getMessage() for r in caplog.records]
 
 
 def test_reset_connections_log_no_traceback(site: Site, caplog: pytest.LogCaptureFixture,

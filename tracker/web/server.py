@@ -17,8 +17,9 @@
 * Connections are served by waitress: one event loop reads every request whole (head at most
   MAX_HEADER_BYTES, else 431) before a fixed pool of THREADS runs it, and sends the answer
   from the loop. A slow, idle or half-sent client therefore holds a socket, never a thread;
-  at most CONNECTION_LIMIT are open (more wait in the kernel's backlog), and one silent for
-  IDLE_SECONDS is closed. The hand-built ThreadingHTTPServer it replaces made a thread per
+  at most CONNECTION_LIMIT are open (more wait in the kernel's backlog), one silent for
+  IDLE_SECONDS is closed, and so is one whose request has not arrived whole REQUEST_SECONDS
+  after its first byte (a client dripping a byte at a time). The hand-built ThreadingHTTPServer it replaces made a thread per
   connection: 3,000 slow clients made 2,869 threads and later clients timed out.
 """
 
@@ -81,7 +82,9 @@ FD_RESERVE = 128  # descriptors kept for the database, the files being read and 
 BACKLOG = 1024  # connections the kernel holds while the server is at its limit
 ACCEPT_BURST = 256  # connections accepted per pass of the event loop
 IDLE_SECONDS = 30  # a connection silent this long (idle, or a request half-sent) is closed
+REQUEST_SECONDS = 30  # a request not read whole this long after its first byte (a slow drip) is dropped
 CLEANUP_SECONDS = 5  # how often idle connections are looked for
+LIMIT_LOG_SECONDS = 60.0  # "connection limit reached" is logged at most this often
 # A request head (request line and headers) over this is refused with 431: Node.js's limit.
 # Readers' and browsers' requests to this server take under 2 KiB.
 MAX_HEADER_BYTES = 16 * 1024
@@ -280,6 +283,34 @@ def open_file_budget(connections: int) -> int:
     return min(connections, fits)
 
 
+class _OncePerMinute(logging.Filter):
+    """Lets each of waitress's connection-limit messages through at most once a minute.
+
+    At the limit waitress logs "reached the connection limit" and "dropped below" on every
+    close and accept: under a flood of connections, hundreds of lines a second.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a repeat of a connection-limit message within a minute."""
+        message = str(record.msg)
+        if not message.startswith("total open connections"):
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(message, -LIMIT_LOG_SECONDS) < LIMIT_LOG_SECONDS:
+                return False
+            self._last[message] = now
+        return True
+
+
+_LIMIT_LOG_FILTER = _OncePerMinute()
+
+
 class _Task(WSGITask):
     """waitress's request task, except that a 304 keeps the connection open.
 
@@ -300,9 +331,16 @@ class _Task(WSGITask):
 
 
 class _Channel(HTTPChannel):
-    """waitress's connection, running `_Task`."""
+    """waitress's connection, running `_Task` and noting when the request being read began."""
 
     task_class = _Task
+    request_began = 0.0  # time.time() of the first bytes of the request being read
+
+    def received(self, data: bytes) -> bool:
+        """Read request bytes (waitress), noting the time when they start a new request."""
+        if self.request is None:
+            self.request_began = time.time()
+        return bool(super().received(data))
 
 
 class _Listener(TcpWSGIServer):
@@ -314,6 +352,21 @@ class _Listener(TcpWSGIServer):
     """
 
     channel_class = _Channel
+    request_seconds = REQUEST_SECONDS
+
+    def maintenance(self, now: float) -> None:
+        """Close silent connections (waitress), and those whose request has not arrived whole in time.
+
+        waitress closes a connection silent for channel_timeout, but one that sends a byte now
+        and then (a slowloris) stays: 16 KiB of head at a byte a second is four and a half hours.
+        """
+        super().maintenance(now)
+        cutoff = now - self.request_seconds
+        for channel in self.active_channels.values():
+            request = channel.request
+            if (request is not None and not request.completed and not channel.requests
+                    and channel.request_began < cutoff):
+                channel.will_close = True
 
     def handle_accept(self) -> None:
         """Accept until none is waiting, the burst is done or the connection limit is reached."""
@@ -331,7 +384,7 @@ class TrackerServer:
 
     def __init__(self, address: tuple[str, int], *, output_dir: Path, factory: sessionmaker[Session],
                  threads: int = THREADS, connection_limit: int = CONNECTION_LIMIT,
-                 idle_seconds: int = IDLE_SECONDS) -> None:
+                 idle_seconds: int = IDLE_SECONDS, request_seconds: int = REQUEST_SECONDS) -> None:
         self.app = TrackerApp(output_dir, factory)
         self.files = self.app.files
         self.api = self.app.api
@@ -353,7 +406,7 @@ class TrackerServer:
             connection_limit=self.connection_limit,
             backlog=BACKLOG,
             channel_timeout=idle_seconds,
-            cleanup_interval=max(1, min(CLEANUP_SECONDS, idle_seconds)),
+            cleanup_interval=max(1, min(CLEANUP_SECONDS, idle_seconds, request_seconds)),
             max_request_header_size=MAX_HEADER_BYTES,
             max_request_body_size=MAX_BODY_BYTES,
             # poll(), not select(): select() cannot watch descriptors above 1023.
@@ -366,12 +419,16 @@ class TrackerServer:
         # fixed pool that is normal under load (the queue is bounded by the connections, one
         # request each), and a warning per request filled the log (and a stderr pipe) under wrk.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        waitress_log = logging.getLogger("waitress")
+        if _LIMIT_LOG_FILTER not in waitress_log.filters:
+            waitress_log.addFilter(_LIMIT_LOG_FILTER)
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(threads)
         # What waitress.create_server does for a socket it is given, with the listener above.
         self._server = _Listener(self.app, self._map, True, sock, dispatcher=dispatcher, adj=adjustments,
                                  bind_socket=False, sockinfo=(sock.family, sock.type, sock.proto,
                                                               sock.getsockname()))
+        self._server.request_seconds = request_seconds
         self._stop = threading.Event()
         self._stopped = threading.Event()
         self._stopped.set()
