@@ -12,8 +12,11 @@ import base64
 import json
 import logging
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tracker.web.api import _filters_digest
 
@@ -85,3 +88,26 @@ def test_the_edges_of_the_date_range_are_answered(any_site: Site) -> None:
     # the largest id there can be is looked up (and not found), not refused
     status, _, body = site.request("/api/announcements/2147483647")
     assert status == 404 and json.loads(body)["error"]["status"] == 404
+
+
+PARAMETERS = ["service", "event", "session", "since", "until", "q", "limit", "cursor", "all"]
+VALUES = st.one_of(
+    st.text(max_size=40),
+    st.from_regex(r"\A[0-9+\-:TZ.W ]{0,32}\Z"),  # date-like
+    st.integers(min_value=-(2**80), max_value=2**80).map(str),
+    st.sampled_from(["9999-12-31", "0001-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                     "\u0661\u0660", "\u00b2", "\uff15", "\x00", "true"]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(endpoint=st.sampled_from(["/api/announcements", "/api/sessions", "/api/services", "/api/events"]),
+       params=st.dictionaries(st.sampled_from(PARAMETERS), VALUES, max_size=4),
+       ident=st.one_of(st.text(max_size=30), st.integers(min_value=-(2**70), max_value=2**70).map(str)))
+def test_no_parameter_value_is_a_server_error(shared_site: Site, endpoint: str, params: dict[str, str],
+                                              ident: str) -> None:
+    site = shared_site
+    status, _, body = site.request(endpoint + "?" + urlencode(params))
+    assert status in (200, 400), (endpoint, params, body[:300])
+    status, _, body = site.request("/api/announcements/" + quote(ident, safe="") if ident else "/api/announcements/x")
+    assert status in (200, 400, 404), (ident, body[:300])
