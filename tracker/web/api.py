@@ -12,12 +12,13 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +34,12 @@ MAX_LIMIT = 100
 MAX_SESSIONS_LIMIT = 1000
 MAX_TEXT = 200  # longest accepted value of any text parameter
 FEED_EXTS = (".atom", ".rss", ".json")
+# Ids are INTEGER columns: 32-bit on PostgreSQL (a larger number is a database error there) and
+# assigned one by one, so no store reaches this; a larger number cannot be an id.
+MAX_ID = 2**31 - 1
+# C0 controls, DEL and C1 controls: PostgreSQL refuses NUL in text, and none belongs in a filter.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+DATE_RANGE = "between 0001-01-01 and 9999-12-31 (in UTC)"
 
 
 class BadRequest(Exception):
@@ -61,32 +68,71 @@ def _single(query: Mapping[str, list[str]], allowed: tuple[str, ...]) -> dict[st
             raise BadRequest(f"parameter {name!r} is empty; leave it out or give a value", parameter=name)
         if len(value) > MAX_TEXT:
             raise BadRequest(f"parameter {name!r} is longer than {MAX_TEXT} characters", parameter=name)
+        _no_controls(name, value)
         out[name] = value
     return out
 
 
+def _no_controls(name: str, value: str) -> None:
+    """Refuse control characters (NUL would be a database error on PostgreSQL)."""
+    found = _CONTROL.search(value)
+    if found:
+        raise BadRequest(f"parameter {name!r} contains a control character (U+{ord(found.group()):04X}); "
+                         "send printable text", parameter=name)
+
+
 def parse_date(name: str, value: str, *, end: bool = False) -> datetime:
-    """YYYY-MM-DD or an ISO 8601 date-time (naive = UTC); a bare `until` date includes that day."""
+    """YYYY-MM-DD or an ISO 8601 date-time (naive = UTC), as aware UTC; a bare `until` date includes that day.
+
+    Every value is checked to be a moment datetime can hold in UTC: 0001-01-01T00:00:00+14:00 is
+    in year 0 in UTC, and the end of 9999-12-31 is in year 10000; both would overflow later.
+    """
+    if not value.isascii():
+        # strptime's %Y takes any Unicode digit; the API speaks ASCII dates only.
+        raise BadRequest(f"parameter {name!r}: {value!r} is not a date; write it in ASCII, e.g. 2030-12-05",
+                         parameter=name)
     try:
         if len(value) == 10:
             day = datetime.strptime(value, "%Y-%m-%d").date()
             moment = datetime.combine(day, time(0), tzinfo=UTC)
+            if not end:
+                return moment
             # until=2030-12-05 means "up to the end of that day": the range is [since, until).
-            return moment + timedelta(days=1) if end else moment
+            try:
+                return moment + timedelta(days=1)
+            except OverflowError:
+                raise BadRequest(
+                    f"parameter {name!r}: the end of {value} is past the last moment a date can name; "
+                    f"use {name}={value}T23:59:59Z (dates are {DATE_RANGE})", parameter=name,
+                ) from None
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(
             f"parameter {name!r}: {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 date-time "
             "such as 2030-12-05T10:00:00Z", parameter=name,
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    utc = _as_utc(parsed)
+    if utc is None:
+        raise BadRequest(f"parameter {name!r}: {value} is not {DATE_RANGE}", parameter=name)
+    return utc
+
+
+def _as_utc(moment: datetime) -> datetime | None:
+    """The moment in UTC (naive = UTC), or None when UTC would be outside datetime's years 1..9999."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def parse_limit(value: str | None, *, default: int, maximum: int) -> int:
     """A positive integer no larger than `maximum`."""
     if value is None:
         return default
-    if not value.isdigit():
+    # isdigit() alone admits other scripts' digits and superscripts, which int() takes or refuses.
+    if not (value.isascii() and value.isdigit()):
         raise BadRequest(f"parameter 'limit': {value!r} is not a whole number between 1 and {maximum}",
                          parameter="limit", maximum=maximum)
     limit = int(value)
@@ -94,6 +140,25 @@ def parse_limit(value: str | None, *, default: int, maximum: int) -> int:
         raise BadRequest(f"parameter 'limit' must be between 1 and {maximum}, got {limit}; "
                          "use the cursor of the response for more", parameter="limit", maximum=maximum)
     return limit
+
+
+def parse_ident(raw: str) -> int | str:
+    """The {id} of /api/announcements/{id}: a numeric id (ASCII digits, at most MAX_ID) or a key."""
+    try:
+        ident = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("the id is not UTF-8 once percent-decoded", parameter="id") from None
+    if len(ident) > MAX_TEXT:
+        raise BadRequest(f"the id is longer than {MAX_TEXT} characters; give a numeric id or a key", parameter="id")
+    _no_controls("id", ident)
+    if not ident.isdigit():
+        return ident
+    if not ident.isascii():
+        raise BadRequest("a numeric id is written in ASCII digits 0-9", parameter="id")
+    number = int(ident)
+    if number > MAX_ID:
+        raise BadRequest(f"a numeric id is at most {MAX_ID}, got {ident}", parameter="id", maximum=MAX_ID)
+    return number
 
 
 def _filters_digest(params: Mapping[str, str]) -> str:
@@ -115,8 +180,17 @@ def decode_cursor(value: str, params: Mapping[str, str]) -> tuple[datetime | Non
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         at, last_id, digest = json.loads(raw)
-        moment = datetime.fromisoformat(at) if at is not None else None
+        moment = None
+        if at is not None:
+            # A cursor can be forged (its format is plain): its contents are checked like parameters.
+            if not isinstance(at, str) or not at.isascii() or _CONTROL.search(at):
+                raise ValueError(value)
+            moment = _as_utc(datetime.fromisoformat(at))
+            if moment is None:
+                raise ValueError(value)
         if not isinstance(last_id, int) or isinstance(last_id, bool) or not isinstance(digest, str):
+            raise ValueError(value)
+        if not 1 <= last_id <= MAX_ID:
             raise ValueError(value)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise BadRequest("parameter 'cursor' is not a cursor this API made; use the next_cursor of a response",
@@ -223,13 +297,14 @@ class Api:
             response.headers["Link"] = f'<{next_url}>; rel="next"'
         return response
 
-    def announcement(self, ident: str, query: Mapping[str, list[str]]) -> Response:
+    def announcement(self, raw: str, query: Mapping[str, list[str]]) -> Response:
         """GET /api/announcements/{id or key}."""
         _single(query, ())
+        ident = parse_ident(raw)
         with unit_of_work(self.factory) as session:
-            record = repo.get_announcement(session, int(ident) if ident.isdigit() else ident)
+            record = repo.get_announcement(session, ident)
         if record is None:
-            return json_error(404, f"no announcement with id or key {ident!r}")
+            return json_error(404, f"no announcement with id or key {str(ident)!r}")
         return json_response(self._record(record))
 
     def services(self, query: Mapping[str, list[str]]) -> Response:

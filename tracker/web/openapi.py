@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker import __version__
-from tracker.web.api import DEFAULT_LIMIT, MAX_LIMIT, MAX_SESSIONS_LIMIT, MAX_TEXT
+from tracker.web.api import DATE_RANGE, DEFAULT_LIMIT, MAX_ID, MAX_LIMIT, MAX_SESSIONS_LIMIT, MAX_TEXT
 
 
 def _param(name: str, description: str, schema: dict[str, Any], where: str = "query") -> dict[str, Any]:
@@ -29,7 +29,8 @@ def _ok(schema_ref: str, description: str) -> dict[str, Any]:
 
 ERRORS = {
     "304": {"description": "Not modified: the If-None-Match ETag is current; no body"},
-    "400": {"description": "A parameter is unknown, repeated, empty, too long or malformed",
+    "400": {"description": "A parameter is unknown, repeated, empty, too long, out of range, has control "
+                           "characters or is malformed; the error names it",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
 }
 
@@ -40,9 +41,10 @@ def spec() -> dict[str, Any]:
         _text("service", "service slug, name or alias, e.g. amazon-s3, Amazon S3 or S3"),
         _text("event", "event slug or name, e.g. aws-reinvent-2023 or AWS re:Invent 2023"),
         _text("session", "session code, e.g. DAT342: announcements covered by that session"),
-        _param("since", "announced on or after: YYYY-MM-DD or an ISO 8601 date-time (UTC when no zone)",
+        _param("since", "announced on or after: YYYY-MM-DD or an ISO 8601 date-time (UTC when no zone), "
+               f"{DATE_RANGE}",
                {"type": "string", "examples": ["2023-11-26", "2023-11-26T08:00:00Z"]}),
-        _param("until", "announced before: a date-time, or a date (that whole day included)",
+        _param("until", f"announced before: a date-time, or a date (that whole day included), {DATE_RANGE}",
                {"type": "string", "examples": ["2023-12-01"]}),
         _text("q", "full-text search in title and summary: every word, stemmed, the last one as a prefix"),
         _param("limit", f"page size (default {DEFAULT_LIMIT})",
@@ -69,7 +71,8 @@ def spec() -> dict[str, Any]:
             "/api/announcements/{id}": {"get": {
                 "summary": "One announcement by numeric id or stable key",
                 "operationId": "getAnnouncement",
-                "parameters": [_param("id", "numeric id or stable key", {"type": "string"}, where="path")],
+                "parameters": [_param("id", f"numeric id (1 to {MAX_ID}) or stable key",
+                                      {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}, where="path")],
                 "responses": {"200": _ok("#/components/schemas/Announcement", "the announcement"), **ERRORS,
                               "404": {"description": "no such announcement",
                                       "content": {"application/json": {

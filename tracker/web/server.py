@@ -1,4 +1,4 @@
-"""`tracker serve`: the output folder, the JSON API and the browse page over HTTP (stdlib only).
+"""`tracker serve`: the output folder, the JSON API and the browse page over HTTP (a WSGI app on waitress).
 
 * Files of the output folder (feeds, archives, index.opml, index.html) are served with a
   strong ETag (SHA-256 of the bytes), Last-Modified (the file's mtime: the publisher only
@@ -14,6 +14,13 @@
   responses allow 60 s of caching anyway), so a burst of identical requests and their
   conditional repeats do not each query the database.
 * Only GET and HEAD: nothing in a request can change the store or the folder.
+* Connections are served by waitress: one event loop reads every request whole (head at most
+  MAX_HEADER_BYTES, else 431) before a fixed pool of THREADS runs it, and sends the answer
+  from the loop. A slow, idle or half-sent client therefore holds a socket, never a thread;
+  at most CONNECTION_LIMIT are open (more wait in the kernel's backlog), one silent for
+  IDLE_SECONDS is closed, and so is one whose request has not arrived whole REQUEST_SECONDS
+  after its first byte (a client dripping a byte at a time). The hand-built ThreadingHTTPServer it replaces made a thread per
+  connection: 3,000 slow clients made 2,869 threads and later clients timed out.
 """
 
 from __future__ import annotations
@@ -25,14 +32,21 @@ import stat
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher, WSGITask
 
 from tracker.web.api import Api
 from tracker.web.openapi import spec
@@ -60,6 +74,24 @@ STATIC_FILES = {"/browse": "browse.html", "/browse.js": "browse.js", "/browse.cs
 MAX_QUERY = 4096
 API_CACHE_SECONDS = 5.0  # how long an API answer is reused for the same request
 API_CACHE_ENTRIES = 512
+# Server limits (see the module docstring).
+THREADS = 8  # requests run at once; the rest queue (each connection has at most one request in flight)
+CONNECTION_LIMIT = 4096  # open connections; twice the 2,000 idle ones the issue tried, each a socket only
+MIN_CONNECTIONS = 64  # never fewer, whatever the open-file limit says
+FD_RESERVE = 128  # descriptors kept for the database, the files being read and the loop's own pipe
+BACKLOG = 1024  # connections the kernel holds while the server is at its limit
+ACCEPT_BURST = 256  # connections accepted per pass of the event loop
+IDLE_SECONDS = 30  # a connection silent this long (idle, or a request half-sent) is closed
+REQUEST_SECONDS = 30  # a request not read whole this long after its first byte (a slow drip) is dropped
+CLEANUP_SECONDS = 5  # how often idle connections are looked for
+LIMIT_LOG_SECONDS = 60.0  # "connection limit reached" is logged at most this often
+# A request head (request line and headers) over this is refused with 431: Node.js's limit.
+# Readers' and browsers' requests to this server take under 2 KiB.
+MAX_HEADER_BYTES = 16 * 1024
+MAX_BODY_BYTES = 64 * 1024  # only GET and HEAD are served: a body is read only to send the 405
+REQUEST_HEADERS = {"accept-encoding": "HTTP_ACCEPT_ENCODING", "if-none-match": "HTTP_IF_NONE_MATCH",
+                   "if-modified-since": "HTTP_IF_MODIFIED_SINCE"}
+StartResponse = Callable[..., Any]
 
 
 @dataclass
@@ -136,17 +168,10 @@ class FolderFiles:
         )
 
 
-class TrackerServer(ThreadingHTTPServer):
-    """A threading HTTP server holding the app's state."""
+class TrackerApp:
+    """The WSGI application: GET and HEAD of the folder's files, the API and the browse page."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], *, output_dir: Path, factory: sessionmaker[Session]) -> None:
-        # Read by TCPServer.__init__ when it makes the socket.
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        super().__init__(address, Handler)
+    def __init__(self, output_dir: Path, factory: sessionmaker[Session]) -> None:
         self.files = FolderFiles(output_dir)
         self.api = Api(factory=factory, feed_root=self.files.root)
         self.openapi = json_response(spec(), cache_control="public, max-age=3600")
@@ -184,87 +209,267 @@ class TrackerServer(ThreadingHTTPServer):
                     self._api_cache.popitem(last=False)
         return response
 
-    @property
-    def url(self) -> str:
-        """The base URL the server answers on."""
-        host, port = self.server_address[:2]
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        shown = f"[{name}]" if ":" in name else name
-        return f"http://{shown}:{port}/"
-
-
-class Handler(BaseHTTPRequestHandler):
-    """One connection: GET and HEAD only."""
-
-    server: TrackerServer
-    protocol_version = "HTTP/1.1"  # keep-alive: readers and load tools reuse connections
-    server_version = "tracker"
-    sys_version = ""
-    timeout = 30  # a silent client does not hold a thread forever
-
-    def setup(self) -> None:
-        """Per connection: no Nagle delay (headers and body go out as two writes)."""
-        super().setup()
-        # Without TCP_NODELAY a small body waits for the ACK of the headers (delayed ACK: ~40 ms).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
-        """Access log through logging (debug), not stderr."""
-        log.debug("%s %s", self.address_string(), format % args)
-
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        """Serve a GET."""
-        self._serve("GET")
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        """Serve a HEAD (a GET without the body)."""
-        self._serve("HEAD")
-
-    def _refuse(self) -> None:
-        response = json_error(405, f"{self.command} is not allowed: this server is read-only; use GET or HEAD")
-        response.headers["Allow"] = "GET, HEAD"
-        self._send(response, "GET")
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse  # noqa: N815
-
-    def _route(self) -> Response:
-        parts = urlsplit(self.path)
+    def route(self, target: str) -> Response:
+        """The response for a request target (path and query exactly as the client sent them)."""
+        parts = urlsplit(target)
         path = parts.path or "/"
         if len(parts.query) > MAX_QUERY:
             return json_error(414, f"the query string is longer than {MAX_QUERY} characters")
         if path == "/api/openapi.json":
-            return self.server.openapi
+            return self.openapi
         if path == "/api" or path.startswith("/api/"):
             try:
                 query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=False, max_num_fields=50)
             except ValueError as exc:
                 return json_error(400, f"malformed query string: {exc}")
-            return self.server.api_response(path.rstrip("/") or path, query, parts.query)
-        if path in self.server.static:
-            return self.server.static[path]
-        found = self.server.files.get(path)
+            return self.api_response(path.rstrip("/") or path, query, parts.query)
+        if path in self.static:
+            return self.static[path]
+        found = self.files.get(path)
         if found is not None:
             return found
         body = b"Not found. Feeds are listed at / and in /index.opml; search at /browse.\n"
         return Response(status=404, body=body, content_type="text/plain; charset=utf-8")
 
-    def _serve(self, method: str) -> None:
-        try:
-            response = self._route()
-        except Exception:  # noqa: BLE001 - one bad request must not kill the server
-            log.exception("error serving %s", self.path)
-            response = json_error(500, "internal error; see the server log")
-        self._send(response, method)
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        """Answer one request (WSGI, PEP 3333)."""
+        method = environ["REQUEST_METHOD"]
+        # REQUEST_URI is the target as sent (PATH_INFO is already percent-decoded, which would
+        # turn %2F into a separator before FolderFiles checks the segments).
+        target = environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/"
+        if method in ("GET", "HEAD"):
+            try:
+                response = self.route(target)
+            except Exception:  # noqa: BLE001 - one bad request must not kill the server
+                log.exception("error serving %s", target[:200])
+                response = json_error(500, "internal error; see the server log")
+        else:
+            response = json_error(405, f"{method} is not allowed: this server is read-only; use GET or HEAD")
+            response.headers["Allow"] = "GET, HEAD"
+            method = "GET"  # the refusal is sent with its body
+        request_headers = {name: environ[key] for name, key in REQUEST_HEADERS.items() if key in environ}
+        status, headers, body = finalize(response, request_headers, method)
+        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %s %d", environ.get("REMOTE_ADDR", "-"), environ["REQUEST_METHOD"], target[:200], status)
+        return [body] if body else []
 
-    def _send(self, response: Response, method: str) -> None:
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, out_headers, body = finalize(response, headers, method)
-        self.send_response(status)
-        for name, value in out_headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
+
+def open_file_budget(connections: int) -> int:
+    """How many connections the open-file limit allows, after raising the soft limit towards the need.
+
+    Each connection is a file descriptor; past the limit accept() fails (EMFILE) and the loop
+    spins on it. The soft limit is raised (up to the hard one) when it is lower than
+    connections + FD_RESERVE, and the connection limit is lowered to what fits.
+    """
+    try:
+        import resource
+    except ImportError:  # not POSIX: nothing to raise or read
+        return connections
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = connections + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < want:
+        target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %d to %d: %s", soft, target, exc)
+    if soft == resource.RLIM_INFINITY:
+        return connections
+    fits = max(MIN_CONNECTIONS, soft - FD_RESERVE)
+    if fits < connections:
+        log.warning("the open-file limit (%d) allows %d connections, not %d", soft, fits, connections)
+    return min(connections, fits)
+
+
+class _OncePerMinute(logging.Filter):
+    """Lets each of waitress's connection-limit messages through at most once a minute.
+
+    At the limit waitress logs "reached the connection limit" and "dropped below" on every
+    close and accept: under a flood of connections, hundreds of lines a second.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a repeat of a connection-limit message within a minute."""
+        message = str(record.msg)
+        if not message.startswith("total open connections"):
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(message, -LIMIT_LOG_SECONDS) < LIMIT_LOG_SECONDS:
+                return False
+            self._last[message] = now
+        return True
+
+
+_LIMIT_LOG_FILTER = _OncePerMinute()
+
+
+class _Task(WSGITask):
+    """waitress's request task, except that a 304 keeps the connection open.
+
+    waitress closes the connection after any response without a Content-Length, a 304
+    included, although a 304 never has a body to delimit (RFC 9110 15.4.5); readers polling
+    several feeds with conditional requests would reconnect for each one.
+    """
+
+    def set_close_on_finish(self) -> None:
+        """Close after this response, unless it has no body and the client did not ask to close."""
+        if not self.has_body and not self._client_closes():
+            return
+        super().set_close_on_finish()
+
+    def _client_closes(self) -> bool:
+        connection = self.request.headers.get("CONNECTION", "").lower()
+        return connection == "close" or (self.version == "1.0" and connection != "keep-alive")
+
+
+class _Channel(HTTPChannel):
+    """waitress's connection, running `_Task` and noting when the request being read began."""
+
+    task_class = _Task
+    request_began = 0.0  # time.time() of the first bytes of the request being read
+
+    def received(self, data: bytes) -> bool:
+        """Read request bytes (waitress), noting the time when they start a new request."""
+        if self.request is None:
+            self.request_began = time.time()
+        return bool(super().received(data))
+
+
+class _Listener(TcpWSGIServer):
+    """waitress's listening socket, accepting a burst of connections per pass of the loop.
+
+    waitress accepts one connection per pass, and a pass costs time in proportion to the open
+    connections (it polls each one): with 2,000 open, a burst of new ones waited seconds in
+    the backlog, and the kernel dropped SYNs once it was full (3 s retransmits).
+    """
+
+    channel_class = _Channel
+    request_seconds = REQUEST_SECONDS
+
+    def maintenance(self, now: float) -> None:
+        """Close silent connections (waitress), and those whose request has not arrived whole in time.
+
+        waitress closes a connection silent for channel_timeout, but one that sends a byte now
+        and then (a slowloris) stays: 16 KiB of head at a byte a second is four and a half hours.
+        """
+        super().maintenance(now)
+        cutoff = now - self.request_seconds
+        for channel in self.active_channels.values():
+            request = channel.request
+            if (request is not None and not request.completed and not channel.requests
+                    and channel.request_began < cutoff):
+                channel.will_close = True
+
+    def handle_accept(self) -> None:
+        """Accept until none is waiting, the burst is done or the connection limit is reached."""
+        for _ in range(ACCEPT_BURST):
+            if len(self._map) >= self.adj.connection_limit:
+                return
+            before = len(self._map)
+            super().handle_accept()
+            if len(self._map) == before:  # nothing was waiting (or accept failed): back to the loop
+                return
+
+
+class TrackerServer:
+    """`tracker serve` bound to one address: the app on a waitress server with fixed limits."""
+
+    def __init__(self, address: tuple[str, int], *, output_dir: Path, factory: sessionmaker[Session],
+                 threads: int = THREADS, connection_limit: int = CONNECTION_LIMIT,
+                 idle_seconds: int = IDLE_SECONDS, request_seconds: int = REQUEST_SECONDS) -> None:
+        self.app = TrackerApp(output_dir, factory)
+        self.files = self.app.files
+        self.api = self.app.api
+        self.connection_limit = open_file_budget(connection_limit)
+        # Bound here (not by waitress from host/port) so that one name gives one socket, as before:
+        # waitress would listen on every address "localhost" resolves to.
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+        self._map: dict[int, Any] = {}
+        adjustments = Adjustments(
+            sockets=[sock], ident="tracker",
+            threads=threads,
+            connection_limit=self.connection_limit,
+            backlog=BACKLOG,
+            channel_timeout=idle_seconds,
+            cleanup_interval=max(1, min(CLEANUP_SECONDS, idle_seconds, request_seconds)),
+            max_request_header_size=MAX_HEADER_BYTES,
+            max_request_body_size=MAX_BODY_BYTES,
+            # poll(), not select(): select() cannot watch descriptors above 1023.
+            asyncore_use_poll=True,
+            # A client that resets its connection is normal on the internet: no traceback.
+            log_socket_errors=False,
+            expose_tracebacks=False,
+        )
+        # waitress warns "Task queue depth is N" whenever a request waits for a thread: with a
+        # fixed pool that is normal under load (the queue is bounded by the connections, one
+        # request each), and a warning per request filled the log (and a stderr pipe) under wrk.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        waitress_log = logging.getLogger("waitress")
+        if _LIMIT_LOG_FILTER not in waitress_log.filters:
+            waitress_log.addFilter(_LIMIT_LOG_FILTER)
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(threads)
+        # What waitress.create_server does for a socket it is given, with the listener above.
+        self._server = _Listener(self.app, self._map, True, sock, dispatcher=dispatcher, adj=adjustments,
+                                 bind_socket=False, sockinfo=(sock.family, sock.type, sock.proto,
+                                                              sock.getsockname()))
+        self._server.request_seconds = request_seconds
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        """The bound (host, port)."""
+        return str(self._server.effective_host), int(self._server.effective_port)
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections open now."""
+        return len(self._server.active_channels)
+
+    @property
+    def url(self) -> str:
+        """The base URL the server answers on."""
+        name, port = self.server_address
+        shown = f"[{name}]" if ":" in name else name
+        return f"http://{shown}:{port}/"
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Run the event loop until `shutdown` (from another thread) or an interrupt."""
+        self._stop.clear()
+        self._stopped.clear()
+        try:
+            while not self._stop.is_set():
+                wasyncore.loop(timeout=poll_interval, map=self._map, use_poll=True, count=1)
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop `serve_forever` and wait until it has returned."""
+        self._stop.set()
+        self._server.pull_trigger()  # wakes the loop's poll() now
+        self._stopped.wait(timeout=10)
+
+    def server_close(self) -> None:
+        """Close the listening socket and every connection; stop the worker threads."""
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        wasyncore.close_all(self._map, ignore_all=True)
 
 
 def make_server(output_dir: Path, factory: sessionmaker[Session], *, host: str = "127.0.0.1",
@@ -276,7 +481,8 @@ def make_server(output_dir: Path, factory: sessionmaker[Session], *, host: str =
 
 def serve_forever(server: TrackerServer) -> None:
     """Serve until interrupted, then close the socket."""
-    log.info("serving %s on %s (pid %d)", server.files.root, server.url, os.getpid())
+    log.info("serving %s on %s (pid %d, at most %d connections, %d threads)", server.files.root, server.url,
+             os.getpid(), server.connection_limit, THREADS)
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
@@ -285,4 +491,4 @@ def serve_forever(server: TrackerServer) -> None:
         server.server_close()
 
 
-__all__ = ["FolderFiles", "TrackerServer", "make_server", "serve_forever"]
+__all__ = ["FolderFiles", "TrackerApp", "TrackerServer", "make_server", "open_file_budget", "serve_forever"]
