@@ -88,8 +88,12 @@ def _parse_date(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD or an ISO 8601 time)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise argparse.ArgumentTypeError(f"not a date: {value[:40]!r} (use YYYY-MM-DD or an ISO 8601 time)") from None
+    try:
+        # In UTC now: a time whose UTC is before year 1 or after 9999 is refused here, not in a query.
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"out of range: {value[:40]!r} (in UTC it falls outside years 1 to 9999)") from None
 
 
 def _add_wait(p: argparse.ArgumentParser) -> None:
@@ -148,7 +152,8 @@ def _announcement_ref(value: str) -> int | str:
         # All ASCII digits: an id, unless it is a 16-digit key (keys are hex).
         if len(text) == 16:
             return text
-        number = int(text) if len(text) <= 19 else MAX_ID + 1
+        digits = text.lstrip("0") or "0"
+        number = int(digits) if len(digits) <= 19 else MAX_ID + 1
         if not 1 <= number <= MAX_ID:
             raise argparse.ArgumentTypeError(f"an id is from 1 to {MAX_ID}, not {text[:40]}")
         return number

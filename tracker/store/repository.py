@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NATURAL_KEY_MAX = 600  # the width of sessions.natural_key
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 GENERIC_SESSION_KIND = "session"
 
 # URL prefixes of primary sources: the page that itself announces a launch.
@@ -1147,8 +1148,10 @@ def _newest_of_service(
 
 
 def get_announcement(session: Session, id_or_key: int | str) -> AnnouncementRecord | None:
-    """One announcement by id (int) or stable key (str)."""
+    """One announcement by id (int) or stable key (str); None for an id no row can have."""
     if isinstance(id_or_key, int) and not isinstance(id_or_key, bool):
+        if not 1 <= id_or_key <= MAX_ROW_ID:
+            return None  # PostgreSQL would refuse the comparison ("integer out of range")
         where = AnnouncementRow.id == id_or_key
     else:
         where = AnnouncementRow.key == str(id_or_key)
