@@ -251,7 +251,7 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         return _explain(settings, args)
     result = pipeline.extract_location(settings, args.document, kind=args.kind, event=args.event)
     if args.format == "json":
-        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json(result, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
     for ann in result["announcements"]:
@@ -294,7 +294,7 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
             "features": {name: round(value, 3) for name, value in reasons},
         })
     if args.format == "json":
-        json.dump({"candidates": rows}, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json({"candidates": rows}, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
     for row in rows:
@@ -331,7 +331,7 @@ def cmd_announcements(args: argparse.Namespace, settings: Settings) -> int:
         )
     rows = [_record_json(r) for r in records]
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()
     elif args.format == "csv":
         out = csv.writer(sys.stdout)
@@ -371,7 +371,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     data = _record_json(record)
     if args.format == "json":
-        json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json(data, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
     print(data["title"])
@@ -410,7 +410,7 @@ def cmd_services(args: argparse.Namespace, settings: Settings) -> int:
             services = repo.list_services(session, with_counts=True)
             rows = [{"slug": s.slug, "name": s.name, "announcements": n} for s, n in services if n or args.all]
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()
     elif args.unmatched:
         _table(["id", "title", "sources"], [[str(r["id"]), _shorten(r["title"], 70), _shorten(" ".join(r["sources"]), 60)] for r in rows])
@@ -439,7 +439,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
         for s in sessions
     ]
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()
     elif args.format == "csv":
         out = csv.writer(sys.stdout)
@@ -531,7 +531,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         states = repo.list_source_states(session)
         runs = repo.last_runs(session, limit=5)
     if args.format == "json":
-        json.dump({"sources": states, "runs": runs}, sys.stdout, indent=2, default=str)
+        _dump_json({"sources": states, "runs": runs}, sys.stdout, indent=2, default=str)
         print()
         return 0
     _table(["source", "status", "last success", "last attempt", "failures", "error kind", "last error"],
@@ -575,6 +575,23 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 # --------------------------------------------------------------------------- output helpers
 
 
+def _without_controls(data: Any) -> Any:
+    """JSON-ready data with every string stripped of terminal controls (JSON would only escape them)."""
+    if isinstance(data, str):
+        return strip_controls(data)
+    if isinstance(data, dict):
+        return {_without_controls(k): _without_controls(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_without_controls(v) for v in data]
+    return data
+
+
+def _dump_json(data: Any, stream: Any, **options: Any) -> None:
+    """json.dump of the data without terminal controls in any string: a consumer that prints a
+    decoded value must not get the escape sequence back."""
+    json.dump(_without_controls(data), stream, **options)
+
+
 def _record_json(record: Any) -> dict[str, Any]:
     return dict(record.as_dict())
 
@@ -582,7 +599,7 @@ def _record_json(record: Any) -> dict[str, Any]:
 def _print_report(report: Any, args: argparse.Namespace) -> None:
     counts = report.counts
     if getattr(args, "json", False):
-        json.dump({"sources": {o.name: o.as_dict() for o in report.outcomes}, "counts": dict(counts)},
+        _dump_json({"sources": {o.name: o.as_dict() for o in report.outcomes}, "counts": dict(counts)},
                   sys.stdout, indent=2, default=str)
         print()
     if args.quiet:

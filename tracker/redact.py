@@ -53,7 +53,10 @@ def mask_url(url: str | None) -> str:
 
 # Whole escape sequences first (CSI "ESC [ ... final", OSC "ESC ] ... BEL or ESC \\"), so no
 # "[2J" debris is left where a screen-clearing sequence was.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,4096}(?:\x07|\x1b\\)?|\x1b[@-_]")
+# The 8-bit forms too (C1 CSI U+009B, OSC U+009D), which some terminals still obey.
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]{0,4096}(?:\x07|\x1b\\|\x9c)?|\x1b[@-_]"
+)
 
 
 def strip_controls(text: str) -> str:
