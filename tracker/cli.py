@@ -544,11 +544,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         outcomes = run.get("outcomes") or {}
         return ", ".join(sorted(n for n, o in outcomes.items() if isinstance(o, dict) and o.get("status") == "failed"))
 
-    # A run still "running" that holds no lock was killed; the next run simply redoes its work.
-    _table(["run", "started", "finished", "status", "documents", "new", "updated", "failed sources"],
+    # A run still "running" that holds no lock was killed (SIGKILL, power loss): any other end,
+    # an error or a signal, is recorded as "failed" with its reason. The next run redoes its work.
+    _table(["run", "started", "finished", "status", "documents", "new", "updated", "failed sources", "error"],
            [[str(r.get("id")), str(r.get("started_at"))[:19], str(r.get("finished_at") or "-")[:19], str(r.get("status")),
              str((r.get("counts") or {}).get("documents", 0)), str((r.get("counts") or {}).get("announcements_created", 0)),
-             str((r.get("counts") or {}).get("announcements_updated", 0)), _shorten(failed_sources(r), 40)]
+             str((r.get("counts") or {}).get("announcements_updated", 0)), _shorten(failed_sources(r), 40),
+             _shorten(str(r.get("error") or ""), 70)]
             for r in runs])
     return 0
 

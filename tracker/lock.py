@@ -71,7 +71,7 @@ def lock_path(database_url: str) -> Path | None:
     return real.with_name(real.name + ".lock")
 
 
-def _try_flock(handle: IO[str]) -> bool:
+def _try_flock(handle: IO[bytes]) -> bool:
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
@@ -94,7 +94,8 @@ def _file_lock(path: Path, wait: float, database: str) -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # "a+" never truncates: the holder's note stays readable until we own the lock.
-        handle = path.open("a+", encoding="utf-8")
+        # Unbuffered: a note the disk refused is not written again (and refused again) on close.
+        handle = path.open("a+b", buffering=0)
     except OSError as exc:
         raise disk_error(exc, path, "creating the run lock file", "database_url") from exc
     try:
@@ -102,17 +103,19 @@ def _file_lock(path: Path, wait: float, database: str) -> Iterator[None]:
         while not _try_flock(handle):
             if time.monotonic() >= deadline:
                 handle.seek(0)
-                holder = handle.read().strip() or "another process"
+                holder = handle.read().decode("utf-8", "replace").strip() or "another process"
                 raise RunInProgress(
                     f"another tracker run is in progress ({holder}; lock file {path}); "
                     "try again later, or pass --wait SECONDS to wait for it",
                     url=database,
                 )
             time.sleep(POLL_SECONDS)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{_label()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{_label()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n".encode())
+        except OSError as exc:
+            raise disk_error(exc, path, "writing the run lock file", "database_url") from exc
         yield
     finally:
         # Closing the file releases the flock; the file itself stays (removing it would race).

@@ -284,11 +284,15 @@ def test_full_disk_under_the_sqlite_database_exits_74(make_world: Callable[[str]
     world.sources()
     world.server.route("/good/feed.xml", whats_new_feed(GOOD_ITEMS), content_type="application/rss+xml")
     world.server.route("/bad/feed.xml", whats_new_feed(GOOD_ITEMS[:1]), content_type="application/rss+xml")
-    # Not one byte more for any file: the database's write-ahead log cannot grow.
-    done = _tracker(world, "-q", "run", preexec_fn=_file_size_limit(0))
+    # Room for the lock file's note, not for one page of the database's write-ahead log.
+    done = _tracker(world, "-q", "run", preexec_fn=_file_size_limit(1024))
     assert done.returncode == 74, done.stderr
     assert "Traceback" not in done.stderr
     assert "database" in done.stderr and "database_url" in done.stderr
+    # The lock file's note is the first thing written: with no room at all, it names that file.
+    done = _tracker(world, "-q", "run", preexec_fn=_file_size_limit(0))
+    assert done.returncode == 74, done.stderr
+    assert "tracker.db.lock" in done.stderr and "Traceback" not in done.stderr
 
 
 # ------------------------------------------------------------------ any exception: the run is failed, never "running"
