@@ -190,7 +190,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         sources = tuple(s for s in sources if s.name in args.source)
     with run_lock(settings.database_url, wait=args.wait):
         report = pipeline.run(
-            settings, sources=sources, progress=_progress(not args.quiet), do_publish=not args.no_publish
+            settings, sources=sources, progress=_progress(not args.quiet), do_publish=not args.no_publish,
+            stop=_terminated,
         )
     _print_report(report, args)
     return 1 if report.failed else 0
@@ -211,7 +212,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     with run_lock(settings.database_url, wait=args.wait):
         report = pipeline.import_documents(
             settings, args.documents, kind=args.kind, event=args.event, progress=_progress(not args.quiet),
-            public_url=args.url,
+            public_url=args.url, stop=_terminated,
         )
     _print_report(report, args)
     return 1 if report.failed else 0
@@ -788,9 +789,27 @@ def _sanitized_output() -> Iterator[None]:
             sys.stdout, sys.stderr = out, err
 
 
+_TERMINATED: list[int] = []  # the SIGTERMs received by this command
+
+
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM ends the command like Ctrl-C does: the run is marked failed, temp files removed."""
+    _TERMINATED.append(signum)
     raise SystemExit(128 + signum)
+
+
+def _terminated() -> bool:
+    """Whether SIGTERM came: the pipeline's `stop`, for a signal Python could not raise where it landed."""
+    return bool(_TERMINATED)
+
+
+def _unraisable(hook: Any) -> None:
+    """sys.unraisablehook: a SIGTERM landing in a finaliser cannot stop the process there (Python
+    only prints it); the run then stops after the document in hand, through `_terminated`."""
+    if isinstance(hook.exc_value, SystemExit) and _TERMINATED:
+        log.warning("SIGTERM: stopping after the step in hand")
+        return
+    sys.__unraisablehook__(hook)
 
 
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
@@ -810,15 +829,21 @@ def _main(args: argparse.Namespace) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     previous = None
+    _TERMINATED.clear()
     if args.command not in _OWN_SIGTERM:
         try:
             previous = signal.signal(signal.SIGTERM, _terminate)
+            sys.unraisablehook = _unraisable
         except ValueError:  # not the main thread (an embedding application): leave signals alone
             previous = None
     try:
         settings = load_settings(args.config)
         settings = settings.with_overrides(database_url=args.database, output_dir=args.output)
-        return int(args.handler(args, settings))
+        code = int(args.handler(args, settings))
+        if _TERMINATED:
+            print("stopped by SIGTERM", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        return code
     except TrackerError as exc:
         print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
@@ -842,3 +867,4 @@ def _main(args: argparse.Namespace) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+            sys.unraisablehook = sys.__unraisablehook__

@@ -668,11 +668,12 @@ def _describe(outcome: SourceOutcome) -> str:
 
 def import_documents(
     settings: Settings, locations: Iterable[str], *, kind: str = "auto", event: str | None = None,
-    progress: Progress | None = None, public_url: str | None = None,
+    progress: Progress | None = None, public_url: str | None = None, stop: Callable[[], bool] | None = None,
 ) -> RunReport:
     """Ingest local files or URLs once, as ad-hoc sources (a saved recap, a backfill).
 
-    `public_url` is where a single saved file was published: its launches link there.
+    `public_url` is where a single saved file was published: its launches link there; `stop()`
+    True ends the import after the document in hand.
     """
     locations = list(locations)
     if public_url is not None and len(locations) != 1:
@@ -685,7 +686,7 @@ def import_documents(
         for loc in locations
     ]
     # Imports always re-read their documents: conditional GET is for scheduled sources.
-    return run(settings, sources=sources, progress=progress)
+    return run(settings, sources=sources, progress=progress, stop=stop)
 
 
 def extract_location(
