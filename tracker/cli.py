@@ -121,8 +121,10 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
         if not _WHOLE.fullmatch(text):
             raise argparse.ArgumentTypeError(f"not a whole number from {low} to {high}: {value[:40]!r}")
         number = int(text)
-        if not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {text[:40]}")
+        if number < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {number}")
+        if number > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, not {text[:40]}")
         return number
 
     parse.__name__ = "whole number"  # what argparse calls the type in its messages
