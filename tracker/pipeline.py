@@ -680,7 +680,8 @@ def import_documents(
         raise ConfigError("--url names the public address of one document: give exactly one DOCUMENT")
     sources = [
         SourceConfig(
-            name=f"import:{loc if is_remote(loc) else Path(loc).resolve()}", url=loc, kind=kind, event=event,
+            # The name is shown by `tracker status`: a URL's credentials and tokens stay out of it.
+            name=f"import:{mask_url(loc) if is_remote(loc) else Path(loc).resolve()}", url=loc, kind=kind, event=event,
             public_url=public_url,
         )
         for loc in locations
