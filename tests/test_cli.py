@@ -51,3 +51,71 @@ def test_wrong_type_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_console_script_runs() -> None:
     out = subprocess.run([sys.executable, "-m", "tracker", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("tracker ")
+
+
+# Hostile arguments: a clear error naming the option, exit 2, never a traceback (issue 14, finding 11).
+BAD_ARGUMENTS = [
+    (["announcements", "--limit", "9" * 40], "--limit"),
+    (["announcements", "--limit", "-1"], "--limit"),
+    (["announcements", "--limit", "0"], "--limit"),
+    (["announcements", "--limit", "١٢"], "--limit"),  # Arabic-Indic digits: int() would take them
+    (["announcements", "--limit", "1e3"], "--limit"),
+    (["announcements", "--since", "0001-01-01T00:00:00+14:00"], "--since"),
+    (["announcements", "--until", "9999-12-31T23:59:59-14:00"], "--until"),
+    (["show", "9" * 30], "ANNOUNCEMENT"),
+    (["show", str(2**63)], "ANNOUNCEMENT"),
+    (["show", "0"], "ANNOUNCEMENT"),
+    (["run", "--wait", "nan"], "--wait"),
+    (["run", "--wait", "-5"], "--wait"),
+    (["publish", "--wait", "inf"], "--wait"),
+    (["reextract", "--workers", "99999999999"], "--workers"),
+    (["serve", "--port", "70000"], "--port"),
+]
+
+
+@pytest.mark.parametrize(("argv", "option"), BAD_ARGUMENTS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_hostile_arguments_exit_2_naming_the_option(
+    argv: list[str], option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--database", "sqlite:///:memory:", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("ref", [str(2**63 - 1), "1", "00000000000000001234", "ffffffffffffffff"])
+def test_show_of_any_valid_id_answers_without_a_traceback(
+    database_url: str, ref: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tracker.store.db import close_stores
+
+    try:
+        code = main(["--database", database_url, "show", ref])
+    finally:
+        close_stores()
+    err = capsys.readouterr().err
+    assert code == 1 and "no announcement with id or key" in err and "Traceback" not in err
+
+
+def test_limit_bounds_the_rows_on_both_databases(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+
+    from tracker.items import Announcement, NormalizedAnnouncement
+    from tracker.store import repository as repo
+    from tracker.store.db import close_stores, open_store, unit_of_work
+
+    try:
+        with unit_of_work(open_store(database_url)) as session:
+            for n in range(3):
+                ann = Announcement(title=f"Launch number {n}", rule="test")
+                dated = NormalizedAnnouncement(key=f"k{n}", announcement=ann, announced_at=datetime(2030, 1, 1 + n, tzinfo=UTC))
+                repo.upsert_announcement(session, dated, now=datetime(2030, 2, 1, tzinfo=UTC), event_id=None)
+        capsys.readouterr()
+        assert main(["--database", database_url, "announcements", "--limit", "2", "--format", "csv"]) == 0
+        rows = capsys.readouterr().out.strip().splitlines()
+        assert len(rows) == 1 + 2
+        assert main(["--database", database_url, "announcements", "--until", "9999-12-31", "--format", "csv"]) == 0
+        assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 3
+    finally:
+        close_stores()

@@ -1,18 +1,26 @@
 """The `tracker` command line: argument parsing on top of the pipeline and the store.
 
 Every command's help ends with an example; `TrackerError`s become a one-line message
-and a non-zero exit code (2 for configuration errors, 1 otherwise).
+and a non-zero exit code (EXIT_CODES below). Everything printed passes through
+`tracker.redact`: URLs in messages lose their credentials and secret parameters, and no
+escape sequence or control character from a document reaches the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import io
 import json
 import logging
+import math
+import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +28,27 @@ from typing import Any
 from tracker import __version__
 from tracker.config import SOURCE_KINDS, Settings, load_settings
 from tracker.errors import TrackerError
+from tracker.redact import mask_text, mask_url, strip_controls
 
 log = logging.getLogger(__name__)
+
+# Exit codes (sysexits.h where one fits); README "Running it every day" lists the same.
+EXIT_CODES = (
+    (0, "success"),
+    (1, "at least one source failed (the others were processed; `tracker status` says which)"),
+    (2, "a configuration error or an invalid argument"),
+    (70, "an unexpected internal error (EX_SOFTWARE; the traceback is printed)"),
+    (74, "a disk refused a write: output, archive or database folder full, read-only or not writable (EX_IOERR)"),
+    (75, "another run holds the run lock; try again later (EX_TEMPFAIL)"),
+    (130, "interrupted by Ctrl-C (SIGINT)"),
+    (143, "stopped by SIGTERM"),
+)
+EXIT_SOFTWARE = 70
+# --limit of the query commands: enough for any export, small enough to be a number.
+MAX_LIMIT = 100_000
+MAX_ID = 2**63 - 1  # the largest id a BIGINT (and SQLite's INTEGER) holds
+MAX_WAIT_SECONDS = 7 * 86400.0
+MAX_WORKERS = 256
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, tuple[Handler, str]] = {}
@@ -61,13 +88,17 @@ def _parse_date(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD or an ISO 8601 time)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise argparse.ArgumentTypeError(f"not a date: {value[:40]!r} (use YYYY-MM-DD or an ISO 8601 time)") from None
+    try:
+        # In UTC now: a time whose UTC is before year 1 or after 9999 is refused here, not in a query.
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"out of range: {value[:40]!r} (in UTC it falls outside years 1 to 9999)") from None
 
 
 def _add_wait(p: argparse.ArgumentParser) -> None:
     """--wait, for the commands that take the run lock."""
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
                    help="if another run is in progress, wait up to this long for it (default: exit 75 at once)")
 
 
@@ -79,15 +110,58 @@ def _add_run_options(p: argparse.ArgumentParser, *, source_help: str) -> None:
     _add_wait(p)
 
 
-def _positive_int(value: str) -> int:
-    """An argparse type: a whole number of at least 1."""
+_WHOLE = re.compile(r"[+]?[0-9]{1,30}")
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number (ASCII digits) from low to high; argparse names the option."""
+
+    def parse(value: str) -> int:
+        text = value.strip()
+        if not _WHOLE.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"not a whole number from {low} to {high}: {value[:40]!r}")
+        number = int(text)
+        if number < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {number}")
+        if number > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, not {text[:40]}")
+        return number
+
+    parse.__name__ = "whole number"  # what argparse calls the type in its messages
+    return parse
+
+
+_positive_int = _bounded_int(1, MAX_WORKERS)
+_limit = _bounded_int(1, MAX_LIMIT)
+_port = _bounded_int(0, 65535)
+
+
+def _seconds(value: str) -> float:
+    """An argparse type: seconds to wait, from 0 to a week (no inf or nan)."""
     try:
-        number = int(value)
+        number = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value[:40]!r}") from None
+    if not math.isfinite(number) or not 0 <= number <= MAX_WAIT_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_WAIT_SECONDS:g} seconds, not {value[:40]}")
     return number
+
+
+def _announcement_ref(value: str) -> int | str:
+    """An argparse type: an announcement id (1 to 2^63-1) or its key (16 hex digits, maybe a suffix)."""
+    text = value.strip()
+    if re.fullmatch(r"[0-9]+", text):
+        # All ASCII digits: an id, unless it is a 16-digit key (keys are hex).
+        if len(text) == 16:
+            return text
+        digits = text.lstrip("0") or "0"
+        number = int(digits) if len(digits) <= 19 else MAX_ID + 1
+        if not 1 <= number <= MAX_ID:
+            raise argparse.ArgumentTypeError(f"an id is from 1 to {MAX_ID}, not {text[:40]}")
+        return number
+    if not text or len(text) > 200:
+        raise argparse.ArgumentTypeError(f"not an announcement id or key: {value[:40]!r}")
+    return text
 
 
 # --------------------------------------------------------------------------- commands
@@ -118,7 +192,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         sources = tuple(s for s in sources if s.name in args.source)
     with run_lock(settings.database_url, wait=args.wait):
         report = pipeline.run(
-            settings, sources=sources, progress=_progress(not args.quiet), do_publish=not args.no_publish
+            settings, sources=sources, progress=_progress(not args.quiet), do_publish=not args.no_publish,
+            stop=_terminated,
         )
     _print_report(report, args)
     return 1 if report.failed else 0
@@ -139,7 +214,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     with run_lock(settings.database_url, wait=args.wait):
         report = pipeline.import_documents(
             settings, args.documents, kind=args.kind, event=args.event, progress=_progress(not args.quiet),
-            public_url=args.url,
+            public_url=args.url, stop=_terminated,
         )
     _print_report(report, args)
     return 1 if report.failed else 0
@@ -179,7 +254,7 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         return _explain(settings, args)
     result = pipeline.extract_location(settings, args.document, kind=args.kind, event=args.event)
     if args.format == "json":
-        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json(result, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
     for ann in result["announcements"]:
@@ -222,7 +297,7 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
             "features": {name: round(value, 3) for name, value in reasons},
         })
     if args.format == "json":
-        json.dump({"candidates": rows}, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json({"candidates": rows}, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
     for row in rows:
@@ -259,7 +334,7 @@ def cmd_announcements(args: argparse.Namespace, settings: Settings) -> int:
         )
     rows = [_record_json(r) for r in records]
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()
     elif args.format == "csv":
         out = csv.writer(sys.stdout)
@@ -291,13 +366,15 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
     factory = open_store(settings.database_url)
     with unit_of_work(factory) as session:
-        record = repo.get_announcement(session, int(args.id) if args.id.isdigit() else args.id)
+        record = repo.get_announcement(session, args.id)
+        if record is None and isinstance(args.id, str) and args.id.isdigit():
+            record = repo.get_announcement(session, int(args.id))  # 16 digits: a key, else an id
     if record is None:
         print(f"error: no announcement with id or key {args.id!r}", file=sys.stderr)
         return 1
     data = _record_json(record)
     if args.format == "json":
-        json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json(data, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
     print(data["title"])
@@ -311,7 +388,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  session: [{ses['kind']}] {ses['code'] or ''} {ses['title']} {ses['url'] or ''} "
               f"({ses['method']} {ses['score']}: {ses['reason']})")
     for src in record.mentioned_in:
-        print(f"  mentioned in: {src}")
+        # Where it was read, on this machine: shown without credentials or tokens all the same.
+        print(f"  mentioned in: {mask_url(src)}")
     return 0
 
 
@@ -335,7 +413,7 @@ def cmd_services(args: argparse.Namespace, settings: Settings) -> int:
             services = repo.list_services(session, with_counts=True)
             rows = [{"slug": s.slug, "name": s.name, "announcements": n} for s, n in services if n or args.all]
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()
     elif args.unmatched:
         _table(["id", "title", "sources"], [[str(r["id"]), _shorten(r["title"], 70), _shorten(" ".join(r["sources"]), 60)] for r in rows])
@@ -364,7 +442,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
         for s in sessions
     ]
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()
     elif args.format == "csv":
         out = csv.writer(sys.stdout)
@@ -456,7 +534,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         states = repo.list_source_states(session)
         runs = repo.last_runs(session, limit=5)
     if args.format == "json":
-        json.dump({"sources": states, "runs": runs}, sys.stdout, indent=2, default=str)
+        _dump_json({"sources": states, "runs": runs}, sys.stdout, indent=2, default=str)
         print()
         return 0
     _table(["source", "status", "last success", "last attempt", "failures", "error kind", "last error"],
@@ -469,11 +547,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         outcomes = run.get("outcomes") or {}
         return ", ".join(sorted(n for n, o in outcomes.items() if isinstance(o, dict) and o.get("status") == "failed"))
 
-    # A run still "running" that holds no lock was killed; the next run simply redoes its work.
-    _table(["run", "started", "finished", "status", "documents", "new", "updated", "failed sources"],
+    # A run still "running" that holds no lock was killed (SIGKILL, power loss): any other end,
+    # an error or a signal, is recorded as "failed" with its reason. The next run redoes its work.
+    _table(["run", "started", "finished", "status", "documents", "new", "updated", "failed sources", "error"],
            [[str(r.get("id")), str(r.get("started_at"))[:19], str(r.get("finished_at") or "-")[:19], str(r.get("status")),
              str((r.get("counts") or {}).get("documents", 0)), str((r.get("counts") or {}).get("announcements_created", 0)),
-             str((r.get("counts") or {}).get("announcements_updated", 0)), _shorten(failed_sources(r), 40)]
+             str((r.get("counts") or {}).get("announcements_updated", 0)), _shorten(failed_sources(r), 40),
+             _shorten(str(r.get("error") or ""), 70)]
             for r in runs])
     return 0
 
@@ -493,11 +573,28 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(engine)
     finally:
         engine.dispose()
-    print(f"database is at the latest schema: {_mask(settings.database_url)}", file=sys.stderr)
+    print(f"database is at the latest schema: {mask_url(settings.database_url)}", file=sys.stderr)
     return 0
 
 
 # --------------------------------------------------------------------------- output helpers
+
+
+def _without_controls(data: Any) -> Any:
+    """JSON-ready data with every string stripped of terminal controls (JSON would only escape them)."""
+    if isinstance(data, str):
+        return strip_controls(data)
+    if isinstance(data, dict):
+        return {_without_controls(k): _without_controls(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_without_controls(v) for v in data]
+    return data
+
+
+def _dump_json(data: Any, stream: Any, **options: Any) -> None:
+    """json.dump of the data without terminal controls in any string: a consumer that prints a
+    decoded value must not get the escape sequence back."""
+    json.dump(_without_controls(data), stream, **options)
 
 
 def _record_json(record: Any) -> dict[str, Any]:
@@ -507,7 +604,7 @@ def _record_json(record: Any) -> dict[str, Any]:
 def _print_report(report: Any, args: argparse.Namespace) -> None:
     counts = report.counts
     if getattr(args, "json", False):
-        json.dump({"sources": {o.name: o.as_dict() for o in report.outcomes}, "counts": dict(counts)},
+        _dump_json({"sources": {o.name: o.as_dict() for o in report.outcomes}, "counts": dict(counts)},
                   sys.stdout, indent=2, default=str)
         print()
     if args.quiet:
@@ -520,7 +617,7 @@ def _print_report(report: Any, args: argparse.Namespace) -> None:
         file=sys.stderr,
     )
     for outcome in report.failed:
-        print(f"error: source {outcome.name}: {outcome.error}", file=sys.stderr)
+        print(f"error: source {outcome.name}: {mask_text(outcome.error)}", file=sys.stderr)
 
 
 def _shorten(text: str, width: int) -> str:
@@ -538,15 +635,6 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     sys.stdout.write(buf.getvalue())
 
 
-def _mask(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is shown as given
-        return url
-
-
 # --------------------------------------------------------------------------- parser
 
 
@@ -556,7 +644,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tracker",
         description="Track AWS launches: pull the AWS News Blog, What's New and recaps, store the "
         "announcements by service, link them to conference sessions, publish feeds.",
-        epilog="Example: tracker run && tracker announcements --service 'Amazon S3'",
+        epilog="Example: tracker run && tracker announcements --service 'Amazon S3'\n\nExit codes:\n"
+        + "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tracker {__version__}")
@@ -612,11 +701,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search", metavar="TEXT",
                    help="full-text search in the title and summary: every word, stemmed, the last one as a prefix")
     p.add_argument("--session", metavar="CODE", help="covered by this session code, e.g. DAT342")
-    p.add_argument("--limit", type=int, metavar="N", help="at most N results")
+    p.add_argument("--limit", type=_limit, metavar="N", help=f"at most N results (1 to {MAX_LIMIT}; default: all)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
     p = add("show")
-    p.add_argument("id", metavar="ANNOUNCEMENT", help="announcement id or key")
+    p.add_argument("id", metavar="ANNOUNCEMENT", type=_announcement_ref,
+                   help=f"announcement id (1 to {MAX_ID}) or key")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
     p = add("services")
@@ -633,12 +723,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default: 8000; 0 picks a free one)")
 
     p = add("reextract")
     _add_run_options(p, source_help="only the documents of this source (repeatable)")
     p.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="extract on N processes (default: one per core; 1 extracts in this process)")
+                   help=f"extract on N processes (1 to {MAX_WORKERS}; default: one per core; 1 extracts in this process)")
 
     p = add("status")
     p.add_argument("--format", choices=("table", "json"), default="table")
@@ -655,19 +745,128 @@ def _dedent(text: str) -> str:
     return "\n".join(line[cut:] for line in lines).strip()
 
 
+class _Sanitized(io.TextIOBase):
+    """A text stream that passes on everything written without escape sequences and control
+    characters (tab and newlines kept): no title from a document sets the terminal's window
+    title, clears the screen or reverses text, whatever was stored before text was cleaned."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        """Write the text without terminal controls; returns the length given (as callers expect)."""
+        self.stream.write(strip_controls(text))
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the wrapped stream."""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        """Whether the wrapped stream is a terminal."""
+        return bool(self.stream.isatty())
+
+    def writable(self) -> bool:
+        """Always: this is an output stream."""
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        """The wrapped stream's encoding."""
+        return str(getattr(self.stream, "encoding", "utf-8"))
+
+
+@contextmanager
+def _sanitized_output() -> Iterator[None]:
+    """stdout and stderr without terminal controls for the block."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Sanitized(out), _Sanitized(err)
+    try:
+        yield
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            sys.stdout, sys.stderr = out, err
+
+
+_TERMINATED: list[int] = []  # the SIGTERMs received by this command
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends the command like Ctrl-C does: the run is marked failed, temp files removed."""
+    _TERMINATED.append(signum)
+    raise SystemExit(128 + signum)
+
+
+def _terminated() -> bool:
+    """Whether SIGTERM came: the pipeline's `stop`, for a signal Python could not raise where it landed."""
+    return bool(_TERMINATED)
+
+
+def _unraisable(hook: Any) -> None:
+    """sys.unraisablehook: a SIGTERM landing in a finaliser cannot stop the process there (Python
+    only prints it); the run then stops after the document in hand, through `_terminated`."""
+    if isinstance(hook.exc_value, SystemExit) and _TERMINATED:
+        log.warning("SIGTERM: stopping after the step in hand")
+        return
+    sys.__unraisablehook__(hook)
+
+
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+# Commands with their own SIGTERM handling: the scheduler stops gracefully, the server is the web module's.
+_OWN_SIGTERM = {"schedule", "serve"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tracker` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    with _sanitized_output():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    previous = None
+    _TERMINATED.clear()
+    if args.command not in _OWN_SIGTERM:
+        try:
+            previous = signal.signal(signal.SIGTERM, _terminate)
+            sys.unraisablehook = _unraisable
+        except ValueError:  # not the main thread (an embedding application): leave signals alone
+            previous = None
     try:
         settings = load_settings(args.config)
         settings = settings.with_overrides(database_url=args.database, output_dir=args.output)
-        return int(args.handler(args, settings))
+        code = int(args.handler(args, settings))
+        if _TERMINATED:
+            print("stopped by SIGTERM", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        return code
     except TrackerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:
+        if exc.code == 128 + signal.SIGTERM:
+            print("stopped by SIGTERM", file=sys.stderr)
+        raise
+    except Exception as exc:  # noqa: BLE001 - exit 70, not 1: systemd must not take a crash for "a source failed"
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+            # A disk error no stage named (they raise DiskError, exit 74, themselves).
+            print(f"error: {mask_text(str(exc))}; check that the folder is writable and its disk not full",
+                  file=sys.stderr)
+            return 74
+        traceback.print_exc(file=sys.stderr)
+        print(f"error: internal error ({type(exc).__name__}); please report it with the traceback above",
+              file=sys.stderr)
+        return EXIT_SOFTWARE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+            sys.unraisablehook = sys.__unraisablehook__

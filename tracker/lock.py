@@ -4,7 +4,8 @@
         pipeline.run(settings)
 
 A SQLite database is guarded by an exclusive `flock` on ``<database file>.lock`` (processes on
-one machine, which is where a SQLite file lives); PostgreSQL by a session-level advisory lock
+one machine, which is where a SQLite file lives), named after the file's real path: a symlink to
+the database, or a path through a symlinked folder, takes the same lock as the file itself; PostgreSQL by a session-level advisory lock
 (`pg_try_advisory_lock`), which every machine using that database sees. Both are released by
 the operating system or the server when the holder dies, even by SIGKILL: a crashed run never
 leaves a stale lock behind.
@@ -30,6 +31,7 @@ from typing import IO
 from tracker.errors import TrackerError
 from tracker.store.db import (
     advisory_lock_holder,
+    disk_error,
     mask_url,
     normalize_url,
     release_advisory_lock,
@@ -56,16 +58,20 @@ def _label() -> str:
 
 
 def lock_path(database_url: str) -> Path | None:
-    """The lock file of a SQLite database file; None for PostgreSQL or an in-memory database."""
+    """The lock file of a SQLite database file (beside its real path, every symlink resolved);
+    None for PostgreSQL or an in-memory database."""
     url = normalize_url(database_url)
     if url.get_backend_name() != "sqlite":
         return None
     if url.database in (None, "", ":memory:"):
         return None
-    return Path(url.database).expanduser().resolve().with_name(Path(url.database).name + ".lock")
+    # The name of the resolved file, not of the path given: "link.db -> tracker.db" must lock
+    # tracker.db.lock, or a run through the link would run beside a run on the file.
+    real = Path(os.path.realpath(Path(url.database).expanduser()))
+    return real.with_name(real.name + ".lock")
 
 
-def _try_flock(handle: IO[str]) -> bool:
+def _try_flock(handle: IO[bytes]) -> bool:
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
@@ -85,25 +91,31 @@ def _try_flock(handle: IO[str]) -> bool:
 
 @contextmanager
 def _file_lock(path: Path, wait: float, database: str) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # "a+" never truncates: the holder's note stays readable until we own the lock.
-    handle = path.open("a+", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # "a+" never truncates: the holder's note stays readable until we own the lock.
+        # Unbuffered: a note the disk refused is not written again (and refused again) on close.
+        handle = path.open("a+b", buffering=0)
+    except OSError as exc:
+        raise disk_error(exc, path, "creating the run lock file", "database_url") from exc
     try:
         deadline = time.monotonic() + max(wait, 0.0)
         while not _try_flock(handle):
             if time.monotonic() >= deadline:
                 handle.seek(0)
-                holder = handle.read().strip() or "another process"
+                holder = handle.read().decode("utf-8", "replace").strip() or "another process"
                 raise RunInProgress(
                     f"another tracker run is in progress ({holder}; lock file {path}); "
                     "try again later, or pass --wait SECONDS to wait for it",
                     url=database,
                 )
             time.sleep(POLL_SECONDS)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{_label()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{_label()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n".encode())
+        except OSError as exc:
+            raise disk_error(exc, path, "writing the run lock file", "database_url") from exc
         yield
     finally:
         # Closing the file releases the flock; the file itself stays (removing it would race).

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import signal
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +46,8 @@ from tracker.sources.guard import check_document
 from tracker.sources.prefetch import Prefetch, runs_ahead
 from tracker.store import repository as repo
 from tracker.store.archive import Archive
-from tracker.store.db import open_store, unit_of_work
+from tracker.store.db import DiskError, disk_error, is_disk_failure, open_store, unit_of_work
+from tracker.redact import mask_text, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +296,7 @@ def process_source(
             # Hostile XML and a feed source answering with an error page are refused whole;
             # a charset the server got wrong is corrected.
             raw = check_document(raw, source.kind)
-            archive_sha = ctx.archive.put(raw.body)
+            archive_sha = archive(ctx, raw.body)
             docs = extract_raw(ctx, raw, kind=source.kind, event=source.event, url=source.public_url)
             if not source.fetch_pages:
                 # Batched: one commit per INGEST_BATCH documents, one savepoint per document.
@@ -330,18 +333,23 @@ def process_source(
                             )
                         )
                     outcome.documents += 1
+                except DiskError:
+                    raise  # a full or read-only disk fails every later document too: the run ends
                 except TrackerError as exc:
-                    log.warning("%s: document %s failed: %s", source.name, doc.url, exc)
+                    log.warning("%s: document %s failed: %s", source.name, mask_url(doc.url), mask_text(str(exc)))
                     outcome.counts["documents_failed"] += 1
                 if progress and index % 25 == 0:
                     progress(f"{source.name}: {index}/{len(docs)} documents")
     except (FetchError, ExtractError) as exc:
         outcome.status = "failed"
         outcome.error_kind = getattr(exc, "kind", "extract")
-        outcome.error = str(exc)
-        log.error("source %s failed: %s", source.name, exc)
+        # Recorded, printed and logged without the credentials or tokens of any URL in it.
+        outcome.error = mask_text(str(exc))
+        log.error("source %s failed: %s", source.name, outcome.error)
         with unit_of_work(ctx.factory) as session:
-            repo.record_fetch_failure(session, source.name, at=ctx.now, kind=outcome.error_kind or "error", message=str(exc))
+            repo.record_fetch_failure(
+                session, source.name, at=ctx.now, kind=outcome.error_kind or "error", message=outcome.error
+            )
         return outcome
     # The cache validators are saved only once the documents are stored, so that an
     # interrupted run fetches the source again instead of skipping it.
@@ -389,11 +397,12 @@ def with_page(
         page_docs = extract(page.body, url=item.url, content_type=page.content_type, kind="html", rules=ctx.rules,
                             event=source.event)
     except (FetchError, ExtractError) as exc:
-        log.warning("%s: page %s not used, keeping the feed's content: %s", source.name, item.url, exc)
+        log.warning("%s: page %s not used, keeping the feed's content: %s", source.name, mask_url(item.url),
+                    mask_text(str(exc)))
         counts["pages_failed"] += 1
         return item, hashlib.sha256(f"feed-only:{item_hash}".encode()).hexdigest(), None
     counts["pages_fetched"] += 1
-    page_sha = ctx.archive.put(page.body)
+    page_sha = archive(ctx, page.body)
     if not page_docs:
         return item, item_hash, page_sha
     page_doc = page_docs[0]
@@ -442,8 +451,24 @@ def link_across_documents(ctx: Context) -> int:
     return created
 
 
+def archive(ctx: Context, body: bytes) -> str:
+    """Archive fetched bytes; a disk that refuses them is a `DiskError` (exit 74) naming the folder."""
+    try:
+        return ctx.archive.put(body)
+    except OSError as exc:
+        raise disk_error(exc, ctx.settings.archive_dir, "archiving a fetched document", "archive_dir") from exc
+
+
 def publish(ctx: Context) -> PublishReport:
-    """Rebuild the feeds from the store; only changed files are written."""
+    """Rebuild the feeds from the store; only changed files are written (a disk that refuses
+    them is a `DiskError`, exit 74, naming the file)."""
+    try:
+        return _publish(ctx)
+    except OSError as exc:
+        raise disk_error(exc, ctx.settings.output_dir, "writing the feeds", "output_dir (--output)") from exc
+
+
+def _publish(ctx: Context) -> PublishReport:
     with unit_of_work(ctx.factory) as session:
         records = repo.query_announcements(session)
     feed_ctx = FeedContext(base_url=ctx.settings.base_url, author=ctx.settings.feed_author,
@@ -453,7 +478,9 @@ def publish(ctx: Context) -> PublishReport:
     # the others are written as they are rendered, so no more than one is held in memory.
     known = load_fingerprints(output)
     forget_fingerprints(output)
-    writer = FeedWriter(output)
+    # Every caller holds the run lock (tracker.lock): any temporary file already there was
+    # left by a publish that was killed, so it is removed whatever its age.
+    writer = FeedWriter(output, stale_temp_after=0)
     build = build_feeds(
         records, feed_ctx, title=ctx.settings.feed_title, limit=ctx.settings.feed_limit, known=known,
         sink=writer.write,
@@ -499,6 +526,17 @@ def run(
     report = RunReport()
     with unit_of_work(ctx.factory) as session:
         run_id = repo.start_run(session, at=ctx.now)
+    with recorded_failure(ctx, run_id, report):
+        _run(ctx, run_id, report, chosen, progress=progress, do_publish=do_publish)
+    return report
+
+
+def _run(
+    ctx: Context, run_id: int, report: RunReport, chosen: Sequence[SourceConfig], *,
+    progress: Progress | None, do_publish: bool,
+) -> None:
+    """The body of `run`, after its start is recorded."""
+    settings = ctx.settings
     allowed = hosts_of(s.url for s in chosen if is_remote(s.url))
     with (
         Fetcher(settings.http, allowed_hosts=allowed or None, robots_cache=StoredRobots(ctx)) as fetcher,
@@ -509,7 +547,7 @@ def run(
                 log.warning("stopping: %d of %d sources not processed in this run", len(chosen) - number + 1, len(chosen))
                 break
             if progress:
-                progress(f"[{number}/{len(chosen)}] {source.name}: {source.url}")
+                progress(f"[{number}/{len(chosen)}] {source.name}: {mask_url(source.url)}")
             outcome = process_source(ctx, fetcher, source, progress=progress, prefetch=prefetch)
             report.outcomes.append(outcome)
             if progress:
@@ -538,7 +576,44 @@ def run(
             outcomes={o.name: o.as_dict() for o in report.outcomes},
         )
     log.info("run finished: %s", json.dumps(dict(counts), sort_keys=True))
-    return report
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What ended a run, in words for `tracker status` (URLs masked)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (SIGINT, Ctrl-C)"
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code == 128 + signal.SIGTERM:
+            return "stopped by SIGTERM"
+        return f"stopped (exit {code})"
+    if isinstance(exc, MemoryError):
+        return "out of memory (MemoryError)"
+    if isinstance(exc, DiskError):
+        return f"disk error: {mask_text(str(exc))}"
+    detail = mask_text(str(exc)).strip()
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+@contextmanager
+def recorded_failure(ctx: Context, run_id: int, report: RunReport) -> Iterator[None]:
+    """Whatever ends the block early (an error, MemoryError, Ctrl-C, SIGTERM) marks the run
+    failed with its reason before it propagates: no run is left "running" but a killed one."""
+    try:
+        yield
+    except BaseException as exc:
+        reason = failure_reason(exc)
+        log.error("run %d failed: %s", run_id, reason)
+        try:
+            with unit_of_work(ctx.factory) as session:
+                repo.finish_run(
+                    session, run_id, at=datetime.now(UTC), status="failed", counts=dict(report.counts),
+                    outcomes={o.name: o.as_dict() for o in report.outcomes}, error=reason,
+                )
+        except Exception as again:  # noqa: BLE001 - the first error is the one to report
+            # A full disk may refuse this write too: the log line above still says why.
+            log.error("run %d could not be marked failed: %s", run_id, mask_text(str(again)))
+        raise
 
 
 def _prefetch(ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig]) -> Prefetch:
@@ -593,24 +668,26 @@ def _describe(outcome: SourceOutcome) -> str:
 
 def import_documents(
     settings: Settings, locations: Iterable[str], *, kind: str = "auto", event: str | None = None,
-    progress: Progress | None = None, public_url: str | None = None,
+    progress: Progress | None = None, public_url: str | None = None, stop: Callable[[], bool] | None = None,
 ) -> RunReport:
     """Ingest local files or URLs once, as ad-hoc sources (a saved recap, a backfill).
 
-    `public_url` is where a single saved file was published: its launches link there.
+    `public_url` is where a single saved file was published: its launches link there; `stop()`
+    True ends the import after the document in hand.
     """
     locations = list(locations)
     if public_url is not None and len(locations) != 1:
         raise ConfigError("--url names the public address of one document: give exactly one DOCUMENT")
     sources = [
         SourceConfig(
-            name=f"import:{loc if is_remote(loc) else Path(loc).resolve()}", url=loc, kind=kind, event=event,
+            # The name is shown by `tracker status`: a URL's credentials and tokens stay out of it.
+            name=f"import:{mask_url(loc) if is_remote(loc) else Path(loc).resolve()}", url=loc, kind=kind, event=event,
             public_url=public_url,
         )
         for loc in locations
     ]
     # Imports always re-read their documents: conditional GET is for scheduled sources.
-    return run(settings, sources=sources, progress=progress)
+    return run(settings, sources=sources, progress=progress, stop=stop)
 
 
 def extract_location(
@@ -711,11 +788,17 @@ def ingest_many(
                                 ctx, session, item.doc, source=source, archive_sha=item.archive_sha,
                                 declared_event=declared_event, content_hash=item.content_hash,
                             )
+                    except DiskError:
+                        raise
                     except (TrackerError, DBAPIError) as exc:
-                        log.warning("%s: document %s failed: %s", source, item.doc.url, exc)
+                        if isinstance(exc, DBAPIError) and is_disk_failure(exc):
+                            raise  # the unit of work turns it into a DiskError: the run ends
+                        log.warning("%s: document %s failed: %s", source, mask_url(item.doc.url), mask_text(str(exc)))
                         outcome.counts["documents_failed"] += 1
                         continue
                     stored.append(counts)
+        except DiskError:
+            raise
         except TrackerError as exc:
             # The commit itself failed (database gone, locked too long): the whole batch is lost.
             log.warning("%s: %d documents failed: %s", source, len(stored), exc)
@@ -758,10 +841,21 @@ def reextract(
     re-normalised and stored as in a run. A body missing from the archive is counted, not fatal.
     """
     ctx = Context(settings)
-    configured = {s.name: s for s in settings.sources}
     report = RunReport()
     with unit_of_work(ctx.factory) as session:
         run_id = repo.start_run(session, at=ctx.now)
+    with recorded_failure(ctx, run_id, report):
+        _reextract(ctx, run_id, report, sources=sources, progress=progress, do_publish=do_publish, workers=workers)
+    return report
+
+
+def _reextract(
+    ctx: Context, run_id: int, report: RunReport, *, sources: Sequence[str] | None, progress: Progress | None,
+    do_publish: bool, workers: int | None,
+) -> None:
+    """The body of `reextract`, after its start is recorded."""
+    configured = {s.name: s for s in ctx.settings.sources}
+    with unit_of_work(ctx.factory) as session:
         bodies = repo.archived_bodies(session, sources)
         stored = repo.document_states(session)
     outcomes: dict[str, SourceOutcome] = {}
@@ -786,7 +880,7 @@ def reextract(
             log.warning("%s: archived body %s is missing; skipped", name, result.job.sha)
             outcome.counts["archive_missing"] += 1
         elif result.error is not None:
-            log.warning("%s: %s no longer extracts: %s", name, url, result.error)
+            log.warning("%s: %s no longer extracts: %s", name, mask_url(url), mask_text(str(result.error)))
             outcome.counts["extract_failed"] += 1
         else:
             changed: list[Prepared] = []
@@ -816,4 +910,3 @@ def reextract(
             outcomes={o.name: o.as_dict() for o in report.outcomes},
         )
     log.info("re-extraction finished: %s", json.dumps(dict(counts), sort_keys=True))
-    return report

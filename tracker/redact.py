@@ -53,7 +53,10 @@ def mask_url(url: str | None) -> str:
 
 # Whole escape sequences first (CSI "ESC [ ... final", OSC "ESC ] ... BEL or ESC \\"), so no
 # "[2J" debris is left where a screen-clearing sequence was.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,4096}(?:\x07|\x1b\\)?|\x1b[@-_]")
+# The 8-bit forms too (C1 CSI U+009B, OSC U+009D), which some terminals still obey.
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]{0,4096}(?:\x07|\x1b\\|\x9c)?|\x1b[@-_]"
+)
 
 
 def strip_controls(text: str) -> str:
@@ -61,3 +64,22 @@ def strip_controls(text: str) -> str:
     if not text:
         return text
     return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
+# A URL inside free text (an error message, a redirect chain): a scheme, "://", then anything
+# up to whitespace or a character that closes it in prose.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s'\"<>()\[\]{}]+")
+
+
+def mask_text(text: str | None) -> str:
+    """Free text (an error message) with every URL in it passed through `mask_url`."""
+    if not text:
+        return text or ""
+
+    def masked(match: re.Match[str]) -> str:
+        url = match.group(0)
+        # Punctuation that ends the sentence is not part of the URL.
+        trail = len(url) - len(url.rstrip(".,;:!?"))
+        return mask_url(url[: len(url) - trail]) + url[len(url) - trail :]
+
+    return _URL_IN_TEXT.sub(masked, text)

@@ -33,6 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from tracker.config import Settings, load_settings
 from tracker.errors import ConfigError, TrackerError
+from tracker.redact import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,11 @@ def scheduled_run(config_dir: str, database_url: str, output_dir: str) -> None:
         with run_lock(settings.database_url):
             report = pipeline.run(settings, stop=stop_requested)
     except RunInProgress as exc:
-        log.warning("scheduled run skipped: %s", exc.message)
+        log.warning("scheduled run skipped: %s", mask_text(exc.message))
         return
     except TrackerError as exc:
-        log.error("scheduled run failed: %s", exc)
+        # The run itself is recorded failed with this reason (pipeline.recorded_failure).
+        log.error("scheduled run failed: %s", mask_text(str(exc)))
         return
     except Exception:  # noqa: BLE001 - a bug in one run must not kill a scheduler meant to run for months
         log.exception("scheduled run crashed")

@@ -92,3 +92,27 @@ def test_killed_holder_releases_the_lock(local_world: World) -> None:
     assert holder.returncode == -9 and "held" in holder.stdout
     with run_lock(local_world.database_url, wait=5):
         pass
+
+
+def test_a_symlinked_path_takes_the_same_lock(make_world: Callable[[str], World], tmp_path: Path) -> None:
+    # Issue 14, finding 9: the lock was named after the path given, so a run through a symlink
+    # ran beside a run on the file itself.
+    world = make_world("sqlite")
+    feed = tmp_path / "feed.xml"
+    feed.write_text(whats_new_feed(GOOD_ITEMS), encoding="utf-8")
+    world.sources(good_url=str(feed), bad_url=str(feed))
+    real = Path(world.database_url.removeprefix("sqlite:///"))
+    linked_file = tmp_path / "elsewhere" / "link.db"
+    linked_file.parent.mkdir()
+    linked_file.symlink_to(real)
+    linked_folder = tmp_path / "folder-link"
+    linked_folder.symlink_to(real.parent, target_is_directory=True)
+    urls = [world.database_url, f"sqlite:///{linked_file}", f"sqlite:///{linked_folder / real.name}"]
+    assert {lock_path(url) for url in urls} == {real.with_name(real.name + ".lock")}
+    for n, holder in enumerate(urls):
+        other = urls[(n + 1) % len(urls)]
+        with run_lock(holder):
+            done = _tracker(world, "--database", other, "run")
+        assert done.returncode == 75, (holder, other, done.stderr)
+        assert "another tracker run is in progress" in done.stderr
+    assert _tracker(world, "--database", f"sqlite:///{linked_file}", "run").returncode == 0

@@ -182,3 +182,12 @@ def test_announcement_key_is_stable_and_short() -> None:
 )
 def test_slugify(raw: str, expected: str) -> None:
     assert slugify(raw) == expected
+
+
+def test_clean_text_removes_terminal_controls_and_bidi_overrides() -> None:
+    from tracker.normalize.text import clean_text
+
+    # Raw, and hidden behind (double-escaped) character references (html.unescape already
+    # drops a referenced ESC or BEL, leaving harmless text; the override needs removing).
+    assert clean_text("Amazon\x1b[2J S3\x07 \u202eVectors\x1b]0;owned\x07") == "Amazon S3 Vectors"
+    assert clean_text("Amazon S3 &amp;#x202E;Vectors&#7;") == "Amazon S3 Vectors"

@@ -149,3 +149,27 @@ def test_symlinked_file_is_replaced_not_followed(tmp_path: Path) -> None:
     assert not (out / "all.atom").is_symlink()
     assert (out / "all.atom").read_bytes() == b"same"
     assert outside.read_bytes() == b"same"
+
+
+def test_temp_files_of_a_killed_publish_are_swept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from tracker.publish.writer import FeedWriter, sweep_temp_files
+
+    out = tmp_path / "feeds"
+    (out / "services").mkdir(parents=True)
+    stale = [out / ".all.atom.k2j3h4g5.tmp", out / "services" / ".amazon-s3.rss.a_b9c8d7.tmp"]
+    fresh = out / ".all.json.zz99yy88.tmp"
+    keep = [out / ".htaccess", out / ".well-known.tmp", out / "notes.abcdefgh.tmp"]
+    for path in stale + keep + [fresh]:
+        path.write_text("x")
+    for path in stale:
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    # Without the run lock: only temp files older than an hour are someone's leftovers.
+    assert sorted(sweep_temp_files(out)) == [".all.atom.k2j3h4g5.tmp", "services/.amazon-s3.rss.a_b9c8d7.tmp"]
+    assert fresh.exists() and all(p.exists() for p in keep)
+    # Under the run lock (what the pipeline does): any temp file is a leftover.
+    writer = FeedWriter(out, stale_temp_after=0)
+    assert writer.swept == [".all.json.zz99yy88.tmp"]
+    assert all(p.exists() for p in keep)

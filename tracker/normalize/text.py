@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from tracker.redact import is_secret_param
+from tracker.redact import is_secret_param, strip_controls
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,8 @@ _STRAY_MARKERS = re.compile(r"\*{2,}|(?<![\w])__|__(?![\w])|`+")
 
 
 def clean_text(s: str) -> str:
-    """Collapse whitespace, strip markdown emphasis markers and unescape (double-escaped) HTML entities."""
+    """Collapse whitespace, strip markdown emphasis markers, unescape (double-escaped) HTML entities
+    and remove terminal escape sequences, C0/C1 controls and bidirectional overrides."""
     if not s:
         return ""
     # Feeds double-escape entities ("&amp;nbsp;"): unescape until the text stops changing.
@@ -36,7 +37,9 @@ def clean_text(s: str) -> str:
         if unescaped == s:
             break
         s = unescaped
-    s = s.translate(_INVISIBLE)
+    # After unescaping: "&#27;[2J" is an escape sequence too. A screen-clearing sequence or a
+    # right-to-left override in a title would reach terminals, feed readers and the API.
+    s = strip_controls(s).translate(_INVISIBLE)
     previous = None
     while previous != s:
         previous = s

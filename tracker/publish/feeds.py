@@ -54,6 +54,8 @@ from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 from lxml import etree  # type: ignore[import-untyped]
 
 from tracker.items import AnnouncementRecord, Service, SessionLinkRecord
+from tracker.normalize.text import public_url
+from tracker.redact import is_secret_param, strip_controls
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +125,9 @@ class FeedContext:
 
 
 def _clean(text: str | None) -> str:
-    """Text safe for XML 1.0 (invalid characters removed)."""
-    return _XML_INVALID.sub("", text or "")
+    """Text safe for XML 1.0 and for readers: invalid characters, escape sequences, C0/C1
+    controls and bidirectional overrides removed (records stored before text was cleaned)."""
+    return _XML_INVALID.sub("", strip_controls(text or ""))
 
 
 def _one_line(text: str | None) -> str:
@@ -185,6 +188,27 @@ def _is_web_url(url: str | None) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not _XML_INVALID.search(url)
 
 
+def _has_secret(url: str) -> bool:
+    """Whether a URL carries credentials or a secret query parameter (a token, a key...)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return True
+    if "@" in parts.netloc:
+        return True
+    return any(is_secret_param(pair.split("=", 1)[0]) for pair in parts.query.split("&") if pair)
+
+
+def _link(url: str | None) -> str | None:
+    """A URL fit to publish as a link: http(s) only, without credentials or secret parameters."""
+    if not _is_web_url(url):
+        return None
+    if _has_secret(url or ""):
+        # Published without what must stay private (public_url drops it), or not at all.
+        return public_url(url)
+    return web_url(url or "")
+
+
 def web_url(url: str) -> str:
     """A URL with the characters a URI may not contain (space, <, >, quotes...) percent-encoded."""
     # Existing %XX escapes and every reserved character are kept, so a valid URL is unchanged.
@@ -230,8 +254,9 @@ def valid_slug(slug: str | None) -> bool:
 
 def _entry_link(record: AnnouncementRecord) -> str | None:
     for candidate in (record.url, *record.sources):
-        if _is_web_url(candidate):
-            return web_url(candidate or "")
+        link = _link(candidate)
+        if link:
+            return link
     return None
 
 
@@ -294,8 +319,8 @@ def content_html(record: AnnouncementRecord) -> str:
         links = []
         for link in sessions:
             label = html.escape(_session_label(link))
-            url = link.session.url
-            links.append(f'<a href="{html.escape(web_url(url or ""), quote=True)}">{label}</a>' if _is_web_url(url) else label)
+            url = _link(link.session.url)
+            links.append(f'<a href="{html.escape(url, quote=True)}">{label}</a>' if url else label)
         parts.append("<p>Announced in: " + ", ".join(links) + "</p>")
     services = _services(record)
     if services:
@@ -318,7 +343,8 @@ def content_text(record: AnnouncementRecord) -> str:
         labels = []
         for link in sessions:
             label = _session_label(link)
-            labels.append(f"{label} <{web_url(link.session.url or '')}>" if _is_web_url(link.session.url) else label)
+            url = _link(link.session.url)
+            labels.append(f"{label} <{url}>" if url else label)
         parts.append("Announced in: " + ", ".join(labels))
     services = _services(record)
     if services:
@@ -459,7 +485,7 @@ def render_atom(
 ) -> bytes:
     """The Atom 1.0 document of a feed; identical records give identical bytes."""
     document = bytes(_generator(spec, records, ctx, ".atom").atom_str(pretty=True, encoding="UTF-8"))
-    return _with_links(document, paging, ".atom", ctx.hub if _is_web_url(ctx.hub) else None)
+    return _with_links(document, paging, ".atom", _link(ctx.hub))
 
 
 def render_rss(
@@ -467,7 +493,7 @@ def render_rss(
 ) -> bytes:
     """The RSS 2.0 document of a feed; identical records give identical bytes."""
     document = bytes(_generator(spec, records, ctx, ".rss").rss_str(pretty=True, encoding="UTF-8"))
-    return _with_links(document, paging, ".rss", ctx.hub if _is_web_url(ctx.hub) else None)
+    return _with_links(document, paging, ".rss", _link(ctx.hub))
 
 
 def _json_item(record: AnnouncementRecord, ctx: FeedContext) -> dict[str, Any]:
@@ -501,16 +527,17 @@ def _json_item(record: AnnouncementRecord, ctx: FeedContext) -> dict[str, Any]:
         "sessions": [
             {
                 "title": _one_line(sl.session.title),
-                "code": sl.session.code,
-                "kind": sl.session.kind,
-                "url": web_url(sl.session.url or "") if _is_web_url(sl.session.url) else None,
-                "event": sl.session.event,
+                "code": _one_line(sl.session.code) or None,
+                "kind": _one_line(sl.session.kind),
+                "url": _link(sl.session.url),
+                "event": _one_line(sl.session.event) or None,
                 "link_method": sl.link.method,
                 "score": sl.link.score,
             }
             for sl in _sessions(record)
         ],
-        "sources": [_clean(s) for s in record.sources],
+        # Public http(s) addresses only: never javascript:, a local path or credentials.
+        "sources": [link for link in (_link(s) for s in record.sources) if link],
     }
     return item
 
@@ -526,8 +553,9 @@ def render_json(
         "home_page_url": _base(ctx),
         "feed_url": feed_url(spec, ctx, ".json"),
     }
-    if _is_web_url(ctx.hub):
-        feed["hubs"] = [{"type": "WebSub", "url": ctx.hub}]
+    hub = _link(ctx.hub)
+    if hub:
+        feed["hubs"] = [{"type": "WebSub", "url": hub}]
     if paging is not None and paging.prev_archive:
         # JSON Feed's next_url is "the next n items": the next older page.
         feed["next_url"] = paging.prev_archive + ".json"

@@ -5,6 +5,10 @@ A file is replaced by writing a temporary file in the same folder, fsync-ing it 
 sees either the old feed or the new one, never half of one. Files whose bytes are
 already on disk are not touched, so their mtime (and the HTTP Last-Modified/ETag
 derived from it) only moves when a feed really changed.
+
+A temporary file is removed when its write fails or is interrupted (an exception, SIGINT,
+SIGTERM); one left by a publish killed outright (SIGKILL, power loss) is recognised by its
+name (``.<file name>.<8 random characters>.tmp``) and removed by the next publish.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import stat
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -25,6 +31,11 @@ log = logging.getLogger(__name__)
 PRUNABLE_DIRS = ("services", "events", "archive")
 PRUNABLE_SUFFIXES = frozenset({".atom", ".rss", ".json", ".opml"})
 FILE_MODE = 0o644  # feeds are public: a web server running as another user must read them
+# The names `atomic_write` gives its temporary files (tempfile.mkstemp's 8 random characters).
+TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+# A temporary file older than this is a leftover even when no run lock says so: a write takes
+# milliseconds, the largest feed file well under a minute.
+STALE_TEMP_SECONDS = 3600.0
 
 
 @dataclass
@@ -106,6 +117,31 @@ def atomic_write(target: Path, data: bytes) -> None:
     _fsync_dir(target.parent)
 
 
+def sweep_temp_files(root: Path, *, older_than: float = STALE_TEMP_SECONDS) -> list[str]:
+    """Remove the temporary files a killed publish left in root (those older than `older_than`
+    seconds; 0 when the caller holds the run lock, so no other publish can be writing)."""
+    removed: list[str] = []
+    if root.is_symlink() or not root.is_dir():
+        return removed
+    cutoff = time.time() - older_than
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if not TEMP_NAME.fullmatch(name):
+                continue
+            path = Path(dirpath) / name
+            try:
+                info = path.lstat()
+                if not stat.S_ISREG(info.st_mode) or info.st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue  # another sweeper or the writer itself got there first
+            removed.append(path.relative_to(root).as_posix())
+            log.warning("removed %s: a temporary file left by an interrupted publish", path)
+    return removed
+
+
 def _prune(root: Path, keep: set[str]) -> list[str]:
     removed: list[str] = []
     for top in PRUNABLE_DIRS:
@@ -131,11 +167,13 @@ def _prune(root: Path, keep: set[str]) -> list[str]:
 class FeedWriter:
     """Writes feed files one by one as they are rendered (none is held in memory), then prunes."""
 
-    def __init__(self, output_dir: Path) -> None:
+    def __init__(self, output_dir: Path, *, stale_temp_after: float = STALE_TEMP_SECONDS) -> None:
         output_dir.mkdir(parents=True, exist_ok=True)
         self.root = output_dir.resolve()
         self.report = PublishReport(written=[], unchanged=0, removed=[])
         self.produced: set[str] = set()
+        # What an earlier publish killed mid-write (SIGKILL cannot be caught) left behind.
+        self.swept = sweep_temp_files(self.root, older_than=stale_temp_after)
 
     def write(self, rel: str, data: bytes) -> None:
         """Write one file if its bytes differ from the disk (atomically)."""

@@ -6,6 +6,7 @@ enforced, datetimes come back aware UTC and DDL runs inside transactions.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from collections.abc import Iterator
@@ -60,6 +61,51 @@ def mask_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+class DiskError(StoreError):
+    """The disk refused a write (full, read-only, over quota, not writable, a file in the way).
+
+    Its own exit code, 74 (EX_IOERR), so that cron and systemd see it as the failure it is:
+    nothing more can be stored or published until someone frees space or fixes the folder.
+    """
+
+    exit_code = 74
+
+
+# SQLite's primary result codes that mean "the disk said no" (sqlite3.h).
+_SQLITE_DISK_CODES = {8: "READONLY", 10: "IOERR", 13: "FULL", 14: "CANTOPEN"}
+# PostgreSQL SQLSTATEs of the same kind: disk_full, insufficient_resources' out-of-space, io_error.
+_POSTGRES_DISK_STATES = {"53100", "58030"}
+_ERRNO_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space on it",
+    errno.EDQUOT: "the disk quota is used up: free space or raise the quota",
+    errno.EFBIG: "the file is over the size limit (ulimit -f) or the disk is full",
+    errno.EROFS: "the file system is read-only: remount it read-write",
+    errno.EACCES: "no permission to write there: give the user running tracker write access",
+    errno.EPERM: "the operation is not permitted there: give the user running tracker write access",
+    errno.ENOTDIR: "a file is in the way where a folder is needed: move it",
+    errno.EEXIST: "a file is in the way where a folder is needed: move it",
+    errno.EISDIR: "a folder is in the way where a file is written: move it",
+    errno.EIO: "the disk reported an I/O error: check it (dmesg)",
+}
+
+
+def disk_error(exc: OSError, path: Path | str | None, doing: str, setting: str) -> DiskError:
+    """A `DiskError` naming the path, the cause and the setting that moves it elsewhere."""
+    where = exc.filename or path
+    advice = _ERRNO_ADVICE.get(exc.errno or 0, "check that the folder exists and is writable")
+    reason = exc.strerror or exc.__class__.__name__
+    return DiskError(f"{doing} failed at {where}: {reason}; {advice}, or set {setting} to a writable folder")
+
+
+def is_disk_failure(exc: BaseException) -> bool:
+    """Whether a database error means the disk refused (SQLite full/read-only/I-O, PostgreSQL disk full)."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and (code & 0xFF) in _SQLITE_DISK_CODES:
+        return True
+    return getattr(orig, "sqlstate", None) in _POSTGRES_DISK_STATES
+
+
 def _advice(url: URL) -> str:
     if url.get_backend_name() == "sqlite":
         return "check that the folder of the database file exists and is writable and that no other program holds a lock on it"
@@ -81,6 +127,13 @@ def store_error(exc: BaseException, url: URL | str, doing: str) -> StoreError:
     if parsed.password:
         # Drivers sometimes echo the connection string back: never let the password out.
         detail = detail.replace(str(parsed.password), "***")
+    if is_disk_failure(exc):
+        where = parsed.database if parsed.get_backend_name() == "sqlite" else "the database server's disk"
+        return DiskError(
+            f"{doing} failed: {detail}: the disk of the database ({where}) is full, read-only or not writable; "
+            "free space on it or make it writable, or set database_url to another database",
+            url=masked,
+        )
     return StoreError(f"{doing} failed: {detail}; {_advice(parsed)}", url=masked)
 
 

@@ -291,3 +291,5 @@ class RunRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     outcomes: Mapped[dict[str, dict[str, object]]] = mapped_column(JSON, default=dict)
+    # Why the run ended before finishing its work (disk full, a signal, a crash); URLs masked.
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -28,6 +28,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -45,6 +46,7 @@ from tracker.items import (
     SessionRecord,
 )
 from tracker.normalize.text import public_url
+from tracker.redact import mask_text, mask_url, strip_controls
 from tracker.store.models import (
     AnnouncementRow,
     AnnouncementServiceRow,
@@ -67,6 +69,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NATURAL_KEY_MAX = 600  # the width of sessions.natural_key
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 GENERIC_SESSION_KIND = "session"
 
 # URL prefixes of primary sources: the page that itself announces a launch.
@@ -228,7 +231,8 @@ def record_fetch_failure(session: Session, name: str, *, at: datetime, kind: str
     """Record a failed fetch and count it."""
     row = _source_or_placeholder(session, name)
     row.last_status = "failed"
-    row.last_error = message
+    # Shown by `tracker status` and the logs: no credentials, no terminal controls.
+    row.last_error = mask_text(strip_controls(message))
     row.last_error_kind = kind
     row.last_attempt_at = _utc(at)
     row.consecutive_failures = (row.consecutive_failures or 0) + 1
@@ -263,11 +267,11 @@ def list_source_states(session: Session) -> list[dict[str, object]]:
             "id": r.id,
             "name": r.name,
             "kind": r.kind,
-            "url": r.url,
+            "url": mask_url(r.url),
             "etag": r.etag,
             "last_modified": r.last_modified,
             "last_status": r.last_status,
-            "last_error": r.last_error,
+            "last_error": mask_text(r.last_error) if r.last_error else r.last_error,
             "last_error_kind": r.last_error_kind,
             "last_success_at": r.last_success_at,
             "last_attempt_at": r.last_attempt_at,
@@ -392,6 +396,8 @@ def upsert_document(
         # Looked up only when written: an unchanged document costs one query, not two.
         return _source_or_placeholder(session, source_name).id if source_name else None
 
+    title = strip_controls(title or "")
+    author = strip_controls(author) if author else author
     if row is None:
         row = DocumentRow(
             url=url,
@@ -470,9 +476,10 @@ def upsert_announcement(
     coming from the document at the announcement's own URL).
     """
     ann = na.announcement
-    title = ann.title or ""
-    summary = ann.summary or ""
-    url = na.url or ann.url
+    title = strip_controls(ann.title or "")
+    summary = strip_controls(ann.summary or "")
+    # Only a public http(s) link is stored: never javascript:, data:, a local path or credentials.
+    url = na.url if na.url is not None else public_url(ann.url)
     announced_at = _utc(na.announced_at or ann.published_at)
     status = ann.status
     services = _service_rows(session, na.services)
@@ -633,6 +640,7 @@ def add_mention(
     `new_announcement`: the announcement was created in this transaction, so it has no
     mention yet and the look-up is skipped (one query less per launch in a backfill).
     """
+    excerpt = strip_controls(excerpt)
     row = None if new_announcement else session.scalar(
         select(MentionRow).where(MentionRow.announcement_id == announcement_id, MentionRow.document_id == document_id)
     )
@@ -665,9 +673,10 @@ def _find_session(session: Session, s: ConferenceSession, key: str, event_id: in
         row = session.scalar(select(SessionRow).where(SessionRow.code == code, same_event).order_by(SessionRow.id))
         if row is not None:
             return row
-    if s.url and s.url.strip():
+    video = public_url(s.url)
+    if video:
         for candidate in session.scalars(
-            select(SessionRow).where(SessionRow.video_url == s.url.strip()).order_by(SessionRow.id)
+            select(SessionRow).where(SessionRow.video_url == video).order_by(SessionRow.id)
         ):
             # The same video under another code is another session (e.g. a different event).
             if code is None or candidate.code in (None, code):
@@ -679,7 +688,13 @@ def upsert_session(session: Session, s: ConferenceSession, *, event_id: int | No
     """Get-or-create a session by its natural key; later sources only fill empty fields."""
     key = session_natural_key(s, event_slug)
     code = s.code.strip().upper() if s.code and s.code.strip() else None
-    video = s.url.strip() if s.url and s.url.strip() else None
+    # Only a public http(s) link is stored (never javascript: or data:); text without controls.
+    video = public_url(s.url)
+    s = replace(
+        s, title=strip_controls(s.title), speakers=tuple(strip_controls(x) for x in s.speakers),
+        level=strip_controls(s.level) if s.level else s.level, track=strip_controls(s.track) if s.track else s.track,
+        abstract=strip_controls(s.abstract) if s.abstract else s.abstract,
+    )
     row = _find_session(session, s, key, event_id)
     if row is None:
         row = SessionRow(
@@ -764,8 +779,9 @@ def finish_run(
     status: str,
     counts: dict[str, int],
     outcomes: dict[str, dict[str, object]],
+    error: str | None = None,
 ) -> None:
-    """Record the end of a run with its counts and per-source outcomes."""
+    """Record the end of a run with its counts, per-source outcomes and, when it ended early, why."""
     row = session.get(RunRow, run_id)
     if row is None:
         raise LookupError(f"no run with id {run_id}")
@@ -773,7 +789,18 @@ def finish_run(
     row.status = status
     # JSON columns: plain dicts only (a Counter or defaultdict would not compare equal on reload).
     row.counts = {str(k): int(v) for k, v in counts.items()}
-    row.outcomes = json.loads(json.dumps(outcomes, default=str))
+    row.outcomes = json.loads(json.dumps(_masked_outcomes(outcomes), default=str))
+    row.error = mask_text(strip_controls(error)) if error else None
+
+
+def _masked_outcomes(outcomes: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """Per-source outcomes with their error messages masked (no credentials, no controls)."""
+    out: dict[str, dict[str, object]] = {}
+    for name, outcome in outcomes.items():
+        if isinstance(outcome, dict) and isinstance(outcome.get("error"), str):
+            outcome = {**outcome, "error": mask_text(strip_controls(str(outcome["error"])))}
+        out[name] = outcome
+    return out
 
 
 def previous_run(session: Session, run_id: int) -> tuple[str, dict[str, int], bool] | None:
@@ -794,7 +821,9 @@ def last_runs(session: Session, limit: int = 10) -> list[dict[str, object]]:
             "finished_at": r.finished_at,
             "status": r.status,
             "counts": dict(r.counts or {}),
-            "outcomes": dict(r.outcomes or {}),
+            # Masked again on the way out: rows stored before masking existed.
+            "outcomes": _masked_outcomes(dict(r.outcomes or {})),
+            "error": mask_text(r.error) if r.error else None,
         }
         for r in rows
     ]
@@ -829,7 +858,7 @@ def _session_record(row: SessionRow) -> SessionRecord:
         title=row.title,
         kind=row.kind,
         code=row.code,
-        url=row.video_url,
+        url=public_url(row.video_url),
         event=row.event.name if row.event else None,
         event_slug=row.event.slug if row.event else None,
         speakers=tuple(row.speakers or ()),
@@ -941,7 +970,7 @@ class _RecordReader:
             sessions.append(
                 SessionLinkRecord(
                     session=SessionRecord(
-                        id=sid, title=title, kind=kind, code=code, url=video, event=name, event_slug=slug,
+                        id=sid, title=title, kind=kind, code=code, url=public_url(video), event=name, event_slug=slug,
                         speakers=tuple(speakers or ()), level=level,
                     ),
                     link=Link(method, score, reason),
@@ -1119,8 +1148,10 @@ def _newest_of_service(
 
 
 def get_announcement(session: Session, id_or_key: int | str) -> AnnouncementRecord | None:
-    """One announcement by id (int) or stable key (str)."""
+    """One announcement by id (int) or stable key (str); None for an id no row can have."""
     if isinstance(id_or_key, int) and not isinstance(id_or_key, bool):
+        if not 1 <= id_or_key <= MAX_ROW_ID:
+            return None  # PostgreSQL would refuse the comparison ("integer out of range")
         where = AnnouncementRow.id == id_or_key
     else:
         where = AnnouncementRow.key == str(id_or_key)
