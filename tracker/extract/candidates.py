@@ -300,30 +300,45 @@ def _bucket(value: int, edges: tuple[int, ...], name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _default_services_in() -> Callable[[str], int]:
+def _default_services_in() -> Callable[[str], tuple[int, float]]:
     # The taxonomy is data the extractor reads as a feature; normalize owns how it is matched.
     from tracker.normalize.taxonomy import Taxonomy
 
     taxonomy = Taxonomy.load()
 
     @lru_cache(maxsize=65536)
-    def count(text: str) -> int:
+    def named(text: str) -> tuple[int, float]:
         # Titles repeat across a document and a corpus: each is looked up once.
-        return len(taxonomy.find(text))
+        return taxonomy.named(text)
 
-    return count
+    return named
+
+
+def _intro(blocks: list[Block], block: Block, launch_word: re.Pattern[str] | None) -> bool:
+    """Whether a list item's list is led in by a sentence about launches ("my top 5 announcements are:")."""
+    if launch_word is None or block.kind != BULLET:
+        return False
+    i = block.index - 1
+    # Back over the earlier items of the same list (and their nested items) to what precedes it.
+    while i >= 0 and blocks[i].kind == BULLET and blocks[i].headings == block.headings:
+        i -= 1
+    if i < 0 or blocks[i].kind != PARAGRAPH or blocks[i].headings != block.headings:
+        return False
+    lead = blocks[i].text[-300:]
+    return lead.rstrip().endswith(":") and bool(launch_word.search(lead))
 
 
 def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx: DocContext,
-             services_in: Callable[[str], int] | None = None) -> None:
+             services_in: Callable[[str], tuple[int, float]] | None = None) -> None:
     """Fill each candidate's features."""
-    count_services = services_in or _default_services_in()
+    services_named = services_in or _default_services_in()
     launch_section = _pattern(rules, "launch_section")
     skip_section = _pattern(rules, "skip_section")
     keynote_section = _pattern(rules, "keynote_section")
     whats_new = _pattern(rules, "whats_new_link")
     blog = _pattern(rules, "blog_link")
     video = _pattern(rules, "video_link")
+    product = _pattern(rules, "product_link")
     prose = rules.candidate_prose_words
     launch_word = _pattern(rules, "launch_word")
     # Sibling agreement: of the blocks of one list (same section, parent and kind), how many
@@ -385,6 +400,9 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
         f[_bucket(len(words), (1, 3, 6, 10), "words")] = 1.0
         if words and words[0].lower() in ("amazon", "aws"):
             f["brand_first"] = 1.0
+            if 2 <= len(words) <= 6 and all(w[:1].isupper() or w[:1].isdigit() for w in words):
+                # "Amazon Kelp DB": shaped like a product name, whether or not the taxonomy knows it.
+                f["brand_name"] = 1.0
         capitals = sum(1 for w in words if w[:1].isupper() or w[:1].isdigit())
         if words:
             f["capitalised"] = capitals / len(words)
@@ -395,13 +413,23 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
             f["question"] = 1.0
         if any(ch.isdigit() for ch in title):
             f["digit"] = 1.0
-        hits = count_services(title)
+        hits, covered = services_named(title)
+        if hits == 1 and covered >= 0.99:
+            # "**Amazon EC2**: new M8a instances": a service's bare name labels what follows.
+            f["bare_service"] = 1.0
         f["title_services"] = min(hits, 2) / 2
         if hits == 0:
             if c.block not in block_hits:
-                block_hits[c.block] = count_services(block.text[:300])
+                block_hits[c.block] = services_named(block.text[:300])[0]
             if block_hits[c.block]:
                 f["block_services_only"] = 1.0
+        if _intro(blocks, block, launch_word):
+            f["intro=launch"] = 1.0
+        if block.kind == HEADING and block.index + 1 < len(blocks):
+            following = blocks[block.index + 1]
+            if following.kind == HEADING and following.level > block.level:
+                # A heading over headings groups launches (or anything else); it names none.
+                f["heading_over_heading"] = 1.0
         if c.announcement.marker:
             f["lead_marker"] = 1.0
         if launch_word is not None:
@@ -428,6 +456,8 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
                 f["link=blog"] = 1.0
             elif video and video.search(url):
                 f["link=video"] = 1.0
+            elif product and product.search(url):
+                f["link=product"] = 1.0
             else:
                 f["link=other"] = 1.0
         if block.kind != HEADING and len(block.text) > 3 * max(len(title), 1):

@@ -277,7 +277,7 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
 
 _CANDIDATE_PATTERNS = (
     "lead_marker", "trailing_tag", "name_end", "generic_title", "launch_section", "skip_section",
-    "keynote_section", "announce_sentence", "whats_new_link", "blog_link", "video_link", "launch_word",
+    "keynote_section", "announce_sentence", "whats_new_link", "blog_link", "video_link", "product_link", "launch_word",
 )
 # Every candidate pattern is case-insensitive; a part that must not be says so with (?-i:...).
 _CASE_SENSITIVE: tuple[str, ...] = ()

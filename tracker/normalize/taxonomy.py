@@ -348,6 +348,17 @@ class Taxonomy:
                 seen.append(service)
         return seen
 
+    def named(self, text: str) -> tuple[int, float]:
+        """How many services a text names, and the share of its words that are service names."""
+        tokens = _tokenize(fold(clean_text(text or "")))
+        matches = [m for m in self._scan(text or "", strict=True) if m.slug is not None and m.slug in self._by_slug]
+        covered = [False] * len(tokens)
+        for m in matches:
+            covered[m.start : m.end] = [True] * (m.end - m.start)
+        # "Amazon" and "AWS" belong to the name they open.
+        counted = [c for c, t in zip(covered, tokens, strict=True) if c or t.lower not in PREFIX_WORDS]
+        return len({m.slug for m in matches}), (sum(counted) / len(counted) if counted else 0.0)
+
     # -- matching -----------------------------------------------------------------------
 
     def _scan(self, text: str, *, strict: bool) -> list[_Match]:
