@@ -374,12 +374,14 @@ def children(blocks: list[Block], index: int) -> list[Block]:
     """Every block nested under a bullet (descendants in document order)."""
     out: list[Block] = []
     wanted = {index}
-    for block in blocks[index + 1 :]:
-        if block.parent is not None and block.parent in wanted:
-            out.append(block)
-            wanted.add(block.index)
-        elif block.kind == HEADING:
+    # A bullet's descendants follow it without a gap: the first block that is not one ends
+    # them (scanning on to the next heading made a long flat list quadratic).
+    for i in range(index + 1, len(blocks)):
+        block = blocks[i]
+        if block.parent is None or block.parent not in wanted:
             break
+        out.append(block)
+        wanted.add(block.index)
     return out
 
 

@@ -314,18 +314,24 @@ def _default_services_in() -> Callable[[str], tuple[int, float]]:
     return named
 
 
-def _intro(blocks: list[Block], block: Block, launch_word: re.Pattern[str] | None) -> bool:
-    """Whether a list item's list is led in by a sentence about launches ("my top 5 announcements are:")."""
-    if launch_word is None or block.kind != BULLET:
-        return False
-    i = block.index - 1
-    # Back over the earlier items of the same list (and their nested items) to what precedes it.
-    while i >= 0 and blocks[i].kind == BULLET and blocks[i].headings == block.headings:
-        i -= 1
-    if i < 0 or blocks[i].kind != PARAGRAPH or blocks[i].headings != block.headings:
-        return False
-    lead = blocks[i].text[-300:]
-    return lead.rstrip().endswith(":") and bool(launch_word.search(lead))
+def _intros(blocks: list[Block], launch_word: re.Pattern[str] | None) -> set[int]:
+    """The list items whose list is led in by a sentence about launches ("my top 5 announcements are:")."""
+    out: set[int] = set()
+    if launch_word is None:
+        return out
+    led = False  # whether the list the current item belongs to is led in so
+    for i, block in enumerate(blocks):
+        if block.kind != BULLET:
+            continue
+        previous = blocks[i - 1] if i > 0 else None
+        if previous is None or previous.kind != BULLET or previous.headings != block.headings:
+            # The first item of a list: what stands right before it leads it in.
+            lead = previous.text[-300:] if previous is not None and previous.kind == PARAGRAPH else ""
+            led = (previous is not None and previous.headings == block.headings
+                   and lead.rstrip().endswith(":") and bool(launch_word.search(lead)))
+        if led:
+            out.add(i)
+    return out
 
 
 def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx: DocContext,
@@ -358,6 +364,17 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
     marker_blocks = {c.block for c in candidates if any(g.startswith(("marker", "marker-label")) for g in c.generators)}
     marked_doc = len(marker_blocks) >= MARKED_DOC_MIN
     heading_candidates = sum(1 for c in candidates if c.generators & {"heading"})
+    intros = _intros(blocks, launch_word)
+
+    @lru_cache(maxsize=None)
+    def heading_is(index: int) -> tuple[bool, bool, bool]:
+        text = blocks[index].text
+        return (bool(launch_section and launch_section.search(text)), bool(skip_section and skip_section.search(text)),
+                bool(keynote_section and keynote_section.search(text)))
+
+    @lru_cache(maxsize=None)
+    def launch_word_near(index: int) -> bool:
+        return bool(launch_word and launch_word.search(blocks[index].text[:200]))
     headings_total = sum(1 for b in blocks if b.kind == HEADING and b.level > 1) or 1
     for c in candidates:
         f: dict[str, float] = {}
@@ -384,19 +401,19 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
                 f[f"post&gen={_generator_family(g)}"] = 1.0
         if ctx.roundup:
             f["doc=roundup"] = 1.0
-        section = blocks[block.headings[0]].text if block.headings else ""
-        sections = [blocks[i].text for i in block.headings]
-        if block.kind == HEADING and block.headings and block.headings[0] == block.index:
-            sections = sections[1:]
-            section = sections[0] if sections else ""
-        if not sections:
+        enclosing = block.headings
+        if block.kind == HEADING and enclosing and enclosing[0] == block.index:
+            enclosing = enclosing[1:]
+        if not enclosing:
             f["section=none"] = 1.0
-        if launch_section and any(launch_section.search(s) for s in sections):
-            f["section=launch"] = 1.0
-        if skip_section and section and skip_section.search(section):
-            f["section=skip"] = 1.0
-        if keynote_section and any(keynote_section.search(s) for s in sections):
-            f["section=keynote"] = 1.0
+        else:
+            # Each heading is matched once, however many candidates stand under it.
+            if any(heading_is(i)[0] for i in enclosing):
+                f["section=launch"] = 1.0
+            if heading_is(enclosing[0])[1]:
+                f["section=skip"] = 1.0
+            if any(heading_is(i)[2] for i in enclosing):
+                f["section=keynote"] = 1.0
         f[_bucket(len(words), (1, 3, 6, 10), "words")] = 1.0
         if words and words[0].lower() in ("amazon", "aws"):
             f["brand_first"] = 1.0
@@ -423,7 +440,7 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
                 block_hits[c.block] = services_named(block.text[:300])[0]
             if block_hits[c.block]:
                 f["block_services_only"] = 1.0
-        if _intro(blocks, block, launch_word):
+        if c.block in intros:
             f["intro=launch"] = 1.0
         if block.kind == HEADING and block.index + 1 < len(blocks):
             following = blocks[block.index + 1]
@@ -433,7 +450,7 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
         if c.announcement.marker:
             f["lead_marker"] = 1.0
         if launch_word is not None:
-            if launch_word.search(block.text[:200]):
+            if launch_word_near(c.block):
                 f["launch_word_near"] = 1.0
             if launch_word.search(title):
                 f["launch_word_in_title"] = 1.0
