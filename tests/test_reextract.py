@@ -7,13 +7,12 @@ store, on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
-from tracker.config import shipped_file
-
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tracker.config import shipped_file
 from tracker import pipeline
 from tracker.cli import main
 from tracker.config import Settings, load_settings

@@ -97,6 +97,8 @@ class Service:
     name: str
     aliases: tuple[str, ...] = ()
     category: str | None = None
+    region: bool = False  # a partition or Region ("AWS GovCloud (US)"): filterable, not a service
+    successor: str | None = None  # a retired product's current service, by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,7 @@ class NormalizedAnnouncement:
     event: str | None = None
     # Where announced_at comes from: "item", "document:<how>", "keynote", "event"; None: no date.
     date_source: str | None = None
+    regions: tuple[Service, ...] = ()  # AWS partitions and Regions the launch is about
 
 
 @dataclass(frozen=True, slots=True)

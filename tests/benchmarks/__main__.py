@@ -11,8 +11,6 @@ Not part of the pytest run (tests/benchmarks is in norecursedirs).
 
 from __future__ import annotations
 
-from tracker.config import shipped_file
-
 import argparse
 import json
 import os
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.benchmarks.corpus import CorpusSize, Manifest, generate
+from tracker.config import shipped_file
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_ADMIN = os.environ.get("TRACKER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -11,12 +11,11 @@ Pins sit at the figures measured when the set last changed: raise them, never lo
 
 from __future__ import annotations
 
-from tracker.config import shipped_file
-
 from pathlib import Path
 
 import pytest
 
+from tracker.config import shipped_file
 from tracker.extract import evaluation as ev
 from tracker.extract import learn
 from tracker.extract.rules import load_rules

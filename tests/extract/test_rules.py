@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from tracker.config import shipped_file
-
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from tracker.config import shipped_file
 from tracker.errors import ConfigError
 from tracker.extract import extract
 from tracker.extract.rules import load_rules, rules_from_dict

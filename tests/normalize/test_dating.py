@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from tracker.config import shipped_file
-
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from tracker.config import shipped_file
 from tracker.extract import extract
 from tracker.normalize import Taxonomy, normalize
 from tracker.normalize.events import DeclaredEvent, Event, Keynote, load_declared_events

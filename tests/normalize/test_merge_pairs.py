@@ -11,12 +11,11 @@ precision is pinned first. Pins sit at the measured figures: raise them, never l
 
 from __future__ import annotations
 
-from tracker.config import shipped_file
-
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tracker.config import shipped_file
 from tracker.items import Announcement
 from tracker.normalize import Taxonomy, services_for
 from tracker.normalize.dedupe import same_announcement

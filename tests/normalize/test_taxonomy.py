@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from tracker.config import shipped_file
-
 import shutil
 from pathlib import Path
 
 import pytest
 
 import tracker.normalize.taxonomy as taxonomy_module
+from tracker.config import shipped_file
 from tracker.errors import ConfigError
 from tracker.items import Announcement, Service
 from tracker.normalize import Taxonomy, services_for
@@ -341,3 +340,34 @@ def test_edit_of_the_curated_file_is_picked_up(tmp_path: Path) -> None:
     os.utime(tmp_path / "services.toml", (stat.st_atime, stat.st_mtime + 5))
     after = Taxonomy.load(tmp_path)
     assert after is not before and after.by_name("Zebra") is not None
+
+
+def test_region_tags_and_names_are_regions_not_services(tx: Taxonomy) -> None:
+    from tracker.normalize import regions_for
+
+    tagged = Announcement(
+        title="Amazon EC2 C9 instances now available in AWS GovCloud (US-West)",
+        service_tags=("general:products/amazon-ec2", "general:products/aws-govcloud-us"),
+    )
+    assert [s.name for s in services_for(tagged, tx)] == ["Amazon EC2"]
+    assert [s.name for s in regions_for(tagged, tx)] == ["AWS GovCloud (US)"]
+    named = Announcement(title="Amazon Kelp DB is now available in the AWS China (Ningxia) Region")
+    assert [s.name for s in regions_for(named, tx)] == ["AWS China (Ningxia) Region"]
+    assert all(not s.region for s in services_for(named, tx))
+    assert regions_for(Announcement(title="Amazon S3 adds a storage class"), tx) == ()
+
+
+def test_a_retired_category_does_not_win_over_the_title(tx: Taxonomy) -> None:
+    bedrock = Announcement(
+        title="Amazon Bedrock adds a model from Kelp AI",
+        service_tags=("general:products/amazon-bedrock", "general:products/amazon-machine-learning"),
+    )
+    assert [s.name for s in services_for(bedrock, tx)] == ["Amazon Bedrock"]
+    only_retired = Announcement(title="Amazon Bedrock adds a model", service_tags=("general:products/amazon-machine-learning",))
+    assert [s.name for s in services_for(only_retired, tx)] == ["Amazon Bedrock"]
+    untitled = Announcement(title="A new way to label data", service_tags=("general:products/amazon-machine-learning",))
+    assert [s.name for s in services_for(untitled, tx)] == ["Amazon SageMaker"]
+    # An item about the retired product itself keeps it.
+    itself = Announcement(title="Delete many objects in the Amazon ML console",
+                          service_tags=("general:products/amazon-machine-learning",))
+    assert [s.name for s in services_for(itself, tx)] == ["Amazon Machine Learning"]

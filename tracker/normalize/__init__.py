@@ -14,7 +14,7 @@ from tracker.items import Announcement, Document, NormalizedAnnouncement
 from tracker.normalize import dedupe
 from tracker.normalize.dating import date_of
 from tracker.normalize.events import DeclaredEvent, Event, detect_event
-from tracker.normalize.taxonomy import Taxonomy, services_for
+from tracker.normalize.taxonomy import Taxonomy, regions_for, services_for
 from tracker.normalize.text import (
     announcement_key,
     canonical_url,
@@ -38,6 +38,7 @@ __all__ = [
     "normalize",
     "parse_date",
     "public_url",
+    "regions_for",
     "services_for",
     "slugify",
     "title_key",
@@ -89,6 +90,7 @@ def normalize(
                 key=key,
                 announcement=cleaned,
                 services=services_for(cleaned, taxonomy),
+                regions=regions_for(cleaned, taxonomy),
                 url=public_url(ann.url) or public_url(doc.canonical_url) or public_url(doc.url),
                 announced_at=dated.at,
                 event=event,

@@ -132,6 +132,8 @@ class _Draft:
     patterns: list[str] = field(default_factory=list)
     engine_host: bool = False
     category: str | None = None
+    region: bool = False
+    successor: str | None = None
 
 
 def _str_list(value: Any, *, file: str, key: str) -> list[str]:
@@ -142,7 +144,7 @@ def _str_list(value: Any, *, file: str, key: str) -> list[str]:
     return list(value)
 
 
-_SERVICE_KEYS = {"name", "slug", "sdk", "tags", "aliases", "patterns", "engine_host", "category"}
+_SERVICE_KEYS = {"name", "slug", "sdk", "tags", "aliases", "patterns", "engine_host", "category", "region", "successor"}
 _TEXT_KEYS = {"common_words", "prefix_only", "ignore", "not_services", "engines"}
 
 
@@ -621,6 +623,9 @@ def _build(seed: Mapping[str, Any], conf: Mapping[str, Any], file: str) -> Taxon
         draft.engine_host = bool(table.get("engine_host", False))
         category = table.get("category")
         draft.category = category if isinstance(category, str) else None
+        draft.region = bool(table.get("region", False))
+        successor = table.get("successor")
+        draft.successor = successor.strip() if isinstance(successor, str) and successor.strip() else None
         for pattern in _str_list(table.get("sdk"), file=file, key=f"{where}.sdk"):
             ids = [sid for sid in sdk_records if fnmatch.fnmatchcase(sid, pattern)] if any(c in pattern for c in "*?[") else [pattern]
             for sid in ids:
@@ -802,7 +807,8 @@ def _make(
             spelling = " ".join(spelling.split())
             if spelling and spelling != draft.name and spelling not in aliases:
                 aliases.append(spelling)
-        services.append(Service(slug=draft.slug, name=draft.name, aliases=tuple(aliases), category=draft.category))
+        services.append(Service(slug=draft.slug, name=draft.name, aliases=tuple(aliases), category=draft.category,
+                                region=draft.region, successor=draft.successor))
     services.sort(key=lambda s: s.slug)
     return Taxonomy(
         services,
@@ -827,35 +833,71 @@ def services_for(ann: Announcement, taxonomy: Taxonomy) -> tuple[Service, ...]:
     """The services of an announcement, from the strongest evidence that names any.
 
     The rule: an item's own product tags (What's New `general:products/...`) when it has any,
-    since AWS assigned them to that very launch; else the services its title names (together
-    with the bold service that is the subject of a roundup bullet, "**Amazon ECR** introduces
-    [AWS PrivateLink for FIPS endpoints]"); else the services of its explicit tags (the roundup
-    subject, News Blog categories); if none names any, the services named by its
-    context, innermost first (its own sentence, its sub-bullets, the enclosing bullets, the
-    headings), where the first context entry naming at least one service wins alone (an outer
-    heading is weaker evidence than an inner bullet).
+    since AWS assigned them to that very launch, but a retired product's tag only where the
+    title names that product (else the title's services, else the product's successor); else
+    the services its title names (together with the bold service that is the
+    subject of a roundup bullet, "**Amazon ECR** introduces [AWS PrivateLink for FIPS
+    endpoints]"); else the services of its explicit tags (the roundup subject, News Blog
+    categories); if none names any, the services named by its context, innermost first (its own
+    sentence, its sub-bullets, the enclosing bullets, the headings), where the first context
+    entry naming at least one service wins alone (an outer heading is weaker evidence than an
+    inner bullet). Regions and partitions (GovCloud) are never services (`regions_for`); a
+    retired product's tag stands for its successor.
     """
     product: list[Service] = []
     tagged: list[Service] = []
     for tag in ann.service_tags:
         service = taxonomy.from_tag(tag)
-        if service is None:
+        if service is None or service.region:
             continue
         target = product if clean_text(tag).lower().startswith(PRODUCT_TAG_PREFIX) else tagged
         if service not in target:
             target.append(service)
+    found = [s for s in taxonomy.find(ann.title) if not s.region]
     if product:
-        return tuple(product)
-    found = taxonomy.find(ann.title)
+        # A retired product's tag ("Amazon Machine Learning" on a Bedrock item) is a category,
+        # not the launch's service, unless the title names that product itself.
+        live = [s for s in product if not s.successor or s in found]
+        if live:
+            return tuple(live)
+        # Only retired categories: the services the title names, else their successors.
+        return _current(found or product, taxonomy, keep=found)
     if found and tagged and ann.rule.startswith(SUBJECT_RULES):
-        return tuple(dict.fromkeys([*found, *tagged]))
+        return _current(dict.fromkeys([*found, *tagged]), taxonomy, keep=found)
     if found or tagged:
-        return tuple(found or tagged)
+        return _current(found or tagged, taxonomy, keep=found)
     for text in ann.context:
-        found = taxonomy.find(text)
+        found = [s for s in taxonomy.find(text) if not s.region]
         if found:
-            return tuple(found)
+            return _current(found, taxonomy, keep=found)
     return ()
+
+
+def _current(services: Iterable[Service], taxonomy: Taxonomy, keep: Iterable[Service] = ()) -> tuple[Service, ...]:
+    # A retired product's successor stands in for it, once; not where the launch's own title
+    # names the retired product (a 2016 item about the Amazon ML console is about Amazon ML).
+    named = set(keep)
+    out: list[Service] = []
+    for service in services:
+        current = taxonomy.by_name(service.successor) if service.successor and service not in named else None
+        chosen = current or service
+        if chosen not in out:
+            out.append(chosen)
+    return tuple(out)
+
+
+def regions_for(ann: Announcement, taxonomy: Taxonomy) -> tuple[Service, ...]:
+    """The AWS partitions and Regions an announcement is about: its tags, then its title and text."""
+    found: list[Service] = []
+    for tag in ann.service_tags:
+        service = taxonomy.from_tag(tag)
+        if service is not None and service.region and service not in found:
+            found.append(service)
+    for text in (ann.title, ann.summary):
+        for service in taxonomy.find(text or ""):
+            if service.region and service not in found:
+                found.append(service)
+    return tuple(found)
 
 
 def iter_aliases(taxonomy: Taxonomy) -> Iterable[tuple[str, str]]:
