@@ -47,6 +47,13 @@ def test_cron_weekdays_follow_cron_not_python() -> None:
     assert nxt == datetime(2030, 1, 1, 0, 0, 15, tzinfo=UTC)
 
 
+def test_next_run_is_the_next_cron_time(tmp_path: Path) -> None:
+    from tracker.schedule import next_run
+
+    settings = load_settings(tmp_path).with_overrides(schedule_cron="30 6 * * *", schedule_timezone="UTC")
+    assert next_run(settings, datetime(2030, 1, 1, 7, tzinfo=UTC)) == datetime(2030, 1, 2, 6, 30, tzinfo=UTC)
+
+
 @pytest.mark.parametrize("expression", ["0 6 * *", "61 6 * * *", "0 6 * * * * *"])
 def test_bad_cron_names_the_setting(expression: str) -> None:
     with pytest.raises(ConfigError) as exc:
@@ -112,8 +119,9 @@ def test_scheduler_runs_logs_and_stops_cleanly_on_sigterm(make_world: Callable[[
         if process.poll() is None:
             process.kill()
     text = log.read_text(errors="replace")
-    # One line per run, with its counts.
+    # One line per run, with its counts, and when the next run is due.
     assert "2 sources (0 failed), " in text and "new and" in text
+    assert "next run 20" in text
     assert "stopping after the document in hand" in text
     runs = _runs(world)
     assert all(r["finished_at"] for r in runs), "a run was left unfinished"

@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -177,6 +178,18 @@ def build_scheduler(settings: Settings, *, blocking: bool = True) -> BaseSchedul
     return scheduler
 
 
+def next_run(settings: Settings, now: datetime | None = None) -> datetime | None:
+    """When the cron expression of the settings next fires after now (None: never)."""
+    trigger = parse_cron(settings.schedule_cron, settings.schedule_timezone)
+    start = now or datetime.now(trigger.timezone)
+    fire: datetime | None = trigger.get_next_fire_time(None, start)
+    return fire
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M %Z").strip() if at is not None else "never"
+
+
 def serve_forever(settings: Settings, *, run_now: bool = False) -> int:
     """Run the scheduler until SIGINT/SIGTERM; the run in hand stops after its current document."""
     from apscheduler.schedulers import SchedulerNotRunningError
@@ -207,8 +220,18 @@ def serve_forever(settings: Settings, *, run_now: bool = False) -> int:
         scheduled_run(str(settings.config_dir.resolve()), settings.database_url, str(settings.output_dir.resolve()))
     if _STOP.is_set():
         return 0
-    print(f"tracker schedule: cron {settings.schedule_cron!r} ({settings.schedule_timezone}); Ctrl-C to stop",
-          file=sys.stderr, flush=True)
+    print(f"tracker schedule: cron {settings.schedule_cron!r} ({settings.schedule_timezone}); "
+          f"next run {_when(next_run(settings))}; Ctrl-C to stop", file=sys.stderr, flush=True)
+
+    def after_run(event: Any) -> None:
+        # Each run's log line is followed by when the next one is due.
+        job = scheduler.get_job(JOB_ID)
+        if job is not None and job.next_run_time is not None:
+            log.info("next run %s", _when(job.next_run_time))
+
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
+
+    scheduler.add_listener(after_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     scheduler.start()
     log.info("scheduler stopped")
     return 0

@@ -164,3 +164,30 @@ def test_hosts_of() -> None:
     ]
     assert hosts_of(urls) == {"aws.amazon.com", "example.test"}
     assert hosts_of([]) == set()
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"", "is empty"),
+        (b"  \n\t\n", "is empty"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "a PDF"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "a ZIP archive"),
+        (b"\x01\x02\x00\x00binary\x00junk", "a binary file"),
+    ],
+)
+def test_empty_and_binary_files_are_refused(tmp_path: Path, make_fetcher: MakeFetcher, body: bytes, says: str) -> None:
+    saved = tmp_path / "saved.md"
+    saved.write_bytes(body)
+    with pytest.raises(FetchError) as caught:
+        make_fetcher().fetch(str(saved), source="saved")
+    assert caught.value.kind == "content"
+    assert says in caught.value.message and str(saved) in caught.value.message
+
+
+def test_utf16_text_with_a_byte_order_mark_is_read(tmp_path: Path, make_fetcher: MakeFetcher) -> None:
+    saved = tmp_path / "recap.md"
+    saved.write_bytes("\ufeff# Recap\n\nAnnouncing **Amazon Kelp DB**\n".encode("utf-16"))
+    raw = make_fetcher().fetch(str(saved), source="utf16")
+    assert raw.body.startswith(b"\xff\xfe")

@@ -269,6 +269,10 @@ class Fetcher:
             raise _fail(f"cannot read {path}: {exc.strerror}", source=source, url=url, kind="not-found") from None
         if len(body) > limit:
             raise _too_large(limit, source, url)
+        refused = _not_a_document(body)
+        if refused:
+            raise _fail(f"{path} {refused}; tracker reads feeds, HTML, markdown, CSV and JSON files",
+                        source=source, url=url, kind="content")
         return RawDocument(
             url=url, body=body, source=source, content_type=_guess_type(path), fetched_at=_now(),
             etag=file_etag, last_modified=file_modified,
@@ -711,3 +715,25 @@ def _guess_type(path: Path) -> str | None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# Signatures of files that are certainly not documents (a saved PDF, an image, an archive).
+_BINARY_MAGIC = (
+    (b"%PDF", "a PDF"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office file)"), (b"\x1f\x8b", "gzip-compressed"),
+    (b"\x7fELF", "a program"), (b"SQLite format 3", "a SQLite database"),
+)
+
+
+def _not_a_document(body: bytes) -> str | None:
+    """Why a local file's bytes cannot be a text document, or None when they may be one."""
+    if not body.strip():
+        return "is empty"
+    for magic, what in _BINARY_MAGIC:
+        if body.startswith(magic):
+            return f"is {what}, not a text document"
+    head = body[:8192]
+    # UTF-16 and UTF-32 text holds NULs; it announces itself with a byte-order mark.
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return "is a binary file, not a text document"
+    return None
