@@ -194,3 +194,30 @@ def test_identical_api_requests_are_answered_from_the_micro_cache(site: Site) ->
         assert len(statements) > queried
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def test_nothing_published_yet_answers_the_root_with_how_to_publish(sqlite_url: str, tmp_path: Path) -> None:
+    import threading
+
+    from tracker.store.db import close_stores, open_store
+    from tracker.web import make_server
+
+    from tests.web.conftest import Site
+
+    output = tmp_path / "empty-feeds"
+    output.mkdir()
+    factory = open_store(sqlite_url)
+    server = make_server(output, factory, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        site = Site(server=server, output=output, factory=factory)
+        status, headers, body = site.request("/")
+        assert status == 200 and headers["content-type"].startswith("text/html")
+        assert b"tracker run" in body and b"/browse" in body
+        assert site.request("/all.atom")[0] == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        close_stores()

@@ -54,6 +54,14 @@ from tracker.web.responses import Response, compress, finalize, json_error, json
 
 log = logging.getLogger(__name__)
 
+_EMPTY_INDEX = (
+    b"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>tracker: nothing published yet</title>"
+    b"</head><body><h1>Nothing published yet</h1><p>The output folder holds no feeds. Run <code>tracker run</code> "
+    b"(fetch, extract and publish) or <code>tracker publish</code> (publish what is stored), then reload.</p>"
+    b"<p>Stored announcements can be searched at <a href=\"/browse\">/browse</a> and queried at "
+    b"<a href=\"/api/announcements\">/api/announcements</a>.</p></body></html>\n"
+)
+
 CONTENT_TYPES = {
     ".atom": "application/atom+xml; charset=utf-8",
     ".rss": "application/rss+xml; charset=utf-8",
@@ -228,6 +236,9 @@ class TrackerApp:
         found = self.files.get(path)
         if found is not None:
             return found
+        if path in ("/", "/index.html"):
+            # Nothing published yet: say how to publish instead of a bare 404.
+            return Response(status=200, body=_EMPTY_INDEX, content_type="text/html; charset=utf-8")
         body = b"Not found. Feeds are listed at / and in /index.opml; search at /browse.\n"
         return Response(status=404, body=body, content_type="text/plain; charset=utf-8")
 
