@@ -111,15 +111,6 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
-class Mention:
-    """An announcement seen in one document."""
-
-    document_url: str
-    excerpt: str = ""
-    position: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class NormalizedAnnouncement:
     """An announcement after normalisation: a stable key and its canonical services."""
 

@@ -27,7 +27,6 @@ from tracker.extract.text import (
     detect_status,
     is_launch_url,
     matches_any,
-    slugify,
     strip_trailing_punct,
     truncate,
     youtube_id,
@@ -773,8 +772,3 @@ def drop_weak(announcements: list[Announcement], rules: Rules) -> list[Announcem
     # A line opened by "**Now available**" in a launch post describes that launch too.
     weak.add("marker-label")
     return [a for a in announcements if a.rule.removeprefix("marker:").split("+")[0] not in weak]
-
-
-def session_key_for(title: str, vid: str | None, code: str | None) -> str:
-    """A session's stable key: its code, else its video id, else a slug of its title."""
-    return code or vid or slugify(title)

@@ -7,7 +7,7 @@ import html
 import logging
 import re
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -201,11 +201,6 @@ def parse_date(text: str | None) -> datetime | None:
         except ValueError:
             continue
     return None
-
-
-def date_to_datetime(value: date) -> datetime:
-    """Midnight UTC of a date."""
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
 def _year(raw: str) -> str:

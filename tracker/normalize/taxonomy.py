@@ -898,11 +898,3 @@ def regions_for(ann: Announcement, taxonomy: Taxonomy) -> tuple[Service, ...]:
             if service.region and service not in found:
                 found.append(service)
     return tuple(found)
-
-
-def iter_aliases(taxonomy: Taxonomy) -> Iterable[tuple[str, str]]:
-    """(alias, slug) for every spelling of every service: for listings and debugging."""
-    for service in taxonomy.services:
-        yield service.name, service.slug
-        for alias in service.aliases:
-            yield alias, service.slug

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.0 typed models: the normalised data model of DESIGN.md.
+"""SQLAlchemy 2.0 typed models: sources, documents, announcements, services, sessions and their links.
 
 The classes end in ``Row`` so they never shadow the dataclasses of `tracker.items`,
 which are what the rest of the program sees: the repository converts between the two.
