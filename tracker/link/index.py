@@ -1,0 +1,91 @@
+"""An inverted index of session titles: the candidates of a launch without scanning every pair."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tracker.items import Link
+from tracker.link.match import (
+    MISSING_SERVICE_FACTOR,
+    Candidate,
+    _best,
+    _Launch,
+    _prepare,
+    _ServiceNames,
+    _session_title,
+    _Title,
+)
+from tracker.link.words import UNIFORM, TokenWeights, _stem
+
+class SessionIndex:
+    """Sessions indexed by title word and event: candidates of a launch without scanning all pairs."""
+
+    def __init__(self, sessions: Iterable[tuple[int | str, Candidate]] = ()) -> None:
+        self._titles: dict[int | str, _Title] = {}
+        self._postings: dict[tuple[str | None, str], list[int | str]] = {}
+        self.weights: dict[str | None, TokenWeights] = {}
+        for key, cand in sessions:
+            self.add(key, cand)
+
+    def __len__(self) -> int:
+        return len(self._titles)
+
+    def add(self, key: int | str, session: Candidate) -> None:
+        """Index one session under each of its title words."""
+        title = _session_title(session.title)
+        self._titles[key] = title
+        self.weights.setdefault(session.event, TokenWeights()).add(session.title)
+        for tok in title.content:
+            self._postings.setdefault((session.event, tok), []).append(key)
+
+    def _posting(self, event: str | None, stem: str) -> list[int | str]:
+        return self._postings.get((event, stem), [])
+
+    def _naming(self, event: str | None, service: _ServiceNames) -> set[int | str]:
+        """Sessions whose title holds a spelling of the service (through its rarest word)."""
+        out: set[int | str] = set()
+        for spelling in service.spellings:
+            rarest = min((_stem(t) for t in spelling), key=lambda t: len(self._posting(event, t)))
+            out.update(self._posting(event, rarest))
+        return out
+
+    def candidates(self, announcement: Candidate, threshold: float = 0.0) -> list[int | str]:
+        """Sessions of the announcement's event that could reach the threshold.
+
+        They share a distinctive word with it (or, for a bare service name, name the service);
+        above ``MISSING_SERVICE_FACTOR`` they must also hold a spelling of each of its services.
+        """
+        return self._candidates(_prepare(announcement), announcement.event, threshold)
+
+    def _candidates(self, launch: _Launch, event: str | None, threshold: float) -> list[int | str]:
+        probe: set[str] = set()
+        for variant in launch.variants:
+            probe |= variant.own
+        seen: dict[int | str, None] = {}
+        if probe:
+            for tok in probe:
+                for key in self._posting(event, tok):
+                    seen[key] = None
+        else:
+            for service in launch.services:
+                for key in self._naming(event, service):
+                    seen[key] = None
+        if launch.services and threshold > MISSING_SERVICE_FACTOR:
+            for service in launch.services:
+                naming = self._naming(event, service)
+                seen = {key: None for key in seen if key in naming}
+        return list(seen)
+
+    def links(self, announcement: Candidate, threshold: float) -> list[tuple[int | str, Link]]:
+        """The sessions of the same event whose title covers the announcement, best first."""
+        if announcement.event is None:
+            return []  # across documents, only a shared known event makes a title match credible
+        weights = self.weights.get(announcement.event, UNIFORM)
+        launch = _prepare(announcement)
+        out = []
+        for key in self._candidates(launch, announcement.event, threshold):
+            link = _best(launch, self._titles[key], weights, threshold)
+            if link is not None and link.score >= threshold:
+                out.append((key, link))
+        out.sort(key=lambda pair: -pair[1].score)
+        return out
