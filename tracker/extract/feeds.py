@@ -23,7 +23,8 @@ def _date(entry: Any, *names: str) -> datetime | None:
         parsed = entry.get(f"{name}_parsed")
         if parsed:
             try:
-                return datetime(*parsed[:6], tzinfo=UTC)
+                year, month, day, hour, minute, second = parsed[:6]
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
             except (TypeError, ValueError):
                 pass
         raw = entry.get(name)

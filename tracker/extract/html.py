@@ -11,8 +11,8 @@ import re
 import warnings
 from datetime import datetime
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag, XMLParsedAsHTMLWarning
-from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
+from bs4 import BeautifulSoup, Comment, Tag, XMLParsedAsHTMLWarning
+from bs4.element import CData, Declaration, Doctype, NavigableString, ProcessingInstruction
 
 from tracker.extract import announce
 from tracker.extract.blocks import HEADING, Block, InlineBuilder, LinkSpan, TreeBuilder, select
@@ -148,7 +148,8 @@ class _Walker:
                 if span:
                     b.em.append(span)
             else:
-                href = absolute_url(node.get("href") if isinstance(node.get("href"), str) else None, self.base)
+                raw_href = node.get("href")
+                href = absolute_url(raw_href if isinstance(raw_href, str) else None, self.base)
                 if href:
                     b.links.append(LinkSpan(start, b.length, "", href))
             return

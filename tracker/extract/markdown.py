@@ -212,8 +212,8 @@ def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = N
             title=title, categories=(), blocks=blocks, url=None, published_at=published, rules=rules, event=doc_event
         )
     if post is not None:
-        body = announce.body_announcements(blocks, rules, event=doc_event, link_lists=False, post=True)
-        anns = [post, *announce.drop_weak(announce.drop_covered_by(title, body), rules)]
+        in_body = announce.body_announcements(blocks, rules, event=doc_event, link_lists=False, post=True)
+        anns = [post, *announce.drop_weak(announce.drop_covered_by(title, in_body), rules)]
     return [
         Document(
             url=url,

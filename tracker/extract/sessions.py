@@ -106,7 +106,8 @@ def session_from_row(
     default_event: str | None = None,
 ) -> ConferenceSession | None:
     """One session from a listing row (CSV row, JSON object, playlist line)."""
-    attrs = row.get("attributes") if isinstance(row.get("attributes"), Mapping) else {}
+    raw_attrs = row.get("attributes")
+    attrs: Mapping[str, Any] = raw_attrs if isinstance(raw_attrs, Mapping) else {}
     merged: dict[str, Any] = {**attrs, **{k: v for k, v in row.items() if v not in (None, "", [])}}
     raw_title = _text_value(_first(merged, rules.column("title")))
     if not raw_title:
@@ -210,7 +211,7 @@ def looks_like_playlist_markdown(text: str) -> bool:
     lines = [line for line in text.splitlines()[:400] if line.strip()]
     if not lines:
         return False
-    video_rows = sum(1 for line in lines if _MD_ROW.match(line) and youtube_id(_MD_ROW.match(line).group("url")))  # type: ignore[union-attr]
+    video_rows = sum(1 for line in lines if (row := _MD_ROW.match(line)) and youtube_id(row.group("url")))
     if not video_rows:
         return False
     table_rows = sum(1 for line in lines if line.lstrip().startswith("|"))

@@ -51,9 +51,9 @@ def decode(body: bytes | str, content_type: str | None = None) -> str:
             candidates.append(m.group(1))
     head = body[:4096]
     for pattern in (_CHARSET_XML, _CHARSET_META):
-        m = pattern.search(head)
-        if m:
-            candidates.append(m.group(1).decode("ascii", errors="replace"))
+        declared = pattern.search(head)
+        if declared:
+            candidates.append(declared.group(1).decode("ascii", errors="replace"))
     for name in candidates:
         codec = _codec(name)
         if codec is None:

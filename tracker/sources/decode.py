@@ -56,7 +56,7 @@ class BodyDecoder:
     def __init__(self, coding: str) -> None:
         """`coding`: identity, gzip or deflate (see `coding_of`)."""
         self.coding = coding
-        self._zlib: zlib._Decompress | None = None  # type: ignore[name-defined]
+        self._zlib: zlib._Decompress | None = None
         self._head = b""  # bytes held back: deflate's first two, or half of a gzip member's magic
         self._between = False  # a gzip member (or the deflate stream) ended; another member may follow
         self._done = False  # the compressed data ended; later bytes are ignored
