@@ -39,7 +39,7 @@ _TAG_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 def default_botocore_dir() -> Path | None:
     """botocore's data folder of whichever Python can import botocore, else None."""
     try:
-        import botocore  # type: ignore[import-untyped]
+        import botocore
     except ImportError:
         candidates = sorted(Path("/root/.pyenv/versions").glob("*/lib/python3*/site-packages/botocore/data"))
         return candidates[-1] if candidates else None

@@ -51,7 +51,7 @@ from urllib.parse import quote, urlsplit
 
 import nh3
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from tracker.items import AnnouncementRecord, Service, SessionLinkRecord
 from tracker.normalize.text import public_url

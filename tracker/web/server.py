@@ -337,7 +337,7 @@ class _Task(WSGITask):
         super().set_close_on_finish()
 
     def _client_closes(self) -> bool:
-        connection = self.request.headers.get("CONNECTION", "").lower()
+        connection = str(self.request.headers.get("CONNECTION", "")).lower()
         return connection == "close" or (self.version == "1.0" and connection != "keep-alive")
 
 
