@@ -1,4 +1,9 @@
-"""Shared fixtures: the two databases, the real corpus and a loopback HTTP server.
+"""Shared fixtures: the two databases, the real corpus and a loopback HTTP server; test lanes.
+
+Two lanes. `pytest` alone runs the developer's lane: every test on SQLite that takes no more
+than a few seconds (about two minutes in all). `pytest --runslow` runs the full suite: the
+PostgreSQL variants (marked `postgres`), end-to-end subprocesses, crash and attack campaigns,
+corpus ingests and evaluations (marked `slow`). CI=true runs the full suite.
 
 On CI (CI=true) a missing PostgreSQL or ../shared/corpus is a failure; on a user's
 fresh clone those tests skip with the reason.
@@ -20,6 +25,58 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CORPUS = Path(os.environ.get("TRACKER_TEST_CORPUS", REPO.parent / "shared" / "corpus"))
 POSTGRES_URL = os.environ.get("TRACKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+# Modules whose tests run whole programs, campaigns or corpus evaluations: the full lane only.
+SLOW_MODULES = frozenset({
+    "tests/eval/test_loso.py",
+    "tests/extract/test_linear_time.py",
+    "tests/faults/test_crash.py",
+    "tests/faults/test_hostile_runs.py",
+    "tests/faults/test_lock.py",
+    "tests/faults/test_matrix.py",
+    "tests/faults/test_no_change.py",
+    "tests/faults/test_prefetch.py",
+    "tests/faults/test_status.py",
+    "tests/link/test_sessions_sources.py",
+    "tests/publish/test_corpus_feeds.py",
+    "tests/publish/test_validity.py",
+    "tests/sources/test_hostile.py",
+    "tests/test_corpus_pipeline.py",
+    "tests/test_end_to_end.py",
+    "tests/test_reextract.py",
+    "tests/test_saved_recap_dates.py",
+    "tests/test_schedule.py",
+    "tests/test_sessions_integration.py",
+    "tests/test_wheel.py",
+    "tests/web/test_browse_page.py",
+    "tests/web/test_hostile_clients.py",
+})
+_POSTGRES_FIXTURES = frozenset({"postgres_url", "postgres_server"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """--runslow: the full suite (what CI runs)."""
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="run the full suite: slow tests and the PostgreSQL variants (CI=true implies it)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the PostgreSQL variants and the slow modules; the developer's lane skips both."""
+    full = bool(config.getoption("--runslow")) or ON_CI
+    skip = pytest.mark.skip(reason="full lane only: run `pytest --runslow` (CI=true runs it)")
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_postgres = bool(_POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ()))) or (
+            params is not None and "postgresql" in params.params.values()
+        )
+        if on_postgres:
+            item.add_marker(pytest.mark.postgres)
+        path = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
+        if path in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+        if not full and (on_postgres or item.get_closest_marker("slow") is not None):
+            item.add_marker(skip)
 
 
 def _unavailable(reason: str) -> None:
