@@ -777,4 +777,4 @@ def drop_weak(announcements: list[Announcement], rules: Rules) -> list[Announcem
 
 def session_key_for(title: str, vid: str | None, code: str | None) -> str:
     """A session's stable key: its code, else its video id, else a slug of its title."""
-    return code or vid or slugify(title)
+    return code or vid or slugify(title, 80) or "untitled"
