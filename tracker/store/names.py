@@ -30,8 +30,6 @@ from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.errors import TrackerError
-from tracker.normalize.events import detect_event
-from tracker.normalize.taxonomy import Taxonomy, name_key
 from tracker.store.models import EventRow, ServiceAliasRow, ServiceRow
 from tracker.textutil import slugify
 
@@ -105,6 +103,9 @@ def resolve_service(session: Session, text: str) -> Resolved:
     if exact:
         return _services(text, exact)
     # 2. The taxonomy's name key over every stored name and alias ("AWS S3" is "Amazon S3").
+    # Imported here: an exact spelling (the common case) does not pay for the taxonomy module.
+    from tracker.normalize.taxonomy import Taxonomy, name_key
+
     key = name_key(wanted)
     rows = session.execute(select(ServiceRow.id, ServiceRow.slug, ServiceRow.name).order_by(ServiceRow.slug)).all()
     aliases = session.execute(select(ServiceAliasRow.service_id, ServiceAliasRow.alias)).all()
@@ -161,6 +162,8 @@ def resolve_event(session: Session, text: str) -> Resolved:
     if not found:
         # 2. The event detection reads in the text: "reinvent 2023" is AWS re:Invent 2023; a
         # name without a year ("re:Invent") means each stored edition of it.
+        from tracker.normalize.events import detect_event  # only when slug and name did not match
+
         event = detect_event(wanted)
         if event is not None:
             found = [
