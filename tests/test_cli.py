@@ -115,7 +115,11 @@ def test_limit_bounds_the_rows_on_both_databases(database_url: str, capsys: pyte
         assert main(["--database", database_url, "announcements", "--limit", "2", "--format", "csv"]) == 0
         rows = capsys.readouterr().out.strip().splitlines()
         assert len(rows) == 1 + 2
-        assert main(["--database", database_url, "announcements", "--until", "9999-12-31", "--format", "csv"]) == 0
+        assert main(["--database", database_url, "announcements", "--until", "9999-12-30", "--format", "csv"]) == 0
         assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 3
+        # The end of 9999-12-31 is past the last moment a date can name: refused as the API refuses it.
+        with pytest.raises(SystemExit) as exc:
+            main(["--database", database_url, "announcements", "--until", "9999-12-31", "--format", "csv"])
+        assert exc.value.code == 2 and "9999-12-31T23:59:59Z" in capsys.readouterr().err
     finally:
         close_stores()

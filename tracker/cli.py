@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,16 +84,21 @@ def _public_url(value: str) -> str:
     return url
 
 
-def _parse_date(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date: {value[:40]!r} (use YYYY-MM-DD or an ISO 8601 time)") from None
-    try:
-        # In UTC now: a time whose UTC is before year 1 or after 9999 is refused here, not in a query.
-        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except OverflowError:
-        raise argparse.ArgumentTypeError(f"out of range: {value[:40]!r} (in UTC it falls outside years 1 to 9999)") from None
+def _date_bound(*, end: bool) -> Callable[[str], datetime]:
+    """--since (end=False) and --until (end=True): the API's meaning (tracker.textutil.parse_bound).
+
+    A bare --until day includes that day; a date-time is exact; refused values exit 2 here, not in a query.
+    """
+
+    def parse(value: str) -> datetime:
+        from tracker.textutil import DateError, parse_bound
+
+        try:
+            return parse_bound(value, end=end)
+        except DateError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
 def _add_wait(p: argparse.ArgumentParser) -> None:
@@ -314,13 +319,20 @@ def cmd_announcements(args: argparse.Namespace, settings: Settings) -> int:
     """Query stored announcements by service, event, date, session or text.
 
     Example:
-        tracker announcements --service "AWS Lambda" --since 2023-11-26
-        tracker announcements --event "re:Invent 2023" --format json
+        tracker announcements --service "AWS Lambda" --since 2023-11-26 --until 2023-12-01
+        tracker announcements --service S3 --event "reinvent 2023" --format json
     """
     from tracker.store import repository as repo
     from tracker.store.db import open_store, unit_of_work
+    from tracker.textutil import DateError, check_range
 
+    try:
+        check_range(args.since, args.until)
+    except DateError as exc:
+        print(f"error: --since/--until: {exc}", file=sys.stderr)
+        return 2
     factory = open_store(settings.database_url)
+    # An unknown --service or --event raises UnknownNameError: exit 2 with the closest names.
     with unit_of_work(factory) as session:
         records = repo.query_announcements(
             session,
@@ -694,10 +706,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("announcements")
-    p.add_argument("--service", metavar="S", help="service slug or name, e.g. amazon-s3 or 'Amazon S3' or S3")
-    p.add_argument("--event", metavar="E", help="event slug or name, e.g. 'AWS re:Invent 2023'")
-    p.add_argument("--since", type=_parse_date, metavar="DATE", help="announced on or after (YYYY-MM-DD)")
-    p.add_argument("--until", type=_parse_date, metavar="DATE", help="announced before (YYYY-MM-DD)")
+    p.add_argument("--service", metavar="S",
+                   help="service slug, name or alias, e.g. amazon-s3, 'Amazon S3', 'AWS S3' or S3 "
+                        "(an unknown name exits 2 with the closest ones)")
+    p.add_argument("--event", metavar="E",
+                   help="event slug or name, e.g. aws-reinvent-2023, 'AWS re:Invent 2023' or 'reinvent 2023'")
+    p.add_argument("--since", type=_date_bound(end=False), metavar="DATE",
+                   help="announced on or after (YYYY-MM-DD: from the start of that day, UTC; or an ISO 8601 time)")
+    p.add_argument("--until", type=_date_bound(end=True), metavar="DATE",
+                   help="announced up to (YYYY-MM-DD: including that whole day, UTC; an ISO 8601 time: before it)")
     p.add_argument("--search", metavar="TEXT",
                    help="full-text search in the title and summary: every word, stemmed, the last one as a prefix")
     p.add_argument("--session", metavar="CODE", help="covered by this session code, e.g. DAT342")
@@ -715,7 +732,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
 
     p = add("sessions")
-    p.add_argument("--event", metavar="E", help="event slug or name")
+    p.add_argument("--event", metavar="E",
+                   help="event slug or name, e.g. 'reinvent 2023' (an unknown name exits 2 with the closest ones)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
     p = add("publish")

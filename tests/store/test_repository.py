@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.items import AnnouncementRecord, Link, Service, SessionRecord
 from tracker.store import repository as repo
 from tracker.store.db import unit_of_work
+from tracker.store.names import UnknownNameError
 from tracker.store.models import (
     AnnouncementRow,
     AnnouncementSessionRow,
@@ -407,11 +408,13 @@ def test_query_filters(factory: sessionmaker[Session]) -> None:
         for name in ("lambda", "AWS Lambda", "aws lambda", "aws-lambda", "LAMBDA"):
             assert keys(repo.query_announcements(s, service=name)) == ["lambda-durable-timers"], name
         assert keys(repo.query_announcements(s, service="Amazon Simple Storage Service")) == ["lambda-durable-timers"]
-        assert repo.query_announcements(s, service="no-such-service") == []
+        with pytest.raises(UnknownNameError):  # an unknown name is an error, not an empty answer
+            repo.query_announcements(s, service="no-such-service")
         assert len(repo.query_announcements(s, event="reinvent-2030")) == 3
         assert len(repo.query_announcements(s, event="AWS re:Invent 2030")) == 3
         assert len(repo.query_announcements(s, event="re:Invent 2030")) == 3
-        assert repo.query_announcements(s, event="re:Invent 1999") == []
+        with pytest.raises(UnknownNameError):
+            repo.query_announcements(s, event="re:Invent 1999")
         assert keys(repo.query_announcements(s, since=NOW)) == ["lambda-durable-timers"]
         assert keys(repo.query_announcements(s, until=NOW)) == ["aurora-redshift-zero-etl"]
         assert keys(repo.query_announcements(s, since=NOW - timedelta(days=1), until=NOW + timedelta(seconds=1))) == [
@@ -536,7 +539,8 @@ def test_listings(factory: sessionmaker[Session]) -> None:
         assert repo.list_events(s) == [("reinvent-2030", "AWS re:Invent 2030", 3)]
         sessions = repo.list_sessions(s)
         assert [x.code for x in sessions] == ["SVS301", None]
-        assert repo.list_sessions(s, event="nowhere") == []
+        with pytest.raises(UnknownNameError):
+            repo.list_sessions(s, event="nowhere")
         assert [r.key for r in repo.announcements_without_services(s)] == ["mystery-feature"]
         assert repo.feed_groups(s) == {
             "services": ["aurora", "lambda", "redshift", "s3"], "events": ["reinvent-2030"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -56,7 +56,9 @@ def test_announcements_filters(any_site: Site) -> None:
     window = all_pages(site, "/api/announcements?since=2031-12-01&until=2031-12-04")
     assert [i["key"] for i in window] == ["launch-01", "launch-02", "launch-03", "launch-04"]
     assert len(all_pages(site, "/api/announcements?since=2031-12-05T12:00:00Z")) == 1
-    assert get(site, "/api/announcements?service=no-such-service")["items"] == []
+    # An unknown name is a 400 naming the parameter, not an empty page (issue 15).
+    error = get(site, "/api/announcements?service=no-such-service", 400)["error"]
+    assert error["parameter"] == "service" and "unknown service 'no-such-service'" in error["message"]
 
 
 def test_full_text_search(any_site: Site) -> None:
@@ -101,7 +103,7 @@ def test_the_response_names_the_feed_of_the_filter(any_site: Site) -> None:
         assert feed == {"atom": stem + ".atom", "rss": stem + ".rss", "json": stem + ".json"}, query
         status, _, body = site.request(feed["atom"])
         assert status == 200 and feedparser.parse(body).bozo == 0
-    assert get(site, "/api/announcements?service=nothing")["feed"] is None
+    assert get(site, "/api/announcements?service=nothing", 400)["error"]["parameter"] == "service"
 
 
 @pytest.mark.parametrize("query, parameter, words", [
@@ -164,7 +166,8 @@ def test_services_events_sessions(any_site: Site) -> None:
                                 "json": f"/events/{EVENT_SLUG}.json"}}]
     sessions = get(site, f"/api/sessions?event={EVENT_SLUG}")
     assert [s["code"] for s in sessions["items"]] == ["KEY001"] and sessions["total"] == 1
-    assert get(site, "/api/sessions?event=nothing")["items"] == []
+    error = get(site, "/api/sessions?event=nothing", 400)["error"]
+    assert error["parameter"] == "event" and "unknown event 'nothing'" in error["message"]
     assert get(site, "/api/sessions?limit=1001", 400)["error"]["parameter"] == "limit"
     assert get(site, "/api/events?x=1", 400)["error"]["parameter"] == "x"
 
@@ -200,3 +203,76 @@ def test_openapi_documents_every_endpoint_and_parameter(shared_site: Site) -> No
     refs = json.dumps(doc)
     for name in doc["components"]["schemas"]:
         assert f"#/components/schemas/{name}" in refs or name == "Error"
+
+
+# --------------------------------------------------------------------------- one resolver, one date range (issue 15)
+
+
+def test_cli_and_api_give_the_same_rows_for_one_day(
+    any_site: Site, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`since=D until=D` is that whole day in both (the CLI used to read a bare --until as midnight: nothing)."""
+    from tracker.cli import main
+
+    site = any_site
+    day = (NOW - timedelta(days=2)).date().isoformat()  # launch-02 is at noon that day
+    api = [i["id"] for i in all_pages(site, f"/api/announcements?since={day}&until={day}")]
+    capsys.readouterr()
+    assert main(["--database", database_url, "announcements", "--since", day, "--until", day, "--format", "json"]) == 0
+    cli = [row["id"] for row in json.loads(capsys.readouterr().out)]
+    assert api and cli == api
+    assert [i["key"] for i in all_pages(site, f"/api/announcements?since={day}&until={day}")] == ["launch-02"]
+    # A date-time is exact in both: up to noon excludes the launch at noon.
+    until = f"{day}T12:00:00Z"
+    assert all_pages(site, f"/api/announcements?since={day}&until={until}") == []
+    assert main(["--database", database_url, "announcements", "--since", day, "--until", until, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    # An empty range is refused by both.
+    assert get(site, f"/api/announcements?since={day}T13:00:00Z&until={day}T12:00:00Z", 400)["error"]["parameter"] == "since"
+    assert main(["--database", database_url, "announcements", "--since", f"{day}T13:00:00Z", "--until", f"{day}T12:00:00Z"]) == 2
+
+
+@pytest.mark.parametrize(("query", "slug"), [
+    ("service=" + quote("AWS S3"), "amazon-s3"),
+    ("service=S3", "amazon-s3"),
+    ("service=" + quote("Amazon Lambda"), "aws-lambda"),
+    ("event=" + quote("reinvent 2031"), None),
+    ("event=" + quote("re:Invent 2031"), None),
+])
+def test_the_api_resolves_the_spellings_people_write(any_site: Site, query: str, slug: str | None) -> None:
+    page = get(any_site, "/api/announcements?limit=100&" + query)
+    if slug is None:
+        assert page["count"] == 15 and all(i["event"] == EVENT_NAME for i in page["items"])
+        assert page["feed"]["atom"] == f"/events/{EVENT_SLUG}.atom"  # the feed of the same, resolved name
+    else:
+        assert page["count"] == 10 and page["feed"]["atom"] == f"/services/{slug}.atom"
+
+
+@pytest.mark.parametrize(("path", "parameter", "suggested"), [
+    ("/api/announcements?service=Lamda", "service", "AWS Lambda"),
+    ("/api/announcements?service=" + quote("Amazon Auroa"), "service", "Amazon Aurora"),
+    ("/api/announcements?event=" + quote("reinvnt 2031"), "event", EVENT_NAME),
+    ("/api/sessions?event=" + quote("re:Invent 2030"), "event", EVENT_NAME),
+])
+def test_an_unknown_name_is_a_400_with_suggestions(any_site: Site, path: str, parameter: str, suggested: str) -> None:
+    error = get(any_site, path, 400)["error"]
+    assert error["parameter"] == parameter and suggested in error["suggestions"]
+    assert f"unknown {parameter}" in error["message"] and "did you mean" in error["message"]
+
+
+def test_the_cli_exits_2_with_suggestions_for_an_unknown_name(
+    any_site: Site, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tracker.cli import main
+
+    capsys.readouterr()
+    assert main(["--database", database_url, "announcements", "--service", "Lamda"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown service 'Lamda'; did you mean: AWS Lambda" in err and "0 announcements" not in err
+    assert main(["--database", database_url, "sessions", "--event", "reinvnt 2031"]) == 2
+    assert "unknown event 'reinvnt 2031'; did you mean: AWS re:Invent 2031" in capsys.readouterr().err
+    for spelling in ("AWS S3", "S3", "Amazon S3"):
+        assert main(["--database", database_url, "announcements", "--service", spelling, "--format", "json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)) == 10, spelling
+    assert main(["--database", database_url, "sessions", "--event", "reinvent 2031", "--format", "json"]) == 0
+    assert [s["code"] for s in json.loads(capsys.readouterr().out)] == ["KEY001"]

@@ -158,7 +158,7 @@ def session_from_row(
     track = _text_value(_first(merged, rules.column("track")))
     abstract = _text_value(_first(merged, rules.column("abstract")))
     return ConferenceSession(
-        key=code or vid or slugify(title),
+        key=code or vid or slugify(title, 80) or "untitled",
         title=title,
         kind=kind,
         url=url if url and url.startswith("http") else None,

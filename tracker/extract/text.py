@@ -6,12 +6,12 @@ import codecs
 import html
 import logging
 import re
-import unicodedata
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 from tracker.extract.rules import Rules
+from tracker.textutil import slugify as slugify  # one definition for every stage
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +105,6 @@ def truncate(text: str, limit: int) -> str:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:-")
     return cut + "…"
-
-
-def slugify(text: str, limit: int = 80) -> str:
-    """Lower-case ASCII words joined by hyphens."""
-    norm = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", norm.lower()).strip("-")
-    return slug[:limit].rstrip("-") or "untitled"
 
 
 def absolute_url(href: str | None, base: str | None) -> str | None:

@@ -117,6 +117,12 @@ def _key(text: str) -> str:
     return key
 
 
+def name_key(name: str) -> str:
+    """The key `Taxonomy.by_name` compares a service name by: case, spacing, punctuation and the
+    Amazon/AWS prefix ignored ("AWS S3", "Amazon S3", "s3" → "s3"); the store's name resolver uses it too."""
+    return _key(clean_text(name or ""))
+
+
 @dataclass
 class _Draft:
     """A service while the taxonomy is being assembled."""
@@ -309,7 +315,7 @@ class Taxonomy:
     def by_name(self, name: str) -> Service | None:
         """The service any of whose names or identifiers this is (case, spacing, hyphens and
         the Amazon/AWS prefix ignored); None for names that are not services."""
-        key = _key(clean_text(name or ""))
+        key = name_key(name)
         if not key or key in self._blocked:
             return None
         slug = self._exact.get(key)

@@ -6,60 +6,20 @@ Nothing here reads the clock: a `now` is passed in where plausibility needs one.
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from tracker.redact import is_secret_param, strip_controls
+from tracker.redact import is_secret_param
+# One definition for every stage (tracker.textutil); re-exported for the normaliser's callers.
+from tracker.textutil import clean_text as clean_text
+from tracker.textutil import fold as fold
+from tracker.textutil import slugify as slugify
 
 log = logging.getLogger(__name__)
-
-# --- text ------------------------------------------------------------------------------------
-
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
-_STRAY_MARKERS = re.compile(r"\*{2,}|(?<![\w])__|__(?![\w])|`+")
-
-
-def clean_text(s: str) -> str:
-    """Collapse whitespace, strip markdown emphasis markers, unescape (double-escaped) HTML entities
-    and remove terminal escape sequences, C0/C1 controls and bidirectional overrides."""
-    if not s:
-        return ""
-    # Feeds double-escape entities ("&amp;nbsp;"): unescape until the text stops changing.
-    for _ in range(3):
-        unescaped = html.unescape(s)
-        if unescaped == s:
-            break
-        s = unescaped
-    # After unescaping: "&#27;[2J" is an escape sequence too. A screen-clearing sequence or a
-    # right-to-left override in a title would reach terminals, feed readers and the API.
-    s = strip_controls(s).translate(_INVISIBLE)
-    previous = None
-    while previous != s:
-        previous = s
-        s = _EMPHASIS.sub(r"\2", s)
-    s = _STRAY_MARKERS.sub("", s)
-    return " ".join(s.split())
-
-
-def fold(s: str) -> str:
-    """Accents folded to ASCII (é → e); characters without an ASCII form are dropped."""
-    return unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
-
-
-def slugify(s: str) -> str:
-    """Lower-case ASCII words joined by hyphens; apostrophes and colons inside a word join it
-    ("re:Invent" → "reinvent", "O'Reilly" → "oreilly"); '' when nothing is left."""
-    text = fold(clean_text(s)).lower()
-    text = re.sub(r"(?<=[a-z0-9])['’:](?=[a-z0-9])", "", text)
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-
 
 # --- URLs ------------------------------------------------------------------------------------
 

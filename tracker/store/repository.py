@@ -26,7 +26,6 @@ import hashlib
 import json
 import logging
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -62,7 +61,9 @@ from tracker.store.models import (
     SourceRow,
     UNDATED,
 )
+from tracker.store.names import Resolved, resolve_event, resolve_service
 from tracker.store.search import fulltext_condition
+from tracker.textutil import slugify as slugify  # one definition for every stage
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +109,6 @@ def _unique(values: Iterable[T]) -> list[T]:
     return out
 
 
-def slugify(text: str) -> str:
-    """Lowercase ASCII words joined by hyphens ('' when nothing is left)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-
-
 def youtube_id(url: str) -> str | None:
     """The video id of a YouTube URL (watch, youtu.be, embed, shorts, live), else None."""
     try:
@@ -153,6 +148,20 @@ def session_natural_key(s: ConferenceSession, event_slug: str | None) -> str:
         return _bounded(f"video:{youtube_id(s.url) or s.url.strip()}")
     title_slug = slugify(s.title) or hashlib.sha256(s.title.encode()).hexdigest()[:16]
     return _bounded(f"title:{event}:{title_slug}")
+
+
+def _legacy_session_key(s: ConferenceSession, event_slug: str | None) -> str | None:
+    """The title key this session had before slugs joined a word's inner apostrophe or colon, if different.
+
+    Keys written then ("title:e:what-s-new-in-re-invent") are still in existing databases: an
+    upsert finds the row under its old key and moves it to the new one, so nothing is stored twice.
+    """
+    if (s.code and s.code.strip()) or (s.url and s.url.strip()):
+        return None
+    old_slug = slugify(re.sub(r"['’:]", " ", s.title))
+    if not old_slug or old_slug == slugify(s.title):
+        return None
+    return _bounded(f"title:{event_slug or '-'}:{old_slug}")
 
 
 def url_rank(url: str | None) -> int:
@@ -696,6 +705,11 @@ def upsert_session(session: Session, s: ConferenceSession, *, event_id: int | No
         abstract=strip_controls(s.abstract) if s.abstract else s.abstract,
     )
     row = _find_session(session, s, key, event_id)
+    legacy = _legacy_session_key(s, event_slug) if row is None else None
+    if legacy is not None:
+        row = session.scalar(select(SessionRow).where(SessionRow.natural_key == legacy))
+        if row is not None:
+            row.natural_key = key  # moved to today's key: found by it from now on
     if row is None:
         row = SessionRow(
             natural_key=key,
@@ -1002,38 +1016,16 @@ def _records(session: Session, stmt: Any) -> list[AnnouncementRecord]:
     return _RecordReader(session).read([row[0] for row in session.execute(stmt)])
 
 
-def _service_ids(session: Session, service: str) -> list[int]:
-    needle = service.strip().lower()
-    slug = slugify(service)
-    by_alias = select(ServiceAliasRow.service_id).where(func.lower(ServiceAliasRow.alias) == needle)
-    return list(
-        session.scalars(
-            select(ServiceRow.id).where(
-                or_(
-                    func.lower(ServiceRow.slug) == needle,
-                    ServiceRow.slug == slug,
-                    func.lower(ServiceRow.name) == needle,
-                    ServiceRow.id.in_(by_alias),
-                )
-            )
-        )
-    )
+def _service_ids(session: Session, service: str | Resolved) -> list[int]:
+    """Ids of the stored services a name means (tracker.store.names); UnknownNameError when none is known."""
+    resolved = service if isinstance(service, Resolved) else resolve_service(session, service)
+    return list(resolved.ids)
 
 
-def _event_ids(session: Session, event: str) -> list[int]:
-    """Events named by slug or display name; failing that, whose name contains the text."""
-    needle = " ".join(event.lower().split())
-    slug = slugify(event)
-    rows = session.execute(select(EventRow.id, EventRow.slug, EventRow.name)).all()
-    exact = [r.id for r in rows if needle in (r.slug.lower(), r.name.lower()) or (slug and slug == r.slug)]
-    if exact:
-        return exact
-    # The events table is tiny; matching in Python behaves the same on both databases.
-    return [
-        r.id
-        for r in rows
-        if needle and (needle in " ".join(r.name.lower().split()) or (slug and slug in r.slug))
-    ]
+def _event_ids(session: Session, event: str | Resolved) -> list[int]:
+    """Ids of the stored events a name means (tracker.store.names); UnknownNameError when none is known."""
+    resolved = event if isinstance(event, Resolved) else resolve_event(session, event)
+    return list(resolved.ids)
 
 
 def _ordering(order: str) -> tuple[ColumnElement[Any], ...]:
@@ -1062,8 +1054,8 @@ def _after(cursor: tuple[datetime | None, int], order: str) -> ColumnElement[boo
 def query_announcements(
     session: Session,
     *,
-    service: str | None = None,
-    event: str | None = None,
+    service: str | Resolved | None = None,
+    event: str | Resolved | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     search: str | None = None,
@@ -1073,6 +1065,10 @@ def query_announcements(
     after: tuple[datetime | None, int] | None = None,
 ) -> list[AnnouncementRecord]:
     """Announcements filtered by service, event, date range [since, until), full text and session code.
+
+    `service` and `event` are names as people type them, resolved by `tracker.store.names`
+    (or already resolved there): an unknown name raises `UnknownNameError` with suggestions;
+    a known service nothing is stored for gives no records.
 
     `search` is full-text (every word, stemmed, the last one as a prefix: see
     `tracker.store.search`). `after` is a keyset cursor: (announced_at, id) of the last
@@ -1192,8 +1188,8 @@ def list_events(session: Session) -> list[tuple[str, str, int]]:
     return [(r.slug, r.name, int(counts.get(r.id, 0))) for r in rows]
 
 
-def list_sessions(session: Session, *, event: str | None = None) -> list[SessionRecord]:
-    """Stored sessions, optionally of one event (slug or name), by event, code and title."""
+def list_sessions(session: Session, *, event: str | Resolved | None = None) -> list[SessionRecord]:
+    """Stored sessions, optionally of one event (any name `tracker.store.names` resolves), by event, code and title."""
     stmt = select(SessionRow).options(joinedload(SessionRow.event))
     if event:
         ids = _event_ids(session, event)

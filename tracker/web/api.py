@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.items import AnnouncementRecord, SessionRecord
 from tracker.store import repository as repo
 from tracker.store.db import unit_of_work
+from tracker.store.names import Resolved, UnknownNameError, resolve_event, resolve_service
+from tracker.textutil import DateError, check_range, parse_bound  # DATE_RANGE: for openapi.py
 from tracker.web.responses import Response, json_error, json_response
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,6 @@ FEED_EXTS = (".atom", ".rss", ".json")
 MAX_ID = 2**31 - 1
 # C0 controls, DEL and C1 controls: PostgreSQL refuses NUL in text, and none belongs in a filter.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-DATE_RANGE = "between 0001-01-01 and 9999-12-31 (in UTC)"
 
 
 class BadRequest(Exception):
@@ -84,37 +85,22 @@ def _no_controls(name: str, value: str) -> None:
 def parse_date(name: str, value: str, *, end: bool = False) -> datetime:
     """YYYY-MM-DD or an ISO 8601 date-time (naive = UTC), as aware UTC; a bare `until` date includes that day.
 
-    Every value is checked to be a moment datetime can hold in UTC: 0001-01-01T00:00:00+14:00 is
-    in year 0 in UTC, and the end of 9999-12-31 is in year 10000; both would overflow later.
+    The meaning is the CLI's (tracker.textutil.parse_bound): the range is [since, until).
     """
-    if not value.isascii():
-        # strptime's %Y takes any Unicode digit; the API speaks ASCII dates only.
-        raise BadRequest(f"parameter {name!r}: {value!r} is not a date; write it in ASCII, e.g. 2030-12-05",
-                         parameter=name)
     try:
-        if len(value) == 10:
-            day = datetime.strptime(value, "%Y-%m-%d").date()
-            moment = datetime.combine(day, time(0), tzinfo=UTC)
-            if not end:
-                return moment
-            # until=2030-12-05 means "up to the end of that day": the range is [since, until).
-            try:
-                return moment + timedelta(days=1)
-            except OverflowError:
-                raise BadRequest(
-                    f"parameter {name!r}: the end of {value} is past the last moment a date can name; "
-                    f"use {name}={value}T23:59:59Z (dates are {DATE_RANGE})", parameter=name,
-                ) from None
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(
-            f"parameter {name!r}: {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 date-time "
-            "such as 2030-12-05T10:00:00Z", parameter=name,
-        ) from None
-    utc = _as_utc(parsed)
-    if utc is None:
-        raise BadRequest(f"parameter {name!r}: {value} is not {DATE_RANGE}", parameter=name)
-    return utc
+        return parse_bound(value, end=end)
+    except DateError as exc:
+        raise BadRequest(f"parameter {name!r}: {exc}", parameter=name) from None
+
+
+def _resolve(session: Session, kind: str, value: str | None) -> Resolved | None:
+    """A service or event name resolved by the store's one resolver; an unknown one is a 400 with suggestions."""
+    if value is None:
+        return None
+    try:
+        return resolve_service(session, value) if kind == "service" else resolve_event(session, value)
+    except UnknownNameError as exc:
+        raise BadRequest(exc.message, parameter=kind, suggestions=list(exc.suggestions)) from None
 
 
 def _as_utc(moment: datetime) -> datetime | None:
@@ -238,21 +224,17 @@ class Api:
     def _record(self, record: AnnouncementRecord) -> dict[str, Any]:
         return record.as_dict()
 
-    def _feed_for_filter(self, session: Session, service: str | None, event: str | None) -> dict[str, str] | None:
+    def _feed_for_filter(self, service: Resolved | None, event: Resolved | None) -> dict[str, str] | None:
+        """The published feed of exactly this filter: names resolved once, by the store's resolver."""
         service_slug = event_slug = None
-        if service:
-            needle = service.strip().lower()
-            matches = [s.slug for s, _ in repo.list_services(session, with_counts=False)
-                       if needle in {s.slug.lower(), s.name.lower(), *(a.lower() for a in s.aliases)}]
-            if len(matches) != 1:
+        if service is not None:
+            service_slug = service.slug
+            if service_slug is None:
+                return None  # a name that means several services has no one feed
+        if event is not None:
+            event_slug = event.slug
+            if event_slug is None:
                 return None
-            service_slug = matches[0]
-        if event:
-            needle = " ".join(event.lower().split())
-            found = [slug for slug, name, _ in repo.list_events(session) if needle in {slug.lower(), name.lower()}]
-            if len(found) != 1:
-                return None
-            event_slug = found[0]
         if service_slug and event_slug:
             return self._feed(f"events/{event_slug}/services/{service_slug}")
         if service_slug:
@@ -269,16 +251,20 @@ class Api:
         limit = parse_limit(params.get("limit"), default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
         since = parse_date("since", params["since"]) if "since" in params else None
         until = parse_date("until", params["until"], end=True) if "until" in params else None
-        if since and until and since >= until:
-            raise BadRequest("'since' must be before 'until'", parameter="since")
+        try:
+            check_range(since, until)
+        except DateError as exc:
+            raise BadRequest(str(exc), parameter="since") from None
         after = decode_cursor(params["cursor"], params) if "cursor" in params else None
         with unit_of_work(self.factory) as session:
+            service = _resolve(session, "service", params.get("service"))
+            event = _resolve(session, "event", params.get("event"))
             # One more than asked: tells whether there is a next page without a COUNT.
             records = repo.query_announcements(
-                session, service=params.get("service"), event=params.get("event"), since=since, until=until,
+                session, service=service, event=event, since=since, until=until,
                 search=params.get("q"), session_code=params.get("session"), limit=limit + 1, after=after,
             )
-            feed = self._feed_for_filter(session, params.get("service"), params.get("event"))
+            feed = self._feed_for_filter(service, event)
         page, more = records[:limit], len(records) > limit
         next_cursor = encode_cursor(page[-1], params) if more and page else None
         next_url = None
@@ -336,7 +322,7 @@ class Api:
         params = _single(query, ("event", "limit"))
         limit = parse_limit(params.get("limit"), default=MAX_SESSIONS_LIMIT, maximum=MAX_SESSIONS_LIMIT)
         with unit_of_work(self.factory) as session:
-            sessions = repo.list_sessions(session, event=params.get("event"))
+            sessions = repo.list_sessions(session, event=_resolve(session, "event", params.get("event")))
 
         def one(s: SessionRecord) -> dict[str, Any]:
             return {"id": s.id, "code": s.code, "title": s.title, "kind": s.kind, "url": s.url, "event": s.event,

@@ -30,7 +30,8 @@ def _ok(schema_ref: str, description: str) -> dict[str, Any]:
 ERRORS = {
     "304": {"description": "Not modified: the If-None-Match ETag is current; no body"},
     "400": {"description": "A parameter is unknown, repeated, empty, too long, out of range, has control "
-                           "characters or is malformed; the error names it",
+                           "characters or is malformed, or a service or event name is unknown; the error names "
+                           "it (and, for a name, the closest known names in `suggestions`)",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
 }
 
@@ -38,8 +39,9 @@ ERRORS = {
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
     announcement_params = [
-        _text("service", "service slug, name or alias, e.g. amazon-s3, Amazon S3 or S3"),
-        _text("event", "event slug or name, e.g. aws-reinvent-2023 or AWS re:Invent 2023"),
+        _text("service", "service slug, name or alias, e.g. amazon-s3, Amazon S3, AWS S3 or S3 "
+              "(an unknown name is a 400 with suggestions)"),
+        _text("event", "event slug or name, e.g. aws-reinvent-2023, AWS re:Invent 2023 or reinvent 2023"),
         _text("session", "session code, e.g. DAT342: announcements covered by that session"),
         _param("since", "announced on or after: YYYY-MM-DD or an ISO 8601 date-time (UTC when no zone), "
                f"{DATE_RANGE}",
@@ -106,7 +108,8 @@ def spec() -> dict[str, Any]:
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["status", "message"],
                 "properties": {"status": {"type": "integer"}, "message": {"type": "string"},
-                               "parameter": {"type": "string"}, "allowed": {"type": "array"}}}}},
+                               "parameter": {"type": "string"}, "allowed": {"type": "array"},
+                               "suggestions": {"type": "array", "items": {"type": "string"}}}}}},
             "Feed": {"type": ["object", "null"], "description": "root-relative URLs of a published feed",
                      "properties": {"atom": {"type": "string"}, "rss": {"type": "string"},
                                     "json": {"type": "string"}}},
