@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tracker import __version__
-from tracker.web.api import DATE_RANGE, DEFAULT_LIMIT, MAX_ID, MAX_LIMIT, MAX_SESSIONS_LIMIT, MAX_TEXT
+from tracker.textutil import DATE_RANGE
+from tracker.web.api import (
+    DEFAULT_LIMIT,
+    MAX_ID,
+    MAX_LIMIT,
+    MAX_SESSIONS_LIMIT,
+    MAX_TEXT,
+)
 
 
 def _param(name: str, description: str, schema: dict[str, Any], where: str = "query") -> dict[str, Any]:
