@@ -37,8 +37,8 @@ EXIT_CODES = (
     (0, "success"),
     (1, "at least one source failed (the others were processed; `tracker status` says which)"),
     (2, "a configuration error or an invalid argument"),
-    (69, "object storage refused the feeds or is unreachable: bucket missing, access denied, no credentials "
-         "(EX_UNAVAILABLE; the store is kept, the next run publishes)"),
+    (69, ("object storage refused the feeds or is unreachable: bucket missing, access denied, no credentials "
+          "(EX_UNAVAILABLE; the store is kept, the next run publishes)")),
     (70, "an unexpected internal error (EX_SOFTWARE; the traceback is printed)"),
     (74, "a disk refused a write: output, archive or database folder full, read-only or not writable (EX_IOERR)"),
     (75, "another run holds the run lock; try again later (EX_TEMPFAIL)"),

@@ -27,14 +27,14 @@ import pytest
 pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
 
-from tracker import pipeline  # noqa: E402 - after the skips: boto3 and moto are the test extra's
-from tracker.cli import main  # noqa: E402
-from tracker.config import Settings, load_settings  # noqa: E402
-from tracker.errors import PublishError  # noqa: E402
-from tracker.publish.objectstore import CONTENT_TYPES  # noqa: E402
-from tracker.publish.writer import FINGERPRINTS  # noqa: E402
-from tracker.store import repository as repo  # noqa: E402
-from tracker.store.db import close_stores, open_store, unit_of_work  # noqa: E402
+from tracker import pipeline  # after the skips: boto3 and moto are the test extra's
+from tracker.cli import main
+from tracker.config import Settings, load_settings
+from tracker.errors import PublishError
+from tracker.publish.objectstore import CONTENT_TYPES
+from tracker.publish.writer import FINGERPRINTS
+from tracker.store import repository as repo
+from tracker.store.db import close_stores, open_store, unit_of_work
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 AURORA_FEED = FIXTURES / "sources" / "feed.xml"  # one Aurora launch
@@ -235,7 +235,10 @@ def test_a_missing_bucket_is_a_clear_error_and_the_store_is_kept(
         # The import itself is stored: only the feeds are behind.
         with unit_of_work(open_store(settings.database_url)) as session:
             titles = [r.title for r in repo.query_announcements(session)]
+            run = repo.last_runs(session, 1)[0]
         assert titles == ["Amazon Aurora now supports automatic storage tiering"]
+        # The run says why it failed (`tracker status`), so the next one publishes again.
+        assert run["status"] == "failed" and "does not exist" in str(run["error"])
 
         # Once the bucket exists, publishing (here to a URL given on the command line) catches up.
         s3.create_bucket(Bucket=missing)
@@ -296,3 +299,21 @@ def test_local_publishing_does_not_import_boto3() -> None:
     code = ("import sys, tracker.cli, tracker.pipeline, tracker.publish; "
             "sys.exit(1 if 'boto3' in sys.modules or 'botocore' in sys.modules else 0)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_a_quiet_run_asks_the_bucket_and_republishes_what_was_emptied(
+    settings: Settings, s3: Any, bucket: str
+) -> None:
+    pipeline.import_documents(settings, [str(AURORA_FEED)])
+    before = versions(s3, bucket)
+    quiet = pipeline.run(settings, sources=[])  # nothing fetched, nothing changed
+    assert quiet.published is not None and quiet.published.written == []
+    assert versions(s3, bucket) == before
+
+    # Someone empties the prefix: index.opml is gone, so the next quiet run publishes everything again.
+    for rel in objects(s3, bucket):
+        s3.delete_object(Bucket=bucket, Key=f"{PREFIX}/{rel}")
+    again = pipeline.run(settings, sources=[])
+    assert again.published is not None
+    assert sorted(again.published.written) == sorted(objects(s3, bucket))
+    assert "index.opml" in again.published.written
