@@ -37,6 +37,8 @@ EXIT_CODES = (
     (0, "success"),
     (1, "at least one source failed (the others were processed; `tracker status` says which)"),
     (2, "a configuration error or an invalid argument"),
+    (69, ("object storage refused the feeds or is unreachable: bucket missing, access denied, no credentials "
+          "(EX_UNAVAILABLE; the store is kept, the next run publishes)")),
     (70, "an unexpected internal error (EX_SOFTWARE; the traceback is printed)"),
     (74, "a disk refused a write: output, archive or database folder full, read-only or not writable (EX_IOERR)"),
     (75, "another run holds the run lock; try again later (EX_TEMPFAIL)"),
@@ -506,7 +508,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         ctx = pipeline.Context(settings)
         report = pipeline.publish(ctx)
     print(f"{len(report.written)} files written, {report.unchanged} unchanged, {len(report.removed)} removed "
-          f"in {settings.output_dir}", file=sys.stderr)
+          f"in {settings.output_location}", file=sys.stderr)
     return 0
 
 
@@ -524,6 +526,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.web import make_server, serve_forever
 
     factory = open_store(settings.database_url)
+    if settings.object_store is not None:
+        print(f"feeds are published to {settings.object_store.url} (serve them from there); serving the API and "
+              f"whatever is in {settings.output_dir}", file=sys.stderr)
     server = make_server(settings.output_dir, factory, host=args.host, port=args.port)
     print(f"serving {settings.output_dir} on {server.url} (feeds at /, API at /api/openapi.json, "
           f"browse at /browse); Ctrl-C stops", file=sys.stderr)
@@ -663,7 +668,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tracker {__version__}")
     parser.add_argument("--config", type=Path, metavar="DIR", help="folder with tracker.toml and sources.toml (default: ./config)")
     parser.add_argument("--database", metavar="URL", help="database URL (overrides database_url / TRACKER_DATABASE_URL)")
-    parser.add_argument("--output", type=Path, metavar="DIR", help="feed output folder (overrides output_dir)")
+    # A string, not a Path: Path("s3://bucket/prefix") would fold the URL's "//".
+    parser.add_argument("--output", metavar="DIR", help="feed output folder, or s3://bucket/prefix (overrides output_dir)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

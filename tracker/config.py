@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import ConfigError
+from tracker.redact import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ SCHEMA: dict[str, tuple[type, Any]] = {
     "push.hub": (str, ""),
     "push.retries": (int, 3),
     "push.timeout": (float, 10.0),
+    # Only read when output_dir is an s3:// URL (tracker.publish.objectstore).
+    "s3.endpoint_url": (str, ""),
+    "s3.cache_control": (str, "public, max-age=300"),
+    "s3.archive_cache_control": (str, "public, max-age=86400"),
 }
 
 SOURCE_SCHEMA: dict[str, tuple[type, Any]] = {
@@ -76,6 +82,19 @@ class HttpSettings:
     min_interval: float = 1.0  # seconds between two requests to the same host
     robots: bool = True  # honour robots.txt
     concurrency: int = 4  # sources on this many hosts are fetched at once (one request at a time per host)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectStoreSettings:
+    """Where and how feeds are put when `output_dir` is an s3:// URL."""
+
+    url: str = ""  # s3://bucket/prefix, as configured (normalised: no trailing slash); "" = not used
+    bucket: str = ""
+    prefix: str = ""  # "" (the bucket's root) or a key prefix without leading or trailing "/"
+    # "" = boto3's own lookup: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, the AWS config file, else AWS itself
+    endpoint_url: str = ""
+    cache_control: str = "public, max-age=300"  # feeds and indexes: readers poll, as `tracker serve` says
+    archive_cache_control: str = "public, max-age=86400"  # archive pages hardly ever change
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +131,63 @@ class Settings:
     push_timeout: float = 10.0
     http: HttpSettings = field(default_factory=lambda: HttpSettings(user_agent=SCHEMA["http.user_agent"][1]))
     sources: tuple[SourceConfig, ...] = ()
+    # Its url is set when output_dir is an s3:// URL: feeds go to that bucket and prefix, not to output_dir.
+    s3: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
+
+    @property
+    def object_store(self) -> ObjectStoreSettings | None:
+        """The bucket and prefix feeds are published to, or None when they go to output_dir."""
+        return self.s3 if self.s3.url else None
+
+    @property
+    def output_location(self) -> str:
+        """Where feeds are published, for messages: the s3:// URL or the folder."""
+        return self.object_store.url if self.object_store else str(self.output_dir)
 
     def with_overrides(self, **changes: Any) -> Settings:
-        """A copy with some fields replaced (CLI flags)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some fields replaced (CLI flags); an `output_dir` string may be an s3:// URL."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        output = changes.get("output_dir")
+        if isinstance(output, str):
+            if is_object_store_url(output):
+                changes["s3"] = object_store_settings(output, self.s3, file="command line", key="--output")
+                del changes["output_dir"]
+            else:
+                changes["output_dir"] = Path(output)
+        if "output_dir" in changes:
+            # A local folder given on the command line wins over a URL in tracker.toml.
+            changes["s3"] = replace(self.s3, url="", bucket="", prefix="")
+        return replace(self, **changes)
+
+
+S3_SCHEME = "s3://"
+# Bucket names as S3 and the S3-compatible stores accept them (the legacy upper case and "_" too).
+_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,254}")
+
+
+def is_object_store_url(value: str) -> bool:
+    """Whether an output setting names object storage (s3://bucket/prefix) rather than a folder."""
+    return value[:len(S3_SCHEME)].lower() == S3_SCHEME
+
+
+def object_store_settings(url: str, base: ObjectStoreSettings, *, file: str, key: str) -> ObjectStoreSettings:
+    """The bucket and prefix of an s3://bucket/prefix URL (with base's other settings), else a ConfigError."""
+    rest = url[len(S3_SCHEME):]
+    bucket, _, prefix = rest.partition("/")
+    prefix = prefix.strip("/")
+    if "@" in bucket or ":" in bucket:
+        # Credentials never go in the URL (they would be logged): the AWS environment carries them.
+        raise ConfigError("an s3:// URL takes no credentials or port: set AWS_ACCESS_KEY_ID and "
+                          "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and s3.endpoint_url for another store",
+                          file=file, key=key)
+    if not _BUCKET.fullmatch(bucket):
+        raise ConfigError(f"{mask_url(url)!r} does not name a bucket: expected s3://bucket/prefix", file=file, key=key)
+    parts = prefix.split("/") if prefix else []
+    if any(part in ("", ".", "..") for part in parts) or any(ch in prefix for ch in "\\?#\x00") or not prefix.isprintable():
+        raise ConfigError(f"{mask_url(url)!r}: the prefix must be a plain path (no empty, '.' or '..' parts, "
+                          "no '\\', '?' or '#')", file=file, key=key)
+    normalised = f"{S3_SCHEME}{bucket}/{prefix}" if prefix else f"{S3_SCHEME}{bucket}"
+    return replace(base, url=normalised, bucket=bucket, prefix=prefix)
 
 
 def default_config_dir() -> Path:
@@ -248,10 +320,17 @@ def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | N
     for key in ("feeds.limit", "http.max_bytes", "http.concurrency"):
         if v[key] <= 0:
             raise ConfigError("must be positive", file=str(config_dir / "tracker.toml"), key=key)
+    s3 = ObjectStoreSettings(endpoint_url=v["s3.endpoint_url"], cache_control=v["s3.cache_control"],
+                             archive_cache_control=v["s3.archive_cache_control"])
+    to_bucket = is_object_store_url(v["output_dir"])
+    if to_bucket:
+        # Path() would fold "s3://b/p" into "s3:/b/p": the URL is kept whole, output_dir stays the default.
+        s3 = object_store_settings(v["output_dir"], s3, file=str(config_dir / "tracker.toml"), key="output_dir")
     return Settings(
         config_dir=config_dir,
         database_url=v["database_url"],
-        output_dir=Path(v["output_dir"]),
+        output_dir=Path(SCHEMA["output_dir"][1] if to_bucket else v["output_dir"]),
+        s3=s3,
         archive_dir=Path(v["archive_dir"]),
         base_url=v["base_url"] if v["base_url"].endswith("/") else v["base_url"] + "/",
         feed_title=v["feeds.title"],

@@ -4,7 +4,8 @@
     ├── ConfigError   a setting is unknown, missing or of the wrong type (carries file and key)
     ├── FetchError    a source could not be fetched (carries source and URL)
     ├── ExtractError  a document could not be read (carries source and URL)
-    └── StoreError    the database refused or is unreachable (carries the database URL, password masked)
+    ├── StoreError    the database refused or is unreachable (carries the database URL, password masked)
+    └── PublishError  object storage refused the feeds or is unreachable (carries the s3:// URL)
 """
 
 from __future__ import annotations
@@ -64,3 +65,13 @@ class ExtractError(TrackerError):
 
 class StoreError(TrackerError):
     """The database could not be reached or refused a write."""
+
+
+class PublishError(TrackerError):
+    """Object storage (output_dir = "s3://...") refused the feeds or could not be reached.
+
+    Exit code 69 (EX_UNAVAILABLE): the store is committed, only the feeds are behind; the
+    message names the bucket and prefix and what to fix, and the next run publishes again.
+    """
+
+    exit_code = 69

@@ -40,6 +40,7 @@ from tracker.publish import (
     load_fingerprints,
     save_fingerprints,
 )
+from tracker.publish.objectstore import ObjectStoreWriter, feeds_present
 from tracker.sources import Fetcher, hosts_of, is_remote
 from tracker.sources import push
 from tracker.sources.guard import check_document
@@ -461,7 +462,7 @@ def archive(ctx: Context, body: bytes) -> str:
 
 def publish(ctx: Context) -> PublishReport:
     """Rebuild the feeds from the store; only changed files are written (a disk that refuses
-    them is a `DiskError`, exit 74, naming the file)."""
+    them is a `DiskError`, exit 74, naming the file; a bucket that does, a `PublishError`, exit 69)."""
     try:
         return _publish(ctx)
     except OSError as exc:
@@ -473,6 +474,8 @@ def _publish(ctx: Context) -> PublishReport:
         records = repo.query_announcements(session)
     feed_ctx = FeedContext(base_url=ctx.settings.base_url, author=ctx.settings.feed_author,
                            hub=ctx.settings.push_hub or None)
+    if ctx.settings.object_store is not None:
+        return _publish_to_bucket(ctx, records, feed_ctx)
     output = ctx.settings.output_dir
     # Feed documents whose inputs are those they were last written from are not rendered again;
     # the others are written as they are rendered, so no more than one is held in memory.
@@ -488,6 +491,23 @@ def _publish(ctx: Context) -> PublishReport:
     writer.keep(build.kept)
     report = writer.finish(prune=True)
     save_fingerprints(output, build.fingerprints)
+    return report
+
+
+def _publish_to_bucket(ctx: Context, records: list[AnnouncementRecord], feed_ctx: FeedContext) -> PublishReport:
+    """The same publish into object storage (output_dir = "s3://bucket/prefix"): only changed objects are put."""
+    assert ctx.settings.object_store is not None
+    # The bucket's own listing and fingerprints say what is there; the writer drops the
+    # fingerprints itself before the first object changes (none when nothing does).
+    writer = ObjectStoreWriter(ctx.settings.object_store, connect_timeout=ctx.settings.http.connect_timeout,
+                               read_timeout=ctx.settings.http.timeout)
+    build = build_feeds(
+        records, feed_ctx, title=ctx.settings.feed_title, limit=ctx.settings.feed_limit,
+        known=writer.load_fingerprints(), sink=writer.write,
+    )
+    writer.keep(build.kept)
+    report = writer.finish(prune=True)
+    writer.save_fingerprints(build.fingerprints)
     return report
 
 
@@ -646,14 +666,19 @@ def _nothing_changed(report: RunReport) -> bool:
 
 def _feeds_current(ctx: Context, run_id: int) -> bool:
     """Whether the last finished run before this one left the feeds matching the store."""
-    if not (ctx.settings.output_dir / "index.opml").is_file():
+    bucket = ctx.settings.object_store
+    if bucket is None and not (ctx.settings.output_dir / "index.opml").is_file():
         return False
     with unit_of_work(ctx.factory) as session:
         previous = repo.previous_run(session, run_id)
     if previous is None:
         return False
     status, counts, finished = previous
-    return finished and status in ("ok", "failed") and counts.get("published") == 1
+    if not (finished and status in ("ok", "failed") and counts.get("published") == 1):
+        return False
+    # Last, as it costs a request: the bucket still holds the feeds (not emptied by hand).
+    return bucket is None or feeds_present(bucket, connect_timeout=ctx.settings.http.connect_timeout,
+                                           read_timeout=ctx.settings.http.timeout)
 
 
 def _describe(outcome: SourceOutcome) -> str:

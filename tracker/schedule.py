@@ -116,7 +116,7 @@ def scheduled_run(config_dir: str, database_url: str, output_dir: str) -> None:
         return
     started = time.monotonic()
     try:
-        settings = load_settings(Path(config_dir)).with_overrides(database_url=database_url, output_dir=Path(output_dir))
+        settings = load_settings(Path(config_dir)).with_overrides(database_url=database_url, output_dir=output_dir)
         with run_lock(settings.database_url):
             report = pipeline.run(settings, stop=stop_requested)
     except RunInProgress as exc:
@@ -141,6 +141,11 @@ def scheduled_run(config_dir: str, database_url: str, output_dir: str) -> None:
     )
 
 
+def _output(settings: Settings) -> str:
+    """What the job is given as output_dir: the s3:// URL, else the folder's absolute path."""
+    return settings.object_store.url if settings.object_store else str(settings.output_dir.resolve())
+
+
 def build_scheduler(settings: Settings, *, blocking: bool = True) -> BaseScheduler:
     """A scheduler with the daily job in the database's job store.
 
@@ -160,7 +165,7 @@ def build_scheduler(settings: Settings, *, blocking: bool = True) -> BaseSchedul
     kwargs: dict[str, Any] = {
         "config_dir": str(settings.config_dir.resolve()),
         "database_url": settings.database_url,
-        "output_dir": str(settings.output_dir.resolve()),
+        "output_dir": _output(settings),
     }
     store = scheduler._jobstores["default"]  # noqa: SLF001 - read before start, APScheduler has no public lookup
     try:
@@ -217,7 +222,7 @@ def serve_forever(settings: Settings, *, run_now: bool = False) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     if run_now:
-        scheduled_run(str(settings.config_dir.resolve()), settings.database_url, str(settings.output_dir.resolve()))
+        scheduled_run(str(settings.config_dir.resolve()), settings.database_url, _output(settings))
     if _STOP.is_set():
         return 0
     print(f"tracker schedule: cron {settings.schedule_cron!r} ({settings.schedule_timezone}); "
