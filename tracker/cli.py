@@ -345,6 +345,7 @@ def cmd_announcements(args: argparse.Namespace, settings: Settings) -> int:
             search=args.search,
             session_code=args.session,
             limit=args.limit,
+            region=args.region,
         )
     rows = [_record_json(r) for r in records]
     if args.format == "json":
@@ -717,6 +718,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(an unknown name exits 2 with the closest ones)")
     p.add_argument("--event", metavar="E",
                    help="event slug or name, e.g. aws-reinvent-2023, 'AWS re:Invent 2023' or 'reinvent 2023'")
+    p.add_argument("--region", metavar="R",
+                   help="launches about an AWS partition or Region, e.g. GovCloud or 'AWS China (Beijing) Region'")
     p.add_argument("--since", type=_date_bound(end=False), metavar="DATE",
                    help="announced on or after (YYYY-MM-DD: from the start of that day, UTC; or an ISO 8601 time)")
     p.add_argument("--until", type=_date_bound(end=True), metavar="DATE",

@@ -167,6 +167,7 @@ class AnnouncementRecord:
     services: tuple[Service, ...] = ()
     sessions: tuple[SessionLinkRecord, ...] = ()
     sources: tuple[str, ...] = ()  # public URLs of the documents that mention it
+    regions: tuple[str, ...] = ()  # names of the AWS partitions and Regions it is about
     # Every document that mentions it, local files included: for `tracker show` on this machine,
     # never published.
     mentioned_in: tuple[str, ...] = ()
@@ -187,6 +188,7 @@ class AnnouncementRecord:
             "event_slug": self.event_slug,
             "services": [s.name for s in self.services],
             "service_slugs": [s.slug for s in self.services],
+            "regions": list(self.regions),
             "sessions": [
                 {"code": sl.session.code, "title": sl.session.title, "url": sl.session.url, "kind": sl.session.kind,
                  "method": sl.link.method, "score": sl.link.score, "reason": sl.link.reason}

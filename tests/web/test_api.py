@@ -186,7 +186,7 @@ def test_openapi_documents_every_endpoint_and_parameter(shared_site: Site) -> No
     assert doc["openapi"].startswith("3.1") and doc["info"]["title"]
     assert set(doc["paths"]) == {"/api/announcements", "/api/announcements/{id}", "/api/services",
                                  "/api/events", "/api/sessions"}
-    samples = {"service": "amazon-s3", "event": EVENT_SLUG, "session": "KEY001", "since": "2031-01-01",
+    samples = {"service": "amazon-s3", "region": "GovCloud", "event": EVENT_SLUG, "session": "KEY001", "since": "2031-01-01",
                "until": "2032-01-01", "q": "vector", "limit": "5", "all": "true"}
     for path, item in doc["paths"].items():
         operation = item["get"]

@@ -189,6 +189,28 @@ class AnnouncementServiceRow(Base):
     sort_at: Mapped[datetime]
 
 
+class RegionRow(Base):
+    """An AWS partition or Region a launch is about ("AWS GovCloud (US)"): filterable, not a service."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+
+
+class AnnouncementRegionRow(Base):
+    """Announcement ↔ region (many-to-many)."""
+
+    __tablename__ = "announcement_regions"
+    __table_args__ = (Index("ix_announcement_regions_region", "region_id", "announcement_id"),)
+
+    announcement_id: Mapped[int] = mapped_column(
+        ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
+    )
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True)
+
+
 class MentionRow(Base):
     """An announcement seen in one document."""
 

@@ -30,7 +30,7 @@ from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.errors import TrackerError
-from tracker.store.models import EventRow, ServiceAliasRow, ServiceRow
+from tracker.store.models import EventRow, RegionRow, ServiceAliasRow, ServiceRow
 from tracker.textutil import slugify
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ class UnknownNameError(TrackerError):
             hint = "did you mean: " + ", ".join(self.suggestions) + "?"
         elif kind == "service":
             hint = "`tracker services --all` lists the known services"
+        elif kind == "region":
+            hint = "regions are partitions such as GovCloud (US) or the China Regions"
         else:
             hint = "no stored event has a similar name (`/api/events` lists them)"
         super().__init__(f"unknown {kind} {shown!r}; {hint}")
@@ -63,7 +65,7 @@ class UnknownNameError(TrackerError):
 class Resolved:
     """What a typed name means: the stored rows (`ids`, possibly none) and their canonical slugs and names."""
 
-    kind: str  # "service" or "event"
+    kind: str  # "service", "event" or "region"
     text: str  # as typed
     ids: tuple[int, ...]
     slugs: tuple[str, ...]
@@ -196,3 +198,37 @@ def _suggest(needle: str, display: dict[str, str]) -> list[str]:
         if name not in out:
             out.append(name)
     return out[:MAX_SUGGESTIONS]
+
+
+# --------------------------------------------------------------------------- regions
+
+
+def resolve_region(session: Session, text: str) -> Resolved:
+    """The partition or Region a typed name means ("GovCloud", "AWS China (Beijing) Region"), else UnknownNameError."""
+    wanted = _collapse(text)
+    if not wanted:
+        raise UnknownNameError("region", text)
+    needle = wanted.lower()
+    rows = session.execute(select(RegionRow.id, RegionRow.slug, RegionRow.name).order_by(RegionRow.slug)).all()
+    exact = [r for r in rows if needle in (r.slug.lower(), r.name.lower()) or r.slug == slugify(wanted)]
+    if exact:
+        return Resolved("region", text, tuple(r.id for r in exact), tuple(r.slug for r in exact),
+                        tuple(r.name for r in exact))
+    # Other spellings through the taxonomy ("GovCloud (US-West)" is AWS GovCloud (US)).
+    from tracker.normalize.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.load()
+    meant = [s for s in taxonomy.find(wanted) if s.region] or [
+        s for s in (taxonomy.by_name(wanted),) if s is not None and s.region
+    ]
+    if meant:
+        slugs = {s.slug for s in meant}
+        ids = tuple(r.id for r in rows if r.slug in slugs)
+        # A known region nothing is stored for yet: an empty answer, not an error.
+        return Resolved("region", text, ids, tuple(s.slug for s in meant), tuple(s.name for s in meant))
+    display = {r.name.lower(): r.name for r in rows}
+    for svc in taxonomy.services:
+        if svc.region:
+            for spelling in (svc.name, *svc.aliases):
+                display.setdefault(spelling.lower(), svc.name)
+    raise UnknownNameError("region", text, _suggest(needle, display))

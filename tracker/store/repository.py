@@ -47,12 +47,14 @@ from tracker.items import (
 from tracker.normalize.text import public_url
 from tracker.redact import mask_text, mask_url, strip_controls
 from tracker.store.models import (
+    AnnouncementRegionRow,
     AnnouncementRow,
     AnnouncementServiceRow,
     AnnouncementSessionRow,
     DocumentRow,
     EventRow,
     MentionRow,
+    RegionRow,
     RobotsRow,
     RunRow,
     ServiceAliasRow,
@@ -61,7 +63,7 @@ from tracker.store.models import (
     SourceRow,
     UNDATED,
 )
-from tracker.store.names import Resolved, resolve_event, resolve_service
+from tracker.store.names import Resolved, resolve_event, resolve_region, resolve_service
 from tracker.store.search import fulltext_condition
 from tracker.textutil import slugify as slugify  # one definition for every stage
 
@@ -320,7 +322,8 @@ def sync_services(session: Session, services: Sequence[Service]) -> None:
     """Make the services and their aliases match the taxonomy (services are never deleted)."""
     rows = {r.slug: r for r in session.scalars(select(ServiceRow).options(selectinload(ServiceRow.aliases)))}
     added = 0
-    for svc in services:
+    # Partitions and Regions are stored as regions (`_link_regions`), never as services.
+    for svc in (s for s in services if not s.region):
         row = rows.get(svc.slug)
         if row is None:
             row = _new_service(svc)
@@ -346,6 +349,27 @@ def _service_rows(session: Session, services: Sequence[Service]) -> list[Service
             session.add(row)
             found[svc.slug] = row
     return [found[slug] for slug in slugs]
+
+
+def _link_regions(session: Session, announcement_id: int, regions: Sequence[Service]) -> None:
+    """Tie an announcement to its partitions and Regions (get-or-create by slug); links are only added."""
+    slugs = _unique(r.slug for r in regions)
+    if not slugs:
+        return
+    found = {r.slug: r for r in session.scalars(select(RegionRow).where(RegionRow.slug.in_(slugs)))}
+    for region in regions:
+        if region.slug not in found:
+            row = RegionRow(slug=region.slug, name=region.name)
+            session.add(row)
+            found[region.slug] = row
+    session.flush()
+    linked = set(session.scalars(
+        select(AnnouncementRegionRow.region_id).where(AnnouncementRegionRow.announcement_id == announcement_id)
+    ))
+    session.add_all(
+        AnnouncementRegionRow(announcement_id=announcement_id, region_id=found[slug].id)
+        for slug in slugs if found[slug].id not in linked
+    )
 
 
 def get_or_create_event(session: Session, slug: str, name: str, year: int | None = None) -> int:
@@ -513,6 +537,7 @@ def upsert_announcement(
         session.add(row)
         session.flush()
         _link_services(session, row.id, [s.id for s in services], announced_at)
+        _link_regions(session, row.id, na.regions)
         return row.id, "created"
 
     same_owner = url is not None and url == row.url and document_url in (None, url)
@@ -554,6 +579,7 @@ def upsert_announcement(
         )
     }
     _link_services(session, row.id, [s.id for s in services if s.slug not in linked], row.announced_at)
+    _link_regions(session, row.id, na.regions)
     have = set(linked) | {s.slug for s in services}
 
     digest = _published_hash(row, have)
@@ -945,6 +971,14 @@ class _RecordReader:
             )
         ):
             service_ids.setdefault(ann_id, []).append(sid)
+        regions: dict[int, list[str]] = {}
+        for ann_id, name in session.execute(
+            select(AnnouncementRegionRow.announcement_id, RegionRow.name)
+            .join(RegionRow, RegionRow.id == AnnouncementRegionRow.region_id)
+            .where(AnnouncementRegionRow.announcement_id.in_(ids))
+            .order_by(RegionRow.name)
+        ):
+            regions.setdefault(ann_id, []).append(name)
         sources: dict[int, list[str]] = {}
         for ann_id, url in session.execute(
             select(MentionRow.announcement_id, DocumentRow.url)
@@ -970,7 +1004,11 @@ class _RecordReader:
             {r.event_id for r in rows.values() if r.event_id is not None}
             | {link[11] for found in links.values() for link in found if link[11] is not None}  # type: ignore[index]
         )
-        return [self._record(rows[i], service_ids.get(i, []), sources.get(i, []), links.get(i, [])) for i in ids if i in rows]
+        return [
+            replace(self._record(rows[i], service_ids.get(i, []), sources.get(i, []), links.get(i, [])),
+                    regions=tuple(regions.get(i, ())))
+            for i in ids if i in rows
+        ]
 
     def _event(self, event_id: int | None) -> tuple[str | None, str | None]:
         return self.events.get(event_id, (None, None)) if event_id is not None else (None, None)
@@ -1063,6 +1101,7 @@ def query_announcements(
     limit: int | None = None,
     order: str = "desc",
     after: tuple[datetime | None, int] | None = None,
+    region: str | Resolved | None = None,
 ) -> list[AnnouncementRecord]:
     """Announcements filtered by service, event, date range [since, until), full text and session code.
 
@@ -1086,6 +1125,13 @@ def query_announcements(
         if not event_ids:
             return []
         conditions.append(AnnouncementRow.event_id.in_(event_ids))
+    if region:
+        resolved = region if isinstance(region, Resolved) else resolve_region(session, region)
+        if not resolved.ids:
+            return []
+        conditions.append(AnnouncementRow.id.in_(
+            select(AnnouncementRegionRow.announcement_id).where(AnnouncementRegionRow.region_id.in_(resolved.ids))
+        ))
     if since is not None:
         conditions.append(AnnouncementRow.announced_at >= _utc(since))
     if until is not None:

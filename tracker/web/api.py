@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.items import AnnouncementRecord, SessionRecord
 from tracker.store import repository as repo
 from tracker.store.db import unit_of_work
-from tracker.store.names import Resolved, UnknownNameError, resolve_event, resolve_service
+from tracker.store.names import Resolved, UnknownNameError, resolve_event, resolve_region, resolve_service
 from tracker.textutil import DateError, check_range, parse_bound  # DATE_RANGE: for openapi.py
 from tracker.web.responses import Response, json_error, json_response
 
@@ -94,11 +94,12 @@ def parse_date(name: str, value: str, *, end: bool = False) -> datetime:
 
 
 def _resolve(session: Session, kind: str, value: str | None) -> Resolved | None:
-    """A service or event name resolved by the store's one resolver; an unknown one is a 400 with suggestions."""
+    """A service, event or region name resolved by the store's one resolver; an unknown one is a 400 with suggestions."""
     if value is None:
         return None
     try:
-        return resolve_service(session, value) if kind == "service" else resolve_event(session, value)
+        resolver = {"service": resolve_service, "event": resolve_event, "region": resolve_region}[kind]
+        return resolver(session, value)
     except UnknownNameError as exc:
         raise BadRequest(exc.message, parameter=kind, suggestions=list(exc.suggestions)) from None
 
@@ -247,7 +248,7 @@ class Api:
 
     def announcements(self, query: Mapping[str, list[str]]) -> Response:
         """GET /api/announcements: filtered, newest first, keyset-paginated."""
-        params = _single(query, ("service", "event", "session", "since", "until", "q", "limit", "cursor"))
+        params = _single(query, ("service", "event", "region", "session", "since", "until", "q", "limit", "cursor"))
         limit = parse_limit(params.get("limit"), default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
         since = parse_date("since", params["since"]) if "since" in params else None
         until = parse_date("until", params["until"], end=True) if "until" in params else None
@@ -259,10 +260,12 @@ class Api:
         with unit_of_work(self.factory) as session:
             service = _resolve(session, "service", params.get("service"))
             event = _resolve(session, "event", params.get("event"))
+            region = _resolve(session, "region", params.get("region"))
             # One more than asked: tells whether there is a next page without a COUNT.
             records = repo.query_announcements(
                 session, service=service, event=event, since=since, until=until,
                 search=params.get("q"), session_code=params.get("session"), limit=limit + 1, after=after,
+                region=region,
             )
             feed = self._feed_for_filter(service, event)
         page, more = records[:limit], len(records) > limit

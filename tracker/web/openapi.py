@@ -49,6 +49,7 @@ def spec() -> dict[str, Any]:
         _text("service", "service slug, name or alias, e.g. amazon-s3, Amazon S3, AWS S3 or S3 "
               "(an unknown name is a 400 with suggestions)"),
         _text("event", "event slug or name, e.g. aws-reinvent-2023, AWS re:Invent 2023 or reinvent 2023"),
+        _text("region", "an AWS partition or Region the launch is about, e.g. GovCloud or AWS China (Beijing) Region"),
         _text("session", "session code, e.g. DAT342: announcements covered by that session"),
         _param("since", "announced on or after: YYYY-MM-DD or an ISO 8601 date-time (UTC when no zone), "
                f"{DATE_RANGE}",
