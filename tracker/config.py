@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +129,8 @@ def default_config_dir() -> Path:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """A TOML file's tables ({} when the file does not exist); bad TOML is a ConfigError naming the file."""
+    import tomllib  # here, not at the top: `tracker --help` reads no file
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -280,6 +280,8 @@ def _sources_file(config_dir: Path) -> Path:
 
 def shipped_file(name: str) -> Path:
     """A data file shipped inside the package (tracker/data): rules, model, taxonomy, events, default sources."""
+    from importlib import resources  # here, not at the top: most commands never need a shipped file
+
     # A regular (unzipped) install, editable or from a wheel, gives a real path.
     return Path(str(resources.files("tracker") / "data" / name))
 

@@ -217,20 +217,26 @@ def shipped_revisions() -> tuple[str | None, frozenset[str]]:
 
     Read from the migration files' `revision` and `down_revision` lines, without importing
     Alembic (whose import, with every SQLAlchemy dialect it pulls in, costs more than a query's
-    whole run); Alembic's own reading is the fallback for any file this simple reading cannot
-    follow (a merge revision, a computed id), so the answer is never a guess.
+    whole run); Alembic's own reading is the fallback for any history this simple reading cannot
+    follow (a merge revision, a computed id, two heads), so the answer is never a guess.
     """
+    return read_revisions(MIGRATIONS / "versions") or _alembic_revisions()
+
+
+def read_revisions(versions: Path) -> tuple[str, frozenset[str]] | None:
+    """(head, every revision) of a folder of migration files forming one line; None when it is not that simple."""
     parents: dict[str, str | None] = {}
-    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+    for path in sorted(versions.glob("*.py")):
         found: dict[str, str | None] = {}
         for match in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")):
             found.setdefault(match["name"], None if match["none"] else match["id"])
-        if "revision" not in found or "down_revision" not in found or found["revision"] is None:
-            return _alembic_revisions()
-        parents[str(found["revision"])] = found["down_revision"]
+        revision = found.get("revision")
+        if revision is None or "down_revision" not in found or revision in parents:
+            return None
+        parents[revision] = found["down_revision"]
     heads = set(parents) - {parent for parent in parents.values() if parent is not None}
     if len(heads) != 1 or any(parent is not None and parent not in parents for parent in parents.values()):
-        return _alembic_revisions()
+        return None
     return heads.pop(), frozenset(parents)
 
 
