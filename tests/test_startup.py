@@ -160,3 +160,16 @@ def test_a_history_the_simple_reading_cannot_follow_is_left_to_alembic(
     for name, revision, down in files:
         _migration(tmp_path, name, revision, down)
     assert read_revisions(tmp_path) == expected
+
+
+def test_a_database_recording_two_revisions_is_refused_with_a_message(database_url: str) -> None:
+    from tracker.errors import StoreError
+
+    open_store(database_url)
+    close_stores()
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0003_robots')"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="2 schema revisions"):
+        open_store(database_url)
