@@ -129,7 +129,8 @@ def default_config_dir() -> Path:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """A TOML file's tables ({} when the file does not exist); bad TOML is a ConfigError naming the file."""
-    import tomllib  # here, not at the top: `tracker --help` reads no file
+    # Imported here, not at the top: `tracker --help` reads no file.
+    import tomllib
 
     try:
         with path.open("rb") as fh:
@@ -280,7 +281,8 @@ def _sources_file(config_dir: Path) -> Path:
 
 def shipped_file(name: str) -> Path:
     """A data file shipped inside the package (tracker/data): rules, model, taxonomy, events, default sources."""
-    from importlib import resources  # here, not at the top: most commands never need a shipped file
+    # Imported here, not at the top: most commands never need a shipped file.
+    from importlib import resources
 
     # A regular (unzipped) install, editable or from a wheel, gives a real path.
     return Path(str(resources.files("tracker") / "data" / name))

@@ -1,4 +1,4 @@
-"""Start-up benchmark: `python -m tests.benchmarks.startup [--runs 15] [--tree DIR] [--postgres] [--json PATH]`.
+"""Start-up benchmark: `python -m tests.benchmarks.startup [--runs 15] [--tree DIR]... [--postgres] [--json PATH]`.
 
 Builds a small SQLite database (two fixture documents imported: six announcements, two of them
 Amazon S3), then times `tracker --help` and `tracker announcements --service S3` as real
@@ -8,8 +8,8 @@ floor line times `python -c "import sqlalchemy.orm"` the same way: the part of a
 that no change to tracker removes.
 
 Each command runs as `<python> -m tracker ...` with PYTHONPATH set to --tree (default: this
-checkout), so an older checkout (`git archive <commit> tracker | tar -x -C DIR`) can be timed
-the same way for a before/after figure. Bytecode is cached in a temporary folder and one warm-up
+checkout); give --tree twice, e.g. an older checkout (`git archive <commit> tracker | tar -x -C
+DIR`) and this one, for before/after figures taken in turn under the same load. Bytecode is cached in a temporary folder and one warm-up
 run precedes the timed ones: an installed package has its .pyc files (pip compiles them), and
 PYTHONDONTWRITEBYTECODE must not turn every start into a compile. The load average is printed
 with the figures because the machine is shared. Not part of the pytest run.
@@ -49,7 +49,7 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, 
     """Wall and CPU (user + system) seconds of one process, start to exit."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -87,73 +87,79 @@ def _config(work: Path, database_url: str) -> Path:
     return config
 
 
-def measure(python: str, tree: Path, runs: int, *, postgres: bool) -> dict[str, dict[str, Any]]:
-    """Median, min and max wall seconds (and median CPU seconds) of each command."""
+def measure(python: str, trees: list[Path], runs: int, *, postgres: bool) -> dict[str, dict[str, Any]]:
+    """Median, min and max wall seconds (and median CPU seconds) of each command on each tree."""
     with tempfile.TemporaryDirectory(prefix="tracker-startup-") as tmp:
         root = Path(tmp)
-        env = _environment(tree, root / "pycache")
-        databases = [("sqlite", f"sqlite:///{root / 'sqlite' / 'tracker.db'}", None)]
-        if postgres:
-            url, drop = _fresh_postgres(str(os.getpid()))
-            databases.append(("postgresql", url, drop))
-        commands: list[tuple[str, str, list[str], Path]] = []
+        drops: list[Any] = []
+        # (target, label, command, cwd, environment)
+        commands: list[tuple[str | None, str, list[str], Path, dict[str, str]]] = []
         try:
-            for kind, url, _ in databases:
-                work = root / kind
-                config = _config(work, url)
-                base = [python, "-m", "tracker", "--config", str(config)]
-                _, _, done = _run([*base, "import", *map(str, DOCUMENTS)], env, work)
-                summary = done.stderr.strip().splitlines()
-                sys.stderr.write(f"[{kind}] {summary[-1] if summary else 'imported'}\n")
-                if kind == "sqlite":
-                    commands.append(("help", "tracker --help", [python, "-m", "tracker", "--help"], work))
-                commands.append(
-                    ("query", f"tracker announcements --service S3 ({kind})", [*base, "announcements", "--service", "S3"], work)
-                )
+            for n, tree in enumerate(trees):
+                tag = f" [{tree.name}]" if len(trees) > 1 else ""
+                env = _environment(tree, root / f"pycache-{n}")
+                databases = [("sqlite", f"sqlite:///{root / f'sqlite-{n}' / 'tracker.db'}")]
+                if postgres:
+                    url, drop = _fresh_postgres(f"{os.getpid()}_{n}")
+                    drops.append(drop)
+                    databases.append(("postgresql", url))
+                commands.append(("help", f"tracker --help{tag}", [python, "-m", "tracker", "--help"], root, env))
+                for kind, url in databases:
+                    work = root / f"{kind}-{n}"
+                    config = _config(work, url)
+                    base = [python, "-m", "tracker", "--config", str(config)]
+                    _, _, done = _run([*base, "import", *map(str, DOCUMENTS)], env, work)
+                    summary = done.stderr.strip().splitlines()
+                    print(f"[{kind}{tag}] {summary[-1] if summary else 'imported'}", file=sys.stderr, flush=True)
+                    commands.append(("query", f"tracker announcements --service S3 ({kind}){tag}",
+                                     [*base, "announcements", "--service", "S3"], work, env))
             # What no change to tracker can remove: the interpreter, and importing the ORM it is built on.
-            commands.append(("floor", "floor: python -c 'import sqlalchemy.orm'",
-                             [python, "-c", "import sqlalchemy.orm"], root))
-            outputs = {label: _run(cmd, env, cwd)[2] for _, label, cmd, cwd in commands}  # warm-up: bytecode cache
-            walls: dict[str, list[float]] = {label: [] for _, label, _, _ in commands}
-            cpus: dict[str, list[float]] = {label: [] for _, label, _, _ in commands}
+            commands.append((None, "floor: python -c 'import sqlalchemy.orm'", [python, "-c", "import sqlalchemy.orm"],
+                             root, _environment(trees[0], root / "pycache-0")))
+            # Warm-up: writes the bytecode caches.
+            outputs = {label: _run(cmd, env, cwd)[2] for _, label, cmd, cwd, env in commands}
+            walls: dict[str, list[float]] = {label: [] for _, label, _, _, _ in commands}
+            cpus: dict[str, list[float]] = {label: [] for _, label, _, _, _ in commands}
             for _ in range(runs):
                 # Round robin: a change in the machine's load falls on every command alike.
-                for _, label, cmd, cwd in commands:
+                for _, label, cmd, cwd, env in commands:
                     wall, cpu, _ = _run(cmd, env, cwd)
                     walls[label].append(wall)
                     cpus[label].append(cpu)
             return {
                 label: {
                     "median_s": statistics.median(walls[label]), "min_s": min(walls[label]), "max_s": max(walls[label]),
-                    "cpu_median_s": statistics.median(cpus[label]), "target_s": TARGETS.get(target), "runs": runs,
-                    "output": (outputs[label].stdout + outputs[label].stderr).strip().splitlines()[-1:],
+                    "cpu_median_s": statistics.median(cpus[label]), "target_s": TARGETS[target] if target else None,
+                    "runs": runs, "output": (outputs[label].stdout + outputs[label].stderr).strip().splitlines()[-1:],
                 }
-                for target, label, _, _ in commands
+                for target, label, _, _, _ in commands
             }
         finally:
-            for _, _, drop in databases:
-                if drop is not None:
-                    drop()
+            for drop in drops:
+                drop()
 
 
 def main() -> int:
     """Time the commands and print each median beside its target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="timed runs per command (default 15)")
-    parser.add_argument("--tree", type=Path, default=REPO, help="folder holding the tracker package to time")
+    parser.add_argument("--tree", type=Path, action="append",
+                        help="folder holding the tracker package to time (repeatable: the trees are timed in turn; "
+                        "default: this checkout)")
     parser.add_argument("--python", default=sys.executable, help="interpreter with tracker's dependencies")
     parser.add_argument("--postgres", action="store_true", help=f"also time the query on PostgreSQL ({POSTGRES_ADMIN})")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    results = measure(args.python, args.tree.resolve(), args.runs, postgres=args.postgres)
+    trees = [tree.resolve() for tree in args.tree or [REPO]]
+    results = measure(args.python, trees, args.runs, postgres=args.postgres)
     load_after = os.getloadavg()
-    print(f"tracker start-up, {args.tree.resolve()}, {args.runs} runs each, {os.cpu_count()} cores, "
+    print(f"tracker start-up, {', '.join(map(str, trees))}, {args.runs} runs each, {os.cpu_count()} cores, "
           f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after")
-    print(f"{'command':<50} {'median':>8} {'min':>7} {'max':>7} {'cpu':>7} {'target':>7}")
+    print(f"{'command':<60} {'median':>8} {'min':>7} {'max':>7} {'cpu':>7} {'target':>7}")
     for label, r in results.items():
         target = "" if r["target_s"] is None else f"{r['target_s']:6.1f}s  " + ("ok" if r["median_s"] <= r["target_s"] else "OVER")
-        print(f"{label:<50} {r['median_s']:7.3f}s {r['min_s']:6.3f}s {r['max_s']:6.3f}s {r['cpu_median_s']:6.3f}s {target}")
+        print(f"{label:<60} {r['median_s']:7.3f}s {r['min_s']:6.3f}s {r['max_s']:6.3f}s {r['cpu_median_s']:6.3f}s {target}")
     if args.json:
         args.json.write_text(json.dumps({"load_average": [load_before, load_after], "results": results}, indent=2))
     return 0
