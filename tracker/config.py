@@ -8,10 +8,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +201,9 @@ def default_config_dir() -> Path:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """A TOML file's tables ({} when the file does not exist); bad TOML is a ConfigError naming the file."""
+    # Imported here, not at the top: `tracker --help` reads no file.
+    import tomllib
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -359,6 +360,9 @@ def _sources_file(config_dir: Path) -> Path:
 
 def shipped_file(name: str) -> Path:
     """A data file shipped inside the package (tracker/data): rules, model, taxonomy, events, default sources."""
+    # Imported here, not at the top: most commands never need a shipped file.
+    from importlib import resources
+
     # A regular (unzipped) install, editable or from a wheel, gives a real path.
     return Path(str(resources.files("tracker") / "data" / name))
 

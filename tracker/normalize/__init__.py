@@ -5,16 +5,14 @@ Pure: no database, no network, no clock (a `now` is passed in where plausibility
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from tracker.items import Announcement, Document, NormalizedAnnouncement
-from tracker.normalize import dedupe
-from tracker.normalize.dating import date_of
-from tracker.normalize.events import DeclaredEvent, Event, detect_event
-from tracker.normalize.taxonomy import Taxonomy, regions_for, services_for
 from tracker.normalize.text import (
     announcement_key,
     canonical_url,
@@ -25,7 +23,32 @@ from tracker.normalize.text import (
     title_key,
 )
 
+if TYPE_CHECKING:
+    from tracker.normalize.events import DeclaredEvent, Event, detect_event
+    from tracker.normalize.taxonomy import Taxonomy, regions_for, services_for
+
 log = logging.getLogger(__name__)
+
+# Loaded on first use (PEP 562): every store query imports tracker.normalize.text, and the
+# event, date and taxonomy rules would cost that query more to import than it takes to run.
+_LAZY = {
+    "DeclaredEvent": "events",
+    "Event": "events",
+    "detect_event": "events",
+    "Taxonomy": "taxonomy",
+    "services_for": "taxonomy",
+    "regions_for": "taxonomy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names re-exported from the submodules that are imported on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "Event",
@@ -48,6 +71,8 @@ __all__ = [
 def event_name(ann: Announcement, doc: Document) -> str | None:
     """The canonical event of an announcement: its own, else its document's, else one the
     document title names. A declared event that no pattern recognises is kept as written."""
+    from tracker.normalize.events import detect_event
+
     for declared in (ann.event, doc.event):
         if declared and declared.strip():
             event = detect_event(declared)
@@ -71,6 +96,9 @@ def normalize(
     none (never a local path, file:// or credentials); its date comes with its provenance
     (dating.py); `declared_event` (a source's or an import's) wins over what the text says.
     """
+    from tracker.normalize.dating import date_of
+    from tracker.normalize.taxonomy import regions_for, services_for
+
     out: list[NormalizedAnnouncement] = []
     seen: set[str] = set()
     for ann in doc.announcements:
@@ -103,6 +131,8 @@ def normalize(
 def _one_per_launch(items: list[NormalizedAnnouncement]) -> list[NormalizedAnnouncement]:
     """The same launch written twice in one document (a digest listing What's New, the News
     Blog and a third site) is kept once, at its first mention (dedupe.same_announcement)."""
+    from tracker.normalize import dedupe
+
     kept: list[NormalizedAnnouncement] = []
     by_word: dict[str, list[int]] = {}
     for na in items:
@@ -123,5 +153,7 @@ def _one_per_launch(items: list[NormalizedAnnouncement]) -> list[NormalizedAnnou
 
 
 def _declared_name(name: str) -> str:
+    from tracker.normalize.events import detect_event
+
     event = detect_event(name)
     return event.name if event else clean_text(name)

@@ -10,7 +10,6 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tracker.redact import is_secret_param
@@ -136,6 +135,9 @@ def _parse_text(text: str) -> datetime | None:
     if not text:
         return None
     if re.search(r"[A-Za-z]{3},?\s+\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d", text) or re.search(r"\d{2}:\d{2}(:\d{2})?\s*(?:[+-]\d{4}|GMT|UT|UTC|[A-Z]{3})$", text):
+        # email.utils (with the email package) is imported here, not by every store query.
+        from email.utils import parsedate_to_datetime
+
         try:
             dt = parsedate_to_datetime(text)
             if dt is not None:

@@ -7,14 +7,16 @@ enforced, datetimes come back aware UTC and DDL runs inside transactions.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -202,18 +204,76 @@ def alembic_config(connection: Connection | None = None) -> Any:
     return config
 
 
-def head_revision() -> str | None:
-    """The newest migration shipped with the code."""
+# `revision: str = "0002_x"` / `down_revision = None` at the start of a line of a migration file.
+_REVISION_LINE = re.compile(
+    r"""^(?P<name>revision|down_revision)\s*(?::[^=\n]*)?=\s*(?:(?P<none>None)|(?P<q>["'])(?P<id>[^"'\n]+)(?P=q))\s*(?:#.*)?$""",
+    re.MULTILINE,
+)
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_revisions() -> tuple[str | None, frozenset[str]]:
+    """The newest migration shipped with the code and every revision id it knows.
+
+    Read from the migration files' `revision` and `down_revision` lines, without importing
+    Alembic (whose import, with every SQLAlchemy dialect it pulls in, costs more than a query's
+    whole run); Alembic's own reading is the fallback for any history this simple reading cannot
+    follow (a merge revision, a computed id, two heads), so the answer is never a guess.
+    """
+    return read_revisions(MIGRATIONS / "versions") or _alembic_revisions()
+
+
+def read_revisions(versions: Path) -> tuple[str, frozenset[str]] | None:
+    """(head, every revision) of a folder of migration files forming one line; None when it is not that simple."""
+    parents: dict[str, str | None] = {}
+    for path in sorted(versions.glob("*.py")):
+        found: dict[str, str | None] = {}
+        for match in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")):
+            found.setdefault(match["name"], None if match["none"] else match["id"])
+        revision = found.get("revision")
+        if revision is None or "down_revision" not in found or revision in parents:
+            return None
+        parents[revision] = found["down_revision"]
+    heads = set(parents) - {parent for parent in parents.values() if parent is not None}
+    if len(heads) != 1 or any(parent is not None and parent not in parents for parent in parents.values()):
+        return None
+    return heads.pop(), frozenset(parents)
+
+
+def _alembic_revisions() -> tuple[str | None, frozenset[str]]:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    script = ScriptDirectory.from_config(alembic_config())
+    return script.get_current_head(), frozenset(rev.revision for rev in script.walk_revisions())
+
+
+def head_revision() -> str | None:
+    """The newest migration shipped with the code."""
+    return shipped_revisions()[0]
 
 
 def current_revision(connection: Connection) -> str | None:
-    """The migration the database is at (None when it has no schema yet)."""
-    from alembic.runtime.migration import MigrationContext
+    """The migration the database is at (None when it has no schema yet): one query when it has one.
 
-    return MigrationContext.configure(connection).get_current_revision()
+    Call it on a connection of its own (`engine.connect()`): on a database without the version
+    table the failed query is rolled back before the table is looked for.
+    """
+    try:
+        rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except DBAPIError:
+        # Most often a new database without the table. PostgreSQL has aborted the transaction
+        # by now: roll it back, then tell "no table" from a real failure.
+        connection.rollback()
+        if inspect(connection).has_table("alembic_version"):
+            raise
+        return None
+    if len(rows) > 1:
+        raise StoreError(
+            f"the database records {len(rows)} schema revisions ({', '.join(str(r[0]) for r in rows)}), "
+            "a branched migration history tracker never makes; use another database",
+            url=mask_url(connection.engine.url),
+        )
+    return str(rows[0][0]) if rows else None
 
 
 def upgrade(engine: Engine) -> None:
@@ -228,11 +288,12 @@ def upgrade(engine: Engine) -> None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Upgrade only when the schema is missing or behind; refuse a schema newer than the code."""
-    from alembic.script import ScriptDirectory
+    """Upgrade only when the schema is missing or behind; refuse a schema newer than the code.
 
-    script = ScriptDirectory.from_config(alembic_config())
-    head = script.get_current_head()
+    An up-to-date database costs one query and no Alembic import: Alembic is loaded only
+    when there is a migration to run.
+    """
+    head, known = shipped_revisions()
     try:
         with engine.connect() as connection:
             current = current_revision(connection)
@@ -240,7 +301,7 @@ def ensure_schema(engine: Engine) -> None:
         raise store_error(exc, engine.url, "connecting to the database") from exc
     if current == head:
         return
-    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+    if current is not None and current not in known:
         raise StoreError(
             f"the database schema is at revision {current}, which this version of tracker does not know "
             "(it was migrated by a newer version); upgrade tracker or use another database",
