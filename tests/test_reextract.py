@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import shipped_file
 from tracker import pipeline
 from tracker.cli import main
-from tracker.config import Settings, load_settings
+from tracker.config import Settings, load_settings, shipped_file
 from tracker.store import repository as repo
 from tracker.store.db import close_stores, open_store, unit_of_work
 

@@ -259,7 +259,7 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.explain:
         return _explain(settings, args)
-    result = pipeline.extract_location(settings, args.document, kind=args.kind, event=args.event)
+    result: dict[str, Any] = pipeline.extract_location(settings, args.document, kind=args.kind, event=args.event)
     if args.format == "json":
         _dump_json(result, sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -294,7 +294,7 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
     rules = load_rules(data_file(settings.config_dir, "extract.toml"))
     with recording() as seen:
         pipeline.extract_location(settings, args.document, kind=args.kind, event=args.event, rules=rules)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in seen:
         threshold = rules.model.threshold_for(c.features) if rules.model else 0.5
         reasons = rules.model.explain(c.features) if rules.model else []
@@ -451,7 +451,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     factory = open_store(settings.database_url)
     with unit_of_work(factory) as session:
         sessions = repo.list_sessions(session, event=args.event)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": s.id, "code": s.code, "title": s.title, "kind": s.kind, "url": s.url, "event": s.event,
          "speakers": list(s.speakers), "level": s.level}
         for s in sessions
@@ -549,8 +549,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     factory = open_store(settings.database_url)
     with unit_of_work(factory) as session:
-        states = repo.list_source_states(session)
-        runs = repo.last_runs(session, limit=5)
+        states: list[dict[str, Any]] = repo.list_source_states(session)
+        runs: list[dict[str, Any]] = repo.last_runs(session, limit=5)
     if args.format == "json":
         _dump_json({"sources": states, "runs": runs}, sys.stdout, indent=2, default=str)
         print()

@@ -27,8 +27,7 @@ from tracker.errors import ConfigError, ExtractError, FetchError, TrackerError
 from tracker.extract import EXTRACTOR_VERSION, KINDS, extract
 from tracker.extract.rules import Rules, load_rules
 from tracker.items import AnnouncementRecord, Document, NormalizedAnnouncement, RawDocument
-from tracker.normalize import Taxonomy, normalize
-from tracker.normalize import dedupe
+from tracker.normalize import Taxonomy, dedupe, normalize
 from tracker.normalize.events import DeclaredEvent, detect_event, load_declared_events
 from tracker.parallel import Job, default_workers, extract_archived
 from tracker.publish import (
@@ -41,14 +40,13 @@ from tracker.publish import (
     save_fingerprints,
 )
 from tracker.publish.objectstore import ObjectStoreWriter, feeds_present
-from tracker.sources import Fetcher, hosts_of, is_remote
-from tracker.sources import push
+from tracker.redact import mask_text, mask_url
+from tracker.sources import Fetcher, hosts_of, is_remote, push
 from tracker.sources.guard import check_document
 from tracker.sources.prefetch import Prefetch, runs_ahead
 from tracker.store import repository as repo
 from tracker.store.archive import Archive
 from tracker.store.db import DiskError, disk_error, is_disk_failure, open_store, unit_of_work
-from tracker.redact import mask_text, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -754,7 +752,10 @@ def extract_location(
                 "services": [s.name for s in na.services],
                 "summary": ann.summary,
                 "sessions": [refs[key] for key, _ in links],
-                "links": [{"session": refs[key], "method": l.method, "score": l.score, "reason": l.reason} for key, l in links],
+                "links": [
+                    {"session": refs[key], "method": link.method, "score": link.score, "reason": link.reason}
+                    for key, link in links
+                ],
                 "url": na.url,
                 "announced_at": na.announced_at.isoformat() if na.announced_at else None,
                 "announced_at_source": na.date_source,

@@ -146,7 +146,7 @@ def bench_database(
             if what in q:
                 out[f"query_{what}_p50_ms_{label}"] = {"value": q[what]["p50_ms"], "size": qsize}
                 out[f"query_{what}_p99_ms_{label}"] = {"value": q[what]["p99_ms"], "size": qsize}
-        out[f"query_full_text_kind"] = {"value": q["full_text_kind"], "size": {}}
+        out["query_full_text_kind"] = {"value": q["full_text_kind"], "size": {}}
         out[f"queries_peak_rss_mb_{label}"] = {"value": q["peak_rss_mb"], "size": qsize}
     # The names: by-service p99 and peak RSS at the largest size measured.
     out["query_by_service_p99_ms"] = {**out["query_by_service_p99_ms_10x"]}

@@ -197,11 +197,11 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
     from tracker.store import repository as repo
     from tracker.store.db import open_store, unit_of_work
     from tracker.store.models import (
+        UNDATED,
         AnnouncementRow,
         AnnouncementServiceRow,
         DocumentRow,
         MentionRow,
-        UNDATED,
         ServiceRow,
     )
 
@@ -257,12 +257,13 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
                             for row in rows:
                                 copy.write_row(row)
             else:
-                conn.execute(DocumentRow.__table__.insert(), [dict(zip(doc_cols, r)) for r in docs])
-                conn.execute(AnnouncementRow.__table__.insert(), [dict(zip(ann_cols, r)) for r in anns])
+                conn.execute(DocumentRow.__table__.insert(), [dict(zip(doc_cols, r, strict=True)) for r in docs])
+                conn.execute(AnnouncementRow.__table__.insert(), [dict(zip(ann_cols, r, strict=True)) for r in anns])
                 conn.execute(AnnouncementServiceRow.__table__.insert(),
                              [{"announcement_id": a, "service_id": s, "sort_at": t} for a, s, t in links])
                 conn.execute(MentionRow.__table__.insert(), [
-                    dict(zip(["id", "announcement_id", "document_id", "excerpt", "position", "rule"], r)) for r in mentions
+                    dict(zip(["id", "announcement_id", "document_id", "excerpt", "position", "rule"], r, strict=True))
+                    for r in mentions
                 ])
     with engine.begin() as conn:
         if postgres:

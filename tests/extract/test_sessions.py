@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from tracker.extract import extract
 from tracker.extract.rules import load_rules
 from tracker.extract.sessions import parse_title

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape

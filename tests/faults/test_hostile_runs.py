@@ -29,7 +29,7 @@ from tests.faults.conftest import GOOD_ITEMS, World, whats_new_feed
 from tests.faults.crash import check_feeds
 from tracker.cli import main
 from tracker.store.db import close_stores, open_store, unit_of_work
-from tracker.store.models import AnnouncementRow, DocumentRow, RunRow, SessionRow, SourceRow
+from tracker.store.models import AnnouncementRow, RunRow, SessionRow, SourceRow
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = ("s3cretpw", "T0KEN123", "hunter2pw", "APIKEY999", "alice:", "bob:")

@@ -22,7 +22,7 @@ BAD_0 = [Item(2, "bad"), Item(3, "bad")]
 BAD_1 = BAD_0 + [Item(5, "bad")]
 BOMB = (
     '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
-    + "".join(f'<!ENTITY {c} "{("&" + p + ";") * 10}">' for p, c in zip("abcdefgh", "bcdefghi"))
+    + "".join(f'<!ENTITY {c} "{("&" + p + ";") * 10}">' for p, c in zip("abcdefgh", "bcdefghi", strict=True))
     + ']><rss version="2.0"><channel><title>&i;</title><item><title>Amazon S3 &i;</title>'
     "<link>https://aws.amazon.com/about-aws/whats-new/2030/11/bomb/</link></item></channel></rss>"
 )

@@ -14,6 +14,7 @@ from tests.support.http import Reply
 from tracker.items import RawDocument
 from tracker.sources.prefetch import Prefetch
 
+
 def _two_host_world(make_world: Callable[[str], World], backend: str) -> World:
     world = make_world(backend)
     server = world.server

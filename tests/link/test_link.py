@@ -60,8 +60,8 @@ def test_links_in_document_structural_first_then_titles() -> None:
         ("Orphan launch", (), (), "ev"),
     ]
     result = links_in_document(sessions, anns, THRESHOLD)
-    assert [(k, l.method) for k, l in result[0]] == [("k1", "structural"), ("b1", "title")]
-    assert [(k, l.method) for k, l in result[1]] == [("k1", "structural")]
+    assert [(k, link.method) for k, link in result[0]] == [("k1", "structural"), ("b1", "title")]
+    assert [(k, link.method) for k, link in result[1]] == [("k1", "structural")]
     assert result[2] == []
 
 

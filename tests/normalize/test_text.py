@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from tracker.normalize.text import announcement_key, canonical_url, clean_text, parse_date, slugify, title_key
 
-
 # --- clean_text ---------------------------------------------------------------------------------
 
 

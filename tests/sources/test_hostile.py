@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.sources.conftest import Sleeps
-from tests.support.http import FixtureServer, Reply
+from tests.support.http import FixtureServer
 from tracker import pipeline
 from tracker.config import SourceConfig, load_settings
 from tracker.errors import FetchError

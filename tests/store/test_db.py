@@ -168,7 +168,7 @@ def test_session_factory_does_not_expire_on_commit(database_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "offset", [timezone.utc, timezone(timedelta(hours=-8)), timezone(timedelta(hours=5, minutes=30))]
+    "offset", [UTC, timezone(timedelta(hours=-8)), timezone(timedelta(hours=5, minutes=30))]
 )
 def test_aware_datetimes_read_back_as_utc(database_url: str, offset: timezone) -> None:
     factory = open_store(database_url)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.items import AnnouncementRecord, Link, Service, SessionRecord
 from tracker.store import repository as repo
 from tracker.store.db import unit_of_work
-from tracker.store.names import UnknownNameError
 from tracker.store.models import (
     AnnouncementRow,
     AnnouncementSessionRow,
@@ -23,6 +22,7 @@ from tracker.store.models import (
     ServiceRow,
     SourceRow,
 )
+from tracker.store.names import UnknownNameError
 
 from .conftest import AURORA, LAMBDA, NOW, REDSHIFT, S3, TAXONOMY, announcement, conf_session
 
@@ -445,7 +445,7 @@ def test_records_carry_services_sessions_and_sources(factory: sessionmaker[Sessi
     assert [svc.name for svc in record.services] == ["Amazon S3", "AWS Lambda"]
     assert record.services[1] == LAMBDA
     assert record.sources == (WHATS_NEW, RECAP)
-    assert [(l.session.kind, l.link.method) for l in record.sessions] == [("breakout", "structural"), ("keynote", "title")]
+    assert [(sl.session.kind, sl.link.method) for sl in record.sessions] == [("breakout", "structural"), ("keynote", "title")]
     assert record.sessions[0].session.speakers == ("Ana", "Bo")
     assert record.sessions[1].session.url == "https://www.youtube.com/watch?v=AbCdEf12345"
 

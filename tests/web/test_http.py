@@ -199,10 +199,9 @@ def test_identical_api_requests_are_answered_from_the_micro_cache(site: Site) ->
 def test_nothing_published_yet_answers_the_root_with_how_to_publish(sqlite_url: str, tmp_path: Path) -> None:
     import threading
 
+    from tests.web.conftest import Site
     from tracker.store.db import close_stores, open_store
     from tracker.web import make_server
-
-    from tests.web.conftest import Site
 
     output = tmp_path / "empty-feeds"
     output.mkdir()

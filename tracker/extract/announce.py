@@ -23,10 +23,10 @@ from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, LinkS
 from tracker.extract.rules import Marker, NamedPattern, Rules
 from tracker.extract.text import (
     collapse,
-    norm_words,
     detect_status,
     is_launch_url,
     matches_any,
+    norm_words,
     strip_trailing_punct,
     truncate,
     youtube_id,

@@ -21,7 +21,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, children
 from tracker.extract.rules import Rules
@@ -366,13 +366,13 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
     heading_candidates = sum(1 for c in candidates if c.generators & {"heading"})
     intros = _intros(blocks, launch_word)
 
-    @lru_cache(maxsize=None)
+    @cache
     def heading_is(index: int) -> tuple[bool, bool, bool]:
         text = blocks[index].text
         return (bool(launch_section and launch_section.search(text)), bool(skip_section and skip_section.search(text)),
                 bool(keynote_section and keynote_section.search(text)))
 
-    @lru_cache(maxsize=None)
+    @cache
     def launch_word_near(index: int) -> bool:
         return bool(launch_word and launch_word.search(blocks[index].text[:200]))
     headings_total = sum(1 for b in blocks if b.kind == HEADING and b.level > 1) or 1

@@ -19,12 +19,12 @@ from tracker.extract.blocks import HEADING, Block, InlineBuilder, LinkSpan, Tree
 from tracker.extract.markdown import post_document
 from tracker.extract.rules import Rules
 from tracker.extract.text import (
-    is_launch_url,
     absolute_url,
     collapse,
     detect_event,
     detect_status,
     event_from_categories,
+    is_launch_url,
     parse_date,
     unescape,
 )

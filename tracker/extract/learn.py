@@ -28,10 +28,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tracker.config import shipped_file
 from tracker.extract import candidates as cands
 from tracker.extract import evaluation as ev
 from tracker.extract.model import CandidateModel
-from tracker.config import shipped_file
 from tracker.extract.rules import MODEL_FILE, Rules, load_rules
 
 log = logging.getLogger(__name__)

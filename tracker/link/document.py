@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from tracker.items import Link
 from tracker.link.match import Candidate, best_links
 
+
 def structural_link(session_title: str) -> Link:
     """The link of an announcement made inside a session's section."""
     return Link("structural", 1.0, f"announced in the section of “{session_title}”")

@@ -17,6 +17,7 @@ from tracker.link.match import (
 )
 from tracker.link.words import UNIFORM, TokenWeights, _stem
 
+
 class SessionIndex:
     """Sessions indexed by title word and event: candidates of a launch without scanning all pairs."""
 

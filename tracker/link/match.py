@@ -8,7 +8,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from tracker.items import Link
-from tracker.link.words import GENERIC_SESSION_WORDS, STOPWORDS, UNIFORM, TokenWeights, _core, _stems, distinctive, words
+from tracker.link.words import (
+    GENERIC_SESSION_WORDS,
+    STOPWORDS,
+    UNIFORM,
+    TokenWeights,
+    _core,
+    _stems,
+    distinctive,
+    words,
+)
 
 GENERIC_SCORE = 0.45  # a general session about the launch's service: below the default threshold
 MISSING_SERVICE_FACTOR = 0.5  # the session does not name a service of the launch

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tracker.redact import is_secret_param
+
 # One definition for every stage (tracker.textutil); re-exported for the normaliser's callers.
 from tracker.textutil import clean_text as clean_text
 from tracker.textutil import fold as fold

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tracker.publish.feeds import (
+    FeedBuild,
     FeedContext,
     FeedSpec,
     Paging,
     archive_pages,
-    FeedBuild,
     build_feed_files,
     build_feeds,
     entry_id,

@@ -42,10 +42,10 @@ import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from importlib.metadata import version as _package_version
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from email.utils import format_datetime
+from importlib.metadata import version as _package_version
 from typing import Any
 from urllib.parse import quote, urlsplit
 

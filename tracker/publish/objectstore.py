@@ -95,8 +95,8 @@ def is_prunable(rel: str) -> bool:
 def make_client(settings: ObjectStoreSettings, *, connect_timeout: float = 10.0, read_timeout: float = 30.0) -> Any:
     """A boto3 S3 client for the configured (or the environment's) endpoint; boto3 imported here only."""
     try:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config  # type: ignore[import-untyped]
+        import boto3
+        from botocore.config import Config
     except ImportError as exc:
         raise ConfigError(
             f"output_dir is {settings.url} but boto3 is not installed: pip install 'aws-announcement-tracker[s3]' "
@@ -118,7 +118,7 @@ def make_client(settings: ObjectStoreSettings, *, connect_timeout: float = 10.0,
 
 def describe_failure(exc: BaseException, settings: ObjectStoreSettings, endpoint: str | None, doing: str) -> str:
     """A botocore failure in words: what happened to which bucket and prefix, and what to fix."""
-    from botocore.exceptions import (  # type: ignore[import-untyped]
+    from botocore.exceptions import (
         ClientError,
         ConnectionClosedError,
         ConnectTimeoutError,

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.errors import TrackerError
@@ -142,7 +142,7 @@ def resolve_service(session: Session, text: str) -> Resolved:
     raise UnknownNameError("service", text, _suggest(needle, display))
 
 
-def _services(text: str, rows: Sequence[Row[Any]]) -> Resolved:
+def _services(text: str, rows: Sequence[Any]) -> Resolved:
     return Resolved("service", text, tuple(r.id for r in rows), tuple(r.slug for r in rows),
                     tuple(r.name for r in rows))
 

@@ -47,6 +47,7 @@ from tracker.items import (
 from tracker.normalize.text import public_url
 from tracker.redact import mask_text, mask_url, strip_controls
 from tracker.store.models import (
+    UNDATED,
     AnnouncementRegionRow,
     AnnouncementRow,
     AnnouncementServiceRow,
@@ -61,7 +62,6 @@ from tracker.store.models import (
     ServiceRow,
     SessionRow,
     SourceRow,
-    UNDATED,
 )
 from tracker.store.names import Resolved, resolve_event, resolve_region, resolve_service
 from tracker.store.search import fulltext_condition
