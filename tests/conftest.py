@@ -28,37 +28,43 @@ ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 # Modules whose tests run whole programs, campaigns or corpus evaluations: the full lane only.
-SLOW_MODULES = frozenset({
-    "tests/eval/test_loso.py",
-    "tests/extract/test_linear_time.py",
-    "tests/faults/test_crash.py",
-    "tests/faults/test_hostile_runs.py",
-    "tests/faults/test_lock.py",
-    "tests/faults/test_matrix.py",
-    "tests/faults/test_no_change.py",
-    "tests/faults/test_prefetch.py",
-    "tests/faults/test_status.py",
-    "tests/link/test_sessions_sources.py",
-    "tests/publish/test_corpus_feeds.py",
-    "tests/publish/test_validity.py",
-    "tests/sources/test_hostile.py",
-    "tests/test_corpus_pipeline.py",
-    "tests/test_end_to_end.py",
-    "tests/test_reextract.py",
-    "tests/test_saved_recap_dates.py",
-    "tests/test_schedule.py",
-    "tests/test_sessions_integration.py",
-    "tests/test_wheel.py",
-    "tests/web/test_browse_page.py",
-    "tests/web/test_hostile_clients.py",
-})
+SLOW_MODULES = frozenset(
+    {
+        "tests/eval/test_loso.py",
+        "tests/extract/test_linear_time.py",
+        "tests/faults/test_crash.py",
+        "tests/faults/test_hostile_runs.py",
+        "tests/faults/test_lock.py",
+        "tests/faults/test_matrix.py",
+        "tests/faults/test_no_change.py",
+        "tests/faults/test_prefetch.py",
+        "tests/faults/test_status.py",
+        "tests/link/test_sessions_sources.py",
+        "tests/publish/test_corpus_feeds.py",
+        "tests/publish/test_validity.py",
+        "tests/sources/test_hostile.py",
+        "tests/test_corpus_pipeline.py",
+        "tests/test_end_to_end.py",
+        "tests/test_reextract.py",
+        "tests/test_saved_recap_dates.py",
+        "tests/test_schedule.py",
+        "tests/test_sessions_integration.py",
+        "tests/test_wheel.py",
+        "tests/web/test_browse_page.py",
+        "tests/web/test_hostile_clients.py",
+    }
+)
 _POSTGRES_FIXTURES = frozenset({"postgres_url", "postgres_server"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """--runslow: the full suite (what CI runs)."""
-    parser.addoption("--runslow", action="store_true", default=False,
-                     help="run the full suite: slow tests and the PostgreSQL variants (CI=true implies it)")
+    parser.addoption(
+        "--runslow",
+        action="store_true",
+        default=False,
+        help="run the full suite: slow tests and the PostgreSQL variants (CI=true implies it)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -39,7 +39,11 @@ def _part(path: Path) -> str:
 def _imported_parts(path: Path) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and (node.module == "tracker" or node.module.startswith("tracker.")):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and (node.module == "tracker" or node.module.startswith("tracker."))
+        ):
             pieces = node.module.split(".")
             if len(pieces) > 1:
                 found.add(pieces[1])
@@ -56,8 +60,8 @@ def test_each_part_imports_only_what_it_may(part: str) -> None:
     assert files, f"no module for {part}"
     wrong = {
         str(p.relative_to(PACKAGE)): sorted(
-            name for name in _imported_parts(p) - ALLOWED[part] - {part}
-            - EXCEPTIONS.get(str(p.relative_to(PACKAGE)), set())
+            name
+            for name in _imported_parts(p) - ALLOWED[part] - {part} - EXCEPTIONS.get(str(p.relative_to(PACKAGE)), set())
             if not name.startswith("__")  # the package's own metadata (__version__)
         )
         for p in files

@@ -109,7 +109,9 @@ def test_limit_bounds_the_rows_on_both_databases(database_url: str, capsys: pyte
         with unit_of_work(open_store(database_url)) as session:
             for n in range(3):
                 ann = Announcement(title=f"Launch number {n}", rule="test")
-                dated = NormalizedAnnouncement(key=f"k{n}", announcement=ann, announced_at=datetime(2030, 1, 1 + n, tzinfo=UTC))
+                dated = NormalizedAnnouncement(
+                    key=f"k{n}", announcement=ann, announced_at=datetime(2030, 1, 1 + n, tzinfo=UTC)
+                )
                 repo.upsert_announcement(session, dated, now=datetime(2030, 2, 1, tzinfo=UTC), event_id=None)
         capsys.readouterr()
         assert main(["--database", database_url, "announcements", "--limit", "2", "--format", "csv"]) == 0

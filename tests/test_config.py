@@ -94,10 +94,20 @@ def test_output_override_switches_between_folder_and_bucket(tmp_path: Path) -> N
     assert to_bucket.with_overrides(output_dir="out").output_dir == Path("out")
 
 
-@pytest.mark.parametrize("url", [
-    "s3://", "s3:///prefix", "s3://b", "s3://key:secret@bucket/feeds", "s3://bucket:9000/feeds",
-    "s3://bucket/a/../b", "s3://bucket/a//b", "s3://bucket/a?x=1", "s3://bucket/a\\b",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3://",
+        "s3:///prefix",
+        "s3://b",
+        "s3://key:secret@bucket/feeds",
+        "s3://bucket:9000/feeds",
+        "s3://bucket/a/../b",
+        "s3://bucket/a//b",
+        "s3://bucket/a?x=1",
+        "s3://bucket/a\\b",
+    ],
+)
 def test_a_bad_s3_url_is_a_config_error(tmp_path: Path, url: str) -> None:
     (tmp_path / "tracker.toml").write_text(f"output_dir = '{url}'\n")
     with pytest.raises(ConfigError) as exc:

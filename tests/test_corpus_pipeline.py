@@ -26,7 +26,8 @@ def corpus_documents(corpus: Path) -> list[Path]:
         p
         for p in corpus.rglob("*")
         # external/ holds the locally kept documents of tests/gold/ext (see test_loso.py)
-        if p.is_file() and p.relative_to(corpus).parts[0] != "external"
+        if p.is_file()
+        and p.relative_to(corpus).parts[0] != "external"
         and p.name not in NOT_DOCUMENTS
         and not p.name.startswith("LICENSE")
         and "gold" not in p.relative_to(corpus).parts
@@ -82,7 +83,9 @@ def test_recap_extraction_meets_its_answer_key(corpus: Path, tmp_path: Path) -> 
     done = subprocess.run(
         [sys.executable, str(SCORER), str(gold), str(predicted)], capture_output=True, text=True, timeout=120
     )
-    figures = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line and not line.startswith("ok"))
+    figures = dict(
+        line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line and not line.startswith("ok")
+    )
     assert float(figures["announcement_f1"]) == 1.0, done.stdout
     assert float(figures["service_accuracy"]) >= 0.9, done.stdout
     assert float(figures["link_f1"]) >= 0.9, done.stdout

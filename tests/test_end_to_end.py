@@ -148,9 +148,7 @@ def test_run_publishes_feeds_that_readers_accept(deployment: Deployment) -> None
     durable = next(link for title, link in links.items() if "durable timers" in title)
     assert durable.startswith(deployment.server.base_url)
     # The self link is the public URL from the configuration.
-    assert any(
-        link.rel == "self" and link.href == "https://feeds.example.org/aws/all.atom" for link in atom.feed.links
-    )
+    assert any(link.rel == "self" and link.href == "https://feeds.example.org/aws/all.atom" for link in atom.feed.links)
 
     # Every fetch names the project in its User-Agent.
     assert deployment.server.requests
@@ -218,7 +216,9 @@ def test_changed_upstream_item_updates_its_entry(deployment: Deployment) -> None
     old_blurb = "You can now alarm on unusual log ingestion costs in Amazon CloudWatch."
     assert old_blurb in text
     feed.write_text(
-        text.replace(old_blurb, "You can now alarm on unusual log ingestion costs, per log group, in Amazon CloudWatch."),
+        text.replace(
+            old_blurb, "You can now alarm on unusual log ingestion costs, per log group, in Amazon CloudWatch."
+        ),
         encoding="utf-8",
     )
 
@@ -237,12 +237,16 @@ def test_offline_import_then_query_by_service(tmp_path: Path, database_url: str)
     recap = tmp_path / "recap.md"
     shutil.copy(MIRROR / "recaps" / "reinvent-2030-recap.md", recap)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-    env.update(TRACKER_DATABASE_URL=database_url, TRACKER_OUTPUT_DIR=str(tmp_path / "out"),
-               TRACKER_ARCHIVE_DIR=str(tmp_path / "archive"))
+    env.update(
+        TRACKER_DATABASE_URL=database_url,
+        TRACKER_OUTPUT_DIR=str(tmp_path / "out"),
+        TRACKER_ARCHIVE_DIR=str(tmp_path / "archive"),
+    )
 
     def tracker(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "tracker", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "tracker", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -259,7 +263,7 @@ def test_malformed_post_page_does_not_stop_the_run(deployment: Deployment) -> No
     page = deployment.mirror / "blogs/aws/introducing-amazon-s3-glacier-flash-retrieval/index.html"
     html = page.read_text(encoding="utf-8")
     cut = html.index("<strong>Now available")
-    page.write_text(html[:cut] + "</div></span><p>unclosed <b>bold <i>and <a href=\"/x\"", encoding="utf-8")
+    page.write_text(html[:cut] + '</div></span><p>unclosed <b>bold <i>and <a href="/x"', encoding="utf-8")
 
     deployment.tracker("run")
 

@@ -60,8 +60,10 @@ def _deploy(tmp_path: Path, database_url: str) -> tuple[Path, dict[str, str]]:
     recap.write_text(RECAP, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
     env.update(
-        TRACKER_DATABASE_URL=database_url, TRACKER_OUTPUT_DIR=str(tmp_path / "out"),
-        TRACKER_ARCHIVE_DIR=str(tmp_path / "archive"), TRACKER_BASE_URL="https://feeds.example.org/aws/",
+        TRACKER_DATABASE_URL=database_url,
+        TRACKER_OUTPUT_DIR=str(tmp_path / "out"),
+        TRACKER_ARCHIVE_DIR=str(tmp_path / "archive"),
+        TRACKER_BASE_URL="https://feeds.example.org/aws/",
     )
     return recap, env
 
@@ -69,7 +71,11 @@ def _deploy(tmp_path: Path, database_url: str) -> tuple[Path, dict[str, str]]:
 def _tracker(tmp_path: Path, env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "tracker", "--config", str(tmp_path / "config"), *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -100,7 +106,9 @@ def test_a_saved_recap_is_published_with_launch_dates_and_no_local_links(tmp_pat
         for form, (published, link) in forms.items():
             assert published, (title, form)
             assert feedparser.datetimes._parse_date(str(published))[:3] == EXPECTED[title].timetuple()[:3], (
-                title, form, published,
+                title,
+                form,
+                published,
             )
             assert not link or str(link).startswith("https://"), (title, form, link)
             assert str(recap) not in str(link or "") and "file:" not in str(link or "")

@@ -92,7 +92,9 @@ def test_missed_runs_are_coalesced_into_one(backend: str, make_world: Callable[[
 def _schedule(world: World, log: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "tracker", "--config", str(world.config), "schedule", *args],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
     )
 
 
@@ -104,10 +106,13 @@ def test_scheduler_runs_logs_and_stops_cleanly_on_sigterm(make_world: Callable[[
     server = world.server
     server.route("/good/feed.xml", whats_new_feed(GOOD_ITEMS), content_type=FEED)
     # The first run is quick; the next one is slow to answer, so SIGTERM comes in the middle of it.
-    server.script("/bad/feed.xml", [
-        Reply(body=whats_new_feed([Item(5, "bad")]), content_type=FEED),
-        Reply(body=whats_new_feed([Item(5, "bad"), Item(6, "bad")]), content_type=FEED, delay=2.0),
-    ])
+    server.script(
+        "/bad/feed.xml",
+        [
+            Reply(body=whats_new_feed([Item(5, "bad")]), content_type=FEED),
+            Reply(body=whats_new_feed([Item(5, "bad"), Item(6, "bad")]), content_type=FEED, delay=2.0),
+        ],
+    )
     log = tmp_path / "schedule.log"
     process = _schedule(world, log, "--cron", "*/2 * * * * *")
     try:

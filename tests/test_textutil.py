@@ -18,20 +18,23 @@ def test_every_stage_uses_the_same_slugify() -> None:
     assert extract_text.slugify is normalize_text.slugify is repository.slugify is slugify
 
 
-@pytest.mark.parametrize(("text", "slug"), [
-    # Published forms: feed paths events/<slug> and services/<slug> must keep these.
-    ("AWS re:Invent 2023", "aws-reinvent-2023"),
-    ("AWS pre:Invent 2024", "aws-preinvent-2024"),
-    ("Amazon re:MARS 2022", "amazon-remars-2022"),
-    ("AWS Summit New York 2023", "aws-summit-new-york-2023"),
-    ("Amazon S3", "amazon-s3"),
-    ("AWS Lambda", "aws-lambda"),
-    ("Amazon Q Developer", "amazon-q-developer"),
-    ("O'Reilly’s talk", "oreillys-talk"),
-    ("Ünïcödé  **bold** &amp; more", "unicode-bold-more"),
-    ("", ""),
-    ("!!!", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        # Published forms: feed paths events/<slug> and services/<slug> must keep these.
+        ("AWS re:Invent 2023", "aws-reinvent-2023"),
+        ("AWS pre:Invent 2024", "aws-preinvent-2024"),
+        ("Amazon re:MARS 2022", "amazon-remars-2022"),
+        ("AWS Summit New York 2023", "aws-summit-new-york-2023"),
+        ("Amazon S3", "amazon-s3"),
+        ("AWS Lambda", "aws-lambda"),
+        ("Amazon Q Developer", "amazon-q-developer"),
+        ("O'Reilly’s talk", "oreillys-talk"),
+        ("Ünïcödé  **bold** &amp; more", "unicode-bold-more"),
+        ("", ""),
+        ("!!!", ""),
+    ],
+)
 def test_slugs(text: str, slug: str) -> None:
     assert slugify(text) == slug
 
@@ -41,26 +44,32 @@ def test_a_limit_cuts_at_a_hyphen_free_end() -> None:
     assert len(slugify("word " * 40, 80)) <= 80 and not slugify("word " * 40, 80).endswith("-")
 
 
-@pytest.mark.parametrize(("value", "end", "expected"), [
-    ("2023-11-30", False, datetime(2023, 11, 30, tzinfo=UTC)),
-    ("2023-11-30", True, datetime(2023, 12, 1, tzinfo=UTC)),  # a bare until day includes that day
-    ("20231130", True, datetime(2023, 12, 1, tzinfo=UTC)),
-    ("2023-11-30T10:00:00Z", True, datetime(2023, 11, 30, 10, tzinfo=UTC)),  # a time is exact
-    ("2023-11-30T10:00:00", False, datetime(2023, 11, 30, 10, tzinfo=UTC)),  # naive = UTC
-    ("2023-11-30T10:00:00+02:00", False, datetime(2023, 11, 30, 8, tzinfo=UTC)),
-    ("9999-12-30", True, datetime(9999, 12, 31, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("value", "end", "expected"),
+    [
+        ("2023-11-30", False, datetime(2023, 11, 30, tzinfo=UTC)),
+        ("2023-11-30", True, datetime(2023, 12, 1, tzinfo=UTC)),  # a bare until day includes that day
+        ("20231130", True, datetime(2023, 12, 1, tzinfo=UTC)),
+        ("2023-11-30T10:00:00Z", True, datetime(2023, 11, 30, 10, tzinfo=UTC)),  # a time is exact
+        ("2023-11-30T10:00:00", False, datetime(2023, 11, 30, 10, tzinfo=UTC)),  # naive = UTC
+        ("2023-11-30T10:00:00+02:00", False, datetime(2023, 11, 30, 8, tzinfo=UTC)),
+        ("9999-12-30", True, datetime(9999, 12, 31, tzinfo=UTC)),
+    ],
+)
 def test_bounds(value: str, end: bool, expected: datetime) -> None:
     assert parse_bound(value, end=end) == expected
 
 
-@pytest.mark.parametrize(("value", "end", "words"), [
-    ("yesterday", False, "YYYY-MM-DD"),
-    ("2031-13-45", True, "not a date"),
-    ("٢٠٢٣-01-01", False, "ASCII"),
-    ("9999-12-31", True, "9999-12-31T23:59:59Z"),
-    ("0001-01-01T00:00:00+14:00", False, "between 0001-01-01 and 9999-12-31"),
-])
+@pytest.mark.parametrize(
+    ("value", "end", "words"),
+    [
+        ("yesterday", False, "YYYY-MM-DD"),
+        ("2031-13-45", True, "not a date"),
+        ("٢٠٢٣-01-01", False, "ASCII"),
+        ("9999-12-31", True, "9999-12-31T23:59:59Z"),
+        ("0001-01-01T00:00:00+14:00", False, "between 0001-01-01 and 9999-12-31"),
+    ],
+)
 def test_bad_bounds_say_what_to_write(value: str, end: bool, words: str) -> None:
     with pytest.raises(DateError) as exc:
         parse_bound(value, end=end)

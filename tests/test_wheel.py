@@ -40,7 +40,10 @@ def test_a_wheel_installed_in_a_fresh_environment_extracts_from_an_empty_folder(
     dist = tmp_path / "dist"
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(source)],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = dist.glob("*.whl")
@@ -48,13 +51,31 @@ def test_a_wheel_installed_in_a_fresh_environment_extracts_from_an_empty_folder(
     env_dir = tmp_path / "env"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    site = Path(subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     installed = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert installed.returncode == 0, installed.stderr[-3000:]
     # The dependencies come from this environment's site-packages, added after the new one's
@@ -68,13 +89,22 @@ def test_a_wheel_installed_in_a_fresh_environment_extracts_from_an_empty_folder(
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_") and k != "PYTHONPATH"}
     where = subprocess.run(
         [str(python), "-c", "import tracker; print(tracker.__file__)"],
-        cwd=empty, env=env, capture_output=True, text=True, check=True,
+        cwd=empty,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert Path(where.stdout.strip()).is_relative_to(site), where.stdout
 
     result = subprocess.run(
         [str(python), "-m", "tracker", "extract", "recap.md", "--format", "json"],
-        cwd=empty, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=empty,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(result.stdout)

@@ -37,8 +37,13 @@ EXIT_CODES = (
     (0, "success"),
     (1, "at least one source failed (the others were processed; `tracker status` says which)"),
     (2, "a configuration error or an invalid argument"),
-    (69, ("object storage refused the feeds or is unreachable: bucket missing, access denied, no credentials "
-          "(EX_UNAVAILABLE; the store is kept, the next run publishes)")),
+    (
+        69,
+        (
+            "object storage refused the feeds or is unreachable: bucket missing, access denied, no credentials "
+            "(EX_UNAVAILABLE; the store is kept, the next run publishes)"
+        ),
+    ),
     (70, "an unexpected internal error (EX_SOFTWARE; the traceback is printed)"),
     (74, "a disk refused a write: output, archive or database folder full, read-only or not writable (EX_IOERR)"),
     (75, "another run holds the run lock; try again later (EX_TEMPFAIL)"),
@@ -105,8 +110,13 @@ def _date_bound(*, end: bool) -> Callable[[str], datetime]:
 
 def _add_wait(p: argparse.ArgumentParser) -> None:
     """--wait, for the commands that take the run lock."""
-    p.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
-                   help="if another run is in progress, wait up to this long for it (default: exit 75 at once)")
+    p.add_argument(
+        "--wait",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="if another run is in progress, wait up to this long for it (default: exit 75 at once)",
+    )
 
 
 def _add_run_options(p: argparse.ArgumentParser, *, source_help: str) -> None:
@@ -193,13 +203,19 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if args.source:
         unknown = set(args.source) - {s.name for s in sources}
         if unknown:
-            print(f"error: unknown source(s): {', '.join(sorted(unknown))} "
-                  f"(configured: {', '.join(s.name for s in sources)})", file=sys.stderr)
+            print(
+                f"error: unknown source(s): {', '.join(sorted(unknown))} "
+                f"(configured: {', '.join(s.name for s in sources)})",
+                file=sys.stderr,
+            )
             return 2
         sources = tuple(s for s in sources if s.name in args.source)
     with run_lock(settings.database_url, wait=args.wait):
         report = pipeline.run(
-            settings, sources=sources, progress=_progress(not args.quiet), do_publish=not args.no_publish,
+            settings,
+            sources=sources,
+            progress=_progress(not args.quiet),
+            do_publish=not args.no_publish,
             stop=_terminated,
         )
     _print_report(report, args)
@@ -220,8 +236,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     with run_lock(settings.database_url, wait=args.wait):
         report = pipeline.import_documents(
-            settings, args.documents, kind=args.kind, event=args.event, progress=_progress(not args.quiet),
-            public_url=args.url, stop=_terminated,
+            settings,
+            args.documents,
+            kind=args.kind,
+            event=args.event,
+            progress=_progress(not args.quiet),
+            public_url=args.url,
+            stop=_terminated,
         )
     _print_report(report, args)
     return 1 if report.failed else 0
@@ -298,11 +319,16 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
     for c in seen:
         threshold = rules.model.threshold_for(c.features) if rules.model else 0.5
         reasons = rules.model.explain(c.features) if rules.model else []
-        rows.append({
-            "title": c.announcement.title, "accepted": c.score >= threshold, "score": round(c.score, 3),
-            "threshold": threshold, "forms": sorted(c.generators),
-            "features": {name: round(value, 3) for name, value in reasons},
-        })
+        rows.append(
+            {
+                "title": c.announcement.title,
+                "accepted": c.score >= threshold,
+                "score": round(c.score, 3),
+                "threshold": threshold,
+                "forms": sorted(c.generators),
+                "features": {name: round(value, 3) for name, value in reasons},
+            }
+        )
     if args.format == "json":
         _dump_json({"candidates": rows}, sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -355,15 +381,30 @@ def cmd_announcements(args: argparse.Namespace, settings: Settings) -> int:
         out = csv.writer(sys.stdout)
         out.writerow(["id", "announced_at", "title", "services", "event", "url", "sessions"])
         for row in rows:
-            out.writerow([
-                row["id"], row["announced_at"] or "", row["title"], "; ".join(row["services"]), row["event"] or "",
-                row["url"] or "", "; ".join(s["code"] or s["title"] for s in row["sessions"]),
-            ])
+            out.writerow(
+                [
+                    row["id"],
+                    row["announced_at"] or "",
+                    row["title"],
+                    "; ".join(row["services"]),
+                    row["event"] or "",
+                    row["url"] or "",
+                    "; ".join(s["code"] or s["title"] for s in row["sessions"]),
+                ]
+            )
     else:
         _table(
             ["id", "date", "title", "services", "event"],
-            [[str(r["id"]), (r["announced_at"] or "")[:10], _shorten(r["title"], 60),
-              _shorten(", ".join(r["services"]), 40), r["event"] or ""] for r in rows],
+            [
+                [
+                    str(r["id"]),
+                    (r["announced_at"] or "")[:10],
+                    _shorten(r["title"], 60),
+                    _shorten(", ".join(r["services"]), 40),
+                    r["event"] or "",
+                ]
+                for r in rows
+            ],
         )
         print(f"{len(rows)} announcements", file=sys.stderr)
     return 0
@@ -400,8 +441,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     if data["summary"]:
         print(f"  summary: {data['summary']}")
     for ses in data["sessions"]:
-        print(f"  session: [{ses['kind']}] {ses['code'] or ''} {ses['title']} {ses['url'] or ''} "
-              f"({ses['method']} {ses['score']}: {ses['reason']})")
+        print(
+            f"  session: [{ses['kind']}] {ses['code'] or ''} {ses['title']} {ses['url'] or ''} "
+            f"({ses['method']} {ses['score']}: {ses['reason']})"
+        )
     for src in record.mentioned_in:
         # Where it was read, on this machine: shown without credentials or tokens all the same.
         print(f"  mentioned in: {mask_url(src)}")
@@ -431,7 +474,10 @@ def cmd_services(args: argparse.Namespace, settings: Settings) -> int:
         _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()
     elif args.unmatched:
-        _table(["id", "title", "sources"], [[str(r["id"]), _shorten(r["title"], 70), _shorten(" ".join(r["sources"]), 60)] for r in rows])
+        _table(
+            ["id", "title", "sources"],
+            [[str(r["id"]), _shorten(r["title"], 70), _shorten(" ".join(r["sources"]), 60)] for r in rows],
+        )
     else:
         _table(["slug", "name", "announcements"], [[r["slug"], r["name"], str(r["announcements"])] for r in rows])
     return 0
@@ -452,8 +498,16 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(factory) as session:
         sessions = repo.list_sessions(session, event=args.event)
     rows: list[dict[str, Any]] = [
-        {"id": s.id, "code": s.code, "title": s.title, "kind": s.kind, "url": s.url, "event": s.event,
-         "speakers": list(s.speakers), "level": s.level}
+        {
+            "id": s.id,
+            "code": s.code,
+            "title": s.title,
+            "kind": s.kind,
+            "url": s.url,
+            "event": s.event,
+            "speakers": list(s.speakers),
+            "level": s.level,
+        }
         for s in sessions
     ]
     if args.format == "json":
@@ -463,11 +517,22 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
         out = csv.writer(sys.stdout)
         out.writerow(["code", "kind", "title", "event", "url", "speakers", "level"])
         for ses in sessions:
-            out.writerow([ses.code or "", ses.kind, ses.title, ses.event or "", ses.url or "",
-                          "; ".join(ses.speakers), ses.level or ""])
+            out.writerow(
+                [
+                    ses.code or "",
+                    ses.kind,
+                    ses.title,
+                    ses.event or "",
+                    ses.url or "",
+                    "; ".join(ses.speakers),
+                    ses.level or "",
+                ]
+            )
     else:
-        _table(["code", "kind", "title", "event", "url"],
-               [[r["code"] or "", r["kind"], _shorten(r["title"], 60), r["event"] or "", r["url"] or ""] for r in rows])
+        _table(
+            ["code", "kind", "title", "event", "url"],
+            [[r["code"] or "", r["kind"], _shorten(r["title"], 60), r["event"] or "", r["url"] or ""] for r in rows],
+        )
     return 0
 
 
@@ -488,7 +553,10 @@ def cmd_reextract(args: argparse.Namespace, settings: Settings) -> int:
     # It writes the store and the feeds like a run does: one at a time.
     with run_lock(settings.database_url, wait=args.wait):
         report = pipeline.reextract(
-            settings, sources=args.source, progress=_progress(not args.quiet), do_publish=not args.no_publish,
+            settings,
+            sources=args.source,
+            progress=_progress(not args.quiet),
+            do_publish=not args.no_publish,
             workers=args.workers,
         )
     _print_report(report, args)
@@ -508,8 +576,11 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     with run_lock(settings.database_url, wait=args.wait):
         ctx = pipeline.Context(settings)
         report = pipeline.publish(ctx)
-    print(f"{len(report.written)} files written, {report.unchanged} unchanged, {len(report.removed)} removed "
-          f"in {settings.output_location}", file=sys.stderr)
+    print(
+        f"{len(report.written)} files written, {report.unchanged} unchanged, {len(report.removed)} removed "
+        f"in {settings.output_location}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -528,11 +599,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     factory = open_store(settings.database_url)
     if settings.object_store is not None:
-        print(f"feeds are published to {settings.object_store.url} (serve them from there); serving the API and "
-              f"whatever is in {settings.output_dir}", file=sys.stderr)
+        print(
+            f"feeds are published to {settings.object_store.url} (serve them from there); serving the API and "
+            f"whatever is in {settings.output_dir}",
+            file=sys.stderr,
+        )
     server = make_server(settings.output_dir, factory, host=args.host, port=args.port)
-    print(f"serving {settings.output_dir} on {server.url} (feeds at /, API at /api/openapi.json, "
-          f"browse at /browse); Ctrl-C stops", file=sys.stderr)
+    print(
+        f"serving {settings.output_dir} on {server.url} (feeds at /, API at /api/openapi.json, "
+        f"browse at /browse); Ctrl-C stops",
+        file=sys.stderr,
+    )
     serve_forever(server)
     return 0
 
@@ -555,10 +632,21 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         _dump_json({"sources": states, "runs": runs}, sys.stdout, indent=2, default=str)
         print()
         return 0
-    _table(["source", "status", "last success", "last attempt", "failures", "error kind", "last error"],
-           [[str(s.get("name")), str(s.get("last_status") or "-"), str(s.get("last_success_at") or "-")[:19],
-             str(s.get("last_attempt_at") or "-")[:19], str(s.get("consecutive_failures", 0)),
-             str(s.get("last_error_kind") or ""), _shorten(str(s.get("last_error") or ""), 70)] for s in states])
+    _table(
+        ["source", "status", "last success", "last attempt", "failures", "error kind", "last error"],
+        [
+            [
+                str(s.get("name")),
+                str(s.get("last_status") or "-"),
+                str(s.get("last_success_at") or "-")[:19],
+                str(s.get("last_attempt_at") or "-")[:19],
+                str(s.get("consecutive_failures", 0)),
+                str(s.get("last_error_kind") or ""),
+                _shorten(str(s.get("last_error") or ""), 70),
+            ]
+            for s in states
+        ],
+    )
     print()
 
     def failed_sources(run: dict[str, Any]) -> str:
@@ -567,12 +655,23 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     # A run still "running" that holds no lock was killed (SIGKILL, power loss): any other end,
     # an error or a signal, is recorded as "failed" with its reason. The next run redoes its work.
-    _table(["run", "started", "finished", "status", "documents", "new", "updated", "failed sources", "error"],
-           [[str(r.get("id")), str(r.get("started_at"))[:19], str(r.get("finished_at") or "-")[:19], str(r.get("status")),
-             str((r.get("counts") or {}).get("documents", 0)), str((r.get("counts") or {}).get("announcements_created", 0)),
-             str((r.get("counts") or {}).get("announcements_updated", 0)), _shorten(failed_sources(r), 40),
-             _shorten(str(r.get("error") or ""), 70)]
-            for r in runs])
+    _table(
+        ["run", "started", "finished", "status", "documents", "new", "updated", "failed sources", "error"],
+        [
+            [
+                str(r.get("id")),
+                str(r.get("started_at"))[:19],
+                str(r.get("finished_at") or "-")[:19],
+                str(r.get("status")),
+                str((r.get("counts") or {}).get("documents", 0)),
+                str((r.get("counts") or {}).get("announcements_created", 0)),
+                str((r.get("counts") or {}).get("announcements_updated", 0)),
+                _shorten(failed_sources(r), 40),
+                _shorten(str(r.get("error") or ""), 70),
+            ]
+            for r in runs
+        ],
+    )
     return 0
 
 
@@ -622,8 +721,12 @@ def _record_json(record: Any) -> dict[str, Any]:
 def _print_report(report: Any, args: argparse.Namespace) -> None:
     counts = report.counts
     if getattr(args, "json", False):
-        _dump_json({"sources": {o.name: o.as_dict() for o in report.outcomes}, "counts": dict(counts)},
-                  sys.stdout, indent=2, default=str)
+        _dump_json(
+            {"sources": {o.name: o.as_dict() for o in report.outcomes}, "counts": dict(counts)},
+            sys.stdout,
+            indent=2,
+            default=str,
+        )
         print()
     if args.quiet:
         return
@@ -667,10 +770,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tracker {__version__}")
-    parser.add_argument("--config", type=Path, metavar="DIR", help="folder with tracker.toml and sources.toml (default: ./config)")
-    parser.add_argument("--database", metavar="URL", help="database URL (overrides database_url / TRACKER_DATABASE_URL)")
+    parser.add_argument(
+        "--config", type=Path, metavar="DIR", help="folder with tracker.toml and sources.toml (default: ./config)"
+    )
+    parser.add_argument(
+        "--database", metavar="URL", help="database URL (overrides database_url / TRACKER_DATABASE_URL)"
+    )
     # A string, not a Path: Path("s3://bucket/prefix") would fold the URL's "//".
-    parser.add_argument("--output", metavar="DIR", help="feed output folder, or s3://bucket/prefix (overrides output_dir)")
+    parser.add_argument(
+        "--output", metavar="DIR", help="feed output folder, or s3://bucket/prefix (overrides output_dir)"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -678,8 +787,13 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str) -> argparse.ArgumentParser:
         doc = COMMANDS[name][1]
         first, _, rest = doc.partition("\n")
-        p = sub.add_parser(name, help=first.strip(), description=first.strip(),
-                           epilog=_dedent(rest), formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=first.strip(),
+            description=first.strip(),
+            epilog=_dedent(rest),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.set_defaults(handler=COMMANDS[name][0])
         return p
 
@@ -692,7 +806,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event", metavar="NAME", help="the event the documents belong to, e.g. 'AWS re:Invent 2023'")
     p.add_argument("--json", action="store_true", help="print the per-document outcome as JSON")
     p.add_argument(
-        "--url", type=_public_url, metavar="URL",
+        "--url",
+        type=_public_url,
+        metavar="URL",
         help="where a saved DOCUMENT was published: its launches link there (a local path never is a link)",
     )
     _add_wait(p)
@@ -713,26 +829,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("announcements")
-    p.add_argument("--service", metavar="S",
-                   help="service slug, name or alias, e.g. amazon-s3, 'Amazon S3', 'AWS S3' or S3 "
-                        "(an unknown name exits 2 with the closest ones)")
-    p.add_argument("--event", metavar="E",
-                   help="event slug or name, e.g. aws-reinvent-2023, 'AWS re:Invent 2023' or 'reinvent 2023'")
-    p.add_argument("--region", metavar="R",
-                   help="launches about an AWS partition or Region, e.g. GovCloud or 'AWS China (Beijing) Region'")
-    p.add_argument("--since", type=_date_bound(end=False), metavar="DATE",
-                   help="announced on or after (YYYY-MM-DD: from the start of that day, UTC; or an ISO 8601 time)")
-    p.add_argument("--until", type=_date_bound(end=True), metavar="DATE",
-                   help="announced up to (YYYY-MM-DD: including that whole day, UTC; an ISO 8601 time: before it)")
-    p.add_argument("--search", metavar="TEXT",
-                   help="full-text search in the title and summary: every word, stemmed, the last one as a prefix")
+    p.add_argument(
+        "--service",
+        metavar="S",
+        help="service slug, name or alias, e.g. amazon-s3, 'Amazon S3', 'AWS S3' or S3 "
+        "(an unknown name exits 2 with the closest ones)",
+    )
+    p.add_argument(
+        "--event",
+        metavar="E",
+        help="event slug or name, e.g. aws-reinvent-2023, 'AWS re:Invent 2023' or 'reinvent 2023'",
+    )
+    p.add_argument(
+        "--region",
+        metavar="R",
+        help="launches about an AWS partition or Region, e.g. GovCloud or 'AWS China (Beijing) Region'",
+    )
+    p.add_argument(
+        "--since",
+        type=_date_bound(end=False),
+        metavar="DATE",
+        help="announced on or after (YYYY-MM-DD: from the start of that day, UTC; or an ISO 8601 time)",
+    )
+    p.add_argument(
+        "--until",
+        type=_date_bound(end=True),
+        metavar="DATE",
+        help="announced up to (YYYY-MM-DD: including that whole day, UTC; an ISO 8601 time: before it)",
+    )
+    p.add_argument(
+        "--search",
+        metavar="TEXT",
+        help="full-text search in the title and summary: every word, stemmed, the last one as a prefix",
+    )
     p.add_argument("--session", metavar="CODE", help="covered by this session code, e.g. DAT342")
     p.add_argument("--limit", type=_limit, metavar="N", help=f"at most N results (1 to {MAX_LIMIT}; default: all)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
     p = add("show")
-    p.add_argument("id", metavar="ANNOUNCEMENT", type=_announcement_ref,
-                   help=f"announcement id (1 to {MAX_ID}) or key")
+    p.add_argument("id", metavar="ANNOUNCEMENT", type=_announcement_ref, help=f"announcement id (1 to {MAX_ID}) or key")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
     p = add("services")
@@ -741,8 +876,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
 
     p = add("sessions")
-    p.add_argument("--event", metavar="E",
-                   help="event slug or name, e.g. 'reinvent 2023' (an unknown name exits 2 with the closest ones)")
+    p.add_argument(
+        "--event",
+        metavar="E",
+        help="event slug or name, e.g. 'reinvent 2023' (an unknown name exits 2 with the closest ones)",
+    )
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
     p = add("publish")
@@ -754,8 +892,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("reextract")
     _add_run_options(p, source_help="only the documents of this source (repeatable)")
-    p.add_argument("--workers", type=_positive_int, metavar="N",
-                   help=f"extract on N processes (1 to {MAX_WORKERS}; default: one per core; 1 extracts in this process)")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help=f"extract on N processes (1 to {MAX_WORKERS}; default: one per core; 1 extracts in this process)",
+    )
 
     p = add("status")
     p.add_argument("--format", choices=("table", "json"), default="table")
@@ -886,12 +1028,15 @@ def _main(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - exit 70, not 1: systemd must not take a crash for "a source failed"
         if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
             # A disk error no stage named (they raise DiskError, exit 74, themselves).
-            print(f"error: {mask_text(str(exc))}; check that the folder is writable and its disk not full",
-                  file=sys.stderr)
+            print(
+                f"error: {mask_text(str(exc))}; check that the folder is writable and its disk not full",
+                file=sys.stderr,
+            )
             return 74
         traceback.print_exc(file=sys.stderr)
-        print(f"error: internal error ({type(exc).__name__}); please report it with the traceback above",
-              file=sys.stderr)
+        print(
+            f"error: internal error ({type(exc).__name__}); please report it with the traceback above", file=sys.stderr
+        )
         return EXIT_SOFTWARE
     finally:
         if previous is not None:

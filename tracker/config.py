@@ -165,25 +165,35 @@ _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,254}")
 
 def is_object_store_url(value: str) -> bool:
     """Whether an output setting names object storage (s3://bucket/prefix) rather than a folder."""
-    return value[:len(S3_SCHEME)].lower() == S3_SCHEME
+    return value[: len(S3_SCHEME)].lower() == S3_SCHEME
 
 
 def object_store_settings(url: str, base: ObjectStoreSettings, *, file: str, key: str) -> ObjectStoreSettings:
     """The bucket and prefix of an s3://bucket/prefix URL (with base's other settings), else a ConfigError."""
-    rest = url[len(S3_SCHEME):]
+    rest = url[len(S3_SCHEME) :]
     bucket, _, prefix = rest.partition("/")
     prefix = prefix.strip("/")
     if "@" in bucket or ":" in bucket:
         # Credentials never go in the URL (they would be logged): the AWS environment carries them.
-        raise ConfigError("an s3:// URL takes no credentials or port: set AWS_ACCESS_KEY_ID and "
-                          "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and s3.endpoint_url for another store",
-                          file=file, key=key)
+        raise ConfigError(
+            "an s3:// URL takes no credentials or port: set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and s3.endpoint_url for another store",
+            file=file,
+            key=key,
+        )
     if not _BUCKET.fullmatch(bucket):
         raise ConfigError(f"{mask_url(url)!r} does not name a bucket: expected s3://bucket/prefix", file=file, key=key)
     parts = prefix.split("/") if prefix else []
-    if any(part in ("", ".", "..") for part in parts) or any(ch in prefix for ch in "\\?#\x00") or not prefix.isprintable():
-        raise ConfigError(f"{mask_url(url)!r}: the prefix must be a plain path (no empty, '.' or '..' parts, "
-                          "no '\\', '?' or '#')", file=file, key=key)
+    if (
+        any(part in ("", ".", "..") for part in parts)
+        or any(ch in prefix for ch in "\\?#\x00")
+        or not prefix.isprintable()
+    ):
+        raise ConfigError(
+            f"{mask_url(url)!r}: the prefix must be a plain path (no empty, '.' or '..' parts, no '\\', '?' or '#')",
+            file=file,
+            key=key,
+        )
     normalised = f"{S3_SCHEME}{bucket}/{prefix}" if prefix else f"{S3_SCHEME}{bucket}"
     return replace(base, url=normalised, bucket=bucket, prefix=prefix)
 
@@ -241,9 +251,7 @@ def _coerce(value: Any, expected: type, *, file: str, key: str) -> Any:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise ConfigError(
-            f"expected {expected.__name__}, got {type(value).__name__} {value!r}", file=file, key=key
-        )
+        raise ConfigError(f"expected {expected.__name__}, got {type(value).__name__} {value!r}", file=file, key=key)
     return value
 
 
@@ -321,8 +329,11 @@ def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | N
     for key in ("feeds.limit", "http.max_bytes", "http.concurrency"):
         if v[key] <= 0:
             raise ConfigError("must be positive", file=str(config_dir / "tracker.toml"), key=key)
-    s3 = ObjectStoreSettings(endpoint_url=v["s3.endpoint_url"], cache_control=v["s3.cache_control"],
-                             archive_cache_control=v["s3.archive_cache_control"])
+    s3 = ObjectStoreSettings(
+        endpoint_url=v["s3.endpoint_url"],
+        cache_control=v["s3.cache_control"],
+        archive_cache_control=v["s3.archive_cache_control"],
+    )
     to_bucket = is_object_store_url(v["output_dir"])
     if to_bucket:
         # Path() would fold "s3://b/p" into "s3:/b/p": the URL is kept whole, output_dir stays the default.

@@ -1,11 +1,11 @@
 """The error tree: every error a user can meet carries the source or URL it is about.
 
-    TrackerError
-    ├── ConfigError   a setting is unknown, missing or of the wrong type (carries file and key)
-    ├── FetchError    a source could not be fetched (carries source and URL)
-    ├── ExtractError  a document could not be read (carries source and URL)
-    ├── StoreError    the database refused or is unreachable (carries the database URL, password masked)
-    └── PublishError  object storage refused the feeds or is unreachable (carries the s3:// URL)
+TrackerError
+├── ConfigError   a setting is unknown, missing or of the wrong type (carries file and key)
+├── FetchError    a source could not be fetched (carries source and URL)
+├── ExtractError  a document could not be read (carries source and URL)
+├── StoreError    the database refused or is unreachable (carries the database URL, password masked)
+└── PublishError  object storage refused the feeds or is unreachable (carries the s3:// URL)
 """
 
 from __future__ import annotations

@@ -190,8 +190,15 @@ class AnnouncementRecord:
             "service_slugs": [s.slug for s in self.services],
             "regions": list(self.regions),
             "sessions": [
-                {"code": sl.session.code, "title": sl.session.title, "url": sl.session.url, "kind": sl.session.kind,
-                 "method": sl.link.method, "score": sl.link.score, "reason": sl.link.reason}
+                {
+                    "code": sl.session.code,
+                    "title": sl.session.title,
+                    "url": sl.session.url,
+                    "kind": sl.session.kind,
+                    "method": sl.link.method,
+                    "score": sl.link.score,
+                    "reason": sl.link.reason,
+                }
                 for sl in self.sessions
             ],
             "sources": list(self.sources),

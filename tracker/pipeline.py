@@ -124,8 +124,12 @@ class Context:
             repo.sync_services(session, self.taxonomy.services)
             for declared in self.events:
                 repo.declare_event(
-                    session, declared.event.slug, declared.event.name, declared.event.year,
-                    starts_on=declared.starts, ends_on=declared.ends,
+                    session,
+                    declared.event.slug,
+                    declared.event.name,
+                    declared.event.year,
+                    starts_on=declared.starts,
+                    ends_on=declared.ends,
                 )
 
 
@@ -138,7 +142,9 @@ def _taxonomy_fingerprint(taxonomy: Taxonomy) -> str:
 
 def _document_hash(doc: Document) -> str:
     """Hash of what was extracted from a document: unchanged hash, nothing to redo."""
-    payload = repr((doc.title, doc.author, doc.published_at, doc.categories, doc.event, doc.announcements, doc.sessions))
+    payload = repr(
+        (doc.title, doc.author, doc.published_at, doc.categories, doc.event, doc.announcements, doc.sessions)
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -186,8 +192,13 @@ def ingest_document(
     session_events: dict[str, str | None] = {}
     for conf in doc.sessions:
         event_id, event_slug = _event_for(
-            session, declared_event, conf.event, doc_event, doc.title,
-            declared=ctx.events, on=conf.published_at or doc.published_at,
+            session,
+            declared_event,
+            conf.event,
+            doc_event,
+            doc.title,
+            declared=ctx.events,
+            on=conf.published_at or doc.published_at,
         )
         session_ids[conf.key] = repo.upsert_session(session, conf, event_id=event_id, event_slug=event_slug)
         session_events[conf.key] = event_slug
@@ -203,8 +214,13 @@ def ingest_document(
     in_doc = linking.links_in_document(
         [(conf.key, conf.title, session_events.get(conf.key)) for conf in doc.sessions],
         [
-            (na.announcement.title, tuple(s.name for s in na.services), na.announcement.sessions, None,
-             tuple(s.aliases for s in na.services))
+            (
+                na.announcement.title,
+                tuple(s.name for s in na.services),
+                na.announcement.sessions,
+                None,
+                tuple(s.aliases for s in na.services),
+            )
             for na in normalized
         ],
         ctx.settings.link_threshold,
@@ -247,9 +263,7 @@ def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement
         )
         if key != na.key
     ]
-    return dedupe.find_duplicate(
-        na.announcement.title, na.services, when, known, ctx.services_by_slug, event=na.event
-    )
+    return dedupe.find_duplicate(na.announcement.title, na.services, when, known, ctx.services_by_slug, event=na.event)
 
 
 def _own_key(session: Session, na: NormalizedAnnouncement) -> tuple[NormalizedAnnouncement, bool]:
@@ -276,7 +290,11 @@ def extract_raw(
 
 
 def process_source(
-    ctx: Context, fetcher: Fetcher, source: SourceConfig, *, progress: Progress | None = None,
+    ctx: Context,
+    fetcher: Fetcher,
+    source: SourceConfig,
+    *,
+    progress: Progress | None = None,
     prefetch: Prefetch | None = None,
 ) -> SourceOutcome:
     """Fetch (or take from `prefetch`), extract and store one source; failures are recorded, never raised."""
@@ -300,8 +318,14 @@ def process_source(
             if not source.fetch_pages:
                 # Batched: one commit per INGEST_BATCH documents, one savepoint per document.
                 done = ingest_many(
-                    ctx, (Prepared(doc, archive_sha) for doc in docs), outcome, source=source.name,
-                    declared_event=source.event, progress=progress, total=len(docs), stop=ctx.stop,
+                    ctx,
+                    (Prepared(doc, archive_sha) for doc in docs),
+                    outcome,
+                    source=source.name,
+                    declared_event=source.event,
+                    progress=progress,
+                    total=len(docs),
+                    stop=ctx.stop,
                 )
                 if not done:
                     outcome.status = "interrupted"
@@ -393,11 +417,13 @@ def with_page(
             return item, item_hash, None
     try:
         page = check_document(fetcher.fetch(item.url, source=source.name), "html")
-        page_docs = extract(page.body, url=item.url, content_type=page.content_type, kind="html", rules=ctx.rules,
-                            event=source.event)
+        page_docs = extract(
+            page.body, url=item.url, content_type=page.content_type, kind="html", rules=ctx.rules, event=source.event
+        )
     except (FetchError, ExtractError) as exc:
-        log.warning("%s: page %s not used, keeping the feed's content: %s", source.name, mask_url(item.url),
-                    mask_text(str(exc)))
+        log.warning(
+            "%s: page %s not used, keeping the feed's content: %s", source.name, mask_url(item.url), mask_text(str(exc))
+        )
         counts["pages_failed"] += 1
         return item, hashlib.sha256(f"feed-only:{item_hash}".encode()).hexdigest(), None
     counts["pages_fetched"] += 1
@@ -424,7 +450,8 @@ def link_across_documents(ctx: Context) -> int:
         # Only a shared known event makes a title match across documents credible, so only
         # the announcements of events that have sessions are read (not the whole store).
         index = linking.SessionIndex(
-            (sid, linking.Candidate(title, (), event_slug)) for sid, title, _code, event_slug, _kind in sessions
+            (sid, linking.Candidate(title, (), event_slug))
+            for sid, title, _code, event_slug, _kind in sessions
             if event_slug is not None
         )
         services = {s.slug: s for s in ctx.taxonomy.services}
@@ -470,8 +497,9 @@ def publish(ctx: Context) -> PublishReport:
 def _publish(ctx: Context) -> PublishReport:
     with unit_of_work(ctx.factory) as session:
         records = repo.query_announcements(session)
-    feed_ctx = FeedContext(base_url=ctx.settings.base_url, author=ctx.settings.feed_author,
-                           hub=ctx.settings.push_hub or None)
+    feed_ctx = FeedContext(
+        base_url=ctx.settings.base_url, author=ctx.settings.feed_author, hub=ctx.settings.push_hub or None
+    )
     if ctx.settings.object_store is not None:
         return _publish_to_bucket(ctx, records, feed_ctx)
     output = ctx.settings.output_dir
@@ -483,7 +511,11 @@ def _publish(ctx: Context) -> PublishReport:
     # left by a publish that was killed, so it is removed whatever its age.
     writer = FeedWriter(output, stale_temp_after=0)
     build = build_feeds(
-        records, feed_ctx, title=ctx.settings.feed_title, limit=ctx.settings.feed_limit, known=known,
+        records,
+        feed_ctx,
+        title=ctx.settings.feed_title,
+        limit=ctx.settings.feed_limit,
+        known=known,
         sink=writer.write,
     )
     writer.keep(build.kept)
@@ -497,11 +529,18 @@ def _publish_to_bucket(ctx: Context, records: list[AnnouncementRecord], feed_ctx
     assert ctx.settings.object_store is not None
     # The bucket's own listing and fingerprints say what is there; the writer drops the
     # fingerprints itself before the first object changes (none when nothing does).
-    writer = ObjectStoreWriter(ctx.settings.object_store, connect_timeout=ctx.settings.http.connect_timeout,
-                               read_timeout=ctx.settings.http.timeout)
+    writer = ObjectStoreWriter(
+        ctx.settings.object_store,
+        connect_timeout=ctx.settings.http.connect_timeout,
+        read_timeout=ctx.settings.http.timeout,
+    )
     build = build_feeds(
-        records, feed_ctx, title=ctx.settings.feed_title, limit=ctx.settings.feed_limit,
-        known=writer.load_fingerprints(), sink=writer.write,
+        records,
+        feed_ctx,
+        title=ctx.settings.feed_title,
+        limit=ctx.settings.feed_limit,
+        known=writer.load_fingerprints(),
+        sink=writer.write,
     )
     writer.keep(build.kept)
     report = writer.finish(prune=True)
@@ -514,16 +553,20 @@ def push_changes(ctx: Context, published: PublishReport) -> push.PushReport:
     webhooks = push.load_webhooks(ctx.settings.config_dir / "webhooks.toml")
     hub = ctx.settings.push_hub or None
     # Subscription feeds only: archive pages and the indexes are not WebSub topics.
-    changed = [ctx.settings.base_url + path for path in published.written
-               if path.endswith((".atom", ".rss", ".json")) and not path.startswith("archive/")]
+    changed = [
+        ctx.settings.base_url + path
+        for path in published.written
+        if path.endswith((".atom", ".rss", ".json")) and not path.startswith("archive/")
+    ]
     if not webhooks and not (hub and changed):
         return push.PushReport()
     new: list[AnnouncementRecord] = []
     if webhooks:
         with unit_of_work(ctx.factory) as session:
             new = repo.announcements_created_since(session, ctx.now)
-    with push.Pusher(user_agent=ctx.settings.http.user_agent, timeout=ctx.settings.push_timeout,
-                     retries=ctx.settings.push_retries) as pusher:
+    with push.Pusher(
+        user_agent=ctx.settings.http.user_agent, timeout=ctx.settings.push_timeout, retries=ctx.settings.push_retries
+    ) as pusher:
         return push.push(pusher, hub=hub, changed_feeds=changed, webhooks=webhooks, new_announcements=new)
 
 
@@ -550,8 +593,13 @@ def run(
 
 
 def _run(
-    ctx: Context, run_id: int, report: RunReport, chosen: Sequence[SourceConfig], *,
-    progress: Progress | None, do_publish: bool,
+    ctx: Context,
+    run_id: int,
+    report: RunReport,
+    chosen: Sequence[SourceConfig],
+    *,
+    progress: Progress | None,
+    do_publish: bool,
 ) -> None:
     """The body of `run`, after its start is recorded."""
     settings = ctx.settings
@@ -562,7 +610,9 @@ def _run(
     ):
         for number, source in enumerate(chosen, 1):
             if ctx.stop():
-                log.warning("stopping: %d of %d sources not processed in this run", len(chosen) - number + 1, len(chosen))
+                log.warning(
+                    "stopping: %d of %d sources not processed in this run", len(chosen) - number + 1, len(chosen)
+                )
                 break
             if progress:
                 progress(f"[{number}/{len(chosen)}] {source.name}: {mask_url(source.url)}")
@@ -625,8 +675,13 @@ def recorded_failure(ctx: Context, run_id: int, report: RunReport) -> Iterator[N
         try:
             with unit_of_work(ctx.factory) as session:
                 repo.finish_run(
-                    session, run_id, at=datetime.now(UTC), status="failed", counts=dict(report.counts),
-                    outcomes={o.name: o.as_dict() for o in report.outcomes}, error=reason,
+                    session,
+                    run_id,
+                    at=datetime.now(UTC),
+                    status="failed",
+                    counts=dict(report.counts),
+                    outcomes={o.name: o.as_dict() for o in report.outcomes},
+                    error=reason,
                 )
         except Exception as again:  # noqa: BLE001 - the first error is the one to report
             # A full disk may refuse this write too: the log line above still says why.
@@ -675,8 +730,9 @@ def _feeds_current(ctx: Context, run_id: int) -> bool:
     if not (finished and status in ("ok", "failed") and counts.get("published") == 1):
         return False
     # Last, as it costs a request: the bucket still holds the feeds (not emptied by hand).
-    return bucket is None or feeds_present(bucket, connect_timeout=ctx.settings.http.connect_timeout,
-                                           read_timeout=ctx.settings.http.timeout)
+    return bucket is None or feeds_present(
+        bucket, connect_timeout=ctx.settings.http.connect_timeout, read_timeout=ctx.settings.http.timeout
+    )
 
 
 def _describe(outcome: SourceOutcome) -> str:
@@ -690,8 +746,14 @@ def _describe(outcome: SourceOutcome) -> str:
 
 
 def import_documents(
-    settings: Settings, locations: Iterable[str], *, kind: str = "auto", event: str | None = None,
-    progress: Progress | None = None, public_url: str | None = None, stop: Callable[[], bool] | None = None,
+    settings: Settings,
+    locations: Iterable[str],
+    *,
+    kind: str = "auto",
+    event: str | None = None,
+    progress: Progress | None = None,
+    public_url: str | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RunReport:
     """Ingest local files or URLs once, as ad-hoc sources (a saved recap, a backfill).
 
@@ -704,7 +766,10 @@ def import_documents(
     sources = [
         SourceConfig(
             # The name is shown by `tracker status`: a URL's credentials and tokens stay out of it.
-            name=f"import:{mask_url(loc) if is_remote(loc) else Path(loc).resolve()}", url=loc, kind=kind, event=event,
+            name=f"import:{mask_url(loc) if is_remote(loc) else Path(loc).resolve()}",
+            url=loc,
+            kind=kind,
+            event=event,
             public_url=public_url,
         )
         for loc in locations
@@ -733,39 +798,56 @@ def extract_location(
             event_slug = detected.slug
         refs = {s.key: (s.url or s.title) for s in doc.sessions}
         for conf in doc.sessions:
-            sessions.append({
-                "key": conf.key, "title": conf.title, "kind": conf.kind, "url": conf.url, "code": conf.code,
-                "speakers": list(conf.speakers), "level": conf.level, "event": conf.event or (detected.name if detected else None),
-            })
+            sessions.append(
+                {
+                    "key": conf.key,
+                    "title": conf.title,
+                    "kind": conf.kind,
+                    "url": conf.url,
+                    "code": conf.code,
+                    "speakers": list(conf.speakers),
+                    "level": conf.level,
+                    "event": conf.event or (detected.name if detected else None),
+                }
+            )
         normalized = normalize(doc, taxonomy, events=events, declared_event=event)
         in_doc = linking.links_in_document(
             [(s.key, s.title, event_slug) for s in doc.sessions],
-            [(na.announcement.title, tuple(s.name for s in na.services), na.announcement.sessions, event_slug,
-              tuple(s.aliases for s in na.services))
-             for na in normalized],
+            [
+                (
+                    na.announcement.title,
+                    tuple(s.name for s in na.services),
+                    na.announcement.sessions,
+                    event_slug,
+                    tuple(s.aliases for s in na.services),
+                )
+                for na in normalized
+            ],
             settings.link_threshold,
         )
         for na, links in zip(normalized, in_doc, strict=True):
             ann = na.announcement
-            announcements.append({
-                "title": ann.title,
-                "services": [s.name for s in na.services],
-                "summary": ann.summary,
-                "sessions": [refs[key] for key, _ in links],
-                "links": [
-                    {"session": refs[key], "method": link.method, "score": link.score, "reason": link.reason}
-                    for key, link in links
-                ],
-                "url": na.url,
-                "announced_at": na.announced_at.isoformat() if na.announced_at else None,
-                "announced_at_source": na.date_source,
-                "event": na.event,
-                "status": ann.status,
-                "rule": ann.rule,
-                "marker": ann.marker,
-                "context": list(ann.context),
-                "document": doc.url,
-            })
+            announcements.append(
+                {
+                    "title": ann.title,
+                    "services": [s.name for s in na.services],
+                    "summary": ann.summary,
+                    "sessions": [refs[key] for key, _ in links],
+                    "links": [
+                        {"session": refs[key], "method": link.method, "score": link.score, "reason": link.reason}
+                        for key, link in links
+                    ],
+                    "url": na.url,
+                    "announced_at": na.announced_at.isoformat() if na.announced_at else None,
+                    "announced_at_source": na.date_source,
+                    "event": na.event,
+                    "status": ann.status,
+                    "rule": ann.rule,
+                    "marker": ann.marker,
+                    "context": list(ann.context),
+                    "document": doc.url,
+                }
+            )
     return {"announcements": announcements, "sessions": sessions}
 
 
@@ -811,8 +893,13 @@ def ingest_many(
                     try:
                         with session.begin_nested():
                             counts = ingest_document(
-                                ctx, session, item.doc, source=source, archive_sha=item.archive_sha,
-                                declared_event=declared_event, content_hash=item.content_hash,
+                                ctx,
+                                session,
+                                item.doc,
+                                source=source,
+                                archive_sha=item.archive_sha,
+                                declared_event=declared_event,
+                                content_hash=item.content_hash,
                             )
                     except DiskError:
                         raise
@@ -876,8 +963,14 @@ def reextract(
 
 
 def _reextract(
-    ctx: Context, run_id: int, report: RunReport, *, sources: Sequence[str] | None, progress: Progress | None,
-    do_publish: bool, workers: int | None,
+    ctx: Context,
+    run_id: int,
+    report: RunReport,
+    *,
+    sources: Sequence[str] | None,
+    progress: Progress | None,
+    do_publish: bool,
+    workers: int | None,
 ) -> None:
     """The body of `reextract`, after its start is recorded."""
     configured = {s.name: s for s in ctx.settings.sources}
@@ -892,7 +985,10 @@ def _reextract(
         jobs.append(Job(sha, url, kind if kind in KINDS else "auto", config.event if config else None))
         names.append(name)
     results = extract_archived(
-        jobs, archive=ctx.archive, rules=ctx.rules, rules_file=ctx.rules_file,
+        jobs,
+        archive=ctx.archive,
+        rules=ctx.rules,
+        rules_file=ctx.rules_file,
         workers=default_workers() if workers is None else workers,
     )
     for number, (name, result) in enumerate(zip(names, results, strict=True), 1):
@@ -932,7 +1028,11 @@ def _reextract(
         counts["published"] = 1
     with unit_of_work(ctx.factory) as session:
         repo.finish_run(
-            session, run_id, at=datetime.now(UTC), status="ok", counts=dict(counts),
+            session,
+            run_id,
+            at=datetime.now(UTC),
+            status="ok",
+            counts=dict(counts),
             outcomes={o.name: o.as_dict() for o in report.outcomes},
         )
     log.info("re-extraction finished: %s", json.dumps(dict(counts), sort_keys=True))

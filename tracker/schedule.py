@@ -93,17 +93,29 @@ def parse_cron(expression: str, timezone: str) -> CronTrigger:
     try:
         if len(fields) == 5:
             minute, hour, day, month, dow = fields
-            return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(dow),
-                               timezone=timezone)
+            return CronTrigger(
+                minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(dow), timezone=timezone
+            )
         if len(fields) == 6:
             second, minute, hour, day, month, dow = fields
-            return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                               day_of_week=_weekdays(dow), timezone=timezone)
+            return CronTrigger(
+                second=second,
+                minute=minute,
+                hour=hour,
+                day=day,
+                month=month,
+                day_of_week=_weekdays(dow),
+                timezone=timezone,
+            )
     except (ValueError, LookupError) as exc:
-        raise ConfigError(f"not a valid cron expression or timezone: {exc}", file="tracker.toml", key="schedule.cron") from exc
+        raise ConfigError(
+            f"not a valid cron expression or timezone: {exc}", file="tracker.toml", key="schedule.cron"
+        ) from exc
     raise ConfigError(
         f"expected 5 cron fields (minute hour day month weekday) or 6 (seconds first), got {len(fields)}: "
-        f"{expression!r}", file="tracker.toml", key="schedule.cron",
+        f"{expression!r}",
+        file="tracker.toml",
+        key="schedule.cron",
     )
 
 
@@ -134,10 +146,15 @@ def scheduled_run(config_dir: str, database_url: str, output_dir: str) -> None:
     published = f", {len(report.published.written)} feed files written" if report.published else ""
     log.info(
         "scheduled run %s in %.1f s: %d sources (%d failed%s), %d documents, %d new and %d updated announcements%s",
-        "interrupted" if _STOP.is_set() else "finished", time.monotonic() - started,
-        len(report.outcomes), len(report.failed), f": {failed}" if failed else "",
-        counts.get("documents", 0), counts.get("announcements_created", 0),
-        counts.get("announcements_updated", 0), published,
+        "interrupted" if _STOP.is_set() else "finished",
+        time.monotonic() - started,
+        len(report.outcomes),
+        len(report.failed),
+        f": {failed}" if failed else "",
+        counts.get("documents", 0),
+        counts.get("announcements_created", 0),
+        counts.get("announcements_updated", 0),
+        published,
     )
 
 
@@ -225,8 +242,12 @@ def serve_forever(settings: Settings, *, run_now: bool = False) -> int:
         scheduled_run(str(settings.config_dir.resolve()), settings.database_url, _output(settings))
     if _STOP.is_set():
         return 0
-    print(f"tracker schedule: cron {settings.schedule_cron!r} ({settings.schedule_timezone}); "
-          f"next run {_when(next_run(settings))}; Ctrl-C to stop", file=sys.stderr, flush=True)
+    print(
+        f"tracker schedule: cron {settings.schedule_cron!r} ({settings.schedule_timezone}); "
+        f"next run {_when(next_run(settings))}; Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
 
     def after_run(event: Any) -> None:
         # Each run's log line is followed by when the next one is due.

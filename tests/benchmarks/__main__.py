@@ -104,14 +104,33 @@ def bench_database(
 
     corpus_size = {"posts": size.posts, "whats_new_items": size.whats_new, "files": len(manifest.backfill_files())}
     back = step("backfill", "backfill")
-    out["backfill_docs_per_s"] = {"value": back["docs_per_s"], "size": {**corpus_size, "documents": back["documents"]}, "detail": back}
-    out["backfill_ratio_to_lxml"] = {"value": back["ratio_to_lxml"], "size": {**corpus_size, "documents": back["documents"]}}
+    out["backfill_docs_per_s"] = {
+        "value": back["docs_per_s"],
+        "size": {**corpus_size, "documents": back["documents"]},
+        "detail": back,
+    }
+    out["backfill_ratio_to_lxml"] = {
+        "value": back["ratio_to_lxml"],
+        "size": {**corpus_size, "documents": back["documents"]},
+    }
     out["backfill_parsers_ratio_to_lxml"] = {"value": back["parsers_ratio_to_lxml"], "size": {"files": back["files"]}}
     out["backfill_ratio_to_parsers"] = {"value": back["ratio_to_parsers"], "size": {"files": back["files"]}}
     out["backfill_peak_rss_mb"] = {"value": back["peak_rss_mb"], "size": corpus_size}
     rex = step("reextract", "reextract")
-    out["reextract_s"] = {"value": rex["seconds"], "size": {"documents": rex["documents"], "bodies": rex["bodies"], "stored_again": rex["documents_changed"], "workers": rex["workers"]}, "detail": rex}
-    out["reextract_restore_all_s"] = {"value": rex["restore_all_seconds"], "size": {"documents": rex["documents"], "stored_again": rex["restore_all_documents_changed"]}}
+    out["reextract_s"] = {
+        "value": rex["seconds"],
+        "size": {
+            "documents": rex["documents"],
+            "bodies": rex["bodies"],
+            "stored_again": rex["documents_changed"],
+            "workers": rex["workers"],
+        },
+        "detail": rex,
+    }
+    out["reextract_restore_all_s"] = {
+        "value": rex["restore_all_seconds"],
+        "size": {"documents": rex["documents"], "stored_again": rex["restore_all_documents_changed"]},
+    }
     out["reextract_unchanged_s"] = {"value": rex["unchanged_seconds"], "size": {"documents": rex["documents"]}}
     out["reextract_worker_peak_rss_mb"] = {"value": rex["worker_peak_rss_mb"], "size": {"workers": rex["workers"]}}
     out["reextract_peak_rss_mb"] = {"value": rex["peak_rss_mb"], "size": {"documents": rex["documents"]}}
@@ -137,7 +156,8 @@ def bench_database(
         if pub is not None:
             out[f"publish_one_change_run_s_{label}"] = {"value": pub["run_seconds"], "size": at}
             out[f"publish_full_rebuild_s_{label}"] = {
-                "value": pub["full_rebuild_seconds"], "size": {**at, "files": pub["full_rebuild_files"]}
+                "value": pub["full_rebuild_seconds"],
+                "size": {**at, "files": pub["full_rebuild_files"]},
             }
             out[f"publish_peak_rss_mb_{label}"] = {"value": pub["peak_rss_mb"], "size": at}
         q = step(f"queries {label}", "queries", repeats=repeats)
@@ -188,13 +208,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: finishes within a minute")
     parser.add_argument("--scale", type=float, help="full sizes times this factor (e.g. 0.1)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
-    parser.add_argument("--db", action="append", choices=("sqlite", "postgresql"), help="only this database (repeatable)")
-    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "tracker-bench",
-                        help="scratch folder for the corpus, databases and feeds")
+    parser.add_argument(
+        "--db", action="append", choices=("sqlite", "postgresql"), help="only this database (repeatable)"
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(os.environ.get("TMPDIR", "/tmp")) / "tracker-bench",
+        help="scratch folder for the corpus, databases and feeds",
+    )
     parser.add_argument("--seed", type=int, default=FULL.seed)
     parser.add_argument("--announcements", type=int, metavar="N", help="database size 1x (10x is ten times this)")
-    parser.add_argument("--max-publish", type=int, default=200_000, metavar="N",
-                        help="skip the publishing phases above N announcements (default 200000)")
+    parser.add_argument(
+        "--max-publish",
+        type=int,
+        default=200_000,
+        metavar="N",
+        help="skip the publishing phases above N announcements (default 200000)",
+    )
     args = parser.parse_args(argv)
     size = QUICK if args.quick else (FULL.scaled(args.scale) if args.scale else FULL)
     size = CorpusSize(size.posts, size.whats_new, args.announcements or size.announcements, args.seed)
@@ -211,8 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     manifest = generate(corpus_dir, size)
     results: dict[str, Any] = {
         "mode": mode,
-        "sizes": {"posts": size.posts, "whats_new_items": size.whats_new, "announcements_1x": size.announcements,
-                  "announcements_10x": size.announcements * 10, "seed": size.seed, "corpus_mb": round(manifest.bytes_total / 1e6, 1)},
+        "sizes": {
+            "posts": size.posts,
+            "whats_new_items": size.whats_new,
+            "announcements_1x": size.announcements,
+            "announcements_10x": size.announcements * 10,
+            "seed": size.seed,
+            "corpus_mb": round(manifest.bytes_total / 1e6, 1),
+        },
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
     }
     for db in databases:

@@ -33,28 +33,81 @@ BLOG_FEED_ITEMS = 20  # items in the News Blog feed, as WordPress serves it
 DAILY_WN_ITEMS = 100  # items in the "recent" What's New feed a daily run reads
 
 ADJECTIVES = (
-    "faster", "cross-Region", "serverless", "zero-ETL", "fine-grained", "managed", "incremental",
-    "adaptive", "encrypted", "multi-tenant", "event-driven", "tiered", "scheduled", "private",
-    "elastic", "regional", "global", "streaming", "columnar", "automatic",
+    "faster",
+    "cross-Region",
+    "serverless",
+    "zero-ETL",
+    "fine-grained",
+    "managed",
+    "incremental",
+    "adaptive",
+    "encrypted",
+    "multi-tenant",
+    "event-driven",
+    "tiered",
+    "scheduled",
+    "private",
+    "elastic",
+    "regional",
+    "global",
+    "streaming",
+    "columnar",
+    "automatic",
 )
 NOUNS = (
-    "snapshots", "replication", "access policies", "cost alarms", "query acceleration", "log insights",
-    "table exports", "capacity reservations", "schema registry", "vector search", "audit trails",
-    "failover", "warm pools", "burst credits", "batch inference", "data masking", "change streams",
-    "blue/green deployments", "workload tags", "usage reports", "connection pooling", "IPv6 endpoints",
+    "snapshots",
+    "replication",
+    "access policies",
+    "cost alarms",
+    "query acceleration",
+    "log insights",
+    "table exports",
+    "capacity reservations",
+    "schema registry",
+    "vector search",
+    "audit trails",
+    "failover",
+    "warm pools",
+    "burst credits",
+    "batch inference",
+    "data masking",
+    "change streams",
+    "blue/green deployments",
+    "workload tags",
+    "usage reports",
+    "connection pooling",
+    "IPv6 endpoints",
 )
 VERBS = (
-    "now supports", "adds", "introduces", "announces", "launches", "now offers", "expands",
-    "is now generally available in", "now integrates",
+    "now supports",
+    "adds",
+    "introduces",
+    "announces",
+    "launches",
+    "now offers",
+    "expands",
+    "is now generally available in",
+    "now integrates",
 )
 FILLER = (
-    "Customers told us they wanted fewer moving parts.", "You pay only for what you use.",
-    "There is nothing to install and no servers to manage.", "It works with your existing tools.",
-    "Setup takes a few clicks in the console.", "The feature is on by default for new resources.",
-    "You can turn it on with one API call.", "Existing workloads keep running unchanged.",
-    "Metrics appear in your dashboards within minutes.", "Pricing follows the usual per-hour model.",
+    "Customers told us they wanted fewer moving parts.",
+    "You pay only for what you use.",
+    "There is nothing to install and no servers to manage.",
+    "It works with your existing tools.",
+    "Setup takes a few clicks in the console.",
+    "The feature is on by default for new resources.",
+    "You can turn it on with one API call.",
+    "Existing workloads keep running unchanged.",
+    "Metrics appear in your dashboards within minutes.",
+    "Pricing follows the usual per-hour model.",
 )
-REGIONS = ("US East (N. Virginia)", "US West (Oregon)", "Europe (Ireland)", "Asia Pacific (Tokyo)", "all commercial Regions")
+REGIONS = (
+    "US East (N. Virginia)",
+    "US West (Oregon)",
+    "Europe (Ireland)",
+    "Asia Pacific (Tokyo)",
+    "all commercial Regions",
+)
 AUTHORS = ("Dana Example", "Sam Writer", "Alex Host", "Jamie Blogger", "Riley Maker", "Jordan Builder")
 CATEGORY_BY_SERVICE_DEFAULT = "general"
 
@@ -256,12 +309,14 @@ def _post(words: _Words, index: int, total: int, whats_new: list[WhatsNewItem]) 
     else:
         svc = words.service()
         feature = words.feature()
-        title = words.rng.choice((
-            f"Introducing {svc.name} {feature}",
-            f"New {feature} for {svc.name}",
-            f"{svc.name} {feature} is now generally available",
-            f"Announcing {feature} in {svc.name}",
-        ))
+        title = words.rng.choice(
+            (
+                f"Introducing {svc.name} {feature}",
+                f"New {feature} for {svc.name}",
+                f"{svc.name} {feature} is now generally available",
+                f"Announcing {feature} in {svc.name}",
+            )
+        )
         extras = "".join(
             f"<li>New <b>{escape(words.feature().title())}</b> {escape(words.sentences(1).lower())}</li>\n"
             for _ in range(words.rng.randrange(0, 3))
@@ -336,18 +391,31 @@ def blog_feed(posts: list[Post]) -> str:
 
 def recap(words: _Words, year: int, whats_new: list[WhatsNewItem]) -> str:
     """A re:Invent recap in markdown: keynotes with bold launches, some taken from What's New."""
-    lines = ["---", f"title: AWS re:Invent {year}", "tags: aws", "---", "",
-             f"My notes from a week of re:Invent {year} sessions.", "", "# Keynotes", ""]
+    lines = [
+        "---",
+        f"title: AWS re:Invent {year}",
+        "tags: aws",
+        "---",
+        "",
+        f"My notes from a week of re:Invent {year} sessions.",
+        "",
+        "# Keynotes",
+        "",
+    ]
     for speaker in ("Casey Keynoter - CEO AWS", "Morgan Engineer - CTO Amazon.com", "Taylor Vice - VP Data"):
         video = _uid("kv", year, speaker)[:11]
         lines += [f"## {speaker}", "", f"[YouTube](https://youtu.be/{video})", "", f"* {words.sentences(1)}"]
         for _ in range(words.rng.randrange(5, 12)):
             if whats_new and words.rng.random() < 0.4:
                 item = words.rng.choice(whats_new)
-                lines.append(f"    * Announcing **{item.service.name} {item.title.split(' ', len(item.service.name.split()))[-1]}**")
+                lines.append(
+                    f"    * Announcing **{item.service.name} {item.title.split(' ', len(item.service.name.split()))[-1]}**"
+                )
             else:
                 svc = words.service()
-                lines.append(f"    * Announcing **{svc.name} {words.feature().title()}** - {words.sentences(1).lower()}")
+                lines.append(
+                    f"    * Announcing **{svc.name} {words.feature().title()}** - {words.sentences(1).lower()}"
+                )
             lines.append(f"        * {words.sentences(1)}")
         lines.append("")
     return "\n".join(lines) + "\n"
@@ -387,14 +455,22 @@ def generate(root: Path, size: CorpusSize) -> Manifest:
         posts.append(post)
         pages.append(write(f"blogs/aws/{post.url.rstrip('/').rsplit('/', 1)[-1]}/index.html", post_page(post)))
     recaps = [
-        write(f"recaps/reinvent-{year}.md", recap(words, year, [it for it in items if it.published.year == year][-200:]))
+        write(
+            f"recaps/reinvent-{year}.md", recap(words, year, [it for it in items if it.published.year == year][-200:])
+        )
         for year in range(START.year, START.year + YEARS)
     ]
     daily_blog = write("blogs/aws/feed/index.xml", blog_feed(posts[-BLOG_FEED_ITEMS:]))
     daily_wn = write("about-aws/whats-new/recent/feed/index.xml", whats_new_feed(items[-DAILY_WN_ITEMS:]))
     manifest = Manifest(
-        root=str(root), size=asdict(size), post_pages=pages, whats_new_pages=wn_pages, recaps=recaps,
-        daily_blog_feed=daily_blog, daily_whats_new_feed=daily_wn, bytes_total=total,
+        root=str(root),
+        size=asdict(size),
+        post_pages=pages,
+        whats_new_pages=wn_pages,
+        recaps=recaps,
+        daily_blog_feed=daily_blog,
+        daily_whats_new_feed=daily_wn,
+        bytes_total=total,
     )
     manifest.save(marker)
     log.info("generated %d files (%.1f MB) under %s", len(pages) + len(wn_pages) + len(recaps) + 2, total / 1e6, root)

@@ -67,10 +67,12 @@ def main() -> int:
         "problems": len(result.problems),
         "seconds": round(result.seconds, 1),
     }
-    print(f"crash campaign ({args.backend}): {result.rounds} rounds, {result.killed} SIGKILLs mid-run "
-          f"({result.runs_started} after the run had started writing), {result.finished} runs finished first, "
-          f"{len(result.problems)} problems; an uninterrupted run took {result.calibration:.1f} s; "
-          f"{result.seconds:.0f} s in all")
+    print(
+        f"crash campaign ({args.backend}): {result.rounds} rounds, {result.killed} SIGKILLs mid-run "
+        f"({result.runs_started} after the run had started writing), {result.finished} runs finished first, "
+        f"{len(result.problems)} problems; an uninterrupted run took {result.calibration:.1f} s; "
+        f"{result.seconds:.0f} s in all"
+    )
     for problem in result.problems[:20]:
         print(f"  problem: {problem}")
     if args.json:

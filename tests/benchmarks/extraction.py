@@ -32,15 +32,19 @@ def recap(size_kb: int, seed: int = 7) -> str:
     while sum(len(p) for p in parts) < size_kb * 1024:
         n += 1
         name = " ".join(w.capitalize() for w in rng.sample(WORDS, 2))
-        parts.append(f"\n## Keynote {n} with Speaker {n} - VP\n\n[YouTube](https://www.youtube.com/watch?v=Vid{n:08d})\n\n")
+        parts.append(
+            f"\n## Keynote {n} with Speaker {n} - VP\n\n[YouTube](https://www.youtube.com/watch?v=Vid{n:08d})\n\n"
+        )
         for k in range(6):
             launch = f"Amazon {name} {rng.choice(WORDS).capitalize()} {k}"
             form = k % 3
             if form == 0:
                 parts.append(f"* Announcing **{launch}**, {' '.join(rng.sample(WORDS, 8))}\n")
             elif form == 1:
-                parts.append(f"* [{launch}](https://aws.amazon.com/about-aws/whats-new/2031/12/x{n}-{k}/) - "
-                             f"{' '.join(rng.sample(WORDS, 10))}\n")
+                parts.append(
+                    f"* [{launch}](https://aws.amazon.com/about-aws/whats-new/2031/12/x{n}-{k}/) - "
+                    f"{' '.join(rng.sample(WORDS, 10))}\n"
+                )
             else:
                 parts.append(f"* {launch}: {' '.join(rng.sample(WORDS, 12))}\n")
         parts.append("\n" + " ".join(rng.choice(WORDS) for _ in range(120)) + ".\n")

@@ -56,9 +56,15 @@ def _html_tags(n: int) -> str:
 
 
 def _feed_items(n: int) -> str:
-    item = ("<item><title>Amazon Kelp DB is now available</title><link>https://aws.amazon.com/about-aws/whats-new/"
-            "2031/01/kelp/</link><description>&lt;p&gt;Kelp&lt;/p&gt;</description></item>")
-    return "<?xml version='1.0'?><rss version='2.0'><channel><title>What's New</title>" + item * (n // len(item)) + "</channel></rss>"
+    item = (
+        "<item><title>Amazon Kelp DB is now available</title><link>https://aws.amazon.com/about-aws/whats-new/"
+        "2031/01/kelp/</link><description>&lt;p&gt;Kelp&lt;/p&gt;</description></item>"
+    )
+    return (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>What's New</title>"
+        + item * (n // len(item))
+        + "</channel></rss>"
+    )
 
 
 SHAPES: tuple[tuple[str, Callable[[int], str], str], ...] = (
@@ -97,7 +103,9 @@ def main() -> None:
         worst = max(worst, best)
         print(f"{name:42} {len(text.encode()):>10,} {best:>8.2f} {found}")
     verdict = "holds" if worst < TARGET_S else "MISSED"
-    print(f"target: a {args.size} KB adversarial document extracts in < {TARGET_S:g} s: slowest {worst:.2f} s: {verdict}")
+    print(
+        f"target: a {args.size} KB adversarial document extracts in < {TARGET_S:g} s: slowest {worst:.2f} s: {verdict}"
+    )
 
 
 if __name__ == "__main__":

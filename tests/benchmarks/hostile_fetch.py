@@ -47,8 +47,15 @@ def child(url: str, max_bytes: int, max_seconds: float) -> None:
 
     result: dict[str, Any] = {"outcome": "baseline"}
     if url != "-":
-        settings = HttpSettings(user_agent="tracker-bench", retries=0, robots=False, min_interval=0.0,
-                                max_bytes=max_bytes, max_seconds=max_seconds, timeout=30.0)
+        settings = HttpSettings(
+            user_agent="tracker-bench",
+            retries=0,
+            robots=False,
+            min_interval=0.0,
+            max_bytes=max_bytes,
+            max_seconds=max_seconds,
+            timeout=30.0,
+        )
         started = time.monotonic()
         with Fetcher(settings, allowed_hosts={"127.0.0.1"}) as fetcher:
             try:
@@ -79,12 +86,24 @@ def _peak_rss_kib() -> int:
 
 
 def _run_child(url: str, max_bytes: int, max_seconds: float) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "tests.benchmarks.hostile_fetch", "--child", url, "--max-bytes", str(max_bytes),
-           "--max-seconds", str(max_seconds)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.benchmarks.hostile_fetch",
+        "--child",
+        url,
+        "--max-bytes",
+        str(max_bytes),
+        "--max-seconds",
+        str(max_seconds),
+    ]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=max_seconds + 600)
     if proc.returncode != 0:
-        return {"outcome": f"process died (exit {proc.returncode}): {proc.stderr.strip()[-200:]}",
-                "peak_rss_mb": float("nan"), "seconds": float("nan")}
+        return {
+            "outcome": f"process died (exit {proc.returncode}): {proc.stderr.strip()[-200:]}",
+            "peak_rss_mb": float("nan"),
+            "seconds": float("nan"),
+        }
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
@@ -107,12 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     honest = (b"<p>an honest page of text</p>\n" * (args.max_bytes // 30))[: args.max_bytes - 1000]
     scenarios = [
         ("gzip bomb, 1 GiB (gzip)", "/gzip-bomb", gzip_bomb, {"headers": {"Content-Encoding": "gzip"}}),
-        ("deflate bomb, 1 GiB (deflate)", "/deflate-bomb", deflate_bomb,
-         {"headers": {"Content-Encoding": "deflate"}}),
-        ("stacked bomb, 1 GiB (gzip, gzip)", "/double-bomb", double_bomb,
-         {"headers": {"Content-Encoding": "gzip, gzip"}}),
-        ("stacked bomb sent as one gzip", "/double-as-one", double_bomb,
-         {"headers": {"Content-Encoding": "gzip"}}),
+        ("deflate bomb, 1 GiB (deflate)", "/deflate-bomb", deflate_bomb, {"headers": {"Content-Encoding": "deflate"}}),
+        (
+            "stacked bomb, 1 GiB (gzip, gzip)",
+            "/double-bomb",
+            double_bomb,
+            {"headers": {"Content-Encoding": "gzip, gzip"}},
+        ),
+        ("stacked bomb sent as one gzip", "/double-as-one", double_bomb, {"headers": {"Content-Encoding": "gzip"}}),
         ("body dripping 1 byte/s", "/drip-body", b"x" * 10_000, {"chunk_size": 1, "trickle": 1.0}),
         ("headers dripping 1 byte/s", "/drip-head", b"x", {"headers": {"X-Pad": "p" * 10_000}, "header_drip": 1.0}),
         ("honest body of max_bytes - 1000", "/honest", honest, {}),
@@ -129,20 +150,34 @@ def main(argv: list[str] | None = None) -> int:
             figures = _run_child(server.url(path), args.max_bytes, args.max_seconds)
             rows.append({"scenario": name, "wire_bytes": len(body), **figures})
             print(f"  {name}: done", flush=True)
-    print(f"\nhttp.max_bytes = {args.max_bytes:,}, http.max_seconds = {args.max_seconds:g}; "
-          f"targets: peak RSS <= {memory_target:.0f} MB, every response ends within {time_target:g} s; "
-          f"baseline (interpreter + tracker imported): {baseline['peak_rss_mb']} MB\n")
+    print(
+        f"\nhttp.max_bytes = {args.max_bytes:,}, http.max_seconds = {args.max_seconds:g}; "
+        f"targets: peak RSS <= {memory_target:.0f} MB, every response ends within {time_target:g} s; "
+        f"baseline (interpreter + tracker imported): {baseline['peak_rss_mb']} MB\n"
+    )
     print(f"{'scenario':36} {'body bytes':>12} {'seconds':>8} {'peak RSS MB':>12}  outcome")
     ok = True
     for row in rows:
         within = row["peak_rss_mb"] <= memory_target and row["seconds"] <= time_target
         ok = ok and within
-        print(f"{row['scenario']:36} {row['wire_bytes']:>12,} {row['seconds']:>8} {row['peak_rss_mb']:>12}  "
-              f"{row['outcome']}{'' if within else '   <-- MISSES THE TARGET'}")
+        print(
+            f"{row['scenario']:36} {row['wire_bytes']:>12,} {row['seconds']:>8} {row['peak_rss_mb']:>12}  "
+            f"{row['outcome']}{'' if within else '   <-- MISSES THE TARGET'}"
+        )
     print(f"\n{'all within the targets' if ok else 'TARGET MISSED'}")
     if args.json:
-        args.json.write_text(json.dumps({"max_bytes": args.max_bytes, "max_seconds": args.max_seconds,
-                                         "baseline": baseline, "rows": rows, "ok": ok}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "max_bytes": args.max_bytes,
+                    "max_seconds": args.max_seconds,
+                    "baseline": baseline,
+                    "rows": rows,
+                    "ok": ok,
+                },
+                indent=2,
+            )
+        )
     return 0 if ok else 1
 
 

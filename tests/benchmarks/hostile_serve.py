@@ -54,17 +54,30 @@ def populate(database_url: str, output: Path, count: int = 200) -> None:
     with unit_of_work(factory) as s:
         repo.sync_services(s, [service])
         for n in range(count):
-            ann = Announcement(title=f"Amazon S3 adds feature {n}", summary=f"Launch {n}.",
-                               url=f"https://aws.example.test/new/{n}/", published_at=start - timedelta(hours=n),
-                               rule="bench")
-            repo.upsert_announcement(s, NormalizedAnnouncement(key=f"bench-{n}", announcement=ann,
-                                                               services=(service,), url=ann.url,
-                                                               announced_at=ann.published_at), now=start,
-                                      event_id=None)
+            ann = Announcement(
+                title=f"Amazon S3 adds feature {n}",
+                summary=f"Launch {n}.",
+                url=f"https://aws.example.test/new/{n}/",
+                published_at=start - timedelta(hours=n),
+                rule="bench",
+            )
+            repo.upsert_announcement(
+                s,
+                NormalizedAnnouncement(
+                    key=f"bench-{n}", announcement=ann, services=(service,), url=ann.url, announced_at=ann.published_at
+                ),
+                now=start,
+                event_id=None,
+            )
     with unit_of_work(factory) as s:
         records = repo.query_announcements(s)
-    write_files(output, build_feed_files(records, FeedContext(base_url="http://127.0.0.1/", author="bench"),
-                                         title="AWS announcements", limit=50), prune=True)
+    write_files(
+        output,
+        build_feed_files(
+            records, FeedContext(base_url="http://127.0.0.1/", author="bench"), title="AWS announcements", limit=50
+        ),
+        prune=True,
+    )
     close_stores()
 
 
@@ -72,7 +85,8 @@ def start_server(database_url: str, output: Path) -> tuple[subprocess.Popen[str]
     """`tracker serve --port 0` in its own process; returns it and its port."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracker", "--database", database_url, "--output", str(output), "serve", "--port", "0"],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     line = proc.stderr.readline()
@@ -125,8 +139,12 @@ def exchange(port: int, head: bytes, timeout: float = 30.0) -> tuple[int, float]
 
 def get(path: str, headers: dict[str, str] | None = None) -> bytes:
     """A GET request head."""
-    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close",
-             *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: close",
+        *(f"{k}: {v}" for k, v in (headers or {}).items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -134,8 +152,12 @@ def timings(port: int, head: bytes, repeats: int) -> dict[str, Any]:
     """Median, p99 and maximum milliseconds of `repeats` exchanges, and the statuses seen."""
     results = [exchange(port, head) for _ in range(repeats)]
     ms = sorted(r[1] for r in results)
-    return {"statuses": sorted({r[0] for r in results}), "median_ms": round(statistics.median(ms), 2),
-            "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2), "max_ms": round(ms[-1], 2)}
+    return {
+        "statuses": sorted({r[0] for r in results}),
+        "median_ms": round(statistics.median(ms), 2),
+        "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2),
+        "max_ms": round(ms[-1], 2),
+    }
 
 
 def adversarial_values(size: int) -> dict[str, str]:
@@ -196,8 +218,9 @@ class Holder:
     def __init__(self, port: int, count: int, mode: str) -> None:
         context = multiprocessing.get_context("fork")
         self.ready, self.stop, self.report = context.Event(), context.Event(), context.Queue()
-        self.process = context.Process(target=hold, args=(port, count, mode, self.ready, self.stop, self.report),
-                                       daemon=True)
+        self.process = context.Process(
+            target=hold, args=(port, count, mode, self.ready, self.stop, self.report), daemon=True
+        )
         self.held_open = -1
 
     def __enter__(self) -> Holder:
@@ -235,8 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     need = args.connections + 256
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
-    results: dict[str, Any] = {"connections": args.connections, "repeats": args.repeats, "cpus": os.cpu_count(),
-                               "max_header_bytes": MAX_HEADER_BYTES}
+    results: dict[str, Any] = {
+        "connections": args.connections,
+        "repeats": args.repeats,
+        "cpus": os.cpu_count(),
+        "max_header_bytes": MAX_HEADER_BYTES,
+    }
     with tempfile.TemporaryDirectory(prefix="tracker-bench-hostile-") as tmp:
         folder = Path(tmp)
         database_url = f"sqlite:///{folder / 'tracker.db'}"
@@ -251,8 +278,11 @@ def main(argv: list[str] | None = None) -> int:
             feed, api = get("/all.atom"), get("/api/announcements?limit=20")
             exchange(port, feed)
             exchange(port, api)  # warm the caches
-            results["baseline"] = {"feed": timings(port, feed, args.repeats), "api": timings(port, api, args.repeats),
-                                   "threads": threads_of(proc.pid)}
+            results["baseline"] = {
+                "feed": timings(port, feed, args.repeats),
+                "api": timings(port, api, args.repeats),
+                "threads": threads_of(proc.pid),
+            }
             headers: dict[str, Any] = {}
             # just under the cap (answered), and 64 KiB (refused with 431)
             answered = MAX_HEADER_BYTES - 200
@@ -262,26 +292,36 @@ def main(argv: list[str] | None = None) -> int:
             results["if_none_match"] = headers
             for mode in ("idle", "half-sent", "dripping"):
                 with Holder(port, args.connections, mode) as held:
-                    figures = {"feed": timings(port, feed, args.repeats), "api": timings(port, api, args.repeats),
-                               "threads": threads_of(proc.pid)}
+                    figures = {
+                        "feed": timings(port, feed, args.repeats),
+                        "api": timings(port, api, args.repeats),
+                        "threads": threads_of(proc.pid),
+                    }
                 figures["held_open"] = held.held_open
                 results[f"with {args.connections} {mode}"] = figures
             before = len([line for line in log_lines if "Traceback" in line])
             reset_storm(port, 1000)
             time.sleep(0.5)
-            results["reset storm"] = {"connections": 1000, "feed_after": timings(port, feed, 10),
-                                      "tracebacks_logged": len([line for line in log_lines if "Traceback" in line]) - before,
-                                      "threads": threads_of(proc.pid)}
+            results["reset storm"] = {
+                "connections": 1000,
+                "feed_after": timings(port, feed, 10),
+                "tracebacks_logged": len([line for line in log_lines if "Traceback" in line]) - before,
+                "threads": threads_of(proc.pid),
+            }
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    print(f"\ntracker serve under hostile clients ({os.cpu_count()} CPUs, header cap {MAX_HEADER_BYTES} bytes, "
-          f"{args.repeats} requests per row, each on a new connection)")
+    print(
+        f"\ntracker serve under hostile clients ({os.cpu_count()} CPUs, header cap {MAX_HEADER_BYTES} bytes, "
+        f"{args.repeats} requests per row, each on a new connection)"
+    )
     print(f"{'scenario':44} {'status':>9} {'median ms':>10} {'p99 ms':>8} {'max ms':>8} {'threads':>8}")
 
     def row(name: str, f: dict[str, Any], threads: Any = "") -> None:
-        print(f"{name:44} {','.join(map(str, f['statuses'])):>9} {f['median_ms']:>10.2f} {f['p99_ms']:>8.2f} "
-              f"{f['max_ms']:>8.2f} {threads!s:>8}")
+        print(
+            f"{name:44} {','.join(map(str, f['statuses'])):>9} {f['median_ms']:>10.2f} {f['p99_ms']:>8.2f} "
+            f"{f['max_ms']:>8.2f} {threads!s:>8}"
+        )
 
     row("no other clients: feed", results["baseline"]["feed"], results["baseline"]["threads"])
     row("no other clients: api page", results["baseline"]["api"])
@@ -300,11 +340,15 @@ def main(argv: list[str] | None = None) -> int:
     row("after 1000 reset connections: feed", storm["feed_after"], storm["threads"])
     print(f"tracebacks logged by the reset storm: {storm['tracebacks_logged']}")
     check: Callable[[bool], str] = lambda ok: "holds" if ok else "MISSED"  # noqa: E731
-    print(f"target: If-None-Match (64 KiB and under) answered in < {HEADER_TARGET_MS:.0f} ms: slowest "
-          f"{header_max:.2f} ms: {check(header_max < HEADER_TARGET_MS)}")
-    print(f"target: with {args.connections} idle/half-sent/dripping connections, a request answered in < "
-          f"{CONNECTIONS_TARGET_MS:.0f} ms: slowest {connection_max:.2f} ms: "
-          f"{check(connection_max < CONNECTIONS_TARGET_MS)}")
+    print(
+        f"target: If-None-Match (64 KiB and under) answered in < {HEADER_TARGET_MS:.0f} ms: slowest "
+        f"{header_max:.2f} ms: {check(header_max < HEADER_TARGET_MS)}"
+    )
+    print(
+        f"target: with {args.connections} idle/half-sent/dripping connections, a request answered in < "
+        f"{CONNECTIONS_TARGET_MS:.0f} ms: slowest {connection_max:.2f} ms: "
+        f"{check(connection_max < CONNECTIONS_TARGET_MS)}"
+    )
     results["targets"] = {"header_max_ms": header_max, "connections_max_ms": connection_max}
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

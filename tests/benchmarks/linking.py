@@ -15,10 +15,13 @@ import time
 
 from tracker.link import Candidate, SessionIndex, score_title_match
 
-SERVICES = [f"Amazon {w}" for w in (
-    "Widgets Gauges Ledgers Pipes Tables Queues Streams Vaults Lenses Beacons Forges Looms Kilns Anvils "
-    "Harbors Quarries Orchards Bridges Lanterns Compasses"
-).split()]
+SERVICES = [
+    f"Amazon {w}"
+    for w in (
+        "Widgets Gauges Ledgers Pipes Tables Queues Streams Vaults Lenses Beacons Forges Looms Kilns Anvils "
+        "Harbors Quarries Orchards Bridges Lanterns Compasses"
+    ).split()
+]
 WORDS = (
     "serverless data scale cost security agents generative ai migration modernize observability "
     "resilience streaming analytics vector search graph cache tier restore replay audit policy "
@@ -69,8 +72,10 @@ def main() -> None:
     with_event = sum(1 for a in announcements if a.event)
     print(f"sessions {args.sessions}, announcements {args.announcements} ({with_event} of the event)")
     print(f"index build            {built * 1000:9.1f} ms")
-    print(f"link all (index)       {linked:9.2f} s   ({links} links, "
-          f"{candidates / max(len(probed), 1):.0f} candidates scored per announcement of the event)")
+    print(
+        f"link all (index)       {linked:9.2f} s   ({links} links, "
+        f"{candidates / max(len(probed), 1):.0f} candidates scored per announcement of the event)"
+    )
     print(f"all pairs, no index    {pairs * with_event:9.2f} s   ({pairs * 1000:.1f} ms per announcement)")
 
 

@@ -60,8 +60,12 @@ def _cli(url: str, runs: int, service: str) -> tuple[float, int]:
     times, code = [], 0
     for _ in range(runs):
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "tracker", "--database", url, "announcements", "--service", service],
-                              capture_output=True, env=env, cwd=REPO)
+        proc = subprocess.run(
+            [sys.executable, "-m", "tracker", "--database", url, "announcements", "--service", service],
+            capture_output=True,
+            env=env,
+            cwd=REPO,
+        )
         times.append(time.perf_counter() - start)
         code = proc.returncode
     return statistics.median(times), code

@@ -226,19 +226,69 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC)
     per_doc = 100  # one synthetic listing document mentions 100 announcements
     postgres = engine.dialect.name == "postgresql"
-    ann_cols = ["id", "key", "title", "summary", "url", "announced_at", "status", "event_id", "created_at", "updated_at", "content_hash"]
-    doc_cols = ["id", "url", "title", "author", "published_at", "content_hash", "extractor_version", "archive_sha", "source_id", "kind", "fetched_at"]
+    ann_cols = [
+        "id",
+        "key",
+        "title",
+        "summary",
+        "url",
+        "announced_at",
+        "status",
+        "event_id",
+        "created_at",
+        "updated_at",
+        "content_hash",
+    ]
+    doc_cols = [
+        "id",
+        "url",
+        "title",
+        "author",
+        "published_at",
+        "content_hash",
+        "extractor_version",
+        "archive_sha",
+        "source_id",
+        "kind",
+        "fetched_at",
+    ]
     for chunk in _chunks(announcement_rows(missing, seed=int(args.get("seed", 1)), offset=have), 20_000):
         anns, links, docs, mentions = [], [], [], []
         for seed in chunk:
             ann_id = next_ann
             next_ann += 1
             if (ann_id % per_doc) == 0 or not docs:
-                docs.append((next_doc, f"https://bench.example/listing/{next_doc}", f"Listing {next_doc}", None,
-                             seed.announced_at, "bench", "bench", None, source_id, "whats-new", now))
+                docs.append(
+                    (
+                        next_doc,
+                        f"https://bench.example/listing/{next_doc}",
+                        f"Listing {next_doc}",
+                        None,
+                        seed.announced_at,
+                        "bench",
+                        "bench",
+                        None,
+                        source_id,
+                        "whats-new",
+                        now,
+                    )
+                )
                 next_doc += 1
-            anns.append((ann_id, seed.key, seed.title, seed.summary, seed.url, seed.announced_at, None,
-                         events.get(seed.event_year) if seed.event_year else None, now, now, "bench"))
+            anns.append(
+                (
+                    ann_id,
+                    seed.key,
+                    seed.title,
+                    seed.summary,
+                    seed.url,
+                    seed.announced_at,
+                    None,
+                    events.get(seed.event_year) if seed.event_year else None,
+                    now,
+                    now,
+                    "bench",
+                )
+            )
             sort_at = seed.announced_at or UNDATED
             links.extend((ann_id, service_ids[slug], sort_at) for slug in seed.service_slugs if slug in service_ids)
             mentions.append((next_mention, ann_id, docs[-1][0], seed.title, 0, "bench"))
@@ -259,16 +309,25 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
             else:
                 conn.execute(DocumentRow.__table__.insert(), [dict(zip(doc_cols, r, strict=True)) for r in docs])
                 conn.execute(AnnouncementRow.__table__.insert(), [dict(zip(ann_cols, r, strict=True)) for r in anns])
-                conn.execute(AnnouncementServiceRow.__table__.insert(),
-                             [{"announcement_id": a, "service_id": s, "sort_at": t} for a, s, t in links])
-                conn.execute(MentionRow.__table__.insert(), [
-                    dict(zip(["id", "announcement_id", "document_id", "excerpt", "position", "rule"], r, strict=True))
-                    for r in mentions
-                ])
+                conn.execute(
+                    AnnouncementServiceRow.__table__.insert(),
+                    [{"announcement_id": a, "service_id": s, "sort_at": t} for a, s, t in links],
+                )
+                conn.execute(
+                    MentionRow.__table__.insert(),
+                    [
+                        dict(
+                            zip(["id", "announcement_id", "document_id", "excerpt", "position", "rule"], r, strict=True)
+                        )
+                        for r in mentions
+                    ],
+                )
     with engine.begin() as conn:
         if postgres:
             for table in ("announcements", "documents", "mentions"):
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                conn.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                )
             conn.execute(text("ANALYZE"))
         else:
             conn.execute(text("ANALYZE"))
@@ -313,8 +372,10 @@ def noop(args: dict[str, Any]) -> dict[str, Any]:
         "documents": counts.get("documents", 0),
         "documents_changed": counts.get("documents_changed", 0),
         "files_written": len(report.published.written) if report.published else None,
-        "published_skipped": report.counts.get("links_across_documents", 0) == 0 and bool(report.published)
-        and not report.published.written and not report.published.unchanged,
+        "published_skipped": report.counts.get("links_across_documents", 0) == 0
+        and bool(report.published)
+        and not report.published.written
+        and not report.published.unchanged,
     }
 
 
@@ -408,7 +469,9 @@ def queries(args: dict[str, Any]) -> dict[str, Any]:
         lambda s, i: repo.query_announcements(s, service=services[i % len(services)], limit=limit), services
     )
     if events:
-        result["by_event"] = measure(lambda s, i: repo.query_announcements(s, event=events[i % len(events)], limit=limit), events)
+        result["by_event"] = measure(
+            lambda s, i: repo.query_announcements(s, event=events[i % len(events)], limit=limit), events
+        )
     search = getattr(repo, "search_announcements", None)
     if search is not None:
         result["full_text_kind"] = "repository.search_announcements"
@@ -416,7 +479,8 @@ def queries(args: dict[str, Any]) -> dict[str, Any]:
     else:
         fulltext = hasattr(repo, "fulltext_condition")
         result["full_text_kind"] = (
-            "query_announcements(search=) with the full-text index of tracker/store/search.py" if fulltext
+            "query_announcements(search=) with the full-text index of tracker/store/search.py"
+            if fulltext
             else "substring (query_announcements search=, no full-text index)"
         )
         result["full_text"] = measure(

@@ -30,14 +30,25 @@ from tracker.publish import FeedContext, build_feed_files, write_files
 from tracker.store import repository as repo
 from tracker.store.db import close_stores, open_store, unit_of_work
 
-WORDS = ["vector", "serverless", "streaming", "durable", "graph", "quantum", "zero-ETL", "inference",
-         "replication", "analytics", "encryption", "observability"]
+WORDS = [
+    "vector",
+    "serverless",
+    "streaming",
+    "durable",
+    "graph",
+    "quantum",
+    "zero-ETL",
+    "inference",
+    "replication",
+    "analytics",
+    "encryption",
+    "observability",
+]
 
 
 def populate(database_url: str, count: int) -> dict[str, bytes]:
     """Store `count` invented announcements over 40 services; returns the feed files to publish."""
-    services = [Service(f"service-{i:02d}", f"Amazon Service {i:02d}", (), "Category " + str(i % 6))
-                for i in range(40)]
+    services = [Service(f"service-{i:02d}", f"Amazon Service {i:02d}", (), "Category " + str(i % 6)) for i in range(40)]
     start = datetime(2031, 12, 1, tzinfo=UTC)
     factory = open_store(database_url)
     with unit_of_work(factory) as s:
@@ -49,22 +60,27 @@ def populate(database_url: str, count: int) -> dict[str, bytes]:
             ann = Announcement(
                 title=f"{service.name} adds {word} support ({n})",
                 summary=f"Launch {n}: {service.name} now offers {word} capabilities in every region. " * 3,
-                url=f"https://aws.example.test/new/{n}/", published_at=start - timedelta(hours=n * 5), rule="bench",
+                url=f"https://aws.example.test/new/{n}/",
+                published_at=start - timedelta(hours=n * 5),
+                rule="bench",
             )
-            na = NormalizedAnnouncement(key=f"bench-{n}", announcement=ann, services=(service,), url=ann.url,
-                                        announced_at=ann.published_at)
+            na = NormalizedAnnouncement(
+                key=f"bench-{n}", announcement=ann, services=(service,), url=ann.url, announced_at=ann.published_at
+            )
             repo.upsert_announcement(s, na, now=start, event_id=event_id if n % 7 == 0 else None)
     with unit_of_work(factory) as s:
         records = repo.query_announcements(s)
-    return build_feed_files(records, FeedContext(base_url="http://127.0.0.1/", author="bench"),
-                            title="AWS announcements", limit=100)
+    return build_feed_files(
+        records, FeedContext(base_url="http://127.0.0.1/", author="bench"), title="AWS announcements", limit=100
+    )
 
 
 def start_server(database_url: str, output: Path) -> tuple[subprocess.Popen[str], str]:
     """`tracker serve --port 0` in its own process; returns it and its base URL."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracker", "--database", database_url, "--output", str(output), "serve", "--port", "0"],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     line = proc.stderr.readline()
@@ -88,8 +104,9 @@ end
 """
 
 
-def wrk(url: str, *, duration: int, connections: int, threads: int, headers: dict[str, str],
-        script: Path | None = None) -> dict[str, Any]:
+def wrk(
+    url: str, *, duration: int, connections: int, threads: int, headers: dict[str, str], script: Path | None = None
+) -> dict[str, Any]:
     """One wrk run: requests/s, mean and p99 latency (ms), non-2xx/3xx count, transfer/s."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
     if script is not None:
@@ -111,8 +128,13 @@ def wrk(url: str, *, duration: int, connections: int, threads: int, headers: dic
     p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     transfer = re.search(r"Transfer/sec:\s+(\S+)", out)
-    return {"requests_per_second": rps, "latency_mean_ms": round(mean, 3), "latency_p99_ms": round(p99, 3),
-            "non_2xx_3xx": int(errors.group(1)) if errors else 0, "transfer_per_second": transfer.group(1) if transfer else ""}
+    return {
+        "requests_per_second": rps,
+        "latency_mean_ms": round(mean, 3),
+        "latency_p99_ms": round(p99, 3),
+        "non_2xx_3xx": int(errors.group(1)) if errors else 0,
+        "transfer_per_second": transfer.group(1) if transfer else "",
+    }
 
 
 def probe(url: str, headers: dict[str, str]) -> tuple[int, int]:
@@ -146,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         files = populate(database_url, args.announcements)
         write_files(output, files, prune=True)
         close_stores()
-        print(f"stored and published {args.announcements} announcements in {time.perf_counter() - began:.1f}s "
-              f"({len(files)} files)", file=sys.stderr)
+        print(
+            f"stored and published {args.announcements} announcements in {time.perf_counter() - began:.1f}s "
+            f"({len(files)} files)",
+            file=sys.stderr,
+        )
         proc, base = start_server(database_url, output)
         try:
             etag_feed = urllib.request.urlopen(base + "all.atom", timeout=10).headers["ETag"]
@@ -160,26 +185,40 @@ def main(argv: list[str] | None = None) -> int:
                 ("feed all.atom, gzip", base + "all.atom", {"Accept-Encoding": "gzip"}, None),
                 ("feed all.atom, 304", base + "all.atom", {"If-None-Match": etag_feed}, None),
                 ("api page of 20", api_page, {}, None),
-                ("api q=vector&service=, 20", base + "api/announcements?q=vector&service=service-00&limit=20", {},
-                 None),
+                (
+                    "api q=vector&service=, 20",
+                    base + "api/announcements?q=vector&service=service-00&limit=20",
+                    {},
+                    None,
+                ),
                 ("api page of 20, 304", api_page, {"If-None-Match": etag_api}, None),
                 ("api page of 20, never cached", api_page, {}, distinct),
             ]
             results = []
             for name, url, headers, script in scenarios:
                 status, size = probe(url, headers)
-                figures = wrk(url, duration=args.duration, connections=args.connections, threads=args.threads,
-                              headers=headers, script=script)
+                figures = wrk(
+                    url,
+                    duration=args.duration,
+                    connections=args.connections,
+                    threads=args.threads,
+                    headers=headers,
+                    script=script,
+                )
                 results.append({"scenario": name, "status": status, "body_bytes": size, **figures})
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    print(f"\ntracker serve on {os.cpu_count()} CPUs, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
-          f"{args.announcements} announcements, {database_url.split(':')[0]}")
+    print(
+        f"\ntracker serve on {os.cpu_count()} CPUs, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
+        f"{args.announcements} announcements, {database_url.split(':')[0]}"
+    )
     print(f"{'scenario':32} {'status':>6} {'bytes':>8} {'req/s':>9} {'mean ms':>8} {'p99 ms':>8} {'errors':>6}")
     for r in results:
-        print(f"{r['scenario']:32} {r['status']:>6} {r['body_bytes']:>8} {r['requests_per_second']:>9.0f} "
-              f"{r['latency_mean_ms']:>8.2f} {r['latency_p99_ms']:>8.2f} {r['non_2xx_3xx']:>6}")
+        print(
+            f"{r['scenario']:32} {r['status']:>6} {r['body_bytes']:>8} {r['requests_per_second']:>9.0f} "
+            f"{r['latency_mean_ms']:>8.2f} {r['latency_p99_ms']:>8.2f} {r['non_2xx_3xx']:>6}"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -111,11 +111,25 @@ def measure(python: str, trees: list[Path], runs: int, *, postgres: bool) -> dic
                     _, _, done = _run([*base, "import", *map(str, DOCUMENTS)], env, work)
                     summary = done.stderr.strip().splitlines()
                     print(f"[{kind}{tag}] {summary[-1] if summary else 'imported'}", file=sys.stderr, flush=True)
-                    commands.append(("query", f"tracker announcements --service S3 ({kind}){tag}",
-                                     [*base, "announcements", "--service", "S3"], work, env))
+                    commands.append(
+                        (
+                            "query",
+                            f"tracker announcements --service S3 ({kind}){tag}",
+                            [*base, "announcements", "--service", "S3"],
+                            work,
+                            env,
+                        )
+                    )
             # What no change to tracker can remove: the interpreter, and importing the ORM it is built on.
-            commands.append((None, "floor: python -c 'import sqlalchemy.orm'", [python, "-c", "import sqlalchemy.orm"],
-                             root, _environment(trees[0], root / "pycache-0")))
+            commands.append(
+                (
+                    None,
+                    "floor: python -c 'import sqlalchemy.orm'",
+                    [python, "-c", "import sqlalchemy.orm"],
+                    root,
+                    _environment(trees[0], root / "pycache-0"),
+                )
+            )
             # Warm-up: writes the bytecode caches.
             outputs = {label: _run(cmd, env, cwd)[2] for _, label, cmd, cwd, env in commands}
             walls: dict[str, list[float]] = {label: [] for _, label, _, _, _ in commands}
@@ -128,9 +142,13 @@ def measure(python: str, trees: list[Path], runs: int, *, postgres: bool) -> dic
                     cpus[label].append(cpu)
             return {
                 label: {
-                    "median_s": statistics.median(walls[label]), "min_s": min(walls[label]), "max_s": max(walls[label]),
-                    "cpu_median_s": statistics.median(cpus[label]), "target_s": TARGETS[target] if target else None,
-                    "runs": runs, "output": (outputs[label].stdout + outputs[label].stderr).strip().splitlines()[-1:],
+                    "median_s": statistics.median(walls[label]),
+                    "min_s": min(walls[label]),
+                    "max_s": max(walls[label]),
+                    "cpu_median_s": statistics.median(cpus[label]),
+                    "target_s": TARGETS[target] if target else None,
+                    "runs": runs,
+                    "output": (outputs[label].stdout + outputs[label].stderr).strip().splitlines()[-1:],
                 }
                 for target, label, _, _, _ in commands
             }
@@ -143,9 +161,13 @@ def main() -> int:
     """Time the commands and print each median beside its target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="timed runs per command (default 15)")
-    parser.add_argument("--tree", type=Path, action="append",
-                        help="folder holding the tracker package to time (repeatable: the trees are timed in turn; "
-                        "default: this checkout)")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        action="append",
+        help="folder holding the tracker package to time (repeatable: the trees are timed in turn; "
+        "default: this checkout)",
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter with tracker's dependencies")
     parser.add_argument("--postgres", action="store_true", help=f"also time the query on PostgreSQL ({POSTGRES_ADMIN})")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -154,12 +176,20 @@ def main() -> int:
     trees = [tree.resolve() for tree in args.tree or [REPO]]
     results = measure(args.python, trees, args.runs, postgres=args.postgres)
     load_after = os.getloadavg()
-    print(f"tracker start-up, {', '.join(map(str, trees))}, {args.runs} runs each, {os.cpu_count()} cores, "
-          f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after")
+    print(
+        f"tracker start-up, {', '.join(map(str, trees))}, {args.runs} runs each, {os.cpu_count()} cores, "
+        f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after"
+    )
     print(f"{'command':<60} {'median':>8} {'min':>7} {'max':>7} {'cpu':>7} {'target':>7}")
     for label, r in results.items():
-        target = "" if r["target_s"] is None else f"{r['target_s']:6.1f}s  " + ("ok" if r["median_s"] <= r["target_s"] else "OVER")
-        print(f"{label:<60} {r['median_s']:7.3f}s {r['min_s']:6.3f}s {r['max_s']:6.3f}s {r['cpu_median_s']:6.3f}s {target}")
+        target = (
+            ""
+            if r["target_s"] is None
+            else f"{r['target_s']:6.1f}s  " + ("ok" if r["median_s"] <= r["target_s"] else "OVER")
+        )
+        print(
+            f"{label:<60} {r['median_s']:7.3f}s {r['min_s']:6.3f}s {r['max_s']:6.3f}s {r['cpu_median_s']:6.3f}s {target}"
+        )
     if args.json:
         args.json.write_text(json.dumps({"load_average": [load_before, load_after], "results": results}, indent=2))
     return 0

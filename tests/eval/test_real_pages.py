@@ -53,7 +53,12 @@ def test_keynote_recap_features_with_launch_wording(corpus: Path) -> None:
     assert _services(anns, "Amazon Redshift Multi-AZ") == ["Amazon Redshift"]
     assert "Amazon GuardDuty" in _services(anns, "Amazon Guard Duty RDS protection")
     assert set(_services(anns, "Trusted Language Extensions for PostgreSQL")) <= {"Amazon RDS", "Amazon Aurora"}
-    for not_a_launch in ("150+ courses", "AWS AI & ML Scholarship Program", "AWS Glue Data Quality", "open-source project"):
+    for not_a_launch in (
+        "150+ courses",
+        "AWS AI & ML Scholarship Program",
+        "AWS Glue Data Quality",
+        "open-source project",
+    ):
         assert not_a_launch not in anns
 
 
@@ -61,7 +66,11 @@ def test_keynote_recap_section_labels_are_not_launches(corpus: Path) -> None:
     anns = _run(corpus, KEYNOTES + "2024-12-08-aws-reinvent-2024-keynote-peter-desantis.md")
     assert "Trainium2" in anns
     assert _services(anns, "Latency-optimized Inference option for Amazon Bedrock") == ["Amazon Bedrock"]
-    labels = {t for t in anns if re.search(r"(?i)graviton journey|redefining|scaling laws|claude|rainier|advanced packaging", t)}
+    labels = {
+        t
+        for t in anns
+        if re.search(r"(?i)graviton journey|redefining|scaling laws|claude|rainier|advanced packaging", t)
+    }
     assert not labels
 
 
@@ -102,7 +111,11 @@ def test_non_launch_posts_have_no_launch(corpus: Path) -> None:
 
 
 def test_weekly_roundup_bundled_features(corpus: Path) -> None:
-    anns = _run(corpus, BLOG + "aws_weekly_roundup_how_to_join_aws_reinvent_2025_plus_kiro_ga_and_lots_of_launches_nov_24_2025_b7d401cf.md")
+    anns = _run(
+        corpus,
+        BLOG
+        + "aws_weekly_roundup_how_to_join_aws_reinvent_2025_plus_kiro_ga_and_lots_of_launches_nov_24_2025_b7d401cf.md",
+    )
     assert _services(anns, "statement-level cost estimates") == ["Amazon Aurora DSQL"]  # link text glued to "s"
     assert _services(anns, "AWS PrivateLink for FIPS Endpoints") == ["AWS PrivateLink", "Amazon ECR"]
     assert _services(anns, "managed container image signing") == ["Amazon ECR"]
@@ -118,7 +131,9 @@ def test_whats_new_services_are_the_item_categories(corpus: Path) -> None:
     inspector = _services(anns, "Amazon Inspector enhances the security engine for container images scanning")
     assert inspector[0] == "Amazon Inspector" and "Amazon ECR" in inspector  # both product categories
     # An item without categories falls back to its title.
-    assert _services(anns, "AWS HealthScribe now supports GIRPP note template for behavioral health") == ["AWS HealthScribe"]
+    assert _services(anns, "AWS HealthScribe now supports GIRPP note template for behavioral health") == [
+        "AWS HealthScribe"
+    ]
     assert all(a["summary"] and "&nbsp;" not in a["summary"] for a in anns.values())
 
 
@@ -136,7 +151,8 @@ def _documents(corpus: Path) -> list[Path]:
         p
         for p in corpus.rglob("*")
         # external/ holds the locally kept documents of tests/gold/ext (see test_loso.py)
-        if p.is_file() and p.relative_to(corpus).parts[0] != "external"
+        if p.is_file()
+        and p.relative_to(corpus).parts[0] != "external"
         and p.name not in SKIP_NAMES
         and not p.name.startswith("LICENSE")
         and "gold" not in p.parts

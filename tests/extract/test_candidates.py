@@ -105,7 +105,10 @@ def test_explain_lists_candidates_with_scores(tmp_path: Path) -> None:
     doc.write_text("# re:Invent 2031\n\n* Announcing **Amazon Kelp DB**\n* **Customer obsession**\n", encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "tracker", "extract", str(doc), "--explain", "--format", "json"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     rows = json.loads(done.stdout)["candidates"]
     by_title = {r["title"]: r for r in rows}

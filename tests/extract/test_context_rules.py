@@ -116,7 +116,9 @@ by Sam Writer on 03 MAR 2031 in News Permalink Comments Share
 """
     doc = _doc(roundup, "roundup.md")
     assert [a.title for a in doc.announcements] == [
-        "integrated editor", "statement-level estimates", "AWS PrivateLink endpoints"
+        "integrated editor",
+        "statement-level estimates",
+        "AWS PrivateLink endpoints",
     ]
     assert all(a.service_tags == ("Amazon Quokka",) for a in doc.announcements)
 

@@ -20,7 +20,11 @@ def _corpus_files(corpus: Path) -> list[Path]:
         p
         for p in corpus.rglob("*")
         # external/ holds the locally kept documents of tests/gold/ext (see test_loso.py)
-        if p.is_file() and p.relative_to(corpus).parts[0] != "external" and p.name not in SKIP_NAMES and not p.name.startswith("LICENSE") and "gold" not in p.parts
+        if p.is_file()
+        and p.relative_to(corpus).parts[0] != "external"
+        and p.name not in SKIP_NAMES
+        and not p.name.startswith("LICENSE")
+        and "gold" not in p.parts
     )
 
 
@@ -175,7 +179,9 @@ def test_news_blog_posts(extracted: dict[str, list[Document]]) -> None:
 
 def test_news_blog_roundups(extracted: dict[str, list[Document]]) -> None:
     roundups = [
-        d[0] for n, d in extracted.items() if n.startswith("aws-news-blog/real/walkley") and re.search(r"roundup|top_announcements", n)
+        d[0]
+        for n, d in extracted.items()
+        if n.startswith("aws-news-blog/real/walkley") and re.search(r"roundup|top_announcements", n)
     ]
     assert len(roundups) == 3
     for doc in roundups:

@@ -108,7 +108,9 @@ SEEDS = [
     seed=st.sampled_from(SEEDS),
     cut=st.integers(min_value=0, max_value=200),
     noise=st.text(max_size=40),
-    kind=st.sampled_from(["auto", "feed", "whats-new", "news-blog", "html", "markdown", "sessions", "youtube-playlist"]),
+    kind=st.sampled_from(
+        ["auto", "feed", "whats-new", "news-blog", "html", "markdown", "sessions", "youtube-playlist"]
+    ),
 )
 def test_mutated_documents_only_raise_extract_error(seed: str, cut: int, noise: str, kind: str) -> None:
     text = seed[:cut] + noise + seed[cut:]

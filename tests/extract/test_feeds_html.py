@@ -26,7 +26,10 @@ def test_whats_new_feed(extract_fixture) -> None:  # type: ignore[no-untyped-def
 
 def test_whats_new_listing_page(extract_fixture) -> None:  # type: ignore[no-untyped-def]
     docs = extract_fixture("whats-new-listing.html")
-    assert [d.title for d in docs] == ["Amazon Widget Studio is now generally available", "Amazon S3 lists objects faster"]
+    assert [d.title for d in docs] == [
+        "Amazon Widget Studio is now generally available",
+        "Amazon S3 lists objects faster",
+    ]
     ga = docs[0].announcements[0]
     assert ga.url == "https://aws.amazon.com/about-aws/whats-new/2031/12/amazon-widget-studio-ga/"
     assert ga.published_at == datetime(2031, 12, 20, tzinfo=UTC)
@@ -85,8 +88,13 @@ def test_post_page(extract_fixture) -> None:  # type: ignore[no-untyped-def]
     assert post.summary.startswith("Today, I’m happy to announce")
     assert data_api.title == "Quantum Tables Data API" and data_api.marker == "New"
     titles = {a.title for a in doc.announcements}
-    for absent in ("open-source driver", "Create table", "Pricing and availability", "An older Aurora post",
-                   "Introducing nav"):
+    for absent in (
+        "open-source driver",
+        "Create table",
+        "Pricing and availability",
+        "An older Aurora post",
+        "Introducing nav",
+    ):
         assert absent not in titles
 
 
@@ -121,6 +129,10 @@ def test_html_recap_with_embedded_videos() -> None:
     assert ann.title == "Amazon S3 Lakes" and ann.summary == "tables in buckets"
     # Innermost first: its own sentence, then the enclosing bullet, then the headings.
     assert ann.context == (
-        "Announcing Amazon S3 Lakes: tables in buckets", "Storage", "Riley Ceo - CEO AWS", "Keynotes", "My AWS re:Invent 2031 notes"
+        "Announcing Amazon S3 Lakes: tables in buckets",
+        "Storage",
+        "Riley Ceo - CEO AWS",
+        "Keynotes",
+        "My AWS re:Invent 2031 notes",
     )
     assert ann.sessions == ("RiLeYcEo002",)

@@ -51,7 +51,8 @@ def _best_of_three(text: str) -> float:
 
 
 @pytest.mark.parametrize(
-    "shape", [_letters_then_marker, _many_bullets, _many_headings, _one_long_paragraph, _bold_soup],
+    "shape",
+    [_letters_then_marker, _many_bullets, _many_headings, _one_long_paragraph, _bold_soup],
     ids=lambda f: f.__name__.strip("_"),
 )
 def test_time_grows_linearly(shape: Callable[[int], str]) -> None:

@@ -66,7 +66,9 @@ def test_recap_announcement_fields(extract_fixture) -> None:  # type: ignore[no-
     assert aurora.context[0] == "Announcing Amazon Aurora Quantum Tables"  # its own sentence first
     # then its sub-bullets, then the enclosing bullet and headings
     assert aurora.context[1:4] == (
-        "Rows replicated across three Regions; Reads from the nearest copy", "Databases", "Morgan Infra - SVP Utility Computing"
+        "Rows replicated across three Regions; Reads from the nearest copy",
+        "Databases",
+        "Morgan Infra - SVP Utility Computing",
     )
     assert aurora.context[-1] == "Keynotes"
     assert aurora.excerpt == "Announcing Amazon Aurora Quantum Tables."

@@ -15,7 +15,10 @@ def test_parse_title() -> None:
         "STG228",
         "R",
     )
-    assert parse_title("AWS re:Invent 2023 - Innovation talk: Emerging tech | HYB207-INT", rules)[2:] == ("HYB207", "INT")
+    assert parse_title("AWS re:Invent 2023 - Innovation talk: Emerging tech | HYB207-INT", rules)[2:] == (
+        "HYB207",
+        "INT",
+    )
     assert parse_title("Keynote with Someone | AWS Events", rules) == ("Keynote with Someone", None, None, None)
 
 

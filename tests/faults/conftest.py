@@ -76,7 +76,7 @@ def whats_new_feed(items: Sequence[Item], *, title: str = "Recent Announcements"
         slug, name, _ = SERVICES[item.n]
         parts.append(
             "<item>"
-            f"<guid isPermaLink=\"false\">{item.feed}-{slug}</guid>"
+            f'<guid isPermaLink="false">{item.feed}-{slug}</guid>'
             f"<title>{escape(item.title)}</title>"
             f"<description>&lt;p&gt;{escape(name)} {escape(SERVICES[item.n][2])}. {escape(extra)}&lt;/p&gt;</description>"
             f"<pubDate>{format_datetime(base + timedelta(hours=item.n), usegmt=True)}</pubDate>"
@@ -118,9 +118,16 @@ class World:
 
     def write_settings(self, **http: object) -> None:
         values: dict[str, object] = {
-            "user_agent": "tracker-fault-tests/0.1", "timeout": 0.5, "connect_timeout": 0.5, "retries": 1,
-            "backoff": 0.01, "max_bytes": 60_000, "max_seconds": 1.0, "max_retry_wait": 1.0,
-            "min_interval": 0.0, "robots": True,
+            "user_agent": "tracker-fault-tests/0.1",
+            "timeout": 0.5,
+            "connect_timeout": 0.5,
+            "retries": 1,
+            "backoff": 0.01,
+            "max_bytes": 60_000,
+            "max_seconds": 1.0,
+            "max_retry_wait": 1.0,
+            "min_interval": 0.0,
+            "robots": True,
         }
         values.update(http)
         lines = [

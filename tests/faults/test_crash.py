@@ -24,8 +24,10 @@ def test_random_sigkills_lose_and_duplicate_nothing(
     world = make_world(backend)
     setup_world(world)
     result = campaign(world, kills, seed=20261129)
-    print(f"{backend}: {result.rounds} rounds, {result.killed} killed mid-run "
-          f"({result.runs_started} after starting to write), {result.finished} finished")
+    print(
+        f"{backend}: {result.rounds} rounds, {result.killed} killed mid-run "
+        f"({result.runs_started} after starting to write), {result.finished} finished"
+    )
     assert result.problems == []
     assert result.rounds == kills
     # The kills must actually land inside runs, some after writing began, or this proves nothing.

@@ -39,7 +39,11 @@ def _tracker(world: World, *args: str, timeout: float = 120, **popen: object) ->
     """`python -m tracker` in a subprocess: its real stderr (logs included) and exit code."""
     return subprocess.run(
         [sys.executable, "-m", "tracker", "--config", str(world.config), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO, **popen,  # type: ignore[call-overload]
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        **popen,  # type: ignore[call-overload]
     )
 
 
@@ -93,7 +97,8 @@ def test_source_credentials_and_tokens_never_leave(world: World) -> None:
     bad = world.server.url("/bad/feed.xml").replace("http://", "http://bob:hunter2pw@") + "?api_key=APIKEY999"
     (world.config / "sources.toml").write_text(
         f'[[source]]\nname = "good"\nkind = "markdown"\nurl = "{good}"\n\n'
-        f'[[source]]\nname = "bad"\nkind = "whats-new"\nurl = "{bad}"\n', encoding="utf-8",
+        f'[[source]]\nname = "bad"\nkind = "whats-new"\nurl = "{bad}"\n',
+        encoding="utf-8",
     )
     world.server.route("/good/recap.md", RECAP, content_type="text/markdown")
     world.server.route("/bad/feed.xml", "down", status=500)
@@ -113,9 +118,14 @@ def test_source_credentials_and_tokens_never_leave(world: World) -> None:
     links = _feed_links(world.output)
     assert any("/good/recap.md?x=1" in link for link in links)  # the source is linked, without its secrets
 
-    for where, text_ in [("stderr", done.stderr), ("status", status_table), ("status json", status_json),
-                         ("stored errors", "\n".join(stored)), ("show", "\n".join(shows)),
-                         ("feed links", "\n".join(links))] + [(str(p), t) for p, t in _published(world.output)]:
+    for where, text_ in [
+        ("stderr", done.stderr),
+        ("status", status_table),
+        ("status json", status_json),
+        ("stored errors", "\n".join(stored)),
+        ("show", "\n".join(shows)),
+        ("feed links", "\n".join(links)),
+    ] + [(str(p), t) for p, t in _published(world.output)]:
         leaked = [s for s in SECRETS if s in text_]
         assert not leaked, f"{where} shows {leaked}"
     close_stores()
@@ -161,8 +171,15 @@ def test_terminal_controls_are_removed_from_store_cli_and_feeds(
     # Rows stored before text was cleaned: the CLI and the feeds strip them on the way out.
     with unit_of_work(open_store(world.database_url)) as session:
         session.execute(text("UPDATE announcements SET summary = :s"), {"s": f"old{EVIL} summary\x1b]2;x\x1b\\"})
-    for args in (["announcements"], ["announcements", "--format", "json"], ["announcements", "--format", "csv"],
-                 ["show", "1"], ["show", "2"], ["services", "--unmatched"], ["status"]):
+    for args in (
+        ["announcements"],
+        ["announcements", "--format", "json"],
+        ["announcements", "--format", "csv"],
+        ["show", "1"],
+        ["show", "2"],
+        ["services", "--unmatched"],
+        ["status"],
+    ):
         code, out, err = _cli(world, *args)
         assert code == 0, (args, err)
         _assert_clean(" ".join(args), out + err)
@@ -179,18 +196,22 @@ def test_terminal_controls_are_removed_from_store_cli_and_feeds(
 
 def _feed_with_hostile_links() -> str:
     items = []
-    for n, (link, title) in enumerate([
-        ("javascript:alert(document.cookie)", "Amazon EC2 launches memory-optimized instances"),
-        ("data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;", "AWS Glue adds streaming connectors"),
-        ("JaVaScRiPt:alert(2)", "Amazon SQS raises message retention"),
-    ]):
+    for n, (link, title) in enumerate(
+        [
+            ("javascript:alert(document.cookie)", "Amazon EC2 launches memory-optimized instances"),
+            ("data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;", "AWS Glue adds streaming connectors"),
+            ("JaVaScRiPt:alert(2)", "Amazon SQS raises message retention"),
+        ]
+    ):
         items.append(
-            f"<item><guid isPermaLink=\"false\">hostile-{n}</guid><title>{title}</title>"
+            f'<item><guid isPermaLink="false">hostile-{n}</guid><title>{title}</title>'
             f"<description>{title}.</description><pubDate>Wed, 20 Nov 2030 1{n}:00:00 GMT</pubDate>"
             f"<link>{link}</link></item>"
         )
-    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>x</title>'
-            "<link>https://aws.amazon.com/about-aws/whats-new/recent/</link>" + "".join(items) + "</channel></rss>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>x</title>'
+        "<link>https://aws.amazon.com/about-aws/whats-new/recent/</link>" + "".join(items) + "</channel></rss>"
+    )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -256,9 +277,7 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_full_disk_while_archiving_exits_74_and_fails_the_run(
-    make_world: Callable[[str], World], backend: str
-) -> None:
+def test_full_disk_while_archiving_exits_74_and_fails_the_run(make_world: Callable[[str], World], backend: str) -> None:
     world = make_world(backend)
     world.write_settings(max_bytes=20_000_000)
     world.sources()
@@ -298,10 +317,13 @@ def test_full_disk_under_the_sqlite_database_exits_74(make_world: Callable[[str]
 # ------------------------------------------------------------------ any exception: the run is failed, never "running"
 
 
-@pytest.mark.parametrize(("sig", "exit_code", "reason"), [
-    (signal.SIGTERM, 143, "SIGTERM"),
-    (signal.SIGINT, 130, "SIGINT"),
-])
+@pytest.mark.parametrize(
+    ("sig", "exit_code", "reason"),
+    [
+        (signal.SIGTERM, 143, "SIGTERM"),
+        (signal.SIGINT, 130, "SIGINT"),
+    ],
+)
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_signal_mid_run_marks_the_run_failed(
     make_world: Callable[[str], World], backend: str, sig: signal.Signals, exit_code: int, reason: str
@@ -311,11 +333,15 @@ def test_signal_mid_run_marks_the_run_failed(
     world.sources()
     world.server.route("/good/feed.xml", whats_new_feed(GOOD_ITEMS), content_type="application/rss+xml")
     # The second source drips its body: the run is mid-fetch when the signal comes.
-    world.server.route("/bad/feed.xml", whats_new_feed(GOOD_ITEMS[:1]), content_type="application/rss+xml",
-                       trickle=1.0, chunk_size=16)
+    world.server.route(
+        "/bad/feed.xml", whats_new_feed(GOOD_ITEMS[:1]), content_type="application/rss+xml", trickle=1.0, chunk_size=16
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "tracker", "--config", str(world.config), "-q", "run"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -346,8 +372,12 @@ def test_any_exception_in_a_run_is_recorded(make_world: Callable[[str], World]) 
 
     world = make_world("sqlite")
     ctx = Context(load_settings(world.config))
-    for error, reason in [(MemoryError(), "out of memory"), (KeyboardInterrupt(), "SIGINT"),
-                          (SystemExit(143), "SIGTERM"), (RuntimeError("http://u:hunter2pw@h/x broke"), "RuntimeError")]:
+    for error, reason in [
+        (MemoryError(), "out of memory"),
+        (KeyboardInterrupt(), "SIGINT"),
+        (SystemExit(143), "SIGTERM"),
+        (RuntimeError("http://u:hunter2pw@h/x broke"), "RuntimeError"),
+    ]:
         with unit_of_work(ctx.factory) as session:
             run_id = repo.start_run(session, at=ctx.now)
         with pytest.raises(type(error)), recorded_failure(ctx, run_id, RunReport()):
@@ -375,9 +405,13 @@ def _many_records(world: World, count: int) -> None:
     services = list(ctx.taxonomy.services)[:60]
     with unit_of_work(ctx.factory) as session:
         for n in range(count):
-            ann = Announcement(title=f"{services[n % len(services)].name} launch number {n}", summary="x " * 40, rule="t")
+            ann = Announcement(
+                title=f"{services[n % len(services)].name} launch number {n}", summary="x " * 40, rule="t"
+            )
             na = NormalizedAnnouncement(
-                key=f"bulk{n}", announcement=ann, services=(services[n % len(services)],),
+                key=f"bulk{n}",
+                announcement=ann,
+                services=(services[n % len(services)],),
                 url=f"https://aws.amazon.com/about-aws/whats-new/2030/{n}/",
                 announced_at=datetime(2030, 1, 1, tzinfo=UTC) + timedelta(hours=n),
             )
@@ -399,7 +433,11 @@ def _retitle(world: World, title: str) -> None:
 def _publish_process(world: World, **popen: object) -> subprocess.Popen[str]:
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
         [sys.executable, "-m", "tracker", "--config", str(world.config), "-q", "publish"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
     )
 
 

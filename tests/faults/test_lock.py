@@ -19,7 +19,10 @@ REPO = Path(__file__).resolve().parents[2]
 def _tracker(world: World, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tracker", "--config", str(world.config), "-q", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
     )
 
 

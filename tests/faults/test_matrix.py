@@ -63,10 +63,13 @@ def _robots(world: World, body: str) -> None:
 
 
 def _retry_after_then_ok(world: World, body: str) -> None:
-    world.server.script("/bad/feed.xml", [
-        Reply(status=503, headers={"Retry-After": "1"}),
-        Reply(body=body, content_type="application/rss+xml"),
-    ])
+    world.server.script(
+        "/bad/feed.xml",
+        [
+            Reply(status=503, headers={"Retry-After": "1"}),
+            Reply(body=body, content_type="application/rss+xml"),
+        ],
+    )
 
 
 HTML_ERROR = (

@@ -20,10 +20,11 @@ def _two_host_world(make_world: Callable[[str], World], backend: str) -> World:
     server = world.server
     # The first source answers slowly, the second at once: fetched together, the second is
     # ready first, yet it must be stored second, as in a run that fetches one after another.
-    server.script("/good/feed.xml", [Reply(body=whats_new_feed([Item(0, "good"), Item(1, "good")]),
-                                           content_type="application/rss+xml", delay=0.5)])
-    server.script("/bad/feed.xml", [Reply(body=whats_new_feed([Item(2, "bad")]),
-                                          content_type="application/rss+xml")])
+    server.script(
+        "/good/feed.xml",
+        [Reply(body=whats_new_feed([Item(0, "good"), Item(1, "good")]), content_type="application/rss+xml", delay=0.5)],
+    )
+    server.script("/bad/feed.xml", [Reply(body=whats_new_feed([Item(2, "bad")]), content_type="application/rss+xml")])
     (world.config / "sources.toml").write_text(
         f'[[source]]\nname = "slow"\nkind = "whats-new"\nurl = "{server.url("/good/feed.xml")}"\n\n'
         f'[[source]]\nname = "fast"\nkind = "whats-new"\nurl = "{server.url("/bad/feed.xml", host="localhost")}"\n',
@@ -72,8 +73,13 @@ def test_lanes_overlap_across_hosts_and_keep_order_within_one() -> None:
             raise RuntimeError("b2 failed")
         return RawDocument(url=name, body=name.encode(), content_type=None)
 
-    sources = [("a1", "https://a.example/1"), ("b1", "https://b.example/1"),
-               ("a2", "https://a.example/2"), ("b2", "https://b.example/2"), ("local", "/tmp/x.xml")]
+    sources = [
+        ("a1", "https://a.example/1"),
+        ("b1", "https://b.example/1"),
+        ("a2", "https://a.example/2"),
+        ("b2", "https://b.example/2"),
+        ("local", "/tmp/x.xml"),
+    ]
     with Prefetch(fetch, sources, lanes=4) as prefetch:
         assert not prefetch.has("local")  # a local file is read by the caller
         assert prefetch.result("a1").body == b"a1" and prefetch.result("a2").body == b"a2"
@@ -87,7 +93,10 @@ def test_lanes_overlap_across_hosts_and_keep_order_within_one() -> None:
 
 def test_one_host_runs_nothing_ahead() -> None:
     calls: list[str] = []
-    with Prefetch(lambda name: calls.append(name) or RawDocument(url=name, body=b"", content_type=None),  # type: ignore[func-returns-value]
-                  [("a", "https://a.example/1"), ("b", "https://a.example/2")], lanes=4) as prefetch:
+    with Prefetch(
+        lambda name: calls.append(name) or RawDocument(url=name, body=b"", content_type=None),  # type: ignore[func-returns-value]
+        [("a", "https://a.example/1"), ("b", "https://a.example/2")],
+        lanes=4,
+    ) as prefetch:
         assert not prefetch.has("a") and not prefetch.has("b")
     assert calls == []

@@ -77,12 +77,16 @@ def test_content_link_precision_and_recall(corpus: Path) -> None:
         event = _slug(pair["event"])
         video = _VIDEO.search(session.get("url") or "")
         keys = {
-            key for (ev, key), title in sessions.items()
-            if ev == event and (key in {video.group(1) if video else None, session.get("code")} or title == session["title"])
+            key
+            for (ev, key), title in sessions.items()
+            if ev == event
+            and (key in {video.group(1) if video else None, session.get("code")} or title == session["title"])
         }
         services = services_for(Announcement(title=pair["announcement"]), taxonomy)
         launch = Candidate(
-            title=pair["announcement"], services=tuple(s.name for s in services), event=event,
+            title=pair["announcement"],
+            services=tuple(s.name for s in services),
+            event=event,
             aliases=tuple(s.aliases for s in services),
         )
         linked = bool(keys & {key for key, _ in index.links(launch, threshold)})
@@ -94,6 +98,8 @@ def test_content_link_precision_and_recall(corpus: Path) -> None:
             fn += 1
     precision = tp / (tp + len(wrong)) if tp + len(wrong) else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
-    print(f"content links: precision {precision:.3f}, recall {recall:.3f} ({tp} right, {len(wrong)} wrong, {fn} missed)")
+    print(
+        f"content links: precision {precision:.3f}, recall {recall:.3f} ({tp} right, {len(wrong)} wrong, {fn} missed)"
+    )
     assert round(precision, 3) >= PIN_PRECISION, wrong
     assert round(recall, 3) >= PIN_RECALL

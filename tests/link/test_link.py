@@ -84,7 +84,8 @@ def test_multi_service_integration_needs_all_its_services() -> None:
     # "Aurora…, DynamoDB zero ETL integrations with Redshift" once linked to "DynamoDB … with OpenSearch"
     ann = Candidate(
         "Amazon Foo and Amazon Bar zero copy integration with Amazon Baz",
-        ("Amazon Foo", "Amazon Bar", "Amazon Baz"), "ev",
+        ("Amazon Foo", "Amazon Bar", "Amazon Baz"),
+        "ev",
     )
     other = Candidate("Amazon Bar zero copy integration with Amazon Qux", (), "ev")
     right = Candidate("Zero copy integration of Amazon Foo and Amazon Bar with Amazon Baz", (), "ev")
@@ -159,7 +160,9 @@ def test_rare_words_weigh_more_than_common_ones() -> None:
 
 
 def test_subtitle_does_not_dilute_the_launch_name() -> None:
-    ann = Candidate("Amazon Pipes On-Demand – Move Data at Any Scale Without Planning Capacity", ("Amazon Pipes",), "ev")
+    ann = Candidate(
+        "Amazon Pipes On-Demand – Move Data at Any Scale Without Planning Capacity", ("Amazon Pipes",), "ev"
+    )
     ses = Candidate("Introducing Amazon Pipes On-Demand mode", (), "ev")
     link = score_title_match(ann, ses)
     assert link is not None and link.score >= 0.9 and "title head" in link.reason

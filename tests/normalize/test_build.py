@@ -30,14 +30,31 @@ def _client(root: Path, sdk_id: str, version: str, metadata: dict[str, str], *, 
 def botocore_dir(tmp_path: Path) -> Path:
     root = tmp_path / "botocore" / "data"
     _client(root, "zebra", "2030-01-01", {"serviceFullName": "Amazon Zebra Old", "serviceId": "Zebra"})
-    _client(root, "zebra", "2031-01-01", {"serviceFullName": "Amazon Zebra Service", "serviceId": "Zebra",
-                                           "endpointPrefix": "zb"}, gz=True)
-    _client(root, "zebra-runtime", "2031-01-01", {"serviceFullName": "Amazon Zebra Runtime",
-                                                   "serviceId": "Zebra Runtime", "endpointPrefix": "runtime.zb"})
-    _client(root, "elasticache", "2015-02-02", {"serviceFullName": "Amazon ElastiCache", "serviceId": "ElastiCache",
-                                                 "endpointPrefix": "elasticache"})
-    _client(root, "okapi", "2031-01-01", {"serviceFullName": "AWSOkapiFrontendService", "serviceId": "okapi",
-                                           "endpointPrefix": "okapi"})
+    _client(
+        root,
+        "zebra",
+        "2031-01-01",
+        {"serviceFullName": "Amazon Zebra Service", "serviceId": "Zebra", "endpointPrefix": "zb"},
+        gz=True,
+    )
+    _client(
+        root,
+        "zebra-runtime",
+        "2031-01-01",
+        {"serviceFullName": "Amazon Zebra Runtime", "serviceId": "Zebra Runtime", "endpointPrefix": "runtime.zb"},
+    )
+    _client(
+        root,
+        "elasticache",
+        "2015-02-02",
+        {"serviceFullName": "Amazon ElastiCache", "serviceId": "ElastiCache", "endpointPrefix": "elasticache"},
+    )
+    _client(
+        root,
+        "okapi",
+        "2031-01-01",
+        {"serviceFullName": "AWSOkapiFrontendService", "serviceId": "okapi", "endpointPrefix": "okapi"},
+    )
     (root / "_retry.json").write_text("{}", encoding="utf-8")
     (root.parent / "__init__.py").write_text("__version__ = '9.9.9'\n", encoding="utf-8")
     return root
@@ -60,7 +77,12 @@ def test_build_seed_uses_newest_api_version(botocore_dir: Path, fixtures: Path) 
     assert sorted(by_id) == ["elasticache", "okapi", "zebra", "zebra-runtime"]
     assert by_id["zebra"]["full_name"] == "Amazon Zebra Service"  # 2031, the gzipped one
     assert by_id["zebra"]["endpoint_prefix"] == "zb"
-    assert set(seed["whats_new_tags"]) == {"amazon-elasticache", "amazon-gazelle-herds", "amazon-s3", "amazon-zebra-stripes"}
+    assert set(seed["whats_new_tags"]) == {
+        "amazon-elasticache",
+        "amazon-gazelle-herds",
+        "amazon-s3",
+        "amazon-zebra-stripes",
+    }
 
 
 def test_cli_writes_a_seed_the_taxonomy_loads(botocore_dir: Path, fixtures: Path, tmp_path: Path) -> None:
@@ -87,7 +109,10 @@ def test_cli_writes_a_seed_the_taxonomy_loads(botocore_dir: Path, fixtures: Path
     assert stripes == zebra
     herds = tx.from_tag("general:products/amazon-gazelle-herds")
     assert herds is not None and herds.name == "Amazon Gazelle Herds" and herds.category == "training-and-certification"
-    assert [s.name for s in tx.find("Pretend Gazelle Herds for Amazon Zebra")] == ["Amazon Gazelle Herds", "Amazon Zebra"]
+    assert [s.name for s in tx.find("Pretend Gazelle Herds for Amazon Zebra")] == [
+        "Amazon Gazelle Herds",
+        "Amazon Zebra",
+    ]
     cache = tx.from_tag("general:products/amazon-elasticache")
     assert cache is not None and cache.name == "Amazon ElastiCache" and "elasticache" in cache.aliases
 

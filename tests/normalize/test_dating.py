@@ -134,7 +134,8 @@ def test_a_day_heading_dates_its_launches() -> None:
     )
     got = _normalized(text, "/tmp/list.md")
     assert (got["Amazon Kelp DB"].announced_at, got["Amazon Kelp DB"].date_source) == (
-        datetime(2031, 12, 2, tzinfo=UTC), "heading"
+        datetime(2031, 12, 2, tzinfo=UTC),
+        "heading",
     )
     assert got["AWS Pebble Store"].announced_at == datetime(2031, 12, 4, tzinfo=UTC)
     assert got["Amazon Zeta Streams"].date_source == "event"

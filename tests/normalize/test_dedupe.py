@@ -33,8 +33,12 @@ def test_an_undated_launch_merges_only_on_the_same_name_at_the_same_event() -> N
     undated = [Known("k1", "Amazon Widgets Turbo Mode", frozenset({WIDGETS.slug}), None, "AWS re:Invent 2031")]
     title = "Introducing Amazon Widgets Turbo Mode for workloads that cannot wait"
     assert find_duplicate(title, [WIDGETS], DAY, undated, INDEX, event="AWS re:Invent 2031") is None
-    assert find_duplicate("Amazon Widgets Turbo Mode", [WIDGETS], None, undated, INDEX, event="AWS re:Invent 2031") == "k1"
-    assert find_duplicate("Amazon Widgets Turbo Mode", [WIDGETS], None, undated, INDEX, event="AWS re:Invent 2030") is None
+    assert (
+        find_duplicate("Amazon Widgets Turbo Mode", [WIDGETS], None, undated, INDEX, event="AWS re:Invent 2031") == "k1"
+    )
+    assert (
+        find_duplicate("Amazon Widgets Turbo Mode", [WIDGETS], None, undated, INDEX, event="AWS re:Invent 2030") is None
+    )
 
 
 def test_a_region_expansion_is_not_its_launch() -> None:
@@ -44,7 +48,10 @@ def test_a_region_expansion_is_not_its_launch() -> None:
 
 
 def test_engines_and_versions_are_other_launches() -> None:
-    stored = [known("k1", "Amazon Widgets Turbo Mode for MySQL", WIDGETS), known("k2", "Amazon Widgets 2 Turbo", WIDGETS)]
+    stored = [
+        known("k1", "Amazon Widgets Turbo Mode for MySQL", WIDGETS),
+        known("k2", "Amazon Widgets 2 Turbo", WIDGETS),
+    ]
     assert find_duplicate("Amazon Widgets Turbo Mode for MariaDB", [WIDGETS], DAY, stored, INDEX) is None
     assert find_duplicate("Amazon Widgets 3 Turbo", [WIDGETS], DAY, stored, INDEX) is None
 
@@ -87,5 +94,8 @@ def test_a_service_the_other_lacks_means_another_launch() -> None:
     stored = [known("k1", "Amazon Widgets and AWS Gadgets zero copy sync", WIDGETS, GADGETS)]
     other = Service("amazon-sprockets", "Amazon Sprockets", ())
     index = {**INDEX, other.slug: other}
-    assert find_duplicate("Amazon Widgets zero copy sync with Amazon Sprockets", [WIDGETS, other], DAY, stored, index) is None
+    assert (
+        find_duplicate("Amazon Widgets zero copy sync with Amazon Sprockets", [WIDGETS, other], DAY, stored, index)
+        is None
+    )
     assert find_duplicate("Amazon Widgets zero copy sync", [WIDGETS], DAY, stored, index) == "k1"

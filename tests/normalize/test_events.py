@@ -17,7 +17,12 @@ from tracker.normalize.events import EVENT_PATTERNS, Event, detect_event
         ("notes from reinvent31", "AWS re:Invent 2031", "aws-reinvent-2031", 2031),
         ("The 2031 AWS re:Invent recap", "AWS re:Invent 2031", "aws-reinvent-2031", 2031),
         ("AWS Summit New York 2025", "AWS Summit New York 2025", "aws-summit-new-york-2025", 2025),
-        ("Live from AWS Summit Washington, DC 2031", "AWS Summit Washington, DC 2031", "aws-summit-washington-dc-2031", 2031),
+        (
+            "Live from AWS Summit Washington, DC 2031",
+            "AWS Summit Washington, DC 2031",
+            "aws-summit-washington-dc-2031",
+            2031,
+        ),
         ("re:Inforce 2024", "AWS re:Inforce 2024", "aws-reinforce-2024", 2024),
         ("pre:Invent 2021", "AWS pre:Invent 2021", "aws-preinvent-2021", 2021),
         ("AWS pre:Invent 2031 launches", "AWS pre:Invent 2031", "aws-preinvent-2031", 2031),
@@ -69,8 +74,7 @@ def _declare(tmp_path, text: str):  # type: ignore[no-untyped-def]
 def test_declared_event_is_recognised_by_alias(tmp_path) -> None:  # type: ignore[no-untyped-def]
     declared = _declare(
         tmp_path,
-        '[[event]]\nname = "Acme Cloud Day 2031"\nstarts = 2031-03-04\nends = 2031-03-05\n'
-        'aliases = ["CloudDay31"]\n',
+        '[[event]]\nname = "Acme Cloud Day 2031"\nstarts = 2031-03-04\nends = 2031-03-05\naliases = ["CloudDay31"]\n',
     )
     [acme] = declared
     assert acme.event == Event(slug="acme-cloud-day-2031", name="Acme Cloud Day 2031", year=2031)
@@ -102,7 +106,7 @@ def test_undated_name_takes_the_edition_around_its_date(tmp_path) -> None:  # ty
     ("text", "key"),
     [
         ('[[event]]\nname = "X 2031"\nstart = 2031-01-01\n', "event[1].start"),
-        ('[[event]]\nstarts = 2031-01-01\n', "event[1].name"),
+        ("[[event]]\nstarts = 2031-01-01\n", "event[1].name"),
         ('[[event]]\nname = "X"\nstarts = "soon"\n', "event[1].starts"),
         ('[[event]]\nname = "X"\nstarts = 2031-02-01\nends = 2031-01-01\n', "event[1].ends"),
         ('[[events]]\nname = "X"\n', "events"),

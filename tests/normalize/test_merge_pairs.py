@@ -45,8 +45,14 @@ def _decide() -> list[tuple[dict[str, object], bool]]:
             continue
         a, b = pair["a"], pair["b"]
         decided = same_announcement(
-            a["title"], services_for(Announcement(title=a["title"]), taxonomy), when(a), a.get("event"),
-            b["title"], services_for(Announcement(title=b["title"]), taxonomy), when(b), b.get("event"),
+            a["title"],
+            services_for(Announcement(title=a["title"]), taxonomy),
+            when(a),
+            a.get("event"),
+            b["title"],
+            services_for(Announcement(title=b["title"]), taxonomy),
+            when(b),
+            b.get("event"),
         )
         out.append((pair, decided))
     return out

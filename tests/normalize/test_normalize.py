@@ -63,8 +63,12 @@ def test_normalize_a_recap(tx: Taxonomy) -> None:
 
 def test_event_precedence(tx: Taxonomy) -> None:
     def event_of(ann_event: str | None, doc_event: str | None, title: str) -> str | None:
-        doc = Document(url="https://example.org/p", title=title, event=doc_event,
-                       announcements=(Announcement(title="Amazon Zebra", event=ann_event),))
+        doc = Document(
+            url="https://example.org/p",
+            title=title,
+            event=doc_event,
+            announcements=(Announcement(title="Amazon Zebra", event=ann_event),),
+        )
         return normalize(doc, tx)[0].event
 
     assert event_of("re:Inforce 2031", "AWS re:Invent 2030", "AWS Summit Paris 2029") == "AWS re:Inforce 2031"
@@ -75,8 +79,11 @@ def test_event_precedence(tx: Taxonomy) -> None:
 
 
 def test_implausible_dates_are_dropped(tx: Taxonomy) -> None:
-    doc = Document(url="https://example.org/p", published_at=datetime(2099, 1, 1, tzinfo=UTC),
-                   announcements=(Announcement(title="Amazon Zebra"),))
+    doc = Document(
+        url="https://example.org/p",
+        published_at=datetime(2099, 1, 1, tzinfo=UTC),
+        announcements=(Announcement(title="Amazon Zebra"),),
+    )
     assert normalize(doc, tx, now=datetime(2031, 1, 1, tzinfo=UTC))[0].announced_at is None
     assert normalize(doc, tx)[0].announced_at == datetime(2099, 1, 1, tzinfo=UTC)
 
@@ -86,10 +93,12 @@ def test_whats_new_item_uses_its_tags(tx: Taxonomy) -> None:
         url="https://aws.amazon.com/about-aws/whats-new/2031/02/pretend/",
         title="Pretend stripes now support pretend columns",
         kind="whats-new",
-        announcements=(Announcement(
-            title="Pretend stripes now support pretend columns",
-            service_tags=("general:products/amazon-s3", "marketing:marchitecture/storage"),
-        ),),
+        announcements=(
+            Announcement(
+                title="Pretend stripes now support pretend columns",
+                service_tags=("general:products/amazon-s3", "marketing:marchitecture/storage"),
+            ),
+        ),
     )
     (na,) = normalize(doc, tx)
     assert [s.name for s in na.services] == ["Amazon S3"]
@@ -99,6 +108,8 @@ def test_whats_new_item_uses_its_tags(tx: Taxonomy) -> None:
 
 def test_key_is_stable_across_documents(tx: Taxonomy) -> None:
     a = Document(url="https://example.org/a", announcements=(Announcement(title="Announcing Amazon Zebra Stripes"),))
-    b = Document(url="https://example.org/b",
-                 announcements=(Announcement(title="Amazon Zebra Stripes is now generally available"),))
+    b = Document(
+        url="https://example.org/b",
+        announcements=(Announcement(title="Amazon Zebra Stripes is now generally available"),),
+    )
     assert normalize(a, tx)[0].key == normalize(b, tx)[0].key

@@ -35,8 +35,10 @@ def test_eight_bit_escape_sequences_leave_no_debris() -> None:
 def test_every_url_in_a_message_is_masked() -> None:
     from tracker.redact import mask_text
 
-    message = ("good, http://alice:s3cretpw@feeds.example.org/x.xml?token=T0KEN&x=1: HTTP 500; redirected "
-               "https://a.example/b?sig=abc -> https://c.example/d?page=2.")
+    message = (
+        "good, http://alice:s3cretpw@feeds.example.org/x.xml?token=T0KEN&x=1: HTTP 500; redirected "
+        "https://a.example/b?sig=abc -> https://c.example/d?page=2."
+    )
     masked = mask_text(message)
     assert "s3cretpw" not in masked and "T0KEN" not in masked and "abc" not in masked
     assert "http://***@feeds.example.org/x.xml?token=***&x=1: HTTP 500" in masked

@@ -48,10 +48,26 @@ def test_services_are_unique_and_well_formed(tx: Taxonomy) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "Amazon S3", "Amazon EC2", "Amazon RDS", "Amazon ElastiCache", "Amazon Redshift", "Amazon Aurora",
-        "Amazon DynamoDB", "Amazon OpenSearch Service", "Amazon Bedrock", "Amazon Q", "Amazon DataZone",
-        "Amazon CloudWatch", "Amazon SageMaker", "AWS Application Composer", "AWS Management Console", "AWS Lambda",
-        "AWS Graviton", "AWS Trainium", "AWS Inferentia", "AWS Nitro System",
+        "Amazon S3",
+        "Amazon EC2",
+        "Amazon RDS",
+        "Amazon ElastiCache",
+        "Amazon Redshift",
+        "Amazon Aurora",
+        "Amazon DynamoDB",
+        "Amazon OpenSearch Service",
+        "Amazon Bedrock",
+        "Amazon Q",
+        "Amazon DataZone",
+        "Amazon CloudWatch",
+        "Amazon SageMaker",
+        "AWS Application Composer",
+        "AWS Management Console",
+        "AWS Lambda",
+        "AWS Graviton",
+        "AWS Trainium",
+        "AWS Inferentia",
+        "AWS Nitro System",
     ],
 )
 def test_canonical_display_names(tx: Taxonomy, name: str) -> None:
@@ -146,8 +162,16 @@ def test_from_tag(tx: Taxonomy, tag: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "tag",
     [
-        "marketing:marchitecture/databases", "marketing:marchitecture/artificial-intelligence", "Launch", "News",
-        "Announcements", "Generative AI", "Compute", "Security, Identity, & Compliance", "AWS re:Invent", "",
+        "marketing:marchitecture/databases",
+        "marketing:marchitecture/artificial-intelligence",
+        "Launch",
+        "News",
+        "Announcements",
+        "Generative AI",
+        "Compute",
+        "Security, Identity, & Compliance",
+        "AWS re:Invent",
+        "",
     ],
 )
 def test_from_tag_topics_are_not_services(tx: Taxonomy, tag: str) -> None:
@@ -161,8 +185,10 @@ def test_from_tag_topics_are_not_services(tx: Taxonomy, tag: str) -> None:
     ("text", "expected"),
     [
         # the brief's cases
-        ("Aurora PostgresSQL, RDS MySQL, DynamoDB zero ETL integrations with Redshift",
-         ["Amazon Aurora", "Amazon RDS", "Amazon DynamoDB", "Amazon Redshift"]),
+        (
+            "Aurora PostgresSQL, RDS MySQL, DynamoDB zero ETL integrations with Redshift",
+            ["Amazon Aurora", "Amazon RDS", "Amazon DynamoDB", "Amazon Redshift"],
+        ),
         ("DynamoDB zero ETL integration with OpenSearch", ["Amazon DynamoDB", "Amazon OpenSearch Service"]),
         ("AWS S3 Express One Zone", ["Amazon S3"]),
         ("Guardrails for Bedrock", ["Amazon Bedrock"]),
@@ -175,7 +201,10 @@ def test_from_tag_topics_are_not_services(tx: Taxonomy, tag: str) -> None:
         ("AWS Application Composer in VS Code", ["AWS Application Composer"]),
         ("Amazon Redshift Serverless", ["Amazon Redshift"]),
         # splits, joins, hyphens, case and prefix
-        ("Data Zone meets Elasticache and Open Search", ["Amazon DataZone", "Amazon ElastiCache", "Amazon OpenSearch Service"]),
+        (
+            "Data Zone meets Elasticache and Open Search",
+            ["Amazon DataZone", "Amazon ElastiCache", "Amazon OpenSearch Service"],
+        ),
         ("dynamodb and Dynamo-DB and AMAZON DYNAMODB", ["Amazon DynamoDB"]),
         ("Cloud Watch alarms for Route53", ["Amazon CloudWatch", "Amazon Route 53"]),
         # typos of long names
@@ -187,9 +216,22 @@ def test_from_tag_topics_are_not_services(tx: Taxonomy, tag: str) -> None:
         ("Redit 7 and Memcached 1.6 compatible", []),
         ("RDS for PostgreSQL and Aurora MySQL", ["Amazon RDS", "Amazon Aurora"]),
         # abbreviations
-        ("S3, EC2, RDS, EKS, ECS, SQS, SNS, IAM, VPC, EMR and MSK",
-         ["Amazon S3", "Amazon EC2", "Amazon RDS", "Amazon EKS", "Amazon ECS", "Amazon SQS", "Amazon SNS", "AWS IAM",
-          "Amazon VPC", "Amazon EMR", "Amazon MSK"]),
+        (
+            "S3, EC2, RDS, EKS, ECS, SQS, SNS, IAM, VPC, EMR and MSK",
+            [
+                "Amazon S3",
+                "Amazon EC2",
+                "Amazon RDS",
+                "Amazon EKS",
+                "Amazon ECS",
+                "Amazon SQS",
+                "Amazon SNS",
+                "AWS IAM",
+                "Amazon VPC",
+                "Amazon EMR",
+                "Amazon MSK",
+            ],
+        ),
         ("Trigger STEP from a pretend queue", ["AWS Step Functions"]),
         ("one step at a time", []),
         ("eks and rds in lower case are words, not acronyms", []),
@@ -307,9 +349,9 @@ def test_curated_file_is_data(tmp_path: Path) -> None:
     ("content", "key"),
     [
         ("[text]\nunknown_rule = []\n", "text.unknown_rule"),
-        ("[[service]]\nname = \"Amazon Zebra\"\ncolour = \"striped\"\n", "service[0].colour"),
-        ("[[service]]\naliases = [\"Zebra\"]\n", "service[0].name"),
-        ("[[service]]\nname = \"Amazon Zebra\"\naliases = \"Zebra\"\n", "service[0].aliases"),
+        ('[[service]]\nname = "Amazon Zebra"\ncolour = "striped"\n', "service[0].colour"),
+        ('[[service]]\naliases = ["Zebra"]\n', "service[0].name"),
+        ('[[service]]\nname = "Amazon Zebra"\naliases = "Zebra"\n', "service[0].aliases"),
         ("[surprise]\n", "surprise"),
     ],
 )
@@ -363,11 +405,14 @@ def test_a_retired_category_does_not_win_over_the_title(tx: Taxonomy) -> None:
         service_tags=("general:products/amazon-bedrock", "general:products/amazon-machine-learning"),
     )
     assert [s.name for s in services_for(bedrock, tx)] == ["Amazon Bedrock"]
-    only_retired = Announcement(title="Amazon Bedrock adds a model", service_tags=("general:products/amazon-machine-learning",))
+    only_retired = Announcement(
+        title="Amazon Bedrock adds a model", service_tags=("general:products/amazon-machine-learning",)
+    )
     assert [s.name for s in services_for(only_retired, tx)] == ["Amazon Bedrock"]
     untitled = Announcement(title="A new way to label data", service_tags=("general:products/amazon-machine-learning",))
     assert [s.name for s in services_for(untitled, tx)] == ["Amazon SageMaker"]
     # An item about the retired product itself keeps it.
-    itself = Announcement(title="Delete many objects in the Amazon ML console",
-                          service_tags=("general:products/amazon-machine-learning",))
+    itself = Announcement(
+        title="Delete many objects in the Amazon ML console", service_tags=("general:products/amazon-machine-learning",)
+    )
     assert [s.name for s in services_for(itself, tx)] == ["Amazon Machine Learning"]

@@ -73,7 +73,10 @@ def test_canonical_url(raw: str, expected: str) -> None:
     st.sampled_from(["http", "https", "HTTPS"]),
     st.sampled_from(["Example.org", "aws.amazon.com", "youtu.be", "www.youtube.com"]),
     st.text(alphabet="abc/-", max_size=10),
-    st.lists(st.tuples(st.sampled_from(["a", "b", "utm_x", "trk", "v", "t"]), st.text(alphabet="xyz09", max_size=4)), max_size=4),
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "utm_x", "trk", "v", "t"]), st.text(alphabet="xyz09", max_size=4)),
+        max_size=4,
+    ),
 )
 @settings(max_examples=200, deadline=None)
 def test_canonical_url_is_idempotent(scheme: str, host: str, path: str, params: list[tuple[str, str]]) -> None:

@@ -18,8 +18,9 @@ LAMBDA = Service("aws-lambda", "AWS Lambda")
 EVENT, EVENT_SLUG = "AWS re:Invent 2031", "aws-reinvent-2031"
 
 
-def session(id_: int, title: str, kind: str = "breakout", *, code: str | None = None,
-            url: str | None = None, score: float = 1.0) -> SessionLinkRecord:
+def session(
+    id_: int, title: str, kind: str = "breakout", *, code: str | None = None, url: str | None = None, score: float = 1.0
+) -> SessionLinkRecord:
     """A stored session link."""
     return SessionLinkRecord(
         session=SessionRecord(id=id_, title=title, kind=kind, code=code, url=url, event=EVENT, event_slug=EVENT_SLUG),
@@ -68,8 +69,11 @@ def make_records() -> list[AnnouncementRecord]:
             event=EVENT,
             event_slug=EVENT_SLUG,
             services=(REDSHIFT, AURORA),
-            sessions=(session(12, "Analytics innovation talk", "innovation",
-                              url="https://www.youtube.com/watch?v=ANALYTICS01"),),
+            sessions=(
+                session(
+                    12, "Analytics innovation talk", "innovation", url="https://www.youtube.com/watch?v=ANALYTICS01"
+                ),
+            ),
             sources=("https://blog.example.test/recap-2031", "https://other.example.test/post"),
         ),
         AnnouncementRecord(

@@ -173,8 +173,9 @@ def check_atom(root: etree._Element, self_url: str) -> list[str]:
         for ln in entry_links:
             if not is_absolute_web_url(ln.get("href")):
                 problems.append(f"{where}: link href {ln.get('href')!r} is not absolute")
-        alternates = [(ln.get("type"), ln.get("hreflang")) for ln in entry_links
-                      if ln.get("rel", "alternate") == "alternate"]
+        alternates = [
+            (ln.get("type"), ln.get("hreflang")) for ln in entry_links if ln.get("rel", "alternate") == "alternate"
+        ]
         if len(alternates) != len(set(alternates)):
             problems.append(f"{where}: two alternate links with the same type and hreflang")
         content = entry.find(ATOM + "content")
@@ -220,7 +221,9 @@ def check_rss(root: etree._Element, self_url: str) -> list[str]:
         problems.append("channel: needs exactly one atom:link rel=self")
     else:
         if self_links[0].get("href") != self_url:
-            problems.append(f"channel: self link {self_links[0].get('href')!r} is not where it is published ({self_url})")
+            problems.append(
+                f"channel: self link {self_links[0].get('href')!r} is not where it is published ({self_url})"
+            )
         if self_links[0].get("type") != MIME["rss"]:
             problems.append(f"channel: self link type {self_links[0].get('type')!r}")
     problems += _check_archive_links(links, "rss", "channel", channel.find(FH + "archive") is not None)

@@ -40,30 +40,38 @@ def corpus_records(corpus: Path) -> list[AnnouncementRecord]:
                 ref = str(link["session"])
                 sid = session_ids.setdefault(ref, len(session_ids) + 1)
                 url = ref if ref.startswith("http") else None
-                sessions.append(SessionLinkRecord(
-                    session=SessionRecord(id=sid, title=ref if url is None else f"Session {sid}", kind="session",
-                                          url=url),
-                    link=Link(str(link["method"]), float(link["score"]), str(link["reason"]))))
+                sessions.append(
+                    SessionLinkRecord(
+                        session=SessionRecord(
+                            id=sid, title=ref if url is None else f"Session {sid}", kind="session", url=url
+                        ),
+                        link=Link(str(link["method"]), float(link["score"]), str(link["reason"])),
+                    )
+                )
             event = ann["event"]
-            records.append(AnnouncementRecord(
-                id=len(records) + 1,
-                key=f"{slugify(document)}-{n}",
-                title=str(ann["title"]),
-                summary=str(ann["summary"] or ""),
-                url=ann["url"] or ann["document"],
-                announced_at=datetime.fromisoformat(ann["announced_at"]) if ann["announced_at"] else None,
-                event=event, event_slug=slugify(event) if event else None,
-                services=tuple(Service(slugify(name), name) for name in ann["services"]),
-                sessions=tuple(sessions),
-            ))
+            records.append(
+                AnnouncementRecord(
+                    id=len(records) + 1,
+                    key=f"{slugify(document)}-{n}",
+                    title=str(ann["title"]),
+                    summary=str(ann["summary"] or ""),
+                    url=ann["url"] or ann["document"],
+                    announced_at=datetime.fromisoformat(ann["announced_at"]) if ann["announced_at"] else None,
+                    event=event,
+                    event_slug=slugify(event) if event else None,
+                    services=tuple(Service(slugify(name), name) for name in ann["services"]),
+                    sessions=tuple(sessions),
+                )
+            )
     return records
 
 
 def test_feeds_of_real_documents_are_valid(corpus: Path) -> None:
     records = corpus_records(corpus)
     assert len(records) > 50 and any(r.sessions for r in records) and any(r.event for r in records)
-    files = build_feed_files(records, FeedContext(base_url=BASE_URL, author="tracker"), title="AWS announcements",
-                             limit=20)
+    files = build_feed_files(
+        records, FeedContext(base_url=BASE_URL, author="tracker"), title="AWS announcements", limit=20
+    )
     feeds = {p: d for p, d in files.items() if p.endswith((".atom", ".rss", ".json"))}
     assert any(p.startswith("archive/") for p in feeds) and any("/services/" in p for p in feeds)
     assert [problem for path, data in sorted(feeds.items()) for problem in check_feed(path, data, BASE_URL)] == []

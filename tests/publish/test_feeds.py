@@ -23,8 +23,10 @@ from .conftest import BASE_URL, EVENT_SLUG
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
 TITLE = "AWS announcements"
 ALL = FeedSpec(path="all", title=TITLE, description="every announcement", kind="all", slug=None)
-RFC822 = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
-                    r"\d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$")
+RFC822 = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"\d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$"
+)
 
 
 def build(records: list[AnnouncementRecord], ctx: FeedContext, limit: int = 100) -> dict[str, bytes]:
@@ -60,9 +62,14 @@ def test_expected_file_names(records: list[AnnouncementRecord], ctx: FeedContext
     files = build(records, ctx)
     stems = {p.rsplit(".", 1)[0] for p in files if p not in {"index.opml", "index.html"}}
     assert stems == {
-        "all", "services/amazon-s3", "services/amazon-aurora", "services/amazon-redshift",
-        "services/aws-lambda", f"events/{EVENT_SLUG}",
-        f"events/{EVENT_SLUG}/services/amazon-s3", f"events/{EVENT_SLUG}/services/amazon-aurora",
+        "all",
+        "services/amazon-s3",
+        "services/amazon-aurora",
+        "services/amazon-redshift",
+        "services/aws-lambda",
+        f"events/{EVENT_SLUG}",
+        f"events/{EVENT_SLUG}/services/amazon-s3",
+        f"events/{EVENT_SLUG}/services/amazon-aurora",
         f"events/{EVENT_SLUG}/services/amazon-redshift",
     }
     for stem in stems:
@@ -86,8 +93,9 @@ def test_entry_ids_depend_only_on_the_key(records: list[AnnouncementRecord], ctx
         assert len(set(before)) == len(before)
         assert all(r.key in entry_id(r.key) for r in records)
     edited = [
-        dataclasses.replace(r, title=r.title + " (edited)", summary="new words", url="https://moved.example.test/x",
-                            id=r.id + 100)
+        dataclasses.replace(
+            r, title=r.title + " (edited)", summary="new words", url="https://moved.example.test/x", id=r.id + 100
+        )
         for r in records
     ]
     for render in (render_atom, render_rss):
@@ -124,8 +132,11 @@ def test_updated_follows_updated_at(records: list[AnnouncementRecord], ctx: Feed
 
 
 def test_feed_updated_is_the_newest_entry_not_now(records: list[AnnouncementRecord], ctx: FeedContext) -> None:
-    newest = max((r.updated_at or r.announced_at).replace(tzinfo=UTC)  # type: ignore[union-attr]
-                 for r in records if r.updated_at or r.announced_at)
+    newest = max(
+        (r.updated_at or r.announced_at).replace(tzinfo=UTC)  # type: ignore[union-attr]
+        for r in records
+        if r.updated_at or r.announced_at
+    )
     atom = parse(render_atom(ALL, records, ctx))
     assert datetime.fromisoformat(atom.feed.updated) == newest
     rss_root = ET.fromstring(render_rss(ALL, records, ctx))
@@ -192,9 +203,16 @@ def test_per_service_and_event_files_hold_exactly_their_records(
 
 
 def test_entries_are_newest_first_undated_last(records: list[AnnouncementRecord], ctx: FeedContext) -> None:
-    expected = [entry_id(k) for k in (
-        "s3-vector-tables", "aurora-redshift-zero-etl", "lambda-tenant-isolation", "s3-bucket-quotas", "lambda-undated",
-    )]
+    expected = [
+        entry_id(k)
+        for k in (
+            "s3-vector-tables",
+            "aurora-redshift-zero-etl",
+            "lambda-tenant-isolation",
+            "s3-bucket-quotas",
+            "lambda-undated",
+        )
+    ]
     assert ids(render_atom(ALL, records, ctx)) == expected
     assert ids(render_rss(ALL, records, ctx)) == expected
     assert [i["id"] for i in json.loads(render_json(ALL, records, ctx))["items"]] == expected
@@ -307,8 +325,9 @@ def test_atom_and_json_dates_are_rfc3339_with_timezone(records: list[Announcemen
             if key in item:
                 assert datetime.fromisoformat(item[key]).tzinfo is not None
     # the naive datetime was taken as UTC
-    aurora = next(e for e in parse(render_atom(ALL, records, ctx)).entries
-                  if e.id == entry_id("aurora-redshift-zero-etl"))
+    aurora = next(
+        e for e in parse(render_atom(ALL, records, ctx)).entries if e.id == entry_id("aurora-redshift-zero-etl")
+    )
     assert datetime.fromisoformat(aurora.published) == datetime(2031, 12, 1, 10, 0, tzinfo=UTC)
     undated = next(e for e in parse(render_atom(ALL, records, ctx)).entries if e.id == entry_id("lambda-undated"))
     assert datetime.fromisoformat(undated.updated) == EPOCH  # documented deterministic fallback
@@ -353,8 +372,9 @@ def test_opml_lists_every_feed_file(records: list[AnnouncementRecord], ctx: Feed
     # the fixture services have no category: they land in "Other services"
     assert [g.get("text") for g in groups] == ["All announcements", "Services: Other services", "Events"]
     urls = [o.get("xmlUrl") for g in groups for o in g.findall("outline")]
-    produced = sorted(BASE_URL + p for p in files
-                      if p.endswith((".atom", ".rss", ".json")) and not p.startswith("archive/"))
+    produced = sorted(
+        BASE_URL + p for p in files if p.endswith((".atom", ".rss", ".json")) and not p.startswith("archive/")
+    )
     assert sorted(u or "" for u in urls) == produced
     assert len(urls) == len(set(urls))
     assert all(o.get("type") == "rss" and o.get("text") for g in groups for o in g.findall("outline"))
@@ -365,11 +385,15 @@ def test_opml_lists_every_feed_file(records: list[AnnouncementRecord], ctx: Feed
     assert events[0] == f"{BASE_URL}events/{EVENT_SLUG}.atom"  # the event first, then its services
 
 
-def test_unsafe_slugs_get_no_file(records: list[AnnouncementRecord], ctx: FeedContext,
-                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_unsafe_slugs_get_no_file(
+    records: list[AnnouncementRecord], ctx: FeedContext, caplog: pytest.LogCaptureFixture
+) -> None:
     evil = dataclasses.replace(
-        records[0], key="evil", services=(Service("../../etc/passwd", "Evil"), Service("Bad Slug", "Bad")),
-        event="Evil Event", event_slug="../events",
+        records[0],
+        key="evil",
+        services=(Service("../../etc/passwd", "Evil"), Service("Bad Slug", "Bad")),
+        event="Evil Event",
+        event_slug="../events",
     )
     with caplog.at_level(logging.WARNING, logger="tracker.publish.feeds"):
         files = build([*records, evil], ctx)

@@ -37,8 +37,11 @@ def publish(out: Path, records: list[AnnouncementRecord], ctx: FeedContext) -> t
 
 
 def contents(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def full_build(tmp_path: Path, records: list[AnnouncementRecord], ctx: FeedContext) -> dict[str, bytes]:
@@ -67,7 +70,8 @@ def test_one_edited_announcement_renders_only_the_feeds_that_hold_it(
     publish(out, records, ctx)
     edited = [
         dataclasses.replace(r, summary="Edited upstream.", updated_at=datetime(2032, 1, 5, tzinfo=UTC))
-        if r.key == "lambda-tenant-isolation" else r
+        if r.key == "lambda-tenant-isolation"
+        else r
         for r in records
     ]
     report, rendered = publish(out, edited, ctx)
@@ -86,7 +90,10 @@ def test_a_new_older_announcement_shifts_archive_pages_correctly(
     out = tmp_path / "feeds"
     publish(out, records, ctx)
     backfilled = dataclasses.replace(
-        records[-1], id=99, key="s3-backfilled", title="Amazon S3 adds an old feature",
+        records[-1],
+        id=99,
+        key="s3-backfilled",
+        title="Amazon S3 adds an old feature",
         announced_at=datetime(2029, 1, 1, tzinfo=UTC),  # older than every other record
     )
     grown = [*records, backfilled]

@@ -109,7 +109,7 @@ def objects(s3: Any, bucket: str, prefix: str = PREFIX) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
         for item in page.get("Contents", ()):
-            rel = item["Key"][len(prefix) + 1:]
+            rel = item["Key"][len(prefix) + 1 :]
             if rel != FINGERPRINTS:
                 out[rel] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
     return out
@@ -128,8 +128,11 @@ def versions(s3: Any, bucket: str) -> tuple[Counter[str], Counter[str]]:
 
 
 def local_feeds(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def test_a_publish_puts_every_feed_with_its_type_cache_control_and_checksum(
@@ -139,8 +142,9 @@ def test_a_publish_puts_every_feed_with_its_type_cache_control_and_checksum(
     assert not report.failed and report.published is not None
     published = objects(s3, bucket)
     assert sorted(report.published.written) == sorted(published)
-    assert {"all.atom", "all.rss", "all.json", "index.opml", "index.html",
-            "services/amazon-aurora.atom"} <= set(published)
+    assert {"all.atom", "all.rss", "all.json", "index.opml", "index.html", "services/amazon-aurora.atom"} <= set(
+        published
+    )
 
     # The same bytes as a publish of the same store to a local folder.
     local = tmp_path / "local"
@@ -189,7 +193,7 @@ def test_a_change_puts_only_the_changed_files(settings: Settings, s3: Any, bucke
     written = set(report.published.written)
     assert {"services/aws-lambda.atom", "all.atom", "index.opml"} <= written
     puts_after, deletes = versions(s3, bucket)
-    grown = {key[len(PREFIX) + 1:] for key in puts_after if puts_after[key] > puts_before[key]}
+    grown = {key[len(PREFIX) + 1 :] for key in puts_after if puts_after[key] > puts_before[key]}
     # What the report says was put is exactly what the server received (and the fingerprints).
     assert grown == written | {FINGERPRINTS}
     assert puts_after[f"{PREFIX}/services/amazon-aurora.atom"] == 1  # the Aurora feed did not change
@@ -205,8 +209,13 @@ def test_a_feed_no_longer_published_is_deleted_and_a_stray_object_kept(
 ) -> None:
     pipeline.import_documents(settings, [str(AURORA_FEED)])
     stale = ["services/amazon-retired.atom", "archive/all/9.rss", "events/gone/services/x.json"]
-    strays = [f"{PREFIX}/services/notes.txt", f"{PREFIX}/mine/list.atom", f"{PREFIX}/custom.atom",
-              "elsewhere/services/amazon-retired.atom", f"{PREFIX}services/outside.atom"]
+    strays = [
+        f"{PREFIX}/services/notes.txt",
+        f"{PREFIX}/mine/list.atom",
+        f"{PREFIX}/custom.atom",
+        "elsewhere/services/amazon-retired.atom",
+        f"{PREFIX}services/outside.atom",
+    ]
     for rel in stale:
         s3.put_object(Bucket=bucket, Key=f"{PREFIX}/{rel}", Body=b"<feed/>")
     for key in strays:
@@ -248,9 +257,7 @@ def test_a_missing_bucket_is_a_clear_error_and_the_store_is_kept(
         close_stores()
 
 
-def test_an_unreachable_endpoint_is_a_clear_error(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_unreachable_endpoint_is_a_clear_error(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     pipeline.import_documents(settings, [str(AURORA_FEED)])
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
@@ -274,8 +281,9 @@ def test_missing_credentials_are_a_clear_error(settings: Settings, monkeypatch: 
     assert "no AWS credentials" in str(exc.value) and "AWS_ACCESS_KEY_ID" in str(exc.value)
 
 
-def test_s3_endpoint_url_in_tracker_toml_wins(tmp_path: Path, bucket: str, s3: Any, endpoint: str,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_s3_endpoint_url_in_tracker_toml_wins(
+    tmp_path: Path, bucket: str, s3: Any, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # without it boto3 would go to AWS itself
     settings = make_settings(tmp_path, f"s3://{bucket}")
     toml = settings.config_dir / "tracker.toml"
@@ -296,14 +304,14 @@ def test_content_types_are_those_tracker_serve_sends() -> None:
 
 
 def test_local_publishing_does_not_import_boto3() -> None:
-    code = ("import sys, tracker.cli, tracker.pipeline, tracker.publish; "
-            "sys.exit(1 if 'boto3' in sys.modules or 'botocore' in sys.modules else 0)")
+    code = (
+        "import sys, tracker.cli, tracker.pipeline, tracker.publish; "
+        "sys.exit(1 if 'boto3' in sys.modules or 'botocore' in sys.modules else 0)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
 
-def test_a_quiet_run_asks_the_bucket_and_republishes_what_was_emptied(
-    settings: Settings, s3: Any, bucket: str
-) -> None:
+def test_a_quiet_run_asks_the_bucket_and_republishes_what_was_emptied(settings: Settings, s3: Any, bucket: str) -> None:
     pipeline.import_documents(settings, [str(AURORA_FEED)])
     before = versions(s3, bucket)
     quiet = pipeline.run(settings, sources=[])  # nothing fetched, nothing changed

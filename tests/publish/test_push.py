@@ -45,8 +45,9 @@ def test_webhook_filters(records: list[AnnouncementRecord]) -> None:
     s3_only = Webhook(url="https://hooks.example.test/", services=frozenset({"amazon-s3"}))
     by_name = Webhook(url="https://hooks.example.test/", services=frozenset({"aws lambda"}))
     at_event = Webhook(url="https://hooks.example.test/", events=frozenset({EVENT_SLUG}))
-    s3_at_event = Webhook(url="https://hooks.example.test/", services=frozenset({"amazon-s3"}),
-                          events=frozenset({EVENT.lower()}))
+    s3_at_event = Webhook(
+        url="https://hooks.example.test/", services=frozenset({"amazon-s3"}), events=frozenset({EVENT.lower()})
+    )
     assert all(everything.wants(r) for r in records)
     assert {r.key for r in records if s3_only.wants(r)} == {"s3-vector-tables", "s3-bucket-quotas"}
     assert {r.key for r in records if by_name.wants(r)} == {"lambda-tenant-isolation", "lambda-undated"}
@@ -58,16 +59,21 @@ def test_webhook_filters(records: list[AnnouncementRecord]) -> None:
 def test_load_webhooks(tmp_path: Path) -> None:
     path = tmp_path / "webhooks.toml"
     assert load_webhooks(path) == ()
-    path.write_text('[[webhook]]\nurl = "https://hooks.example.test/a"\nservices = ["Amazon S3"]\n'
-                    'events = ["aws-reinvent-2031"]\nsecret = "s3cret"\n\n[[webhook]]\nurl = "http://127.0.0.1:9/b"\n')
+    path.write_text(
+        '[[webhook]]\nurl = "https://hooks.example.test/a"\nservices = ["Amazon S3"]\n'
+        'events = ["aws-reinvent-2031"]\nsecret = "s3cret"\n\n[[webhook]]\nurl = "http://127.0.0.1:9/b"\n'
+    )
     first, second = load_webhooks(path)
-    assert first == Webhook("https://hooks.example.test/a", frozenset({"amazon s3"}),
-                            frozenset({"aws-reinvent-2031"}), "s3cret")
+    assert first == Webhook(
+        "https://hooks.example.test/a", frozenset({"amazon s3"}), frozenset({"aws-reinvent-2031"}), "s3cret"
+    )
     assert second.services == frozenset() and second.secret is None
-    for bad, key in (('[[webhook]]\nurl = "ftp://x"\n', "webhook[0].url"),
-                     ('[[webhook]]\nurl = "https://x.test/"\ncolour = 1\n', "webhook[0].colour"),
-                     ('[[webhook]]\nurl = "https://x.test/"\nservices = "S3"\n', "webhook[0].services"),
-                     ('hook = 1\n', "hook")):
+    for bad, key in (
+        ('[[webhook]]\nurl = "ftp://x"\n', "webhook[0].url"),
+        ('[[webhook]]\nurl = "https://x.test/"\ncolour = 1\n', "webhook[0].colour"),
+        ('[[webhook]]\nurl = "https://x.test/"\nservices = "S3"\n', "webhook[0].services"),
+        ("hook = 1\n", "hook"),
+    ):
         path.write_text(bad)
         with pytest.raises(ConfigError) as exc:
             load_webhooks(path)
@@ -77,8 +83,7 @@ def test_load_webhooks(tmp_path: Path) -> None:
 def test_a_webhook_delivery_is_retried_signed_and_deduplicable(
     http_server: FixtureServer, records: list[AnnouncementRecord]
 ) -> None:
-    http_server.script("/hook", [Reply(status=503), Reply(status=429, headers={"Retry-After": "0"}),
-                                 Reply(status=204)])
+    http_server.script("/hook", [Reply(status=503), Reply(status=429, headers={"Retry-After": "0"}), Reply(status=204)])
     hook = Webhook(url=http_server.url("/hook"), secret="s3cret")
     record = next(r for r in records if r.key == "s3-vector-tables")
     with pusher() as p:
@@ -91,8 +96,11 @@ def test_a_webhook_delivery_is_retried_signed_and_deduplicable(
     delivery, stamp = sent[-1].headers["x-tracker-delivery"], sent[-1].headers["x-tracker-timestamp"]
     signed = f"{delivery}.{stamp}.".encode() + body
     expected = "sha256=" + hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
-    assert sent[-1].headers["x-tracker-signature"] == expected == signature(
-        "s3cret", body, delivery_id=delivery, timestamp=int(stamp))
+    assert (
+        sent[-1].headers["x-tracker-signature"]
+        == expected
+        == signature("s3cret", body, delivery_id=delivery, timestamp=int(stamp))
+    )
     assert sent[-1].headers["content-type"] == "application/json"
     payload = json.loads(body)
     assert payload["type"] == "announcement.created"
@@ -123,12 +131,13 @@ def test_push_pings_the_hub_once_and_sends_each_new_announcement_where_it_is_wan
     http_server.route("/hub", "", status=204)
     http_server.route("/all", "", status=200)
     http_server.route("/s3", "", status=200)
-    hooks = [Webhook(url=http_server.url("/all")),
-             Webhook(url=http_server.url("/s3"), services=frozenset({"amazon-s3"}))]
+    hooks = [
+        Webhook(url=http_server.url("/all")),
+        Webhook(url=http_server.url("/s3"), services=frozenset({"amazon-s3"})),
+    ]
     topics = [BASE_URL + "services/amazon-s3.atom", BASE_URL + "all.atom", BASE_URL + "all.atom"]
     with pusher() as p:
-        report = push(p, hub=http_server.url("/hub"), changed_feeds=topics, webhooks=hooks,
-                      new_announcements=records)
+        report = push(p, hub=http_server.url("/hub"), changed_feeds=topics, webhooks=hooks, new_announcements=records)
     assert report.failed == []
     (ping,) = http_server.requests_to("/hub")
     form = parse_qs(ping.body.decode())
@@ -149,8 +158,12 @@ def test_feeds_advertise_the_hub(records: list[AnnouncementRecord]) -> None:
         links = feedparser.parse(files[path]).feed.links
         assert [ln.href for ln in links if ln.rel == "hub"] == ["https://hub.example.test/"], path
     assert json.loads(files["all.json"])["hubs"] == [{"type": "WebSub", "url": "https://hub.example.test/"}]
-    assert [p for path, data in files.items() if path.endswith((".atom", ".rss", ".json"))
-            for p in check_feed(path, data, BASE_URL)] == []
+    assert [
+        p
+        for path, data in files.items()
+        if path.endswith((".atom", ".rss", ".json"))
+        for p in check_feed(path, data, BASE_URL)
+    ] == []
     plain = build_feed_files(records, FeedContext(base_url=BASE_URL, author="x"), title="t", limit=2)
     assert b'rel="hub"' not in plain["all.atom"] and "hubs" not in json.loads(plain["all.json"])
 
@@ -162,17 +175,20 @@ def test_a_run_pushes_its_changes(http_server: FixtureServer, tmp_path: Path, sq
     config = tmp_path / "config"
     config.mkdir()
     (config / "tracker.toml").write_text(f'[push]\nhub = "{http_server.url("/hub")}"\n')
-    (config / "webhooks.toml").write_text(f'[[webhook]]\nurl = "{http_server.url("/hook")}"\nservices = ["amazon-s3"]\n')
+    (config / "webhooks.toml").write_text(
+        f'[[webhook]]\nurl = "{http_server.url("/hook")}"\nservices = ["amazon-s3"]\n'
+    )
     (config / "sources.toml").write_text("")
     settings = load_settings(config, environ={}).with_overrides(
-        database_url=sqlite_url, output_dir=tmp_path / "feeds", base_url=BASE_URL)
+        database_url=sqlite_url, output_dir=tmp_path / "feeds", base_url=BASE_URL
+    )
     first_run = datetime(2031, 12, 5, tzinfo=UTC)
 
     def store(ctx: pipeline.Context, key: str, service: Service) -> None:
-        ann = Announcement(title=f"{service.name} {key}", url=f"https://aws.example.test/{key}",
-                           published_at=ctx.now, rule="test")
-        na = NormalizedAnnouncement(key=key, announcement=ann, services=(service,), url=ann.url,
-                                    announced_at=ctx.now)
+        ann = Announcement(
+            title=f"{service.name} {key}", url=f"https://aws.example.test/{key}", published_at=ctx.now, rule="test"
+        )
+        na = NormalizedAnnouncement(key=key, announcement=ann, services=(service,), url=ann.url, announced_at=ctx.now)
         with unit_of_work(ctx.factory) as session:
             repo.upsert_announcement(session, na, now=ctx.now, event_id=None)
 
@@ -198,7 +214,9 @@ def test_a_run_pushes_its_changes(http_server: FixtureServer, tmp_path: Path, sq
         store(later, "second-s3", S3)
         pipeline.push_changes(later, pipeline.publish(later))
         assert [json.loads(r.body)["announcement"]["key"] for r in http_server.requests_to("/hook")] == [
-            "first-s3", "second-s3"]
+            "first-s3",
+            "second-s3",
+        ]
         assert len(http_server.requests_to("/hub")) == 2
     finally:
         close_stores()
@@ -243,9 +261,7 @@ def test_a_receiver_verifies_the_signature_and_detects_a_replay(
     assert verify(b"s3cret", refreshed, delivery.body, now=now + 3600) == "bad signature"
 
 
-def test_each_retry_is_signed_with_its_own_time(
-    http_server: FixtureServer, records: list[AnnouncementRecord]
-) -> None:
+def test_each_retry_is_signed_with_its_own_time(http_server: FixtureServer, records: list[AnnouncementRecord]) -> None:
     http_server.script("/hook", [Reply(status=503), Reply(status=204)])
     clock = iter([1_900_000_000.0, 1_900_000_120.0])
     hook = Webhook(url=http_server.url("/hook"), secret="s3cret")
@@ -284,8 +300,13 @@ def test_hub_and_webhook_secrets_never_reach_the_log(
     hub_url = http_server.url(f"/hub?hub.secret={secret}").replace("http://", f"http://bot:{secret}@")
     caplog.set_level(logging.DEBUG)
     with pusher(retries=1) as p:
-        report = push(p, hub=hub_url, changed_feeds=[BASE_URL + "all.atom"],
-                      webhooks=[Webhook(url=hook_url)], new_announcements=records[:1])
+        report = push(
+            p,
+            hub=hub_url,
+            changed_feeds=[BASE_URL + "all.atom"],
+            webhooks=[Webhook(url=hook_url)],
+            new_announcements=records[:1],
+        )
     assert report.hub is not None and report.hub.ok and len(report.failed) == 1
     for delivery in (report.hub, *report.webhooks):
         assert secret not in delivery.target and "***" in delivery.target

@@ -46,25 +46,33 @@ def many_records(count: int, *, start: datetime = datetime(2031, 1, 1, tzinfo=UT
     for n in range(count):
         in_event = n % 3 == 0
         video = SessionLinkRecord(
-            session=SessionRecord(id=1000 + n, title=f"Session {n}", kind="breakout", code=f"DEV{n:03d}",
-                                  url=f"https://www.youtube.com/watch?v=VIDEO{n:06d}", event=EVENT,
-                                  event_slug=EVENT_SLUG),
+            session=SessionRecord(
+                id=1000 + n,
+                title=f"Session {n}",
+                kind="breakout",
+                code=f"DEV{n:03d}",
+                url=f"https://www.youtube.com/watch?v=VIDEO{n:06d}",
+                event=EVENT,
+                event_slug=EVENT_SLUG,
+            ),
             link=Link("structural", 1.0, "listed under the session"),
         )
-        out.append(AnnouncementRecord(
-            id=n + 1,
-            key=f"launch-{n:04d}",
-            title=f"Launch {n} <b onmouseover=alert(1)>bold</b> & \"quoted\"",
-            summary=f"Summary {n} with <img src=x onerror=alert(1)> and <a href='javascript:alert(1)'>link</a>.",
-            url=f"https://aws.example.test/new/launch-{n}/?utm=1&x=<y>",
-            announced_at=start + timedelta(days=n),
-            updated_at=start + timedelta(days=n, hours=3) if n % 2 else None,
-            event=EVENT if in_event else None,
-            event_slug=EVENT_SLUG if in_event else None,
-            services=(services[n % len(services)],) + ((LAMBDA,) if n % 4 == 0 else ()),
-            sessions=(video,) if in_event else (),
-            sources=(f"https://blog.example.test/post-{n}",),
-        ))
+        out.append(
+            AnnouncementRecord(
+                id=n + 1,
+                key=f"launch-{n:04d}",
+                title=f'Launch {n} <b onmouseover=alert(1)>bold</b> & "quoted"',
+                summary=f"Summary {n} with <img src=x onerror=alert(1)> and <a href='javascript:alert(1)'>link</a>.",
+                url=f"https://aws.example.test/new/launch-{n}/?utm=1&x=<y>",
+                announced_at=start + timedelta(days=n),
+                updated_at=start + timedelta(days=n, hours=3) if n % 2 else None,
+                event=EVENT if in_event else None,
+                event_slug=EVENT_SLUG if in_event else None,
+                services=(services[n % len(services)],) + ((LAMBDA,) if n % 4 == 0 else ()),
+                sessions=(video,) if in_event else (),
+                sources=(f"https://blog.example.test/post-{n}",),
+            )
+        )
     return out
 
 
@@ -156,8 +164,9 @@ def test_node_feed_readers_parse_every_xml_feed(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             paths.append(rel)
-    result = subprocess.run(["node", str(script), *paths], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120, check=True)
+    result = subprocess.run(
+        ["node", str(script), *paths], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True
+    )
     seen = json.loads(result.stdout)
     known = {entry_id(r.key): r for r in all_records}
     assert sorted(seen) == sorted(paths)
@@ -255,11 +264,13 @@ def test_archive_pages_stay_stable_as_new_launches_arrive(ctx: FeedContext) -> N
     assert len([p for p in after if p.startswith("archive/all/") and p.endswith(".atom")]) == 6
     for path in pages_before:
         if path.endswith(".json"):
-            assert [i["id"] for i in json.loads(before[path])["items"]] == \
-                [i["id"] for i in json.loads(after[path])["items"]]
+            assert [i["id"] for i in json.loads(before[path])["items"]] == [
+                i["id"] for i in json.loads(after[path])["items"]
+            ]
         else:
-            assert [e.id for e in feedparser.parse(before[path]).entries] == \
-                [e.id for e in feedparser.parse(after[path]).entries]
+            assert [e.id for e in feedparser.parse(before[path]).entries] == [
+                e.id for e in feedparser.parse(after[path]).entries
+            ]
         if not path.startswith("archive/all/4."):
             # only the page that was newest gains a next-archive link; older pages keep every byte
             assert before[path] == after[path], path
@@ -269,8 +280,9 @@ def test_an_update_changes_updated_in_the_archive_too_never_the_id(ctx: FeedCont
     records = many_records(12)
     files = build(records, ctx, limit=5)
     changed_at = datetime(2032, 6, 1, tzinfo=UTC)
-    edited = [dataclasses.replace(r, title="Renamed", updated_at=changed_at) if r.key == "launch-0000" else r
-              for r in records]
+    edited = [
+        dataclasses.replace(r, title="Renamed", updated_at=changed_at) if r.key == "launch-0000" else r for r in records
+    ]
     after = build(edited, ctx, limit=5)
     old = {e.id: e for e in feedparser.parse(files["archive/all/1.atom"]).entries}
     new = {e.id: e for e in feedparser.parse(after["archive/all/1.atom"]).entries}
@@ -285,10 +297,17 @@ def test_an_update_changes_updated_in_the_archive_too_never_the_id(ctx: FeedCont
 
 def test_entry_html_is_sanitised_everywhere(ctx: FeedContext) -> None:
     hostile = many_records(3)
-    hostile[0] = dataclasses.replace(hostile[0], sessions=(SessionLinkRecord(
-        session=SessionRecord(id=9, title="<script>x()</script>", kind="keynote",
-                              url="javascript:alert(document.cookie)"),
-        link=Link("structural", 1.0, "")),))
+    hostile[0] = dataclasses.replace(
+        hostile[0],
+        sessions=(
+            SessionLinkRecord(
+                session=SessionRecord(
+                    id=9, title="<script>x()</script>", kind="keynote", url="javascript:alert(document.cookie)"
+                ),
+                link=Link("structural", 1.0, ""),
+            ),
+        ),
+    )
     files = build(hostile, ctx)
     for path, data in feeds_of(files).items():
         assert b"javascript:alert(document" not in data, path
@@ -296,16 +315,19 @@ def test_entry_html_is_sanitised_everywhere(ctx: FeedContext) -> None:
             pytest.fail(problem)
 
 
-@pytest.mark.parametrize("dirty, forbidden", [
-    ('<p onclick="steal()">x</p>', "onclick"),
-    ('<a href="javascript:alert(1)">x</a>', "javascript:"),
-    ('<a href="JaVaScRiPt:alert(1)">x</a>', "avascript"),
-    ("<script>alert(1)</script><p>x</p>", "<script"),
-    ('<img src="x" onerror="alert(1)">', "onerror"),
-    ("<style>body{}</style>", "<style"),
-    ('<iframe src="https://evil.test/"></iframe>', "<iframe"),
-    ('<a href="data:text/html,<script>x</script>">x</a>', "data:"),
-])
+@pytest.mark.parametrize(
+    "dirty, forbidden",
+    [
+        ('<p onclick="steal()">x</p>', "onclick"),
+        ('<a href="javascript:alert(1)">x</a>', "javascript:"),
+        ('<a href="JaVaScRiPt:alert(1)">x</a>', "avascript"),
+        ("<script>alert(1)</script><p>x</p>", "<script"),
+        ('<img src="x" onerror="alert(1)">', "onerror"),
+        ("<style>body{}</style>", "<style"),
+        ('<iframe src="https://evil.test/"></iframe>', "<iframe"),
+        ('<a href="data:text/html,<script>x</script>">x</a>', "data:"),
+    ],
+)
 def test_sanitize_html_removes_active_content(dirty: str, forbidden: str) -> None:
     clean = sanitize_html(dirty)
     assert forbidden.lower() not in clean.lower()
@@ -331,11 +353,17 @@ def test_opml_groups_service_feeds_by_category(ctx: FeedContext) -> None:
     body = ET.fromstring(files["index.opml"]).find("body")
     assert body is not None
     groups = {g.get("text"): g for g in body.findall("outline")}
-    assert list(groups) == ["All announcements", "Services: Compute", "Services: Storage",
-                            "Services: Other services", "Events"]
+    assert list(groups) == [
+        "All announcements",
+        "Services: Compute",
+        "Services: Storage",
+        "Services: Other services",
+        "Events",
+    ]
     compute = {o.get("xmlUrl") for o in groups["Services: Compute"].findall("outline")}
-    assert compute == {BASE_URL + f"services/{s}{ext}" for s in ("amazon-ec2", "aws-lambda")
-                       for ext in (".atom", ".rss", ".json")}
+    assert compute == {
+        BASE_URL + f"services/{s}{ext}" for s in ("amazon-ec2", "aws-lambda") for ext in (".atom", ".rss", ".json")
+    }
     storage = {o.get("xmlUrl") for o in groups["Services: Storage"].findall("outline")}
     assert BASE_URL + "services/amazon-s3-glacier.rss" in storage
     assert all(o.get("category") == "/Storage" for o in groups["Services: Storage"].findall("outline"))

@@ -25,7 +25,8 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Relative path -> (mtime_ns, inode) of every file."""
     return {
         p.relative_to(root).as_posix(): (p.stat().st_mtime_ns, p.stat().st_ino)
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -69,7 +70,8 @@ def test_one_changed_record_rewrites_only_its_files(
     age(tmp_path)
     changed = [
         dataclasses.replace(r, title="AWS Lambda adds per-tenant isolation for every runtime")
-        if r.key == "lambda-tenant-isolation" else r
+        if r.key == "lambda-tenant-isolation"
+        else r
         for r in records
     ]
     new = build(changed, ctx)
@@ -106,9 +108,14 @@ def test_prune_removes_only_stale_feed_files(
     assert (tmp_path / "services" / "aws-lambda.atom").exists()
 
     report = write_files(tmp_path, files, prune=True)
-    assert report.removed == sorted([
-        "events/old/stale.atom", "services/aws-lambda.atom", "services/aws-lambda.json", "services/aws-lambda.rss",
-    ])
+    assert report.removed == sorted(
+        [
+            "events/old/stale.atom",
+            "services/aws-lambda.atom",
+            "services/aws-lambda.json",
+            "services/aws-lambda.rss",
+        ]
+    )
     assert not (tmp_path / "services" / "aws-lambda.rss").exists()
     assert (tmp_path / "services" / "notes.txt").read_text() == "keep me"
     assert (tmp_path / "custom.json").exists()

@@ -35,8 +35,14 @@ def make_fetcher(sleeps: Sleeps) -> Iterator[Callable[..., Fetcher]]:
 
     def make(*, allowed_hosts: Collection[str] = LOOPBACK_HOSTS, **settings: object) -> Fetcher:
         values: dict[str, object] = {
-            "user_agent": USER_AGENT, "timeout": 2.0, "connect_timeout": 2.0, "retries": 2, "backoff": 1.0,
-            "max_bytes": 100_000, "robots": False, "min_interval": 0.0,
+            "user_agent": USER_AGENT,
+            "timeout": 2.0,
+            "connect_timeout": 2.0,
+            "retries": 2,
+            "backoff": 1.0,
+            "max_bytes": 100_000,
+            "robots": False,
+            "min_interval": 0.0,
         }
         values.update(settings)
         fetcher = Fetcher(HttpSettings(**values), allowed_hosts=allowed_hosts, sleep=sleeps)  # type: ignore[arg-type]

@@ -94,11 +94,14 @@ def test_if_modified_since_alone_yields_304(http_server: FixtureServer, make_fet
 def test_retry_on_503_honours_retry_after_seconds(
     http_server: FixtureServer, make_fetcher: MakeFetcher, sleeps: Sleeps
 ) -> None:
-    http_server.script("/flaky", [
-        Reply(status=503, headers={"Retry-After": "7"}),
-        Reply(status=503, headers={"Retry-After": "3"}),
-        Reply(body="finally"),
-    ])
+    http_server.script(
+        "/flaky",
+        [
+            Reply(status=503, headers={"Retry-After": "7"}),
+            Reply(status=503, headers={"Retry-After": "3"}),
+            Reply(body="finally"),
+        ],
+    )
     raw = make_fetcher(retries=2).fetch(http_server.url("/flaky"), source="flaky")
     assert raw.body == b"finally"
     assert sleeps == [7.0, 3.0]
@@ -109,11 +112,14 @@ def test_retry_after_as_http_date_is_honoured(
     http_server: FixtureServer, make_fetcher: MakeFetcher, sleeps: Sleeps
 ) -> None:
     soon = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
-    http_server.script("/busy", [
-        Reply(status=429, headers={"Retry-After": soon}),
-        Reply(status=503, headers={"Retry-After": "3"}),
-        Reply(body="ok"),
-    ])
+    http_server.script(
+        "/busy",
+        [
+            Reply(status=429, headers={"Retry-After": soon}),
+            Reply(status=503, headers={"Retry-After": "3"}),
+            Reply(body="ok"),
+        ],
+    )
     raw = make_fetcher(retries=2).fetch(http_server.url("/busy"))
     assert raw.body == b"ok"
     assert 15.0 <= sleeps[0] <= 20.0

@@ -15,12 +15,15 @@ def _raw(body: bytes | str, content_type: str | None = "application/rss+xml") ->
     return RawDocument(url="https://example.org/feed", body=data, source="s", content_type=content_type)
 
 
-@pytest.mark.parametrize("body", [
-    '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><rss>&b;</rss>',
-    '<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss>&x;</rss>',
-    '\ufeff<?xml version="1.0"?>\n<!-- hi -->\n<!DOCTYPE rss [\n <!entity % p SYSTEM "http://evil/x.dtd"> %p;\n]><rss/>',
-    '<!DOCTYPE html [<!ENTITY x "y">]><html><body>&x;</body></html>',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><rss>&b;</rss>',
+        '<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss>&x;</rss>',
+        '\ufeff<?xml version="1.0"?>\n<!-- hi -->\n<!DOCTYPE rss [\n <!entity % p SYSTEM "http://evil/x.dtd"> %p;\n]><rss/>',
+        '<!DOCTYPE html [<!ENTITY x "y">]><html><body>&x;</body></html>',
+    ],
+)
 def test_entity_declarations_are_refused_for_any_kind(body: str) -> None:
     assert hostile_xml(body.encode("utf-8"))
     for kind in ("whats-new", "html", "auto"):
@@ -30,8 +33,10 @@ def test_entity_declarations_are_refused_for_any_kind(body: str) -> None:
 
 
 def test_external_dtd_without_entities_is_fine() -> None:
-    body = ('<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
-            '"http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"><channel/></rss>')
+    body = (
+        '<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        '"http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"><channel/></rss>'
+    )
     assert not hostile_xml(body.encode())
     assert check_document(_raw(body), "feed").body == body.encode()
 
@@ -50,9 +55,16 @@ def test_html_page_for_a_feed_source_is_refused_with_its_title() -> None:
     check_document(_raw(page, "text/html"), "html")
 
 
-@pytest.mark.parametrize("body", [RSS, "\n\n  " + RSS, '{"version": "https://jsonfeed.org/version/1.1", "items": []}',
-                                  '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>',
-                                  '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        RSS,
+        "\n\n  " + RSS,
+        '{"version": "https://jsonfeed.org/version/1.1", "items": []}',
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>',
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>',
+    ],
+)
 def test_feeds_pass(body: str) -> None:
     check_document(_raw(body), "whats-new")
 

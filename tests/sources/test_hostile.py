@@ -208,10 +208,14 @@ def test_item_links_of_a_local_feed_are_not_fetched(
     (config / "tracker.toml").write_text("[http]\nretries = 0\nconnect_timeout = 1.0\nrobots = false\n")
     (config / "sources.toml").write_text("")
     settings = load_settings(config, environ={}).with_overrides(
-        database_url=sqlite_url, output_dir=tmp_path / "feeds", archive_dir=tmp_path / "archive")
+        database_url=sqlite_url, output_dir=tmp_path / "feeds", archive_dir=tmp_path / "archive"
+    )
     try:
-        report = pipeline.run(settings, sources=[SourceConfig(name="local", url=str(feed), kind="news-blog",
-                                                              fetch_pages=True)], do_publish=False)
+        report = pipeline.run(
+            settings,
+            sources=[SourceConfig(name="local", url=str(feed), kind="news-blog", fetch_pages=True)],
+            do_publish=False,
+        )
     finally:
         close_stores()
     (outcome,) = report.outcomes
@@ -263,8 +267,9 @@ def test_an_oversized_robots_txt_is_cut_at_500_kib_not_ignored(
     http_server: FixtureServer, make_fetcher: MakeFetcher
 ) -> None:
     padding = "".join(f"# comment line {n:07d} padding padding padding\n" for n in range(20_000))  # ~1 MB
-    http_server.route("/robots.txt", "User-agent: *\nDisallow: /private/\n" + padding + "Disallow: /late/\n",
-                      chunked=True)
+    http_server.route(
+        "/robots.txt", "User-agent: *\nDisallow: /private/\n" + padding + "Disallow: /late/\n", chunked=True
+    )
     http_server.route("/private/feed.xml", "<rss/>")
     http_server.route("/late/feed.xml", "<rss/>")
     fetcher = make_fetcher(robots=True)

@@ -56,7 +56,12 @@ def announcement(
 
 
 def conf_session(
-    title: str, *, code: str | None = None, url: str | None = None, kind: str = "breakout", speakers: tuple[str, ...] = ()
+    title: str,
+    *,
+    code: str | None = None,
+    url: str | None = None,
+    kind: str = "breakout",
+    speakers: tuple[str, ...] = (),
 ) -> ConferenceSession:
     """A conference session as an extractor would hand it over."""
     return ConferenceSession(key=code or url or title, title=title, kind=kind, url=url, code=code, speakers=speakers)

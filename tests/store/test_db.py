@@ -30,8 +30,17 @@ from tracker.store.models import AnnouncementServiceRow, Base, RunRow, SourceRow
 from tracker.store.search import include_name
 
 TABLES = {
-    "sources", "documents", "services", "service_aliases", "events", "announcements",
-    "announcement_services", "mentions", "sessions", "announcement_sessions", "runs",
+    "sources",
+    "documents",
+    "services",
+    "service_aliases",
+    "events",
+    "announcements",
+    "announcement_services",
+    "mentions",
+    "sessions",
+    "announcement_sessions",
+    "runs",
 }
 
 
@@ -45,8 +54,9 @@ def engine(database_url: str) -> Iterator[Engine]:
 def _diff(engine: Engine, metadata: MetaData) -> list[object]:
     with engine.connect() as conn:
         # The full-text index tables (migration 0002) are not models.
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False,
-                                                     "include_name": include_name})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": False, "include_name": include_name}
+        )
         return list(compare_metadata(ctx, metadata))
 
 
@@ -167,9 +177,7 @@ def test_session_factory_does_not_expire_on_commit(database_url: str) -> None:
     close_stores()
 
 
-@pytest.mark.parametrize(
-    "offset", [UTC, timezone(timedelta(hours=-8)), timezone(timedelta(hours=5, minutes=30))]
-)
+@pytest.mark.parametrize("offset", [UTC, timezone(timedelta(hours=-8)), timezone(timedelta(hours=5, minutes=30))])
 def test_aware_datetimes_read_back_as_utc(database_url: str, offset: timezone) -> None:
     factory = open_store(database_url)
     moment = datetime(2030, 11, 28, 9, 30, 15, 123456, tzinfo=offset)
@@ -281,7 +289,9 @@ def test_sort_keys_migration_fills_existing_links(engine: Engine) -> None:
                 ).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime())),
                 {"id": ann_id, "key": f"k{ann_id}", "at": at, "now": dated},
             )
-            conn.execute(text("INSERT INTO announcement_services (announcement_id, service_id) VALUES (:a, 1)"), {"a": ann_id})
+            conn.execute(
+                text("INSERT INTO announcement_services (announcement_id, service_id) VALUES (:a, 1)"), {"a": ann_id}
+            )
     upgrade(engine)
     with engine.connect() as conn:
         rows = conn.execute(

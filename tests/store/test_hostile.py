@@ -18,18 +18,29 @@ SECRETS = ("s3cretpw", "T0KEN123", "hunter2")
 
 
 def test_only_http_links_are_stored(factory: sessionmaker[Session]) -> None:
-    hostile = ["javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>",
-               "JaVaScRiPt:alert(1)", "file:///etc/passwd", "/home/me/recap.md", "vbscript:msgbox(1)"]
+    hostile = [
+        "javascript:alert(document.cookie)",
+        "data:text/html,<script>alert(1)</script>",
+        "JaVaScRiPt:alert(1)",
+        "file:///etc/passwd",
+        "/home/me/recap.md",
+        "vbscript:msgbox(1)",
+    ]
     with unit_of_work(factory) as session:
         for n, url in enumerate(hostile):
             na = announcement(f"k{n}", f"Launch {n}", url=None)
             # The normaliser's link is None; the extractor's raw link must not slip in instead.
             na = replace(na, announcement=replace(na.announcement, url=url))
             repo.upsert_announcement(session, na, now=NOW, event_id=None)
-            repo.upsert_session(session, conf_session(f"Session {n}", code=f"SES{n}", url=url), event_id=None,
-                                event_slug=None)
-        good = repo.upsert_session(session, conf_session("Keynote", code="KEY1", url="https://www.youtube.com/watch?v=abcdefghijk"),
-                                   event_id=None, event_slug=None)
+            repo.upsert_session(
+                session, conf_session(f"Session {n}", code=f"SES{n}", url=url), event_id=None, event_slug=None
+            )
+        good = repo.upsert_session(
+            session,
+            conf_session("Keynote", code="KEY1", url="https://www.youtube.com/watch?v=abcdefghijk"),
+            event_id=None,
+            event_slug=None,
+        )
     with unit_of_work(factory) as session:
         assert session.scalars(select(AnnouncementRow.url)).all() == [None] * len(hostile)
         videos = dict(session.execute(select(SessionRow.id, SessionRow.video_url)).all())
@@ -59,11 +70,21 @@ def test_errors_and_source_urls_are_masked(factory: sessionmaker[Session]) -> No
         repo.get_or_create_source(session, "good", kind="feed", url=url)
         repo.record_fetch_failure(session, "good", at=NOW, kind="http", message=message)
         run_id = repo.start_run(session, at=NOW)
-        repo.finish_run(session, run_id, at=NOW, status="failed", counts={},
-                        outcomes={"good": {"status": "failed", "error": message}}, error=f"disk error: {message}")
+        repo.finish_run(
+            session,
+            run_id,
+            at=NOW,
+            status="failed",
+            counts={},
+            outcomes={"good": {"status": "failed", "error": message}},
+            error=f"disk error: {message}",
+        )
     with unit_of_work(factory) as session:
-        stored = [session.scalar(select(SourceRow.last_error)), session.scalar(select(RunRow.error)),
-                  str(session.scalar(select(RunRow.outcomes)))]
+        stored = [
+            session.scalar(select(SourceRow.last_error)),
+            session.scalar(select(RunRow.error)),
+            str(session.scalar(select(RunRow.outcomes))),
+        ]
         shown = [str(repo.list_source_states(session)), str(repo.last_runs(session))]
     for text in stored + shown:
         assert not any(secret in text for secret in SECRETS), text

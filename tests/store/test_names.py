@@ -38,16 +38,29 @@ def _store(factory: sessionmaker[Session]) -> None:
             service = taxonomy.get(slug)
             assert service is not None, slug
             ann = Announcement(title=f"{service.name} launch {n}", rule="test", published_at=NOW + timedelta(hours=n))
-            na = NormalizedAnnouncement(key=f"k{n}", announcement=ann, services=(service,), announced_at=ann.published_at)
+            na = NormalizedAnnouncement(
+                key=f"k{n}", announcement=ann, services=(service,), announced_at=ann.published_at
+            )
             repo.upsert_announcement(s, na, now=NOW, event_id=ids["aws-reinvent-2023"])
 
 
-@pytest.mark.parametrize(("spelling", "slug"), [
-    ("AWS S3", "amazon-s3"), ("S3", "amazon-s3"), ("s3", "amazon-s3"), ("Amazon S3", "amazon-s3"),
-    ("amazon-s3", "amazon-s3"), ("Amazon Simple Storage Service", "amazon-s3"), ("  aws   s3 ", "amazon-s3"),
-    ("Amazon Lambda", "aws-lambda"), ("AWS Lambda", "aws-lambda"), ("lambda", "aws-lambda"),
-    ("AWS EC2", "amazon-ec2"), ("EC2", "amazon-ec2"),
-])
+@pytest.mark.parametrize(
+    ("spelling", "slug"),
+    [
+        ("AWS S3", "amazon-s3"),
+        ("S3", "amazon-s3"),
+        ("s3", "amazon-s3"),
+        ("Amazon S3", "amazon-s3"),
+        ("amazon-s3", "amazon-s3"),
+        ("Amazon Simple Storage Service", "amazon-s3"),
+        ("  aws   s3 ", "amazon-s3"),
+        ("Amazon Lambda", "aws-lambda"),
+        ("AWS Lambda", "aws-lambda"),
+        ("lambda", "aws-lambda"),
+        ("AWS EC2", "amazon-ec2"),
+        ("EC2", "amazon-ec2"),
+    ],
+)
 def test_each_spelling_resolves_to_its_service(factory: sessionmaker[Session], spelling: str, slug: str) -> None:
     _store(factory)
     with unit_of_work(factory) as s:
@@ -57,9 +70,17 @@ def test_each_spelling_resolves_to_its_service(factory: sessionmaker[Session], s
         assert [svc.slug for svc in record.services] == [slug]
 
 
-@pytest.mark.parametrize("spelling", [
-    "reinvent 2023", "re:Invent 2023", "AWS re:Invent 2023", "aws-reinvent-2023", "reInvent23", "RE:INVENT 2023",
-])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "reinvent 2023",
+        "re:Invent 2023",
+        "AWS re:Invent 2023",
+        "aws-reinvent-2023",
+        "reInvent23",
+        "RE:INVENT 2023",
+    ],
+)
 def test_each_spelling_resolves_to_its_event(factory: sessionmaker[Session], spelling: str) -> None:
     _store(factory)
     with unit_of_work(factory) as s:
@@ -75,13 +96,16 @@ def test_a_name_without_a_year_means_every_edition(factory: sessionmaker[Session
         assert resolve_event(s, "Summit").slugs == ("aws-summit-new-york-2023",)
 
 
-@pytest.mark.parametrize(("kind", "spelling", "suggested"), [
-    ("service", "Lamda", "AWS Lambda"),
-    ("service", "AWS Lamda", "AWS Lambda"),
-    ("service", "Amazon S4", "Amazon S3"),
-    ("event", "reinvnt 2023", "AWS re:Invent 2023"),
-    ("event", "re:Invent 2019", "AWS re:Invent 2023"),
-])
+@pytest.mark.parametrize(
+    ("kind", "spelling", "suggested"),
+    [
+        ("service", "Lamda", "AWS Lambda"),
+        ("service", "AWS Lamda", "AWS Lambda"),
+        ("service", "Amazon S4", "Amazon S3"),
+        ("event", "reinvnt 2023", "AWS re:Invent 2023"),
+        ("event", "re:Invent 2019", "AWS re:Invent 2023"),
+    ],
+)
 def test_an_unknown_name_is_an_error_with_the_closest_names(
     factory: sessionmaker[Session], kind: str, spelling: str, suggested: str
 ) -> None:
@@ -122,8 +146,10 @@ def test_a_session_stored_under_its_old_title_key_is_found_and_moved(factory: se
         s.add(SessionRow(natural_key=old_key, title="What's new at re:Invent", kind="session", speakers=[]))
     with unit_of_work(factory) as s:
         session_id = repo.upsert_session(
-            s, ConferenceSession(key="x", title="What's new at re:Invent", kind="breakout"),
-            event_id=None, event_slug="aws-reinvent-2023",
+            s,
+            ConferenceSession(key="x", title="What's new at re:Invent", kind="breakout"),
+            event_id=None,
+            event_slug="aws-reinvent-2023",
         )
     with unit_of_work(factory) as s:
         rows = s.scalars(select(SessionRow)).all()

@@ -69,7 +69,9 @@ def test_regions_are_stored_apart_and_filter_by_any_spelling(database_url: str) 
         # A known region nothing is stored for: an empty answer. An unknown one: an error.
         assert repo.query_announcements(session, region="China (Beijing)") == []
         # The taxonomy's matching forgives a typo; a name it does not know is an error.
-        assert [r.title for r in repo.query_announcements(session, region="China (Ningxa)")] == [r.title for r in ningxia]
+        assert [r.title for r in repo.query_announcements(session, region="China (Ningxa)")] == [
+            r.title for r in ningxia
+        ]
         with pytest.raises(UnknownNameError) as caught:
             repo.query_announcements(session, region="Marsbase One")
         assert caught.value.kind == "region" and "Marsbase One" in caught.value.message

@@ -52,26 +52,54 @@ def _ingest(factory: sessionmaker[Session]) -> dict[str, int]:
         event_id = repo.get_or_create_event(s, "reinvent-2030", "AWS re:Invent 2030", 2030)
 
         doc_wn, _ = repo.upsert_document(
-            s, url=WHATS_NEW, title="Lambda durable timers", author=None, published_at=NOW,
-            content_hash="h-wn", extractor_version="1", archive_sha="a" * 64, source_name="whats-new",
-            kind="whats-new", fetched_at=NOW,
+            s,
+            url=WHATS_NEW,
+            title="Lambda durable timers",
+            author=None,
+            published_at=NOW,
+            content_hash="h-wn",
+            extractor_version="1",
+            archive_sha="a" * 64,
+            source_name="whats-new",
+            kind="whats-new",
+            fetched_at=NOW,
         )
         doc_recap, _ = repo.upsert_document(
-            s, url=RECAP, title="re:Invent 2030 recap", author="Jo", published_at=NOW + timedelta(days=2),
-            content_hash="h-recap", extractor_version="1", archive_sha="b" * 64, source_name="recaps",
-            kind="recap", fetched_at=NOW,
+            s,
+            url=RECAP,
+            title="re:Invent 2030 recap",
+            author="Jo",
+            published_at=NOW + timedelta(days=2),
+            content_hash="h-recap",
+            extractor_version="1",
+            archive_sha="b" * 64,
+            source_name="recaps",
+            kind="recap",
+            fetched_at=NOW,
         )
         first = announcement(
-            "lambda-durable-timers", "AWS Lambda launches durable timers", summary="Timers that survive restarts.",
-            url=WHATS_NEW, at=NOW, services=(LAMBDA,),
+            "lambda-durable-timers",
+            "AWS Lambda launches durable timers",
+            summary="Timers that survive restarts.",
+            url=WHATS_NEW,
+            at=NOW,
+            services=(LAMBDA,),
         )
         second = announcement(
-            "lambda-durable-timers", "Durable timers for Lambda", summary="", url=None,
-            at=NOW + timedelta(days=2), services=(LAMBDA, S3),
+            "lambda-durable-timers",
+            "Durable timers for Lambda",
+            summary="",
+            url=None,
+            at=NOW + timedelta(days=2),
+            services=(LAMBDA, S3),
         )
         zero_etl = announcement(
-            "aurora-redshift-zero-etl", "Aurora zero-ETL integration with Redshift", url=BLOG,
-            at=NOW - timedelta(days=1), services=(AURORA, REDSHIFT), status="ga",
+            "aurora-redshift-zero-etl",
+            "Aurora zero-ETL integration with Redshift",
+            url=BLOG,
+            at=NOW - timedelta(days=1),
+            services=(AURORA, REDSHIFT),
+            status="ga",
         )
         orphan = announcement("mystery-feature", "A mystery feature nobody can place", at=None)
         for na, doc in ((first, doc_wn), (second, doc_recap), (zero_etl, doc_recap), (orphan, doc_recap)):
@@ -79,12 +107,16 @@ def _ingest(factory: sessionmaker[Session]) -> dict[str, int]:
             counts[status] = counts.get(status, 0) + 1
             repo.add_mention(s, ann_id, doc, excerpt=na.announcement.title, position=0, rule="test")
         keynote = repo.upsert_session(
-            s, conf_session("Keynote with the CEO", url="https://www.youtube.com/watch?v=AbCdEf12345", kind="keynote"),
-            event_id=event_id, event_slug="reinvent-2030",
+            s,
+            conf_session("Keynote with the CEO", url="https://www.youtube.com/watch?v=AbCdEf12345", kind="keynote"),
+            event_id=event_id,
+            event_slug="reinvent-2030",
         )
         breakout = repo.upsert_session(
-            s, conf_session("What's new in serverless", code="SVS301", speakers=("Ana", "Bo")),
-            event_id=event_id, event_slug="reinvent-2030",
+            s,
+            conf_session("What's new in serverless", code="SVS301", speakers=("Ana", "Bo")),
+            event_id=event_id,
+            event_slug="reinvent-2030",
         )
         ids = {a.key: a.id for a in repo.query_announcements(s)}
         repo.link_session(s, ids["lambda-durable-timers"], breakout, Link("structural", 1.0, "listed under it"))
@@ -105,9 +137,7 @@ def test_the_same_input_twice_changes_nothing(factory: sessionmaker[Session]) ->
     with unit_of_work(factory) as s:
         after = _snapshot(s)
     assert after == before
-    assert {name: len(rows) for name, rows in after.items()} == {
-        name: len(rows) for name, rows in before.items()
-    }
+    assert {name: len(rows) for name, rows in after.items()} == {name: len(rows) for name, rows in before.items()}
     assert len(before["announcements"]) == 3 and len(before["mentions"]) == 4
 
 
@@ -148,8 +178,9 @@ def test_sources_cache_success_and_failure(factory: sessionmaker[Session]) -> No
         repo.record_fetch_success(s, "blog", at=NOW + timedelta(days=1), etag='"v1"', last_modified="Mon, 01 Dec 2030")
         assert repo.source_cache(s, "blog") == ('"v1"', "Mon, 01 Dec 2030")
         # A 304 without validators keeps the ones that produced it.
-        repo.record_fetch_success(s, "blog", at=NOW + timedelta(days=2), etag=None, last_modified=None,
-                                  status="not-modified")
+        repo.record_fetch_success(
+            s, "blog", at=NOW + timedelta(days=2), etag=None, last_modified=None, status="not-modified"
+        )
     with unit_of_work(factory) as s:
         (state,) = repo.list_source_states(s)
         assert state["consecutive_failures"] == 0 and state["last_error"] is None
@@ -196,7 +227,10 @@ def test_events_get_or_create(factory: sessionmaker[Session]) -> None:
         b = repo.get_or_create_event(s, "reinvent-2030", "AWS re:Invent 2030")
         c = repo.get_or_create_event(s, "summit-paris-2030", "AWS Summit Paris 2030", 2030)
         assert a == b != c
-        assert repo.list_events(s) == [("reinvent-2030", "AWS re:Invent 2030", 0), ("summit-paris-2030", "AWS Summit Paris 2030", 0)]
+        assert repo.list_events(s) == [
+            ("reinvent-2030", "AWS re:Invent 2030", 0),
+            ("summit-paris-2030", "AWS Summit Paris 2030", 0),
+        ]
 
 
 # --------------------------------------------------------------------------- documents
@@ -204,8 +238,16 @@ def test_events_get_or_create(factory: sessionmaker[Session]) -> None:
 
 def test_upsert_document_reports_changes(factory: sessionmaker[Session]) -> None:
     args = dict(
-        url="https://example.com/post", title="Post", author=None, published_at=NOW, content_hash="h1",
-        extractor_version="1", archive_sha=None, source_name="blog", kind="post", fetched_at=NOW,
+        url="https://example.com/post",
+        title="Post",
+        author=None,
+        published_at=NOW,
+        content_hash="h1",
+        extractor_version="1",
+        archive_sha=None,
+        source_name="blog",
+        kind="post",
+        fetched_at=NOW,
     )
     with unit_of_work(factory) as s:
         repo.get_or_create_source(s, "blog", kind="feed", url="https://example.com/feed")
@@ -248,8 +290,14 @@ def test_update_changes_updated_at_but_never_key_or_id(factory: sessionmaker[Ses
 
 
 def test_merge_keeps_earliest_date_unions_services_and_does_not_flip_flop(factory: sessionmaker[Session]) -> None:
-    wn = announcement("k", "Lambda gets timers", summary="Official summary.", url=WHATS_NEW, at=NOW + timedelta(days=1),
-                      services=(LAMBDA,))
+    wn = announcement(
+        "k",
+        "Lambda gets timers",
+        summary="Official summary.",
+        url=WHATS_NEW,
+        at=NOW + timedelta(days=1),
+        services=(LAMBDA,),
+    )
     recap = announcement("k", "Timers in Lambda (recap)", summary="Recap text.", url=RECAP, at=NOW, services=(S3,))
     with unit_of_work(factory) as s:
         repo.sync_services(s, TAXONOMY)
@@ -278,15 +326,21 @@ def test_a_lesser_source_only_fills_empty_fields(factory: sessionmaker[Session])
         assert repo.upsert_announcement(s, other, now=NOW, event_id=event_id)[1] == "updated"
         record = repo.get_announcement(s, "k")
     assert record is not None
-    assert (record.title, record.summary, record.url, record.status) == ("Aurora gets vectors", "Filled in.", BLOG, "preview")
+    assert (record.title, record.summary, record.url, record.status) == (
+        "Aurora gets vectors",
+        "Filled in.",
+        BLOG,
+        "preview",
+    )
     assert record.announced_at == NOW and record.event_slug == "reinvent-2030"
 
 
 def test_unknown_service_slug_is_created(factory: sessionmaker[Session]) -> None:
     newcomer = Service("quantum-ledger", "AWS Quantum Ledger", ("Quantum Ledger",), "Blockchain")
     with unit_of_work(factory) as s:
-        repo.upsert_announcement(s, announcement("k", "AWS Quantum Ledger is here", services=(newcomer,)), now=NOW,
-                                 event_id=None)
+        repo.upsert_announcement(
+            s, announcement("k", "AWS Quantum Ledger is here", services=(newcomer,)), now=NOW, event_id=None
+        )
     with unit_of_work(factory) as s:
         (record,) = repo.query_announcements(s, service="quantum ledger")
         assert record.services == (newcomer,)
@@ -296,8 +350,17 @@ def test_mentions_are_added_once(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
         ann_id, _ = repo.upsert_announcement(s, announcement("k", "T"), now=NOW, event_id=None)
         doc_id, _ = repo.upsert_document(
-            s, url=RECAP, title="", author=None, published_at=None, content_hash="h", extractor_version="1",
-            archive_sha=None, source_name=None, kind="recap", fetched_at=NOW,
+            s,
+            url=RECAP,
+            title="",
+            author=None,
+            published_at=None,
+            content_hash="h",
+            extractor_version="1",
+            archive_sha=None,
+            source_name=None,
+            kind="recap",
+            fetched_at=NOW,
         )
         assert repo.add_mention(s, ann_id, doc_id, excerpt="T in a list", position=3, rule="marker") is True
         assert repo.add_mention(s, ann_id, doc_id, excerpt="T in a list", position=3, rule="marker") is False
@@ -329,27 +392,43 @@ def test_upsert_session_is_get_or_create_and_fills_gaps(factory: sessionmaker[Se
     with unit_of_work(factory) as s:
         event_id = repo.get_or_create_event(s, "reinvent-2030", "AWS re:Invent 2030", 2030)
         from_playlist = repo.upsert_session(
-            s, conf_session("Deep dive into Aurora", url=video, kind="session"), event_id=event_id,
+            s,
+            conf_session("Deep dive into Aurora", url=video, kind="session"),
+            event_id=event_id,
             event_slug="reinvent-2030",
         )
         # The catalogue knows the code and speakers of the same video.
         from_catalogue = repo.upsert_session(
-            s, conf_session("Deep dive into Aurora (DAT401)", code="DAT401", url=video, speakers=("Kim",)),
-            event_id=event_id, event_slug="reinvent-2030",
+            s,
+            conf_session("Deep dive into Aurora (DAT401)", code="DAT401", url=video, speakers=("Kim",)),
+            event_id=event_id,
+            event_slug="reinvent-2030",
         )
         assert from_catalogue == from_playlist
         # Seen again by code only, and again by video only: still the same row.
-        assert repo.upsert_session(s, conf_session("Aurora", code="dat401"), event_id=event_id,
-                                   event_slug="reinvent-2030") == from_playlist
-        assert repo.upsert_session(s, conf_session("Aurora", url=video), event_id=event_id,
-                                   event_slug="reinvent-2030") == from_playlist
-        other = repo.upsert_session(s, conf_session("Deep dive into Aurora", code="DAT401"), event_id=None,
-                                    event_slug=None)
+        assert (
+            repo.upsert_session(s, conf_session("Aurora", code="dat401"), event_id=event_id, event_slug="reinvent-2030")
+            == from_playlist
+        )
+        assert (
+            repo.upsert_session(s, conf_session("Aurora", url=video), event_id=event_id, event_slug="reinvent-2030")
+            == from_playlist
+        )
+        other = repo.upsert_session(
+            s, conf_session("Deep dive into Aurora", code="DAT401"), event_id=None, event_slug=None
+        )
         assert other != from_playlist  # same code, no event: another session
         (record,) = repo.list_sessions(s, event="reinvent-2030")
     assert record == SessionRecord(
-        id=from_playlist, title="Deep dive into Aurora", kind="breakout", code="DAT401", url=video,
-        event="AWS re:Invent 2030", event_slug="reinvent-2030", speakers=("Kim",), level=None,
+        id=from_playlist,
+        title="Deep dive into Aurora",
+        kind="breakout",
+        code="DAT401",
+        url=video,
+        event="AWS re:Invent 2030",
+        event_slug="reinvent-2030",
+        speakers=("Kim",),
+        level=None,
     )
 
 
@@ -377,8 +456,14 @@ def test_link_session_inserts_updates_and_keeps_the_stronger_link(factory: sessi
 def test_runs_are_recorded_newest_first(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
         first = repo.start_run(s, at=NOW)
-        repo.finish_run(s, first, at=NOW + timedelta(minutes=2), status="ok", counts={"documents": 3},
-                        outcomes={"blog": {"status": "ok", "documents": 3}})
+        repo.finish_run(
+            s,
+            first,
+            at=NOW + timedelta(minutes=2),
+            status="ok",
+            counts={"documents": 3},
+            outcomes={"blog": {"status": "ok", "documents": 3}},
+        )
         second = repo.start_run(s, at=NOW + timedelta(days=1))
     with unit_of_work(factory) as s:
         runs = repo.last_runs(s)
@@ -400,10 +485,14 @@ def test_query_filters(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
         keys = lambda records: [r.key for r in records]  # noqa: E731
         assert keys(repo.query_announcements(s)) == [
-            "lambda-durable-timers", "aurora-redshift-zero-etl", "mystery-feature",
+            "lambda-durable-timers",
+            "aurora-redshift-zero-etl",
+            "mystery-feature",
         ]
         assert keys(repo.query_announcements(s, order="asc")) == [
-            "aurora-redshift-zero-etl", "lambda-durable-timers", "mystery-feature",
+            "aurora-redshift-zero-etl",
+            "lambda-durable-timers",
+            "mystery-feature",
         ]
         for name in ("lambda", "AWS Lambda", "aws lambda", "aws-lambda", "LAMBDA"):
             assert keys(repo.query_announcements(s, service=name)) == ["lambda-durable-timers"], name
@@ -418,7 +507,8 @@ def test_query_filters(factory: sessionmaker[Session]) -> None:
         assert keys(repo.query_announcements(s, since=NOW)) == ["lambda-durable-timers"]
         assert keys(repo.query_announcements(s, until=NOW)) == ["aurora-redshift-zero-etl"]
         assert keys(repo.query_announcements(s, since=NOW - timedelta(days=1), until=NOW + timedelta(seconds=1))) == [
-            "lambda-durable-timers", "aurora-redshift-zero-etl",
+            "lambda-durable-timers",
+            "aurora-redshift-zero-etl",
         ]
         assert keys(repo.query_announcements(s, search="ZERO-etl")) == ["aurora-redshift-zero-etl"]
         assert keys(repo.query_announcements(s, search="survive")) == ["lambda-durable-timers"]  # in the summary
@@ -445,7 +535,10 @@ def test_records_carry_services_sessions_and_sources(factory: sessionmaker[Sessi
     assert [svc.name for svc in record.services] == ["Amazon S3", "AWS Lambda"]
     assert record.services[1] == LAMBDA
     assert record.sources == (WHATS_NEW, RECAP)
-    assert [(sl.session.kind, sl.link.method) for sl in record.sessions] == [("breakout", "structural"), ("keynote", "title")]
+    assert [(sl.session.kind, sl.link.method) for sl in record.sessions] == [
+        ("breakout", "structural"),
+        ("keynote", "title"),
+    ]
     assert record.sessions[0].session.speakers == ("Ana", "Bo")
     assert record.sessions[1].session.url == "https://www.youtube.com/watch?v=AbCdEf12345"
 
@@ -492,13 +585,21 @@ def test_a_service_page_reads_in_the_same_order_as_every_other_query(factory: se
         for i in range(23):
             at = None if i % 7 == 0 else NOW - timedelta(days=i % 5)
             repo.upsert_announcement(
-                s, announcement(f"s3-{i}", f"S3 launch {i}", at=at, services=(S3,) if i % 3 else (S3, LAMBDA)),
-                now=NOW, event_id=None,
+                s,
+                announcement(f"s3-{i}", f"S3 launch {i}", at=at, services=(S3,) if i % 3 else (S3, LAMBDA)),
+                now=NOW,
+                event_id=None,
             )
-        repo.upsert_announcement(s, announcement("lambda-only", "Lambda launch", at=NOW, services=(LAMBDA,)), now=NOW, event_id=None)
+        repo.upsert_announcement(
+            s, announcement("lambda-only", "Lambda launch", at=NOW, services=(LAMBDA,)), now=NOW, event_id=None
+        )
         # A later mention dates s3-7 (undated so far) and s3-8 earlier: both move in the order.
-        repo.upsert_announcement(s, announcement("s3-7", "S3 launch 7", at=NOW - timedelta(days=30)), now=NOW, event_id=None)
-        repo.upsert_announcement(s, announcement("s3-8", "S3 launch 8", at=NOW - timedelta(days=40)), now=NOW, event_id=None)
+        repo.upsert_announcement(
+            s, announcement("s3-7", "S3 launch 7", at=NOW - timedelta(days=30)), now=NOW, event_id=None
+        )
+        repo.upsert_announcement(
+            s, announcement("s3-8", "S3 launch 8", at=NOW - timedelta(days=40)), now=NOW, event_id=None
+        )
     with unit_of_work(factory) as s:
         everything = [r for r in repo.query_announcements(s) if any(x.slug == S3.slug for x in r.services)]
         expected = [r.key for r in everything]
@@ -543,7 +644,8 @@ def test_listings(factory: sessionmaker[Session]) -> None:
             repo.list_sessions(s, event="nowhere")
         assert [r.key for r in repo.announcements_without_services(s)] == ["mystery-feature"]
         assert repo.feed_groups(s) == {
-            "services": ["aurora", "lambda", "redshift", "s3"], "events": ["reinvent-2030"],
+            "services": ["aurora", "lambda", "redshift", "s3"],
+            "events": ["reinvent-2030"],
         }
         linking = {row[1]: row for row in repo.announcements_for_linking(s)}
         assert linking["Aurora zero-ETL integration with Redshift"][2:] == (("aurora", "redshift"), "reinvent-2030")
@@ -561,8 +663,12 @@ def test_list_services_orders_by_count(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
         repo.sync_services(s, TAXONOMY)
         for i in range(3):
-            repo.upsert_announcement(s, announcement(f"s3-{i}", f"S3 thing {i}", services=(S3,)), now=NOW, event_id=None)
-        repo.upsert_announcement(s, announcement("aurora-0", "Aurora thing", services=(AURORA,)), now=NOW, event_id=None)
+            repo.upsert_announcement(
+                s, announcement(f"s3-{i}", f"S3 thing {i}", services=(S3,)), now=NOW, event_id=None
+            )
+        repo.upsert_announcement(
+            s, announcement("aurora-0", "Aurora thing", services=(AURORA,)), now=NOW, event_id=None
+        )
         ranked = repo.list_services(s)
     assert [(svc.slug, n) for svc, n in ranked] == [("s3", 3), ("aurora", 1), ("redshift", 0), ("lambda", 0)]
 
@@ -601,9 +707,13 @@ def test_robots_are_kept_per_origin(database_url: str) -> None:
     at = datetime(2031, 1, 2, tzinfo=UTC)
     with unit_of_work(factory) as session:
         assert repository_module.load_robots(session, "https://example.org") is None
-        repository_module.save_robots(session, "https://example.org", b"User-agent: *\n", etag='"a"', last_modified=None, at=at)
+        repository_module.save_robots(
+            session, "https://example.org", b"User-agent: *\n", etag='"a"', last_modified=None, at=at
+        )
     with unit_of_work(factory) as session:
-        repository_module.save_robots(session, "https://example.org", b"Disallow: /x\n", etag='"b"', last_modified="x", at=at)
+        repository_module.save_robots(
+            session, "https://example.org", b"Disallow: /x\n", etag='"b"', last_modified="x", at=at
+        )
         repository_module.save_robots(session, "https://other.example", b"", etag=None, last_modified=None, at=at)
     with unit_of_work(factory) as session:
         assert repository_module.load_robots(session, "https://example.org") == (b"Disallow: /x\n", '"b"', "x")

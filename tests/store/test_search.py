@@ -62,8 +62,19 @@ def test_the_last_word_is_a_prefix(store: sessionmaker[Session]) -> None:
 
 def test_operators_and_quotes_are_plain_text(store: sessionmaker[Session]) -> None:
     with unit_of_work(store) as s:
-        for hostile in ('"', "NEAR(a b)", "lambda OR s3", "-lambda", "title:lambda", "a & b | !c", "'; drop--",
-                        "lambda*", "(", "100%", "\\"):
+        for hostile in (
+            '"',
+            "NEAR(a b)",
+            "lambda OR s3",
+            "-lambda",
+            "title:lambda",
+            "a & b | !c",
+            "'; drop--",
+            "lambda*",
+            "(",
+            "100%",
+            "\\",
+        ):
             repo.query_announcements(s, search=hostile)  # must not raise
         assert keys(s, "lambda OR amazon") == set()  # OR is a word (dropped as a stop word), not an operator
         assert keys(s, "title:lambda") == keys(s, "title lambda")
@@ -125,6 +136,20 @@ def test_cli_search_uses_the_full_text_index(
 
     assert main(["--database", database_url, "announcements", "--search", "serverl", "--format", "json"]) == 0
     assert [r["title"] for r in json.loads(capsys.readouterr().out)] == ["Amazon S3 serverless inventory"]
-    assert main(["--database", database_url, "announcements", "--search", "scaling", "--service", "lambda",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "--database",
+                database_url,
+                "announcements",
+                "--search",
+                "scaling",
+                "--service",
+                "lambda",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     assert [r["title"] for r in json.loads(capsys.readouterr().out)] == ["AWS Lambda functions scale faster"]

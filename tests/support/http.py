@@ -223,7 +223,11 @@ class FixtureServer:
     ) -> None:
         """Serve one reply at `path` (a path without query); `faults` are other `Reply` fields."""
         reply = Reply(
-            body=body, status=status, headers=dict(headers or {}), content_type=content_type, **faults  # type: ignore[arg-type]
+            body=body,
+            status=status,
+            headers=dict(headers or {}),
+            content_type=content_type,
+            **faults,  # type: ignore[arg-type]
         )
         self.script(path, [reply])
 

@@ -36,11 +36,16 @@ def launches() -> list[tuple[NormalizedAnnouncement, bool]]:
         service = TAXONOMY[n % 3]
         word = WORDS[n % len(WORDS)]
         title = f"{service.name} adds {word} feature {n}"
-        ann = Announcement(title=title, summary=f"Launch number {n} brings {word} capabilities.",
-                           url=f"https://aws.example.test/new/launch-{n}/", published_at=NOW - timedelta(days=n),
-                           rule="test")
-        na = NormalizedAnnouncement(key=f"launch-{n:02d}", announcement=ann, services=(service,),
-                                    url=ann.url, announced_at=ann.published_at)
+        ann = Announcement(
+            title=title,
+            summary=f"Launch number {n} brings {word} capabilities.",
+            url=f"https://aws.example.test/new/launch-{n}/",
+            published_at=NOW - timedelta(days=n),
+            rule="test",
+        )
+        na = NormalizedAnnouncement(
+            key=f"launch-{n:02d}", announcement=ann, services=(service,), url=ann.url, announced_at=ann.published_at
+        )
         out.append((na, n % 2 == 0))
     return out
 
@@ -51,9 +56,16 @@ def populate(factory: sessionmaker[Session]) -> None:
         repo.sync_services(s, TAXONOMY)
         event_id = repo.get_or_create_event(s, EVENT_SLUG, EVENT_NAME, 2031)
         session_id = repo.upsert_session(
-            s, ConferenceSession(key="KEY001", title="Keynote", kind="keynote", code="KEY001",
-                                 url="https://www.youtube.com/watch?v=KEYNOTE0001"),
-            event_id=event_id, event_slug=EVENT_SLUG,
+            s,
+            ConferenceSession(
+                key="KEY001",
+                title="Keynote",
+                kind="keynote",
+                code="KEY001",
+                url="https://www.youtube.com/watch?v=KEYNOTE0001",
+            ),
+            event_id=event_id,
+            event_slug=EVENT_SLUG,
         )
         for na, at_event in launches():
             ann_id, _ = repo.upsert_announcement(s, na, now=NOW, event_id=event_id if at_event else None)
@@ -65,8 +77,9 @@ def publish(factory: sessionmaker[Session], output: Path) -> None:
     """What `tracker publish` does, with the test's base URL and limit."""
     with unit_of_work(factory) as s:
         records = repo.query_announcements(s)
-    files = build_feed_files(records, FeedContext(base_url=BASE_URL, author="Tracker Bot"),
-                             title="AWS announcements", limit=LIMIT)
+    files = build_feed_files(
+        records, FeedContext(base_url=BASE_URL, author="Tracker Bot"), title="AWS announcements", limit=LIMIT
+    )
     write_files(output, files, prune=True)
 
 
@@ -82,8 +95,9 @@ class Site:
     def port(self) -> int:
         return int(self.server.server_address[1])
 
-    def request(self, path: str, headers: dict[str, str] | None = None,
-                method: str = "GET", body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, path: str, headers: dict[str, str] | None = None, method: str = "GET", body: bytes | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         """A raw request (the path is sent exactly as given): status, lower-case headers, body."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:

@@ -41,12 +41,23 @@ def test_announcements_filters(any_site: Site) -> None:
     dates = [datetime.fromisoformat(i["announced_at"]) for i in page["items"]]
     assert dates == sorted(dates, reverse=True) and dates[0] == NOW
     first = page["items"][0]
-    assert {"id", "key", "title", "summary", "url", "announced_at", "event", "services", "sessions",
-            "sources"} <= first.keys()
+    assert {
+        "id",
+        "key",
+        "title",
+        "summary",
+        "url",
+        "announced_at",
+        "event",
+        "services",
+        "sessions",
+        "sources",
+    } <= first.keys()
     s3 = all_pages(site, "/api/announcements?service=amazon-s3")
     assert len(s3) == 10 and all(i["services"] == ["Amazon S3"] for i in s3)
-    assert [i["id"] for i in all_pages(site, "/api/announcements?service=" + quote("Amazon Simple Storage Service"))
-            ] == [i["id"] for i in s3]  # an alias
+    assert [
+        i["id"] for i in all_pages(site, "/api/announcements?service=" + quote("Amazon Simple Storage Service"))
+    ] == [i["id"] for i in s3]  # an alias
     at_event = all_pages(site, f"/api/announcements?event={EVENT_SLUG}")
     assert len(at_event) == 15 and all(i["event"] == EVENT_NAME for i in at_event)
     assert len(all_pages(site, "/api/announcements?event=" + quote(EVENT_NAME))) == 15
@@ -106,23 +117,28 @@ def test_the_response_names_the_feed_of_the_filter(any_site: Site) -> None:
     assert get(site, "/api/announcements?service=nothing", 400)["error"]["parameter"] == "service"
 
 
-@pytest.mark.parametrize("query, parameter, words", [
-    ("colour=blue", "colour", "unknown parameter"),
-    ("servce=amazon-s3", "servce", "accepts: service"),
-    ("service=a&service=b", "service", "2 times"),
-    ("since=yesterday", "since", "YYYY-MM-DD"),
-    ("until=2031-13-45", "until", "not a date"),
-    ("since=2031-12-05&until=2031-12-01", "since", "before"),
-    ("limit=0", "limit", "between 1 and"),
-    (f"limit={MAX_LIMIT + 1}", "limit", "between 1 and"),
-    ("limit=10000000000000000000000", "limit", "between 1 and"),
-    ("limit=ten", "limit", "whole number"),
-    ("limit=-5", "limit", "whole number"),
-    ("q=" + "x" * 201, "q", "longer than"),
-    ("q=", "q", "empty"),
-    ("cursor=not-a-cursor", "cursor", "not a cursor"),
-])
-def test_bad_requests_get_a_400_that_says_what_to_fix(shared_site: Site, query: str, parameter: str, words: str) -> None:
+@pytest.mark.parametrize(
+    "query, parameter, words",
+    [
+        ("colour=blue", "colour", "unknown parameter"),
+        ("servce=amazon-s3", "servce", "accepts: service"),
+        ("service=a&service=b", "service", "2 times"),
+        ("since=yesterday", "since", "YYYY-MM-DD"),
+        ("until=2031-13-45", "until", "not a date"),
+        ("since=2031-12-05&until=2031-12-01", "since", "before"),
+        ("limit=0", "limit", "between 1 and"),
+        (f"limit={MAX_LIMIT + 1}", "limit", "between 1 and"),
+        ("limit=10000000000000000000000", "limit", "between 1 and"),
+        ("limit=ten", "limit", "whole number"),
+        ("limit=-5", "limit", "whole number"),
+        ("q=" + "x" * 201, "q", "longer than"),
+        ("q=", "q", "empty"),
+        ("cursor=not-a-cursor", "cursor", "not a cursor"),
+    ],
+)
+def test_bad_requests_get_a_400_that_says_what_to_fix(
+    shared_site: Site, query: str, parameter: str, words: str
+) -> None:
     site = shared_site
     status, headers, body = site.request("/api/announcements?" + query)
     assert status == 400
@@ -155,15 +171,23 @@ def test_one_announcement(any_site: Site) -> None:
 def test_services_events_sessions(any_site: Site) -> None:
     site = any_site
     services = get(site, "/api/services")["items"]
-    assert {s["slug"]: s["announcements"] for s in services} == {"aws-lambda": 10, "amazon-s3": 10,
-                                                                  "amazon-aurora": 10}
+    assert {s["slug"]: s["announcements"] for s in services} == {"aws-lambda": 10, "amazon-s3": 10, "amazon-aurora": 10}
     s3 = next(s for s in services if s["slug"] == "amazon-s3")
     assert s3["category"] == "Storage" and s3["feed"]["rss"] == "/services/amazon-s3.rss"
     assert get(site, "/api/services?all=maybe", 400)["error"]["parameter"] == "all"
     events = get(site, "/api/events")["items"]
-    assert events == [{"slug": EVENT_SLUG, "name": EVENT_NAME, "announcements": 15,
-                       "feed": {"atom": f"/events/{EVENT_SLUG}.atom", "rss": f"/events/{EVENT_SLUG}.rss",
-                                "json": f"/events/{EVENT_SLUG}.json"}}]
+    assert events == [
+        {
+            "slug": EVENT_SLUG,
+            "name": EVENT_NAME,
+            "announcements": 15,
+            "feed": {
+                "atom": f"/events/{EVENT_SLUG}.atom",
+                "rss": f"/events/{EVENT_SLUG}.rss",
+                "json": f"/events/{EVENT_SLUG}.json",
+            },
+        }
+    ]
     sessions = get(site, f"/api/sessions?event={EVENT_SLUG}")
     assert [s["code"] for s in sessions["items"]] == ["KEY001"] and sessions["total"] == 1
     error = get(site, "/api/sessions?event=nothing", 400)["error"]
@@ -184,10 +208,24 @@ def test_openapi_documents_every_endpoint_and_parameter(shared_site: Site) -> No
     site = shared_site
     doc = get(site, "/api/openapi.json")
     assert doc["openapi"].startswith("3.1") and doc["info"]["title"]
-    assert set(doc["paths"]) == {"/api/announcements", "/api/announcements/{id}", "/api/services",
-                                 "/api/events", "/api/sessions"}
-    samples = {"service": "amazon-s3", "region": "GovCloud", "event": EVENT_SLUG, "session": "KEY001", "since": "2031-01-01",
-               "until": "2032-01-01", "q": "vector", "limit": "5", "all": "true"}
+    assert set(doc["paths"]) == {
+        "/api/announcements",
+        "/api/announcements/{id}",
+        "/api/services",
+        "/api/events",
+        "/api/sessions",
+    }
+    samples = {
+        "service": "amazon-s3",
+        "region": "GovCloud",
+        "event": EVENT_SLUG,
+        "session": "KEY001",
+        "since": "2031-01-01",
+        "until": "2032-01-01",
+        "q": "vector",
+        "limit": "5",
+        "all": "true",
+    }
     for path, item in doc["paths"].items():
         operation = item["get"]
         assert operation["operationId"] and "200" in operation["responses"] and "400" in operation["responses"]
@@ -225,20 +263,33 @@ def test_cli_and_api_give_the_same_rows_for_one_day(
     # A date-time is exact in both: up to noon excludes the launch at noon.
     until = f"{day}T12:00:00Z"
     assert all_pages(site, f"/api/announcements?since={day}&until={until}") == []
-    assert main(["--database", database_url, "announcements", "--since", day, "--until", until, "--format", "json"]) == 0
+    assert (
+        main(["--database", database_url, "announcements", "--since", day, "--until", until, "--format", "json"]) == 0
+    )
     assert json.loads(capsys.readouterr().out) == []
     # An empty range is refused by both.
-    assert get(site, f"/api/announcements?since={day}T13:00:00Z&until={day}T12:00:00Z", 400)["error"]["parameter"] == "since"
-    assert main(["--database", database_url, "announcements", "--since", f"{day}T13:00:00Z", "--until", f"{day}T12:00:00Z"]) == 2
+    assert (
+        get(site, f"/api/announcements?since={day}T13:00:00Z&until={day}T12:00:00Z", 400)["error"]["parameter"]
+        == "since"
+    )
+    assert (
+        main(
+            ["--database", database_url, "announcements", "--since", f"{day}T13:00:00Z", "--until", f"{day}T12:00:00Z"]
+        )
+        == 2
+    )
 
 
-@pytest.mark.parametrize(("query", "slug"), [
-    ("service=" + quote("AWS S3"), "amazon-s3"),
-    ("service=S3", "amazon-s3"),
-    ("service=" + quote("Amazon Lambda"), "aws-lambda"),
-    ("event=" + quote("reinvent 2031"), None),
-    ("event=" + quote("re:Invent 2031"), None),
-])
+@pytest.mark.parametrize(
+    ("query", "slug"),
+    [
+        ("service=" + quote("AWS S3"), "amazon-s3"),
+        ("service=S3", "amazon-s3"),
+        ("service=" + quote("Amazon Lambda"), "aws-lambda"),
+        ("event=" + quote("reinvent 2031"), None),
+        ("event=" + quote("re:Invent 2031"), None),
+    ],
+)
 def test_the_api_resolves_the_spellings_people_write(any_site: Site, query: str, slug: str | None) -> None:
     page = get(any_site, "/api/announcements?limit=100&" + query)
     if slug is None:
@@ -248,12 +299,15 @@ def test_the_api_resolves_the_spellings_people_write(any_site: Site, query: str,
         assert page["count"] == 10 and page["feed"]["atom"] == f"/services/{slug}.atom"
 
 
-@pytest.mark.parametrize(("path", "parameter", "suggested"), [
-    ("/api/announcements?service=Lamda", "service", "AWS Lambda"),
-    ("/api/announcements?service=" + quote("Amazon Auroa"), "service", "Amazon Aurora"),
-    ("/api/announcements?event=" + quote("reinvnt 2031"), "event", EVENT_NAME),
-    ("/api/sessions?event=" + quote("re:Invent 2030"), "event", EVENT_NAME),
-])
+@pytest.mark.parametrize(
+    ("path", "parameter", "suggested"),
+    [
+        ("/api/announcements?service=Lamda", "service", "AWS Lambda"),
+        ("/api/announcements?service=" + quote("Amazon Auroa"), "service", "Amazon Aurora"),
+        ("/api/announcements?event=" + quote("reinvnt 2031"), "event", EVENT_NAME),
+        ("/api/sessions?event=" + quote("re:Invent 2030"), "event", EVENT_NAME),
+    ],
+)
 def test_an_unknown_name_is_a_400_with_suggestions(any_site: Site, path: str, parameter: str, suggested: str) -> None:
     error = get(any_site, path, 400)["error"]
     assert error["parameter"] == parameter and suggested in error["suggestions"]

@@ -62,8 +62,9 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("path, parameter, words", HOSTILE)
-def test_hostile_parameters_get_a_400_naming_the_parameter(any_site: Site, path: str, parameter: str, words: str,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_hostile_parameters_get_a_400_naming_the_parameter(
+    any_site: Site, path: str, parameter: str, words: str, caplog: pytest.LogCaptureFixture
+) -> None:
     site = any_site
     with caplog.at_level(logging.WARNING):
         status, headers, body = site.request(path)
@@ -79,8 +80,14 @@ def test_hostile_parameters_get_a_400_naming_the_parameter(any_site: Site, path:
 
 def test_the_edges_of_the_date_range_are_answered(any_site: Site) -> None:
     site = any_site
-    for query in ("until=9999-12-31T23:59:59Z", "until=9999-12-30", "since=0001-01-01",
-                  "since=0001-01-01T00:00:00Z", "since=0001-01-01T14:00:00%2B14:00", "since=9999-12-31"):
+    for query in (
+        "until=9999-12-31T23:59:59Z",
+        "until=9999-12-30",
+        "since=0001-01-01",
+        "since=0001-01-01T00:00:00Z",
+        "since=0001-01-01T14:00:00%2B14:00",
+        "since=9999-12-31",
+    ):
         status, _, body = site.request("/api/announcements?" + query)
         assert status == 200, (query, body[:300])
     assert json.loads(site.request("/api/announcements?since=9999-12-31")[2])["items"] == []
@@ -95,17 +102,31 @@ VALUES = st.one_of(
     st.text(max_size=40),
     st.from_regex(r"\A[0-9+\-:TZ.W ]{0,32}\Z"),  # date-like
     st.integers(min_value=-(2**80), max_value=2**80).map(str),
-    st.sampled_from(["9999-12-31", "0001-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
-                     "\u0661\u0660", "\u00b2", "\uff15", "\x00", "true"]),
+    st.sampled_from(
+        [
+            "9999-12-31",
+            "0001-01-01",
+            "0001-01-01T00:00:00+14:00",
+            "9999-12-31T23:59:59-14:00",
+            "\u0661\u0660",
+            "\u00b2",
+            "\uff15",
+            "\x00",
+            "true",
+        ]
+    ),
 )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(endpoint=st.sampled_from(["/api/announcements", "/api/sessions", "/api/services", "/api/events"]),
-       params=st.dictionaries(st.sampled_from(PARAMETERS), VALUES, max_size=4),
-       ident=st.one_of(st.text(max_size=30), st.integers(min_value=-(2**70), max_value=2**70).map(str)))
-def test_no_parameter_value_is_a_server_error(shared_site: Site, endpoint: str, params: dict[str, str],
-                                              ident: str) -> None:
+@given(
+    endpoint=st.sampled_from(["/api/announcements", "/api/sessions", "/api/services", "/api/events"]),
+    params=st.dictionaries(st.sampled_from(PARAMETERS), VALUES, max_size=4),
+    ident=st.one_of(st.text(max_size=30), st.integers(min_value=-(2**70), max_value=2**70).map(str)),
+)
+def test_no_parameter_value_is_a_server_error(
+    shared_site: Site, endpoint: str, params: dict[str, str], ident: str
+) -> None:
     site = shared_site
     status, _, body = site.request(endpoint + "?" + urlencode(params))
     assert status in (200, 400), (endpoint, params, body[:300])

@@ -68,16 +68,26 @@ def test_entity_tag_parsing_is_linear(shape: str) -> None:
     # the whole response path, with every request header adversarial at once
     value = make(32768)
     response = Response(status=200, body=b"x" * 1000, content_type="text/plain")
-    took = _best_time(lambda: finalize(response, {"if-none-match": value, "accept-encoding": value,
-                                                  "if-modified-since": value}, "GET"), repeats=3)
+    took = _best_time(
+        lambda: finalize(
+            response, {"if-none-match": value, "accept-encoding": value, "if-modified-since": value}, "GET"
+        ),
+        repeats=3,
+    )
     assert took < 0.5, (shape, took)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E,
-                                                                 exclude_characters='"'), max_size=20)),
-                max_size=8),
-       st.sampled_from([",", ", ", " ,\t", ",,"]))
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),
+            st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='"'), max_size=20),
+        ),
+        max_size=8,
+    ),
+    st.sampled_from([",", ", ", " ,\t", ",,"]),
+)
 def test_every_tag_of_a_list_is_read(tags: list[tuple[bool, str]], separator: str) -> None:
     header = separator.join(("W/" if weak else "") + f'"{opaque}"' for weak, opaque in tags)
     assert entity_tags(header) == {f'"{opaque}"' for _, opaque in tags}
@@ -111,8 +121,12 @@ def _raw_exchange(port: int, head: bytes, timeout: float = 10) -> tuple[int, byt
 
 
 def _get(path: str, **headers: str) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close",
-             *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items())]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: close",
+        *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -171,8 +185,7 @@ def test_idle_and_half_sent_connections_hold_no_thread_and_stall_nothing(site: S
     _open_files_allow(2 * 1200)
     assert site.request("/all.atom")[0] == 200
     threads_before = threading.active_count()
-    with _held(site.port, 600, b""), \
-            _held(site.port, 600, b"GET /all.atom HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: "):
+    with _held(site.port, 600, b""), _held(site.port, 600, b"GET /all.atom HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: "):
         time.sleep(0.5)
         for path in ("/all.atom", "/api/announcements?limit=5", "/browse"):
             began = time.perf_counter()
@@ -244,7 +257,8 @@ def test_a_request_dripping_a_byte_at_a_time_is_dropped(tmp_path: Path) -> None:
 
 
 def test_the_connection_limit_holds_and_queued_clients_are_served_when_it_frees(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO), _server(tmp_path, connection_limit=64, idle_seconds=30) as server:
         port = server.server_address[1]
         assert server.connection_limit == 64
@@ -275,10 +289,16 @@ def test_the_connection_limit_holds_and_queued_clients_are_served_when_it_frees(
     assert len(reached) == 1, [r.getMessage() for r in caplog.records]
 
 
-def test_reset_connections_log_no_traceback(site: Site, caplog: pytest.LogCaptureFixture,
-                                            capfd: pytest.CaptureFixture[str]) -> None:
-    stages = [b"", b"GET /all.at", _get("/all.atom"), _get("/api/announcements?limit=50", Accept_Encoding="gzip"),
-              b"GET /all.atom HTTP/1.1\r\nHost: x\r\n\r\nGET /all.rss HTTP/1.1\r\n"]
+def test_reset_connections_log_no_traceback(
+    site: Site, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    stages = [
+        b"",
+        b"GET /all.at",
+        _get("/all.atom"),
+        _get("/api/announcements?limit=50", Accept_Encoding="gzip"),
+        b"GET /all.atom HTTP/1.1\r\nHost: x\r\n\r\nGET /all.rss HTTP/1.1\r\n",
+    ]
     with caplog.at_level(logging.DEBUG):
         for n in range(300):
             sock = socket.create_connection(("127.0.0.1", site.port), timeout=10)

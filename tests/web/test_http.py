@@ -22,9 +22,13 @@ from .conftest import Site
 
 
 def test_feeds_are_served_with_validators_and_cache_headers(site: Site) -> None:
-    for path, kind in (("/all.atom", "application/atom+xml"), ("/services/amazon-s3.rss", "application/rss+xml"),
-                       ("/events/aws-reinvent-2031.json", "application/feed+json"),
-                       ("/index.opml", "text/x-opml"), ("/archive/all/1.atom", "application/atom+xml")):
+    for path, kind in (
+        ("/all.atom", "application/atom+xml"),
+        ("/services/amazon-s3.rss", "application/rss+xml"),
+        ("/events/aws-reinvent-2031.json", "application/feed+json"),
+        ("/index.opml", "text/x-opml"),
+        ("/archive/all/1.atom", "application/atom+xml"),
+    ):
         status, headers, body = site.request(path)
         assert status == 200, path
         assert body == (site.output / path.lstrip("/")).read_bytes()
@@ -45,8 +49,12 @@ def test_feeds_are_served_with_validators_and_cache_headers(site: Site) -> None:
 def test_conditional_requests_get_a_304_without_a_body(site: Site) -> None:
     _, headers, _ = site.request("/all.atom")
     etag, last_modified = headers["etag"], headers["last-modified"]
-    for conditional in ({"If-None-Match": etag}, {"If-None-Match": f'"other", W/{etag}'}, {"If-None-Match": "*"},
-                        {"If-Modified-Since": last_modified}):
+    for conditional in (
+        {"If-None-Match": etag},
+        {"If-None-Match": f'"other", W/{etag}'},
+        {"If-None-Match": "*"},
+        {"If-Modified-Since": last_modified},
+    ):
         status, got, body = site.request("/all.atom", conditional)
         assert status == 304, conditional
         assert body == b"" and "content-length" not in got and "content-encoding" not in got
@@ -97,12 +105,29 @@ def test_head_has_the_headers_and_no_body(site: Site) -> None:
     assert headers["etag"] == get_headers["etag"] and headers["content-length"] == str(len(get_body))
 
 
-@pytest.mark.parametrize("path", [
-    "/../secret.txt", "/..%2fsecret.txt", "/%2e%2e/secret.txt", "/services/..%2f..%2fsecret.txt",
-    "/services/%2e%2e/%2e%2e/secret.txt", "/..\\secret.txt", "/%5c..%5csecret.txt", "//etc/passwd",
-    "/etc/passwd", "/%00all.atom", "/all.atom%00.txt", "/.hidden.atom", "/services/.amazon-s3.atom.x1.tmp",
-    "/leak/secret.txt", "/leak.txt", "/tracker.db", "/services", "/archive/all",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../secret.txt",
+        "/..%2fsecret.txt",
+        "/%2e%2e/secret.txt",
+        "/services/..%2f..%2fsecret.txt",
+        "/services/%2e%2e/%2e%2e/secret.txt",
+        "/..\\secret.txt",
+        "/%5c..%5csecret.txt",
+        "//etc/passwd",
+        "/etc/passwd",
+        "/%00all.atom",
+        "/all.atom%00.txt",
+        "/.hidden.atom",
+        "/services/.amazon-s3.atom.x1.tmp",
+        "/leak/secret.txt",
+        "/leak.txt",
+        "/tracker.db",
+        "/services",
+        "/archive/all",
+    ],
+)
 def test_nothing_outside_the_output_folder_is_served(site: Site, path: str) -> None:
     parent = site.output.parent
     (parent / "secret.txt").write_text("secret")
@@ -149,11 +174,15 @@ def test_browse_page_and_its_assets(site: Site) -> None:
 def test_tracker_serve_command(tmp_path: Path, sqlite_url: str) -> None:
     output = tmp_path / "out"
     output.mkdir()
-    (output / "all.atom").write_bytes(b"<?xml version='1.0' encoding='UTF-8'?><feed xmlns='http://www.w3.org/2005/Atom'/>")
+    (output / "all.atom").write_bytes(
+        b"<?xml version='1.0' encoding='UTF-8'?><feed xmlns='http://www.w3.org/2005/Atom'/>"
+    )
     env = {**os.environ, "TRACKER_CONFIG_DIR": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracker", "--database", sqlite_url, "--output", str(output), "serve", "--port", "0"],
-        stderr=subprocess.PIPE, text=True, env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert proc.stderr is not None
@@ -186,8 +215,7 @@ def test_identical_api_requests_are_answered_from_the_micro_cache(site: Site) ->
         queried = len(statements)
         assert queried > 0
         again = site.request("/api/announcements?service=amazon-s3&limit=3")
-        conditional = site.request("/api/announcements?service=amazon-s3&limit=3",
-                                   {"If-None-Match": first[1]["etag"]})
+        conditional = site.request("/api/announcements?service=amazon-s3&limit=3", {"If-None-Match": first[1]["etag"]})
         assert len(statements) == queried  # neither touched the database
         assert again[2] == first[2] and conditional[0] == 304
         site.request("/api/announcements?service=amazon-s3&limit=4")  # another request is another entry

@@ -89,7 +89,9 @@ def _sessions(text: str, fmt: str, *, url: str, rules: Rules, event: str | None)
     return sessions.extract_playlist_markdown(text, url=url, rules=rules, event=event)
 
 
-def _dispatch(text: str, *, url: str, content_type: str | None, kind: str, rules: Rules, event: str | None) -> list[Document]:
+def _dispatch(
+    text: str, *, url: str, content_type: str | None, kind: str, rules: Rules, event: str | None
+) -> list[Document]:
     from tracker.extract.feeds import extract_feed
     from tracker.extract.html import extract_html
     from tracker.extract.markdown import extract_markdown

@@ -140,7 +140,9 @@ def sessions_from_blocks(
                 speakers = (m.group("name").strip(),)
         key = code or vid or url or h.text
         by_heading[h.index] = key
-        add(key, ConferenceSession(key=key, title=h.text, kind=kind, url=url, code=code, speakers=speakers, event=event))
+        add(
+            key, ConferenceSession(key=key, title=h.text, kind=kind, url=url, code=code, speakers=speakers, event=event)
+        )
     # Sessions named in list items or paragraphs: a code with its title, a session page link.
     for block in blocks:
         if block.kind not in (BULLET, PARAGRAPH, ROW):
@@ -152,8 +154,12 @@ def sessions_from_blocks(
                 continue  # plain videos in lists stay as they were: a reference list, not sessions
             url = hit[1] if hit else None
             key = code or url or link.text
-            add(key, ConferenceSession(key=key, title=link.text or block.text[:200], kind="session", url=url,
-                                       code=code, event=event))
+            add(
+                key,
+                ConferenceSession(
+                    key=key, title=link.text or block.text[:200], kind="session", url=url, code=code, event=event
+                ),
+            )
         if not block.links:
             code = _code_in(block.text, rules)
             if code and len(block.text) <= 300:
@@ -181,9 +187,12 @@ def sessions_from_blocks(
                         speakers = (m.group("name").strip(),)
                         break
             doc_key = vid
-            add(vid, ConferenceSession(
-                key=vid, title=session_title, kind=kind, url=youtube_url(vid), speakers=speakers, event=event
-            ))
+            add(
+                vid,
+                ConferenceSession(
+                    key=vid, title=session_title, kind=kind, url=youtube_url(vid), speakers=speakers, event=event
+                ),
+            )
         else:
             # Several videos listed with no section of their own: each is a session, none
             # covers a launch by its position.
@@ -320,7 +329,7 @@ def _label_launch(text: str, s: int, e: int, rules: Rules) -> tuple[str, str, st
     name = strip_trailing_punct(body[: m.start()] if m else body)
     if not name or not (name[0].isupper() or name[0].isdigit()) or len(name.split()) > rules.label_max_words:
         return None
-    return word, name, body[len(name):]
+    return word, name, body[len(name) :]
 
 
 def _clean_summary(text: str) -> str:
@@ -455,7 +464,7 @@ def _link_title(text: str, link: LinkSpan) -> str:
     if 0 < start < len(text) and text[start].isalnum():
         while start > 0 and text[start - 1].isalnum():
             start -= 1
-    return strip_trailing_punct(text[start:link.end] if start < link.start else link.text)
+    return strip_trailing_punct(text[start : link.end] if start < link.start else link.text)
 
 
 def _usable_link(link: LinkSpan, rules: Rules) -> bool:
@@ -486,7 +495,7 @@ def link_list_announcements(
         if typed:
             lead += len(typed[0])
         link = block.links[0]
-        if block.text[lead:link.start].strip(" -–—:*•"):
+        if block.text[lead : link.start].strip(" -–—:*•"):
             continue  # the link does not open the bullet: prose, not a list of launches
         if block.kind == PARAGRAPH and not typed:
             continue

@@ -71,9 +71,7 @@ RECORDER: contextvars.ContextVar[list[Candidate] | None] = contextvars.ContextVa
 
 # --- cleaning ----------------------------------------------------------------------------------
 
-_EMOJI = re.compile(
-    "^[\\s\u2600-\u27bf\U0001f000-\U0001faff\u2b00-\u2bff\ufe0f\u200d*•·▪►▶✅✔☑→⇒>#-]+"
-)
+_EMOJI = re.compile("^[\\s\u2600-\u27bf\U0001f000-\U0001faff\u2b00-\u2bff\ufe0f\u200d*•·▪►▶✅✔☑→⇒>#-]+")
 _NUMBERING = re.compile(r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\))\s+")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’.+/&-]*")
 
@@ -100,7 +98,7 @@ def clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
         m = lead.match(title)
         if not m or m.end() >= len(title):
             break
-        title = title[m.end():]
+        title = title[m.end() :]
     end = _pattern(rules, "name_end")
     if end is not None:
         m = end.search(title)
@@ -133,8 +131,19 @@ def usable(title: str, rules: Rules) -> bool:
 # --- generators ----------------------------------------------------------------------------------
 
 
-def _candidate(block: Block, offset: int, title: str, status: str | None, generator: str, *, summary: str = "",
-               url: str | None = None, rules: Rules, event: str | None, marker: str | None = None) -> Candidate:
+def _candidate(
+    block: Block,
+    offset: int,
+    title: str,
+    status: str | None,
+    generator: str,
+    *,
+    summary: str = "",
+    url: str | None = None,
+    rules: Rules,
+    event: str | None,
+    marker: str | None = None,
+) -> Candidate:
     return Candidate(
         block=block.index,
         offset=offset,
@@ -182,8 +191,19 @@ def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Ca
             title, status = clean_title(text, rules)
             if usable(title, rules):
                 gen = "label" if block.label else "heading"
-                out.append(_candidate(block, 0, title, status, gen, summary=_next_text(blocks, block),
-                                      url=_first_launch_url(block, rules), rules=rules, event=event))
+                out.append(
+                    _candidate(
+                        block,
+                        0,
+                        title,
+                        status,
+                        gen,
+                        summary=_next_text(blocks, block),
+                        url=_first_launch_url(block, rules),
+                        rules=rules,
+                        event=event,
+                    )
+                )
             continue
         if block.kind not in (BULLET, PARAGRAPH, ROW):
             continue
@@ -195,47 +215,92 @@ def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Ca
             if m and m.end() < len(body):
                 marker_word = body[: m.end()].strip(" :-–—")
         spans = sorted(set(block.strong) | {(lk.start, lk.end) for lk in block.links})
-        opening = next((sp for sp in spans if sp[0] <= skipped + (len(marker_word or "") + 2 if marker_word else 0)
-                        and not text[:sp[0]].strip(" -–—:*•|#>0123456789.)(")[len(text) - len(body):].strip()), None)
+        opening = next(
+            (
+                sp
+                for sp in spans
+                if sp[0] <= skipped + (len(marker_word or "") + 2 if marker_word else 0)
+                and not text[: sp[0]].strip(" -–—:*•|#>0123456789.)(")[len(text) - len(body) :].strip()
+            ),
+            None,
+        )
         if opening is None and spans and spans[0][0] <= skipped + 1:
             opening = spans[0]
         if opening is not None:
             s, e = opening
             link = next((lk for lk in block.links if lk.start <= s < lk.end or s <= lk.start < e), None)
             strong = any(a <= s < b or s <= a < e for a, b in block.strong)
-            kind = "lead:strong-link" if link is not None and strong else "lead:link" if link is not None else "lead:strong"
+            kind = (
+                "lead:strong-link"
+                if link is not None and strong
+                else "lead:link"
+                if link is not None
+                else "lead:strong"
+            )
             raw = text[s:e]
             title, status = clean_title(raw, rules)
             if not usable(title, rules) and link is not None:
                 title, status = clean_title(link.text, rules)
-            status = status or detect_status([text[e:e + 60]], rules)
+            status = status or detect_status([text[e : e + 60]], rules)
             if usable(title, rules):
                 rest = text[e:]
                 summary = rest
                 if block.kind == BULLET:
                     below = [c.text for c in children(blocks, block.index)[:3]]
                     summary = "; ".join(p for p in [rest.strip(" -–—:"), *below] if p)
-                out.append(_candidate(block, s, title, status, kind, summary=summary,
-                                      url=link.url if link is not None else _first_launch_url(block, rules),
-                                      rules=rules, event=event, marker=marker_word))
+                out.append(
+                    _candidate(
+                        block,
+                        s,
+                        title,
+                        status,
+                        kind,
+                        summary=summary,
+                        url=link.url if link is not None else _first_launch_url(block, rules),
+                        rules=rules,
+                        event=event,
+                        marker=marker_word,
+                    )
+                )
         else:
             title, status = clean_title(body, rules)
             if usable(title, rules) and title != collapse(body):
                 gen = "plain-marker" if marker_word else "colon"
-                rest = body[len(title):] if body.startswith(title) else ""
-                out.append(_candidate(block, skipped, title, status, gen, summary=rest,
-                                      url=_first_launch_url(block, rules), rules=rules, event=event,
-                                      marker=marker_word))
+                rest = body[len(title) :] if body.startswith(title) else ""
+                out.append(
+                    _candidate(
+                        block,
+                        skipped,
+                        title,
+                        status,
+                        gen,
+                        summary=rest,
+                        url=_first_launch_url(block, rules),
+                        rules=rules,
+                        event=event,
+                        marker=marker_word,
+                    )
+                )
             elif usable(title, rules) and block.kind == BULLET:
-                out.append(_candidate(block, skipped, title, status, "item", url=_first_launch_url(block, rules),
-                                      rules=rules, event=event))
+                out.append(
+                    _candidate(
+                        block,
+                        skipped,
+                        title,
+                        status,
+                        "item",
+                        url=_first_launch_url(block, rules),
+                        rules=rules,
+                        event=event,
+                    )
+                )
         if sentence is not None and block.kind in (PARAGRAPH, BULLET) and len(text) > 40:
             out.extend(_sentences(block, sentence, rules, event))
     return out
 
 
 def _sentences(block: Block, sentence: re.Pattern[str], rules: Rules, event: str | None) -> list[Candidate]:
-    """"we are announcing the new X": X, with its sentence as summary."""
+    """ "we are announcing the new X": X, with its sentence as summary."""
     out: list[Candidate] = []
     text = block.text
     for m in sentence.finditer(text):
@@ -246,9 +311,20 @@ def _sentences(block: Block, sentence: re.Pattern[str], rules: Rules, event: str
         if usable(title, rules):
             # The sentence around the name, bounded, as its summary (never the whole block).
             start = max(0, m.start() - 200)
-            out.append(_candidate(block, m.end(), title, status, "sentence", summary=text[start:m.end() + 300],
-                                  url=_first_launch_url(block, rules), rules=rules, event=event,
-                                  marker=m.group(0).split()[0]))
+            out.append(
+                _candidate(
+                    block,
+                    m.end(),
+                    title,
+                    status,
+                    "sentence",
+                    summary=text[start : m.end() + 300],
+                    url=_first_launch_url(block, rules),
+                    rules=rules,
+                    event=event,
+                    marker=m.group(0).split()[0],
+                )
+            )
     return out
 
 
@@ -277,7 +353,7 @@ def _name_after(text: str, start: int) -> str:
         if word.lower() in _NAME_STOP:
             break
         words.append(word)
-        if m.group(0).endswith(".") or (m.end() < len(text) and text[m.end()] in ",;:!?()\"“”"):
+        if m.group(0).endswith(".") or (m.end() < len(text) and text[m.end()] in ',;:!?()"“”'):
             break
         pos = m.end()
     while words and (words[-1].lower() in ("for", "and", "of", "on", "in", "the", "a", "an", "&")):
@@ -327,15 +403,24 @@ def _intros(blocks: list[Block], launch_word: re.Pattern[str] | None) -> set[int
         if previous is None or previous.kind != BULLET or previous.headings != block.headings:
             # The first item of a list: what stands right before it leads it in.
             lead = previous.text[-300:] if previous is not None and previous.kind == PARAGRAPH else ""
-            led = (previous is not None and previous.headings == block.headings
-                   and lead.rstrip().endswith(":") and bool(launch_word.search(lead)))
+            led = (
+                previous is not None
+                and previous.headings == block.headings
+                and lead.rstrip().endswith(":")
+                and bool(launch_word.search(lead))
+            )
         if led:
             out.add(i)
     return out
 
 
-def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx: DocContext,
-             services_in: Callable[[str], tuple[int, float]] | None = None) -> None:
+def describe(
+    candidates: list[Candidate],
+    blocks: list[Block],
+    rules: Rules,
+    ctx: DocContext,
+    services_in: Callable[[str], tuple[int, float]] | None = None,
+) -> None:
     """Fill each candidate's features."""
     services_named = services_in or _default_services_in()
     launch_section = _pattern(rules, "launch_section")
@@ -369,12 +454,16 @@ def describe(candidates: list[Candidate], blocks: list[Block], rules: Rules, ctx
     @cache
     def heading_is(index: int) -> tuple[bool, bool, bool]:
         text = blocks[index].text
-        return (bool(launch_section and launch_section.search(text)), bool(skip_section and skip_section.search(text)),
-                bool(keynote_section and keynote_section.search(text)))
+        return (
+            bool(launch_section and launch_section.search(text)),
+            bool(skip_section and skip_section.search(text)),
+            bool(keynote_section and keynote_section.search(text)),
+        )
 
     @cache
     def launch_word_near(index: int) -> bool:
         return bool(launch_word and launch_word.search(blocks[index].text[:200]))
+
     headings_total = sum(1 for b in blocks if b.kind == HEADING and b.level > 1) or 1
     for c in candidates:
         f: dict[str, float] = {}

@@ -158,8 +158,6 @@ class Report:
         return "\n".join(lines)
 
 
-def evaluate(
-    keys: list[GoldKey], predict: Callable[[GoldKey], dict[str, Any]], scorer: ModuleType
-) -> Report:
+def evaluate(keys: list[GoldKey], predict: Callable[[GoldKey], dict[str, Any]], scorer: ModuleType) -> Report:
     """Score `predict` on every key."""
     return Report([(key, score(scorer, key, predict(key))) for key in keys])

@@ -104,9 +104,7 @@ def is_video_feed(parsed: Any) -> bool:
     return bool(entries) and all(e.get("yt_videoid") or youtube_id(_link(e)) for e in entries)
 
 
-def extract_feed(
-    text: str, *, url: str, rules: Rules, event: str | None = None, kind: str = "feed"
-) -> list[Document]:
+def extract_feed(text: str, *, url: str, rules: Rules, event: str | None = None, kind: str = "feed") -> list[Document]:
     """One document per feed item (What's New items, blog posts) or one session listing."""
     parsed = parse_feed(text, url)
     if kind == "youtube-playlist" or (kind in ("feed", "auto", "sessions") and is_video_feed(parsed)):
@@ -114,8 +112,12 @@ def extract_feed(
 
         feed = parsed.get("feed") or {}
         rows = [
-            {"title": collapse(e.get("title", "")), "url": _link(e) or "", "published": e.get("published", ""),
-             "abstract": e.get("summary", "")}  # YouTube's media:description
+            {
+                "title": collapse(e.get("title", "")),
+                "url": _link(e) or "",
+                "published": e.get("published", ""),
+                "abstract": e.get("summary", ""),
+            }  # YouTube's media:description
             for e in parsed.entries
         ]
         return [listing_from_rows(rows, url=url, title=collapse(feed.get("title", "")), rules=rules, event=event)]

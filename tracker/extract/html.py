@@ -291,9 +291,7 @@ def whats_new_document(
 
 def _post_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | None) -> Document:
     article = soup.select_one("article.blog-post") or soup
-    title = _text(article.select_one("h1.blog-post-title")) or _text(
-        article.select_one('h1[property="name headline"]')
-    )
+    title = _text(article.select_one("h1.blog-post-title")) or _text(article.select_one('h1[property="name headline"]'))
     title = title or (_meta(soup, "og:title", "twitter:title") or "") or _text(article.find("h1"))
     meta_block = article.select_one("footer.blog-post-meta") or article
     authors = [_text(s) for s in meta_block.select('span[property="author"] span[property="name"]')]

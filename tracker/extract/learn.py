@@ -81,8 +81,11 @@ def examples(key: ev.GoldKey, rules: Rules, scorer: ModuleType) -> list[Example]
     gold = key.data["announcements"]
     out: list[Example] = []
     for c in seen:
-        best = max(((scorer.titles_match(g["title"], c.announcement.title), g) for g in gold),
-                   key=lambda p: p[0], default=(0.0, None))
+        best = max(
+            ((scorer.titles_match(g["title"], c.announcement.title), g) for g in gold),
+            key=lambda p: p[0],
+            default=(0.0, None),
+        )
         if best[0] >= 0.8 and best[1] is not None:
             if best[1].get("optional"):
                 continue
@@ -186,13 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tracker.extract.learn", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("fit", "loso", "insample"))
     parser.add_argument("--shared", type=Path, default=ev.DEFAULT_SHARED, help="the shared folder (default ../shared)")
-    parser.add_argument("--output", type=Path, default=shipped_file(MODEL_FILE),
-                        help="where `fit` writes the model (default tracker/data/extract_model.json)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=shipped_file(MODEL_FILE),
+        help="where `fit` writes the model (default tracker/data/extract_model.json)",
+    )
     parser.add_argument("--json", type=Path, help="also write the per-document figures as JSON here")
-    parser.add_argument("--no-model", action="store_true",
-                        help="with insample: the marker rules alone, as before the model")
-    parser.add_argument("--shared-only", action="store_true",
-                        help="only the keys of documents in ../shared/corpus itself (what CI has)")
+    parser.add_argument(
+        "--no-model", action="store_true", help="with insample: the marker rules alone, as before the model"
+    )
+    parser.add_argument(
+        "--shared-only", action="store_true", help="only the keys of documents in ../shared/corpus itself (what CI has)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     keys, missing = ev.load_keys(args.shared)
@@ -207,10 +216,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fit":
         table = collect(keys, rules, scorer)
         data = [ex for rows in table.values() for ex in rows]
-        model = fit(data, meta={
-            "documents": len(keys), "sources": len({k.source for k in keys}), "candidates": len(data),
-            "positives": sum(ex.label for ex in data), "l2": L2,
-        })
+        model = fit(
+            data,
+            meta={
+                "documents": len(keys),
+                "sources": len({k.source for k in keys}),
+                "candidates": len(data),
+                "positives": sum(ex.label for ex in data),
+                "l2": L2,
+            },
+        )
         args.output.write_text(json.dumps(model.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {args.output}: {len(model.weights)} weights from {len(data)} candidates of {len(keys)} documents")
         return 0
@@ -220,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         report = ev.evaluate(keys, lambda key: predict(key, rules), scorer)
     print(report.format())
     if args.json:
-        args.json.write_text(json.dumps(
-            [{"key": k.name, "source": k.source, **f} for k, f in report.rows], indent=1), encoding="utf-8")
+        args.json.write_text(
+            json.dumps([{"key": k.name, "source": k.source, **f} for k, f in report.rows], indent=1), encoding="utf-8"
+        )
     return 0
 
 

@@ -328,7 +328,12 @@ def post_document(
     body = announce.body_announcements(
         # Every News Blog post counts as a post here: unmarked text in a post describes the
         # post's own launch, or is not a launch at all.
-        blocks, rules, event=event, roundup=roundup, link_lists=False, post=not roundup
+        blocks,
+        rules,
+        event=event,
+        roundup=roundup,
+        link_lists=False,
+        post=not roundup,
     )
     if post is not None:
         body = announce.drop_weak(announce.drop_covered_by(title, body), rules)

@@ -186,7 +186,9 @@ def _markers(reader: _Reader) -> tuple[Marker, ...]:
             raise ConfigError("expected a table with a 'pattern' string", file=reader.file, key=where)
         position = table.get("position", "before")
         if position not in ("before", "after", "inside"):
-            raise ConfigError("position must be 'before', 'after' or 'inside'", file=reader.file, key=f"{where}.position")
+            raise ConfigError(
+                "position must be 'before', 'after' or 'inside'", file=reader.file, key=f"{where}.position"
+            )
         title = table.get("title", "span")
         if title not in ("span", "clause"):
             raise ConfigError("title must be 'span' or 'clause'", file=reader.file, key=f"{where}.title")
@@ -276,8 +278,19 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
 
 
 _CANDIDATE_PATTERNS = (
-    "lead_marker", "trailing_tag", "name_end", "generic_title", "launch_section", "skip_section",
-    "keynote_section", "announce_sentence", "whats_new_link", "blog_link", "video_link", "product_link", "launch_word",
+    "lead_marker",
+    "trailing_tag",
+    "name_end",
+    "generic_title",
+    "launch_section",
+    "skip_section",
+    "keynote_section",
+    "announce_sentence",
+    "whats_new_link",
+    "blog_link",
+    "video_link",
+    "product_link",
+    "launch_word",
 )
 # Every candidate pattern is case-insensitive; a part that must not be says so with (?-i:...).
 _CASE_SENSITIVE: tuple[str, ...] = ()

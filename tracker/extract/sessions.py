@@ -241,7 +241,9 @@ def extract_playlist_markdown(text: str, *, url: str, rules: Rules, event: str |
         # One document per file: merge playlists, each row keeping its own playlist's kind.
         merged = {(s.event, s.key): s for d in reversed(docs) for s in reversed(d.sessions)}
         ordered = [merged[k] for k in dict.fromkeys((s.event, s.key) for d in docs for s in d.sessions)]
-        return [Document(url=url, title=docs[0].title, event=docs[0].event, sessions=tuple(ordered), kind="session-listing")]
+        return [
+            Document(url=url, title=docs[0].title, event=docs[0].event, sessions=tuple(ordered), kind="session-listing")
+        ]
     return docs
 
 
@@ -286,7 +288,11 @@ def extract_json(text: str, *, url: str, rules: Rules, event: str | None = None)
     if isinstance(data, Mapping):
         title = collapse(str(data.get("title") or data.get("name") or ""))
         items = next(
-            (data[k] for k in ("sessions", "items", "videos", "data", "results", "sessionList") if isinstance(data.get(k), list)),
+            (
+                data[k]
+                for k in ("sessions", "items", "videos", "data", "results", "sessionList")
+                if isinstance(data.get(k), list)
+            ),
             None,
         )
         if items is None:

@@ -44,8 +44,7 @@ class _ServiceNames:
 
 def _service_names(cand: Candidate) -> list[_ServiceNames]:
     return [
-        _service_entry(name, cand.aliases[i] if i < len(cand.aliases) else ())
-        for i, name in enumerate(cand.services)
+        _service_entry(name, cand.aliases[i] if i < len(cand.aliases) else ()) for i, name in enumerate(cand.services)
     ]
 
 
@@ -210,8 +209,12 @@ def _score(
         return None
     found = own & title.stems
     if not found:
-        if (services and not missing and not (title.content - launch.name_stems - GENERIC_SESSION_WORDS)
-                and (threshold is None or GENERIC_SCORE >= threshold)):
+        if (
+            services
+            and not missing
+            and not (title.content - launch.name_stems - GENERIC_SESSION_WORDS)
+            and (threshold is None or GENERIC_SCORE >= threshold)
+        ):
             return Link("title", GENERIC_SCORE, f"a general session about {_names(named)}, none of the launch's words")
         return None
     coverage = sum(weights.weight(t) for t in found) / sum(weights.weight(t) for t in own)

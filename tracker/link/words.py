@@ -86,7 +86,8 @@ def distinctive(text: str, service_words: Iterable[str] = (), *, stems: Iterable
     """
     generic = {t for w in service_words for t in tokens(w)} | set(stems)
     return {
-        stem for word, stem in words(text)
+        stem
+        for word, stem in words(text)
         if word not in STOPWORDS and stem not in generic and (len(word) > 1 or word.isdigit())
     }
 

@@ -50,6 +50,7 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
+
 __all__ = [
     "Event",
     "Taxonomy",
@@ -140,8 +141,14 @@ def _one_per_launch(items: list[NormalizedAnnouncement]) -> list[NormalizedAnnou
         candidates = {i for w in words for i in by_word.get(w, ())}
         if any(
             dedupe.same_announcement(
-                na.announcement.title, na.services, na.announced_at, na.event,
-                kept[i].announcement.title, kept[i].services, kept[i].announced_at, kept[i].event,
+                na.announcement.title,
+                na.services,
+                na.announced_at,
+                na.event,
+                kept[i].announcement.title,
+                kept[i].services,
+                kept[i].announced_at,
+                kept[i].event,
             )
             for i in sorted(candidates)
         ):

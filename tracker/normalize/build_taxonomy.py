@@ -113,8 +113,8 @@ def read_whats_new_tags(feeds: Iterable[Path]) -> dict[str, dict[str, int]]:
         text = feed.read_text(encoding="utf-8", errors="replace")
         for item in _ITEM.findall(text):
             cats = _categories_of(item)
-            products = [c[len(PRODUCT_PREFIX):].strip() for c in cats if c.startswith(PRODUCT_PREFIX)]
-            groups = {c[len(CATEGORY_PREFIX):].strip() for c in cats if c.startswith(CATEGORY_PREFIX)}
+            products = [c[len(PRODUCT_PREFIX) :].strip() for c in cats if c.startswith(PRODUCT_PREFIX)]
+            groups = {c[len(CATEGORY_PREFIX) :].strip() for c in cats if c.startswith(CATEGORY_PREFIX)}
             for slug in products:
                 if _TAG_SLUG.match(slug):
                     counts = tags.setdefault(slug, {})
@@ -183,9 +183,18 @@ def write_seed(seed: dict[str, Any], out: Path) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m tracker.normalize.build_taxonomy", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tracker.normalize.build_taxonomy", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--botocore", type=Path, help="botocore's data folder (default: the installed botocore)")
-    parser.add_argument("--whats-new", type=Path, nargs="*", default=[], metavar="FEED.xml", help="What's New feeds to collect product tags from")
+    parser.add_argument(
+        "--whats-new",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="FEED.xml",
+        help="What's New feeds to collect product tags from",
+    )
     parser.add_argument("--out", type=Path, default=SEED_PATH, help=f"the seed file (default: {SEED_PATH})")
     parser.add_argument("--no-keep-tags", action="store_true", help="forget the tags already in --out")
     args = parser.parse_args(argv)
@@ -202,7 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     changed = write_seed(seed, args.out)
     log.info(
         "%s %s: %d SDK clients, %d What's New tags",
-        "wrote" if changed else "unchanged", args.out, len(seed["sdk"]), len(seed["whats_new_tags"]),
+        "wrote" if changed else "unchanged",
+        args.out,
+        len(seed["sdk"]),
+        len(seed["whats_new_tags"]),
     )
     return 0
 

@@ -57,9 +57,10 @@ def _keynote(sessions: Sequence[ConferenceSession], keynotes: Sequence[Keynote])
     return None
 
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
-)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)
+}
 _DAY_HEADING = re.compile(
     r"(?i)^\W*(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?"
     r"(?:(?P<m1>[a-z]{3})[a-z]*\.?\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?|(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m2>[a-z]{3})[a-z]*)"
@@ -116,4 +117,3 @@ def date_of(
         if doc.kind == "recap" or doc_date is None:
             return Dated(_day(declared.starts), "event")
     return document
-

@@ -95,8 +95,14 @@ def is_expansion(title: str) -> bool:
 
 
 def same_announcement(
-    title: str, services: Iterable[Service], when: datetime | None, event: str | None,
-    other_title: str, other_services: Iterable[Service], other_when: datetime | None, other_event: str | None,
+    title: str,
+    services: Iterable[Service],
+    when: datetime | None,
+    event: str | None,
+    other_title: str,
+    other_services: Iterable[Service],
+    other_when: datetime | None,
+    other_event: str | None,
 ) -> bool:
     """Whether two announcements are one launch.
 
@@ -188,8 +194,13 @@ def _words_agree(mine: frozenset[str], theirs: frozenset[str]) -> bool:
 
 
 def find_duplicate(
-    title: str, services: Iterable[Service], when: datetime | None, known: Iterable[Known],
-    service_index: dict[str, Service], *, event: str | None = None,
+    title: str,
+    services: Iterable[Service],
+    when: datetime | None,
+    known: Iterable[Known],
+    service_index: dict[str, Service],
+    *,
+    event: str | None = None,
 ) -> str | None:
     """The key of the stored announcement this one duplicates, if any (the closest wins)."""
     services = list(services)

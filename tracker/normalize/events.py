@@ -47,7 +47,10 @@ EVENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"\b(?i:aws)\s+(?i:summit)\s+(?P<city>[A-Z][\w.'’-]*(?:,?\s+[A-Z][\w.'’-]*){0,2}?)\s*[-–—,]?\s*(?P<year>20\d{2})\b",
         "AWS Summit {city} {year}",
     ),
-    (r"\b(?i:aws)\s+(?i:summit)\s+(?P<year>20\d{2})\s*[-–—,]?\s*(?P<city>[A-Z][\w.'’-]*(?:,?\s+[A-Z][\w.'’-]*){0,2})", "AWS Summit {city} {year}"),
+    (
+        r"\b(?i:aws)\s+(?i:summit)\s+(?P<year>20\d{2})\s*[-–—,]?\s*(?P<city>[A-Z][\w.'’-]*(?:,?\s+[A-Z][\w.'’-]*){0,2})",
+        "AWS Summit {city} {year}",
+    ),
     (
         r"\b(?i:aws)\s+(?i:community\s+day)\s+(?P<city>[A-Z][\w.'’-]*(?:,?\s+[A-Z][\w.'’-]*){0,2}?)\s*[-–—,]?\s*(?P<year>20\d{2})\b",
         "AWS Community Day {city} {year}",
@@ -55,7 +58,8 @@ EVENT_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 _COMPILED: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE if "(?i:" not in pattern else 0), template) for pattern, template in EVENT_PATTERNS
+    (re.compile(pattern, re.IGNORECASE if "(?i:" not in pattern else 0), template)
+    for pattern, template in EVENT_PATTERNS
 )
 
 
@@ -159,7 +163,9 @@ def load_declared_events(path: Path) -> tuple[DeclaredEvent, ...]:
             raise ConfigError("expected a table", file=file, key=where)
         extra = set(table) - _EVENT_KEYS
         if extra:
-            raise ConfigError(f"unknown key (known: {', '.join(sorted(_EVENT_KEYS))})", file=file, key=f"{where}.{sorted(extra)[0]}")
+            raise ConfigError(
+                f"unknown key (known: {', '.join(sorted(_EVENT_KEYS))})", file=file, key=f"{where}.{sorted(extra)[0]}"
+            )
         name = table.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("an event needs a name", file=file, key=f"{where}.name")
@@ -203,7 +209,8 @@ def _dated(undated: Event, day: date | None, declared: Sequence[DeclaredEvent]) 
     if day is None:
         return undated
     editions = [
-        d for d in declared
+        d
+        for d in declared
         if d.event.year is not None and d.event.slug == f"{undated.slug}-{d.event.year}" and d.near(day)
     ]
     if not editions:

@@ -112,7 +112,7 @@ def _key(text: str) -> str:
         changed = False
         for prefix in ("amazon", "aws"):
             if key.startswith(prefix) and len(key) > len(prefix):
-                key = key[len(prefix):]
+                key = key[len(prefix) :]
                 changed = True
     return key
 
@@ -329,7 +329,7 @@ class Taxonomy:
             return None
         lowered = text.lower()
         if lowered.startswith(PRODUCT_TAG_PREFIX):
-            text = text[len(PRODUCT_TAG_PREFIX):]
+            text = text[len(PRODUCT_TAG_PREFIX) :]
         elif re.match(r"^[a-z][\w-]*:[\w/-]+", lowered):
             return None  # another namespace: marketing:marchitecture/…, event:…, tech:…
         slug = self._tag_map.get(text.lower())
@@ -415,10 +415,7 @@ class Taxonomy:
     ) -> _Match | None:
         limit = 1
         while (
-            limit < MAX_SPAN
-            and j + limit < len(tokens)
-            and tokens[j + limit].joins_previous
-            and not taken[j + limit]
+            limit < MAX_SPAN and j + limit < len(tokens) and tokens[j + limit].joins_previous and not taken[j + limit]
         ):
             limit += 1
         for length in range(limit, 0, -1):
@@ -563,7 +560,9 @@ def _within_one_edit(a: str, b: str) -> bool:
         diffs = [i for i in range(la) if a[i] != b[i]]
         if len(diffs) == 1:
             return True
-        return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+        return (
+            len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+        )
     if la > lb:
         a, b = b, a
     for i in range(len(b)):
@@ -614,7 +613,9 @@ def _build(seed: Mapping[str, Any], conf: Mapping[str, Any], file: str) -> Taxon
             raise ConfigError("expected a table", file=file, key=where)
         for key in table:
             if key not in _SERVICE_KEYS:
-                raise ConfigError(f"unknown key (known: {', '.join(sorted(_SERVICE_KEYS))})", file=file, key=f"{where}.{key}")
+                raise ConfigError(
+                    f"unknown key (known: {', '.join(sorted(_SERVICE_KEYS))})", file=file, key=f"{where}.{key}"
+                )
         name = table.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("missing name", file=file, key=f"{where}.name")
@@ -633,7 +634,11 @@ def _build(seed: Mapping[str, Any], conf: Mapping[str, Any], file: str) -> Taxon
         successor = table.get("successor")
         draft.successor = successor.strip() if isinstance(successor, str) and successor.strip() else None
         for pattern in _str_list(table.get("sdk"), file=file, key=f"{where}.sdk"):
-            ids = [sid for sid in sdk_records if fnmatch.fnmatchcase(sid, pattern)] if any(c in pattern for c in "*?[") else [pattern]
+            ids = (
+                [sid for sid in sdk_records if fnmatch.fnmatchcase(sid, pattern)]
+                if any(c in pattern for c in "*?[")
+                else [pattern]
+            )
             for sid in ids:
                 if sid in claimed:
                     continue  # an earlier, more specific service claimed it
@@ -813,8 +818,16 @@ def _make(
             spelling = " ".join(spelling.split())
             if spelling and spelling != draft.name and spelling not in aliases:
                 aliases.append(spelling)
-        services.append(Service(slug=draft.slug, name=draft.name, aliases=tuple(aliases), category=draft.category,
-                                region=draft.region, successor=draft.successor))
+        services.append(
+            Service(
+                slug=draft.slug,
+                name=draft.name,
+                aliases=tuple(aliases),
+                category=draft.category,
+                region=draft.region,
+                successor=draft.successor,
+            )
+        )
     services.sort(key=lambda s: s.slug)
     return Taxonomy(
         services,

@@ -26,12 +26,43 @@ log = logging.getLogger(__name__)
 # Query parameters that only say where a click came from. Matched case-insensitively;
 # a name ending in "*" is a prefix (AWS marketing links use many sc_* and trk* variants).
 TRACKING_PARAMS: tuple[str, ...] = (
-    "utm_*", "trk", "trk*", "sc_*", "si", "ref", "ref_", "ref_src", "fbclid", "gclid", "gclsrc",
-    "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok",
-    "s_kwcid", "ef_id", "cmpid", "wt.mc_id", "ncid", "spm", "_ga", "_gl",
+    "utm_*",
+    "trk",
+    "trk*",
+    "sc_*",
+    "si",
+    "ref",
+    "ref_",
+    "ref_src",
+    "fbclid",
+    "gclid",
+    "gclsrc",
+    "dclid",
+    "msclkid",
+    "yclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "s_kwcid",
+    "ef_id",
+    "cmpid",
+    "wt.mc_id",
+    "ncid",
+    "spm",
+    "_ga",
+    "_gl",
 )
-_YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com",
-                  "www.youtube-nocookie.com"}
+_YOUTUBE_HOSTS = {
+    "youtube.com",
+    "www.youtube.com",
+    "m.youtube.com",
+    "music.youtube.com",
+    "youtube-nocookie.com",
+    "www.youtube-nocookie.com",
+}
 _YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{6,20}$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -96,8 +127,19 @@ def canonical_url(url: str) -> str:
 _DATE_LABEL = re.compile(r"^\s*(?:posted|published|updated|last\s+updated|date)(?:\s+on)?\s*:?\s*", re.IGNORECASE)
 _ORDINAL = re.compile(r"(?<=\d)(?:st|nd|rd|th)\b", re.IGNORECASE)
 _DATE_FORMATS = (
-    "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y", "%Y/%m/%d", "%Y.%m.%d", "%d %b %Y %H:%M", "%b %d %Y %H:%M",
-    "%B %d %Y %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%b %Y", "%B %Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d %Y",
+    "%B %d %Y",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%d %b %Y %H:%M",
+    "%b %d %Y %H:%M",
+    "%B %d %Y %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%b %Y",
+    "%B %Y",
 )
 
 
@@ -114,16 +156,14 @@ def public_url(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    if any(ord(ch) < 0x20 or ch in "\x7f<>\"" or ch.isspace() for ch in text):
+    if any(ord(ch) < 0x20 or ch in '\x7f<>"' or ch.isspace() for ch in text):
         return None
     netloc = parts.hostname.lower()
     if ":" in netloc:
         netloc = f"[{netloc}]"
     if port is not None:
         netloc = f"{netloc}:{port}"
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_secret_param(k)]
-    )
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_secret_param(k)])
     return canonical_url(urlunsplit((parts.scheme.lower(), netloc, parts.path, query, parts.fragment)))
 
 
@@ -135,7 +175,9 @@ def _parse_text(text: str) -> datetime | None:
     text = _DATE_LABEL.sub("", clean_text(text)).strip()
     if not text:
         return None
-    if re.search(r"[A-Za-z]{3},?\s+\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d", text) or re.search(r"\d{2}:\d{2}(:\d{2})?\s*(?:[+-]\d{4}|GMT|UT|UTC|[A-Z]{3})$", text):
+    if re.search(r"[A-Za-z]{3},?\s+\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d", text) or re.search(
+        r"\d{2}:\d{2}(:\d{2})?\s*(?:[+-]\d{4}|GMT|UT|UTC|[A-Z]{3})$", text
+    ):
         # email.utils (with the email package) is imported here, not by every store query.
         from email.utils import parsedate_to_datetime
 

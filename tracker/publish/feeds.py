@@ -232,14 +232,16 @@ def archive_path(path: str, page: int) -> str:
 
 def sanitize_html(fragment: str) -> str:
     """HTML reduced to an allow-list: a few tags, href on links, http(s) URLs only."""
-    return str(nh3.clean(
-        fragment,
-        tags=_ALLOWED_TAGS,
-        attributes=_ALLOWED_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
-        link_rel=None,
-        strip_comments=True,
-    ))
+    return str(
+        nh3.clean(
+            fragment,
+            tags=_ALLOWED_TAGS,
+            attributes=_ALLOWED_ATTRIBUTES,
+            url_schemes=_URL_SCHEMES,
+            link_rel=None,
+            strip_comments=True,
+        )
+    )
 
 
 def feed_url(spec: FeedSpec, ctx: FeedContext, ext: str) -> str:
@@ -359,6 +361,7 @@ def content_text(record: AnnouncementRecord) -> str:
 
 def sort_records(records: Iterable[AnnouncementRecord]) -> list[AnnouncementRecord]:
     """Newest first (published date, undated last), ties by key; one record per key."""
+
     def order(record: AnnouncementRecord) -> tuple[bool, float, str]:
         published = _published(record)
         return (published is None, -(published or EPOCH).timestamp(), record.key)
@@ -441,9 +444,9 @@ def _generator(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedC
 
 def _with_links(document: bytes, paging: Paging | None, ext: str, hub: str | None = None) -> bytes:
     """Add what feedgen cannot write after the self link: the WebSub hub, RFC 5005 links and fh:archive."""
-    if not hub and (paging is None or not (
-        paging.current or paging.prev_archive or paging.next_archive or paging.is_archive
-    )):
+    if not hub and (
+        paging is None or not (paging.current or paging.prev_archive or paging.next_archive or paging.is_archive)
+    ):
         return document
     paging = paging or Paging()
     parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
@@ -462,17 +465,18 @@ def _with_links(document: bytes, paging: Paging | None, ext: str, hub: str | Non
         parent = root.find("channel")
         assert parent is not None
         link_tag = f"{{{ATOM_NS}}}link"
-    self_link = next(
-        (el for el in parent.iterchildren(link_tag) if el.get("rel") == "self"), None
-    )
+    self_link = next((el for el in parent.iterchildren(link_tag) if el.get("rel") == "self"), None)
     position = parent.index(self_link) + 1 if self_link is not None else 0
     new: list[etree._Element] = []
     if hub:
         new.append(etree.Element(link_tag, href=hub, rel="hub"))
     if paging.is_archive:
         new.append(etree.Element(f"{{{HISTORY_NS}}}archive"))
-    for rel, url in (("current", paging.current), ("prev-archive", paging.prev_archive),
-                     ("next-archive", paging.next_archive)):
+    for rel, url in (
+        ("current", paging.current),
+        ("prev-archive", paging.prev_archive),
+        ("next-archive", paging.next_archive),
+    ):
         if url:
             new.append(etree.Element(link_tag, href=url + ext, rel=rel, type=MIME[ext]))
     for offset, element in enumerate(new):
@@ -575,13 +579,15 @@ def render_json(
             "prev_archive": paging.prev_archive + ".json" if paging.prev_archive else None,
             "next_archive": paging.next_archive + ".json" if paging.next_archive else None,
         }
-    feed.update({
-        "description": _one_line(spec.description) or title,
-        "language": "en",
-        "authors": [{"name": _one_line(ctx.author) or "tracker"}],
-        "_tracker": tracker_ext,
-        "items": [_json_item(r, ctx) for r in sort_records(records)],
-    })
+    feed.update(
+        {
+            "description": _one_line(spec.description) or title,
+            "language": "en",
+            "authors": [{"name": _one_line(ctx.author) or "tracker"}],
+            "_tracker": tracker_ext,
+            "items": [_json_item(r, ctx) for r in sort_records(records)],
+        }
+    )
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
@@ -592,6 +598,7 @@ def feed_groups(specs: Sequence[FeedSpec]) -> list[tuple[str, list[FeedSpec]]]:
     services without one under "Other services"); each event's per-service feeds follow
     their event feed inside the "Events" group.
     """
+
     def by_title(spec: FeedSpec) -> tuple[str, str]:
         return (spec.title.lower(), spec.path)
 
@@ -608,9 +615,9 @@ def feed_groups(specs: Sequence[FeedSpec]) -> list[tuple[str, list[FeedSpec]]]:
     events: list[FeedSpec] = []
     for event in sorted((s for s in specs if s.kind == "event"), key=by_title):
         events.append(event)
-        events.extend(sorted(
-            (s for s in specs if s.kind == "event-service" and s.event_slug == event.slug), key=by_title
-        ))
+        events.extend(
+            sorted((s for s in specs if s.kind == "event-service" and s.event_slug == event.slug), key=by_title)
+        )
     if events:
         groups.append(("Events", events))
     return groups
@@ -736,23 +743,34 @@ def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tup
     for slug in sorted(by_service):
         name = service_name(slug)
         spec = FeedSpec(
-            path=f"services/{slug}", title=f"{title}: {name}",
-            description=f"{title} for {name}", kind="service", slug=slug, category=services[slug].category,
+            path=f"services/{slug}",
+            title=f"{title}: {name}",
+            description=f"{title} for {name}",
+            kind="service",
+            slug=slug,
+            category=services[slug].category,
         )
         out.append((spec, by_service[slug]))
     for slug in sorted(by_event):
         name = event_names[slug]
         spec = FeedSpec(
-            path=f"events/{slug}", title=f"{title}: {name}",
-            description=f"{title} made at {name}", kind="event", slug=slug,
+            path=f"events/{slug}",
+            title=f"{title}: {name}",
+            description=f"{title} made at {name}",
+            kind="event",
+            slug=slug,
         )
         out.append((spec, by_event[slug]))
     for event_slug, service_slug in sorted(by_event_service):
         event, name = event_names[event_slug], service_name(service_slug)
         spec = FeedSpec(
-            path=f"events/{event_slug}/services/{service_slug}", title=f"{title}: {name} at {event}",
-            description=f"{title} for {name} made at {event}", kind="event-service",
-            slug=service_slug, event_slug=event_slug, category=services[service_slug].category,
+            path=f"events/{event_slug}/services/{service_slug}",
+            title=f"{title}: {name} at {event}",
+            description=f"{title} for {name} made at {event}",
+            kind="event-service",
+            slug=service_slug,
+            event_slug=event_slug,
+            category=services[service_slug].category,
         )
         out.append((spec, by_event_service[(event_slug, service_slug)]))
     return out
@@ -766,7 +784,7 @@ def archive_pages(members: Sequence[AnnouncementRecord], size: int) -> list[list
         return []
     oldest_first = list(reversed(members))
     full = len(oldest_first) // size
-    return [list(reversed(oldest_first[i * size:(i + 1) * size])) for i in range(full)]
+    return [list(reversed(oldest_first[i * size : (i + 1) * size])) for i in range(full)]
 
 
 def _render_all(
@@ -802,9 +820,7 @@ class FeedBuild:
     rendered: list[str]
 
 
-def _fingerprint(
-    spec: FeedSpec, paging: Paging | None, ctx: FeedContext, digests: Sequence[str]
-) -> str:
+def _fingerprint(spec: FeedSpec, paging: Paging | None, ctx: FeedContext, digests: Sequence[str]) -> str:
     digest = hashlib.sha256(repr((RENDER_VERSION, _FEEDGEN_VERSION, spec, paging, ctx)).encode())
     for item in digests:
         digest.update(item.encode())
@@ -840,6 +856,7 @@ def build_feeds(
             build.files[path] = data
         else:
             sink(path, data)
+
     record_digests = {id(r): hashlib.sha1(repr(r).encode()).hexdigest() for r in records}
     specs: list[FeedSpec] = []
     newest = EPOCH
@@ -864,8 +881,12 @@ def build_feeds(
             page_spec = FeedSpec(
                 path=archive_path(spec.path, number),
                 title=f"{spec.title} (archive page {number})",
-                description=spec.description, kind=spec.kind, slug=spec.slug, event_slug=spec.event_slug,
-                category=spec.category, archive_of=spec.path,
+                description=spec.description,
+                kind=spec.kind,
+                slug=spec.slug,
+                event_slug=spec.event_slug,
+                category=spec.category,
+                archive_of=spec.path,
             )
             page_paging = Paging(
                 current=base + spec.path,

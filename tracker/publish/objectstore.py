@@ -66,8 +66,15 @@ FINGERPRINTS_CACHE = "no-store"  # bookkeeping, not for readers: no CDN should k
 # Connection errors and 5xx are retried by botocore itself, a few times with backoff.
 MAX_ATTEMPTS = 3
 
-_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
-                     "TokenRefreshRequired", "InvalidClientTokenId", "AuthorizationHeaderMalformed"}
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+    "InvalidClientTokenId",
+    "AuthorizationHeaderMalformed",
+}
 _DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "Forbidden", "403"}
 _REGION_CODES = {"PermanentRedirect", "IllegalLocationConstraintException", "301"}
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}  # of an object (a bucket's own is NoSuchBucket, at the listing)
@@ -100,20 +107,26 @@ def make_client(settings: ObjectStoreSettings, *, connect_timeout: float = 10.0,
     except ImportError as exc:
         raise ConfigError(
             f"output_dir is {settings.url} but boto3 is not installed: pip install 'aws-announcement-tracker[s3]' "
-            "(or pip install boto3), or set output_dir to a folder", key="output_dir",
+            "(or pip install boto3), or set output_dir to a folder",
+            key="output_dir",
         ) from exc
     config = Config(
-        connect_timeout=connect_timeout, read_timeout=read_timeout,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, user_agent_extra="tracker",
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        user_agent_extra="tracker",
     )
     try:
         return boto3.session.Session().client("s3", endpoint_url=settings.endpoint_url or None, config=config)
     except ValueError as exc:  # botocore refuses a malformed endpoint URL with a ValueError
-        raise ConfigError(f"not a valid endpoint URL {mask_url(settings.endpoint_url)!r}: {exc}",
-                          key="s3.endpoint_url") from exc
+        raise ConfigError(
+            f"not a valid endpoint URL {mask_url(settings.endpoint_url)!r}: {exc}", key="s3.endpoint_url"
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - any botocore failure (a broken ~/.aws/config) becomes a clear error
-        raise PublishError(f"cannot set up the S3 client for {settings.url}: {exc}; check AWS_PROFILE, "
-                           "AWS_CONFIG_FILE and the AWS environment") from exc
+        raise PublishError(
+            f"cannot set up the S3 client for {settings.url}: {exc}; check AWS_PROFILE, "
+            "AWS_CONFIG_FILE and the AWS environment"
+        ) from exc
 
 
 def describe_failure(exc: BaseException, settings: ObjectStoreSettings, endpoint: str | None, doing: str) -> str:
@@ -131,11 +144,15 @@ def describe_failure(exc: BaseException, settings: ObjectStoreSettings, endpoint
     where = f"{doing} {settings.url}"
     at = f" at {mask_url(endpoint)}" if endpoint else ""
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return (f"{where} failed: no AWS credentials found ({exc}); set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for the user running tracker")
+        return (
+            f"{where} failed: no AWS credentials found ({exc}); set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for the user running tracker"
+        )
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ConnectionClosedError):
-        return (f"{where} failed: cannot reach the object store{at}; check s3.endpoint_url or "
-                "AWS_ENDPOINT_URL, and that the store is running and reachable")
+        return (
+            f"{where} failed: cannot reach the object store{at}; check s3.endpoint_url or "
+            "AWS_ENDPOINT_URL, and that the store is running and reachable"
+        )
     if isinstance(exc, ReadTimeoutError):
         return f"{where} failed: the object store{at} did not answer in time; try again, or raise http.timeout"
     if isinstance(exc, ClientError):
@@ -143,19 +160,27 @@ def describe_failure(exc: BaseException, settings: ObjectStoreSettings, endpoint
         code = str(error.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code == "NoSuchBucket":
-            return (f"{where} failed: the bucket {settings.bucket!r} does not exist{at}; create it, "
-                    "or fix the bucket in output_dir (and the endpoint in s3.endpoint_url or AWS_ENDPOINT_URL)")
+            return (
+                f"{where} failed: the bucket {settings.bucket!r} does not exist{at}; create it, "
+                "or fix the bucket in output_dir (and the endpoint in s3.endpoint_url or AWS_ENDPOINT_URL)"
+            )
         if code in _CREDENTIAL_CODES:
-            return (f"{where} failed: the object store{at} refused the credentials ({code}); check "
-                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and AWS_REGION")
+            return (
+                f"{where} failed: the object store{at} refused the credentials ({code}); check "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and AWS_REGION"
+            )
         if code in _DENIED_CODES or status == 403:
             prefix = f"{settings.prefix}/*" if settings.prefix else "*"
-            return (f"{where} failed: access denied ({code or status}); the credentials in use need "
-                    f"s3:ListBucket on {settings.bucket} and s3:GetObject, s3:PutObject and "
-                    f"s3:DeleteObject on {settings.bucket}/{prefix}")
+            return (
+                f"{where} failed: access denied ({code or status}); the credentials in use need "
+                f"s3:ListBucket on {settings.bucket} and s3:GetObject, s3:PutObject and "
+                f"s3:DeleteObject on {settings.bucket}/{prefix}"
+            )
         if code in _REGION_CODES or status == 301:
-            return (f"{where} failed: the bucket is in another region ({code or status}); set AWS_REGION "
-                    "(or AWS_DEFAULT_REGION) to the bucket's region")
+            return (
+                f"{where} failed: the bucket is in another region ({code or status}); set AWS_REGION "
+                "(or AWS_DEFAULT_REGION) to the bucket's region"
+            )
         message = " ".join(str(error.get("Message", "")).split())[:200]
         return f"{where} failed: the object store{at} answered {status} {code}: {message}"
     return f"{where} failed: {type(exc).__name__}: {exc}"
@@ -164,11 +189,20 @@ def describe_failure(exc: BaseException, settings: ObjectStoreSettings, endpoint
 class ObjectStoreWriter:
     """`FeedWriter` for a bucket: puts each file only when its bytes changed, then prunes what is gone."""
 
-    def __init__(self, settings: ObjectStoreSettings, *, client: Any | None = None,
-                 connect_timeout: float = 10.0, read_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        settings: ObjectStoreSettings,
+        *,
+        client: Any | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+    ) -> None:
         self.settings = settings
-        self.client = client if client is not None else make_client(
-            settings, connect_timeout=connect_timeout, read_timeout=read_timeout)
+        self.client = (
+            client
+            if client is not None
+            else make_client(settings, connect_timeout=connect_timeout, read_timeout=read_timeout)
+        )
         self.report = PublishReport(written=[], unchanged=0, removed=[])
         self.produced: set[str] = set()
         self._fingerprints_dropped = False
@@ -204,14 +238,23 @@ class ObjectStoreWriter:
             for rel in stale:
                 # One DeleteObject per key: DeleteObjects needs Content-MD5, which not every
                 # S3-compatible store accepts in the form recent botocore sends; few feeds ever go.
-                self._call("deleting a stale feed from", self.client.delete_object,
-                           Bucket=self.settings.bucket, Key=self._key(rel))
+                self._call(
+                    "deleting a stale feed from",
+                    self.client.delete_object,
+                    Bucket=self.settings.bucket,
+                    Key=self._key(rel),
+                )
                 del self.listed[rel]
                 self.report.removed.append(rel)
                 log.info("removed %s: no longer produced", self._key(rel))
         self.report.written.sort()
-        log.info("published to %s: %d put, %d unchanged, %d removed", self.settings.url,
-                 len(self.report.written), self.report.unchanged, len(self.report.removed))
+        log.info(
+            "published to %s: %d put, %d unchanged, %d removed",
+            self.settings.url,
+            len(self.report.written),
+            self.report.unchanged,
+            len(self.report.removed),
+        )
         return self.report
 
     # -- fingerprints, kept in the bucket beside the feeds --------------------------------
@@ -232,8 +275,11 @@ class ObjectStoreWriter:
         if not isinstance(data, dict):
             return {}
         # An object deleted by hand (or never put) must be rendered again whatever its fingerprint.
-        return {rel: value for rel, value in data.items()
-                if isinstance(rel, str) and isinstance(value, str) and rel in self.listed}
+        return {
+            rel: value
+            for rel, value in data.items()
+            if isinstance(rel, str) and isinstance(value, str) and rel in self.listed
+        }
 
     def save_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
         """Record what each file was rendered from (after the files themselves are put); not put when the same."""
@@ -267,7 +313,7 @@ class ObjectStoreWriter:
         listed: dict[str, str] = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.settings.bucket, Prefix=start):
             for item in page.get("Contents", ()):
-                rel = item["Key"][len(start):]
+                rel = item["Key"][len(start) :]
                 try:
                     _checked_relative(rel)
                 except ValueError:
@@ -291,8 +337,13 @@ class ObjectStoreWriter:
         from botocore.exceptions import ClientError
 
         try:
-            head = self._call("checking", self.client.head_object, Bucket=self.settings.bucket,
-                              Key=self._key(rel), ChecksumMode="ENABLED")
+            head = self._call(
+                "checking",
+                self.client.head_object,
+                Bucket=self.settings.bucket,
+                Key=self._key(rel),
+                ChecksumMode="ENABLED",
+            )
         except PublishError as exc:
             cause = exc.__cause__
             if isinstance(cause, ClientError) and str(cause.response.get("Error", {}).get("Code")) in _MISSING_CODES:
@@ -304,10 +355,18 @@ class ObjectStoreWriter:
         md5 = _md5(data)
         # Content-MD5 (every S3-compatible store checks it) and a SHA-256 the store checks and
         # keeps: a body damaged on the way is refused, and the checksum stays with the object.
-        self._call("putting a feed into", self.client.put_object,
-                   Bucket=self.settings.bucket, Key=self._key(rel), Body=data, ContentType=kind,
-                   CacheControl=cache_control, ContentMD5=_b64(md5), ChecksumAlgorithm="SHA256",
-                   ChecksumSHA256=_b64(hashlib.sha256(data).digest()))
+        self._call(
+            "putting a feed into",
+            self.client.put_object,
+            Bucket=self.settings.bucket,
+            Key=self._key(rel),
+            Body=data,
+            ContentType=kind,
+            CacheControl=cache_control,
+            ContentMD5=_b64(md5),
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=_b64(hashlib.sha256(data).digest()),
+        )
         self.listed[rel] = md5.hex()
 
     def _drop_fingerprints(self) -> None:
@@ -316,8 +375,12 @@ class ObjectStoreWriter:
             return
         self._fingerprints_dropped = True
         if FINGERPRINTS in self.listed:
-            self._call("deleting the fingerprints from", self.client.delete_object,
-                       Bucket=self.settings.bucket, Key=self._key(FINGERPRINTS))
+            self._call(
+                "deleting the fingerprints from",
+                self.client.delete_object,
+                Bucket=self.settings.bucket,
+                Key=self._key(FINGERPRINTS),
+            )
             del self.listed[FINGERPRINTS]
 
 

@@ -200,7 +200,10 @@ class FeedWriter:
         self.report.written.sort()
         log.info(
             "published to %s: %d written, %d unchanged, %d removed",
-            self.root, len(self.report.written), self.report.unchanged, len(self.report.removed),
+            self.root,
+            len(self.report.written),
+            self.report.unchanged,
+            len(self.report.removed),
         )
         return self.report
 
@@ -236,7 +239,8 @@ def load_fingerprints(output_dir: Path) -> dict[str, str]:
         return {}
     # A file deleted by hand (or never written) must be rendered again whatever its fingerprint.
     return {
-        rel: value for rel, value in data.items()
+        rel: value
+        for rel, value in data.items()
         if isinstance(rel, str) and isinstance(value, str) and _is_regular_file_inside(output_dir, rel)
     }
 

@@ -86,7 +86,14 @@ from tracker.sources.decode import ACCEPT_ENCODING, BodyDecoder, DecodeError, co
 log = logging.getLogger(__name__)
 
 FETCH_ERROR_KINDS = (
-    "connect", "timeout", "http", "too-large", "redirect", "not-found", "forbidden-host", "robots",
+    "connect",
+    "timeout",
+    "http",
+    "too-large",
+    "redirect",
+    "not-found",
+    "forbidden-host",
+    "robots",
 )
 MAX_REDIRECTS = 5
 ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309: parse at least 500 KiB; more than that is not a robots.txt
@@ -229,7 +236,9 @@ class Fetcher:
         if scheme and len(scheme) > 1 and "://" in url:
             raise _fail(
                 f"unsupported URL scheme {scheme!r}: use http://, https://, file:// or a local path",
-                source=source, url=url, kind="not-found",
+                source=source,
+                url=url,
+                kind="not-found",
             )
         return self._fetch_file(Path(url).expanduser(), url, source=source, etag=etag, last_modified=last_modified)
 
@@ -244,7 +253,9 @@ class Fetcher:
         except FileNotFoundError:
             raise _fail(
                 f"file not found: {path} (check the path; relative paths are from {Path.cwd()})",
-                source=source, url=url, kind="not-found",
+                source=source,
+                url=url,
+                kind="not-found",
             ) from None
         except OSError as exc:
             raise _fail(f"cannot read {path}: {exc.strerror}", source=source, url=url, kind="not-found") from None
@@ -255,8 +266,14 @@ class Fetcher:
         if _file_unchanged(file_etag, stat.st_mtime, etag, last_modified):
             log.debug("%s: %s unchanged", source, path)
             return RawDocument(
-                url=url, body=b"", source=source, content_type=_guess_type(path), fetched_at=_now(),
-                etag=file_etag, last_modified=file_modified, not_modified=True,
+                url=url,
+                body=b"",
+                source=source,
+                content_type=_guess_type(path),
+                fetched_at=_now(),
+                etag=file_etag,
+                last_modified=file_modified,
+                not_modified=True,
             )
         limit = self.settings.max_bytes
         if stat.st_size > limit:
@@ -271,24 +288,35 @@ class Fetcher:
             raise _too_large(limit, source, url)
         refused = _not_a_document(body)
         if refused:
-            raise _fail(f"{path} {refused}; tracker reads feeds, HTML, markdown, CSV and JSON files",
-                        source=source, url=url, kind="content")
+            raise _fail(
+                f"{path} {refused}; tracker reads feeds, HTML, markdown, CSV and JSON files",
+                source=source,
+                url=url,
+                kind="content",
+            )
         return RawDocument(
-            url=url, body=body, source=source, content_type=_guess_type(path), fetched_at=_now(),
-            etag=file_etag, last_modified=file_modified,
+            url=url,
+            body=body,
+            source=source,
+            content_type=_guess_type(path),
+            fetched_at=_now(),
+            etag=file_etag,
+            last_modified=file_modified,
         )
 
     # -- HTTP --------------------------------------------------------------------------
 
-    def _fetch_remote(
-        self, url: str, *, source: str, etag: str | None, last_modified: str | None
-    ) -> RawDocument:
+    def _fetch_remote(self, url: str, *, source: str, etag: str | None, last_modified: str | None) -> RawDocument:
         """GET with retries; each attempt follows redirects itself."""
         try:
             parsed = httpx.URL(url)
         except httpx.InvalidURL as exc:
-            raise _fail(f"invalid URL: {_scrub(exc, [url])}; check the source's url in sources.toml", source=source,
-                        url=url, kind="not-found") from None
+            raise _fail(
+                f"invalid URL: {_scrub(exc, [url])}; check the source's url in sources.toml",
+                source=source,
+                url=url,
+                kind="not-found",
+            ) from None
         if not parsed.host:
             raise _fail("invalid URL: no host name", source=source, url=url, kind="not-found")
         self._check_host(parsed, source=source, url=url)
@@ -299,19 +327,28 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        return self._get(url, headers, source=source, etag=etag, last_modified=last_modified,
-                         limit=self.settings.max_bytes)
+        return self._get(
+            url, headers, source=source, etag=etag, last_modified=last_modified, limit=self.settings.max_bytes
+        )
 
     def _get(
-        self, url: str, headers: dict[str, str], *, source: str, etag: str | None, last_modified: str | None,
-        limit: int, robots: bool = False,
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        source: str,
+        etag: str | None,
+        last_modified: str | None,
+        limit: int,
+        robots: bool = False,
     ) -> RawDocument:
         """The retry loop around `_attempt`; `robots`: a robots.txt (truncated at the cap, redirects anywhere)."""
         attempts = 1 + max(0, self.settings.retries)
         for attempt in range(1, attempts + 1):
             try:
-                return self._attempt(url, headers, source=source, etag=etag, last_modified=last_modified, limit=limit,
-                                     robots=robots)
+                return self._attempt(
+                    url, headers, source=source, etag=etag, last_modified=last_modified, limit=limit, robots=robots
+                )
             except _Retry as retry:
                 error = retry.error
                 cap = max(self.settings.max_retry_wait, 0.0)
@@ -321,13 +358,19 @@ class Fetcher:
                     raise _fail(
                         f"{error.message}; the server asked to wait {retry.retry_after:g} s (Retry-After), "
                         f"more than http.max_retry_wait ({cap:g} s): not retried in this run",
-                        source=source, url=url, status=error.status, kind=error.kind,
+                        source=source,
+                        url=url,
+                        status=error.status,
+                        kind=error.kind,
                     ) from None
                 if attempt == attempts:
                     suffix = "attempt" if attempts == 1 else "attempts"
                     raise _fail(
                         f"{error.message} after {attempts} {suffix}; {retry.hint}",
-                        source=source, url=url, status=error.status, kind=error.kind,
+                        source=source,
+                        url=url,
+                        status=error.status,
+                        kind=error.kind,
                     ) from None
                 delay = self._delay(attempt, retry.retry_after)
                 log.warning(
@@ -378,7 +421,9 @@ class Fetcher:
             raise _fail(
                 f"robots.txt of {origin} disallows this URL for user agent {self._user_agent!r}; "
                 "remove the source or ask the site's owner",
-                source=source, url=url, kind="robots",
+                source=source,
+                url=url,
+                kind="robots",
             )
 
     def _load_robots(self, origin: str, target: httpx.URL, *, source: str, url: str) -> Protego | None:
@@ -392,8 +437,15 @@ class Fetcher:
         etag, last_modified = (cached[1], cached[2]) if cached else (None, None)
         conditional = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
         try:
-            raw = self._get(robots_url, conditional, source=source, etag=etag, last_modified=last_modified,
-                            limit=ROBOTS_MAX_BYTES, robots=True)
+            raw = self._get(
+                robots_url,
+                conditional,
+                source=source,
+                etag=etag,
+                last_modified=last_modified,
+                limit=ROBOTS_MAX_BYTES,
+                robots=True,
+            )
         except FetchError as exc:
             if exc.kind in ("connect", "timeout"):
                 # Unreachable (RFC 9309 §2.3.1.4): the source itself would fail the same way.
@@ -401,7 +453,11 @@ class Fetcher:
             if exc.status is not None and exc.status >= 500:
                 raise _fail(
                     f"robots.txt of {origin} answers {exc.status}: the site is treated as disallowed "
-                    "until it recovers (RFC 9309)", source=source, url=url, status=exc.status, kind="robots",
+                    "until it recovers (RFC 9309)",
+                    source=source,
+                    url=url,
+                    status=exc.status,
+                    kind="robots",
                 ) from None
             log.info("%s: no usable robots.txt at %s (%s); no rules apply", source, robots_url, exc.message)
             return None
@@ -431,12 +487,21 @@ class Fetcher:
                 f"host {host!r} is not allowed{where}; only the hosts of the sources in sources.toml are fetched "
                 f"({', '.join(sorted(self.allowed_hosts)) or 'none: no source is remote'}); "
                 "add a source on that host if it should be fetched",
-                source=source, url=url, kind="forbidden-host",
+                source=source,
+                url=url,
+                kind="forbidden-host",
             )
 
     def _attempt(
-        self, url: str, headers: dict[str, str], *, source: str, etag: str | None, last_modified: str | None,
-        limit: int, robots: bool = False,
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        source: str,
+        etag: str | None,
+        last_modified: str | None,
+        limit: int,
+        robots: bool = False,
     ) -> RawDocument:
         """One attempt: the request and its redirect chain. Raises _Retry for transient failures."""
         request = self._client.build_request("GET", url, headers=headers)
@@ -453,8 +518,14 @@ class Fetcher:
                             request = self._next_hop(response, chain, source=source, url=url, robots=robots)
                             continue
                         return self._read(
-                            response, url, source=source, etag=etag, last_modified=last_modified, limit=limit,
-                            deadline=deadline, truncate=robots,
+                            response,
+                            url,
+                            source=source,
+                            etag=etag,
+                            last_modified=last_modified,
+                            limit=limit,
+                            deadline=deadline,
+                            truncate=robots,
                         )
                     finally:
                         response.close()
@@ -466,7 +537,9 @@ class Fetcher:
                     raise _fail(
                         f"the response took longer than {max_seconds:g} s (http.max_seconds) and was cut off; "
                         "the server is sending very slowly: try again later or raise http.max_seconds",
-                        source=source, url=url, kind="timeout",
+                        source=source,
+                        url=url,
+                        kind="timeout",
                     ) from None
                 if isinstance(exc, httpx.ConnectTimeout):
                     phase, seconds, setting = "connecting", self.settings.connect_timeout, "http.connect_timeout"
@@ -478,8 +551,9 @@ class Fetcher:
                 ) from None
             except net.AddressRefused as exc:
                 if robots:
-                    raise _fail(f"robots.txt redirect refused: {exc}", source=source, url=url,
-                                kind="redirect") from None
+                    raise _fail(
+                        f"robots.txt redirect refused: {exc}", source=source, url=url, kind="redirect"
+                    ) from None
                 raise _fail(f"refused: {exc}", source=source, url=url, kind="forbidden-host") from None
             except httpx.RemoteProtocolError as exc:
                 if "location header" in str(exc).lower():
@@ -489,25 +563,32 @@ class Fetcher:
                 raise _Retry(
                     _fail(
                         f"the connection broke before the response was complete ({_scrub(exc, chain)})",
-                        source=source, url=url, kind="connect",
+                        source=source,
+                        url=url,
+                        kind="connect",
                     ),
                     "check the network or try again later",
                 ) from None
             except httpx.UnsupportedProtocol as exc:
-                raise _fail(f"unsupported URL: {_scrub(exc, chain)}", source=source, url=url,
-                            kind="not-found") from None
+                raise _fail(
+                    f"unsupported URL: {_scrub(exc, chain)}", source=source, url=url, kind="not-found"
+                ) from None
             except (httpx.DecodingError, DecodeError) as exc:
                 raise _fail(
                     f"the body could not be decoded: {_scrub(exc, chain)}; tracker accepts one Content-Encoding, "
                     "gzip or deflate: ask the site's owner to fix the server, or disable the source",
-                    source=source, url=url, kind="http",
+                    source=source,
+                    url=url,
+                    kind="http",
                 ) from None
             except (httpx.ConnectError, httpx.ProxyError) as exc:
                 host = urllib.parse.urlsplit(mask_url(chain[-1])).netloc
                 raise _Retry(
                     _fail(
                         f"could not connect to {host} ({type(exc).__name__}: {_scrub(exc, chain) or 'no detail'})",
-                        source=source, url=url, kind="connect",
+                        source=source,
+                        url=url,
+                        kind="connect",
                     ),
                     "check the URL's host and port, DNS and the network",
                 ) from None
@@ -515,7 +596,9 @@ class Fetcher:
                 raise _Retry(
                     _fail(
                         f"the connection failed ({type(exc).__name__}: {_scrub(exc, chain) or 'no detail'})",
-                        source=source, url=url, kind="connect",
+                        source=source,
+                        url=url,
+                        kind="connect",
                     ),
                     "check the network or try again later",
                 ) from None
@@ -530,8 +613,11 @@ class Fetcher:
         target = str(request.url)
         if request.url.scheme not in REMOTE_SCHEMES:
             raise _fail(
-                f"redirected to an unsupported URL {mask_url(target)}", source=source, url=url,
-                status=response.status_code, kind="redirect",
+                f"redirected to an unsupported URL {mask_url(target)}",
+                source=source,
+                url=url,
+                status=response.status_code,
+                kind="redirect",
             )
         chain.append(target)
         if len(chain) - 1 > MAX_REDIRECTS:
@@ -539,7 +625,10 @@ class Fetcher:
             what = "a redirect loop" if loop else f"more than {MAX_REDIRECTS} redirects"
             raise _fail(
                 f"{what}: {' -> '.join(mask_url(u) for u in chain)}; check the URL",
-                source=source, url=url, status=response.status_code, kind="redirect",
+                source=source,
+                url=url,
+                status=response.status_code,
+                kind="redirect",
             )
         if robots:
             # RFC 9309 §2.3.1.2: robots.txt redirects are followed across hosts. The address
@@ -554,8 +643,16 @@ class Fetcher:
         return request
 
     def _read(
-        self, response: httpx.Response, url: str, *, source: str, etag: str | None, last_modified: str | None,
-        limit: int, deadline: float, truncate: bool = False,
+        self,
+        response: httpx.Response,
+        url: str,
+        *,
+        source: str,
+        etag: str | None,
+        last_modified: str | None,
+        limit: int,
+        deadline: float,
+        truncate: bool = False,
     ) -> RawDocument:
         """A final (non-redirect) response as a RawDocument or an error; `truncate`: keep the first `limit` bytes."""
         status = response.status_code
@@ -564,13 +661,21 @@ class Fetcher:
         if status == 304:
             if not (etag or last_modified):
                 raise _fail(
-                    "HTTP 304 Not Modified although no validators were sent", source=source, url=url,
-                    status=status, kind="http",
+                    "HTTP 304 Not Modified although no validators were sent",
+                    source=source,
+                    url=url,
+                    status=status,
+                    kind="http",
                 )
             return RawDocument(
-                url=url, body=b"", source=source, content_type=response.headers.get("Content-Type"),
-                fetched_at=_now(), etag=response.headers.get("ETag") or etag,
-                last_modified=response.headers.get("Last-Modified") or last_modified, not_modified=True,
+                url=url,
+                body=b"",
+                source=source,
+                content_type=response.headers.get("Content-Type"),
+                fetched_at=_now(),
+                etag=response.headers.get("ETag") or etag,
+                last_modified=response.headers.get("Last-Modified") or last_modified,
+                not_modified=True,
             )
         if status >= 300:
             raise self._status_error(response, source=source, url=url)
@@ -588,8 +693,13 @@ class Fetcher:
             if len(body) > limit or wire > limit:
                 if truncate:
                     del body[limit:]
-                    log.info("%s: %s is larger than %d bytes; its first %d bytes are used", source,
-                             mask_url(url), limit, len(body))
+                    log.info(
+                        "%s: %s is larger than %d bytes; its first %d bytes are used",
+                        source,
+                        mask_url(url),
+                        limit,
+                        len(body),
+                    )
                     break
                 raise _too_large(limit, source, url)
             if self._clock() > deadline:
@@ -600,8 +710,12 @@ class Fetcher:
             # A rule cut in the middle is not a rule: drop the last, incomplete line.
             body = body[: body.rfind(b"\n") + 1]
         return RawDocument(
-            url=url, body=bytes(body), source=source, content_type=response.headers.get("Content-Type"),
-            fetched_at=_now(), etag=response.headers.get("ETag"),
+            url=url,
+            body=bytes(body),
+            source=source,
+            content_type=response.headers.get("Content-Type"),
+            fetched_at=_now(),
+            etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
         )
 
@@ -676,7 +790,9 @@ def _too_large(limit: int, source: str, url: str, *, declared: int | None = None
     return _fail(
         f"response larger than {limit} bytes (http.max_bytes){size}; "
         "raise http.max_bytes if this source is legitimately that big",
-        source=source, url=url, kind="too-large",
+        source=source,
+        url=url,
+        kind="too-large",
     )
 
 
@@ -719,9 +835,14 @@ def _now() -> datetime:
 
 # Signatures of files that are certainly not documents (a saved PDF, an image, an archive).
 _BINARY_MAGIC = (
-    (b"%PDF", "a PDF"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
-    (b"PK\x03\x04", "a ZIP archive (or an Office file)"), (b"\x1f\x8b", "gzip-compressed"),
-    (b"\x7fELF", "a program"), (b"SQLite format 3", "a SQLite database"),
+    (b"%PDF", "a PDF"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office file)"),
+    (b"\x1f\x8b", "gzip-compressed"),
+    (b"\x7fELF", "a program"),
+    (b"SQLite format 3", "a SQLite database"),
 )
 
 

@@ -127,7 +127,9 @@ def check_document(raw: RawDocument, kind: str) -> RawDocument:
     if hostile_xml(raw.body):
         raise ContentError(
             "the document declares XML entities in its DOCTYPE (entity expansion or external entities); refused",
-            kind="hostile", source=raw.source, url=raw.url,
+            kind="hostile",
+            source=raw.source,
+            url=raw.url,
         )
     raw = fix_charset(raw)
     if kind not in FEED_KINDS:
@@ -146,12 +148,16 @@ def check_document(raw: RawDocument, kind: str) -> RawDocument:
             what = f"{raw.content_type or 'no content type'}, starting {rest[:40]!r}"
         raise ContentError(
             f"expected a feed ({kind}), got {what}; the site may be failing or have moved the feed",
-            kind="content", source=raw.source, url=raw.url,
+            kind="content",
+            source=raw.source,
+            url=raw.url,
         )
     problem = well_formed(raw.body)
     if problem is not None:
         raise ContentError(
             f"the feed is not well-formed XML ({problem}); refused whole, earlier data is kept",
-            kind="malformed", source=raw.source, url=raw.url,
+            kind="malformed",
+            source=raw.source,
+            url=raw.url,
         )
     return raw

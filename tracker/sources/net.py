@@ -168,12 +168,16 @@ class GuardedBackend(httpcore.SyncBackend):
             return None
         named = parse_ip(host)
         if is_blocked(ip) and not (named == ip and host.lower().strip("[]") in self.trusted):
-            return ("a link-local or cloud-metadata address, which is never fetched unless a source in "
-                    "sources.toml names that address itself")
+            return (
+                "a link-local or cloud-metadata address, which is never fetched unless a source in "
+                "sources.toml names that address itself"
+            )
         state = self.scope.current
         if state.robots and host.lower() not in self.trusted and not ip.is_global and not state.private_ok:
-            return ("a loopback or private address, to which a public site's robots.txt may not redirect; "
-                    "the robots.txt is treated as unavailable")
+            return (
+                "a loopback or private address, to which a public site's robots.txt may not redirect; "
+                "the robots.txt is treated as unavailable"
+            )
         return None
 
     def connect_tcp(

@@ -53,7 +53,9 @@ class Prefetch:
         by_host = _by_host(sources)
         self._futures = {name: Future() for names in by_host.values() for name in names}
         self._pool = ThreadPoolExecutor(max_workers=min(lanes, len(by_host)), thread_name_prefix="tracker-fetch")
-        log.info("fetching %d sources on %d hosts, %d at a time", len(self._futures), len(by_host), min(lanes, len(by_host)))
+        log.info(
+            "fetching %d sources on %d hosts, %d at a time", len(self._futures), len(by_host), min(lanes, len(by_host))
+        )
         for names in by_host.values():
             self._pool.submit(self._lane, fetch, names)
 

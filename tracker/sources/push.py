@@ -115,20 +115,23 @@ def load_webhooks(path: Path) -> tuple[Webhook, ...]:
         where = f"webhook[{index}]"
         for key in table:
             if key not in WEBHOOK_KEYS:
-                raise ConfigError(f"unknown key (known: {', '.join(WEBHOOK_KEYS)})", file=str(path),
-                                  key=f"{where}.{key}")
+                raise ConfigError(
+                    f"unknown key (known: {', '.join(WEBHOOK_KEYS)})", file=str(path), key=f"{where}.{key}"
+                )
         url = table.get("url")
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
             raise ConfigError("expected an http(s) URL", file=str(path), key=f"{where}.url")
         secret = table.get("secret")
         if secret is not None and (not isinstance(secret, str) or not secret):
             raise ConfigError("expected a non-empty string", file=str(path), key=f"{where}.secret")
-        hooks.append(Webhook(
-            url=url,
-            services=_strings(table.get("services", []), file=str(path), key=f"{where}.services"),
-            events=_strings(table.get("events", []), file=str(path), key=f"{where}.events"),
-            secret=secret,
-        ))
+        hooks.append(
+            Webhook(
+                url=url,
+                services=_strings(table.get("services", []), file=str(path), key=f"{where}.services"),
+                events=_strings(table.get("events", []), file=str(path), key=f"{where}.events"),
+                secret=secret,
+            )
+        )
     return tuple(hooks)
 
 
@@ -177,7 +180,11 @@ class Pusher:
         self.client.close()
 
     def post(
-        self, url: str, *, content: bytes, headers: dict[str, str],
+        self,
+        url: str,
+        *,
+        content: bytes,
+        headers: dict[str, str],
         sign: Callable[[int], dict[str, str]] | None = None,
     ) -> Delivery:
         """POST with retries on connection errors, timeouts, 429 and 5xx; `sign(now)` adds headers per attempt."""
@@ -217,8 +224,12 @@ class Pusher:
             if attempt <= self.retries:
                 log.info("push to %s failed (%s); retrying in %.1fs", shown, error, wait)
                 self.sleep(wait)
-        log.warning("push to %s failed after %d attempts: %s; check that the receiver is up and accepts "
-                    "the request", shown, attempt, error)
+        log.warning(
+            "push to %s failed after %d attempts: %s; check that the receiver is up and accepts the request",
+            shown,
+            attempt,
+            error,
+        )
         return Delivery(target=shown, ok=False, attempts=attempt, status=status, error=error)
 
     def ping_hub(self, hub: str, topics: Sequence[str]) -> Delivery:
@@ -228,11 +239,17 @@ class Pusher:
 
     def send(self, hook: Webhook, record: AnnouncementRecord) -> Delivery:
         """One webhook delivery of one new announcement."""
-        body = json.dumps({"type": "announcement.created", "announcement": announcement_payload(record)},
-                          ensure_ascii=False, sort_keys=True).encode("utf-8")
+        body = json.dumps(
+            {"type": "announcement.created", "announcement": announcement_payload(record)},
+            ensure_ascii=False,
+            sort_keys=True,
+        ).encode("utf-8")
         delivery_id = hashlib.sha256(f"{hook.url}\n{record.key}".encode()).hexdigest()[:32]
-        headers = {"Content-Type": "application/json", "X-Tracker-Event": "announcement.created",
-                   "X-Tracker-Delivery": delivery_id}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Tracker-Event": "announcement.created",
+            "X-Tracker-Delivery": delivery_id,
+        }
         secret = hook.secret
 
         def sign(now: int) -> dict[str, str]:
@@ -243,9 +260,11 @@ class Pusher:
 
         if not secret and hook.url not in self._warned:
             self._warned.add(hook.url)
-            log.warning("webhook %s has no secret: its deliveries are sent unsigned, so the receiver cannot "
-                        "tell them from forged ones; add secret = \"...\" to its [[webhook]] in webhooks.toml",
-                        mask_url(hook.url))
+            log.warning(
+                "webhook %s has no secret: its deliveries are sent unsigned, so the receiver cannot "
+                'tell them from forged ones; add secret = "..." to its [[webhook]] in webhooks.toml',
+                mask_url(hook.url),
+            )
         return self.post(hook.url, content=body, headers=headers, sign=sign)
 
 
@@ -267,7 +286,10 @@ def push(
             if hook.wants(record):
                 report.webhooks.append(pusher.send(hook, record))
     if report.hub or report.webhooks:
-        log.info("push: hub %s, %d webhook deliveries, %d failed",
-                 "pinged" if report.hub else "not configured or nothing changed", len(report.webhooks),
-                 len(report.failed))
+        log.info(
+            "push: hub %s, %d webhook deliveries, %d failed",
+            "pinged" if report.hub else "not configured or nothing changed",
+            len(report.webhooks),
+            len(report.failed),
+        )
     return report

@@ -182,9 +182,7 @@ class AnnouncementServiceRow(Base):
     __tablename__ = "announcement_services"
     __table_args__ = (Index("ix_announcement_services_by_date", "service_id", "sort_at", "announcement_id"),)
 
-    announcement_id: Mapped[int] = mapped_column(
-        ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
-    )
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
     sort_at: Mapped[datetime]
 
@@ -205,9 +203,7 @@ class AnnouncementRegionRow(Base):
     __tablename__ = "announcement_regions"
     __table_args__ = (Index("ix_announcement_regions_region", "region_id", "announcement_id"),)
 
-    announcement_id: Mapped[int] = mapped_column(
-        ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
-    )
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True)
 
 
@@ -254,9 +250,7 @@ class AnnouncementSessionRow(Base):
 
     __tablename__ = "announcement_sessions"
 
-    announcement_id: Mapped[int] = mapped_column(
-        ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
-    )
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True, index=True)
     method: Mapped[str] = mapped_column(String(50))
     score: Mapped[float] = mapped_column(Float)

@@ -94,12 +94,14 @@ def resolve_service(session: Session, text: str) -> Resolved:
     by_alias = select(ServiceAliasRow.service_id).where(func.lower(ServiceAliasRow.alias) == needle)
     exact = session.execute(
         select(ServiceRow.id, ServiceRow.slug, ServiceRow.name)
-        .where(or_(
-            func.lower(ServiceRow.slug) == needle,
-            ServiceRow.slug == slugify(wanted),
-            func.lower(ServiceRow.name) == needle,
-            ServiceRow.id.in_(by_alias),
-        ))
+        .where(
+            or_(
+                func.lower(ServiceRow.slug) == needle,
+                ServiceRow.slug == slugify(wanted),
+                func.lower(ServiceRow.name) == needle,
+                ServiceRow.id.in_(by_alias),
+            )
+        )
         .order_by(ServiceRow.slug)
     ).all()
     if exact:
@@ -143,8 +145,9 @@ def resolve_service(session: Session, text: str) -> Resolved:
 
 
 def _services(text: str, rows: Sequence[Any]) -> Resolved:
-    return Resolved("service", text, tuple(r.id for r in rows), tuple(r.slug for r in rows),
-                    tuple(r.name for r in rows))
+    return Resolved(
+        "service", text, tuple(r.id for r in rows), tuple(r.slug for r in rows), tuple(r.name for r in rows)
+    )
 
 
 # --------------------------------------------------------------------------- events
@@ -169,16 +172,17 @@ def resolve_event(session: Session, text: str) -> Resolved:
         event = detect_event(wanted)
         if event is not None:
             found = [
-                r for r in rows
-                if r.slug == event.slug
-                or (event.year is None and _YEAR_SUFFIX.sub("", r.slug) == event.slug)
+                r
+                for r in rows
+                if r.slug == event.slug or (event.year is None and _YEAR_SUFFIX.sub("", r.slug) == event.slug)
             ]
     if not found and slug:
         # 3. A part of the name or slug ("Summit", "community-day").
         found = [r for r in rows if needle in _collapse(r.name).lower() or slug in r.slug]
     if found:
-        return Resolved("event", text, tuple(r.id for r in found), tuple(r.slug for r in found),
-                        tuple(r.name for r in found))
+        return Resolved(
+            "event", text, tuple(r.id for r in found), tuple(r.slug for r in found), tuple(r.name for r in found)
+        )
     display: dict[str, str] = {}
     for r in rows:
         display.setdefault(_collapse(r.name).lower(), r.name)
@@ -212,8 +216,9 @@ def resolve_region(session: Session, text: str) -> Resolved:
     rows = session.execute(select(RegionRow.id, RegionRow.slug, RegionRow.name).order_by(RegionRow.slug)).all()
     exact = [r for r in rows if needle in (r.slug.lower(), r.name.lower()) or r.slug == slugify(wanted)]
     if exact:
-        return Resolved("region", text, tuple(r.id for r in exact), tuple(r.slug for r in exact),
-                        tuple(r.name for r in exact))
+        return Resolved(
+            "region", text, tuple(r.id for r in exact), tuple(r.slug for r in exact), tuple(r.name for r in exact)
+        )
     # Other spellings through the taxonomy ("GovCloud (US-West)" is AWS GovCloud (US)).
     from tracker.normalize.taxonomy import Taxonomy
 

@@ -363,12 +363,15 @@ def _link_regions(session: Session, announcement_id: int, regions: Sequence[Serv
             session.add(row)
             found[region.slug] = row
     session.flush()
-    linked = set(session.scalars(
-        select(AnnouncementRegionRow.region_id).where(AnnouncementRegionRow.announcement_id == announcement_id)
-    ))
+    linked = set(
+        session.scalars(
+            select(AnnouncementRegionRow.region_id).where(AnnouncementRegionRow.announcement_id == announcement_id)
+        )
+    )
     session.add_all(
         AnnouncementRegionRow(announcement_id=announcement_id, region_id=found[slug].id)
-        for slug in slugs if found[slug].id not in linked
+        for slug in slugs
+        if found[slug].id not in linked
     )
 
 
@@ -500,7 +503,11 @@ def _published_hash(row: AnnouncementRow, service_slugs: Iterable[str]) -> str:
 
 
 def upsert_announcement(
-    session: Session, na: NormalizedAnnouncement, *, now: datetime, event_id: int | None,
+    session: Session,
+    na: NormalizedAnnouncement,
+    *,
+    now: datetime,
+    event_id: int | None,
     document_url: str | None = None,
 ) -> tuple[int, str]:
     """Get-or-create by key and merge (see the module docstring); returns (id, created|updated|unchanged).
@@ -591,7 +598,9 @@ def upsert_announcement(
     return row.id, "updated"
 
 
-def _link_services(session: Session, announcement_id: int, service_ids: Iterable[int], announced_at: datetime | None) -> None:
+def _link_services(
+    session: Session, announcement_id: int, service_ids: Iterable[int], announced_at: datetime | None
+) -> None:
     """Tie an announcement to services, with its date as the sort key of each link."""
     sort_at = _utc(announced_at) or UNDATED
     session.add_all(
@@ -608,9 +617,11 @@ def dedupe_candidates(
     slugs = sorted(set(service_slugs))
     if not slugs:
         return []
-    ids = select(AnnouncementServiceRow.announcement_id).join(
-        ServiceRow, ServiceRow.id == AnnouncementServiceRow.service_id
-    ).where(ServiceRow.slug.in_(slugs))
+    ids = (
+        select(AnnouncementServiceRow.announcement_id)
+        .join(ServiceRow, ServiceRow.id == AnnouncementServiceRow.service_id)
+        .where(ServiceRow.slug.in_(slugs))
+    )
     # Plain rows, not ORM objects: this runs for every new announcement of a backfill.
     query = (
         select(
@@ -667,7 +678,13 @@ def keys_mentioned_by(session: Session, document_id: int) -> list[str]:
 
 
 def add_mention(
-    session: Session, announcement_id: int, document_id: int, *, excerpt: str, position: int, rule: str,
+    session: Session,
+    announcement_id: int,
+    document_id: int,
+    *,
+    excerpt: str,
+    position: int,
+    rule: str,
     new_announcement: bool = False,
 ) -> bool:
     """Record that a document mentions an announcement; True when the mention is new.
@@ -676,8 +693,14 @@ def add_mention(
     mention yet and the look-up is skipped (one query less per launch in a backfill).
     """
     excerpt = strip_controls(excerpt)
-    row = None if new_announcement else session.scalar(
-        select(MentionRow).where(MentionRow.announcement_id == announcement_id, MentionRow.document_id == document_id)
+    row = (
+        None
+        if new_announcement
+        else session.scalar(
+            select(MentionRow).where(
+                MentionRow.announcement_id == announcement_id, MentionRow.document_id == document_id
+            )
+        )
     )
     if row is None:
         session.add(
@@ -726,8 +749,11 @@ def upsert_session(session: Session, s: ConferenceSession, *, event_id: int | No
     # Only a public http(s) link is stored (never javascript: or data:); text without controls.
     video = public_url(s.url)
     s = replace(
-        s, title=strip_controls(s.title), speakers=tuple(strip_controls(x) for x in s.speakers),
-        level=strip_controls(s.level) if s.level else s.level, track=strip_controls(s.track) if s.track else s.track,
+        s,
+        title=strip_controls(s.title),
+        speakers=tuple(strip_controls(x) for x in s.speakers),
+        level=strip_controls(s.level) if s.level else s.level,
+        track=strip_controls(s.track) if s.track else s.track,
         abstract=strip_controls(s.abstract) if s.abstract else s.abstract,
     )
     row = _find_session(session, s, key, event_id)
@@ -957,9 +983,16 @@ class _RecordReader:
             r.id: r
             for r in session.execute(
                 select(
-                    AnnouncementRow.id, AnnouncementRow.key, AnnouncementRow.title, AnnouncementRow.summary,
-                    AnnouncementRow.url, AnnouncementRow.announced_at, AnnouncementRow.updated_at,
-                    AnnouncementRow.status, AnnouncementRow.event_id, AnnouncementRow.announced_at_source,
+                    AnnouncementRow.id,
+                    AnnouncementRow.key,
+                    AnnouncementRow.title,
+                    AnnouncementRow.summary,
+                    AnnouncementRow.url,
+                    AnnouncementRow.announced_at,
+                    AnnouncementRow.updated_at,
+                    AnnouncementRow.status,
+                    AnnouncementRow.event_id,
+                    AnnouncementRow.announced_at_source,
                     AnnouncementRow.created_at,
                 ).where(AnnouncementRow.id.in_(ids))
             )
@@ -990,9 +1023,18 @@ class _RecordReader:
         links: dict[int, list[SessionLinkRecord]] = {}
         for link in session.execute(
             select(
-                AnnouncementSessionRow.announcement_id, AnnouncementSessionRow.method, AnnouncementSessionRow.score,
-                AnnouncementSessionRow.reason, SessionRow.id, SessionRow.title, SessionRow.kind, SessionRow.code,
-                SessionRow.video_url, SessionRow.speakers, SessionRow.level, SessionRow.event_id,
+                AnnouncementSessionRow.announcement_id,
+                AnnouncementSessionRow.method,
+                AnnouncementSessionRow.score,
+                AnnouncementSessionRow.reason,
+                SessionRow.id,
+                SessionRow.title,
+                SessionRow.kind,
+                SessionRow.code,
+                SessionRow.video_url,
+                SessionRow.speakers,
+                SessionRow.level,
+                SessionRow.event_id,
             )
             .join(SessionRow, SessionRow.id == AnnouncementSessionRow.session_id)
             .where(AnnouncementSessionRow.announcement_id.in_(ids))
@@ -1005,9 +1047,12 @@ class _RecordReader:
             | {link[11] for found in links.values() for link in found if link[11] is not None}  # type: ignore[index]
         )
         return [
-            replace(self._record(rows[i], service_ids.get(i, []), sources.get(i, []), links.get(i, [])),
-                    regions=tuple(regions.get(i, ())))
-            for i in ids if i in rows
+            replace(
+                self._record(rows[i], service_ids.get(i, []), sources.get(i, []), links.get(i, [])),
+                regions=tuple(regions.get(i, ())),
+            )
+            for i in ids
+            if i in rows
         ]
 
     def _event(self, event_id: int | None) -> tuple[str | None, str | None]:
@@ -1022,8 +1067,15 @@ class _RecordReader:
             sessions.append(
                 SessionLinkRecord(
                     session=SessionRecord(
-                        id=sid, title=title, kind=kind, code=code, url=public_url(video), event=name, event_slug=slug,
-                        speakers=tuple(speakers or ()), level=level,
+                        id=sid,
+                        title=title,
+                        kind=kind,
+                        code=code,
+                        url=public_url(video),
+                        event=name,
+                        event_slug=slug,
+                        speakers=tuple(speakers or ()),
+                        level=level,
                     ),
                     link=Link(method, score, reason),
                 )
@@ -1129,9 +1181,11 @@ def query_announcements(
         resolved = region if isinstance(region, Resolved) else resolve_region(session, region)
         if not resolved.ids:
             return []
-        conditions.append(AnnouncementRow.id.in_(
-            select(AnnouncementRegionRow.announcement_id).where(AnnouncementRegionRow.region_id.in_(resolved.ids))
-        ))
+        conditions.append(
+            AnnouncementRow.id.in_(
+                select(AnnouncementRegionRow.announcement_id).where(AnnouncementRegionRow.region_id.in_(resolved.ids))
+            )
+        )
     if since is not None:
         conditions.append(AnnouncementRow.announced_at >= _utc(since))
     if until is not None:
@@ -1265,9 +1319,7 @@ def feed_groups(session: Session) -> dict[str, list[str]]:
         .distinct()
     ).all()
     events = session.scalars(
-        select(EventRow.slug)
-        .join(AnnouncementRow, AnnouncementRow.event_id == EventRow.id)
-        .distinct()
+        select(EventRow.slug).join(AnnouncementRow, AnnouncementRow.event_id == EventRow.id).distinct()
     ).all()
     return {"services": sorted(services), "events": sorted(events)}
 
@@ -1344,8 +1396,13 @@ def archived_bodies(session: Session, sources: Sequence[str] | None = None) -> l
     """
     stmt = (
         select(
-            DocumentRow.archive_sha, SourceRow.name, SourceRow.kind, SourceRow.url,
-            func.count(), func.min(DocumentRow.id), func.min(DocumentRow.url),
+            DocumentRow.archive_sha,
+            SourceRow.name,
+            SourceRow.kind,
+            SourceRow.url,
+            func.count(),
+            func.min(DocumentRow.id),
+            func.min(DocumentRow.url),
         )
         .join(SourceRow, SourceRow.id == DocumentRow.source_id)
         .where(DocumentRow.archive_sha.is_not(None))

@@ -32,7 +32,8 @@ PG_DOCUMENT = "to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || c
 MAX_WORDS = 16  # longer queries are cut: each word is one more index probe
 
 # The English stop words PostgreSQL drops, so SQLite (which keeps every word) behaves the same.
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 a about above after again against all am an and any are as at be because been before being below
 between both but by can did do does doing down during each few for from further had has have having
 he her here hers herself him himself his how i if in into is it its itself just me more most my
@@ -40,7 +41,8 @@ myself no nor not now of off on once only or other our ours ourselves out over o
 so some such t than that the their theirs them themselves then there these they this those through
 to too under until up very was we were what when where which while who whom why will with you your
 yours yourself yourselves
-""".split())
+""".split()
+)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -91,9 +93,9 @@ def fulltext_condition(session: Session, query: str) -> ColumnElement[bool] | No
     if dialect == "postgresql":
         document = PG_DOCUMENT.replace("title", "announcements.title").replace("summary", "announcements.summary")
         # and_() of one clause renders as that clause: typed as a boolean condition, SQL unchanged.
-        return and_(text(f"{document} @@ to_tsquery('english'::regconfig, :fts_query)").bindparams(
-            fts_query=_pg_tsquery(words)
-        ))
+        return and_(
+            text(f"{document} @@ to_tsquery('english'::regconfig, :fts_query)").bindparams(fts_query=_pg_tsquery(words))
+        )
     # Any other database: a plain substring match on every word (slow, but correct enough).
     log.warning("no full-text index on %s: falling back to substring search", dialect)
     condition: ColumnElement[bool] | None = None

@@ -58,7 +58,8 @@ def _single(query: Mapping[str, list[str]], allowed: tuple[str, ...]) -> dict[st
     if unknown:
         raise BadRequest(
             f"unknown parameter {unknown[0]!r}; this endpoint accepts: {', '.join(allowed) or 'no parameters'}",
-            parameter=unknown[0], allowed=list(allowed),
+            parameter=unknown[0],
+            allowed=list(allowed),
         )
     out: dict[str, str] = {}
     for name, values in query.items():
@@ -78,8 +79,10 @@ def _no_controls(name: str, value: str) -> None:
     """Refuse control characters (NUL would be a database error on PostgreSQL)."""
     found = _CONTROL.search(value)
     if found:
-        raise BadRequest(f"parameter {name!r} contains a control character (U+{ord(found.group()):04X}); "
-                         "send printable text", parameter=name)
+        raise BadRequest(
+            f"parameter {name!r} contains a control character (U+{ord(found.group()):04X}); send printable text",
+            parameter=name,
+        )
 
 
 def parse_date(name: str, value: str, *, end: bool = False) -> datetime:
@@ -120,12 +123,18 @@ def parse_limit(value: str | None, *, default: int, maximum: int) -> int:
         return default
     # isdigit() alone admits other scripts' digits and superscripts, which int() takes or refuses.
     if not (value.isascii() and value.isdigit()):
-        raise BadRequest(f"parameter 'limit': {value!r} is not a whole number between 1 and {maximum}",
-                         parameter="limit", maximum=maximum)
+        raise BadRequest(
+            f"parameter 'limit': {value!r} is not a whole number between 1 and {maximum}",
+            parameter="limit",
+            maximum=maximum,
+        )
     limit = int(value)
     if not 1 <= limit <= maximum:
-        raise BadRequest(f"parameter 'limit' must be between 1 and {maximum}, got {limit}; "
-                         "use the cursor of the response for more", parameter="limit", maximum=maximum)
+        raise BadRequest(
+            f"parameter 'limit' must be between 1 and {maximum}, got {limit}; use the cursor of the response for more",
+            parameter="limit",
+            maximum=maximum,
+        )
     return limit
 
 
@@ -180,11 +189,15 @@ def decode_cursor(value: str, params: Mapping[str, str]) -> tuple[datetime | Non
         if not 1 <= last_id <= MAX_ID:
             raise ValueError(value)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("parameter 'cursor' is not a cursor this API made; use the next_cursor of a response",
-                         parameter="cursor") from None
+        raise BadRequest(
+            "parameter 'cursor' is not a cursor this API made; use the next_cursor of a response", parameter="cursor"
+        ) from None
     if digest != _filters_digest(params):
-        raise BadRequest("parameter 'cursor' belongs to a query with other filters; repeat the same filters "
-                         "with it, or start again without a cursor", parameter="cursor")
+        raise BadRequest(
+            "parameter 'cursor' belongs to a query with other filters; repeat the same filters "
+            "with it, or start again without a cursor",
+            parameter="cursor",
+        )
     return moment, last_id
 
 
@@ -208,9 +221,12 @@ class Api:
                 return routes[path](query)
             prefix = "/api/announcements/"
             if path.startswith(prefix) and len(path) > len(prefix):
-                return self.announcement(path[len(prefix):], query)
-            return json_error(404, f"no such API endpoint: {path}; see /api/openapi.json",
-                              endpoints=sorted([*routes, "/api/announcements/{id}", "/api/openapi.json"]))
+                return self.announcement(path[len(prefix) :], query)
+            return json_error(
+                404,
+                f"no such API endpoint: {path}; see /api/openapi.json",
+                endpoints=sorted([*routes, "/api/announcements/{id}", "/api/openapi.json"]),
+            )
         except BadRequest as exc:
             return json_error(400, exc.message, **exc.details)
 
@@ -263,8 +279,15 @@ class Api:
             region = _resolve(session, "region", params.get("region"))
             # One more than asked: tells whether there is a next page without a COUNT.
             records = repo.query_announcements(
-                session, service=service, event=event, since=since, until=until,
-                search=params.get("q"), session_code=params.get("session"), limit=limit + 1, after=after,
+                session,
+                service=service,
+                event=event,
+                since=since,
+                until=until,
+                search=params.get("q"),
+                session_code=params.get("session"),
+                limit=limit + 1,
+                after=after,
                 region=region,
             )
             feed = self._feed_for_filter(service, event)
@@ -272,16 +295,19 @@ class Api:
         next_cursor = encode_cursor(page[-1], params) if more and page else None
         next_url = None
         if next_cursor:
-            next_url = "/api/announcements?" + urlencode({**{k: v for k, v in params.items() if k != "cursor"},
-                                                           "cursor": next_cursor})
-        response = json_response({
-            "items": [self._record(r) for r in page],
-            "count": len(page),
-            "limit": limit,
-            "next_cursor": next_cursor,
-            "next": next_url,
-            "feed": feed,
-        })
+            next_url = "/api/announcements?" + urlencode(
+                {**{k: v for k, v in params.items() if k != "cursor"}, "cursor": next_cursor}
+            )
+        response = json_response(
+            {
+                "items": [self._record(r) for r in page],
+                "count": len(page),
+                "limit": limit,
+                "next_cursor": next_cursor,
+                "next": next_url,
+                "feed": feed,
+            }
+        )
         if next_url:
             response.headers["Link"] = f'<{next_url}>; rel="next"'
         return response
@@ -304,21 +330,35 @@ class Api:
         with unit_of_work(self.factory) as session:
             services = repo.list_services(session, with_counts=True)
         everything = params.get("all") == "true"
-        return json_response({"items": [
-            {"slug": s.slug, "name": s.name, "category": s.category, "announcements": n,
-             "feed": self._feed(f"services/{s.slug}")}
-            for s, n in services if n or everything
-        ]})
+        return json_response(
+            {
+                "items": [
+                    {
+                        "slug": s.slug,
+                        "name": s.name,
+                        "category": s.category,
+                        "announcements": n,
+                        "feed": self._feed(f"services/{s.slug}"),
+                    }
+                    for s, n in services
+                    if n or everything
+                ]
+            }
+        )
 
     def events(self, query: Mapping[str, list[str]]) -> Response:
         """GET /api/events: events with their announcement counts and feeds."""
         _single(query, ())
         with unit_of_work(self.factory) as session:
             events = repo.list_events(session)
-        return json_response({"items": [
-            {"slug": slug, "name": name, "announcements": n, "feed": self._feed(f"events/{slug}")}
-            for slug, name, n in events
-        ]})
+        return json_response(
+            {
+                "items": [
+                    {"slug": slug, "name": name, "announcements": n, "feed": self._feed(f"events/{slug}")}
+                    for slug, name, n in events
+                ]
+            }
+        )
 
     def sessions(self, query: Mapping[str, list[str]]) -> Response:
         """GET /api/sessions: conference sessions, optionally of one event."""
@@ -328,8 +368,18 @@ class Api:
             sessions = repo.list_sessions(session, event=_resolve(session, "event", params.get("event")))
 
         def one(s: SessionRecord) -> dict[str, Any]:
-            return {"id": s.id, "code": s.code, "title": s.title, "kind": s.kind, "url": s.url, "event": s.event,
-                    "event_slug": s.event_slug, "speakers": list(s.speakers), "level": s.level}
+            return {
+                "id": s.id,
+                "code": s.code,
+                "title": s.title,
+                "kind": s.kind,
+                "url": s.url,
+                "event": s.event,
+                "event_slug": s.event_slug,
+                "speakers": list(s.speakers),
+                "level": s.level,
+            }
 
-        return json_response({"items": [one(s) for s in sessions[:limit]], "count": min(limit, len(sessions)),
-                              "total": len(sessions)})
+        return json_response(
+            {"items": [one(s) for s in sessions[:limit]], "count": min(limit, len(sessions)), "total": len(sessions)}
+        )

@@ -15,8 +15,16 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 GZIP_MIN_BYTES = 256  # below this the gzip header costs more than it saves
-COMPRESSIBLE = ("text/", "application/json", "application/feed+json", "application/atom+xml",
-                "application/rss+xml", "application/xml", "application/javascript", "text/x-opml")
+COMPRESSIBLE = (
+    "text/",
+    "application/json",
+    "application/feed+json",
+    "application/atom+xml",
+    "application/rss+xml",
+    "application/xml",
+    "application/javascript",
+    "text/x-opml",
+)
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
@@ -104,7 +112,7 @@ def entity_tags(header: str) -> set[str]:
             while after < n and header[after] in " \t":
                 after += 1
             if after == n or header[after] == ",":  # a tag is a whole member, as RFC 9110 writes it
-                tags.add(header[i:close + 1])
+                tags.add(header[i : close + 1])
                 i = after
                 continue
             i = after
@@ -181,8 +189,12 @@ def finalize(response: Response, request_headers: dict[str, str], method: str) -
 def json_response(data: Any, *, status: int = 200, cache_control: str = "public, max-age=60") -> Response:
     """A JSON response (errors are never cached)."""
     body = (json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n").encode("utf-8")
-    return Response(status=status, body=body, content_type="application/json; charset=utf-8",
-                    cache_control=cache_control if status == 200 else "no-store")
+    return Response(
+        status=status,
+        body=body,
+        content_type="application/json; charset=utf-8",
+        cache_control=cache_control if status == 200 else "no-store",
+    )
 
 
 def json_error(status: int, message: str, **details: Any) -> Response:

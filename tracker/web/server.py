@@ -55,11 +55,11 @@ from tracker.web.responses import Response, compress, finalize, json_error, json
 log = logging.getLogger(__name__)
 
 _EMPTY_INDEX = (
-    b"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>tracker: nothing published yet</title>"
+    b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tracker: nothing published yet</title>'
     b"</head><body><h1>Nothing published yet</h1><p>The output folder holds no feeds. Run <code>tracker run</code> "
     b"(fetch, extract and publish) or <code>tracker publish</code> (publish what is stored), then reload.</p>"
-    b"<p>Stored announcements can be searched at <a href=\"/browse\">/browse</a> and queried at "
-    b"<a href=\"/api/announcements\">/api/announcements</a>.</p></body></html>\n"
+    b'<p>Stored announcements can be searched at <a href="/browse">/browse</a> and queried at '
+    b'<a href="/api/announcements">/api/announcements</a>.</p></body></html>\n'
 )
 
 CONTENT_TYPES = {
@@ -75,10 +75,16 @@ CONTENT_TYPES = {
 FEED_CACHE = "public, max-age=300"  # readers poll; five minutes of staleness is harmless
 ARCHIVE_CACHE = "public, max-age=86400"  # archive pages (RFC 5005) hardly ever change
 PAGE_CACHE = "public, max-age=300"
-BROWSE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
-              "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-STATIC_FILES = {"/browse": "browse.html", "/browse.js": "browse.js", "/browse.css": "browse.css",
-                "/favicon.svg": "favicon.svg"}
+BROWSE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+STATIC_FILES = {
+    "/browse": "browse.html",
+    "/browse.js": "browse.js",
+    "/browse.css": "browse.css",
+    "/favicon.svg": "favicon.svg",
+}
 MAX_QUERY = 4096
 API_CACHE_SECONDS = 5.0  # how long an API answer is reused for the same request
 API_CACHE_ENTRIES = 512
@@ -97,8 +103,11 @@ LIMIT_LOG_SECONDS = 60.0  # "connection limit reached" is logged at most this of
 # Readers' and browsers' requests to this server take under 2 KiB.
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024  # only GET and HEAD are served: a body is read only to send the 405
-REQUEST_HEADERS = {"accept-encoding": "HTTP_ACCEPT_ENCODING", "if-none-match": "HTTP_IF_NONE_MATCH",
-                   "if-modified-since": "HTTP_IF_MODIFIED_SINCE"}
+REQUEST_HEADERS = {
+    "accept-encoding": "HTTP_ACCEPT_ENCODING",
+    "if-none-match": "HTTP_IF_NONE_MATCH",
+    "if-modified-since": "HTTP_IF_MODIFIED_SINCE",
+}
 StartResponse = Callable[..., Any]
 
 
@@ -163,16 +172,24 @@ class FolderFiles:
                 body = path.read_bytes()
             except OSError:
                 return None
-            cached = _Cached(key=key, body=body, etag=strong_etag(body),
-                             last_modified=datetime.fromtimestamp(info.st_mtime, UTC).replace(microsecond=0))
+            cached = _Cached(
+                key=key,
+                body=body,
+                etag=strong_etag(body),
+                last_modified=datetime.fromtimestamp(info.st_mtime, UTC).replace(microsecond=0),
+            )
             with self._lock:
                 self._cache[rel] = cached
         if cached.gzipped is None and len(cached.body) >= 256:
             cached.gzipped = compress(cached.body)
         return Response(
-            status=200, body=cached.body, content_type=CONTENT_TYPES[path.suffix],
+            status=200,
+            body=cached.body,
+            content_type=CONTENT_TYPES[path.suffix],
             cache_control=ARCHIVE_CACHE if rel.startswith("archive/") else FEED_CACHE,
-            last_modified=cached.last_modified, etag=cached.etag, gzipped=cached.gzipped,
+            last_modified=cached.last_modified,
+            etag=cached.etag,
+            gzipped=cached.gzipped,
         )
 
 
@@ -189,11 +206,17 @@ class TrackerApp:
         package = resources.files("tracker.web") / "static"
         for url, name in STATIC_FILES.items():
             body = (package / name).read_bytes()
-            kind = {"html": "text/html", "js": "application/javascript", "css": "text/css",
-                    "svg": "image/svg+xml"}[name.rsplit(".", 1)[1]]
-            self.static[url] = Response(status=200, body=body, content_type=kind + "; charset=utf-8",
-                                       cache_control=PAGE_CACHE, etag=strong_etag(body),
-                                       headers={"Content-Security-Policy": BROWSE_CSP})
+            kind = {"html": "text/html", "js": "application/javascript", "css": "text/css", "svg": "image/svg+xml"}[
+                name.rsplit(".", 1)[1]
+            ]
+            self.static[url] = Response(
+                status=200,
+                body=body,
+                content_type=kind + "; charset=utf-8",
+                cache_control=PAGE_CACHE,
+                etag=strong_etag(body),
+                headers={"Content-Security-Policy": BROWSE_CSP},
+            )
 
     def api_response(self, path: str, query: dict[str, list[str]], raw_query: str) -> Response:
         """An API answer, from the micro-cache when the same request was answered moments ago.
@@ -375,8 +398,12 @@ class _Listener(TcpWSGIServer):
         cutoff = now - self.request_seconds
         for channel in self.active_channels.values():
             request = channel.request
-            if (request is not None and not request.completed and not channel.requests
-                    and channel.request_began < cutoff):
+            if (
+                request is not None
+                and not request.completed
+                and not channel.requests
+                and channel.request_began < cutoff
+            ):
                 channel.will_close = True
 
     def handle_accept(self) -> None:
@@ -393,9 +420,17 @@ class _Listener(TcpWSGIServer):
 class TrackerServer:
     """`tracker serve` bound to one address: the app on a waitress server with fixed limits."""
 
-    def __init__(self, address: tuple[str, int], *, output_dir: Path, factory: sessionmaker[Session],
-                 threads: int = THREADS, connection_limit: int = CONNECTION_LIMIT,
-                 idle_seconds: int = IDLE_SECONDS, request_seconds: int = REQUEST_SECONDS) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        output_dir: Path,
+        factory: sessionmaker[Session],
+        threads: int = THREADS,
+        connection_limit: int = CONNECTION_LIMIT,
+        idle_seconds: int = IDLE_SECONDS,
+        request_seconds: int = REQUEST_SECONDS,
+    ) -> None:
         self.app = TrackerApp(output_dir, factory)
         self.files = self.app.files
         self.api = self.app.api
@@ -412,7 +447,8 @@ class TrackerServer:
             raise
         self._map: dict[int, Any] = {}
         adjustments = Adjustments(
-            sockets=[sock], ident="tracker",
+            sockets=[sock],
+            ident="tracker",
             threads=threads,
             connection_limit=self.connection_limit,
             backlog=BACKLOG,
@@ -436,9 +472,16 @@ class TrackerServer:
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(threads)
         # What waitress.create_server does for a socket it is given, with the listener above.
-        self._server = _Listener(self.app, self._map, True, sock, dispatcher=dispatcher, adj=adjustments,
-                                 bind_socket=False, sockinfo=(sock.family, sock.type, sock.proto,
-                                                              sock.getsockname()))
+        self._server = _Listener(
+            self.app,
+            self._map,
+            True,
+            sock,
+            dispatcher=dispatcher,
+            adj=adjustments,
+            bind_socket=False,
+            sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
+        )
         self._server.request_seconds = request_seconds
         self._stop = threading.Event()
         self._stopped = threading.Event()
@@ -483,8 +526,9 @@ class TrackerServer:
         wasyncore.close_all(self._map, ignore_all=True)
 
 
-def make_server(output_dir: Path, factory: sessionmaker[Session], *, host: str = "127.0.0.1",
-                port: int = 8000) -> TrackerServer:
+def make_server(
+    output_dir: Path, factory: sessionmaker[Session], *, host: str = "127.0.0.1", port: int = 8000
+) -> TrackerServer:
     """A bound (not yet serving) server; port 0 picks a free port."""
     output_dir.mkdir(parents=True, exist_ok=True)
     return TrackerServer((host, port), output_dir=output_dir, factory=factory)
@@ -492,8 +536,14 @@ def make_server(output_dir: Path, factory: sessionmaker[Session], *, host: str =
 
 def serve_forever(server: TrackerServer) -> None:
     """Serve until interrupted, then close the socket."""
-    log.info("serving %s on %s (pid %d, at most %d connections, %d threads)", server.files.root, server.url,
-             os.getpid(), server.connection_limit, THREADS)
+    log.info(
+        "serving %s on %s (pid %d, at most %d connections, %d threads)",
+        server.files.root,
+        server.url,
+        os.getpid(),
+        server.connection_limit,
+        THREADS,
+    )
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:

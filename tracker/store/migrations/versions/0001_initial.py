@@ -143,13 +143,14 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["service_id"], ["services.id"], name=op.f("fk_announcement_services_service_id_services"), ondelete="CASCADE"
+            ["service_id"],
+            ["services.id"],
+            name=op.f("fk_announcement_services_service_id_services"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("announcement_id", "service_id", name=op.f("pk_announcement_services")),
     )
-    op.create_index(
-        op.f("ix_announcement_services_service_id"), "announcement_services", ["service_id"], unique=False
-    )
+    op.create_index(op.f("ix_announcement_services_service_id"), "announcement_services", ["service_id"], unique=False)
 
     op.create_table(
         "mentions",
@@ -210,13 +211,14 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["session_id"], ["sessions.id"], name=op.f("fk_announcement_sessions_session_id_sessions"), ondelete="CASCADE"
+            ["session_id"],
+            ["sessions.id"],
+            name=op.f("fk_announcement_sessions_session_id_sessions"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("announcement_id", "session_id", name=op.f("pk_announcement_sessions")),
     )
-    op.create_index(
-        op.f("ix_announcement_sessions_session_id"), "announcement_sessions", ["session_id"], unique=False
-    )
+    op.create_index(op.f("ix_announcement_sessions_session_id"), "announcement_sessions", ["session_id"], unique=False)
 
 
 def downgrade() -> None:

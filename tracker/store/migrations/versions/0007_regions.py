@@ -34,10 +34,15 @@ def upgrade() -> None:
         "announcement_regions",
         sa.Column("announcement_id", sa.Integer(), nullable=False),
         sa.Column("region_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["announcement_id"], ["announcements.id"],
-                                name=op.f("fk_announcement_regions_announcement_id_announcements"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["region_id"], ["regions.id"],
-                                name=op.f("fk_announcement_regions_region_id_regions"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["announcement_id"],
+            ["announcements.id"],
+            name=op.f("fk_announcement_regions_announcement_id_announcements"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["regions.id"], name=op.f("fk_announcement_regions_region_id_regions"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("announcement_id", "region_id", name=op.f("pk_announcement_regions")),
     )
     op.create_index("ix_announcement_regions_region", "announcement_regions", ["region_id", "announcement_id"])
