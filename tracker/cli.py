@@ -497,19 +497,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     factory = open_store(settings.database_url)
     with unit_of_work(factory) as session:
         sessions = repo.list_sessions(session, event=args.event)
-    rows: list[dict[str, Any]] = [
-        {
-            "id": s.id,
-            "code": s.code,
-            "title": s.title,
-            "kind": s.kind,
-            "url": s.url,
-            "event": s.event,
-            "speakers": list(s.speakers),
-            "level": s.level,
-        }
-        for s in sessions
-    ]
+    rows: list[dict[str, Any]] = [s.as_dict() for s in sessions]
     if args.format == "json":
         _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()

@@ -139,6 +139,20 @@ class SessionRecord:
     speakers: tuple[str, ...] = ()
     level: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the shape of `sessions --format json` and the API."""
+        return {
+            "id": self.id,
+            "code": self.code,
+            "title": self.title,
+            "kind": self.kind,
+            "url": self.url,
+            "event": self.event,
+            "event_slug": self.event_slug,
+            "speakers": list(self.speakers),
+            "level": self.level,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class SessionLinkRecord:

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlencode
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.items import AnnouncementRecord, SessionRecord
+from tracker.items import AnnouncementRecord
 from tracker.store import repository as repo
 from tracker.store.db import unit_of_work
 from tracker.store.names import Resolved, UnknownNameError, resolve_event, resolve_region, resolve_service
@@ -367,19 +367,10 @@ class Api:
         with unit_of_work(self.factory) as session:
             sessions = repo.list_sessions(session, event=_resolve(session, "event", params.get("event")))
 
-        def one(s: SessionRecord) -> dict[str, Any]:
-            return {
-                "id": s.id,
-                "code": s.code,
-                "title": s.title,
-                "kind": s.kind,
-                "url": s.url,
-                "event": s.event,
-                "event_slug": s.event_slug,
-                "speakers": list(s.speakers),
-                "level": s.level,
-            }
-
         return json_response(
-            {"items": [one(s) for s in sessions[:limit]], "count": min(limit, len(sessions)), "total": len(sessions)}
+            {
+                "items": [s.as_dict() for s in sessions[:limit]],
+                "count": min(limit, len(sessions)),
+                "total": len(sessions),
+            }
         )
