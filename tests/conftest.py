@@ -1,7 +1,7 @@
 """Shared fixtures: the two databases, the real corpus and a loopback HTTP server; test lanes.
 
 Two lanes. `pytest` alone runs the developer's lane: every test on SQLite that takes no more
-than a few seconds (about two minutes in all). `pytest --runslow` runs the full suite: the
+than a few seconds (about three minutes in all). `pytest --runslow` runs the full suite: the
 PostgreSQL variants (marked `postgres`), end-to-end subprocesses, crash and attack campaigns,
 corpus ingests and evaluations (marked `slow`). CI=true runs the full suite.
 
