@@ -1,7 +1,7 @@
 """Adversarial documents of 1 MB: `python -m tests.benchmarks.hostile_extract [--size KB]`.
 
 Issue #14's target: a 1 MB adversarial document extracts in under 2 s. Each shape (the ones
-tests/extract/test_linear_time.py doubles, plus HTML and feed forms) is built at `--size` KB and
+tests/extract/test_linear_time.py doubles, imported from there, plus HTML and feed forms) is built at `--size` KB and
 extracted once cold and then twice more; the best time is printed beside the target. Not part
 of the pytest run (tests/benchmarks is in norecursedirs).
 """
@@ -12,34 +12,18 @@ import argparse
 import time
 from collections.abc import Callable
 
+from tests.extract.test_linear_time import (
+    _bold_soup,
+    _letters_then_marker,
+    _many_bullets,
+    _many_headings,
+    _one_long_paragraph,
+)
 from tracker.errors import ExtractError
 from tracker.extract import extract
 from tracker.extract.rules import load_rules
 
 TARGET_S = 2.0
-
-
-def _letters_then_marker(n: int) -> str:
-    return "a" * n + " Announcing **Amazon Kelp DB**\n"
-
-
-def _many_bullets(n: int) -> str:
-    line = "* Announcing **Amazon Kelp DB** for widgets, and New **AWS Pebble Store** [x](https://example.org/x)\n"
-    return "# Recap\n\n" + line * (n // len(line))
-
-
-def _many_headings(n: int) -> str:
-    block = "## Amazon Zeta Streams: faster widgets\n\nSome prose about it.\n\n"
-    return block * (n // len(block))
-
-
-def _one_long_paragraph(n: int) -> str:
-    sentence = "Today we are announcing the new Amazon Kelp DB for everyone. "
-    return sentence * (n // len(sentence))
-
-
-def _bold_soup(n: int) -> str:
-    return "**a** " * (n // 6)
 
 
 def _unclosed_emphasis(n: int) -> str:
