@@ -14,6 +14,7 @@ ALLOWED: dict[str, set[str]] = {
     "items": set(),
     "errors": set(),
     "redact": set(),
+    "media": set(),
     "textutil": {"redact"},
     "config": {"errors", "redact"},
     "sources": {"textutil", "config", "errors", "items", "redact"},
@@ -21,11 +22,11 @@ ALLOWED: dict[str, set[str]] = {
     "normalize": {"textutil", "config", "errors", "items", "redact"},
     "link": {"textutil", "items"},
     "store": {"textutil", "errors", "items", "normalize", "redact"},
-    "publish": {"textutil", "config", "errors", "items", "normalize", "redact"},
+    "publish": {"textutil", "config", "errors", "items", "media", "normalize", "redact"},
     "parallel": {"errors", "extract", "items", "store"},
     "lock": {"errors", "store"},
     "schedule": {"config", "errors", "lock", "redact", "store", "pipeline"},
-    "web": {"textutil", "items", "store", "redact", "errors"},
+    "web": {"media", "textutil", "items", "store", "redact", "errors"},
 }
 # The development tool that refits the candidate model reads documents the way the pipeline does.
 EXCEPTIONS = {"extract/learn.py": {"pipeline"}}

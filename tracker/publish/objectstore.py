@@ -32,17 +32,19 @@ import base64
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from tracker.config import ObjectStoreSettings
 from tracker.errors import ConfigError, PublishError
+from tracker.media import CONTENT_TYPES, DEFAULT_TYPE, content_type  # noqa: F401 - re-exported
 from tracker.publish.writer import (
     FINGERPRINTS,
     PRUNABLE_DIRS,
     PRUNABLE_SUFFIXES,
     PublishReport,
+    Sink,
     _checked_relative,
 )
 from tracker.redact import mask_url
@@ -51,16 +53,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# The types `tracker serve` sends for the same files (tracker.web.server.CONTENT_TYPES).
-CONTENT_TYPES = {
-    ".atom": "application/atom+xml; charset=utf-8",
-    ".rss": "application/rss+xml; charset=utf-8",
-    ".json": "application/feed+json; charset=utf-8",
-    ".opml": "text/x-opml; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".xml": "application/xml; charset=utf-8",
-}
-DEFAULT_TYPE = "application/octet-stream"
 FINGERPRINTS_TYPE = "application/json"
 FINGERPRINTS_CACHE = "no-store"  # bookkeeping, not for readers: no CDN should keep a copy
 # Connection errors and 5xx are retried by botocore itself, a few times with backoff.
@@ -86,11 +78,6 @@ def _md5(data: bytes) -> bytes:
 
 def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
-
-
-def content_type(rel: str) -> str:
-    """The Content-Type of a published file, by its suffix (as `tracker serve` sends it)."""
-    return CONTENT_TYPES.get(PurePosixPath(rel).suffix, DEFAULT_TYPE)
 
 
 def is_prunable(rel: str) -> bool:
@@ -186,7 +173,7 @@ def describe_failure(exc: BaseException, settings: ObjectStoreSettings, endpoint
     return f"{where} failed: {type(exc).__name__}: {exc}"
 
 
-class ObjectStoreWriter:
+class ObjectStoreWriter(Sink):
     """`FeedWriter` for a bucket: puts each file only when its bytes changed, then prunes what is gone."""
 
     def __init__(
@@ -197,14 +184,13 @@ class ObjectStoreWriter:
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
     ) -> None:
+        super().__init__()
         self.settings = settings
         self.client = (
             client
             if client is not None
             else make_client(settings, connect_timeout=connect_timeout, read_timeout=read_timeout)
         )
-        self.report = PublishReport(written=[], unchanged=0, removed=[])
-        self.produced: set[str] = set()
         self._fingerprints_dropped = False
         # Every object under the prefix: path relative to the prefix -> ETag (quotes removed).
         self.listed: dict[str, str] = self._call("listing", self._list)
@@ -222,12 +208,6 @@ class ObjectStoreWriter:
         self._put(rel, data, content_type(rel), self._cache_control(rel))
         self.report.written.append(rel)
         log.debug("put %s (%d bytes)", self._key(rel), len(data))
-
-    def keep(self, rels: Iterable[str]) -> None:
-        """Files not rendered because they are already right in the bucket: unchanged, never pruned."""
-        new = set(rels) - self.produced
-        self.produced |= new
-        self.report.unchanged += len(new)
 
     def finish(self, *, prune: bool = False) -> PublishReport:
         """Optionally delete the feed objects no longer produced; the report of everything done."""

@@ -164,14 +164,27 @@ def _prune(root: Path, keep: set[str]) -> list[str]:
     return removed
 
 
-class FeedWriter:
+class Sink:
+    """What every publishing target keeps: the files this publish produced, and its report."""
+
+    def __init__(self) -> None:
+        self.report = PublishReport(written=[], unchanged=0, removed=[])
+        self.produced: set[str] = set()
+
+    def keep(self, rels: Iterable[str]) -> None:
+        """Files not rendered because they are already right at the target: unchanged, never pruned."""
+        new = set(rels) - self.produced
+        self.produced |= new
+        self.report.unchanged += len(new)
+
+
+class FeedWriter(Sink):
     """Writes feed files one by one as they are rendered (none is held in memory), then prunes."""
 
     def __init__(self, output_dir: Path, *, stale_temp_after: float = STALE_TEMP_SECONDS) -> None:
+        super().__init__()
         output_dir.mkdir(parents=True, exist_ok=True)
         self.root = output_dir.resolve()
-        self.report = PublishReport(written=[], unchanged=0, removed=[])
-        self.produced: set[str] = set()
         # What an earlier publish killed mid-write (SIGKILL cannot be caught) left behind.
         self.swept = sweep_temp_files(self.root, older_than=stale_temp_after)
 
@@ -186,12 +199,6 @@ class FeedWriter:
         atomic_write(target, data)
         self.report.written.append(rel)
         log.debug("wrote %s (%d bytes)", rel, len(data))
-
-    def keep(self, rels: Iterable[str]) -> None:
-        """Files not rendered because they are already right on disk: unchanged, never pruned."""
-        new = set(rels) - self.produced
-        self.produced |= new
-        self.report.unchanged += len(new)
 
     def finish(self, *, prune: bool = False) -> PublishReport:
         """Optionally remove the feeds no longer produced; the report of everything done."""

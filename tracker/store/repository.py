@@ -997,29 +997,26 @@ class _RecordReader:
                 ).where(AnnouncementRow.id.in_(ids))
             )
         }
-        service_ids: dict[int, list[int]] = {}
-        for ann_id, sid in session.execute(
+        service_ids: dict[int, list[int]] = _by_announcement(
+            session,
             select(AnnouncementServiceRow.announcement_id, AnnouncementServiceRow.service_id).where(
                 AnnouncementServiceRow.announcement_id.in_(ids)
-            )
-        ):
-            service_ids.setdefault(ann_id, []).append(sid)
-        regions: dict[int, list[str]] = {}
-        for ann_id, name in session.execute(
+            ),
+        )
+        regions: dict[int, list[str]] = _by_announcement(
+            session,
             select(AnnouncementRegionRow.announcement_id, RegionRow.name)
             .join(RegionRow, RegionRow.id == AnnouncementRegionRow.region_id)
             .where(AnnouncementRegionRow.announcement_id.in_(ids))
-            .order_by(RegionRow.name)
-        ):
-            regions.setdefault(ann_id, []).append(name)
-        sources: dict[int, list[str]] = {}
-        for ann_id, url in session.execute(
+            .order_by(RegionRow.name),
+        )
+        sources: dict[int, list[str]] = _by_announcement(
+            session,
             select(MentionRow.announcement_id, DocumentRow.url)
             .join(DocumentRow, DocumentRow.id == MentionRow.document_id)
             .where(MentionRow.announcement_id.in_(ids))
-            .order_by(MentionRow.id)
-        ):
-            sources.setdefault(ann_id, []).append(url)
+            .order_by(MentionRow.id),
+        )
         links: dict[int, list[SessionLinkRecord]] = {}
         for link in session.execute(
             select(
@@ -1099,6 +1096,14 @@ class _RecordReader:
             sources=tuple(_unique(u for u in (public_url(x) for x in sources) if u)),
             mentioned_in=tuple(_unique(sources)),
         )
+
+
+def _by_announcement(session: Session, stmt: Any) -> dict[int, list[Any]]:
+    """(announcement id, value) rows grouped by announcement, values in the statement's order."""
+    grouped: dict[int, list[Any]] = {}
+    for ann_id, value in session.execute(stmt):
+        grouped.setdefault(ann_id, []).append(value)
+    return grouped
 
 
 def _records(session: Session, stmt: Any) -> list[AnnouncementRecord]:

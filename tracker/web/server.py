@@ -48,6 +48,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
+from tracker.media import CONTENT_TYPES
 from tracker.web.api import Api
 from tracker.web.openapi import spec
 from tracker.web.responses import Response, compress, finalize, json_error, json_response, strong_etag
@@ -62,16 +63,6 @@ _EMPTY_INDEX = (
     b'<a href="/api/announcements">/api/announcements</a>.</p></body></html>\n'
 )
 
-CONTENT_TYPES = {
-    ".atom": "application/atom+xml; charset=utf-8",
-    ".rss": "application/rss+xml; charset=utf-8",
-    ".json": "application/feed+json; charset=utf-8",
-    ".opml": "text/x-opml; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".xml": "application/xml; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-    ".md": "text/plain; charset=utf-8",
-}
 FEED_CACHE = "public, max-age=300"  # readers poll; five minutes of staleness is harmless
 ARCHIVE_CACHE = "public, max-age=86400"  # archive pages (RFC 5005) hardly ever change
 PAGE_CACHE = "public, max-age=300"
