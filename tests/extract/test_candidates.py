@@ -164,3 +164,61 @@ def test_a_heading_over_headings_is_marked_as_a_group() -> None:
     )
     assert features["Databases"].get("heading_over_heading") == 1.0
     assert "heading_over_heading" not in features["Amazon Kelp DB"]
+
+
+# A weekly roundup saved on someone's site: the front matter's title is the site's ("Notes 4"),
+# the roundup's own title is its first heading.
+SAVED_ROUNDUP = (
+    "---\ntitle: Notes 4\nweight: 4\n---\n\n"
+    "# AWS Weekly Roundup: Amazon Kelp DB, Amazon EC2, and more (March 3, 2031)\n\n"
+    "I spent last week at a user group meetup in [Lyon](https://example.org/lyon).\n\n"
+    "## Last week's launches\n\n"
+    "- [Amazon Kelp DB](https://aws.amazon.com/kelpdb/) – A new database that grows with your data. "
+    "[Read more in Ana's launch post](https://aws.amazon.com/blogs/aws/introducing-amazon-kelp-db/).\n"
+    "- [Amazon EC2](https://aws.amazon.com/ec2/) – Memory-optimised "
+    "[Q9m instances](https://aws.amazon.com/blogs/aws/new-amazon-ec2-q9m-instances/) and storage-optimised "
+    "[Q9d instances](https://aws.amazon.com/about-aws/whats-new/2031/03/amazon-ec2-q9d-instances/) are now available.\n"
+    "- [AWS Pebble Queue](https://aws.amazon.com/pebble-queue/) – You can now "
+    "[set a retention of up to 30 days](https://aws.amazon.com/about-aws/whats-new/2031/03/pebble-queue-retention/). "
+    "[More info in this blog post](https://aws.amazon.com/blogs/compute/pebble-queue-retention-deep-dive/).\n\n"
+    "**[Amazon Quill Search now supports vector filters](https://aws.amazon.com/blogs/aws/quill-search-vector-filters/)**"
+    " so that you can narrow a similarity search to one tenant, as described in "
+    "[the guide](https://aws.amazon.com/blogs/database/quill-guide/).\n\n"
+    "At the summit we also talked about [cost tools](https://aws.amazon.com/blogs/aws/cost-tools-overview/) a lot.\n\n"
+    "## Additional updates\n\n"
+    "- [Building a lakehouse with Amazon Kelp DB](https://aws.amazon.com/blogs/big-data/lakehouse-kelp-db/) – "
+    "a reference architecture.\n\n"
+    "## Upcoming AWS events\n\n"
+    "- [AWS Summits](https://aws.amazon.com/events/summits/) – Join free events near you.\n"
+)
+
+
+def test_saved_weekly_roundup_reads_its_launch_links() -> None:
+    [doc] = extract(SAVED_ROUNDUP, url="https://example.org/notes-4.md", rules=RULES)
+    titles = [a.title for a in doc.announcements]
+    # A product's own page leads an item with no launch link of its own: the product is the launch.
+    assert "Amazon Kelp DB" in titles
+    # An item led by a service's page: the launches are the links inside it.
+    assert "Q9m instances" in titles and "Q9d instances" in titles
+    assert "set a retention of up to 30 days" in titles
+    # A paragraph led by a launch link is an item; its other links are prose.
+    assert "Amazon Quill Search now supports vector filters" in titles
+    for absent in ("Amazon EC2", "AWS Pebble Queue", "the guide", "cost tools", "AWS Summits"):
+        assert absent not in titles
+    # Pointers are not names; posts under "Additional updates" are not launches.
+    assert not any(t.lower().startswith(("read more", "more info")) for t in titles)
+    assert not any("lakehouse" in t.lower() for t in titles)
+    # The item's label is the service of the launches inside it.
+    by_title = {a.title: a for a in doc.announcements}
+    assert by_title["Q9m instances"].service_tags == ("Amazon EC2",)
+
+
+def test_headings_that_name_nothing_are_not_launches_in_an_essay() -> None:
+    titles = _titles(
+        "# My week at the AWS Summit in Lyon 2031\n\n"
+        "## First impressions\n\nThe venue was big and the coffee was good.\n\n"
+        "## Talks I liked\n\nA talk on event-driven design stood out.\n\n"
+        "## Recommendations\n\nBring comfortable shoes and skip the booths.\n\n"
+        "## Rounding up\n\nI will be back next year.\n"
+    )
+    assert titles == []

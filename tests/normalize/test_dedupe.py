@@ -99,3 +99,13 @@ def test_a_service_the_other_lacks_means_another_launch() -> None:
         is None
     )
     assert find_duplicate("Amazon Widgets zero copy sync", [WIDGETS], DAY, stored, index) == "k1"
+
+
+def test_a_service_name_spelled_in_the_singular_is_the_same_launch() -> None:
+    pebbles = Service(slug="aws-pebble-rooms", name="AWS Pebble Rooms", aliases=("Pebble Rooms",))
+    stored = [known("k1", "AWS Pebble Rooms", pebbles)]
+    index = {**INDEX, pebbles.slug: pebbles}
+    found = find_duplicate("AWS Pebble Room", [pebbles], DAY + timedelta(days=2), stored, index)
+    assert found == "k1"
+    # A sub-product named by another of the service's spellings stays apart.
+    assert find_duplicate("Pebble Rooms Serverless", [pebbles], DAY, stored, index) is None

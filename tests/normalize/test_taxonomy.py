@@ -416,3 +416,19 @@ def test_a_retired_category_does_not_win_over_the_title(tx: Taxonomy) -> None:
         title="Delete many objects in the Amazon ML console", service_tags=("general:products/amazon-machine-learning",)
     )
     assert [s.name for s in services_for(itself, tx)] == ["Amazon Machine Learning"]
+
+
+def test_a_title_that_is_only_a_service_name_names_that_service(tx: Taxonomy) -> None:
+    # Alone, "Outposts" could start a sentence; as a whole title it is the service's name.
+    [service] = services_for(Announcement(title="Outposts"), tx)
+    assert service.name == "AWS Outposts"
+    assert services_for(Announcement(title="Outposts of progress everywhere"), tx) == ()
+
+
+def test_an_ignored_acronym_still_names_its_service_after_the_prefix(tx: Taxonomy) -> None:
+    assert [s.name for s in tx.find("AWS SSO supports MFA with apps")] == ["AWS IAM Identity Center"]
+    assert tx.find("SSO supports MFA with apps") == []
+
+
+def test_a_typo_after_the_prefix_finds_the_short_name(tx: Taxonomy) -> None:
+    assert [s.name for s in tx.find("AWS licence Manager finds more licences")] == ["AWS License Manager"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -563,18 +564,30 @@ def roundup_announcements(
                 )
             continue
         links = [lk for lk in block.links if is_launch_url(lk.url, rules) and _usable_link(lk, rules)]
+        opening = block.links[0] if block.links and not block.text[: block.links[0].start].strip(" -–—:*•") else None
+        if not links and block.kind == BULLET and opening is not None and _usable_link(opening, rules):
+            # "[Amazon Quick Suite](product page) – what it does. [Read more](post)": with no
+            # launch link of its own, an item led by a product's page names its launch there.
+            product = rules.candidate_patterns.get("product_link")
+            if product is not None and product.search(opening.url):
+                links = [opening]
         if not links:
             continue
         if block.kind == PARAGRAPH:
-            # Only a paragraph that is nothing but the link: prose mentioning a post is not a list item.
-            only = links[0]
-            if len(links) != 1 or (block.text[: only.start] + block.text[only.end :]).strip(" -–—:.*"):
+            # A paragraph led by a launch link ("**[X is now available](post)** to ...") is an
+            # item of the roundup: its first link only, the rest is prose. A paragraph that
+            # mentions a post in passing is not an item.
+            if opening is None or opening is not links[0]:
                 continue
+            links = links[:1]
         service_tags: tuple[str, ...] = ()
         if block.strong and block.strong[0][0] <= 1:
             s, e = block.strong[0]
             if not any(lk.start <= s < lk.end for lk in block.links):
                 service_tags = (strip_trailing_punct(block.text[s:e]),)
+        if not service_tags and opening is not None and opening not in links:
+            # "[Amazon EC2](ec2/) – new [M8a instances](post)": the item's label is its service.
+            service_tags = (strip_trailing_punct(opening.text),)
         for i, link in enumerate(links):
             title = _link_title(block.text, link)
             if len(links) == 1:
@@ -623,6 +636,11 @@ def _labelled_launch(text: str, rules: Rules) -> str | None:
 def is_roundup(title: str, rules: Rules) -> bool:
     """A post that lists many launches (weekly roundup, top announcements)."""
     return matches_any(title, rules.roundup_titles)
+
+
+def is_roundup_page(titles: Iterable[str], rules: Rules) -> bool:
+    """A saved page that is a weekly roundup, by its title or its top headings."""
+    return any(matches_any(t, rules.roundup_page_titles) for t in titles)
 
 
 def _today_paragraph(blocks: list[Block], rules: Rules) -> Block | None:

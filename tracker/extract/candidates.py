@@ -117,6 +117,19 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+# A word shaped like part of a product's name: an inner capital ("SageMaker", "DynamoDB"), an
+# acronym of three letters or more ("EKS", "IAM"; "ML" and "AI" are words), or a digit ("M8a", "gp3", "1.34").
+_PRODUCT_WORD = re.compile(r"^(?:[A-Za-z][a-z]+[A-Z][\w]*|[A-Z]{3,}[a-z]?s?|\w*\d\w*)$")
+
+
+def names_something(title: str, services: int) -> bool:
+    """Whether a title names a product at all: a known service, a brand, or a word shaped like a name."""
+    words = _words(title)
+    if services or (words and words[0].lower() in ("amazon", "aws")):
+        return True
+    return any(_PRODUCT_WORD.match(w.strip(".'’")) for w in words)
+
+
 def usable(title: str, rules: Rules) -> bool:
     """Whether a cleaned title can be a name at all."""
     if not title or not re.search(r"[A-Za-z]", title):
@@ -448,7 +461,13 @@ def describe(
     # launches there. A list of launch links is a list, not a marking.
     marker_blocks = {c.block for c in candidates if any(g.startswith(("marker", "marker-label")) for g in c.generators)}
     marked_doc = len(marker_blocks) >= MARKED_DOC_MIN
-    heading_candidates = sum(1 for c in candidates if c.generators & {"heading"})
+    # Of the headings, how many name a product: in a recap with a heading per launch most do;
+    # in an essay with headings "First impressions", "Recommendations" none do.
+    heading_candidates = sum(
+        1
+        for c in candidates
+        if c.generators & {"heading"} and names_something(c.announcement.title, services_named(c.announcement.title)[0])
+    )
     intros = _intros(blocks, launch_word)
 
     @cache
@@ -520,6 +539,8 @@ def describe(
         if any(ch.isdigit() for ch in title):
             f["digit"] = 1.0
         hits, covered = services_named(title)
+        if not names_something(title, hits):
+            f["names_nothing"] = 1.0
         if hits == 1 and covered >= 0.99:
             # "**Amazon EC2**: new M8a instances": a service's bare name labels what follows.
             f["bare_service"] = 1.0

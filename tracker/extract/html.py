@@ -368,7 +368,10 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
     doc_event = event or detect_event([title, *headings], rules)
     sessions, by_heading, doc_session = announce.sessions_from_blocks(blocks, rules, title=title, event=doc_event)
     post = None
-    if not sessions:
+    # A weekly roundup saved as a page: its launch links are the launches (see markdown.py).
+    h1s = [b.text for b in blocks if b.kind == HEADING and b.level == 1][:3]
+    roundup = not sessions and announce.is_roundup_page((title, *h1s), rules)
+    if not sessions and not roundup:
         post = announce.post_announcement(
             title=title, categories=(), blocks=body, url=doc_url, published_at=published, rules=rules, event=doc_event
         )
@@ -380,8 +383,9 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
         session_of_heading=by_heading,
         doc_session=doc_session,
         link_lists=post is None,
+        roundup=roundup,
         # A saved News Blog post is a post even when it is not a launch (a report, a story).
-        post=post is not None or is_launch_url(doc_url, rules),
+        post=not roundup and (post is not None or is_launch_url(doc_url, rules)),
     )
     if post is not None:
         anns = [post, *announce.drop_weak(announce.drop_covered_by(title, anns), rules)]

@@ -201,13 +201,17 @@ def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = N
     # A markdown page whose title says it is one launch ("Introducing X", a saved News Blog
     # post) is a launch post, read as the News Blog's posts are: the post, then what its body
     # marks beyond it.
+    # A weekly roundup saved as a page ("AWS Weekly Roundup: ..." as its heading, whatever the
+    # front matter calls it) lists its launches as links, and its other sections are not launches.
+    h1s = [b.text for b in blocks if b.kind == HEADING and b.level == 1 and not b.label][:3]
+    roundup = not sessions and announce.is_roundup_page((title, *h1s), rules)
     anns = announce.body_announcements(
-        blocks, rules, event=doc_event, session_of_heading=by_heading, doc_session=doc_session
+        blocks, rules, event=doc_event, session_of_heading=by_heading, doc_session=doc_session, roundup=roundup
     )
     marked = sum(1 for a in anns if not a.rule.startswith("candidate:"))
     post = None
     # Marked launches, or an event in its title, make it a recap whatever its title says.
-    if not sessions and marked == 0 and not detect_event([title], rules):
+    if not sessions and not roundup and marked == 0 and not detect_event([title], rules):
         post = announce.post_announcement(
             title=title, categories=(), blocks=blocks, url=None, published_at=published, rules=rules, event=doc_event
         )

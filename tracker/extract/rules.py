@@ -95,6 +95,8 @@ class Rules:
     launch_categories: tuple[re.Pattern[str], ...] = ()
     stop_titles: tuple[re.Pattern[str], ...] = ()
     roundup_titles: tuple[re.Pattern[str], ...] = ()
+    # A saved page (not a News Blog post) is read as a roundup only on these titles.
+    roundup_page_titles: tuple[re.Pattern[str], ...] = ()
     roundup_sections: re.Pattern[str] | None = None
     roundup_skip_sections: re.Pattern[str] | None = None
     today_paragraph: re.Pattern[str] | None = None
@@ -261,6 +263,7 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
         launch_categories=r.regexes("posts.launch_categories"),
         stop_titles=r.regexes("posts.stop_titles"),
         roundup_titles=r.regexes("posts.roundup_titles"),
+        roundup_page_titles=r.regexes("posts.roundup_page_titles"),
         roundup_sections=r.regex("posts.roundup_sections"),
         roundup_skip_sections=r.regex("posts.roundup_skip_sections"),
         today_paragraph=r.regex("posts.today_paragraph"),

@@ -136,6 +136,14 @@ def same_announcement(
     elif not same_event:
         return False  # a title naming no known service is compared only within its event
     mine, theirs = _naming_words(title, services, other_title, other_services)
+    if (
+        slugs
+        and slugs == other_slugs
+        and not mine
+        and not theirs
+        and _words(bare_key(title)) == _words(bare_key(other_title))
+    ):
+        return True  # both titles are the service's name, in one spelling ("AWS Clean Room(s)")
     if same_event and slugs and slugs == other_slugs and _jaccard(mine, theirs) > SAME_EVENT_OVERLAP:
         return True  # one event, one service, mostly the same naming words
     return _words_agree(mine, theirs)

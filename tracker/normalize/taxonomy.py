@@ -463,7 +463,10 @@ class Taxonomy:
             if len(cand) < 6 or cand[0] != key[0] or not _within_one_edit(key, cand):
                 continue
             for alias in self._text.get(cand, ()):
-                if alias.slug is None or alias.kind != "plain":
+                # After Amazon/AWS a service's short name may carry the typo too ("AWS licence Manager").
+                if alias.slug is None or not (
+                    alias.kind == "plain" or (prefixed and alias.kind in ("generic", "prefix"))
+                ):
                     continue
                 alias_words = [w.lower() for w in _WORD.findall(fold(alias.text))]
                 if len(alias_words) == len(words):
@@ -765,14 +768,21 @@ def _make(
         spelling = _GLUED_PREFIX.sub(r"\1 ", " ".join(spelling.split()))
         stripped = _strip_prefix_words(spelling)
         key = _key(stripped)
-        if not key or key in ignore:
+        if not key:
+            return
+        # An ignored acronym ("SSO") is too ambiguous alone, but a curated spelling with its
+        # prefix ("AWS SSO") still names the service, after Amazon/AWS only.
+        prefix_required = key in ignore
+        if prefix_required and not (curated and stripped != spelling and _ACRONYM.match(stripped)):
             return
         if slug is not None and key in blocked:
             return
         words = _WORD.findall(stripped if stripped.isascii() else fold(stripped))
         # "StepFunctions", "Inspector2": camel-case parts are words; digits and versions are not.
         parts = [p for w in words for p in _CAMEL.findall(w) if not re.fullmatch(r"v?\d+", p, re.IGNORECASE)]
-        if _ACRONYM.match(stripped):
+        if prefix_required:
+            kind = "prefix"
+        elif _ACRONYM.match(stripped):
             kind = "acronym"
         elif len(key) < 2 or key in prefix_only:
             kind = "prefix"
@@ -885,6 +895,11 @@ def services_for(ann: Announcement, taxonomy: Taxonomy) -> tuple[Service, ...]:
         return _current(dict.fromkeys([*found, *tagged]), taxonomy, keep=found)
     if found or tagged:
         return _current(found or tagged, taxonomy, keep=found)
+    whole = taxonomy.by_name(ann.title)
+    if whole is not None and not whole.region:
+        # A title that is a service's name and nothing else ("Outposts"): no sentence around it
+        # to tell a common word from the name.
+        return _current([whole], taxonomy, keep=[whole])
     for text in ann.context:
         found = [s for s in taxonomy.find(text) if not s.region]
         if found:
