@@ -165,6 +165,14 @@ def test_a_long_import_on_a_terminal_shows_counts_and_a_rate(tmp_path: Path) -> 
     assert re.search(r"sources\s.*\b2/2\b.*sources/s", text), text[-2000:]
     assert "6 new and 0 updated announcements" in text
     assert out == ""
+    # Re-extracting the two archived bodies: a bar of bodies, on one process and on two.
+    for workers in ("1", "2"):
+        code, _, shown = _tracker(tmp_path, "reextract", "--workers", workers, tty="err", columns=120)
+        assert code == 0, shown
+        assert re.search(r"re-extracting\s.*\b2/2\b.*archived bodies", ESCAPE.sub("", shown)), shown[-2000:]
+    # --quiet: no bars on a terminal either
+    code, _, shown = _tracker(tmp_path, "--quiet", "reextract", "--workers", "1", tty="err", columns=120)
+    assert code == 0 and "\x1b" not in shown and "2/2" not in shown, shown
 
 
 def test_nothing_but_the_summary_reaches_a_pipe(tmp_path: Path) -> None:
