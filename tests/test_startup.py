@@ -46,7 +46,7 @@ except SystemExit as exc:
     code = exc.code
 dialects = sorted({m.split(".")[2] for m in sys.modules if m.startswith("sqlalchemy.dialects.") and not m.split(".")[2].startswith("_")})
 print(json.dumps({"code": code, "out": out.getvalue(), "alembic": "alembic" in sys.modules,
-                  "sqlalchemy": "sqlalchemy" in sys.modules, "dialects": dialects}))
+                  "sqlalchemy": "sqlalchemy" in sys.modules, "rich": "rich" in sys.modules, "dialects": dialects}))
 """
 
 
@@ -77,6 +77,7 @@ def test_help_imports_neither_the_database_layer_nor_alembic(tmp_path: Path) -> 
     assert seen["code"] == 0 and "announcements" in str(seen["out"])
     assert seen["alembic"] is False
     assert seen["sqlalchemy"] is False
+    assert seen["rich"] is False  # drawn tables and progress bars load it, nothing else does
 
 
 def test_a_query_imports_no_alembic_and_only_its_own_dialect(database_url: str, tmp_path: Path) -> None:
@@ -87,6 +88,7 @@ def test_a_query_imports_no_alembic_and_only_its_own_dialect(database_url: str, 
     assert seen["code"] == 0
     assert "Amazon S3 Tape Mode" in str(seen["out"]) and "Amazon S3 Quantum Buckets" in str(seen["out"])
     assert seen["alembic"] is False
+    assert seen["rich"] is False  # the table went to a pipe: plain text, no rich
     assert seen["dialects"] == [database_url.split(":")[0].split("+")[0]]
 
 

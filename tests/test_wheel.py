@@ -96,6 +96,10 @@ def test_a_wheel_installed_in_a_fresh_environment_extracts_from_an_empty_folder(
         check=True,
     )
     assert Path(where.stdout.strip()).is_relative_to(site), where.stdout
+    # The browse page's files, the vendored chart library and its licence among them, are in the package.
+    shipped = {p.name for p in (REPO / "tracker" / "web" / "static").iterdir()}
+    assert {"uPlot.iife.min.js", "uPlot.LICENSE.txt"} <= shipped
+    assert shipped <= {p.name for p in (site / "tracker" / "web" / "static").iterdir()}
 
     result = subprocess.run(
         [str(python), "-m", "tracker", "extract", "recap.md", "--format", "json"],

@@ -27,6 +27,7 @@ from typing import Any
 
 from tracker import __version__
 from tracker.config import SOURCE_KINDS, Settings, load_settings
+from tracker.console import print_table, progress_bars
 from tracker.errors import TrackerError
 from tracker.redact import mask_text, mask_url, strip_controls
 
@@ -69,17 +70,6 @@ def command(name: str) -> Callable[[Handler], Handler]:
         return func
 
     return register
-
-
-def _progress(enabled: bool) -> Callable[[str], None] | None:
-    # Progress is for people watching a terminal; cron and systemd logs get the summary only.
-    if not enabled or not sys.stderr.isatty():
-        return None
-
-    def show(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    return show
 
 
 def _public_url(value: str) -> str:
@@ -210,11 +200,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             )
             return 2
         sources = tuple(s for s in sources if s.name in args.source)
-    with run_lock(settings.database_url, wait=args.wait):
+    # Progress bars are for people watching a terminal; cron and systemd logs get the summary only.
+    with run_lock(settings.database_url, wait=args.wait), progress_bars(not args.quiet) as progress:
         report = pipeline.run(
             settings,
             sources=sources,
-            progress=_progress(not args.quiet),
+            progress=progress,
             do_publish=not args.no_publish,
             stop=_terminated,
         )
@@ -234,13 +225,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from tracker import pipeline
     from tracker.lock import run_lock
 
-    with run_lock(settings.database_url, wait=args.wait):
+    with run_lock(settings.database_url, wait=args.wait), progress_bars(not args.quiet) as progress:
         report = pipeline.import_documents(
             settings,
             args.documents,
             kind=args.kind,
             event=args.event,
-            progress=_progress(not args.quiet),
+            progress=progress,
             public_url=args.url,
             stop=_terminated,
         )
@@ -539,11 +530,11 @@ def cmd_reextract(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.lock import run_lock
 
     # It writes the store and the feeds like a run does: one at a time.
-    with run_lock(settings.database_url, wait=args.wait):
+    with run_lock(settings.database_url, wait=args.wait), progress_bars(not args.quiet) as progress:
         report = pipeline.reextract(
             settings,
             sources=args.source,
-            progress=_progress(not args.quiet),
+            progress=progress,
             do_publish=not args.no_publish,
             workers=args.workers,
         )
@@ -734,14 +725,16 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+# Columns never wrapped on a terminal: short codes, dates and counts; titles and URLs give way first.
+_NOWRAP = frozenset(
+    {"id", "date", "code", "kind", "slug", "announcements", "status", "failures", "run", "started", "finished"}
+    | {"last success", "last attempt", "documents", "new", "updated"}
+)
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    buf = io.StringIO()
-    buf.write("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
-    buf.write("  ".join("-" * w for w in widths) + "\n")
-    for row in rows:
-        buf.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
-    sys.stdout.write(buf.getvalue())
+    """A table on stdout: fitted to the terminal by rich, or plain aligned text for a pipe (tracker.console)."""
+    print_table(headers, rows, nowrap=_NOWRAP)
 
 
 # --------------------------------------------------------------------------- parser

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,7 +51,13 @@ from tracker.store.db import DiskError, disk_error, is_disk_failure, open_store,
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
+
+class Progress(Protocol):
+    """Where a long run reports (tracker.console.Bars on a terminal): with `done`, a count of `total`
+    `unit` under `label`, called often (the reporter draws at its own pace); without, a line of news."""
+
+    def __call__(self, label: str, done: int | None = None, total: int | None = None, unit: str = "documents") -> None:
+        """Report a count, or a line when `done` is None."""
 
 
 @dataclass
@@ -361,8 +368,8 @@ def process_source(
                 except TrackerError as exc:
                     log.warning("%s: document %s failed: %s", source.name, mask_url(doc.url), mask_text(str(exc)))
                     outcome.counts["documents_failed"] += 1
-                if progress and index % 25 == 0:
-                    progress(f"{source.name}: {index}/{len(docs)} documents")
+                if progress:
+                    progress(source.name, index, len(docs))
     except (FetchError, ExtractError) as exc:
         outcome.status = "failed"
         outcome.error_kind = getattr(exc, "kind", "extract")
@@ -620,6 +627,8 @@ def _run(
             report.outcomes.append(outcome)
             if progress:
                 progress(f"[{number}/{len(chosen)}] {source.name}: {_describe(outcome)}")
+                if len(chosen) > 1:
+                    progress("sources", number, len(chosen), unit="sources")
     # A run that changed nothing after a run that published leaves links and feeds as they are:
     # both read the whole store, so skipping them keeps a quiet day's cost flat as the store grows.
     quiet = _nothing_changed(report) and _feeds_current(ctx, run_id)
@@ -923,7 +932,7 @@ def ingest_many(
         done += len(batch)
         batch.clear()
         if progress:
-            progress(f"{source}: {done}/{total if total is not None else '?'} documents")
+            progress(source, done, total)
 
     for item in prepared:
         if stop is not None and stop():
@@ -1016,8 +1025,8 @@ def _reextract(
                     changed.append(Prepared(doc, result.job.sha, digest))
             if changed:
                 ingest_many(ctx, changed, outcome, source=name, declared_event=result.job.event)
-        if progress and number % 100 == 0:
-            progress(f"re-extracted {number}/{len(jobs)} archived bodies")
+        if progress:
+            progress("re-extracting", number, len(jobs), unit="archived bodies")
     quiet = _nothing_changed(report) and _feeds_current(ctx, run_id)
     if not quiet:
         report.links_across_documents = link_across_documents(ctx)

@@ -19,10 +19,39 @@ try {
     await dialog.dismiss();
   });
 
+  // Settled: the list is shown and the chart shows the launches of the query in the address bar.
   const settled = () =>
     page.waitForFunction(() => {
       const status = document.getElementById("status").textContent;
-      return status && !status.startsWith("Loading");
+      const chart = document.getElementById("chart").dataset.query;
+      const shown = new URLSearchParams(window.location.search).toString();
+      return (
+        status && !status.startsWith("Loading") && chart !== undefined && new URLSearchParams(chart).toString() === shown
+      );
+    });
+  // What the chart shows: its data attributes, and the pixels of its canvas in the bars' colour.
+  const chartShot = () =>
+    page.$eval("#chart", (chart) => {
+      const canvas = chart.querySelector("canvas");
+      let barPixels = 0;
+      if (canvas && canvas.width && canvas.height) {
+        const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+        for (let i = 0; i < pixels.length; i += 4) {
+          // rgba(35, 99, 178, 0.6): blue well above red, and opaque enough not to be a grid line
+          if (pixels[i + 2] > 140 && pixels[i] < 90 && pixels[i + 3] > 100) barPixels += 1;
+        }
+      }
+      const list = (value) => (value ? value.split(",") : []);
+      return {
+        hidden: document.getElementById("chart-box").hidden,
+        query: chart.dataset.query,
+        months: list(chart.dataset.months),
+        counts: list(chart.dataset.counts).map(Number),
+        undated: Number(chart.dataset.undated),
+        caption: document.getElementById("chart-caption").textContent,
+        canvases: chart.querySelectorAll("canvas").length,
+        barPixels,
+      };
     });
   const snapshot = async () => ({
     url: page.url(),
@@ -32,6 +61,7 @@ try {
     feedHidden: await page.$eval("#feed", (e) => e.hidden),
     feed: await page.$$eval("#feed a", (els) => els.map((e) => e.getAttribute("href"))),
     more: await page.$eval("#more", (e) => !e.hidden),
+    chart: await chartShot(),
   });
   const act = async (action) => {
     const answered = page.waitForResponse((r) => r.url().includes("/api/announcements"));

@@ -214,6 +214,7 @@ def test_openapi_documents_every_endpoint_and_parameter(shared_site: Site) -> No
         "/api/services",
         "/api/events",
         "/api/sessions",
+        "/api/months",
     }
     samples = {
         "service": "amazon-s3",
@@ -330,3 +331,47 @@ def test_the_cli_exits_2_with_suggestions_for_an_unknown_name(
         assert len(json.loads(capsys.readouterr().out)) == 10, spelling
     assert main(["--database", database_url, "sessions", "--event", "reinvent 2031", "--format", "json"]) == 0
     assert [s["code"] for s in json.loads(capsys.readouterr().out)] == ["KEY001"]
+
+
+# --------------------------------------------------------------------------- launches per month (issue 15)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "service=amazon-s3", f"event={EVENT_SLUG}", "q=vector", "service=aws-lambda&q=durable", "since=2031-12-01"],
+)
+def test_months_count_what_the_announcements_endpoint_lists(any_site: Site, query: str) -> None:
+    site = any_site
+    listed = all_pages(site, "/api/announcements?" + query)
+    counted = get(site, "/api/months?" + query)
+    expected: dict[str, int] = {}
+    for item in listed:
+        month = item["announced_at"][:7]
+        expected[month] = expected.get(month, 0) + 1
+    assert {m["month"]: m["announcements"] for m in counted["months"] if m["announcements"]} == expected
+    assert counted["total"] == len(listed) and counted["undated"] == 0
+    months = [m["month"] for m in counted["months"]]
+    assert months == sorted(months)
+
+
+def test_months_take_the_filters_of_announcements_and_refuse_the_rest(shared_site: Site) -> None:
+    site = shared_site
+    assert get(site, "/api/months?q=the")["months"] == []  # stop words only: nothing searchable
+    error = get(site, "/api/months?service=no-such-service", 400)["error"]
+    assert error["parameter"] == "service" and error["suggestions"] is not None
+    assert get(site, "/api/months?limit=5", 400)["error"]["parameter"] == "limit"
+    assert get(site, "/api/months?since=2031-12-02&until=2031-11-01", 400)["error"]["parameter"] == "since"
+
+
+def test_every_month_fills_the_holes_between_the_first_and_the_last() -> None:
+    from tracker.web.api import MAX_MONTHS, _every_month
+
+    assert _every_month([("2030-11", 2), ("2031-02", 1)]) == [
+        ("2030-11", 2),
+        ("2030-12", 0),
+        ("2031-01", 0),
+        ("2031-02", 1),
+    ]
+    assert _every_month([]) == []
+    far = [("1900-01", 1), (f"{1900 + MAX_MONTHS // 12}-01", 1)]
+    assert _every_month(far) == far  # a stray date a century away is not a thousand empty bars

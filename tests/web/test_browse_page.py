@@ -44,6 +44,18 @@ def api(site: Site, query: str) -> dict[str, Any]:
     return json.loads(body)  # type: ignore[no-any-return]
 
 
+def months(site: Site, query: str) -> dict[str, Any]:
+    status, _, body = site.request("/api/months?" + query)
+    assert status == 200
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+def chart_of(site: Site, query: str) -> tuple[list[str], list[int]]:
+    """The months and counts the chart must show for the query: /api/months's answer."""
+    answer = months(site, query)
+    return [m["month"] for m in answer["months"]], [m["announcements"] for m in answer["months"]]
+
+
 def test_a_person_searches_filters_and_finds_the_feed(site: Site) -> None:
     chromium, script = _browser()
     base = f"http://127.0.0.1:{site.port}/"
@@ -89,3 +101,27 @@ def test_a_person_searches_filters_and_finds_the_feed(site: Site) -> None:
     assert steps["sharedInputs"] == {"q": "durable", "service": "aws-lambda"}
     assert shared["titles"] == [i["title"] for i in api(site, "service=aws-lambda&q=durable")["items"]]
     assert shared["titles"] and all("durable" in t for t in shared["titles"])
+
+    # The chart of launches per month follows every filter: search, service, event, a shared link.
+    queries = {
+        "initial": "",
+        "search": "q=vector",
+        "searchAndService": "q=vector&service=amazon-s3",
+        "service": "service=amazon-s3",
+        "serviceAndEvent": f"service=amazon-s3&event={EVENT_SLUG}",
+        "hostile": "q=%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E&service=amazon-s3&event=" + EVENT_SLUG,
+        "shared": "q=durable&service=aws-lambda",
+    }
+    for name, query in queries.items():
+        chart = steps[name]["chart"]
+        assert (chart["months"], chart["counts"]) == chart_of(site, query), name
+        assert chart["undated"] == months(site, query)["undated"]
+        assert chart["canvases"] == 1 and not chart["hidden"], name
+        # bars are drawn for a query with launches (the canvas has pixels in the bars' colour)
+        assert (chart["barPixels"] > 0) == (sum(chart["counts"]) > 0), (name, chart["barPixels"])
+    initial, service = steps["initial"]["chart"], steps["service"]["chart"]
+    assert sum(initial["counts"]) == 30 and len(initial["months"]) >= 2
+    assert sum(service["counts"]) == 10 and service["counts"] != initial["counts"]
+    assert (
+        steps["hostile"]["chart"]["months"] == [] and steps["hostile"]["chart"]["caption"] == "No dated launch matches."
+    )

@@ -1171,21 +1171,59 @@ def query_announcements(
     record of the previous page, in the same `order`; undated records come last.
     """
     _ordering(order)  # validates `order` before any query
+    found = _filters(
+        session,
+        service=service,
+        event=event,
+        since=since,
+        until=until,
+        search=search,
+        session_code=session_code,
+        region=region,
+    )
+    if found is None:
+        return []
+    service_ids, conditions = found
+    if len(service_ids) == 1 and order == "desc":
+        stmt = _newest_of_service(service_ids[0], conditions, after)
+    else:
+        stmt = _of_services(select(AnnouncementRow.id).where(*conditions), service_ids)
+        if after is not None:
+            stmt = stmt.where(_after(after, order))
+        stmt = stmt.order_by(*_ordering(order))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return _records(session, stmt)
+
+
+def _filters(
+    session: Session,
+    *,
+    service: str | Resolved | None,
+    event: str | Resolved | None,
+    since: datetime | None,
+    until: datetime | None,
+    search: str | None,
+    session_code: str | None,
+    region: str | Resolved | None,
+) -> tuple[list[int], list[ColumnElement[bool]]] | None:
+    """The service ids and the conditions on announcements of `query_announcements`' filters;
+    None when nothing can match (a known name with nothing stored, a search of stop words only)."""
     service_ids: list[int] = []
     if service:
         service_ids = _service_ids(session, service)
         if not service_ids:
-            return []
+            return None
     conditions: list[ColumnElement[bool]] = []
     if event:
         event_ids = _event_ids(session, event)
         if not event_ids:
-            return []
+            return None
         conditions.append(AnnouncementRow.event_id.in_(event_ids))
     if region:
         resolved = region if isinstance(region, Resolved) else resolve_region(session, region)
         if not resolved.ids:
-            return []
+            return None
         conditions.append(
             AnnouncementRow.id.in_(
                 select(AnnouncementRegionRow.announcement_id).where(AnnouncementRegionRow.region_id.in_(resolved.ids))
@@ -1199,7 +1237,7 @@ def query_announcements(
         # Full-text search (tracker.store.search): FTS5 on SQLite, tsvector on PostgreSQL.
         matches = fulltext_condition(session, search)
         if matches is None:
-            return []  # nothing searchable in the text (only stop words or punctuation)
+            return None  # nothing searchable in the text (only stop words or punctuation)
         conditions.append(matches)
     if session_code:
         code = session_code.strip().upper()
@@ -1210,24 +1248,59 @@ def query_announcements(
                 .where(func.upper(SessionRow.code) == code)
             )
         )
-    if len(service_ids) == 1 and order == "desc":
-        stmt = _newest_of_service(service_ids[0], conditions, after)
+    return service_ids, conditions
+
+
+def _of_services(stmt: Any, service_ids: list[int]) -> Any:
+    """`stmt` narrowed to the announcements of any of the services."""
+    if not service_ids:
+        return stmt
+    return stmt.where(
+        AnnouncementRow.id.in_(
+            select(AnnouncementServiceRow.announcement_id).where(AnnouncementServiceRow.service_id.in_(service_ids))
+        )
+    )
+
+
+def announcements_per_month(
+    session: Session,
+    *,
+    service: str | Resolved | None = None,
+    event: str | Resolved | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+    session_code: str | None = None,
+    region: str | Resolved | None = None,
+) -> tuple[list[tuple[str, int]], int]:
+    """How many of the announcements `query_announcements` gives for these filters fall in each
+    calendar month (UTC): ("YYYY-MM", count) oldest first, months without any left out; and how
+    many have no date."""
+    found = _filters(
+        session,
+        service=service,
+        event=event,
+        since=since,
+        until=until,
+        search=search,
+        session_code=session_code,
+        region=region,
+    )
+    if found is None:
+        return [], 0
+    service_ids, conditions = found
+    if session.get_bind().dialect.name == "postgresql":
+        month: ColumnElement[Any] = func.to_char(func.timezone("UTC", AnnouncementRow.announced_at), "YYYY-MM")
     else:
-        stmt = select(AnnouncementRow.id).where(*conditions)
-        if service_ids:
-            stmt = stmt.where(
-                AnnouncementRow.id.in_(
-                    select(AnnouncementServiceRow.announcement_id).where(
-                        AnnouncementServiceRow.service_id.in_(service_ids)
-                    )
-                )
-            )
-        if after is not None:
-            stmt = stmt.where(_after(after, order))
-        stmt = stmt.order_by(*_ordering(order))
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return _records(session, stmt)
+        # SQLite keeps naive UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]" (tracker.store.models.UTCDateTime).
+        month = func.substr(AnnouncementRow.announced_at, 1, 7)
+    # Grouped outside a subquery: PostgreSQL would see the month expression's two bound
+    # parameters in SELECT and GROUP BY as different expressions.
+    months = _of_services(select(month.label("month")).where(*conditions), service_ids).subquery()
+    rows = session.execute(select(months.c.month, func.count()).group_by(months.c.month)).all()
+    dated = sorted((str(m), int(n)) for m, n in rows if m is not None)
+    undated = sum(int(n) for m, n in rows if m is None)
+    return dated, undated
 
 
 def _newest_of_service(

@@ -35,6 +35,8 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_SESSIONS_LIMIT = 1000
 MAX_TEXT = 200  # longest accepted value of any text parameter
+MAX_MONTHS = 1200  # /api/months fills the months between the first and the last over a century at most
+MONTH_FILTERS = ("service", "event", "region", "session", "since", "until", "q")
 FEED_EXTS = (".atom", ".rss", ".json")
 # Ids are INTEGER columns: 32-bit on PostgreSQL (a larger number is a database error there) and
 # assigned one by one, so no store reaches this; a larger number cannot be an id.
@@ -201,6 +203,24 @@ def decode_cursor(value: str, params: Mapping[str, str]) -> tuple[datetime | Non
     return moment, last_id
 
 
+def _every_month(counts: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The months from the first to the last with a count, those without one at 0 (a chart's
+    axis without holes); a span over MAX_MONTHS (a stray date centuries away) is left sparse."""
+    if not counts:
+        return []
+
+    def number(month: str) -> int:
+        year, mon = month.split("-")
+        return int(year) * 12 + int(mon) - 1
+
+    first, last = number(counts[0][0]), number(counts[-1][0])
+    if last - first >= MAX_MONTHS:
+        return counts
+    known = dict(counts)
+    names = (f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(first, last + 1))
+    return [(name, known.get(name, 0)) for name in names]
+
+
 @dataclass
 class Api:
     """The API over one store; `feed_root` is the served output folder (to link existing feeds)."""
@@ -215,6 +235,7 @@ class Api:
             "/api/services": self.services,
             "/api/events": self.events,
             "/api/sessions": self.sessions,
+            "/api/months": self.months,
         }
         try:
             if path in routes:
@@ -311,6 +332,31 @@ class Api:
         if next_url:
             response.headers["Link"] = f'<{next_url}>; rel="next"'
         return response
+
+    def months(self, query: Mapping[str, list[str]]) -> Response:
+        """GET /api/months: launches per calendar month (UTC) of what /api/announcements gives for the same filters."""
+        params = _single(query, MONTH_FILTERS)
+        since = parse_date("since", params["since"]) if "since" in params else None
+        until = parse_date("until", params["until"], end=True) if "until" in params else None
+        try:
+            check_range(since, until)
+        except DateError as exc:
+            raise BadRequest(str(exc), parameter="since") from None
+        with unit_of_work(self.factory) as session:
+            counts, undated = repo.announcements_per_month(
+                session,
+                service=_resolve(session, "service", params.get("service")),
+                event=_resolve(session, "event", params.get("event")),
+                region=_resolve(session, "region", params.get("region")),
+                since=since,
+                until=until,
+                search=params.get("q"),
+                session_code=params.get("session"),
+            )
+        months = [{"month": month, "announcements": n} for month, n in _every_month(counts)]
+        return json_response(
+            {"months": months, "undated": undated, "total": sum(n for _, n in counts) + undated},
+        )
 
     def announcement(self, raw: str, query: Mapping[str, list[str]]) -> Response:
         """GET /api/announcements/{id or key}."""

@@ -10,6 +10,7 @@ from tracker.web.api import (
     DEFAULT_LIMIT,
     MAX_ID,
     MAX_LIMIT,
+    MAX_MONTHS,
     MAX_SESSIONS_LIMIT,
     MAX_TEXT,
 )
@@ -139,6 +140,16 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _ok("#/components/schemas/EventList", "events"), **ERRORS},
                 }
             },
+            "/api/months": {
+                "get": {
+                    "summary": "Launches per calendar month (UTC) for the filters of /api/announcements",
+                    "description": "Every month from the first to the last with a launch, oldest first, months "
+                    f"without one at 0 (a span over {MAX_MONTHS} months lists only the months with launches).",
+                    "operationId": "countAnnouncementsPerMonth",
+                    "parameters": [p for p in announcement_params if p["name"] not in {"limit", "cursor"}],
+                    "responses": {"200": _ok("#/components/schemas/MonthCounts", "counts per month"), **ERRORS},
+                }
+            },
             "/api/sessions": {
                 "get": {
                     "summary": "Conference sessions with their video links",
@@ -255,6 +266,25 @@ def spec() -> dict[str, Any]:
                                 },
                             },
                         }
+                    },
+                },
+                "MonthCounts": {
+                    "type": "object",
+                    "required": ["months", "undated", "total"],
+                    "properties": {
+                        "months": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["month", "announcements"],
+                                "properties": {
+                                    "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                                    "announcements": {"type": "integer"},
+                                },
+                            },
+                        },
+                        "undated": {"type": "integer", "description": "announcements without a date (no month)"},
+                        "total": {"type": "integer"},
                     },
                 },
                 "SessionList": {

@@ -75,6 +75,9 @@ STATIC_FILES = {
     "/browse.js": "browse.js",
     "/browse.css": "browse.css",
     "/favicon.svg": "favicon.svg",
+    # The browse page's chart library, vendored (no CDN: the page's CSP allows only 'self').
+    "/uPlot.iife.min.js": "uPlot.iife.min.js",
+    "/uPlot.min.css": "uPlot.min.css",
 }
 MAX_QUERY = 4096
 API_CACHE_SECONDS = 5.0  # how long an API answer is reused for the same request

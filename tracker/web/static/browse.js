@@ -1,9 +1,12 @@
-// Browse page: search and filter announcements through /api/announcements and show the
-// feed that matches the filter. Text from the API is only ever set as textContent.
+// Browse page: search and filter announcements through /api/announcements, show the feed that
+// matches the filter and a chart of its launches per month (/api/months, drawn by the vendored
+// uPlot). Text from the API is only ever set as textContent.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 let nextUrl = null;
+let plot = null; // the uPlot chart, made on the first answer with a dated launch
+let chartRequest = 0; // answers to older requests than the last are dropped
 
 function option(select, value, label) {
   const opt = document.createElement("option");
@@ -98,6 +101,88 @@ async function load(url, append) {
   }
 }
 
+// The months on the x axis, one bar each at x = 0, 1, 2…: an ordinal axis, so every month has
+// the same width whatever its number of days.
+let chartMonths = [];
+
+function monthSplits() {
+  const step = Math.max(1, Math.ceil(chartMonths.length / 12)); // at most a dozen labels
+  const splits = [];
+  for (let i = 0; i < chartMonths.length; i += step) splits.push(i);
+  return splits;
+}
+
+function chartOptions(width) {
+  return {
+    width,
+    height: 220,
+    legend: { show: false },
+    cursor: { drag: { x: false, y: false } },
+    scales: {
+      x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] },
+      y: { range: (u, min, max) => [0, Math.max(1, max)] },
+    },
+    axes: [
+      { splits: monthSplits, values: (u, splits) => splits.map((i) => chartMonths[i] || "") },
+      { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000] },
+    ],
+    series: [
+      {},
+      {
+        label: "Launches",
+        fill: "rgba(35, 99, 178, 0.6)",
+        stroke: "rgb(35, 99, 178)",
+        paths: uPlot.paths.bars({ size: [0.8, 60] }),
+        points: { show: false },
+      },
+    ],
+  };
+}
+
+// The chart shows the months of the answer; #chart's data attributes say what it shows (for
+// people's tools and the browser test): the query, the months and the counts.
+function drawChart(query, answer) {
+  const chart = $("chart");
+  const months = answer.months.map((m) => m.month);
+  const counts = answer.months.map((m) => m.announcements);
+  delete chart.dataset.error;
+  chart.dataset.query = query;
+  chart.dataset.months = months.join(",");
+  chart.dataset.counts = counts.join(",");
+  chart.dataset.undated = String(answer.undated);
+  $("chart-caption").textContent = months.length
+    ? `Launches per month (UTC): ${answer.total - answer.undated} dated` +
+      (answer.undated ? `, ${answer.undated} without a date` : "")
+    : "No dated launch matches.";
+  $("chart-box").hidden = false;
+  chartMonths = months;
+  const data = [months.map((m, i) => i), counts];
+  if (!months.length) {
+    if (plot) plot.setData([[], []]);
+    return;
+  }
+  if (plot) {
+    plot.setData(data);
+  } else {
+    plot = new uPlot(chartOptions(chart.clientWidth || 600), data, chart);
+    window.addEventListener("resize", () => plot.setSize({ width: chart.clientWidth || 600, height: 220 }));
+  }
+}
+
+async function loadChart(params) {
+  const request = ++chartRequest;
+  const query = params.toString();
+  try {
+    const answer = await getJson(`/api/months?${query}`);
+    if (request === chartRequest) drawChart(query, answer);
+  } catch (error) {
+    if (request !== chartRequest) return;
+    $("chart-box").hidden = true;
+    $("chart").dataset.query = query;
+    $("chart").dataset.error = error.message;
+  }
+}
+
 function currentQuery() {
   const params = new URLSearchParams();
   for (const name of ["q", "service", "event"]) {
@@ -112,6 +197,7 @@ function search() {
   const shown = params.toString();
   history.replaceState(null, "", shown ? `?${shown}` : window.location.pathname);
   load(`/api/announcements?${params.toString()}`, false);
+  loadChart(params);
 }
 
 async function init() {
