@@ -222,3 +222,13 @@ def test_headings_that_name_nothing_are_not_launches_in_an_essay() -> None:
         "## Rounding up\n\nI will be back next year.\n"
     )
     assert titles == []
+
+
+def test_a_page_title_copied_as_link_text_loses_its_site_name() -> None:
+    titles = _titles(
+        "# My re:Invent 2031 bookmarks\n\n"
+        "## Launches\n\n"
+        "- [Amazon Kelp DB is now generally available | AWS News Blog](https://aws.amazon.com/blogs/aws/kelp-db-ga/)\n"
+        "- [Speed up Pebble Queue with batching | AWS Compute Blog](https://aws.amazon.com/blogs/compute/pebble/)\n"
+    )
+    assert titles and not any("|" in t or t.endswith("Blog") for t in titles)

@@ -145,3 +145,28 @@ Available today.
     assert ann.summary.startswith("Today, we're announcing")
     assert "Amazon Widget Studio" in ann.service_tags
     assert "Launch" not in ann.service_tags and "News" not in ann.service_tags
+
+
+def test_raw_html_lists_inside_markdown_are_bullets() -> None:
+    from tracker.extract.blocks import BULLET, HEADING
+    from tracker.extract.markdown import parse_blocks
+
+    blocks = parse_blocks(
+        "##What is new in widgets\n\n"
+        "Some recent innovations:\n\n"
+        "<ul>\n\t<li>\n\tQ9x.48xlarge: the biggest widget yet.\n\t</li>\n"
+        "\t<li>Pebble Cache: a cache for pebbles.</li>\n"
+        "\t<li>\n\t<ul>\n\t\t<li>Nested Kelp: inside the list above.</li>\n\t</ul>\n\t</li>\n</ul>\n\n"
+        "A paragraph after the list.\n"
+    )
+    kinds = [(b.kind, b.text) for b in blocks]
+    assert kinds[0] == (HEADING, "What is new in widgets")
+    bullets = [b for b in blocks if b.kind == BULLET]
+    assert [b.text for b in bullets] == [
+        "Q9x.48xlarge: the biggest widget yet.",
+        "Pebble Cache: a cache for pebbles.",
+        "Nested Kelp: inside the list above.",
+    ]
+    assert bullets[2].level > bullets[0].level
+    assert kinds[-1][1] == "A paragraph after the list."
+    assert not any("<" in text for _, text in kinds)

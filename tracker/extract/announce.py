@@ -28,6 +28,7 @@ from tracker.extract.text import (
     is_launch_url,
     matches_any,
     norm_words,
+    strip_site_name,
     strip_trailing_punct,
     truncate,
     youtube_id,
@@ -465,7 +466,7 @@ def _link_title(text: str, link: LinkSpan) -> str:
     if 0 < start < len(text) and text[start].isalnum():
         while start > 0 and text[start - 1].isalnum():
             start -= 1
-    return strip_trailing_punct(text[start : link.end] if start < link.start else link.text)
+    return strip_trailing_punct(strip_site_name(text[start : link.end] if start < link.start else link.text))
 
 
 def _usable_link(link: LinkSpan, rules: Rules) -> bool:

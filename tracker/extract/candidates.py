@@ -30,6 +30,7 @@ from tracker.extract.text import (
     detect_status,
     is_launch_url,
     norm_words,
+    strip_site_name,
     strip_trailing_punct,
     truncate,
 )
@@ -88,7 +89,7 @@ def clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
     the name goes ("Amazon Foo: faster widgets" is "Amazon Foo").
     """
     status = detect_status([text], rules)
-    title = collapse(text)
+    title = strip_site_name(collapse(text))
     title = _EMOJI.sub("", title)
     title = _NUMBERING.sub("", title)
     lead = _pattern(rules, "lead_marker")

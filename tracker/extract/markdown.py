@@ -30,6 +30,12 @@ _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _IAL = re.compile(r"^\s*\{:.*\}\s*$|^\s*\{%.*%\}\s*$")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+# Raw HTML lists inside markdown (<ul><li>...</li></ul>, one tag a line): their items are bullets.
+_HTML_LIST = re.compile(r"^\s*<(/?)(?:ul|ol)\b[^>]*>\s*$", re.IGNORECASE)
+_HTML_ITEM = re.compile(r"^\s*<li\b[^>]*>\s*(.*?)\s*(?:</li>)?\s*$", re.IGNORECASE)
+_HTML_ITEM_END = re.compile(r"^\s*</li>\s*$", re.IGNORECASE)
+# "##Heading" without its space: written often enough to be read as the heading it means.
+_TIGHT_HEADING = re.compile(r"^\s{0,3}(#{2,6})([A-Z].*?)\s*#*\s*$")
 _DATE_IN_URL = re.compile(r"(?:^|/)(\d{4}-\d{2}-\d{2})-[^/]*$")
 
 
@@ -62,10 +68,14 @@ def parse_blocks(text: str) -> list[Block]:
     pending_indent = 0
     in_fence = False
     prev_blank = True
+    html_depth = 0  # open raw-HTML lists
 
     def flush() -> Block | None:
         nonlocal pending, pending_kind
         if pending_kind is None:
+            return None
+        if not pending:
+            pending_kind = None
             return None
         block = md_inline(" ".join(pending)).build(PARAGRAPH)
         kind, indent = pending_kind, pending_indent
@@ -103,7 +113,20 @@ def parse_blocks(text: str) -> list[Block]:
             flush()
             prev_blank = True
             continue
-        m = _HEADING.match(line)
+        html = _HTML_LIST.match(line)
+        if html or _HTML_ITEM_END.match(line):
+            flush()
+            if html:
+                html_depth = max(0, html_depth - 1) if html.group(1) else html_depth + 1
+            prev_blank = True
+            continue
+        m = _HTML_ITEM.match(line) if html_depth else None
+        if m:
+            flush()
+            pending, pending_kind, pending_indent = ([m.group(1)] if m.group(1) else []), "bullet", html_depth
+            prev_blank = False
+            continue
+        m = _HEADING.match(line) or _TIGHT_HEADING.match(line)
         if m:
             flush()
             tree.heading(md_inline(m.group(2)).build(HEADING), len(m.group(1)))

@@ -98,6 +98,16 @@ def strip_trailing_punct(text: str) -> str:
     return text
 
 
+# A page title's site name after a bar: "Amazon Kelp DB is now available | AWS News Blog".
+_SITE_SUFFIX = re.compile(r"\s+[|｜]\s+[^|｜]*\b(?:blog|news|aws|amazon web services)\b[^|｜]*$", re.IGNORECASE)
+
+
+def strip_site_name(title: str) -> str:
+    """A link text copied from a page title, without the site's name after its bar."""
+    stripped = _SITE_SUFFIX.sub("", title)
+    return stripped if stripped.strip() else title
+
+
 def truncate(text: str, limit: int) -> str:
     """Cut at a word boundary and mark the cut with an ellipsis."""
     text = text.strip()
