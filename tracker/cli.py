@@ -566,7 +566,8 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     """Rebuild the feeds (RSS, Atom, JSON Feed, OPML) from the store; unchanged files are not rewritten.
 
     Example:
-        tracker publish --output public/feeds
+        tracker publish
+        tracker --output public/feeds publish
     """
     from tracker import pipeline
     from tracker.lock import run_lock
