@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "publish": {"textutil", "config", "errors", "items", "media", "normalize", "redact"},
     "parallel": {"errors", "extract", "items", "store"},
     "lock": {"errors", "store"},
-    "schedule": {"config", "errors", "lock", "redact", "store", "pipeline"},
+    "schedule": {"config", "errors", "lock", "redact", "store", "pipeline", "textutil"},
     "web": {"media", "textutil", "items", "store", "redact", "errors"},
     "console": {"redact"},
 }

@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import math
+import os
 import re
 import signal
 import sys
@@ -28,7 +29,7 @@ from typing import Any
 from tracker import __version__
 from tracker.config import SOURCE_KINDS, Settings, load_settings
 from tracker.console import print_table, progress_bars
-from tracker.errors import TrackerError
+from tracker.errors import ConfigError, TrackerError
 from tracker.redact import mask_text, mask_url, strip_controls
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,10 @@ EXIT_CODES = (
     (74, "a disk refused a write: output, archive or database folder full, read-only or not writable (EX_IOERR)"),
     (75, "another run holds the run lock; try again later (EX_TEMPFAIL)"),
     (130, "interrupted by Ctrl-C (SIGINT)"),
+    (141, "the reader of the output stopped reading (`tracker ... | head`): the output was cut short, nothing more"),
     (143, "stopped by SIGTERM"),
 )
+EXIT_CLOSED_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for a Unix tool whose reader left
 EXIT_SOFTWARE = 70
 # --limit of the query commands: enough for any export, small enough to be a number.
 MAX_LIMIT = 100_000
@@ -60,6 +63,8 @@ MAX_WORKERS = 256
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, tuple[Handler, str]] = {}
+# The commands that never open the database: a mistyped database folder is no concern of theirs.
+WITHOUT_DATABASE = frozenset({"extract"})
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -194,8 +199,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         unknown = set(args.source) - {s.name for s in sources}
         if unknown:
             print(
-                f"error: unknown source(s): {', '.join(sorted(unknown))} "
-                f"(configured: {', '.join(s.name for s in sources)})",
+                f"error: --source: unknown {'source' if len(unknown) == 1 else 'sources'} "
+                f"{', '.join(sorted(unknown))} (configured: {', '.join(s.name for s in sources) or 'none'})",
                 file=sys.stderr,
             )
             return 2
@@ -268,6 +273,7 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         tracker extract saved/recap.md --explain
     """
     from tracker import pipeline
+    from tracker.textutil import plural
 
     if args.explain:
         return _explain(settings, args)
@@ -292,7 +298,10 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         print("\nsessions:")
         for ses in result["sessions"]:
             print(f"  - [{ses['kind']}] {ses['title']} {ses.get('url') or ''}".rstrip())
-    print(f"\n{len(result['announcements'])} announcements, {len(result['sessions'])} sessions", file=sys.stderr)
+    print(
+        f"\n{plural(len(result['announcements']), 'announcement')}, {plural(len(result['sessions']), 'session')}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -302,6 +311,7 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
     from tracker.config import data_file
     from tracker.extract.learn import recording
     from tracker.extract.rules import load_rules
+    from tracker.textutil import plural
 
     rules = load_rules(data_file(settings.config_dir, "extract.toml"))
     with recording() as seen:
@@ -329,7 +339,7 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{mark} {row['score']:.2f}/{row['threshold']:.2f} {row['title']}")
         print(f"    forms: {', '.join(row['forms'])}")
         print("    " + ", ".join(f"{k} {v:+.2f}" for k, v in row["features"].items()))
-    print(f"\n{len(rows)} candidates, {sum(r['accepted'] for r in rows)} accepted", file=sys.stderr)
+    print(f"\n{plural(len(rows), 'candidate')}, {sum(r['accepted'] for r in rows):,} accepted", file=sys.stderr)
     return 0
 
 
@@ -343,7 +353,7 @@ def cmd_announcements(args: argparse.Namespace, settings: Settings) -> int:
     """
     from tracker.store import repository as repo
     from tracker.store.db import open_store, unit_of_work
-    from tracker.textutil import DateError, check_range
+    from tracker.textutil import DateError, check_range, plural
 
     try:
         check_range(args.since, args.until)
@@ -397,7 +407,7 @@ def cmd_announcements(args: argparse.Namespace, settings: Settings) -> int:
                 for r in rows
             ],
         )
-        print(f"{len(rows)} announcements", file=sys.stderr)
+        print(plural(len(rows), "announcement"), file=sys.stderr)
     return 0
 
 
@@ -547,17 +557,19 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     """Rebuild the feeds (RSS, Atom, JSON Feed, OPML) from the store; unchanged files are not rewritten.
 
     Example:
-        tracker publish --output public/feeds
+        tracker publish
+        tracker --output public/feeds publish
     """
     from tracker import pipeline
     from tracker.lock import run_lock
+    from tracker.textutil import plural
 
     with run_lock(settings.database_url, wait=args.wait):
         ctx = pipeline.Context(settings)
         report = pipeline.publish(ctx)
     print(
-        f"{len(report.written)} files written, {report.unchanged} unchanged, {len(report.removed)} removed "
-        f"in {settings.output_location}",
+        f"{plural(len(report.written), 'file')} written, {report.unchanged:,} unchanged, "
+        f"{len(report.removed):,} removed in {settings.output_location}",
         file=sys.stderr,
     )
     return 0
@@ -593,22 +605,75 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# `tracker status` shows the one-off imports (`tracker import`) most recently attempted, at most
+# this many; a failed one only until a later import succeeds, and for this long at most: a path
+# mistyped once does not stay forever.
+STATUS_IMPORTS = 5
+STATUS_FAILED_IMPORT_DAYS = 7
+IMPORT_PREFIX = "import:"  # pipeline.import_documents names its ad-hoc sources so
+
+
+def _status_sources(
+    states: list[dict[str, Any]], settings: Settings, *, show_all: bool, now: datetime
+) -> tuple[list[dict[str, Any]], int]:
+    """The sources `tracker status` shows, and how many stored ones it leaves out.
+
+    Every configured source, in the configuration's order (one never run too), then the
+    recent one-off imports; with show_all, every stored source.
+    """
+    from datetime import UTC, timedelta
+
+    def attempted(state: dict[str, Any]) -> datetime:
+        at = state.get("last_attempt_at")
+        if not isinstance(at, datetime):
+            return datetime.min.replace(tzinfo=UTC)
+        return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC times
+
+    stored = {str(s["name"]): s for s in states}
+    shown: list[dict[str, Any]] = []
+    for source in settings.sources:
+        state = dict(stored.get(source.name) or {"name": source.name, "kind": source.kind, "last_status": None})
+        state["configured"] = True
+        state["enabled"] = source.enabled
+        shown.append(state)
+    configured = {s.name for s in settings.sources}
+    others = sorted((s for s in states if s["name"] not in configured), key=attempted, reverse=True)
+    if show_all:
+        shown += [{**s, "configured": False} for s in others]
+        return shown, 0
+    imports = [s for s in others if str(s["name"]).startswith(IMPORT_PREFIX)]
+    succeeded = [attempted(s) for s in imports if s.get("last_status") != "failed"]
+    oldest_failure = max([now - timedelta(days=STATUS_FAILED_IMPORT_DAYS), *succeeded])
+    recent = [s for s in imports if s.get("last_status") != "failed" or attempted(s) > oldest_failure]
+    recent = recent[:STATUS_IMPORTS]
+    shown += [{**s, "configured": False} for s in recent]
+    return shown, len(others) - len(recent)
+
+
 @command("status")
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    """Show each source's last success and last error, and the last runs.
+    """Show the configured sources and recent one-off imports (last success, last error), and the last runs.
+
+    One-off imports: the last 5 attempted; a failed one until a later import succeeds, 7 days at
+    most. --all lists every stored source, old imports and sources no longer configured included.
 
     Example:
         tracker status
+        tracker status --all --format json
     """
+    from datetime import UTC
+
     from tracker.store import repository as repo
     from tracker.store.db import open_store, unit_of_work
+    from tracker.textutil import plural
 
     factory = open_store(settings.database_url)
     with unit_of_work(factory) as session:
-        states: list[dict[str, Any]] = repo.list_source_states(session)
+        stored: list[dict[str, Any]] = repo.list_source_states(session)
         runs: list[dict[str, Any]] = repo.last_runs(session, limit=5)
+    states, hidden = _status_sources(stored, settings, show_all=args.all, now=datetime.now(UTC))
     if args.format == "json":
-        _dump_json({"sources": states, "runs": runs}, sys.stdout, indent=2, default=str)
+        _dump_json({"sources": states, "runs": runs, "sources_not_shown": hidden}, sys.stdout, indent=2, default=str)
         print()
         return 0
     _table(
@@ -616,16 +681,23 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         [
             [
                 str(s.get("name")),
-                str(s.get("last_status") or "-"),
+                "disabled" if s.get("enabled") is False else str(s.get("last_status") or "never run"),
                 str(s.get("last_success_at") or "-")[:19],
                 str(s.get("last_attempt_at") or "-")[:19],
                 str(s.get("consecutive_failures", 0)),
                 str(s.get("last_error_kind") or ""),
-                _shorten(str(s.get("last_error") or ""), 70),
+                # The source column names it: the error without its own copy of the name.
+                _shorten(str(s.get("last_error") or "").removeprefix(f"{s.get('name')}, "), 70),
             ]
             for s in states
         ],
     )
+    if hidden:
+        print(
+            f"{plural(hidden, 'other stored source')} not shown (older one-off imports, sources no longer "
+            "configured): tracker status --all",
+            file=sys.stderr,
+        )
     print()
 
     def failed_sources(run: dict[str, Any]) -> str:
@@ -635,7 +707,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     # A run still "running" that holds no lock was killed (SIGKILL, power loss): any other end,
     # an error or a signal, is recorded as "failed" with its reason. The next run redoes its work.
     _table(
-        ["run", "started", "finished", "status", "documents", "new", "updated", "failed sources", "error"],
+        ["run", "started", "finished", "status", "documents", "new", "updated", "sessions", "failed sources", "error"],
         [
             [
                 str(r.get("id")),
@@ -645,6 +717,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
                 str((r.get("counts") or {}).get("documents", 0)),
                 str((r.get("counts") or {}).get("announcements_created", 0)),
                 str((r.get("counts") or {}).get("announcements_updated", 0)),
+                str((r.get("counts") or {}).get("sessions", 0)),
                 _shorten(failed_sources(r), 40),
                 _shorten(str(r.get("error") or ""), 70),
             ]
@@ -698,6 +771,8 @@ def _record_json(record: Any) -> dict[str, Any]:
 
 
 def _print_report(report: Any, args: argparse.Namespace) -> None:
+    from tracker.textutil import plural
+
     counts = report.counts
     if getattr(args, "json", False):
         _dump_json(
@@ -710,14 +785,23 @@ def _print_report(report: Any, args: argparse.Namespace) -> None:
     if args.quiet:
         return
     pub = report.published
+    new, updated = counts.get("announcements_created", 0), counts.get("announcements_updated", 0)
+    # Sessions are counted when there are any: a session listing stores sessions, not launches.
+    sessions = counts.get("sessions", 0)
     print(
-        f"{len(report.outcomes)} sources ({len(report.failed)} failed), {counts.get('documents', 0)} documents, "
-        f"{counts.get('announcements_created', 0)} new and {counts.get('announcements_updated', 0)} updated announcements"
-        + (f", {len(pub.written)} feed files written" if pub else ""),
+        f"{plural(len(report.outcomes), 'source')} ({len(report.failed):,} failed), "
+        f"{plural(counts.get('documents', 0), 'document')}, "
+        f"{new:,} new and {updated:,} updated {'announcement' if new + updated == 1 else 'announcements'}"
+        + (f", {plural(sessions, 'session')}" if sessions else "")
+        + (f", {plural(len(pub.written), 'feed file')} written" if pub else ""),
         file=sys.stderr,
     )
     for outcome in report.failed:
-        print(f"error: source {outcome.name}: {mask_text(outcome.error)}", file=sys.stderr)
+        error = mask_text(outcome.error)
+        # A source's error usually begins with its name already: not twice.
+        print(
+            f"error: source {error if error.startswith(outcome.name) else f'{outcome.name}: {error}'}", file=sys.stderr
+        )
 
 
 def _shorten(text: str, width: int) -> str:
@@ -881,6 +965,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("status")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every stored source: all one-off imports and sources no longer in sources.toml",
+    )
     p.add_argument("--format", choices=("table", "json"), default="table")
 
     p = add("db")
@@ -964,22 +1053,160 @@ def _unraisable(hook: Any) -> None:
     sys.__unraisablehook__(hook)
 
 
-_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+_DISK_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EFBIG,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EIO,
+    errno.ENOTDIR,  # a file in the way of a folder
+    errno.EISDIR,
+}
 # Commands with their own SIGTERM handling: the scheduler stops gracefully, the server is the web module's.
 _OWN_SIGTERM = {"schedule", "serve"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tracker` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    with _sanitized_output():
-        return _main(args)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        with _sanitized_output():
+            return _main(args)
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """stdout's reader went away (`tracker ... | head`): stop quietly, as Unix tools do.
+
+    What is still buffered goes to /dev/null, so that Python's own flush at exit does not
+    print an "Exception ignored" traceback about the closed pipe.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (embedding, tests)
+        pass
+    return EXIT_CLOSED_PIPE
+
+
+def _not_reported(record: logging.LogRecord) -> bool:
+    """A logging filter: drop the lines whose error the CLI prints itself (pipeline.REPORTED)."""
+    return not getattr(record, "reported", False)
+
+
+def _check_config_dir(args: argparse.Namespace) -> None:
+    """--config (or $TRACKER_CONFIG_DIR) must name an existing folder: a typo must not mean "no settings"."""
+    if args.config is not None:
+        given, origin = Path(args.config), "--config"
+    elif os.environ.get("TRACKER_CONFIG_DIR"):
+        given, origin = Path(os.environ["TRACKER_CONFIG_DIR"]), "TRACKER_CONFIG_DIR (environment)"
+    else:
+        return
+    if not given.exists():
+        problem = "no such folder"
+    elif not given.is_dir():
+        problem = "not a folder"
+    else:
+        return
+    raise ConfigError(
+        f"{origin} {given}: {problem}; give the folder that holds tracker.toml and sources.toml "
+        "(or leave it out for ./config and the built-in settings)"
+    )
+
+
+# The settings a disk or database message may tell the user to change, with their flags.
+_PATH_SETTINGS = (("output_dir", "--output"), ("archive_dir", ""), ("database_url", "--database"))
+
+
+def _setting(key: str, args: argparse.Namespace, settings: Settings) -> str:
+    """A setting with where its value came from, for messages: "output_dir (from --output)"."""
+    from tracker.config import read_toml
+
+    flags = dict(_PATH_SETTINGS)
+    given = {"--output": args.output, "--database": args.database}.get(flags.get(key, ""))
+    if given is not None:
+        return f"{key} (from {flags[key]})"
+    env = "TRACKER_" + key.replace(".", "_").upper()
+    if env in os.environ:
+        return f"{key} (from {env} in the environment)"
+    path = settings.config_dir / "tracker.toml"
+    try:
+        in_file = key in read_toml(path)
+    except (TrackerError, OSError):
+        in_file = False
+    return f"{key} (from {path})" if in_file else f"{key} (the default)"
+
+
+def _with_origins(message: str, args: argparse.Namespace, settings: Settings | None) -> str:
+    """The message with each path setting it tells the user to change followed by where it came from."""
+    if settings is None:
+        return message
+    for key, flag in _PATH_SETTINGS:
+        if flag:
+            message = message.replace(f"{key} ({flag})", key)  # a stage's guess, made exact below
+        if re.search(rf"\bset {key}\b", message):
+            message = re.sub(rf"\bset {key}\b", "set " + _setting(key, args, settings).replace("\\", "\\\\"), message)
+    return message
+
+
+def _os_error(exc: OSError, args: argparse.Namespace, settings: Settings | None) -> str:
+    """An OSError no stage named: the path, the cause, what to do and the setting that moves it."""
+    from tracker.store.db import disk_error
+
+    path = Path(str(exc.filename)) if exc.filename else None
+    key = "the setting naming that folder"
+    if settings is not None and path is not None:
+        folders = {"output_dir": settings.output_dir, "archive_dir": settings.archive_dir}
+        for name, folder in folders.items():
+            if path.absolute() == folder.absolute() or folder.absolute() in path.absolute().parents:
+                key = _setting(name, args, settings)
+    return str(disk_error(exc, path, "writing", key))
+
+
+def _check_database_path(args: argparse.Namespace, settings: Settings) -> None:
+    """A SQLite database's folder must exist and the path must not be a folder: a mistyped folder is
+    an error naming the setting and where it came from, not a new empty database."""
+    from tracker.store.db import normalize_url
+
+    url = normalize_url(settings.database_url)
+    database = url.database
+    if url.get_backend_name() != "sqlite" or database in (None, "", ":memory:") or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    shown = str(path) if path.is_absolute() else f"{path} ({path.absolute()})"
+    origin = _setting("database_url", args, settings)
+    if path.is_dir():
+        raise ConfigError(
+            f"{origin}: {shown} is a folder; the database URL names the database file, "
+            f"e.g. sqlite:///{path.absolute() / 'tracker.db'}"
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        shown_folder = str(folder) if folder.is_absolute() else f"{folder} ({folder.absolute()})"
+        raise ConfigError(
+            f"{origin}: the database folder {shown_folder} {problem}; correct the path, or create the folder "
+            "first for a new database"
+        )
 
 
 def _main(args: argparse.Namespace) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # A one-shot command prints its errors itself (below, and in _print_report): each error once.
+    # The long-running ones have only the log to tell of a failed run.
+    filtered = (
+        []
+        if args.command in _OWN_SIGTERM
+        else [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    )
+    for handler in filtered:
+        handler.addFilter(_not_reported)
     previous = None
     _TERMINATED.clear()
     if args.command not in _OWN_SIGTERM:
@@ -988,20 +1215,26 @@ def _main(args: argparse.Namespace) -> int:
             sys.unraisablehook = _unraisable
         except ValueError:  # not the main thread (an embedding application): leave signals alone
             previous = None
+    settings: Settings | None = None
     try:
+        _check_config_dir(args)
         settings = load_settings(args.config)
         settings = settings.with_overrides(database_url=args.database, output_dir=args.output)
+        if args.command not in WITHOUT_DATABASE:
+            _check_database_path(args, settings)
         code = int(args.handler(args, settings))
         if _TERMINATED:
             print("stopped by SIGTERM", file=sys.stderr)
             return 128 + signal.SIGTERM
         return code
     except TrackerError as exc:
-        print(f"error: {mask_text(str(exc))}", file=sys.stderr)
+        print(f"error: {_with_origins(mask_text(str(exc)), args, settings)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # main(): the reader left, a quiet exit
     except SystemExit as exc:
         if exc.code == 128 + signal.SIGTERM:
             print("stopped by SIGTERM", file=sys.stderr)
@@ -1009,10 +1242,7 @@ def _main(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - exit 70, not 1: systemd must not take a crash for "a source failed"
         if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
             # A disk error no stage named (they raise DiskError, exit 74, themselves).
-            print(
-                f"error: {mask_text(str(exc))}; check that the folder is writable and its disk not full",
-                file=sys.stderr,
-            )
+            print(f"error: {mask_text(_os_error(exc, args, settings))}", file=sys.stderr)
             return 74
         traceback.print_exc(file=sys.stderr)
         print(
@@ -1020,6 +1250,8 @@ def _main(args: argparse.Namespace) -> int:
         )
         return EXIT_SOFTWARE
     finally:
+        for handler in filtered:
+            handler.removeFilter(_not_reported)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
             sys.unraisablehook = sys.__unraisablehook__

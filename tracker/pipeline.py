@@ -48,8 +48,13 @@ from tracker.sources.prefetch import Prefetch, runs_ahead
 from tracker.store import repository as repo
 from tracker.store.archive import Archive
 from tracker.store.db import DiskError, disk_error, is_disk_failure, open_store, unit_of_work
+from tracker.textutil import plural
 
 log = logging.getLogger(__name__)
+# Marks a log line whose error the caller also gets (a failed outcome, an exception) and reports:
+# the CLI prints those errors itself and drops these lines, so each error is printed once;
+# `tracker schedule` and embedding applications keep them.
+REPORTED = {"reported": True}
 
 
 class Progress(Protocol):
@@ -375,7 +380,7 @@ def process_source(
         outcome.error_kind = getattr(exc, "kind", "extract")
         # Recorded, printed and logged without the credentials or tokens of any URL in it.
         outcome.error = mask_text(str(exc))
-        log.error("source %s failed: %s", source.name, outcome.error)
+        log.error("source %s failed: %s", source.name, outcome.error, extra=REPORTED)
         with unit_of_work(ctx.factory) as session:
             repo.record_fetch_failure(
                 session, source.name, at=ctx.now, kind=outcome.error_kind or "error", message=outcome.error
@@ -680,7 +685,7 @@ def recorded_failure(ctx: Context, run_id: int, report: RunReport) -> Iterator[N
         yield
     except BaseException as exc:
         reason = failure_reason(exc)
-        log.error("run %d failed: %s", run_id, reason)
+        log.error("run %d failed: %s", run_id, reason, extra=REPORTED)
         try:
             with unit_of_work(ctx.factory) as session:
                 repo.finish_run(
@@ -751,7 +756,12 @@ def _describe(outcome: SourceOutcome) -> str:
         return "not modified"
     new = outcome.counts.get("announcements_created", 0)
     upd = outcome.counts.get("announcements_updated", 0)
-    return f"{outcome.documents} documents, {new} new and {upd} updated announcements"
+    sessions = outcome.counts.get("sessions", 0)
+    return (
+        f"{plural(outcome.documents, 'document')}, {new:,} new and {upd:,} updated "
+        f"{'announcement' if new + upd == 1 else 'announcements'}"
+        + (f", {plural(sessions, 'session')}" if sessions else "")
+    )
 
 
 def import_documents(

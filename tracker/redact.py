@@ -48,6 +48,9 @@ def mask_url(url: str | None) -> str:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(is_secret_param(k) for k, _ in pairs):
             query = urlencode([(k, MASK if is_secret_param(k) else v) for k, v in pairs], safe="*")
+    if netloc == parts.netloc and query == parts.query:
+        # Nothing secret: the text as given (urlunsplit would fold "sqlite:////abs/path" to "sqlite://abs/path").
+        return text
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -35,6 +35,7 @@ from apscheduler.triggers.cron import CronTrigger
 from tracker.config import Settings, load_settings
 from tracker.errors import ConfigError, TrackerError
 from tracker.redact import mask_text
+from tracker.textutil import plural
 
 log = logging.getLogger(__name__)
 
@@ -143,17 +144,21 @@ def scheduled_run(config_dir: str, database_url: str, output_dir: str) -> None:
         return
     counts = report.counts
     failed = ", ".join(f"{o.name} ({o.error_kind})" for o in report.failed)
-    published = f", {len(report.published.written)} feed files written" if report.published else ""
+    published = f", {plural(len(report.published.written), 'feed file')} written" if report.published else ""
+    new, updated = counts.get("announcements_created", 0), counts.get("announcements_updated", 0)
+    sessions = counts.get("sessions", 0)
     log.info(
-        "scheduled run %s in %.1f s: %d sources (%d failed%s), %d documents, %d new and %d updated announcements%s",
+        "scheduled run %s in %.1f s: %s (%d failed%s), %s, %d new and %d updated %s%s%s",
         "interrupted" if _STOP.is_set() else "finished",
         time.monotonic() - started,
-        len(report.outcomes),
+        plural(len(report.outcomes), "source"),
         len(report.failed),
         f": {failed}" if failed else "",
-        counts.get("documents", 0),
-        counts.get("announcements_created", 0),
-        counts.get("announcements_updated", 0),
+        plural(counts.get("documents", 0), "document"),
+        new,
+        updated,
+        "announcement" if new + updated == 1 else "announcements",
+        f", {plural(sessions, 'session')}" if sessions else "",
         published,
     )
 

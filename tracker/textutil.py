@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 # --- text ------------------------------------------------------------------------------------
 
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """A count with its noun: "1 announcement", "2 announcements" (`nouns` for an irregular plural)."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
 _STRAY_MARKERS = re.compile(r"\*{2,}|(?<![\w])__|__(?![\w])|`+")
