@@ -45,7 +45,7 @@ class SessionIndex:
 
     def add(self, key: int | str, session: Candidate) -> None:
         """Index one session under each of its title words."""
-        title = _session_title(session.title)
+        title = _session_title(session.title, event_known=session.event is not None)
         self._titles[key] = title
         self._texts[key] = session.title
         if title.whats_new:

@@ -147,13 +147,14 @@ class _Title:
     whats_new: bool = False  # "What's new with X": a round-up of X's launches
 
 
-def _session_title(title: str) -> _Title:
+def _session_title(title: str, *, event_known: bool = True) -> _Title:
+    # A round-up covers the launches of its own event: without a known event it is generic.
     pairs = words(title)
     return _Title(
         frozenset(w for w, _ in pairs),
         frozenset(s for _, s in pairs),
         frozenset(s for w, s in pairs if w not in STOPWORDS and (len(w) > 1 or w.isdigit())),
-        is_whats_new(title),
+        event_known and is_whats_new(title),
     )
 
 
@@ -202,7 +203,8 @@ def score_title_match(
     """
     if announcement.event != session.event and (strict_event or (announcement.event and session.event)):
         return None
-    return _best(_prepare(announcement), _session_title(session.title), weights or UNIFORM)
+    same_event = bool(announcement.event) and announcement.event == session.event
+    return _best(_prepare(announcement), _session_title(session.title, event_known=same_event), weights or UNIFORM)
 
 
 def _best(launch: _Launch, title: _Title, weights: TokenWeights, threshold: float | None = None) -> Link | None:
