@@ -149,6 +149,8 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # event, dated, not told apart by the rules above, are one launch. Chosen by cross-validation
 # on tests/normalize/merge_pairs.json (threshold fitted on 4/5 of the pairs, measured on the
 # rest): the e5 scale is compressed (unrelated titles score about 0.75), so sameness sits high.
+# Held out, that gave precision 0.983 and recall 0.715 (0.570 without meaning); most folds chose
+# these values, which make no wrong merge on the whole set.
 SAME_MEANING = 0.955
 # With Japanese (or Chinese, Korean) on either side the model's scores run lower.
 SAME_MEANING_CJK = 0.84
