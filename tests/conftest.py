@@ -156,3 +156,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tracker.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(params=["lexical", "meaning"])
+def matching(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way titles are matched: by words alone (no `semantic` extra), and by meaning too."""
+    from tracker import meaning
+
+    if request.param == "lexical":
+        monkeypatch.setenv(meaning.ENV, "off")
+    elif not meaning.available():
+        _unavailable("matching by meaning needs the `semantic` extra (pip install -e '.[semantic]')")
+    return str(request.param)

@@ -26,8 +26,10 @@ from tracker.normalize import Taxonomy, detect_event, services_for
 pytestmark = pytest.mark.corpus
 
 PAIRS = json.loads(Path(__file__).with_name("content_pairs.json").read_text(encoding="utf-8"))["pairs"]
-PIN_PRECISION = 0.891
-PIN_RECALL = 0.399
+# Per way of matching (tests/conftest.py `matching`): words alone, and words with meaning
+# (tracker/meaning.py, the `semantic` extra), whose thresholds were fitted by cross-validation.
+PIN_PRECISION = {"lexical": 0.903, "meaning": 0.915}
+PIN_RECALL = {"lexical": 0.455, "meaning": 0.524}
 _CODE = re.compile(r"\s*\((?:[A-Z]{2,5}\d{2,4})(?:-[A-Z0-9]{1,4})?\)\s*$")
 _VIDEO = re.compile(r"v=([\w-]{11})")
 
@@ -63,7 +65,7 @@ def test_the_pair_set_is_big_enough() -> None:
     assert sum(1 for p in labelled if not p["label"]) >= 50
 
 
-def test_content_link_precision_and_recall(corpus: Path) -> None:
+def test_content_link_precision_and_recall(corpus: Path, matching: str) -> None:
     sessions = _sessions(corpus)
     index = SessionIndex((key, Candidate(title=title, event=event)) for (event, key), title in sessions.items())
     taxonomy = Taxonomy.load()
@@ -99,7 +101,7 @@ def test_content_link_precision_and_recall(corpus: Path) -> None:
     precision = tp / (tp + len(wrong)) if tp + len(wrong) else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     print(
-        f"content links: precision {precision:.3f}, recall {recall:.3f} ({tp} right, {len(wrong)} wrong, {fn} missed)"
+        f"content links ({matching}): precision {precision:.3f}, recall {recall:.3f} ({tp} right, {len(wrong)} wrong, {fn} missed)"
     )
-    assert round(precision, 3) >= PIN_PRECISION, wrong
-    assert round(recall, 3) >= PIN_RECALL
+    assert round(precision, 3) >= PIN_PRECISION[matching], wrong
+    assert round(recall, 3) >= PIN_RECALL[matching]

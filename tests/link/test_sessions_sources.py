@@ -15,6 +15,7 @@ from tests.support.http import FixtureServer
 from tracker import pipeline
 from tracker.config import SourceConfig, load_settings
 from tracker.extract import extract
+from tracker.link import WHATS_NEW_SCORE
 from tracker.store import repository as repo
 from tracker.store.db import open_store, unit_of_work
 
@@ -72,15 +73,16 @@ def test_playlist_source_links_launches_from_another_document(
     assert set(stored) == {"STG301", "STG201", "CUL210"}
     quantum = records["Amazon S3 Quantum Buckets"]
     links = {sl.session.code: sl.link for sl in quantum.sessions if sl.session.code}
-    # the launch session covers it; the generic "What's new with Amazon S3" and the session
-    # sharing only words ("quantum", "bucket") without naming S3 stay below the threshold
-    assert set(links) == {"STG301"}
+    # the launch session covers it, and so does the event's round-up "What's new with Amazon
+    # S3"; the session sharing only words ("quantum", "bucket") without naming S3 stays below
+    assert set(links) == {"STG301", "STG201"}
     assert links["STG301"].method == "title" and links["STG301"].score >= settings.link_threshold
     assert "quantum" in links["STG301"].reason and "Amazon S3" in links["STG301"].reason
+    assert links["STG201"].score == WHATS_NEW_SCORE and "what's new" in links["STG201"].reason
     assert any(sl.session.kind == "keynote" and sl.link.method == "structural" for sl in quantum.sessions)
-    # other S3 launches of the event get no link to the generic session either
+    # every other S3 launch of the event is in the round-up too, and in no other session
     tape = records["Amazon S3 Tape Mode"]
-    assert not [sl for sl in tape.sessions if sl.session.code]
+    assert {sl.session.code for sl in tape.sessions if sl.session.code} == {"STG201"}
 
     # a second run changes nothing
     again = pipeline.run(settings, sources=sources, do_publish=False)

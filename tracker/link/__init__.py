@@ -8,8 +8,13 @@ Two methods:
   found in the session title, each word weighted by how rare it is among the session titles
   (``TokenWeights``: "serverless" or "data" say less than "limitless"). The session must also
   name every service of the launch; a session that names the service and nothing of the
-  launch (a generic "What's new with Amazon S3") scores ``GENERIC_SCORE``, below any sane
-  threshold. A wrong link is worse than a missing one.
+  launch (a generic "Dive deep on Amazon S3") scores ``GENERIC_SCORE``, below any sane
+  threshold, while a round-up of the service's launches ("What's new with Amazon S3")
+  scores ``WHATS_NEW_SCORE``. A wrong link is worse than a missing one;
+- meaning: with the optional extra `semantic` (tracker/meaning.py), a session that already
+  shares words with the launch (title score of at least ``MEANING_NEEDS_WORDS``) and says
+  the same thing in other words ("Real-User Monitoring for Amazon CloudWatch" and "… with
+  Amazon CloudWatch RUM") links with its similarity as score, from ``SAME_MEANING`` up.
 
 ``SessionIndex`` finds the candidates of an announcement through an inverted index by token,
 so linking costs what the shared words cost, never all pairs.
@@ -18,15 +23,17 @@ so linking costs what the shared words cost, never all pairs.
 from __future__ import annotations
 
 from tracker.link.document import links_in_document, structural_link
-from tracker.link.index import SessionIndex
+from tracker.link.index import MEANING_NEEDS_WORDS, SAME_MEANING, SessionIndex
 from tracker.link.match import (
     GENERIC_SCORE,
     MISSING_SERVICE_FACTOR,
     NAMED_LAUNCH_SCORE,
     SINGLE_WEAK_WORD_CAP,
+    WHATS_NEW_SCORE,
     Candidate,
     _service_names,
     best_links,
+    is_whats_new,
     launch_name_words,
     score_title_match,
 )
@@ -34,18 +41,22 @@ from tracker.link.words import STOPWORDS, TOKEN, UNIFORM, TokenWeights, distinct
 
 __all__ = [
     "GENERIC_SCORE",
+    "MEANING_NEEDS_WORDS",
     "MISSING_SERVICE_FACTOR",
     "NAMED_LAUNCH_SCORE",
+    "SAME_MEANING",
     "SINGLE_WEAK_WORD_CAP",
     "STOPWORDS",
     "TOKEN",
     "UNIFORM",
+    "WHATS_NEW_SCORE",
     "Candidate",
     "SessionIndex",
     "TokenWeights",
     "_service_names",
     "best_links",
     "distinctive",
+    "is_whats_new",
     "launch_name_words",
     "links_in_document",
     "score_title_match",

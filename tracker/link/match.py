@@ -23,6 +23,10 @@ GENERIC_SCORE = 0.45  # a general session about the launch's service: below the 
 MISSING_SERVICE_FACTOR = 0.5  # the session does not name a service of the launch
 SINGLE_WEAK_WORD_CAP = 0.5  # one common shared word and no service to back it
 NAMED_LAUNCH_SCORE = 0.9  # the session names the service and every word of the launch's name
+# "What's new with Amazon S3" covers the service's launches of its event: above the default
+# threshold, where a general "Dive deep on Amazon S3" stays at GENERIC_SCORE.
+WHATS_NEW_SCORE = 0.7
+_WHATS_NEW = re.compile(r"(?i)^\W*(?:\[[^\]]*\]\s*|\{[^}]*\}\s*)?what[’']?s\s+new\s+(?:with|in|for|on)\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +144,33 @@ class _Title:
     words: frozenset[str]
     stems: frozenset[str]
     content: frozenset[str]  # stems of its non-stop words
+    whats_new: bool = False  # "What's new with X": a round-up of X's launches
 
 
-def _session_title(title: str) -> _Title:
+def _session_title(title: str, *, event_known: bool = True) -> _Title:
+    # A round-up covers the launches of its own event: without a known event it is generic.
     pairs = words(title)
     return _Title(
         frozenset(w for w, _ in pairs),
         frozenset(s for _, s in pairs),
         frozenset(s for w, s in pairs if w not in STOPWORDS and (len(w) > 1 or w.isdigit())),
+        event_known and is_whats_new(title),
     )
+
+
+def is_whats_new(title: str) -> bool:
+    """Whether a session title announces a round-up of launches ("What's new with Amazon S3")."""
+    return _WHATS_NEW.search(title) is not None
+
+
+def _generic_score(title: _Title) -> float:
+    return WHATS_NEW_SCORE if title.whats_new else GENERIC_SCORE
+
+
+def _generic(named: Sequence[_ServiceNames], title: _Title, why: str) -> Link:
+    if title.whats_new:
+        return Link("title", WHATS_NEW_SCORE, f"a “what's new” session about {_names(named)}, the launch's service")
+    return Link("title", GENERIC_SCORE, why)
 
 
 def _prepare(announcement: Candidate) -> _Launch:
@@ -181,7 +203,8 @@ def score_title_match(
     """
     if announcement.event != session.event and (strict_event or (announcement.event and session.event)):
         return None
-    return _best(_prepare(announcement), _session_title(session.title), weights or UNIFORM)
+    same_event = bool(announcement.event) and announcement.event == session.event
+    return _best(_prepare(announcement), _session_title(session.title, event_known=same_event), weights or UNIFORM)
 
 
 def _best(launch: _Launch, title: _Title, weights: TokenWeights, threshold: float | None = None) -> Link | None:
@@ -204,8 +227,8 @@ def _score(
     if not own:
         # The launch title is only a service name ("Amazon Q"): any session about the
         # service could cover it, but none says so specifically.
-        if services and not missing and (threshold is None or GENERIC_SCORE >= threshold):
-            return Link("title", GENERIC_SCORE, f"session names {_names(named)}, and the launch is only that name")
+        if services and not missing and (threshold is None or _generic_score(title) >= threshold):
+            return _generic(named, title, f"session names {_names(named)}, and the launch is only that name")
         return None
     found = own & title.stems
     if not found:
@@ -213,9 +236,9 @@ def _score(
             services
             and not missing
             and not (title.content - launch.name_stems - GENERIC_SESSION_WORDS)
-            and (threshold is None or GENERIC_SCORE >= threshold)
+            and (threshold is None or _generic_score(title) >= threshold)
         ):
-            return Link("title", GENERIC_SCORE, f"a general session about {_names(named)}, none of the launch's words")
+            return _generic(named, title, f"a general session about {_names(named)}, none of the launch's words")
         return None
     coverage = sum(weights.weight(t) for t in found) / sum(weights.weight(t) for t in own)
     # Distinctive words carry the score; naming every service as well adds confidence.
