@@ -170,3 +170,30 @@ def test_raw_html_lists_inside_markdown_are_bullets() -> None:
     assert bullets[2].level > bullets[0].level
     assert kinds[-1][1] == "A paragraph after the list."
     assert not any("<" in text for _, text in kinds)
+
+
+def test_a_plain_text_keynote_transcript_ties_its_launches_to_its_video() -> None:
+    from tracker.extract import extract
+    from tracker.extract.rules import load_rules
+
+    text = (
+        "AWS re:Invent 2031 - CEO Keynote with Ana Lima\n"
+        "Dec 2, 2031\n\n"
+        "https://www.youtube.com/watch?v=AbCdEfGhIjK\n\n"
+        "Please welcome the CEO of AWS. Good morning, everyone, and welcome to re:Invent.\n"
+        "Today I'm excited to announce Amazon Kelp DB, a database that grows with your data, "
+        "and it's available today in every Region.\n"
+    )
+    [doc] = extract(text, url="https://example.org/transcripts/keynote.md", rules=load_rules())
+    assert doc.title.startswith("AWS re:Invent 2031 - CEO Keynote")
+    assert [s.url for s in doc.sessions] == ["https://www.youtube.com/watch?v=AbCdEfGhIjK"]
+    kelp = next(a for a in doc.announcements if a.title == "Amazon Kelp DB")
+    assert kelp.sessions == (doc.sessions[0].key,)
+
+
+def test_bare_addresses_are_links_without_their_closing_punctuation() -> None:
+    from tracker.extract.blocks import md_inline
+
+    block = md_inline("See https://example.org/a_b_c. And [this](https://example.org/x) too.").build("paragraph")
+    assert [lk.url for lk in block.links] == ["https://example.org/a_b_c", "https://example.org/x"]
+    assert block.text == "See https://example.org/a_b_c. And this too."

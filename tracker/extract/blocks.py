@@ -142,6 +142,7 @@ _MD_TOKEN = re.compile(
   | (?P<ent>&(?:\#\d{1,7}|\#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});)
   | (?P<esc>\\[\\`*_{}\[\]()#+\-.!|<>~])
   | (?P<auto><https?://[^>\s]+>)
+  | (?P<bare>(?<![\w/("'=\]>])https?://[^\s<>()\[\]"']+)
     """,
     re.VERBOSE,
 )
@@ -300,6 +301,14 @@ def md_inline(s: str, b: InlineBuilder | None = None) -> InlineBuilder:
             b.add(tok[1])
         elif kind == "auto":
             url = tok[1:-1]
+            start = b.mark()
+            b.add(url)
+            b.links.append(LinkSpan(start, b.length, "", url))
+        elif kind == "bare":
+            # A bare address is a link, as GitHub's markdown reads it; the punctuation that
+            # closes the sentence is not part of it.
+            url = tok.rstrip(".,;:!?*_~")
+            nxt = m.start() + len(url)
             start = b.mark()
             b.add(url)
             b.links.append(LinkSpan(start, b.length, "", url))

@@ -214,6 +214,9 @@ def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = N
     h1 = next((b.text for b in blocks if b.kind == HEADING and b.level == 1 and not b.label), "")
     if not title:
         title = h1 or next((b.text for b in blocks if b.kind == HEADING and not b.label), "")
+    if not title and blocks and blocks[0].kind == PARAGRAPH and len(blocks[0].text) <= 150:
+        # Plain text saved as markdown (a transcript): its first short line is its title.
+        title = blocks[0].text
     headings = [b.text for b in blocks if b.kind == HEADING]
     doc_event = event or detect_event([title, *headings], rules)
     published, published_source = _recap_date(meta, url, blocks, rules)
