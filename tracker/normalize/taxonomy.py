@@ -268,22 +268,21 @@ class Taxonomy:
         self._blocked = blocked
         self._patterns = tuple(patterns)
         self._common = common_words
-        self._deletes_index: dict[str, set[str]] | None = None
+        self._near_index: _NearIndex | None = None
         self._fuzzy_memo: dict[tuple[str, tuple[str, ...], bool], _Alias | None] = {}
 
     @property
-    def _deletes(self) -> dict[str, set[str]]:
-        """Symmetric-delete index for one-edit typos (every key with one letter removed),
-        built on first use so that loading stays fast."""
-        if self._deletes_index is None:
-            index: dict[str, set[str]] = {}
-            for key, aliases in self._text.items():
-                if len(key) >= 6 and any(a.slug is not None and a.kind != "acronym" for a in aliases):
-                    for variant in _deletions(key):
-                        index.setdefault(variant, set()).add(key)
-                    index.setdefault(key, set()).add(key)
-            self._deletes_index = index
-        return self._deletes_index
+    def _near(self) -> _NearIndex:
+        """The keys a typo can be near, indexed for one-edit look-ups; built on first use so
+        that loading stays fast."""
+        if self._near_index is None:
+            # Only keys with a plain service alias of 6+ letters can be guessed from a typo.
+            self._near_index = _NearIndex(
+                key
+                for key, aliases in self._text.items()
+                if len(key) >= 6 and any(a.slug is not None and a.kind == "plain" for a in aliases)
+            )
+        return self._near_index
 
     # -- construction -------------------------------------------------------------------
 
@@ -358,8 +357,8 @@ class Taxonomy:
 
     def named(self, text: str) -> tuple[int, float]:
         """How many services a text names, and the share of its words that are service names."""
-        tokens = _tokenize(fold(clean_text(text or "")))
-        matches = [m for m in self._scan(text or "", strict=True) if m.slug is not None and m.slug in self._by_slug]
+        tokens, scanned = self._scan_tokens(text or "", strict=True)
+        matches = [m for m in scanned if m.slug is not None and m.slug in self._by_slug]
         covered = [False] * len(tokens)
         for m in matches:
             covered[m.start : m.end] = [True] * (m.end - m.start)
@@ -370,10 +369,14 @@ class Taxonomy:
     # -- matching -----------------------------------------------------------------------
 
     def _scan(self, text: str, *, strict: bool) -> list[_Match]:
+        return self._scan_tokens(text, strict=strict)[1]
+
+    def _scan_tokens(self, text: str, *, strict: bool) -> tuple[list[_Token], list[_Match]]:
+        """The words of a text and the names found among them (`named` needs both)."""
         text = fold(clean_text(text))
         tokens = _tokenize(text)
         if not tokens:
-            return []
+            return tokens, []
         taken = [False] * len(tokens)
         found: list[_Match] = []
         for pattern, slug in self._patterns:
@@ -408,7 +411,7 @@ class Taxonomy:
             else:
                 i = j if prefixed else i + 1
         found.sort(key=lambda m: m.start)
-        return found
+        return tokens, found
 
     def _longest(
         self, tokens: list[_Token], taken: list[bool], j: int, *, prefixed: bool, strict: bool, title_case: bool
@@ -453,14 +456,13 @@ class Taxonomy:
         return found
 
     def _fuzzy_uncached(self, key: str, span: Sequence[_Token], *, prefixed: bool) -> _Alias | None:
-        candidates: set[str] = set(self._deletes.get(key, ()))
-        for variant in _deletions(key):
-            candidates |= self._deletes.get(variant, set())
-        candidates.discard(key)
+        candidates = self._near.around(key)
+        if not candidates:
+            return None
         chosen: list[_Alias] = []
         words = [t.lower for t in span]
         for cand in candidates:
-            if len(cand) < 6 or cand[0] != key[0] or not _within_one_edit(key, cand):
+            if not _within_one_edit(key, cand):
                 continue
             for alias in self._text.get(cand, ()):
                 if alias.slug is None or alias.kind != "plain":
@@ -545,8 +547,39 @@ def _is_title_case(tokens: Sequence[_Token]) -> bool:
     return upper / len(words) >= 0.75
 
 
-def _deletions(key: str) -> set[str]:
-    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+class _NearIndex:
+    """Keys (6+ letters) by what a one-edit variant of them must share with them.
+
+    One edit (an insertion, deletion or substitution, or two neighbours swapped) of a key of
+    6+ letters changes its length by at most one and leaves its first three letters or its
+    last two unchanged: an edit that touches the first three stops at the fourth letter, and
+    the last two start at the fifth. So a look-up reads a few small buckets instead of trying
+    every one-letter deletion of the text.
+    """
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._by_head: dict[tuple[str, int], list[str]] = {}
+        self._by_tail: dict[tuple[str, str, int], list[str]] = {}
+        self._lengths: dict[str, set[int]] = {}
+        for key in keys:
+            self._by_head.setdefault((key[:3], len(key)), []).append(key)
+            self._by_tail.setdefault((key[0], key[-2:], len(key)), []).append(key)
+            self._lengths.setdefault(key[0], set()).add(len(key))
+
+    def around(self, key: str) -> set[str]:
+        """The indexed keys, other than key itself, that start with key's letter and may be one
+        edit away from it (a superset: `_within_one_edit` decides)."""
+        lengths = self._lengths.get(key[:1])
+        if not lengths:
+            return set()
+        out: set[str] = set()
+        for size in (len(key) - 1, len(key), len(key) + 1):
+            if size not in lengths:
+                continue
+            out.update(self._by_head.get((key[:3], size), ()))
+            out.update(self._by_tail.get((key[0], key[-2:], size), ()))
+        out.discard(key)
+        return out
 
 
 def _within_one_edit(a: str, b: str) -> bool:
