@@ -293,23 +293,46 @@ def _prefix_start(text: str, s: int, rules: Rules) -> int:
         start = begin
 
 
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+
+
 def _sentence(text: str, s: int, e: int) -> str:
     """The sentence of a block that holds the span [s, e)."""
-    begin = 0
-    for stop in re.finditer(r"[.!?](?:\s+|$)", text[:s]):
-        begin = stop.end()
-    after = re.search(r"[.!?](?:\s|$)", text[e:])
-    end = e + after.start() if after else len(text)
-    return text[begin:end].strip()
+    end_match = _SENTENCE_END.search(text, e)
+    end = end_match.start() if end_match else len(text)
+    return text[_sentence_start(text, s) : end].strip()
+
+
+def _sentence_start(text: str, s: int) -> int:
+    """Where the sentence holding offset s starts: after the last ".", "!" or "?" before s that
+    is followed by white space (or by s itself), and that white space.
+
+    Read backwards from s, so that the many spans of one long block cost no more than their
+    own sentences (a forward scan of text[:s] per span was quadratic).
+    """
+    limit = s
+    while True:
+        stop = max(text.rfind(".", 0, limit), text.rfind("!", 0, limit), text.rfind("?", 0, limit))
+        if stop < 0:
+            return 0
+        if stop + 1 == s or text[stop + 1].isspace():
+            begin = stop + 1
+            while begin < s and text[begin].isspace():
+                begin += 1
+            return begin
+        limit = stop
+
+
+_ALNUM = re.compile(r"[A-Za-z0-9]")
 
 
 def _is_stop(title: str, rules: Rules) -> bool:
     low = title.lower()
     if not title or low in rules.stop_phrases or len(title) > 160:
         return True
-    if any(low.startswith(p) for p in rules.stop_prefixes):
+    if low.startswith(rules.stop_prefixes):
         return True
-    return not re.search(r"[A-Za-z0-9]", title)
+    return not _ALNUM.search(title)
 
 
 _LABEL_END = re.compile(r"\s[-–—]\s|[:;]\s|[.!?](?:\s|$)|\s\(")
@@ -336,6 +359,23 @@ def _clean_summary(text: str) -> str:
     return collapse(text).lstrip(" -–—:.,;)").strip()
 
 
+def _summary_head(text: str, start: int, limit: int) -> str:
+    """`_clean_summary(text[start:]).rstrip(" :;")`, or a prefix of it longer than limit + 1
+    characters, which is all a summary cut at limit characters can show.
+
+    A prefix of the text cleans to a prefix of the cleaned text, so growing windows are read
+    until one is long enough: the many launches of one long block each read about a summary's
+    length, not the rest of the block (which was quadratic).
+    """
+    size = 4 * limit + 64
+    while True:
+        end = start + size
+        head = _clean_summary(text[start:end]).rstrip(" :;")
+        if end >= len(text) or len(head) > limit + 1:
+            return head
+        size *= 2
+
+
 def _context(blocks: list[Block], block: Block, *own: str) -> tuple[str, ...]:
     """Service evidence around a launch, innermost first: its own sentence and sub-bullets
     (when given), then the enclosing bullets, then the enclosing headings."""
@@ -352,8 +392,10 @@ def _block_sessions(block: Block, session_of_heading: dict[int, str], doc_sessio
     return (doc_session,) if doc_session else ()
 
 
-def _summary_with_children(rest: str, blocks: list[Block], block: Block, rules: Rules) -> str:
-    first = _clean_summary(rest).rstrip(" :;")
+def _summary_with_children(rest: str, blocks: list[Block], block: Block, rules: Rules, start: int = 0) -> str:
+    """The summary of a launch from rest[start:], its block's text after the name, and the
+    block's sub-bullets."""
+    first = _summary_head(rest, start, rules.summary_max_chars)
     parts = [first] if first else []
     if block.kind == BULLET:
         parts += [c.text.rstrip(" :;") for c in children(blocks, block.index) if c.text]
@@ -379,6 +421,7 @@ def marker_announcements(
         if not spans:
             continue
         text = block.text
+        text_status: list[str | None] = []  # the block's own status, read once for all its spans
         for n, (s, e) in enumerate(spans):
             title = strip_trailing_punct(text[s:e])
             labelled = _label_launch(text, s, e, rules) if n == 0 else None
@@ -427,13 +470,17 @@ def marker_announcements(
             else:
                 start = max(prev_end, _prefix_start(text, s, rules))
             title = strip_trailing_punct(text[start:e])
-            rest = text[e:]
             url = next((lk.url for lk in block.links if is_launch_url(lk.url, rules)), None)
-            status = marker.status or detect_status([title, text], rules)
+            status = marker.status or detect_status([title], rules)
+            if status is None:
+                # detect_status([title, text]): the block's text is the same for every span.
+                if not text_status:
+                    text_status.append(detect_status([text], rules))
+                status = text_status[0]
             below = [c.text for c in children(blocks, block.index)] if block.kind == BULLET else []
             ann = Announcement(
                 title=title,
-                summary=_summary_with_children(rest, blocks, block, rules),
+                summary=_summary_with_children(text, blocks, block, rules, start=e),
                 url=url,
                 context=_context(blocks, block, _sentence(text, s, e), "; ".join(below[:3])),
                 sessions=_block_sessions(block, session_of_heading, doc_session),
