@@ -41,6 +41,13 @@ def _bold_soup(n: int) -> str:
     return "**a** " * (n // 6)
 
 
+def _one_line_of_marked_launches(n: int) -> str:
+    # One block with a marked launch every few words: each launch's status, summary and
+    # sentence must be read near it, not from the whole block.
+    part = "Announcing **Amazon Kelp DB** and "
+    return part * (n // len(part))
+
+
 def _best_of_three(text: str) -> float:
     best = float("inf")
     for _ in range(3):
@@ -52,7 +59,14 @@ def _best_of_three(text: str) -> float:
 
 @pytest.mark.parametrize(
     "shape",
-    [_letters_then_marker, _many_bullets, _many_headings, _one_long_paragraph, _bold_soup],
+    [
+        _letters_then_marker,
+        _many_bullets,
+        _many_headings,
+        _one_long_paragraph,
+        _bold_soup,
+        _one_line_of_marked_launches,
+    ],
     ids=lambda f: f.__name__.strip("_"),
 )
 def test_time_grows_linearly(shape: Callable[[int], str]) -> None:
