@@ -13,6 +13,7 @@ Rules (all configured in extract.toml):
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -112,7 +113,9 @@ def sessions_from_blocks(
         if rules.reference_headings and rules.reference_headings.search(h.text):
             continue
         found: tuple[str | None, str] | None = None
-        for block in blocks[h.index + 1 :]:
+        # By index: slicing blocks[h.index + 1 :] copied the rest of the list per heading.
+        for i in range(h.index + 1, len(blocks)):
+            block = blocks[i]
             if block.kind == HEADING and not block.label:
                 break
             for link in block.links:
@@ -293,34 +296,37 @@ def _prefix_start(text: str, s: int, rules: Rules) -> int:
         start = begin
 
 
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+# A full stop: ".", "!" or "?" followed by white space or the end of the text.
+_FULL_STOP = re.compile(r"[.!?](?=\s|$)")
 
 
-def _sentence(text: str, s: int, e: int) -> str:
-    """The sentence of a block that holds the span [s, e)."""
-    end_match = _SENTENCE_END.search(text, e)
-    end = end_match.start() if end_match else len(text)
-    return text[_sentence_start(text, s) : end].strip()
+class _Sentences:
+    """The sentences of one block's text, by the offsets of its full stops (found once: the
+    many spans of one long block each searching the text for theirs was quadratic)."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.stops = [m.start() for m in _FULL_STOP.finditer(text)]
 
-def _sentence_start(text: str, s: int) -> int:
-    """Where the sentence holding offset s starts: after the last ".", "!" or "?" before s that
-    is followed by white space (or by s itself), and that white space.
+    def around(self, s: int, e: int) -> str:
+        """The sentence that holds the span [s, e)."""
+        text = self.text
+        after = bisect.bisect_left(self.stops, e)
+        end = self.stops[after] if after < len(self.stops) else len(text)
+        return text[self._start(s) : end].strip()
 
-    Read backwards from s, so that the many spans of one long block cost no more than their
-    own sentences (a forward scan of text[:s] per span was quadratic).
-    """
-    limit = s
-    while True:
-        stop = max(text.rfind(".", 0, limit), text.rfind("!", 0, limit), text.rfind("?", 0, limit))
-        if stop < 0:
+    def _start(self, s: int) -> int:
+        # After the last stop before s (a stop right before s ends a sentence there too)
+        # and the white space after it.
+        if s > 0 and self.text[s - 1] in ".!?":
+            return s
+        before = bisect.bisect_left(self.stops, s - 1)
+        if before == 0:
             return 0
-        if stop + 1 == s or text[stop + 1].isspace():
-            begin = stop + 1
-            while begin < s and text[begin].isspace():
-                begin += 1
-            return begin
-        limit = stop
+        begin = self.stops[before - 1] + 1
+        while begin < s and self.text[begin].isspace():
+            begin += 1
+        return begin
 
 
 _ALNUM = re.compile(r"[A-Za-z0-9]")
@@ -367,7 +373,7 @@ def _summary_head(text: str, start: int, limit: int) -> str:
     until one is long enough: the many launches of one long block each read about a summary's
     length, not the rest of the block (which was quadratic).
     """
-    size = 4 * limit + 64
+    size = limit + 64  # block text is collapsed already: one window is nearly always enough
     while True:
         end = start + size
         head = _clean_summary(text[start:end]).rstrip(" :;")
@@ -422,6 +428,7 @@ def marker_announcements(
             continue
         text = block.text
         text_status: list[str | None] = []  # the block's own status, read once for all its spans
+        sentences: _Sentences | None = None
         for n, (s, e) in enumerate(spans):
             title = strip_trailing_punct(text[s:e])
             labelled = _label_launch(text, s, e, rules) if n == 0 else None
@@ -478,11 +485,13 @@ def marker_announcements(
                     text_status.append(detect_status([text], rules))
                 status = text_status[0]
             below = [c.text for c in children(blocks, block.index)] if block.kind == BULLET else []
+            if sentences is None:
+                sentences = _Sentences(text)
             ann = Announcement(
                 title=title,
                 summary=_summary_with_children(text, blocks, block, rules, start=e),
                 url=url,
-                context=_context(blocks, block, _sentence(text, s, e), "; ".join(below[:3])),
+                context=_context(blocks, block, sentences.around(s, e), "; ".join(below[:3])),
                 sessions=_block_sessions(block, session_of_heading, doc_session),
                 rule=f"marker:{marker.name}+emphasis",
                 marker=marker_word,
