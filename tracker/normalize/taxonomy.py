@@ -421,9 +421,12 @@ class Taxonomy:
             limit < MAX_SPAN and j + limit < len(tokens) and tokens[j + limit].joins_previous and not taken[j + limit]
         ):
             limit += 1
+        # The keys of the spans from j, each one word longer than the last, built once.
+        keys = [tokens[j].lower]
+        for k in range(j + 1, j + limit):
+            keys.append(keys[-1] + tokens[k].lower)
         for length in range(limit, 0, -1):
-            span = tokens[j : j + length]
-            key = "".join(t.lower for t in span)
+            key = keys[length - 1]
             if key in self._blocked:
                 return _Match(None, j, j + length)
             for alias in self._text.get(key, ()):
@@ -432,7 +435,7 @@ class Taxonomy:
             if len(key) >= 5 and key not in self._text:
                 # A typo only when the words are no known spelling (a known one refused by
                 # its rules must not come back as a near miss of another spelling).
-                near = self._fuzzy(key, span, prefixed=prefixed)
+                near = self._fuzzy(key, tokens[j : j + length], prefixed=prefixed)
                 if near is not None:
                     return _Match(near.slug, j, j + length)
         return None
@@ -443,27 +446,24 @@ class Taxonomy:
         The edit must fall in a word of 5+ letters when the words line up ("voice in" is not a
         typo of "Voice ID"); a typo that splits or joins words needs 8+ letters.
         """
-        # Memoised: the same unknown words recur in every document of a backfill, and each
-        # look-up tries every one-letter deletion of them.
+        near = self._near.near(key)
+        if not near:
+            return None  # the usual answer: no known key is one edit away
+        # Memoised: the same unknown words recur in every document of a backfill.
         memo_key = (key, tuple(t.lower for t in span), prefixed)
         try:
             return self._fuzzy_memo[memo_key]
         except KeyError:
             pass
-        found = self._fuzzy_uncached(key, span, prefixed=prefixed)
+        found = self._fuzzy_uncached(near, span, prefixed=prefixed)
         if len(self._fuzzy_memo) < 100_000:
             self._fuzzy_memo[memo_key] = found
         return found
 
-    def _fuzzy_uncached(self, key: str, span: Sequence[_Token], *, prefixed: bool) -> _Alias | None:
-        candidates = self._near.around(key)
-        if not candidates:
-            return None
+    def _fuzzy_uncached(self, near: Iterable[str], span: Sequence[_Token], *, prefixed: bool) -> _Alias | None:
         chosen: list[_Alias] = []
         words = [t.lower for t in span]
-        for cand in candidates:
-            if not _within_one_edit(key, cand):
-                continue
+        for cand in near:
             for alias in self._text.get(cand, ()):
                 if alias.slug is None or alias.kind != "plain":
                     continue
@@ -527,8 +527,12 @@ def _tokenize(text: str) -> list[_Token]:
     for m in _WORD.finditer(text):
         gap = text[previous_end : m.start()]
         first = not tokens
-        sentence_start = first or bool(_SENTENCE_GAP.search(gap)) or bool(re.search(r"^\s*[-*•]\s", gap) and first)
-        joins = not first and bool(_JOIN_GAP.match(gap)) and not sentence_start
+        if gap == " " and not first:
+            # The usual gap: one space joins the words and starts no sentence.
+            sentence_start, joins = False, True
+        else:
+            sentence_start = first or bool(_SENTENCE_GAP.search(gap))
+            joins = not first and bool(_JOIN_GAP.match(gap)) and not sentence_start
         tokens.append(_Token(m.group(0), m.group(0).lower(), m.start(), m.end(), joins, sentence_start))
         previous_end = m.end()
     return tokens
@@ -559,27 +563,35 @@ class _NearIndex:
 
     def __init__(self, keys: Iterable[str]) -> None:
         self._by_head: dict[tuple[str, int], list[str]] = {}
-        self._by_tail: dict[tuple[str, str, int], list[str]] = {}
-        self._lengths: dict[str, set[int]] = {}
+        self._by_tail: dict[tuple[str, int], list[str]] = {}
         for key in keys:
             self._by_head.setdefault((key[:3], len(key)), []).append(key)
-            self._by_tail.setdefault((key[0], key[-2:], len(key)), []).append(key)
-            self._lengths.setdefault(key[0], set()).add(len(key))
+            self._by_tail.setdefault((key[0] + key[-2:], len(key)), []).append(key)
+        # Every head and every first-letter-and-tail, to turn most texts away at once.
+        self._heads = frozenset(head for head, _ in self._by_head)
+        self._tails = frozenset(tail for tail, _ in self._by_tail)
+        self._memo: dict[str, tuple[str, ...]] = {}
 
-    def around(self, key: str) -> set[str]:
-        """The indexed keys, other than key itself, that start with key's letter and may be one
-        edit away from it (a superset: `_within_one_edit` decides)."""
-        lengths = self._lengths.get(key[:1])
-        if not lengths:
-            return set()
-        out: set[str] = set()
+    def near(self, key: str) -> tuple[str, ...]:
+        """The indexed keys, other than key itself, one edit away from it and starting with
+        its letter."""
+        head, tail = key[:3], key[:1] + key[-2:]
+        if head not in self._heads and tail not in self._tails:
+            return ()  # the usual answer, found without building anything
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        candidates: set[str] = set()
         for size in (len(key) - 1, len(key), len(key) + 1):
-            if size not in lengths:
-                continue
-            out.update(self._by_head.get((key[:3], size), ()))
-            out.update(self._by_tail.get((key[0], key[-2:], size), ()))
-        out.discard(key)
-        return out
+            candidates.update(self._by_head.get((head, size), ()))
+            candidates.update(self._by_tail.get((tail, size), ()))
+        candidates.discard(key)
+        found = tuple(sorted(cand for cand in candidates if _within_one_edit(key, cand)))
+        if len(self._memo) >= 200_000:
+            self._memo.clear()  # a bound on memory for endless backfills
+        self._memo[key] = found
+        return found
 
 
 def _within_one_edit(a: str, b: str) -> bool:
