@@ -74,3 +74,30 @@ def test_time_grows_linearly(shape: Callable[[int], str]) -> None:
     small, large = _best_of_three(shape(30_000)), _best_of_three(shape(60_000))
     print(f"{shape.__name__}: {small * 1000:.1f} ms -> {large * 1000:.1f} ms")
     assert large < 3.0 * small + 0.05, (small, large)
+
+
+def _instance_families(n: int) -> str:
+    # A long context naming many instance families: each match of the taxonomy's patterns
+    # must find its words without scanning every word of the text.
+    part = "new M7g instances and "
+    return part * (n // len(part))
+
+
+def test_finding_services_in_a_long_text_grows_linearly() -> None:
+    from tracker.normalize.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.load()
+    taxonomy.find(_instance_families(2_000))  # warm-up
+
+    def best(text: str) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            found = taxonomy.find(text)
+            times.append(time.perf_counter() - start)
+            assert found, "the instance families name a service"
+        return min(times)
+
+    small, large = best(_instance_families(30_000)), best(_instance_families(60_000))
+    print(f"instance families: {small * 1000:.1f} ms -> {large * 1000:.1f} ms")
+    assert large < 3.0 * small + 0.05, (small, large)

@@ -51,6 +51,7 @@ first:
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import json
 import logging
@@ -379,9 +380,13 @@ class Taxonomy:
             return tokens, []
         taken = [False] * len(tokens)
         found: list[_Match] = []
+        # The words inside a pattern's match, by bisection: words are in order and do not
+        # overlap (a scan of every word per match was quadratic in a long text).
+        starts = [t.start for t in tokens]
+        ends = [t.end for t in tokens]
         for pattern, slug in self._patterns:
             for m in pattern.finditer(text):
-                idx = [i for i, t in enumerate(tokens) if t.start >= m.start() and t.end <= m.end()]
+                idx = list(range(bisect.bisect_left(starts, m.start()), bisect.bisect_right(ends, m.end())))
                 if idx and not any(taken[i] for i in idx):
                     for i in idx:
                         taken[i] = True
