@@ -572,16 +572,27 @@ class _NearIndex:
         for key in keys:
             self._by_head.setdefault((key[:3], len(key)), []).append(key)
             self._by_tail.setdefault((key[0] + key[-2:], len(key)), []).append(key)
-        # Every head and every first-letter-and-tail, to turn most texts away at once.
-        self._heads = frozenset(head for head, _ in self._by_head)
-        self._tails = frozenset(tail for tail, _ in self._by_tail)
+        # The lengths of the keys of each head and of each first-letter-and-tail, to turn
+        # most texts away at once.
+        self._head_sizes: dict[str, set[int]] = {}
+        for head, size in self._by_head:
+            self._head_sizes.setdefault(head, set()).add(size)
+        self._tail_sizes: dict[str, set[int]] = {}
+        for tail, size in self._by_tail:
+            self._tail_sizes.setdefault(tail, set()).add(size)
         self._memo: dict[str, tuple[str, ...]] = {}
 
     def near(self, key: str) -> tuple[str, ...]:
         """The indexed keys, other than key itself, one edit away from it and starting with
         its letter."""
         head, tail = key[:3], key[:1] + key[-2:]
-        if head not in self._heads and tail not in self._tails:
+        size = len(key)
+        heads = self._head_sizes.get(head, ())
+        tails = self._tail_sizes.get(tail, ())
+        if not (
+            (heads and (size in heads or size - 1 in heads or size + 1 in heads))
+            or (tails and (size in tails or size - 1 in tails or size + 1 in tails))
+        ):
             return ()  # the usual answer, found without building anything
         try:
             return self._memo[key]
