@@ -17,6 +17,7 @@ from tests.extract.test_linear_time import (
     _letters_then_marker,
     _many_bullets,
     _many_headings,
+    _one_line_of_marked_launches,
     _one_long_paragraph,
 )
 from tracker.errors import ExtractError
@@ -57,6 +58,7 @@ SHAPES: tuple[tuple[str, Callable[[int], str], str], ...] = (
     ("many headings", _many_headings, "doc.md"),
     ("one long paragraph of launch sentences", _one_long_paragraph, "doc.md"),
     ("bold soup", _bold_soup, "doc.md"),
+    ("one line of marked launches", _one_line_of_marked_launches, "doc.md"),
     ("unclosed emphasis", _unclosed_emphasis, "doc.md"),
     ("40-deep nested lists", _deep_nesting, "doc.md"),
     ("unclosed HTML tags", _html_tags, "doc.html"),

@@ -41,6 +41,13 @@ def _bold_soup(n: int) -> str:
     return "**a** " * (n // 6)
 
 
+def _one_line_of_marked_launches(n: int) -> str:
+    # One block with a marked launch every few words: each launch's status, summary and
+    # sentence must be read near it, not from the whole block.
+    part = "Announcing **Amazon Kelp DB** and "
+    return part * (n // len(part))
+
+
 def _best_of_three(text: str) -> float:
     best = float("inf")
     for _ in range(3):
@@ -52,11 +59,45 @@ def _best_of_three(text: str) -> float:
 
 @pytest.mark.parametrize(
     "shape",
-    [_letters_then_marker, _many_bullets, _many_headings, _one_long_paragraph, _bold_soup],
+    [
+        _letters_then_marker,
+        _many_bullets,
+        _many_headings,
+        _one_long_paragraph,
+        _bold_soup,
+        _one_line_of_marked_launches,
+    ],
     ids=lambda f: f.__name__.strip("_"),
 )
 def test_time_grows_linearly(shape: Callable[[int], str]) -> None:
     extract(shape(2_000), url="https://example.org/doc.md", rules=RULES)  # warm-up
     small, large = _best_of_three(shape(30_000)), _best_of_three(shape(60_000))
     print(f"{shape.__name__}: {small * 1000:.1f} ms -> {large * 1000:.1f} ms")
+    assert large < 3.0 * small + 0.05, (small, large)
+
+
+def _instance_families(n: int) -> str:
+    # A long context naming many instance families: each match of the taxonomy's patterns
+    # must find its words without scanning every word of the text.
+    part = "new M7g instances and "
+    return part * (n // len(part))
+
+
+def test_finding_services_in_a_long_text_grows_linearly() -> None:
+    from tracker.normalize.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.load()
+    taxonomy.find(_instance_families(2_000))  # warm-up
+
+    def best(text: str) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            found = taxonomy.find(text)
+            times.append(time.perf_counter() - start)
+            assert found, "the instance families name a service"
+        return min(times)
+
+    small, large = best(_instance_families(30_000)), best(_instance_families(60_000))
+    print(f"instance families: {small * 1000:.1f} ms -> {large * 1000:.1f} ms")
     assert large < 3.0 * small + 0.05, (small, large)

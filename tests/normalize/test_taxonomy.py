@@ -432,3 +432,26 @@ def test_an_ignored_acronym_still_names_its_service_after_the_prefix(tx: Taxonom
 
 def test_a_typo_after_the_prefix_finds_the_short_name(tx: Taxonomy) -> None:
     assert [s.name for s in tx.find("AWS licence Manager finds more licences")] == ["AWS License Manager"]
+
+
+def test_the_typo_index_finds_exactly_the_keys_one_edit_away() -> None:
+    # Against a brute-force scan: every one-edit variant (insertion, deletion, substitution,
+    # neighbours swapped, at every position) of invented keys, and words no key is near.
+    keys = ["lambdaq", "kelpdbx", "pebblestore", "zetastreams", "zetastream", "abcdef", "abcdeg", "bacdef"]
+    index = taxonomy_module._NearIndex(keys)
+    letters = "abdekqxz"
+    texts: set[str] = {"quillsz", "orbitcache", "zzzzzzz", "lamb", "abcdefgh"}
+    for key in keys:
+        for i in range(len(key) + 1):
+            texts.update(key[:i] + c + key[i:] for c in letters)
+            if i < len(key):
+                texts.add(key[:i] + key[i + 1 :])
+                texts.update(key[:i] + c + key[i + 1 :] for c in letters)
+            if i + 1 < len(key):
+                texts.add(key[:i] + key[i + 1] + key[i] + key[i + 2 :])
+    texts = {t for t in texts if len(t) >= 5}
+    for text in sorted(texts):
+        expected = sorted(
+            k for k in keys if k != text and k[0] == text[0] and taxonomy_module._within_one_edit(text, k)
+        )
+        assert list(index.near(text)) == expected, text

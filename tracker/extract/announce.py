@@ -13,6 +13,7 @@ Rules (all configured in extract.toml):
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections.abc import Iterable
@@ -114,7 +115,9 @@ def sessions_from_blocks(
         if rules.reference_headings and rules.reference_headings.search(h.text):
             continue
         found: tuple[str | None, str] | None = None
-        for block in blocks[h.index + 1 :]:
+        # By index: slicing blocks[h.index + 1 :] copied the rest of the list per heading.
+        for i in range(h.index + 1, len(blocks)):
+            block = blocks[i]
             if block.kind == HEADING and not block.label:
                 break
             for link in block.links:
@@ -295,23 +298,49 @@ def _prefix_start(text: str, s: int, rules: Rules) -> int:
         start = begin
 
 
-def _sentence(text: str, s: int, e: int) -> str:
-    """The sentence of a block that holds the span [s, e)."""
-    begin = 0
-    for stop in re.finditer(r"[.!?](?:\s+|$)", text[:s]):
-        begin = stop.end()
-    after = re.search(r"[.!?](?:\s|$)", text[e:])
-    end = e + after.start() if after else len(text)
-    return text[begin:end].strip()
+# A full stop: ".", "!" or "?" followed by white space or the end of the text.
+_FULL_STOP = re.compile(r"[.!?](?=\s|$)")
+
+
+class _Sentences:
+    """The sentences of one block's text, by the offsets of its full stops (found once: the
+    many spans of one long block each searching the text for theirs was quadratic)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.stops = [m.start() for m in _FULL_STOP.finditer(text)]
+
+    def around(self, s: int, e: int) -> str:
+        """The sentence that holds the span [s, e)."""
+        text = self.text
+        after = bisect.bisect_left(self.stops, e)
+        end = self.stops[after] if after < len(self.stops) else len(text)
+        return text[self._start(s) : end].strip()
+
+    def _start(self, s: int) -> int:
+        # After the last stop before s (a stop right before s ends a sentence there too)
+        # and the white space after it.
+        if s > 0 and self.text[s - 1] in ".!?":
+            return s
+        before = bisect.bisect_left(self.stops, s - 1)
+        if before == 0:
+            return 0
+        begin = self.stops[before - 1] + 1
+        while begin < s and self.text[begin].isspace():
+            begin += 1
+        return begin
+
+
+_ALNUM = re.compile(r"[A-Za-z0-9]")
 
 
 def _is_stop(title: str, rules: Rules) -> bool:
     low = title.lower()
     if not title or low in rules.stop_phrases or len(title) > 160:
         return True
-    if any(low.startswith(p) for p in rules.stop_prefixes):
+    if low.startswith(rules.stop_prefixes):
         return True
-    return not re.search(r"[A-Za-z0-9]", title)
+    return not _ALNUM.search(title)
 
 
 _LABEL_END = re.compile(r"\s[-–—]\s|[:;]\s|[.!?](?:\s|$)|\s\(")
@@ -338,6 +367,23 @@ def _clean_summary(text: str) -> str:
     return collapse(text).lstrip(" -–—:.,;)").strip()
 
 
+def _summary_head(text: str, start: int, limit: int) -> str:
+    """`_clean_summary(text[start:]).rstrip(" :;")`, or a prefix of it longer than limit + 1
+    characters, which is all a summary cut at limit characters can show.
+
+    A prefix of the text cleans to a prefix of the cleaned text, so growing windows are read
+    until one is long enough: the many launches of one long block each read about a summary's
+    length, not the rest of the block (which was quadratic).
+    """
+    size = limit + 64  # block text is collapsed already: one window is nearly always enough
+    while True:
+        end = start + size
+        head = _clean_summary(text[start:end]).rstrip(" :;")
+        if end >= len(text) or len(head) > limit + 1:
+            return head
+        size *= 2
+
+
 def _context(blocks: list[Block], block: Block, *own: str) -> tuple[str, ...]:
     """Service evidence around a launch, innermost first: its own sentence and sub-bullets
     (when given), then the enclosing bullets, then the enclosing headings."""
@@ -354,8 +400,10 @@ def _block_sessions(block: Block, session_of_heading: dict[int, str], doc_sessio
     return (doc_session,) if doc_session else ()
 
 
-def _summary_with_children(rest: str, blocks: list[Block], block: Block, rules: Rules) -> str:
-    first = _clean_summary(rest).rstrip(" :;")
+def _summary_with_children(rest: str, blocks: list[Block], block: Block, rules: Rules, start: int = 0) -> str:
+    """The summary of a launch from rest[start:], its block's text after the name, and the
+    block's sub-bullets."""
+    first = _summary_head(rest, start, rules.summary_max_chars)
     parts = [first] if first else []
     if block.kind == BULLET:
         parts += [c.text.rstrip(" :;") for c in children(blocks, block.index) if c.text]
@@ -381,6 +429,8 @@ def marker_announcements(
         if not spans:
             continue
         text = block.text
+        text_status: list[str | None] = []  # the block's own status, read once for all its spans
+        sentences: _Sentences | None = None
         for n, (s, e) in enumerate(spans):
             title = strip_trailing_punct(text[s:e])
             labelled = _label_launch(text, s, e, rules) if n == 0 else None
@@ -429,15 +479,21 @@ def marker_announcements(
             else:
                 start = max(prev_end, _prefix_start(text, s, rules))
             title = strip_trailing_punct(text[start:e])
-            rest = text[e:]
             url = next((lk.url for lk in block.links if is_launch_url(lk.url, rules)), None)
-            status = marker.status or detect_status([title, text], rules)
+            status = marker.status or detect_status([title], rules)
+            if status is None:
+                # detect_status([title, text]): the block's text is the same for every span.
+                if not text_status:
+                    text_status.append(detect_status([text], rules))
+                status = text_status[0]
             below = [c.text for c in children(blocks, block.index)] if block.kind == BULLET else []
+            if sentences is None:
+                sentences = _Sentences(text)
             ann = Announcement(
                 title=title,
-                summary=_summary_with_children(rest, blocks, block, rules),
+                summary=_summary_with_children(text, blocks, block, rules, start=e),
                 url=url,
-                context=_context(blocks, block, _sentence(text, s, e), "; ".join(below[:3])),
+                context=_context(blocks, block, sentences.around(s, e), "; ".join(below[:3])),
                 sessions=_block_sessions(block, session_of_heading, doc_session),
                 rule=f"marker:{marker.name}+emphasis",
                 marker=marker_word,

@@ -56,6 +56,10 @@ class Block:
         return sorted(set(spans))
 
 
+_SPACE_RUNS = re.compile(r"(\s+)")
+_TAG_NAME = re.compile(r"</?([a-zA-Z0-9]+)")
+
+
 class InlineBuilder:
     """Accumulates inline text with collapsed whitespace and records span offsets."""
 
@@ -69,7 +73,7 @@ class InlineBuilder:
 
     def add(self, text: str) -> None:
         """Append text, collapsing whitespace runs."""
-        for piece in re.split(r"(\s+)", text):
+        for piece in _SPACE_RUNS.split(text):
             if not piece:
                 continue
             if piece.isspace():
@@ -263,7 +267,7 @@ def md_inline(s: str, b: InlineBuilder | None = None) -> InlineBuilder:
                     b.links.append(LinkSpan(start, b.length, "", url))
                 nxt = link_end
         elif kind == "tag":
-            name_m = re.match(r"</?([a-zA-Z0-9]+)", tok)
+            name_m = _TAG_NAME.match(tok)
             name = name_m.group(1).lower() if name_m else ""
             closing = tok.startswith("</")
             if name == "a":

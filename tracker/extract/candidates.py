@@ -668,23 +668,29 @@ def choose(candidates: list[Candidate], accepted: Callable[[Candidate], bool], b
     kept.sort(key=lambda c: -c.score)
     chosen: list[Candidate] = []
     names: set[str] = set()
+    # The chosen names by block: a candidate can only overlap one of its own block, of the
+    # block after it when it is a heading, or of the heading right before it (linear, not
+    # a comparison with every chosen candidate).
+    by_block: dict[int, list[str]] = defaultdict(list)
     for c in kept:
         name = norm_words(c.announcement.title)
         if not name or name in names:
             continue
-        if any(_overlaps(c, o, name, blocks) for o in chosen):
+        near = [c.block]
+        if _heads(blocks, c.block, c.block + 1):
+            near.append(c.block + 1)
+        if c.block > 0 and _heads(blocks, c.block - 1, c.block):
+            near.append(c.block - 1)
+        if any(_overlaps(name, other) for b in near for other in by_block.get(b, ())):
             continue
         names.add(name)
         chosen.append(c)
+        by_block[c.block].append(name)
     chosen.sort(key=lambda c: (c.block, c.offset))
     return chosen
 
 
-def _overlaps(a: Candidate, b: Candidate, name_a: str, blocks: list[Block]) -> bool:
-    near = a.block == b.block or _heads(blocks, a.block, b.block) or _heads(blocks, b.block, a.block)
-    if not near:
-        return False
-    name_b = norm_words(b.announcement.title)
+def _overlaps(name_a: str, name_b: str) -> bool:
     return name_a in name_b or name_b in name_a
 
 

@@ -59,6 +59,9 @@ def front_matter(text: str) -> tuple[dict[str, str], str]:
     return meta, text[m.end() :]
 
 
+_QUOTE = re.compile(r"^(\s*)>\s?(.*)$")
+
+
 def parse_blocks(text: str) -> list[Block]:
     """Markdown to a block tree: headings, nested bullets, paragraphs, table rows."""
     text = _COMMENT.sub("", text)
@@ -140,7 +143,7 @@ def parse_blocks(text: str) -> list[Block]:
                 flush()
             prev_blank = False
             continue
-        quote = re.match(r"^(\s*)>\s?(.*)$", line)
+        quote = _QUOTE.match(line)
         if quote:
             line = quote.group(1) + quote.group(2)
             if not line.strip():

@@ -44,7 +44,9 @@ class CandidateModel:
 
     def score(self, features: Mapping[str, float]) -> float:
         """The probability that a candidate with these features is a launch."""
-        z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in features.items())
+        weight = self.weights.get
+        # A list, not a generator: the same sum in the same order, without a frame per feature.
+        z = self.bias + sum([weight(name, 0.0) * value for name, value in features.items()])
         if z < -60:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))

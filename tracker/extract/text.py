@@ -8,6 +8,7 @@ import logging
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 from tracker.extract.rules import Rules
@@ -28,6 +29,7 @@ _CHARSET_META = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.I
 _WS = re.compile(r"\s+")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _YT_ID = re.compile(r"^[A-Za-z0-9_-]{6,20}$")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
 def _codec(name: str) -> str | None:
@@ -84,9 +86,11 @@ def unescape(text: str) -> str:
     return once.replace("\xa0", " ")
 
 
+@lru_cache(maxsize=65536)
 def norm_words(text: str) -> str:
     """Lower-case alphanumeric words joined by single spaces: how titles are compared."""
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+    # Cached: each title is compared several times (merge, describe, choose).
+    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
 
 
 def strip_trailing_punct(text: str) -> str:

@@ -38,8 +38,9 @@ first:
   punctuation follows, or "and"/"or" ("integrations with Glue." and "with Batch and EKS", but
   not "Batch processing" nor "Backup Payment Methods"); for several words, every word
   capitalised ("Secrets Manager");
-* a typo is forgiven only for plain aliases: when the words line up, the edit must fall in a
-  word of 5+ letters ("voice in" is not "Voice ID");
+* a typo is forgiven only for plain aliases, or short names after Amazon/AWS ("AWS licence
+  Manager"): when the words line up, the edit must fall in a word of 5+ letters ("voice in" is
+  not "Voice ID");
 * `prefix_only` aliases and one-letter aliases ("Q") match only after Amazon/AWS;
 * SDK ids and endpoint prefixes ("es", "ce", "mq") never match free text; they serve
   `by_name` and `from_tag` only;
@@ -51,6 +52,7 @@ first:
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import json
 import logging
@@ -268,22 +270,23 @@ class Taxonomy:
         self._blocked = blocked
         self._patterns = tuple(patterns)
         self._common = common_words
-        self._deletes_index: dict[str, set[str]] | None = None
+        self._near_index: _NearIndex | None = None
         self._fuzzy_memo: dict[tuple[str, tuple[str, ...], bool], _Alias | None] = {}
 
     @property
-    def _deletes(self) -> dict[str, set[str]]:
-        """Symmetric-delete index for one-edit typos (every key with one letter removed),
-        built on first use so that loading stays fast."""
-        if self._deletes_index is None:
-            index: dict[str, set[str]] = {}
-            for key, aliases in self._text.items():
-                if len(key) >= 6 and any(a.slug is not None and a.kind != "acronym" for a in aliases):
-                    for variant in _deletions(key):
-                        index.setdefault(variant, set()).add(key)
-                    index.setdefault(key, set()).add(key)
-            self._deletes_index = index
-        return self._deletes_index
+    def _near(self) -> _NearIndex:
+        """The keys a typo can be near, indexed for one-edit look-ups; built on first use so
+        that loading stays fast."""
+        if self._near_index is None:
+            # Only keys with a service alias of 6+ letters that a typo may stand for: a plain
+            # one, or a short name that may follow Amazon/AWS ("AWS licence Manager").
+            self._near_index = _NearIndex(
+                key
+                for key, aliases in self._text.items()
+                if len(key) >= 6
+                and any(a.slug is not None and a.kind in ("plain", "generic", "prefix") for a in aliases)
+            )
+        return self._near_index
 
     # -- construction -------------------------------------------------------------------
 
@@ -358,8 +361,8 @@ class Taxonomy:
 
     def named(self, text: str) -> tuple[int, float]:
         """How many services a text names, and the share of its words that are service names."""
-        tokens = _tokenize(fold(clean_text(text or "")))
-        matches = [m for m in self._scan(text or "", strict=True) if m.slug is not None and m.slug in self._by_slug]
+        tokens, scanned = self._scan_tokens(text or "", strict=True)
+        matches = [m for m in scanned if m.slug is not None and m.slug in self._by_slug]
         covered = [False] * len(tokens)
         for m in matches:
             covered[m.start : m.end] = [True] * (m.end - m.start)
@@ -370,15 +373,23 @@ class Taxonomy:
     # -- matching -----------------------------------------------------------------------
 
     def _scan(self, text: str, *, strict: bool) -> list[_Match]:
+        return self._scan_tokens(text, strict=strict)[1]
+
+    def _scan_tokens(self, text: str, *, strict: bool) -> tuple[list[_Token], list[_Match]]:
+        """The words of a text and the names found among them (`named` needs both)."""
         text = fold(clean_text(text))
         tokens = _tokenize(text)
         if not tokens:
-            return []
+            return tokens, []
         taken = [False] * len(tokens)
         found: list[_Match] = []
+        # The words inside a pattern's match, by bisection: words are in order and do not
+        # overlap (a scan of every word per match was quadratic in a long text).
+        starts = [t.start for t in tokens]
+        ends = [t.end for t in tokens]
         for pattern, slug in self._patterns:
             for m in pattern.finditer(text):
-                idx = [i for i, t in enumerate(tokens) if t.start >= m.start() and t.end <= m.end()]
+                idx = list(range(bisect.bisect_left(starts, m.start()), bisect.bisect_right(ends, m.end())))
                 if idx and not any(taken[i] for i in idx):
                     for i in idx:
                         taken[i] = True
@@ -408,7 +419,7 @@ class Taxonomy:
             else:
                 i = j if prefixed else i + 1
         found.sort(key=lambda m: m.start)
-        return found
+        return tokens, found
 
     def _longest(
         self, tokens: list[_Token], taken: list[bool], j: int, *, prefixed: bool, strict: bool, title_case: bool
@@ -418,9 +429,12 @@ class Taxonomy:
             limit < MAX_SPAN and j + limit < len(tokens) and tokens[j + limit].joins_previous and not taken[j + limit]
         ):
             limit += 1
+        # The keys of the spans from j, each one word longer than the last, built once.
+        keys = [tokens[j].lower]
+        for k in range(j + 1, j + limit):
+            keys.append(keys[-1] + tokens[k].lower)
         for length in range(limit, 0, -1):
-            span = tokens[j : j + length]
-            key = "".join(t.lower for t in span)
+            key = keys[length - 1]
             if key in self._blocked:
                 return _Match(None, j, j + length)
             for alias in self._text.get(key, ()):
@@ -429,7 +443,7 @@ class Taxonomy:
             if len(key) >= 5 and key not in self._text:
                 # A typo only when the words are no known spelling (a known one refused by
                 # its rules must not come back as a near miss of another spelling).
-                near = self._fuzzy(key, span, prefixed=prefixed)
+                near = self._fuzzy(key, tokens[j : j + length], prefixed=prefixed)
                 if near is not None:
                     return _Match(near.slug, j, j + length)
         return None
@@ -440,28 +454,24 @@ class Taxonomy:
         The edit must fall in a word of 5+ letters when the words line up ("voice in" is not a
         typo of "Voice ID"); a typo that splits or joins words needs 8+ letters.
         """
-        # Memoised: the same unknown words recur in every document of a backfill, and each
-        # look-up tries every one-letter deletion of them.
+        near = self._near.near(key)
+        if not near:
+            return None  # the usual answer: no known key is one edit away
+        # Memoised: the same unknown words recur in every document of a backfill.
         memo_key = (key, tuple(t.lower for t in span), prefixed)
         try:
             return self._fuzzy_memo[memo_key]
         except KeyError:
             pass
-        found = self._fuzzy_uncached(key, span, prefixed=prefixed)
+        found = self._fuzzy_uncached(near, span, prefixed=prefixed)
         if len(self._fuzzy_memo) < 100_000:
             self._fuzzy_memo[memo_key] = found
         return found
 
-    def _fuzzy_uncached(self, key: str, span: Sequence[_Token], *, prefixed: bool) -> _Alias | None:
-        candidates: set[str] = set(self._deletes.get(key, ()))
-        for variant in _deletions(key):
-            candidates |= self._deletes.get(variant, set())
-        candidates.discard(key)
+    def _fuzzy_uncached(self, near: Iterable[str], span: Sequence[_Token], *, prefixed: bool) -> _Alias | None:
         chosen: list[_Alias] = []
         words = [t.lower for t in span]
-        for cand in candidates:
-            if len(cand) < 6 or cand[0] != key[0] or not _within_one_edit(key, cand):
-                continue
+        for cand in near:
             for alias in self._text.get(cand, ()):
                 # After Amazon/AWS a service's short name may carry the typo too ("AWS licence Manager").
                 if alias.slug is None or not (
@@ -528,8 +538,12 @@ def _tokenize(text: str) -> list[_Token]:
     for m in _WORD.finditer(text):
         gap = text[previous_end : m.start()]
         first = not tokens
-        sentence_start = first or bool(_SENTENCE_GAP.search(gap)) or bool(re.search(r"^\s*[-*•]\s", gap) and first)
-        joins = not first and bool(_JOIN_GAP.match(gap)) and not sentence_start
+        if gap == " " and not first:
+            # The usual gap: one space joins the words and starts no sentence.
+            sentence_start, joins = False, True
+        else:
+            sentence_start = first or bool(_SENTENCE_GAP.search(gap))
+            joins = not first and bool(_JOIN_GAP.match(gap)) and not sentence_start
         tokens.append(_Token(m.group(0), m.group(0).lower(), m.start(), m.end(), joins, sentence_start))
         previous_end = m.end()
     return tokens
@@ -548,8 +562,58 @@ def _is_title_case(tokens: Sequence[_Token]) -> bool:
     return upper / len(words) >= 0.75
 
 
-def _deletions(key: str) -> set[str]:
-    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+class _NearIndex:
+    """Keys (6+ letters) by what a one-edit variant of them must share with them.
+
+    One edit (an insertion, deletion or substitution, or two neighbours swapped) of a key of
+    6+ letters changes its length by at most one and leaves its first three letters or its
+    last two unchanged: an edit that touches the first three stops at the fourth letter, and
+    the last two start at the fifth. So a look-up reads a few small buckets instead of trying
+    every one-letter deletion of the text.
+    """
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._by_head: dict[tuple[str, int], list[str]] = {}
+        self._by_tail: dict[tuple[str, int], list[str]] = {}
+        for key in keys:
+            self._by_head.setdefault((key[:3], len(key)), []).append(key)
+            self._by_tail.setdefault((key[0] + key[-2:], len(key)), []).append(key)
+        # The lengths of the keys of each head and of each first-letter-and-tail, to turn
+        # most texts away at once.
+        self._head_sizes: dict[str, set[int]] = {}
+        for head, size in self._by_head:
+            self._head_sizes.setdefault(head, set()).add(size)
+        self._tail_sizes: dict[str, set[int]] = {}
+        for tail, size in self._by_tail:
+            self._tail_sizes.setdefault(tail, set()).add(size)
+        self._memo: dict[str, tuple[str, ...]] = {}
+
+    def near(self, key: str) -> tuple[str, ...]:
+        """The indexed keys, other than key itself, one edit away from it and starting with
+        its letter."""
+        head, tail = key[:3], key[:1] + key[-2:]
+        size = len(key)
+        heads = self._head_sizes.get(head, ())
+        tails = self._tail_sizes.get(tail, ())
+        if not (
+            (heads and (size in heads or size - 1 in heads or size + 1 in heads))
+            or (tails and (size in tails or size - 1 in tails or size + 1 in tails))
+        ):
+            return ()  # the usual answer, found without building anything
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        candidates: set[str] = set()
+        for size in (len(key) - 1, len(key), len(key) + 1):
+            candidates.update(self._by_head.get((head, size), ()))
+            candidates.update(self._by_tail.get((tail, size), ()))
+        candidates.discard(key)
+        found = tuple(sorted(cand for cand in candidates if _within_one_edit(key, cand)))
+        if len(self._memo) >= 200_000:
+            self._memo.clear()  # a bound on memory for endless backfills
+        self._memo[key] = found
+        return found
 
 
 def _within_one_edit(a: str, b: str) -> bool:
