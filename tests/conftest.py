@@ -187,9 +187,9 @@ def empty_postgres_url(postgres_server: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    with postgres_database(postgres_server) as url:
+def postgres_url(postgres_server: str, postgres_template: str) -> Iterator[str]:
+    """A PostgreSQL database at the newest schema for one test, cloned from the template, dropped afterwards."""
+    with postgres_database(postgres_server, template=postgres_template) as url:
         yield url
 
 
