@@ -76,7 +76,7 @@ from typing import Protocol
 import httpx
 from protego import Protego
 
-from tracker.config import SCHEMA, HttpSettings
+from tracker.config import USER_AGENT, HttpSettings
 from tracker.errors import FetchError
 from tracker.items import RawDocument
 from tracker.redact import mask_url
@@ -186,7 +186,7 @@ class Fetcher:
         # paced under that host's lock, and each origin's robots.txt is read once under its own.
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._user_agent = http.user_agent.strip() or str(SCHEMA["http.user_agent"][1])
+        self._user_agent = http.user_agent.strip() or USER_AGENT
         self._client = httpx.Client(
             http1=True,
             http2=False,
