@@ -10,10 +10,10 @@ Chosen over pydantic-settings: the model is small and flat, every error must rea
 project's (file, key, "must be a number (got 'abc')"), and `tracker --help` and the queries
 must not pay for importing pydantic (tests/test_startup.py holds them to what they import).
 
+webhooks.toml is read with the same loader (`load_tables`) into tracker.sources.push.Webhook.
 events.toml, services.toml and extract.toml are data, not settings: curated knowledge (events
 and their dates, the service taxonomy, extraction rules) with their own loaders and checks in
-the stage that uses them, overridable per config folder through `data_file`. webhooks.toml is
-read by tracker.sources.push.
+the stage that uses them, overridable per config folder through `data_file`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tracker.errors import ConfigError
 from tracker.redact import mask_url
@@ -40,6 +41,7 @@ USER_AGENT = "tracker/0.1 (AWS announcement tracker; +https://github.com/aws-ann
 ENV_PREFIX = "TRACKER_"
 
 Check = Callable[[Any], "str | None"]
+T = typing.TypeVar("T")
 
 
 def setting(default: Any = dataclasses.MISSING, *, key: str | None = None, check: Check | None = None) -> Any:
@@ -59,6 +61,17 @@ def section(cls: type, name: str) -> Any:
 
 def _positive(value: Any) -> str | None:
     return None if value > 0 else f"must be positive (got {value!r})"
+
+
+def http_url(value: Any) -> str | None:
+    """A check: an absolute http(s) URL."""
+    parts = urlsplit(value)
+    return None if parts.scheme in ("http", "https") and parts.netloc else f"must be an http(s) URL (got {value!r})"
+
+
+def non_empty(value: Any) -> str | None:
+    """A check for an optional string: absent, or not empty."""
+    return None if value is None or value != "" else "must not be empty"
 
 
 def _source_kind(value: Any) -> str | None:
@@ -185,11 +198,11 @@ class Spec:
 
 
 def _plain_type(hint: Any) -> type:
-    """str for `str | None`; the type itself otherwise."""
+    """str for `str | None`, frozenset for `frozenset[str]`; the type itself otherwise."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         (only,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return typing.cast(type, only)
-    return typing.cast(type, hint)
+        return _plain_type(only)
+    return typing.cast(type, typing.get_origin(hint) or hint)
 
 
 def specs(model: type, prefix: str = "", path: tuple[str, ...] = ()) -> tuple[Spec, ...]:
@@ -214,13 +227,25 @@ def specs(model: type, prefix: str = "", path: tuple[str, ...] = ()) -> tuple[Sp
     return tuple(out)
 
 
-_DESCRIBED = {str: "text", int: "a whole number", float: "a number", bool: "true or false", Path: "text"}
+_DESCRIBED = {
+    str: "text",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    Path: "text",
+    frozenset: "a list of non-empty strings",
+}
 
 
 def _coerce(spec: Spec, value: Any, *, file: str, key: str) -> Any:
     """The value as the setting's type; strings from the environment are converted. Else a ConfigError."""
     expected = str if spec.type is Path else spec.type
     wrong = ConfigError(f"must be {_DESCRIBED[spec.type]} (got {value!r})", file=file, key=key)
+    if expected is frozenset:
+        # A set of names (services, events) compared without regard to case or surrounding spaces.
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise wrong
+        return frozenset(v.strip().lower() for v in value)
     if isinstance(value, str) and expected is not str:
         if expected is bool:
             lowered = value.strip().lower()
@@ -374,26 +399,33 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
 
 
-def load_sources(path: Path) -> tuple[SourceConfig, ...]:
-    """Read sources.toml: a list of [[source]] tables."""
+def load_tables(path: Path, name: str, model: type[T]) -> list[T]:
+    """The `[[name]]` tables of a TOML file as instances of a settings dataclass (none when the file does not exist)."""
     data = read_toml(path)
     for key in data:
-        if key != "source":
-            raise ConfigError("unknown key; sources are [[source]] tables", file=str(path), key=key)
-    raw = data.get("source", [])
+        if key != name:
+            raise ConfigError(f"unknown key; expected [[{name}]] tables", file=str(path), key=key)
+    raw = data.get(name, [])
     if not isinstance(raw, list):
-        raise ConfigError("expected a list of [[source]] tables", file=str(path), key="source")
-    sources: list[SourceConfig] = []
-    seen: set[str] = set()
+        raise ConfigError(f"expected a list of [[{name}]] tables", file=str(path), key=name)
+    model_specs = specs(model)
+    out: list[T] = []
     for index, table in enumerate(raw):
-        where = f"source[{index}]"
+        where = f"{name}[{index}]"
         if not isinstance(table, dict):
             raise ConfigError("expected a table", file=str(path), key=where)
-        values = _read(SOURCE_SPECS, table, file=str(path), where=f"{where}.")
-        if values["name"] in seen:
-            raise ConfigError(f"duplicate source name {values['name']!r}", file=str(path), key=f"{where}.name")
-        seen.add(values["name"])
-        sources.append(_build(SourceConfig, SOURCE_SPECS, values))
+        out.append(_build(model, model_specs, _read(model_specs, table, file=str(path), where=f"{where}.")))
+    return out
+
+
+def load_sources(path: Path) -> tuple[SourceConfig, ...]:
+    """Read sources.toml: a list of [[source]] tables, their names unique."""
+    sources = load_tables(path, "source", SourceConfig)
+    seen: set[str] = set()
+    for index, source in enumerate(sources):
+        if source.name in seen:
+            raise ConfigError(f"duplicate source name {source.name!r}", file=str(path), key=f"source[{index}].name")
+        seen.add(source.name)
     return tuple(sources)
 
 
