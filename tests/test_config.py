@@ -195,3 +195,37 @@ def test_sources_are_read_from_the_same_model(tmp_path: Path) -> None:
     (tmp_path / "sources.toml").write_text('[[source]]\nname = "x"\nurl = "a.md"\n')
     (source,) = load_settings(tmp_path, environ={}).sources
     assert source == SourceConfig(name="x", url="a.md")  # every other field at its one default
+
+
+def _readme_rows() -> list[tuple[list[str], list[str]]]:
+    """(keys, defaults) of each row of the README's tracker.toml tables, each cell split at ' / '."""
+    rows = []
+    for line in (REPO_CONFIG.parent / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`"):
+            keys = re.findall(r"`([a-z_.0-9]+)`", cells[0])
+            if keys and all(re.fullmatch(r"[a-z_0-9]+(\.[a-z_]+)?", k) for k in keys):
+                rows.append((keys, re.findall(r"`([^`]*)`", cells[-2])))
+    return rows
+
+
+def test_the_readme_tables_list_every_setting_with_its_default() -> None:
+    keys = {spec.key for spec in SETTINGS_SPECS}
+    rows = [(k, d) for k, d in _readme_rows() if set(k) <= keys]
+    documented = {key for row_keys, _ in rows for key in row_keys}
+    assert documented == keys, f"undocumented: {sorted(keys - documented)}"
+    checked = 0
+    for row_keys, defaults in rows:
+        if len(defaults) != len(row_keys) or any("..." in d for d in defaults):
+            continue  # a shortened or grouped cell
+        for key, shown in zip(row_keys, defaults, strict=True):
+            value = DEFAULTS[key]
+            shown = shown.strip('"')
+            if isinstance(value, bool):
+                assert shown == str(value).lower(), key
+            elif isinstance(value, int | float):
+                assert float(shown) == value, key
+            else:
+                assert shown == str(value), key
+            checked += 1
+    assert checked >= len(keys) // 2
