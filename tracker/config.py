@@ -26,6 +26,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,9 +37,24 @@ from tracker.redact import mask_url
 log = logging.getLogger(__name__)
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-SOURCE_KINDS = ("auto", "feed", "whats-new", "news-blog", "html", "markdown", "sessions", "youtube-playlist")
 USER_AGENT = "tracker/0.1 (AWS announcement tracker; +https://github.com/aws-announcement-tracker)"
 ENV_PREFIX = "TRACKER_"
+
+
+class SourceKind(StrEnum):
+    """How a configured source is read (sources.toml `kind`)."""
+
+    AUTO = "auto"
+    FEED = "feed"
+    WHATS_NEW = "whats-new"
+    NEWS_BLOG = "news-blog"
+    HTML = "html"
+    MARKDOWN = "markdown"
+    SESSIONS = "sessions"
+    YOUTUBE_PLAYLIST = "youtube-playlist"
+
+
+SOURCE_KINDS = tuple(SourceKind)
 
 Check = Callable[[Any], "str | None"]
 T = typing.TypeVar("T")
@@ -115,7 +131,7 @@ class SourceConfig:
 
     name: str = setting()
     url: str = setting()
-    kind: str = setting("auto", check=_source_kind)
+    kind: str = setting(SourceKind.AUTO, check=_source_kind)
     enabled: bool = setting(True)
     fetch_pages: bool = setting(False)  # for feeds: also fetch each item's page and extract from it
     event: str | None = setting(None)  # declare the event its documents belong to

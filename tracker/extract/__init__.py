@@ -12,6 +12,7 @@ import logging
 import re
 from functools import lru_cache
 
+from tracker.config import SOURCE_KINDS, SourceKind
 from tracker.errors import ExtractError
 from tracker.extract.rules import Rules, load_rules
 from tracker.extract.text import decode
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 # carries a `version`, Rules.version, for edits made by users).
 EXTRACTOR_VERSION = "1.1"
 
-KINDS = ("auto", "feed", "whats-new", "news-blog", "html", "markdown", "sessions", "youtube-playlist")
+KINDS = SOURCE_KINDS  # one list: tracker.config.SourceKind
 
 _FEED_ROOT = re.compile(r"<(?:rss|feed|rdf:RDF|RDF)\b", re.IGNORECASE)
 _HTML_START = re.compile(r"^<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
@@ -97,29 +98,29 @@ def _dispatch(
     from tracker.extract.markdown import extract_markdown
 
     fmt = detect_format(text, url=url, content_type=content_type, rules=rules)
-    if kind in ("feed", "whats-new", "news-blog") and fmt == "feed":
+    if kind in (SourceKind.FEED, SourceKind.WHATS_NEW, SourceKind.NEWS_BLOG) and fmt == "feed":
         return extract_feed(text, url=url, rules=rules, event=event, kind=kind)
-    if kind == "feed":
+    if kind == SourceKind.FEED:
         raise ExtractError(f"expected a feed, found {fmt}", url=url)
-    if kind == "youtube-playlist":
+    if kind == SourceKind.YOUTUBE_PLAYLIST:
         if fmt == "feed":
             return extract_feed(text, url=url, rules=rules, event=event, kind=kind)
         if fmt == "html":
             return _html_video_listing(text, url=url, rules=rules, event=event)
         return _sessions(text, fmt if fmt in ("json", "csv") else "playlist", url=url, rules=rules, event=event)
-    if kind == "sessions":
+    if kind == SourceKind.SESSIONS:
         if fmt == "feed":
-            return extract_feed(text, url=url, rules=rules, event=event, kind="youtube-playlist")
+            return extract_feed(text, url=url, rules=rules, event=event, kind=SourceKind.YOUTUBE_PLAYLIST)
         if fmt == "html":
             return _html_video_listing(text, url=url, rules=rules, event=event)
         return _sessions(text, fmt if fmt in ("json", "csv") else "playlist", url=url, rules=rules, event=event)
-    if kind == "html" or (kind in ("whats-new", "news-blog") and fmt == "html"):
+    if kind == SourceKind.HTML or (kind in (SourceKind.WHATS_NEW, SourceKind.NEWS_BLOG) and fmt == "html"):
         return extract_html(text, url=url, rules=rules, event=event)
-    if kind in ("markdown", "news-blog", "whats-new"):
+    if kind in (SourceKind.MARKDOWN, SourceKind.NEWS_BLOG, SourceKind.WHATS_NEW):
         return extract_markdown(text, url=url, rules=rules, event=event)
     # auto
     if fmt == "feed":
-        return extract_feed(text, url=url, rules=rules, event=event, kind="auto")
+        return extract_feed(text, url=url, rules=rules, event=event, kind=SourceKind.AUTO)
     if fmt == "html":
         return extract_html(text, url=url, rules=rules, event=event)
     if fmt in ("json", "csv", "playlist"):
@@ -148,7 +149,7 @@ def extract(
     *,
     url: str,
     content_type: str | None = None,
-    kind: str = "auto",
+    kind: str = SourceKind.AUTO,
     rules: Rules | None = None,
     event: str | None = None,
 ) -> list[Document]:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tracker.items import Link
+from tracker.items import Link, LinkMethod
 from tracker.link.words import (
     GENERIC_SESSION_WORDS,
     STOPWORDS,
@@ -205,7 +205,9 @@ def _score(
         # The launch title is only a service name ("Amazon Q"): any session about the
         # service could cover it, but none says so specifically.
         if services and not missing and (threshold is None or GENERIC_SCORE >= threshold):
-            return Link("title", GENERIC_SCORE, f"session names {_names(named)}, and the launch is only that name")
+            return Link(
+                LinkMethod.TITLE, GENERIC_SCORE, f"session names {_names(named)}, and the launch is only that name"
+            )
         return None
     found = own & title.stems
     if not found:
@@ -215,7 +217,9 @@ def _score(
             and not (title.content - launch.name_stems - GENERIC_SESSION_WORDS)
             and (threshold is None or GENERIC_SCORE >= threshold)
         ):
-            return Link("title", GENERIC_SCORE, f"a general session about {_names(named)}, none of the launch's words")
+            return Link(
+                LinkMethod.TITLE, GENERIC_SCORE, f"a general session about {_names(named)}, none of the launch's words"
+            )
         return None
     coverage = sum(weights.weight(t) for t in found) / sum(weights.weight(t) for t in own)
     # Distinctive words carry the score; naming every service as well adds confidence.
@@ -254,7 +258,7 @@ def _score(
         reason += "; " + "; ".join(notes)
     if variant.head:
         reason += f" (title head “{variant.head}”)"
-    return Link("title", score, reason)
+    return Link(LinkMethod.TITLE, score, reason)
 
 
 def _names(items: Sequence[_ServiceNames] | Sequence[str]) -> str:
