@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from tracker.config import SOURCE_KINDS, SourceKind
 from tracker.errors import FailureKind
+from tracker.extract import Format
 from tracker.items import DateSource, DocumentKind, LinkMethod, RunStatus, SessionKind, SourceStatus
 from tracker.publish.feeds import FeedKind
 from tracker.store import repository as repo
@@ -26,6 +27,7 @@ ENUMS: tuple[type[StrEnum], ...] = (
     SourceStatus,
     FailureKind,
     FeedKind,
+    Format,
 )
 AT = datetime(2031, 12, 5, 12, 0, tzinfo=UTC)
 
