@@ -19,8 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -139,74 +138,23 @@ def postgres_server() -> str:
     return POSTGRES_URL
 
 
-def _drop_database(name: str) -> None:
-    from sqlalchemy import text
-
-    admin = _postgres_admin_engine()
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-class BackgroundDrops:
-    """Drops finished test databases on one background thread.
-
-    DROP DATABASE makes the server take a checkpoint, 1-5 s on a shared server: no test needs to
-    wait for it, only the end of the session does.
-    """
-
-    def __init__(self) -> None:
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: list[Future[None]] = []
-
-    def __call__(self, name: str) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-test-database")
-        self._pending.append(self._pool.submit(_drop_database, name))
-
-    def wait(self) -> None:
-        """Wait for every drop asked for; the first failure is raised."""
-        try:
-            for future in self._pending:
-                future.result()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-            self._pool, self._pending = None, []
-
-
 @contextmanager
-def postgres_database(
-    server: str, template: str | None = None, *, drop: Callable[[str], None] = _drop_database
-) -> Iterator[str]:
-    """A new PostgreSQL database (a copy of `template` when given), dropped by `drop` afterwards; yields its URL."""
+def postgres_database(server: str, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of `template` when given), dropped afterwards; yields its URL."""
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
     name = f"tracker_test_{uuid.uuid4().hex[:12]}"
     admin = _postgres_admin_engine()
     clause = f' TEMPLATE "{template}"' if template else ""
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
-    finally:
-        admin.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
     try:
         yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
-        drop(name)
-
-
-@pytest.fixture(scope="session")
-def postgres_drops() -> Iterator[BackgroundDrops]:
-    """The session's background drops of test databases, all waited for when the session ends."""
-    drops = BackgroundDrops()
-    try:
-        yield drops
-    finally:
-        drops.wait()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -232,16 +180,16 @@ def postgres_template(postgres_server: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def empty_postgres_url(postgres_server: str, postgres_drops: BackgroundDrops) -> Iterator[str]:
+def empty_postgres_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test (for the tests of migrating), dropped afterwards."""
-    with postgres_database(postgres_server, drop=postgres_drops) as url:
+    with postgres_database(postgres_server) as url:
         yield url
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str, postgres_template: str, postgres_drops: BackgroundDrops) -> Iterator[str]:
+def postgres_url(postgres_server: str, postgres_template: str) -> Iterator[str]:
     """A PostgreSQL database at the newest schema for one test, cloned from the template, dropped afterwards."""
-    with postgres_database(postgres_server, template=postgres_template, drop=postgres_drops) as url:
+    with postgres_database(postgres_server, template=postgres_template) as url:
         yield url
 
 
