@@ -45,7 +45,7 @@ def test_wrong_type_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[
     (tmp_path / "tracker.toml").write_text('[feeds]\nlimit = "many"\n')
     code = main(["--config", str(tmp_path), "services"])
     err = capsys.readouterr().err
-    assert code == 2 and "feeds.limit" in err and "int" in err
+    assert code == 2 and "feeds.limit" in err and "must be a whole number (got 'many')" in err
 
 
 def test_console_script_runs() -> None:

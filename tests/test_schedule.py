@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import GOOD_ITEMS, Item, World, make_world, migrated_sqlite, whats_new_feed  # noqa: F401
+from tests.faults.conftest import GOOD_ITEMS, Item, World, make_world, whats_new_feed  # noqa: F401
 from tests.support.http import Reply
 from tracker.config import load_settings
 from tracker.errors import ConfigError

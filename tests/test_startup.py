@@ -92,19 +92,19 @@ def test_a_query_imports_no_alembic_and_only_its_own_dialect(database_url: str, 
     assert seen["dialects"] == [database_url.split(":")[0].split("+")[0]]
 
 
-def test_a_database_at_an_older_revision_is_migrated_on_first_use(database_url: str, tmp_path: Path) -> None:
+def test_a_database_at_an_older_revision_is_migrated_on_first_use(empty_database_url: str, tmp_path: Path) -> None:
     from alembic import command
 
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0003_robots")
     with engine.connect() as conn:
         assert current_revision(conn) == "0003_robots" != head_revision()
     engine.dispose()
-    seen = _probe("--config", str(_config(tmp_path, database_url)), "announcements", cwd=tmp_path)
+    seen = _probe("--config", str(_config(tmp_path, empty_database_url)), "announcements", cwd=tmp_path)
     assert seen["code"] == 0
     assert seen["alembic"] is True  # loaded because there was a migration to run
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     try:
         with engine.connect() as conn:
             assert current_revision(conn) == head_revision()
@@ -113,8 +113,8 @@ def test_a_database_at_an_older_revision_is_migrated_on_first_use(database_url: 
         engine.dispose()
 
 
-def test_the_revision_of_a_new_database_is_none_and_the_connection_stays_usable(database_url: str) -> None:
-    engine = make_engine(database_url)
+def test_the_revision_of_a_new_database_is_none_and_the_connection_stays_usable(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
     try:
         with engine.connect() as conn:
             assert current_revision(conn) is None

@@ -10,6 +10,8 @@ TrackerError
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class TrackerError(Exception):
     """Base of every error `tracker` raises on purpose."""
@@ -42,6 +44,25 @@ class ConfigError(TrackerError):
         return f"{where}: {self.message}" if where else self.message
 
 
+class FailureKind(StrEnum):
+    """Why a source failed (FetchError.kind; stored as sources.last_error_kind, shown by `tracker status`)."""
+
+    FETCH = "fetch"  # nothing more specific
+    NOT_FOUND = "not-found"
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    HTTP = "http"
+    REDIRECT = "redirect"
+    ROBOTS = "robots"
+    FORBIDDEN_HOST = "forbidden-host"
+    TOO_LARGE = "too-large"
+    CONTENT = "content"  # the body is not what the source's kind promises
+    HOSTILE = "hostile"  # XML built to exhaust the parser
+    MALFORMED = "malformed"
+    EXTRACT = "extract"  # fetched, but its documents could not be read
+    ERROR = "error"  # an error without a kind of its own
+
+
 class FetchError(TrackerError):
     """A source could not be fetched (network, HTTP status, size limit, missing file)."""
 
@@ -52,7 +73,7 @@ class FetchError(TrackerError):
         source: str | None = None,
         url: str | None = None,
         status: int | None = None,
-        kind: str = "fetch",
+        kind: str = FailureKind.FETCH,
     ) -> None:
         super().__init__(message, source=source, url=url)
         self.status = status

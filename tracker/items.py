@@ -9,7 +9,69 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
+
+# --------------------------------------------------------------------------- kinds, statuses, provenance
+# StrEnums: each member is its string, so stored values, JSON and comparisons with strings read
+# back from the database are unchanged; the names are what the code compares against.
+
+
+class DocumentKind(StrEnum):
+    """What an extracted document is."""
+
+    PAGE = "page"
+    POST = "post"
+    RECAP = "recap"
+    FEED_ITEM = "feed-item"
+    WHATS_NEW = "whats-new"
+    SESSION_LISTING = "session-listing"
+
+
+class SessionKind(StrEnum):
+    """What a conference session is."""
+
+    KEYNOTE = "keynote"
+    BREAKOUT = "breakout"
+    INNOVATION = "innovation"
+    CHALK_TALK = "chalk-talk"
+    WORKSHOP = "workshop"
+    SESSION = "session"  # nothing more specific is known
+
+
+class LinkMethod(StrEnum):
+    """How an announcement was linked to a session."""
+
+    STRUCTURAL = "structural"  # announced in the session's section of the document
+    TITLE = "title"  # the session's title names the launch's service or words
+
+
+class DateSource(StrEnum):
+    """Where an announcement's date comes from (stored as announced_at_source)."""
+
+    ITEM = "item"  # its own date (a feed item, a dated line)
+    DOCUMENT = "document"  # stored as "document:<where the document's date was read>"
+    HEADING = "heading"  # a dated heading above it, within the event's days
+    KEYNOTE = "keynote"  # the day of the keynote that announced it
+    EVENT = "event"  # the first day of the event it was announced at
+
+
+class RunStatus(StrEnum):
+    """How a run ended (the runs table)."""
+
+    RUNNING = "running"  # not ended yet, or killed
+    OK = "ok"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped by a signal between sources
+
+
+class SourceStatus(StrEnum):
+    """What happened to one source in a run (a run's outcomes, sources.last_status)."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not-modified"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +99,7 @@ class ConferenceSession:
 
     key: str  # stable within its document: the code, else the video id, else a slug of the title
     title: str
-    kind: str = "session"  # keynote | breakout | innovation | chalk-talk | workshop | session
+    kind: str = SessionKind.SESSION  # a SessionKind
     url: str | None = None  # the video, canonical form https://www.youtube.com/watch?v=ID when on YouTube
     code: str | None = None  # e.g. DAT342 (repeats' -R suffix removed)
     speakers: tuple[str, ...] = ()
@@ -81,7 +143,7 @@ class Document:
     event: str | None = None
     announcements: tuple[Announcement, ...] = ()
     sessions: tuple[ConferenceSession, ...] = ()
-    kind: str = "page"  # page | post | recap | feed-item | whats-new | session-listing
+    kind: str = DocumentKind.PAGE
     # Where published_at was read: "front-matter", "file-name", "byline", "time", "meta", "feed".
     published_source: str | None = None
     # The document's public address when `url` is not one (a saved file): its front matter's
@@ -105,7 +167,7 @@ class Service:
 class Link:
     """Why an announcement is covered by a session."""
 
-    method: str  # structural | title | catalogue
+    method: str  # a LinkMethod
     score: float
     reason: str
 
@@ -120,7 +182,7 @@ class NormalizedAnnouncement:
     url: str | None = None
     announced_at: datetime | None = None
     event: str | None = None
-    # Where announced_at comes from: "item", "document:<how>", "keynote", "event"; None: no date.
+    # Where announced_at comes from: a DateSource ("document" as "document:<how>"); None: no date.
     date_source: str | None = None
     regions: tuple[Service, ...] = ()  # AWS partitions and Regions the launch is about
 

@@ -23,11 +23,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker import link as linking
-from tracker.config import Settings, SourceConfig, data_file
-from tracker.errors import ConfigError, ExtractError, FetchError, TrackerError
+from tracker.config import Settings, SourceConfig, SourceKind, data_file
+from tracker.errors import ConfigError, ExtractError, FailureKind, FetchError, TrackerError
 from tracker.extract import EXTRACTOR_VERSION, KINDS, extract
 from tracker.extract.rules import Rules, load_rules
-from tracker.items import AnnouncementRecord, Document, NormalizedAnnouncement, RawDocument
+from tracker.items import AnnouncementRecord, Document, NormalizedAnnouncement, RawDocument, RunStatus, SourceStatus
 from tracker.normalize import Taxonomy, dedupe, normalize
 from tracker.normalize.events import DeclaredEvent, detect_event, load_declared_events
 from tracker.parallel import Job, default_workers, extract_archived
@@ -70,7 +70,7 @@ class SourceOutcome:
     """What happened to one source in a run."""
 
     name: str
-    status: str = "ok"  # ok | not-modified | failed
+    status: str = SourceStatus.OK
     error_kind: str | None = None
     error: str | None = None
     documents: int = 0
@@ -98,7 +98,7 @@ class RunReport:
     @property
     def failed(self) -> list[SourceOutcome]:
         """The sources that failed."""
-        return [o for o in self.outcomes if o.status == "failed"]
+        return [o for o in self.outcomes if o.status == SourceStatus.FAILED]
 
     @property
     def counts(self) -> Counter[str]:
@@ -294,7 +294,7 @@ def _own_key(session: Session, na: NormalizedAnnouncement) -> tuple[NormalizedAn
 
 
 def extract_raw(
-    ctx: Context, raw: RawDocument, *, kind: str = "auto", event: str | None = None, url: str | None = None
+    ctx: Context, raw: RawDocument, *, kind: str = SourceKind.AUTO, event: str | None = None, url: str | None = None
 ) -> list[Document]:
     """Extract the documents of fetched bytes with the run's rules (`url`: the public address
     of a saved file, which the document then is)."""
@@ -320,7 +320,7 @@ def process_source(
         else:
             raw = fetcher.fetch(source.url, source=source.name, etag=etag, last_modified=last_modified)
         if raw.not_modified:
-            outcome.status = "not-modified"
+            outcome.status = SourceStatus.NOT_MODIFIED
         else:
             # Hostile XML and a feed source answering with an error page are refused whole;
             # a charset the server got wrong is corrected.
@@ -340,14 +340,14 @@ def process_source(
                     stop=ctx.stop,
                 )
                 if not done:
-                    outcome.status = "interrupted"
+                    outcome.status = SourceStatus.INTERRUPTED
                     return outcome
                 docs = []
             for index, doc in enumerate(docs, 1):
                 if ctx.stop():
                     # Stopping between documents: the validators are not saved, so the
                     # next run fetches this source again and stores the rest.
-                    outcome.status = "interrupted"
+                    outcome.status = SourceStatus.INTERRUPTED
                     return outcome
                 # One transaction per document: a bad document loses only itself.
                 try:
@@ -376,14 +376,14 @@ def process_source(
                 if progress:
                     progress(source.name, index, len(docs))
     except (FetchError, ExtractError) as exc:
-        outcome.status = "failed"
-        outcome.error_kind = getattr(exc, "kind", "extract")
+        outcome.status = SourceStatus.FAILED
+        outcome.error_kind = getattr(exc, "kind", FailureKind.EXTRACT)
         # Recorded, printed and logged without the credentials or tokens of any URL in it.
         outcome.error = mask_text(str(exc))
         log.error("source %s failed: %s", source.name, outcome.error, extra=REPORTED)
         with unit_of_work(ctx.factory) as session:
             repo.record_fetch_failure(
-                session, source.name, at=ctx.now, kind=outcome.error_kind or "error", message=outcome.error
+                session, source.name, at=ctx.now, kind=outcome.error_kind or FailureKind.ERROR, message=outcome.error
             )
         return outcome
     # The cache validators are saved only once the documents are stored, so that an
@@ -430,7 +430,12 @@ def with_page(
     try:
         page = check_document(fetcher.fetch(item.url, source=source.name), "html")
         page_docs = extract(
-            page.body, url=item.url, content_type=page.content_type, kind="html", rules=ctx.rules, event=source.event
+            page.body,
+            url=item.url,
+            content_type=page.content_type,
+            kind=SourceKind.HTML,
+            rules=ctx.rules,
+            event=source.event,
         )
     except (FetchError, ExtractError) as exc:
         log.warning(
@@ -653,7 +658,7 @@ def _run(
             session,
             run_id,
             at=datetime.now(UTC),
-            status="interrupted" if ctx.stop() else "failed" if report.failed else "ok",
+            status=RunStatus.INTERRUPTED if ctx.stop() else RunStatus.FAILED if report.failed else RunStatus.OK,
             counts=dict(counts),
             outcomes={o.name: o.as_dict() for o in report.outcomes},
         )
@@ -692,7 +697,7 @@ def recorded_failure(ctx: Context, run_id: int, report: RunReport) -> Iterator[N
                     session,
                     run_id,
                     at=datetime.now(UTC),
-                    status="failed",
+                    status=RunStatus.FAILED,
                     counts=dict(report.counts),
                     outcomes={o.name: o.as_dict() for o in report.outcomes},
                     error=reason,
@@ -741,7 +746,7 @@ def _feeds_current(ctx: Context, run_id: int) -> bool:
     if previous is None:
         return False
     status, counts, finished = previous
-    if not (finished and status in ("ok", "failed") and counts.get("published") == 1):
+    if not (finished and status in (RunStatus.OK, RunStatus.FAILED) and counts.get("published") == 1):
         return False
     # Last, as it costs a request: the bucket still holds the feeds (not emptied by hand).
     return bucket is None or feeds_present(
@@ -750,9 +755,9 @@ def _feeds_current(ctx: Context, run_id: int) -> bool:
 
 
 def _describe(outcome: SourceOutcome) -> str:
-    if outcome.status == "failed":
+    if outcome.status == SourceStatus.FAILED:
         return f"FAILED ({outcome.error_kind}): {outcome.error}"
-    if outcome.status == "not-modified":
+    if outcome.status == SourceStatus.NOT_MODIFIED:
         return "not modified"
     new = outcome.counts.get("announcements_created", 0)
     upd = outcome.counts.get("announcements_updated", 0)
@@ -768,7 +773,7 @@ def import_documents(
     settings: Settings,
     locations: Iterable[str],
     *,
-    kind: str = "auto",
+    kind: str = SourceKind.AUTO,
     event: str | None = None,
     progress: Progress | None = None,
     public_url: str | None = None,
@@ -798,7 +803,12 @@ def import_documents(
 
 
 def extract_location(
-    settings: Settings, location: str, *, kind: str = "auto", event: str | None = None, rules: Rules | None = None
+    settings: Settings,
+    location: str,
+    *,
+    kind: str = SourceKind.AUTO,
+    event: str | None = None,
+    rules: Rules | None = None,
 ) -> dict[str, list[dict[str, object]]]:
     """Extract, normalise and link one file or URL without a database (`tracker extract`)."""
     taxonomy = Taxonomy.load(data_file(settings.config_dir, "services.toml").parent)
@@ -1001,7 +1011,7 @@ def _reextract(
     names: list[str] = []
     for sha, name, kind, url, _count in bodies:
         config = configured.get(name)
-        jobs.append(Job(sha, url, kind if kind in KINDS else "auto", config.event if config else None))
+        jobs.append(Job(sha, url, kind if kind in KINDS else SourceKind.AUTO, config.event if config else None))
         names.append(name)
     results = extract_archived(
         jobs,
@@ -1050,7 +1060,7 @@ def _reextract(
             session,
             run_id,
             at=datetime.now(UTC),
-            status="ok",
+            status=RunStatus.OK,
             counts=dict(counts),
             outcomes={o.name: o.as_dict() for o in report.outcomes},
         )

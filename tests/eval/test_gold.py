@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import full_lane
 from tracker import pipeline
 from tracker.config import load_settings
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.corpus
 
 REPO = Path(__file__).resolve().parents[2]
 OWN_KEYS = REPO / "tests" / "gold"
+LARGE_DOCUMENT = 100_000  # bytes; larger documents are scored in the full lane only
 CONFIG = REPO / "config"
 
 # key file name -> minimum (announcement F1, service accuracy, link F1)
@@ -167,11 +169,14 @@ def test_own_keys_name_corpus_documents(corpus: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))
-def test_key_scores_at_least_pinned(name: str, corpus: Path, tmp_path: Path) -> None:
+def test_key_scores_at_least_pinned(name: str, corpus: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     gold = corpus / "gold" / name if (corpus / "gold" / name).is_file() else OWN_KEYS / name
     if not gold.is_file():
         pytest.fail(f"answer key {name} is pinned but missing")
     document = corpus / json.loads(gold.read_text())["document"]
+    if document.is_file() and document.stat().st_size > LARGE_DOCUMENT and not full_lane(request.config):
+        # Extracting a document of hundreds of kilobytes takes seconds: its gate runs in the full lane.
+        pytest.skip(f"full lane only: {document.stat().st_size} bytes (run `pytest --runslow`)")
     settings = load_settings(CONFIG, environ={})
     result = pipeline.extract_location(settings, str(document))
     predicted = tmp_path / "predicted.json"

@@ -124,6 +124,7 @@ def test_weekly_roundup_bundled_features(corpus: Path) -> None:
     assert all(a["url"] for a in anns.values() if a["rule"] == "roundup:link")
 
 
+@pytest.mark.slow  # a 250 KB feed of 100 items: seconds, so the full lane
 def test_whats_new_services_are_the_item_categories(corpus: Path) -> None:
     anns = _run(corpus, "whats-new/whats-new-feed-2025-02-22.xml")
     assert len(anns) == 100
@@ -160,6 +161,7 @@ def _documents(corpus: Path) -> list[Path]:
     )
 
 
+@pytest.mark.slow  # the whole corpus, document by document: the full lane
 def test_every_document_extracts_and_is_not_empty_where_expected(corpus: Path) -> None:
     settings = load_settings(CONFIG, environ={})
     docs = _documents(corpus)

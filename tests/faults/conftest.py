@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import redirect_stdout
@@ -191,33 +190,15 @@ class World:
         return ids
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file with the schema and the service taxonomy in place, copied by each test.
-
-    Migrating and seeding a fresh database costs seconds; the fault tests are about what
-    happens after that, so they start from a copy.
-    """
-    from tracker.config import PACKAGE_ROOT, Settings
-    from tracker.pipeline import Context
-
-    path = tmp_path_factory.mktemp("template") / "tracker.db"
-    Context(Settings(config_dir=PACKAGE_ROOT / "config", database_url=f"sqlite:///{path}"))
-    close_stores()
-    return path
-
-
 @pytest.fixture
 def make_world(
-    tmp_path: Path, http_server: FixtureServer, migrated_sqlite: Path, request: pytest.FixtureRequest
+    tmp_path: Path, http_server: FixtureServer, request: pytest.FixtureRequest
 ) -> Iterator[Callable[[str], World]]:
-    """Build a world on "sqlite" (a copy of the migrated file) or "postgresql" (a fresh database)."""
+    """Build a world on "sqlite" (a copy of the seeded file) or "postgresql" (a clone of the migrated template)."""
 
     def make(backend: str) -> World:
         if backend == "sqlite":
-            target = tmp_path / "tracker.db"
-            shutil.copyfile(migrated_sqlite, target)
-            url = f"sqlite:///{target}"
+            url = str(request.getfixturevalue("seeded_sqlite_url"))
         else:
             url = str(request.getfixturevalue("postgres_url"))
         return World(tmp_path, url, http_server)

@@ -86,11 +86,11 @@ def bucket(s3: Any) -> str:
     return name
 
 
-def make_settings(tmp_path: Path, output: str) -> Settings:
+def make_settings(tmp_path: Path, output: str, database_url: str) -> Settings:
     config = tmp_path / "config"
     config.mkdir(exist_ok=True)
     (config / "tracker.toml").write_text(
-        f'database_url = "sqlite:///{tmp_path / "tracker.db"}"\noutput_dir = "{output}"\n'
+        f'database_url = "{database_url}"\noutput_dir = "{output}"\n'
         f'archive_dir = "{tmp_path / "archive"}"\nbase_url = "{BASE_URL}"\n'
     )
     (config / "sources.toml").write_text("")
@@ -98,9 +98,9 @@ def make_settings(tmp_path: Path, output: str) -> Settings:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, bucket: str) -> Iterator[Settings]:
+def settings(tmp_path: Path, bucket: str, seeded_sqlite_url: str) -> Iterator[Settings]:
     """Settings publishing to s3://<bucket>/feeds, a SQLite store in tmp_path."""
-    yield make_settings(tmp_path, f"s3://{bucket}/{PREFIX}")
+    yield make_settings(tmp_path, f"s3://{bucket}/{PREFIX}", seeded_sqlite_url)
     close_stores()
 
 
@@ -231,10 +231,10 @@ def test_a_feed_no_longer_published_is_deleted_and_a_stray_object_kept(
 
 
 def test_a_missing_bucket_is_a_clear_error_and_the_store_is_kept(
-    tmp_path: Path, s3: Any, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, s3: Any, seeded_sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = f"missing-{uuid.uuid4().hex[:12]}"
-    settings = make_settings(tmp_path, f"s3://{missing}/{PREFIX}")
+    settings = make_settings(tmp_path, f"s3://{missing}/{PREFIX}", seeded_sqlite_url)
     try:
         code = main(["--config", str(settings.config_dir), "-q", "import", str(AURORA_FEED)])
         err = capsys.readouterr().err
@@ -282,10 +282,10 @@ def test_missing_credentials_are_a_clear_error(settings: Settings, monkeypatch: 
 
 
 def test_s3_endpoint_url_in_tracker_toml_wins(
-    tmp_path: Path, bucket: str, s3: Any, endpoint: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, bucket: str, s3: Any, endpoint: str, seeded_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # without it boto3 would go to AWS itself
-    settings = make_settings(tmp_path, f"s3://{bucket}")
+    settings = make_settings(tmp_path, f"s3://{bucket}", seeded_sqlite_url)
     toml = settings.config_dir / "tracker.toml"
     toml.write_text(toml.read_text() + f'[s3]\nendpoint_url = "{endpoint}"\ncache_control = "public, max-age=60"\n')
     settings = load_settings(settings.config_dir, environ={})

@@ -168,7 +168,7 @@ def test_feeds_advertise_the_hub(records: list[AnnouncementRecord]) -> None:
     assert b'rel="hub"' not in plain["all.atom"] and "hubs" not in json.loads(plain["all.json"])
 
 
-def test_a_run_pushes_its_changes(http_server: FixtureServer, tmp_path: Path, sqlite_url: str) -> None:
+def test_a_run_pushes_its_changes(http_server: FixtureServer, tmp_path: Path, seeded_sqlite_url: str) -> None:
     """pipeline.publish + push_changes: the hub hears of changed feeds, webhooks of new announcements."""
     http_server.route("/hub", "", status=204)
     http_server.route("/hook", "", status=200)
@@ -180,7 +180,7 @@ def test_a_run_pushes_its_changes(http_server: FixtureServer, tmp_path: Path, sq
     )
     (config / "sources.toml").write_text("")
     settings = load_settings(config, environ={}).with_overrides(
-        database_url=sqlite_url, output_dir=tmp_path / "feeds", base_url=BASE_URL
+        database_url=seeded_sqlite_url, output_dir=tmp_path / "feeds", base_url=BASE_URL
     )
     first_run = datetime(2031, 12, 5, tzinfo=UTC)
 

@@ -45,8 +45,9 @@ TABLES = {
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    made = make_engine(database_url)
+def engine(empty_database_url: str) -> Iterator[Engine]:
+    """An engine on a database with no schema yet (these tests migrate it)."""
+    made = make_engine(empty_database_url)
     yield made
     made.dispose()
 
@@ -102,8 +103,8 @@ def test_schema_comparison_would_notice_a_difference(engine: Engine) -> None:
     assert any("extra" in repr(d) for d in diff)
 
 
-def test_open_store_upgrades_only_when_behind(database_url: str) -> None:
-    factory = open_store(database_url)
+def test_open_store_upgrades_only_when_behind(empty_database_url: str) -> None:
+    factory = open_store(empty_database_url)
     bind = factory.kw["bind"]
     assert isinstance(bind, Engine)
     with bind.connect() as conn:

@@ -7,7 +7,10 @@ closest names.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,9 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.items import Announcement, ConferenceSession, NormalizedAnnouncement
 from tracker.normalize.taxonomy import Taxonomy
 from tracker.store import repository as repo
-from tracker.store.db import unit_of_work
+from tracker.store.db import make_engine, unit_of_work
 from tracker.store.models import SessionRow
 from tracker.store.names import UnknownNameError, resolve_event, resolve_service
+
+from ..conftest import copy_sqlite, postgres_database
 
 NOW = datetime(2023, 11, 28, 12, 0, tzinfo=UTC)
 EVENTS = (
@@ -44,6 +49,29 @@ def _store(factory: sessionmaker[Session]) -> None:
             repo.upsert_announcement(s, na, now=NOW, event_id=ids["aws-reinvent-2023"])
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stored(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[sessionmaker[Session]]:
+    """One store per database for the module's read-only tests (syncing the shipped taxonomy costs a second)."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("names") / "tracker.db"
+        copy_sqlite(sqlite_template, path)
+        database: AbstractContextManager[str] = nullcontext(f"sqlite:///{path}")
+    else:
+        database = postgres_database(
+            request.getfixturevalue("postgres_server"), request.getfixturevalue("postgres_template")
+        )
+    with database as url:
+        engine = make_engine(url)
+        try:
+            factory = sessionmaker(bind=engine, expire_on_commit=False)
+            _store(factory)
+            yield factory
+        finally:
+            engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("spelling", "slug"),
     [
@@ -61,9 +89,8 @@ def _store(factory: sessionmaker[Session]) -> None:
         ("EC2", "amazon-ec2"),
     ],
 )
-def test_each_spelling_resolves_to_its_service(factory: sessionmaker[Session], spelling: str, slug: str) -> None:
-    _store(factory)
-    with unit_of_work(factory) as s:
+def test_each_spelling_resolves_to_its_service(stored: sessionmaker[Session], spelling: str, slug: str) -> None:
+    with unit_of_work(stored) as s:
         resolved = resolve_service(s, spelling)
         assert resolved.slug == slug and len(resolved.ids) == 1
         (record,) = repo.query_announcements(s, service=spelling)
@@ -81,16 +108,14 @@ def test_each_spelling_resolves_to_its_service(factory: sessionmaker[Session], s
         "RE:INVENT 2023",
     ],
 )
-def test_each_spelling_resolves_to_its_event(factory: sessionmaker[Session], spelling: str) -> None:
-    _store(factory)
-    with unit_of_work(factory) as s:
+def test_each_spelling_resolves_to_its_event(stored: sessionmaker[Session], spelling: str) -> None:
+    with unit_of_work(stored) as s:
         assert resolve_event(s, spelling).slugs == ("aws-reinvent-2023",)
         assert len(repo.query_announcements(s, event=spelling)) == 3
 
 
-def test_a_name_without_a_year_means_every_edition(factory: sessionmaker[Session]) -> None:
-    _store(factory)
-    with unit_of_work(factory) as s:
+def test_a_name_without_a_year_means_every_edition(stored: sessionmaker[Session]) -> None:
+    with unit_of_work(stored) as s:
         assert resolve_event(s, "re:Invent").slugs == ("aws-reinvent-2023", "aws-reinvent-2024")
         assert resolve_event(s, "reinvent").slug is None  # several events: no single feed
         assert resolve_event(s, "Summit").slugs == ("aws-summit-new-york-2023",)
@@ -107,10 +132,9 @@ def test_a_name_without_a_year_means_every_edition(factory: sessionmaker[Session
     ],
 )
 def test_an_unknown_name_is_an_error_with_the_closest_names(
-    factory: sessionmaker[Session], kind: str, spelling: str, suggested: str
+    stored: sessionmaker[Session], kind: str, spelling: str, suggested: str
 ) -> None:
-    _store(factory)
-    with unit_of_work(factory) as s:
+    with unit_of_work(stored) as s:
         with pytest.raises(UnknownNameError) as exc:
             repo.query_announcements(s, **{kind: spelling})  # type: ignore[arg-type]
     error = exc.value
@@ -118,9 +142,8 @@ def test_an_unknown_name_is_an_error_with_the_closest_names(
     assert str(error).startswith(f"unknown {kind} {spelling!r}; did you mean: ")
 
 
-def test_an_unknown_name_with_nothing_close_says_where_the_names_are(factory: sessionmaker[Session]) -> None:
-    _store(factory)
-    with unit_of_work(factory) as s:
+def test_an_unknown_name_with_nothing_close_says_where_the_names_are(stored: sessionmaker[Session]) -> None:
+    with unit_of_work(stored) as s:
         with pytest.raises(UnknownNameError) as exc:
             resolve_service(s, "zzzzzzzz")
         assert exc.value.suggestions == () and "tracker services --all" in str(exc.value)

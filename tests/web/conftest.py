@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,8 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.items import Announcement, ConferenceSession, Link, NormalizedAnnouncement, Service
 from tracker.publish import FeedContext, build_feed_files, write_files
 from tracker.store import repository as repo
-from tracker.store.db import close_stores, open_store, unit_of_work
+from tracker.store.db import close_stores, make_engine, open_store, unit_of_work
 from tracker.web import TrackerServer, make_server
+
+from ..conftest import copy_sqlite
 
 NOW = datetime(2031, 12, 5, 12, 0, tzinfo=UTC)
 BASE_URL = "https://feeds.example.test/aws/"
@@ -90,6 +93,7 @@ class Site:
     server: TrackerServer
     output: Path
     factory: sessionmaker[Session]
+    database_url: str
 
     @property
     def port(self) -> int:
@@ -114,16 +118,13 @@ class Site:
             conn.close()
 
 
-def _start(database_url: str, tmp_path: Path) -> Iterator[Site]:
+def _serve(database_url: str, output: Path) -> Iterator[Site]:
     factory = open_store(database_url)
-    populate(factory)
-    output = tmp_path / "site" / "feeds"
-    publish(factory, output)
     server = make_server(output, factory, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield Site(server=server, output=output, factory=factory)
+        yield Site(server=server, output=output, factory=factory, database_url=database_url)
     finally:
         server.shutdown()
         server.server_close()
@@ -131,20 +132,54 @@ def _start(database_url: str, tmp_path: Path) -> Iterator[Site]:
         close_stores()
 
 
+def _start(database_url: str, tmp_path: Path) -> Iterator[Site]:
+    """Populate and publish on the given database, then serve it."""
+    factory = open_store(database_url)
+    populate(factory)
+    output = tmp_path / "site" / "feeds"
+    publish(factory, output)
+    yield from _serve(database_url, output)
+
+
+@pytest.fixture(scope="session")
+def sqlite_site_template(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
+    """A populated SQLite store and its published folder, built once per process (publishing costs ~0.6 s)."""
+    folder = tmp_path_factory.mktemp("site-template")
+    copy_sqlite(sqlite_template, folder / "tracker.db")
+    engine = make_engine(f"sqlite:///{folder / 'tracker.db'}")
+    try:
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        populate(factory)
+        publish(factory, folder / "site" / "feeds")
+    finally:
+        engine.dispose()
+    return folder
+
+
+def _start_sqlite(template: Path, tmp_path: Path) -> Iterator[Site]:
+    """Serve a private copy of the populated SQLite template: the same site `_start` builds, without rebuilding it."""
+    copy_sqlite(template / "tracker.db", tmp_path / "tracker.db")
+    output = tmp_path / "site" / "feeds"
+    shutil.copytree(template / "site" / "feeds", output)
+    yield from _serve(f"sqlite:///{tmp_path / 'tracker.db'}", output)
+
+
 @pytest.fixture
-def site(sqlite_url: str, tmp_path: Path) -> Iterator[Site]:
+def site(sqlite_site_template: Path, tmp_path: Path) -> Iterator[Site]:
     """The server over SQLite (HTTP behaviour does not depend on the database)."""
-    yield from _start(sqlite_url, tmp_path)
+    yield from _start_sqlite(sqlite_site_template, tmp_path)
 
 
 @pytest.fixture(scope="module")
-def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """One server over SQLite for a module's read-only tests (setting one up costs a second)."""
-    folder = tmp_path_factory.mktemp("shared-site")
-    yield from _start(f"sqlite:///{folder / 'tracker.db'}", folder)
+def shared_site(tmp_path_factory: pytest.TempPathFactory, sqlite_site_template: Path) -> Iterator[Site]:
+    """One server over SQLite for a module's read-only tests."""
+    yield from _start_sqlite(sqlite_site_template, tmp_path_factory.mktemp("shared-site"))
 
 
-@pytest.fixture
-def any_site(database_url: str, tmp_path: Path) -> Iterator[Site]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_site(request: pytest.FixtureRequest, sqlite_site_template: Path, tmp_path: Path) -> Iterator[Site]:
     """The server over SQLite, then over PostgreSQL (for the API's queries)."""
-    yield from _start(database_url, tmp_path)
+    if request.param == "sqlite":
+        yield from _start_sqlite(sqlite_site_template, tmp_path)
+    else:
+        yield from _start(str(request.getfixturevalue("postgres_url")), tmp_path)

@@ -247,9 +247,7 @@ def test_openapi_documents_every_endpoint_and_parameter(shared_site: Site) -> No
 # --------------------------------------------------------------------------- one resolver, one date range (issue 15)
 
 
-def test_cli_and_api_give_the_same_rows_for_one_day(
-    any_site: Site, database_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_and_api_give_the_same_rows_for_one_day(any_site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     """`since=D until=D` is that whole day in both (the CLI used to read a bare --until as midnight: nothing)."""
     from tracker.cli import main
 
@@ -257,7 +255,10 @@ def test_cli_and_api_give_the_same_rows_for_one_day(
     day = (NOW - timedelta(days=2)).date().isoformat()  # launch-02 is at noon that day
     api = [i["id"] for i in all_pages(site, f"/api/announcements?since={day}&until={day}")]
     capsys.readouterr()
-    assert main(["--database", database_url, "announcements", "--since", day, "--until", day, "--format", "json"]) == 0
+    assert (
+        main(["--database", any_site.database_url, "announcements", "--since", day, "--until", day, "--format", "json"])
+        == 0
+    )
     cli = [row["id"] for row in json.loads(capsys.readouterr().out)]
     assert api and cli == api
     assert [i["key"] for i in all_pages(site, f"/api/announcements?since={day}&until={day}")] == ["launch-02"]
@@ -265,7 +266,10 @@ def test_cli_and_api_give_the_same_rows_for_one_day(
     until = f"{day}T12:00:00Z"
     assert all_pages(site, f"/api/announcements?since={day}&until={until}") == []
     assert (
-        main(["--database", database_url, "announcements", "--since", day, "--until", until, "--format", "json"]) == 0
+        main(
+            ["--database", any_site.database_url, "announcements", "--since", day, "--until", until, "--format", "json"]
+        )
+        == 0
     )
     assert json.loads(capsys.readouterr().out) == []
     # An empty range is refused by both.
@@ -275,7 +279,15 @@ def test_cli_and_api_give_the_same_rows_for_one_day(
     )
     assert (
         main(
-            ["--database", database_url, "announcements", "--since", f"{day}T13:00:00Z", "--until", f"{day}T12:00:00Z"]
+            [
+                "--database",
+                any_site.database_url,
+                "announcements",
+                "--since",
+                f"{day}T13:00:00Z",
+                "--until",
+                f"{day}T12:00:00Z",
+            ]
         )
         == 2
     )
@@ -316,20 +328,22 @@ def test_an_unknown_name_is_a_400_with_suggestions(any_site: Site, path: str, pa
 
 
 def test_the_cli_exits_2_with_suggestions_for_an_unknown_name(
-    any_site: Site, database_url: str, capsys: pytest.CaptureFixture[str]
+    any_site: Site, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from tracker.cli import main
 
     capsys.readouterr()
-    assert main(["--database", database_url, "announcements", "--service", "Lamda"]) == 2
+    assert main(["--database", any_site.database_url, "announcements", "--service", "Lamda"]) == 2
     err = capsys.readouterr().err
     assert "unknown service 'Lamda'; did you mean: AWS Lambda" in err and "0 announcements" not in err
-    assert main(["--database", database_url, "sessions", "--event", "reinvnt 2031"]) == 2
+    assert main(["--database", any_site.database_url, "sessions", "--event", "reinvnt 2031"]) == 2
     assert "unknown event 'reinvnt 2031'; did you mean: AWS re:Invent 2031" in capsys.readouterr().err
     for spelling in ("AWS S3", "S3", "Amazon S3"):
-        assert main(["--database", database_url, "announcements", "--service", spelling, "--format", "json"]) == 0
+        assert (
+            main(["--database", any_site.database_url, "announcements", "--service", spelling, "--format", "json"]) == 0
+        )
         assert len(json.loads(capsys.readouterr().out)) == 10, spelling
-    assert main(["--database", database_url, "sessions", "--event", "reinvent 2031", "--format", "json"]) == 0
+    assert main(["--database", any_site.database_url, "sessions", "--event", "reinvent 2031", "--format", "json"]) == 0
     assert [s["code"] for s in json.loads(capsys.readouterr().out)] == ["KEY001"]
 
 

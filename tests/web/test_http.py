@@ -238,7 +238,7 @@ def test_nothing_published_yet_answers_the_root_with_how_to_publish(sqlite_url: 
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        site = Site(server=server, output=output, factory=factory)
+        site = Site(server=server, output=output, factory=factory, database_url=sqlite_url)
         status, headers, body = site.request("/")
         assert status == 200 and headers["content-type"].startswith("text/html")
         assert b"tracker run" in body and b"/browse" in body

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+from enum import StrEnum
 from functools import lru_cache
 
+from tracker.config import SOURCE_KINDS, SourceKind
 from tracker.errors import ExtractError
 from tracker.extract.rules import Rules, load_rules
 from tracker.extract.text import decode
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 # carries a `version`, Rules.version, for edits made by users).
 EXTRACTOR_VERSION = "1.1"
 
-KINDS = ("auto", "feed", "whats-new", "news-blog", "html", "markdown", "sessions", "youtube-playlist")
+KINDS = SOURCE_KINDS  # one list: tracker.config.SourceKind
 
 _FEED_ROOT = re.compile(r"<(?:rss|feed|rdf:RDF|RDF)\b", re.IGNORECASE)
 _HTML_START = re.compile(r"^<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
@@ -43,7 +45,18 @@ def _suffix(url: str) -> str:
     return m.group(1) if m else ""
 
 
-def detect_format(text: str, *, url: str = "", content_type: str | None = None, rules: Rules | None = None) -> str:
+class Format(StrEnum):
+    """What a document's bytes are, as `detect_format` sniffs them."""
+
+    FEED = "feed"  # RSS, Atom or JSON Feed
+    HTML = "html"
+    JSON = "json"  # a session catalogue
+    CSV = "csv"  # a session export
+    PLAYLIST = "playlist"  # a YouTube playlist dump in markdown
+    MARKDOWN = "markdown"
+
+
+def detect_format(text: str, *, url: str = "", content_type: str | None = None, rules: Rules | None = None) -> Format:
     """The reader for a text: feed, html, json, csv, playlist or markdown."""
     from tracker.extract.sessions import looks_like_csv, looks_like_playlist_markdown
 
@@ -54,37 +67,37 @@ def detect_format(text: str, *, url: str = "", content_type: str | None = None, 
     if head.startswith("<"):
         low = head[:200].lower()
         if low.startswith("<?xml"):
-            return "feed" if _FEED_ROOT.search(head) else "html"
+            return Format.FEED if _FEED_ROOT.search(head) else Format.HTML
         if _FEED_ROOT.match(head):
-            return "feed"
+            return Format.FEED
         if _HTML_START.match(head) or len(_TAG.findall(head)) >= 3:
-            return "html"
+            return Format.HTML
         if "xml" in ct or suffix in ("xml", "rss", "atom"):
-            return "feed" if _FEED_ROOT.search(head) else "html"
+            return Format.FEED if _FEED_ROOT.search(head) else Format.HTML
         if "html" in ct or suffix in ("html", "htm"):
-            return "html"
+            return Format.HTML
     if head[:1] in "{[":
         try:
             json.loads(text)
-            return "json"
+            return Format.JSON
         except (ValueError, RecursionError):
             if suffix == "json" or "json" in ct:
-                return "json"
+                return Format.JSON
     if suffix == "csv" or "csv" in ct or looks_like_csv(head, rules):
-        return "csv"
+        return Format.CSV
     if looks_like_playlist_markdown(text):
-        return "playlist"
+        return Format.PLAYLIST
     if "html" in ct and len(_TAG.findall(head)) >= 3:
-        return "html"
-    return "markdown"
+        return Format.HTML
+    return Format.MARKDOWN
 
 
 def _sessions(text: str, fmt: str, *, url: str, rules: Rules, event: str | None) -> list[Document]:
     from tracker.extract import sessions
 
-    if fmt == "json":
+    if fmt == Format.JSON:
         return sessions.extract_json(text, url=url, rules=rules, event=event)
-    if fmt == "csv":
+    if fmt == Format.CSV:
         return sessions.extract_csv(text, url=url, rules=rules, event=event)
     return sessions.extract_playlist_markdown(text, url=url, rules=rules, event=event)
 
@@ -97,32 +110,36 @@ def _dispatch(
     from tracker.extract.markdown import extract_markdown
 
     fmt = detect_format(text, url=url, content_type=content_type, rules=rules)
-    if kind in ("feed", "whats-new", "news-blog") and fmt == "feed":
+    if kind in (SourceKind.FEED, SourceKind.WHATS_NEW, SourceKind.NEWS_BLOG) and fmt == Format.FEED:
         return extract_feed(text, url=url, rules=rules, event=event, kind=kind)
-    if kind == "feed":
+    if kind == SourceKind.FEED:
         raise ExtractError(f"expected a feed, found {fmt}", url=url)
-    if kind == "youtube-playlist":
-        if fmt == "feed":
+    if kind == SourceKind.YOUTUBE_PLAYLIST:
+        if fmt == Format.FEED:
             return extract_feed(text, url=url, rules=rules, event=event, kind=kind)
-        if fmt == "html":
+        if fmt == Format.HTML:
             return _html_video_listing(text, url=url, rules=rules, event=event)
-        return _sessions(text, fmt if fmt in ("json", "csv") else "playlist", url=url, rules=rules, event=event)
-    if kind == "sessions":
-        if fmt == "feed":
-            return extract_feed(text, url=url, rules=rules, event=event, kind="youtube-playlist")
-        if fmt == "html":
+        return _sessions(
+            text, fmt if fmt in (Format.JSON, Format.CSV) else Format.PLAYLIST, url=url, rules=rules, event=event
+        )
+    if kind == SourceKind.SESSIONS:
+        if fmt == Format.FEED:
+            return extract_feed(text, url=url, rules=rules, event=event, kind=SourceKind.YOUTUBE_PLAYLIST)
+        if fmt == Format.HTML:
             return _html_video_listing(text, url=url, rules=rules, event=event)
-        return _sessions(text, fmt if fmt in ("json", "csv") else "playlist", url=url, rules=rules, event=event)
-    if kind == "html" or (kind in ("whats-new", "news-blog") and fmt == "html"):
+        return _sessions(
+            text, fmt if fmt in (Format.JSON, Format.CSV) else Format.PLAYLIST, url=url, rules=rules, event=event
+        )
+    if kind == SourceKind.HTML or (kind in (SourceKind.WHATS_NEW, SourceKind.NEWS_BLOG) and fmt == Format.HTML):
         return extract_html(text, url=url, rules=rules, event=event)
-    if kind in ("markdown", "news-blog", "whats-new"):
+    if kind in (SourceKind.MARKDOWN, SourceKind.NEWS_BLOG, SourceKind.WHATS_NEW):
         return extract_markdown(text, url=url, rules=rules, event=event)
     # auto
-    if fmt == "feed":
-        return extract_feed(text, url=url, rules=rules, event=event, kind="auto")
-    if fmt == "html":
+    if fmt == Format.FEED:
+        return extract_feed(text, url=url, rules=rules, event=event, kind=SourceKind.AUTO)
+    if fmt == Format.HTML:
         return extract_html(text, url=url, rules=rules, event=event)
-    if fmt in ("json", "csv", "playlist"):
+    if fmt in (Format.JSON, Format.CSV, Format.PLAYLIST):
         return _sessions(text, fmt, url=url, rules=rules, event=event)
     return extract_markdown(text, url=url, rules=rules, event=event)
 
@@ -148,7 +165,7 @@ def extract(
     *,
     url: str,
     content_type: str | None = None,
-    kind: str = "auto",
+    kind: str = SourceKind.AUTO,
     rules: Rules | None = None,
     event: str | None = None,
 ) -> list[Document]:

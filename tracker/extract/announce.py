@@ -35,7 +35,7 @@ from tracker.extract.text import (
     youtube_id,
     youtube_url,
 )
-from tracker.items import Announcement, ConferenceSession
+from tracker.items import Announcement, ConferenceSession, SessionKind
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +162,21 @@ def sessions_from_blocks(
             add(
                 key,
                 ConferenceSession(
-                    key=key, title=link.text or block.text[:200], kind="session", url=url, code=code, event=event
+                    key=key,
+                    title=link.text or block.text[:200],
+                    kind=SessionKind.SESSION,
+                    url=url,
+                    code=code,
+                    event=event,
                 ),
             )
         if not block.links:
             code = _code_in(block.text, rules)
             if code and len(block.text) <= 300:
-                add(code, ConferenceSession(key=code, title=block.text, kind="session", code=code, event=event))
+                add(
+                    code,
+                    ConferenceSession(key=code, title=block.text, kind=SessionKind.SESSION, code=code, event=event),
+                )
     doc_key = None
     if not by_heading:
         videos = _video_links(blocks, rules)

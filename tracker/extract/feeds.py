@@ -8,6 +8,7 @@ from typing import Any
 
 import feedparser
 
+from tracker.config import SourceKind
 from tracker.errors import ExtractError
 from tracker.extract.html import fragment_blocks, plain_text, whats_new_document
 from tracker.extract.markdown import post_document
@@ -104,10 +105,14 @@ def is_video_feed(parsed: Any) -> bool:
     return bool(entries) and all(e.get("yt_videoid") or youtube_id(_link(e)) for e in entries)
 
 
-def extract_feed(text: str, *, url: str, rules: Rules, event: str | None = None, kind: str = "feed") -> list[Document]:
+def extract_feed(
+    text: str, *, url: str, rules: Rules, event: str | None = None, kind: str = SourceKind.FEED
+) -> list[Document]:
     """One document per feed item (What's New items, blog posts) or one session listing."""
     parsed = parse_feed(text, url)
-    if kind == "youtube-playlist" or (kind in ("feed", "auto", "sessions") and is_video_feed(parsed)):
+    if kind == SourceKind.YOUTUBE_PLAYLIST or (
+        kind in (SourceKind.FEED, SourceKind.AUTO, SourceKind.SESSIONS) and is_video_feed(parsed)
+    ):
         from tracker.extract.sessions import listing_from_rows
 
         feed = parsed.get("feed") or {}
@@ -121,7 +126,7 @@ def extract_feed(text: str, *, url: str, rules: Rules, event: str | None = None,
             for e in parsed.entries
         ]
         return [listing_from_rows(rows, url=url, title=collapse(feed.get("title", "")), rules=rules, event=event)]
-    whats_new = kind == "whats-new" or (kind != "news-blog" and is_whats_new(parsed, url, rules))
+    whats_new = kind == SourceKind.WHATS_NEW or (kind != SourceKind.NEWS_BLOG and is_whats_new(parsed, url, rules))
     docs: list[Document] = []
     for entry in parsed.entries:
         title = collapse(entry.get("title", ""))

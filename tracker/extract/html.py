@@ -28,7 +28,7 @@ from tracker.extract.text import (
     parse_date,
     unescape,
 )
-from tracker.items import Announcement, Document
+from tracker.items import Announcement, Document, DocumentKind
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def whats_new_document(
         categories=tags,
         event=doc_event,
         announcements=(ann,),
-        kind="whats-new",
+        kind=DocumentKind.WHATS_NEW,
         published_source="feed" if published is not None else None,
     )
 
@@ -396,7 +396,7 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
         event=doc_event,
         announcements=announce.number(anns),
         sessions=tuple(sessions),
-        kind="recap" if sessions else "page",
+        kind=DocumentKind.RECAP if sessions else DocumentKind.PAGE,
         published_source=published_source,
         canonical_url=_canonical_of(soup, url),
     )

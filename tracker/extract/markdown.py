@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 
 from tracker.extract import announce
-from tracker.extract.blocks import HEADING, PARAGRAPH, ROW, Block, TreeBuilder, md_inline, select
+from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, TreeBuilder, md_inline, select
 from tracker.extract.rules import Rules
 from tracker.extract.text import (
     collapse,
@@ -16,7 +16,7 @@ from tracker.extract.text import (
     parse_date,
     strip_trailing_punct,
 )
-from tracker.items import Document
+from tracker.items import Document, DocumentKind
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def parse_blocks(text: str) -> list[Block]:
         block = md_inline(" ".join(pending)).build(PARAGRAPH)
         kind, indent = pending_kind, pending_indent
         pending, pending_kind = [], None
-        if kind == "bullet":
+        if kind == BULLET:
             return tree.bullet(block, indent)
         if kind == ROW:
             return tree.paragraph(block, indent, kind=ROW)
@@ -105,7 +105,7 @@ def parse_blocks(text: str) -> list[Block]:
         if _IAL.match(line):
             continue
         setext = _SETEXT.match(line)
-        if setext and pending_kind == "paragraph" and not prev_blank and len(pending) == 1:
+        if setext and pending_kind == PARAGRAPH and not prev_blank and len(pending) == 1:
             level = 1 if setext.group(1).startswith("=") else 2
             block = md_inline(pending[0]).build(HEADING)
             pending, pending_kind = [], None
@@ -151,23 +151,23 @@ def parse_blocks(text: str) -> list[Block]:
         m = _BULLET.match(line)
         if m:
             flush()
-            pending, pending_kind, pending_indent = [m.group(2)], "bullet", _indent(m.group(1)) + 1
+            pending, pending_kind, pending_indent = [m.group(2)], BULLET, _indent(m.group(1)) + 1
             prev_blank = False
             continue
         m = _PSEUDO_BULLET.match(line)
-        if m and (pending_kind == "bullet" or not prev_blank) and _indent(m.group(1)) > 0:
+        if m and (pending_kind == BULLET or not prev_blank) and _indent(m.group(1)) > 0:
             # "§ New **X**" under a bullet: its own item, nested by indentation.
             flush()
-            pending, pending_kind, pending_indent = [m.group(3)], "bullet", _indent(m.group(1)) + 1
+            pending, pending_kind, pending_indent = [m.group(3)], BULLET, _indent(m.group(1)) + 1
             prev_blank = False
             continue
         stripped = line.strip()
         ind = _indent(line[: len(line) - len(line.lstrip())])
-        if pending_kind in ("bullet", "paragraph") and not prev_blank:
+        if pending_kind in (BULLET, PARAGRAPH) and not prev_blank:
             pending.append(stripped)
         else:
             flush()
-            pending, pending_kind, pending_indent = [stripped], "paragraph", ind
+            pending, pending_kind, pending_indent = [stripped], PARAGRAPH, ind
         prev_blank = False
     flush()
     return tree.blocks
@@ -257,7 +257,7 @@ def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = N
             event=doc_event,
             announcements=announce.number(anns),
             sessions=tuple(sessions),
-            kind="recap",
+            kind=DocumentKind.RECAP,
             published_source=published_source,
             canonical_url=_canonical(meta),
         )

@@ -13,7 +13,7 @@ from typing import Any
 from tracker.errors import ExtractError
 from tracker.extract.rules import NamedPattern, Rules
 from tracker.extract.text import collapse, detect_event, parse_date, slugify, youtube_id, youtube_url
-from tracker.items import ConferenceSession, Document
+from tracker.items import ConferenceSession, Document, DocumentKind
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,9 @@ def listing_from_rows(
         sessions.setdefault((session.event, session.key), session)
     events = {s.event for s in sessions.values() if s.event}
     doc_event = list_event or (events.pop() if len(events) == 1 else None)
-    return Document(url=url, title=title, event=doc_event, sessions=tuple(sessions.values()), kind="session-listing")
+    return Document(
+        url=url, title=title, event=doc_event, sessions=tuple(sessions.values()), kind=DocumentKind.SESSION_LISTING
+    )
 
 
 def looks_like_playlist_markdown(text: str) -> bool:
@@ -242,7 +244,13 @@ def extract_playlist_markdown(text: str, *, url: str, rules: Rules, event: str |
         merged = {(s.event, s.key): s for d in reversed(docs) for s in reversed(d.sessions)}
         ordered = [merged[k] for k in dict.fromkeys((s.event, s.key) for d in docs for s in d.sessions)]
         return [
-            Document(url=url, title=docs[0].title, event=docs[0].event, sessions=tuple(ordered), kind="session-listing")
+            Document(
+                url=url,
+                title=docs[0].title,
+                event=docs[0].event,
+                sessions=tuple(ordered),
+                kind=DocumentKind.SESSION_LISTING,
+            )
         ]
     return docs
 

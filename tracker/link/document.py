@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tracker.items import Link
+from tracker.items import Link, LinkMethod
 from tracker.link.match import Candidate, best_links
 
 
 def structural_link(session_title: str) -> Link:
     """The link of an announcement made inside a session's section."""
-    return Link("structural", 1.0, f"announced in the section of “{session_title}”")
+    return Link(LinkMethod.STRUCTURAL, 1.0, f"announced in the section of “{session_title}”")
 
 
 def links_in_document(

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tracker.items import Link
+from tracker.items import Link, LinkMethod
 from tracker.link.words import (
     GENERIC_SESSION_WORDS,
     STOPWORDS,
@@ -169,8 +169,10 @@ def _generic_score(title: _Title) -> float:
 
 def _generic(named: Sequence[_ServiceNames], title: _Title, why: str) -> Link:
     if title.whats_new:
-        return Link("title", WHATS_NEW_SCORE, f"a “what's new” session about {_names(named)}, the launch's service")
-    return Link("title", GENERIC_SCORE, why)
+        return Link(
+            LinkMethod.TITLE, WHATS_NEW_SCORE, f"a “what's new” session about {_names(named)}, the launch's service"
+        )
+    return Link(LinkMethod.TITLE, GENERIC_SCORE, why)
 
 
 def _prepare(announcement: Candidate) -> _Launch:
@@ -277,7 +279,7 @@ def _score(
         reason += "; " + "; ".join(notes)
     if variant.head:
         reason += f" (title head “{variant.head}”)"
-    return Link("title", score, reason)
+    return Link(LinkMethod.TITLE, score, reason)
 
 
 def _names(items: Sequence[_ServiceNames] | Sequence[str]) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from tracker.items import Announcement, ConferenceSession, Document
+from tracker.items import Announcement, ConferenceSession, DateSource, Document, DocumentKind, SessionKind
 from tracker.normalize.events import DeclaredEvent, Keynote
 
 
@@ -48,7 +48,7 @@ def _declared(event: str | None, events: Sequence[DeclaredEvent]) -> DeclaredEve
 def _keynote(sessions: Sequence[ConferenceSession], keynotes: Sequence[Keynote]) -> Keynote | None:
     """The declared keynote one of these sessions is (by speaker, in its speakers or its title)."""
     for conf in sessions:
-        if conf.kind != "keynote":
+        if conf.kind != SessionKind.KEYNOTE:
             continue
         text = " ".join((conf.title, *conf.speakers)).lower()
         for keynote in keynotes:
@@ -99,9 +99,9 @@ def date_of(
     """The date of one announcement of a document, with its provenance."""
     own = parse(ann.published_at)
     doc_date = parse(doc.published_at)
-    if own is not None and not (doc_date is not None and own == doc_date and doc.kind == "recap"):
-        return Dated(own, "item")
-    document = Dated(doc_date, f"document:{doc.published_source or 'unknown'}") if doc_date else Dated()
+    if own is not None and not (doc_date is not None and own == doc_date and doc.kind == DocumentKind.RECAP):
+        return Dated(own, DateSource.ITEM)
+    document = Dated(doc_date, f"{DateSource.DOCUMENT}:{doc.published_source or 'unknown'}") if doc_date else Dated()
     declared = _declared(event, events)
     if declared is not None and declared.starts is not None:
         ends = declared.ends or declared.starts
@@ -109,11 +109,11 @@ def date_of(
             return document
         day = _heading_day(ann.context, declared)
         if day is not None:
-            return Dated(_day(day), "heading")
+            return Dated(_day(day), DateSource.HEADING)
         by_key = {s.key: s for s in doc.sessions}
         keynote = _keynote([by_key[k] for k in ann.sessions if k in by_key], declared.keynotes)
         if keynote is not None:
-            return Dated(_day(keynote.day), "keynote")
-        if doc.kind == "recap" or doc_date is None:
-            return Dated(_day(declared.starts), "event")
+            return Dated(_day(keynote.day), DateSource.KEYNOTE)
+        if doc.kind == DocumentKind.RECAP or doc_date is None:
+            return Dated(_day(declared.starts), DateSource.EVENT)
     return document

@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from email.utils import format_datetime
+from enum import StrEnum
 from importlib.metadata import version as _package_version
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -53,7 +54,7 @@ import nh3
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 from lxml import etree
 
-from tracker.items import AnnouncementRecord, Service, SessionLinkRecord
+from tracker.items import AnnouncementRecord, Service, SessionKind, SessionLinkRecord
 from tracker.normalize.text import public_url
 from tracker.redact import is_secret_param, strip_controls
 
@@ -87,6 +88,15 @@ _ISO_SAFE = "-._~!$&'()*+,;=:@/"
 _URL_SAFE = "-._~!$&'()*+,;=:@/?#[]%"
 
 
+class FeedKind(StrEnum):
+    """Which announcements a feed holds."""
+
+    ALL = "all"
+    SERVICE = "service"  # one service's
+    EVENT = "event"  # one event's
+    EVENT_SERVICE = "event-service"  # one service's at one event
+
+
 @dataclass(frozen=True)
 class FeedSpec:
     """What one feed is: its path (relative, no extension), title, description and scope."""
@@ -94,7 +104,7 @@ class FeedSpec:
     path: str
     title: str
     description: str
-    kind: str  # "all" | "service" | "event" | "event-service"
+    kind: str  # a FeedKind
     slug: str | None = None  # the service slug (service, event-service) or the event slug (event)
     event_slug: str | None = None  # event-service only
     category: str | None = None  # service and event-service: the service's category, for OPML
@@ -277,7 +287,7 @@ def _sessions(record: AnnouncementRecord) -> list[SessionLinkRecord]:
     return sorted(
         by_id.values(),
         key=lambda sl: (
-            sl.session.kind != "keynote",
+            sl.session.kind != SessionKind.KEYNOTE,
             -sl.link.score,
             sl.session.title.lower(),
             sl.session.code or "",
@@ -603,20 +613,20 @@ def feed_groups(specs: Sequence[FeedSpec]) -> list[tuple[str, list[FeedSpec]]]:
         return (spec.title.lower(), spec.path)
 
     groups: list[tuple[str, list[FeedSpec]]] = []
-    everything = sorted((s for s in specs if s.kind == "all"), key=by_title)
+    everything = sorted((s for s in specs if s.kind == FeedKind.ALL), key=by_title)
     if everything:
         groups.append(("All announcements", everything))
     categories: dict[str, list[FeedSpec]] = {}
     for spec in specs:
-        if spec.kind == "service":
+        if spec.kind == FeedKind.SERVICE:
             categories.setdefault(_one_line(spec.category) or OTHER_CATEGORY, []).append(spec)
     for name in sorted(categories, key=lambda c: (c == OTHER_CATEGORY, c.lower())):
         groups.append((f"Services: {name}", sorted(categories[name], key=by_title)))
     events: list[FeedSpec] = []
-    for event in sorted((s for s in specs if s.kind == "event"), key=by_title):
+    for event in sorted((s for s in specs if s.kind == FeedKind.EVENT), key=by_title):
         events.append(event)
         events.extend(
-            sorted((s for s in specs if s.kind == "event-service" and s.event_slug == event.slug), key=by_title)
+            sorted((s for s in specs if s.kind == FeedKind.EVENT_SERVICE and s.event_slug == event.slug), key=by_title)
         )
     if events:
         groups.append(("Events", events))
@@ -668,7 +678,7 @@ def render_index_html(specs: Sequence[FeedSpec], ctx: FeedContext, *, title: str
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(name)}: feeds</title>",
     ]
-    everything = next((s for s in specs if s.kind == "all"), None)
+    everything = next((s for s in specs if s.kind == FeedKind.ALL), None)
     if everything is not None:
         for ext in (".atom", ".rss", ".json"):
             lines.append(
@@ -693,7 +703,7 @@ def render_index_html(specs: Sequence[FeedSpec], ctx: FeedContext, *, title: str
                 f"{FORMAT_LABELS[ext]}</a>"
                 for ext in (".atom", ".rss", ".json")
             )
-            indent = ' style="margin-left:1.5rem"' if spec.kind == "event-service" else ""
+            indent = ' style="margin-left:1.5rem"' if spec.kind == FeedKind.EVENT_SERVICE else ""
             lines.append(f"<li{indent}>{esc(_one_line(spec.title) or spec.path)}{links}</li>")
         lines.append("</ul>")
     lines += ["</body>", "</html>", ""]
@@ -707,7 +717,7 @@ def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tup
     """Every feed to publish with its records: all, per service, per event, per service within an event."""
     ordered = sort_records(records)
     out: list[tuple[FeedSpec, list[AnnouncementRecord]]] = [
-        (FeedSpec(path="all", title=title, description=f"{title}: every announcement", kind="all"), ordered)
+        (FeedSpec(path="all", title=title, description=f"{title}: every announcement", kind=FeedKind.ALL), ordered)
     ]
     services: dict[str, Service] = {}
     by_service: dict[str, list[AnnouncementRecord]] = {}
@@ -746,7 +756,7 @@ def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tup
             path=f"services/{slug}",
             title=f"{title}: {name}",
             description=f"{title} for {name}",
-            kind="service",
+            kind=FeedKind.SERVICE,
             slug=slug,
             category=services[slug].category,
         )
@@ -757,7 +767,7 @@ def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tup
             path=f"events/{slug}",
             title=f"{title}: {name}",
             description=f"{title} made at {name}",
-            kind="event",
+            kind=FeedKind.EVENT,
             slug=slug,
         )
         out.append((spec, by_event[slug]))
@@ -767,7 +777,7 @@ def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tup
             path=f"events/{event_slug}/services/{service_slug}",
             title=f"{title}: {name} at {event}",
             description=f"{title} for {name} made at {event}",
-            kind="event-service",
+            kind=FeedKind.EVENT_SERVICE,
             slug=service_slug,
             event_slug=event_slug,
             category=services[service_slug].category,

@@ -76,8 +76,8 @@ from typing import Protocol
 import httpx
 from protego import Protego
 
-from tracker.config import SCHEMA, HttpSettings
-from tracker.errors import FetchError
+from tracker.config import USER_AGENT, HttpSettings
+from tracker.errors import FailureKind, FetchError
 from tracker.items import RawDocument
 from tracker.redact import mask_url
 from tracker.sources import net
@@ -186,7 +186,7 @@ class Fetcher:
         # paced under that host's lock, and each origin's robots.txt is read once under its own.
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._user_agent = http.user_agent.strip() or str(SCHEMA["http.user_agent"][1])
+        self._user_agent = http.user_agent.strip() or USER_AGENT
         self._client = httpx.Client(
             http1=True,
             http2=False,
@@ -238,7 +238,7 @@ class Fetcher:
                 f"unsupported URL scheme {scheme!r}: use http://, https://, file:// or a local path",
                 source=source,
                 url=url,
-                kind="not-found",
+                kind=FailureKind.NOT_FOUND,
             )
         return self._fetch_file(Path(url).expanduser(), url, source=source, etag=etag, last_modified=last_modified)
 
@@ -255,12 +255,14 @@ class Fetcher:
                 f"file not found: {path} (check the path; relative paths are from {Path.cwd()})",
                 source=source,
                 url=url,
-                kind="not-found",
+                kind=FailureKind.NOT_FOUND,
             ) from None
         except OSError as exc:
-            raise _fail(f"cannot read {path}: {exc.strerror}", source=source, url=url, kind="not-found") from None
+            raise _fail(
+                f"cannot read {path}: {exc.strerror}", source=source, url=url, kind=FailureKind.NOT_FOUND
+            ) from None
         if not path.is_file():
-            raise _fail(f"not a file: {path}", source=source, url=url, kind="not-found")
+            raise _fail(f"not a file: {path}", source=source, url=url, kind=FailureKind.NOT_FOUND)
         file_etag = _file_etag(stat.st_size, stat.st_mtime_ns)
         file_modified = email.utils.formatdate(stat.st_mtime, usegmt=True)
         if _file_unchanged(file_etag, stat.st_mtime, etag, last_modified):
@@ -283,7 +285,9 @@ class Fetcher:
                 # Read one byte past the cap: the file may have grown since stat().
                 body = fh.read(limit + 1)
         except OSError as exc:
-            raise _fail(f"cannot read {path}: {exc.strerror}", source=source, url=url, kind="not-found") from None
+            raise _fail(
+                f"cannot read {path}: {exc.strerror}", source=source, url=url, kind=FailureKind.NOT_FOUND
+            ) from None
         if len(body) > limit:
             raise _too_large(limit, source, url)
         refused = _not_a_document(body)
@@ -292,7 +296,7 @@ class Fetcher:
                 f"{path} {refused}; tracker reads feeds, HTML, markdown, CSV and JSON files",
                 source=source,
                 url=url,
-                kind="content",
+                kind=FailureKind.CONTENT,
             )
         return RawDocument(
             url=url,
@@ -315,10 +319,10 @@ class Fetcher:
                 f"invalid URL: {_scrub(exc, [url])}; check the source's url in sources.toml",
                 source=source,
                 url=url,
-                kind="not-found",
+                kind=FailureKind.NOT_FOUND,
             ) from None
         if not parsed.host:
-            raise _fail("invalid URL: no host name", source=source, url=url, kind="not-found")
+            raise _fail("invalid URL: no host name", source=source, url=url, kind=FailureKind.NOT_FOUND)
         self._check_host(parsed, source=source, url=url)
         if self.settings.robots:
             self._check_robots(parsed, source=source, url=url)
@@ -423,7 +427,7 @@ class Fetcher:
                 "remove the source or ask the site's owner",
                 source=source,
                 url=url,
-                kind="robots",
+                kind=FailureKind.ROBOTS,
             )
 
     def _load_robots(self, origin: str, target: httpx.URL, *, source: str, url: str) -> Protego | None:
@@ -447,7 +451,7 @@ class Fetcher:
                 robots=True,
             )
         except FetchError as exc:
-            if exc.kind in ("connect", "timeout"):
+            if exc.kind in (FailureKind.CONNECT, FailureKind.TIMEOUT):
                 # Unreachable (RFC 9309 §2.3.1.4): the source itself would fail the same way.
                 raise _fail(f"robots.txt: {exc.message}", source=source, url=url, kind=exc.kind) from None
             if exc.status is not None and exc.status >= 500:
@@ -457,7 +461,7 @@ class Fetcher:
                     source=source,
                     url=url,
                     status=exc.status,
-                    kind="robots",
+                    kind=FailureKind.ROBOTS,
                 ) from None
             log.info("%s: no usable robots.txt at %s (%s); no rules apply", source, robots_url, exc.message)
             return None
@@ -489,7 +493,7 @@ class Fetcher:
                 "add a source on that host if it should be fetched",
                 source=source,
                 url=url,
-                kind="forbidden-host",
+                kind=FailureKind.FORBIDDEN_HOST,
             )
 
     def _attempt(
@@ -539,39 +543,39 @@ class Fetcher:
                         "the server is sending very slowly: try again later or raise http.max_seconds",
                         source=source,
                         url=url,
-                        kind="timeout",
+                        kind=FailureKind.TIMEOUT,
                     ) from None
                 if isinstance(exc, httpx.ConnectTimeout):
                     phase, seconds, setting = "connecting", self.settings.connect_timeout, "http.connect_timeout"
                 else:
                     phase, seconds, setting = "waiting for the server", self.settings.timeout, "http.timeout"
                 raise _Retry(
-                    _fail(f"timed out {phase} ({seconds:g} s)", source=source, url=url, kind="timeout"),
+                    _fail(f"timed out {phase} ({seconds:g} s)", source=source, url=url, kind=FailureKind.TIMEOUT),
                     f"check that the server is up, or raise {setting}",
                 ) from None
             except net.AddressRefused as exc:
                 if robots:
                     raise _fail(
-                        f"robots.txt redirect refused: {exc}", source=source, url=url, kind="redirect"
+                        f"robots.txt redirect refused: {exc}", source=source, url=url, kind=FailureKind.REDIRECT
                     ) from None
-                raise _fail(f"refused: {exc}", source=source, url=url, kind="forbidden-host") from None
+                raise _fail(f"refused: {exc}", source=source, url=url, kind=FailureKind.FORBIDDEN_HOST) from None
             except httpx.RemoteProtocolError as exc:
                 if "location header" in str(exc).lower():
                     raise _fail(
-                        f"unusable redirect: {_scrub(exc, chain)}", source=source, url=url, kind="redirect"
+                        f"unusable redirect: {_scrub(exc, chain)}", source=source, url=url, kind=FailureKind.REDIRECT
                     ) from None
                 raise _Retry(
                     _fail(
                         f"the connection broke before the response was complete ({_scrub(exc, chain)})",
                         source=source,
                         url=url,
-                        kind="connect",
+                        kind=FailureKind.CONNECT,
                     ),
                     "check the network or try again later",
                 ) from None
             except httpx.UnsupportedProtocol as exc:
                 raise _fail(
-                    f"unsupported URL: {_scrub(exc, chain)}", source=source, url=url, kind="not-found"
+                    f"unsupported URL: {_scrub(exc, chain)}", source=source, url=url, kind=FailureKind.NOT_FOUND
                 ) from None
             except (httpx.DecodingError, DecodeError) as exc:
                 raise _fail(
@@ -579,7 +583,7 @@ class Fetcher:
                     "gzip or deflate: ask the site's owner to fix the server, or disable the source",
                     source=source,
                     url=url,
-                    kind="http",
+                    kind=FailureKind.HTTP,
                 ) from None
             except (httpx.ConnectError, httpx.ProxyError) as exc:
                 host = urllib.parse.urlsplit(mask_url(chain[-1])).netloc
@@ -588,7 +592,7 @@ class Fetcher:
                         f"could not connect to {host} ({type(exc).__name__}: {_scrub(exc, chain) or 'no detail'})",
                         source=source,
                         url=url,
-                        kind="connect",
+                        kind=FailureKind.CONNECT,
                     ),
                     "check the URL's host and port, DNS and the network",
                 ) from None
@@ -598,7 +602,7 @@ class Fetcher:
                         f"the connection failed ({type(exc).__name__}: {_scrub(exc, chain) or 'no detail'})",
                         source=source,
                         url=url,
-                        kind="connect",
+                        kind=FailureKind.CONNECT,
                     ),
                     "check the network or try again later",
                 ) from None
@@ -609,7 +613,7 @@ class Fetcher:
         """The request a redirect asks for, after the limit, scheme and host checks."""
         request = response.next_request
         if request is None:  # pragma: no cover - httpx sets it whenever has_redirect_location
-            raise _fail("redirect without a usable Location", source=source, url=url, kind="redirect")
+            raise _fail("redirect without a usable Location", source=source, url=url, kind=FailureKind.REDIRECT)
         target = str(request.url)
         if request.url.scheme not in REMOTE_SCHEMES:
             raise _fail(
@@ -617,7 +621,7 @@ class Fetcher:
                 source=source,
                 url=url,
                 status=response.status_code,
-                kind="redirect",
+                kind=FailureKind.REDIRECT,
             )
         chain.append(target)
         if len(chain) - 1 > MAX_REDIRECTS:
@@ -628,7 +632,7 @@ class Fetcher:
                 source=source,
                 url=url,
                 status=response.status_code,
-                kind="redirect",
+                kind=FailureKind.REDIRECT,
             )
         if robots:
             # RFC 9309 §2.3.1.2: robots.txt redirects are followed across hosts. The address
@@ -665,7 +669,7 @@ class Fetcher:
                     source=source,
                     url=url,
                     status=status,
-                    kind="http",
+                    kind=FailureKind.HTTP,
                 )
             return RawDocument(
                 url=url,
@@ -730,12 +734,12 @@ class Fetcher:
                 else "the server is failing; try again later"
             )
             return _Retry(
-                _fail(label, source=source, url=url, status=status, kind="http"),
+                _fail(label, source=source, url=url, status=status, kind=FailureKind.HTTP),
                 hint,
                 _retry_after(response.headers.get("Retry-After")),
             )
         if status in (404, 410):
-            return _fail(f"{label}: check the URL", source=source, url=url, status=status, kind="not-found")
+            return _fail(f"{label}: check the URL", source=source, url=url, status=status, kind=FailureKind.NOT_FOUND)
         if status in (401, 403):
             hint = (
                 "the server refused the request; check the URL and whether it blocks "
@@ -745,7 +749,7 @@ class Fetcher:
             hint = "a redirect status without a Location header"
         else:
             hint = "the request was rejected; check the URL"
-        return _fail(f"{label}: {hint}", source=source, url=url, status=status, kind="http")
+        return _fail(f"{label}: {hint}", source=source, url=url, status=status, kind=FailureKind.HTTP)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -792,7 +796,7 @@ def _too_large(limit: int, source: str, url: str, *, declared: int | None = None
         "raise http.max_bytes if this source is legitimately that big",
         source=source,
         url=url,
-        kind="too-large",
+        kind=FailureKind.TOO_LARGE,
     )
 
 

@@ -27,12 +27,13 @@ from dataclasses import replace
 
 from lxml import etree
 
-from tracker.errors import ExtractError
+from tracker.config import SourceKind
+from tracker.errors import ExtractError, FailureKind
 from tracker.items import RawDocument
 
 log = logging.getLogger(__name__)
 
-FEED_KINDS = frozenset({"feed", "whats-new", "news-blog"})
+FEED_KINDS = frozenset({SourceKind.FEED, SourceKind.WHATS_NEW, SourceKind.NEWS_BLOG})
 _HEAD = 64 * 1024
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 # The prolog: XML declaration, processing instructions, comments and whitespace.
@@ -127,7 +128,7 @@ def check_document(raw: RawDocument, kind: str) -> RawDocument:
     if hostile_xml(raw.body):
         raise ContentError(
             "the document declares XML entities in its DOCTYPE (entity expansion or external entities); refused",
-            kind="hostile",
+            kind=FailureKind.HOSTILE,
             source=raw.source,
             url=raw.url,
         )
@@ -148,7 +149,7 @@ def check_document(raw: RawDocument, kind: str) -> RawDocument:
             what = f"{raw.content_type or 'no content type'}, starting {rest[:40]!r}"
         raise ContentError(
             f"expected a feed ({kind}), got {what}; the site may be failing or have moved the feed",
-            kind="content",
+            kind=FailureKind.CONTENT,
             source=raw.source,
             url=raw.url,
         )
@@ -156,7 +157,7 @@ def check_document(raw: RawDocument, kind: str) -> RawDocument:
     if problem is not None:
         raise ContentError(
             f"the feed is not well-formed XML ({problem}); refused whole, earlier data is kept",
-            kind="malformed",
+            kind=FailureKind.MALFORMED,
             source=raw.source,
             url=raw.url,
         )

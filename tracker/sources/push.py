@@ -37,8 +37,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from tracker.config import read_toml
-from tracker.errors import ConfigError
+from tracker.config import http_url, load_tables, non_empty, setting
 from tracker.items import AnnouncementRecord
 from tracker.redact import mask_url
 from tracker.sources import net
@@ -46,17 +45,16 @@ from tracker.sources import net
 log = logging.getLogger(__name__)
 
 MAX_RETRY_WAIT = 60.0
-WEBHOOK_KEYS = {"url": str, "services": list, "events": list, "secret": str}
 
 
 @dataclass(frozen=True)
 class Webhook:
-    """One webhook receiver and what it wants to hear about."""
+    """One webhook receiver and what it wants to hear about (a [[webhook]] table of webhooks.toml)."""
 
-    url: str
-    services: frozenset[str] = frozenset()  # lowercase slugs or names; empty: every service
-    events: frozenset[str] = frozenset()  # lowercase slugs or names; empty: every event (and none)
-    secret: str | None = None
+    url: str = setting(check=http_url)
+    services: frozenset[str] = setting(frozenset())  # lowercase slugs or names; empty: every service
+    events: frozenset[str] = setting(frozenset())  # lowercase slugs or names; empty: every event (and none)
+    secret: str | None = setting(None, check=non_empty)
 
     def wants(self, record: AnnouncementRecord) -> bool:
         """Whether this announcement passes the webhook's service and event filters."""
@@ -95,44 +93,9 @@ class PushReport:
         return [d for d in [self.hub, *self.webhooks] if d is not None and not d.ok]
 
 
-def _strings(value: Any, *, file: str, key: str) -> frozenset[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ConfigError("expected a list of non-empty strings", file=file, key=key)
-    return frozenset(v.strip().lower() for v in value)
-
-
 def load_webhooks(path: Path) -> tuple[Webhook, ...]:
     """The [[webhook]] tables of a webhooks.toml (none when the file does not exist)."""
-    data = read_toml(path)
-    unknown = set(data) - {"webhook"}
-    if unknown:
-        raise ConfigError("unknown key; webhooks are [[webhook]] tables", file=str(path), key=sorted(unknown)[0])
-    tables = data.get("webhook", [])
-    if not isinstance(tables, list):
-        raise ConfigError("expected [[webhook]] tables", file=str(path), key="webhook")
-    hooks = []
-    for index, table in enumerate(tables):
-        where = f"webhook[{index}]"
-        for key in table:
-            if key not in WEBHOOK_KEYS:
-                raise ConfigError(
-                    f"unknown key (known: {', '.join(WEBHOOK_KEYS)})", file=str(path), key=f"{where}.{key}"
-                )
-        url = table.get("url")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-            raise ConfigError("expected an http(s) URL", file=str(path), key=f"{where}.url")
-        secret = table.get("secret")
-        if secret is not None and (not isinstance(secret, str) or not secret):
-            raise ConfigError("expected a non-empty string", file=str(path), key=f"{where}.secret")
-        hooks.append(
-            Webhook(
-                url=url,
-                services=_strings(table.get("services", []), file=str(path), key=f"{where}.services"),
-                events=_strings(table.get("events", []), file=str(path), key=f"{where}.events"),
-                secret=secret,
-            )
-        )
-    return tuple(hooks)
+    return tuple(load_tables(path, "webhook", Webhook))
 
 
 def announcement_payload(record: AnnouncementRecord) -> dict[str, Any]:

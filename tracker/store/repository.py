@@ -39,10 +39,14 @@ from tracker.items import (
     AnnouncementRecord,
     ConferenceSession,
     Link,
+    LinkMethod,
     NormalizedAnnouncement,
+    RunStatus,
     Service,
+    SessionKind,
     SessionLinkRecord,
     SessionRecord,
+    SourceStatus,
 )
 from tracker.normalize.text import public_url
 from tracker.redact import mask_text, mask_url, strip_controls
@@ -73,7 +77,7 @@ T = TypeVar("T")
 
 NATURAL_KEY_MAX = 600  # the width of sessions.natural_key
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
-GENERIC_SESSION_KIND = "session"
+GENERIC_SESSION_KIND = SessionKind.SESSION
 
 # URL prefixes of primary sources: the page that itself announces a launch.
 PRIMARY_URL_PREFIXES: tuple[str, ...] = (
@@ -220,11 +224,11 @@ def record_fetch_success(
     at: datetime,
     etag: str | None,
     last_modified: str | None,
-    status: str = "ok",
+    status: str = SourceStatus.OK,
 ) -> None:
     """Record a successful fetch (or a 304) and reset the failure count."""
     row = _source_or_placeholder(session, name)
-    if status == "not-modified":
+    if status == SourceStatus.NOT_MODIFIED:
         # A 304 need not repeat the validators: keep the ones that produced it.
         etag = etag or row.etag
         last_modified = last_modified or row.last_modified
@@ -241,7 +245,7 @@ def record_fetch_success(
 def record_fetch_failure(session: Session, name: str, *, at: datetime, kind: str, message: str) -> None:
     """Record a failed fetch and count it."""
     row = _source_or_placeholder(session, name)
-    row.last_status = "failed"
+    row.last_status = SourceStatus.FAILED
     # Shown by `tracker status` and the logs: no credentials, no terminal controls.
     row.last_error = mask_text(strip_controls(message))
     row.last_error_kind = kind
@@ -831,7 +835,7 @@ def link_session(session: Session, announcement_id: int, session_id: int, link: 
 
 def start_run(session: Session, *, at: datetime) -> int:
     """Record the start of a run; returns its id."""
-    row = RunRow(started_at=_utc(at), status="running", counts={}, outcomes={})
+    row = RunRow(started_at=_utc(at), status=RunStatus.RUNNING, counts={}, outcomes={})
     session.add(row)
     session.flush()
     return row.id
@@ -1431,7 +1435,7 @@ def announcements_for_linking(
     return [(r[0], r[1], tuple(sorted(slugs.get(r[0], ()))), r[2]) for r in rows]
 
 
-def title_links_of_event(session: Session, event_slug: str, method: str = "title") -> dict[int, set[int]]:
+def title_links_of_event(session: Session, event_slug: str, method: str = LinkMethod.TITLE) -> dict[int, set[int]]:
     """The stored links of one method from the announcements of an event: announcement id -> session ids."""
     rows = session.execute(
         select(AnnouncementSessionRow.announcement_id, AnnouncementSessionRow.session_id)
