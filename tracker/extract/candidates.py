@@ -460,7 +460,9 @@ def describe(
     rule_blocks = {c.block for c in candidates if _is_rule(c)}
     # A document whose author marks launches ("Announcing **X**"): unmarked forms are rarely
     # launches there. A list of launch links is a list, not a marking.
-    marker_blocks = {c.block for c in candidates if any(g.startswith(("marker", "marker-label")) for g in c.generators)}
+    # A weak marker ("now supports") describes as often as it launches: it does not make the
+    # document one that marks its launches.
+    marker_blocks = {c.block for c in candidates if any(g.startswith(("marker:", "marker-label")) for g in c.generators)}
     marked_doc = len(marker_blocks) >= MARKED_DOC_MIN
     # Of the headings, how many name a product: in a recap with a heading per launch most do;
     # in an essay with headings "First impressions", "Recommendations" none do.
