@@ -34,6 +34,7 @@ SCHEMA: dict[str, tuple[type, Any]] = {
     "schedule.cron": (str, "0 6 * * *"),
     "schedule.timezone": (str, "UTC"),
     "schedule.misfire_grace_seconds": (int, 3600),
+    "schedule.takeover_seconds": (int, 60),
     "http.user_agent": (str, "tracker/0.1 (AWS announcement tracker; +https://github.com/aws-announcement-tracker)"),
     "http.timeout": (float, 30.0),
     "http.connect_timeout": (float, 10.0),
@@ -123,6 +124,8 @@ class Settings:
     schedule_cron: str = "0 6 * * *"
     schedule_timezone: str = "UTC"
     misfire_grace_seconds: int = 3600
+    # How often `tracker schedule` checks for a slot no scheduler finished (another one died mid-run).
+    takeover_seconds: int = 60
     link_threshold: float = 0.6
     push_hub: str = ""  # WebSub hub to ping after a publish ("" = none)
     push_retries: int = 3  # extra attempts of a hub ping or webhook delivery
@@ -326,7 +329,7 @@ def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | N
         concurrency=v["http.concurrency"],
         robots=v["http.robots"],
     )
-    for key in ("feeds.limit", "http.max_bytes", "http.concurrency"):
+    for key in ("feeds.limit", "http.max_bytes", "http.concurrency", "schedule.takeover_seconds"):
         if v[key] <= 0:
             raise ConfigError("must be positive", file=str(config_dir / "tracker.toml"), key=key)
     s3 = ObjectStoreSettings(
@@ -351,6 +354,7 @@ def load_settings(config_dir: Path | None = None, environ: Mapping[str, str] | N
         schedule_cron=v["schedule.cron"],
         schedule_timezone=v["schedule.timezone"],
         misfire_grace_seconds=v["schedule.misfire_grace_seconds"],
+        takeover_seconds=v["schedule.takeover_seconds"],
         link_threshold=v["link.threshold"],
         push_hub=v["push.hub"],
         push_retries=v["push.retries"],
