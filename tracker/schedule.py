@@ -191,11 +191,19 @@ def _claim(settings: Settings, slot: datetime, *, catch_up: bool) -> bool:
 
 
 def scheduled_run(
-    config_dir: str, database_url: str, output_dir: str, *, catch_up: bool = False, on_demand: bool = False
+    config_dir: str,
+    database_url: str,
+    output_dir: str,
+    *,
+    cron: str | None = None,
+    timezone: str | None = None,
+    catch_up: bool = False,
+    on_demand: bool = False,
 ) -> bool:
     """The job: the run of the current cron slot unless a scheduler finished it (settings read afresh).
 
-    `catch_up` is the takeover tick: quiet when the slot is done or another process holds the lock.
+    `cron` and `timezone` are the scheduler's (`--cron` may differ from the file); `catch_up` is
+    the takeover tick: quiet when the slot is done or another process holds the lock;
     `on_demand` (--run-now) is a run of no slot. True when a run was made.
     """
     from tracker import pipeline
@@ -206,9 +214,12 @@ def scheduled_run(
     config_dir = _OWN.get("config_dir", config_dir)
     database_url = _OWN.get("database_url", database_url)
     output_dir = _OWN.get("output_dir", output_dir)
+    cron, timezone = _OWN.get("cron", cron), _OWN.get("timezone", timezone)
     started = time.monotonic()
     try:
         settings = load_settings(Path(config_dir)).with_overrides(database_url=database_url, output_dir=output_dir)
+        if cron is not None and timezone is not None:
+            settings = settings.with_overrides(schedule_cron=cron, schedule_timezone=timezone)
         trigger = parse_cron(settings.schedule_cron, settings.schedule_timezone)
         slot = (
             None if on_demand else current_slot(trigger, datetime.now(trigger.timezone), settings.misfire_grace_seconds)
@@ -260,13 +271,24 @@ def _output(settings: Settings) -> str:
     return settings.object_store.url if settings.object_store else str(settings.output_dir.resolve())
 
 
+def _job_arguments(settings: Settings) -> dict[str, str]:
+    """What the job needs to run as this scheduler would: its config, database, output and cron."""
+    return {
+        "config_dir": str(settings.config_dir.resolve()),
+        "database_url": settings.database_url,
+        "output_dir": _output(settings),
+        "cron": settings.schedule_cron,
+        "timezone": settings.schedule_timezone,
+    }
+
+
 def build_scheduler(settings: Settings, *, blocking: bool = True) -> BaseScheduler:
     """A scheduler with the daily job in the database's job store.
 
     A job already stored with the same trigger keeps its next run time, so runs missed while
     the scheduler was down are coalesced into one on start (within the misfire grace time).
     """
-    from tracker.store.db import normalize_url
+    from tracker.store.db import normalize_url, schema_lock
 
     trigger = parse_cron(settings.schedule_cron, settings.schedule_timezone)
     url = normalize_url(settings.database_url).render_as_string(hide_password=False)
@@ -279,12 +301,15 @@ def build_scheduler(settings: Settings, *, blocking: bool = True) -> BaseSchedul
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.misfire_grace_seconds},
         timezone=settings.schedule_timezone,
     )
-    kwargs: dict[str, Any] = {
-        "config_dir": str(settings.config_dir.resolve()),
-        "database_url": settings.database_url,
-        "output_dir": _output(settings),
-    }
+    kwargs: dict[str, Any] = _job_arguments(settings)
     store = scheduler._jobstores["default"]  # noqa: SLF001 - read before start, APScheduler has no public lookup
+    with schema_lock(settings.database_url):
+        # Created here, under the lock migrations take: two schedulers starting together on a
+        # new PostgreSQL database would otherwise both try to create it when they start.
+        try:
+            store.jobs_t.create(store.engine, checkfirst=True)
+        except Exception as exc:  # noqa: BLE001 - APScheduler's start retries it and reports a real failure
+            log.debug("job table not created ahead: %s", exc)
     try:
         existing = store.lookup_job(JOB_ID)
     except Exception:  # noqa: BLE001 - no job table yet (first start) or an unreadable old job
@@ -334,9 +359,7 @@ def serve_forever(settings: Settings, *, run_now: bool = False) -> int:
     if log.getEffectiveLevel() > logging.INFO:
         log.setLevel(logging.INFO)  # the per-run line is the point of a long-running job's log
     _STOP.clear()
-    _OWN.update(
-        config_dir=str(settings.config_dir.resolve()), database_url=settings.database_url, output_dir=_output(settings)
-    )
+    _OWN.update(_job_arguments(settings))
     scheduler = build_scheduler(settings)
 
     def stop(signum: int, frame: FrameType | None) -> None:
