@@ -55,6 +55,7 @@ SLOW_MODULES = frozenset(
         "tests/test_reextract.py",
         "tests/test_saved_recap_dates.py",
         "tests/test_schedule.py",
+        "tests/test_schedulers.py",
         "tests/test_sessions_integration.py",
         "tests/test_wheel.py",
         "tests/web/test_browse_page.py",

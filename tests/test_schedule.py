@@ -47,6 +47,25 @@ def test_cron_weekdays_follow_cron_not_python() -> None:
     assert nxt == datetime(2030, 1, 1, 0, 0, 15, tzinfo=UTC)
 
 
+def test_current_slot_is_the_latest_cron_time_within_the_grace() -> None:
+    from tracker.schedule import current_slot
+
+    daily = parse_cron("30 6 * * *", "UTC")
+    now = datetime(2030, 1, 2, 7, 10, 5, 123456, tzinfo=UTC)
+    assert current_slot(daily, now, 3600) == datetime(2030, 1, 2, 6, 30, tzinfo=UTC)
+    assert current_slot(daily, now, 600) is None  # 40 minutes late: beyond a 10-minute grace
+    assert current_slot(daily, datetime(2030, 1, 2, 6, 30, tzinfo=UTC), 1) == datetime(2030, 1, 2, 6, 30, tzinfo=UTC)
+    # Just before today's slot, yesterday's is the current one (if the grace reaches back that far).
+    assert current_slot(daily, datetime(2030, 1, 2, 6, 29, 59, tzinfo=UTC), 90_000) == datetime(
+        2030, 1, 1, 6, 30, tzinfo=UTC
+    )
+    every_seconds = parse_cron("*/15 * * * * *", "UTC")
+    assert current_slot(every_seconds, now, 3600) == datetime(2030, 1, 2, 7, 10, 0, tzinfo=UTC)
+    berlin = parse_cron("0 6 * * *", "Europe/Berlin")  # 06:00 in Berlin is 05:00 UTC in winter
+    slot = current_slot(berlin, now, 86_400)
+    assert slot is not None and slot.astimezone(UTC) == datetime(2030, 1, 2, 5, 0, tzinfo=UTC)
+
+
 def test_next_run_is_the_next_cron_time(tmp_path: Path) -> None:
     from tracker.schedule import next_run
 

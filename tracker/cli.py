@@ -146,6 +146,7 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
 _positive_int = _bounded_int(1, MAX_WORKERS)
 _limit = _bounded_int(1, MAX_LIMIT)
 _port = _bounded_int(0, 65535)
+_tick_seconds = _bounded_int(1, 86_400)
 
 
 def _seconds(value: str) -> float:
@@ -248,16 +249,21 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
     """Run the pipeline as a long-running daily job (APScheduler, cron from tracker.toml).
 
-    Stops cleanly on SIGINT/SIGTERM.
+    Stops cleanly on SIGINT/SIGTERM. Several schedulers may share one database (two machines
+    on one PostgreSQL): each cron time is run once, by whichever takes the run lock first, and
+    when that one dies mid-run another runs the slot at its next takeover check.
 
     Example:
         tracker schedule
         tracker schedule --cron "30 5 * * *" --run-now
+        tracker schedule --takeover 30
     """
     from tracker import schedule
 
     if args.cron:
         settings = settings.with_overrides(schedule_cron=args.cron)
+    if args.takeover is not None:
+        settings = settings.with_overrides(takeover_seconds=args.takeover)
     return schedule.serve_forever(settings, run_now=args.run_now)
 
 
@@ -881,6 +887,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("schedule")
     p.add_argument("--cron", metavar="EXPR", help="cron expression (default: schedule.cron in tracker.toml)")
     p.add_argument("--run-now", action="store_true", help="also run once immediately")
+    p.add_argument(
+        "--takeover",
+        type=_tick_seconds,
+        metavar="SECONDS",
+        help="how often to check for a scheduled run no scheduler finished, e.g. because the one running it "
+        "was killed (default: schedule.takeover_seconds in tracker.toml, 60)",
+    )
 
     p = add("extract")
     p.add_argument("document", metavar="DOCUMENT", help="local path, file:// URL or http(s) URL")

@@ -154,6 +154,8 @@ class Settings:
     schedule_cron: str = setting("0 6 * * *", key="schedule.cron")
     schedule_timezone: str = setting("UTC", key="schedule.timezone")
     misfire_grace_seconds: int = setting(3600, key="schedule.misfire_grace_seconds")
+    # How often `tracker schedule` checks for a slot no scheduler finished (another one died mid-run).
+    takeover_seconds: int = setting(60, key="schedule.takeover_seconds", check=_positive)
     link_threshold: float = setting(0.6, key="link.threshold")
     push_hub: str = setting("", key="push.hub")  # WebSub hub to ping after a publish ("" = none)
     push_retries: int = setting(3, key="push.retries")  # extra attempts of a hub ping or webhook delivery

@@ -63,6 +63,7 @@ class RunStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
     INTERRUPTED = "interrupted"  # stopped by a signal between sources
+    ABANDONED = "abandoned"  # its process died; another scheduler took its slot over
 
 
 class SourceStatus(StrEnum):

@@ -595,15 +595,19 @@ def run(
     progress: Progress | None = None,
     do_publish: bool = True,
     stop: Callable[[], bool] | None = None,
+    slot: datetime | None = None,
 ) -> RunReport:
-    """One full cycle over the configured (or given) sources; `stop()` True ends it after the document in hand."""
+    """One full cycle over the configured (or given) sources; `stop()` True ends it after the document in hand.
+
+    `slot` is the scheduled time the run is for (`tracker.schedule`), recorded with it.
+    """
     ctx = Context(settings, now=now)
     if stop is not None:
         ctx.stop = stop
     chosen = [s for s in (settings.sources if sources is None else sources) if s.enabled]
     report = RunReport()
     with unit_of_work(ctx.factory) as session:
-        run_id = repo.start_run(session, at=ctx.now)
+        run_id = repo.start_run(session, at=ctx.now, slot=slot)
     with recorded_failure(ctx, run_id, report):
         _run(ctx, run_id, report, chosen, progress=progress, do_publish=do_publish)
     return report

@@ -462,7 +462,9 @@ def describe(
     # launches there. A list of launch links is a list, not a marking.
     # A weak marker ("now supports") describes as often as it launches: it does not make the
     # document one that marks its launches.
-    marker_blocks = {c.block for c in candidates if any(g.startswith(("marker:", "marker-label")) for g in c.generators)}
+    marker_blocks = {
+        c.block for c in candidates if any(g.startswith(("marker:", "marker-label")) for g in c.generators)
+    }
     marked_doc = len(marker_blocks) >= MARKED_DOC_MIN
     # Of the headings, how many name a product: in a recap with a heading per launch most do;
     # in an essay with headings "First impressions", "Recommendations" none do.

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _STORES: dict[str, sessionmaker[Session]] = {}
 _STORES_LOCK = threading.Lock()
+# The PostgreSQL advisory lock key serializing schema changes (a fixed bigint, "tracker:schema").
+SCHEMA_LOCK_KEY = 0x7472_6B73_6368_656D
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_CONNECT_TIMEOUT_S = 10
 
@@ -282,9 +284,34 @@ def upgrade(engine: Engine) -> None:
 
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Two processes starting on a new version at once (two schedulers) migrate one
+                # after the other: the second reads the version after the first committed, at head.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
             command.upgrade(alembic_config(connection), "head")
     except SQLAlchemyError as exc:
         raise store_error(exc, engine.url, "upgrading the database schema") from exc
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """On PostgreSQL, hold the lock migrations take (other processes creating tables wait); elsewhere nothing."""
+    if normalize_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = make_engine(url)
+    try:
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise store_error(exc, engine.url, "taking the schema lock") from exc
+    try:
+        yield
+    finally:
+        # Closing the session's connection releases its advisory locks as well.
+        connection.close()
+        engine.dispose()
 
 
 def ensure_schema(engine: Engine) -> None:

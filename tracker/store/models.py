@@ -309,3 +309,5 @@ class RunRow(Base):
     outcomes: Mapped[dict[str, dict[str, object]]] = mapped_column(JSON, default=dict)
     # Why the run ended before finishing its work (disk full, a signal, a crash); URLs masked.
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The cron time a scheduled run is for (NULL: started by hand); one finished run per slot.
+    slot: Mapped[datetime | None] = mapped_column(nullable=True, index=True)

@@ -833,9 +833,9 @@ def link_session(session: Session, announcement_id: int, session_id: int, link: 
 # --------------------------------------------------------------------------- runs
 
 
-def start_run(session: Session, *, at: datetime) -> int:
-    """Record the start of a run; returns its id."""
-    row = RunRow(started_at=_utc(at), status=RunStatus.RUNNING, counts={}, outcomes={})
+def start_run(session: Session, *, at: datetime, slot: datetime | None = None) -> int:
+    """Record the start of a run (of a scheduled slot, or by hand); returns its id."""
+    row = RunRow(started_at=_utc(at), status=RunStatus.RUNNING, counts={}, outcomes={}, slot=_utc(slot))
     session.add(row)
     session.flush()
     return row.id
@@ -873,6 +873,34 @@ def _masked_outcomes(outcomes: dict[str, dict[str, object]]) -> dict[str, dict[s
     return out
 
 
+def slot_done(session: Session, slot: datetime) -> bool:
+    """Whether a run of this scheduled slot finished (ok or failed); an interrupted or abandoned one did not."""
+    found = session.scalar(
+        select(RunRow.id)
+        .where(
+            RunRow.slot == _utc(slot),
+            RunRow.finished_at.is_not(None),
+            RunRow.status.in_((RunStatus.OK, RunStatus.FAILED)),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def abandon_slot_runs(session: Session, slot: datetime, *, at: datetime, reason: str) -> int:
+    """Mark the slot's runs left "running" as "abandoned", with the reason; returns how many.
+
+    Only for a caller holding the run lock: every run takes it, so a run of the slot still
+    "running" then is one whose process died without recording its end (SIGKILL, power loss).
+    """
+    result = session.execute(
+        update(RunRow)
+        .where(RunRow.slot == _utc(slot), RunRow.finished_at.is_(None))
+        .values(status=RunStatus.ABANDONED, finished_at=_utc(at), error=mask_text(reason))
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def previous_run(session: Session, run_id: int) -> tuple[str, dict[str, int], bool] | None:
     """(status, counts, finished) of the run recorded just before this one, or None."""
     row = session.scalars(select(RunRow).where(RunRow.id < run_id).order_by(RunRow.id.desc()).limit(1)).first()
@@ -894,6 +922,7 @@ def last_runs(session: Session, limit: int = 10) -> list[dict[str, object]]:
             # Masked again on the way out: rows stored before masking existed.
             "outcomes": _masked_outcomes(dict(r.outcomes or {})),
             "error": mask_text(r.error) if r.error else None,
+            "slot": r.slot,
         }
         for r in rows
     ]
