@@ -1,4 +1,5 @@
-"""A fast start (issue 15): `--help` and queries import only what they use; Alembic only to migrate.
+"""A fast start (issue 15): `--help` and queries import only what they use; Alembic only to migrate;
+the queries read with SQLAlchemy Core, without the ORM (tracker.store.queries).
 
 Each command runs in a fresh interpreter (a subprocess), the only place where "what was
 imported" means anything; the figures themselves are in tests/benchmarks/startup.py.
@@ -46,7 +47,8 @@ except SystemExit as exc:
     code = exc.code
 dialects = sorted({m.split(".")[2] for m in sys.modules if m.startswith("sqlalchemy.dialects.") and not m.split(".")[2].startswith("_")})
 print(json.dumps({"code": code, "out": out.getvalue(), "alembic": "alembic" in sys.modules,
-                  "sqlalchemy": "sqlalchemy" in sys.modules, "rich": "rich" in sys.modules, "dialects": dialects}))
+                  "sqlalchemy": "sqlalchemy" in sys.modules, "orm": "sqlalchemy.orm" in sys.modules,
+                  "models": "tracker.store.models" in sys.modules, "rich": "rich" in sys.modules, "dialects": dialects}))
 """
 
 
@@ -90,6 +92,31 @@ def test_a_query_imports_no_alembic_and_only_its_own_dialect(database_url: str, 
     assert seen["alembic"] is False
     assert seen["rich"] is False  # the table went to a pipe: plain text, no rich
     assert seen["dialects"] == [database_url.split(":")[0].split("+")[0]]
+    # Core reads: the ORM and the declarative models were a third of a query's start.
+    assert seen["orm"] is False and seen["models"] is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("show", "1"), "Amazon S3"),
+        (("services",), "amazon-s3"),
+        (("services", "--unmatched", "--format", "json"), "["),
+        (("sessions", "--format", "csv"), "code,kind,title"),
+        (("status",), "import:"),
+        (("announcements", "--event", "reinvent 2031", "--search", "tape", "--format", "json"), "Tape Mode"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
+)
+def test_every_query_command_reads_without_the_orm(
+    database_url: str, tmp_path: Path, argv: tuple[str, ...], expected: str
+) -> None:
+    config = _config(tmp_path, database_url)
+    assert main(["--config", str(config), "--quiet", "import", *map(str, DOCUMENTS)]) == 0
+    close_stores()
+    seen = _probe("--config", str(config), *argv, cwd=tmp_path)
+    assert seen["code"] == 0 and expected in str(seen["out"])
+    assert seen["orm"] is False and seen["models"] is False and seen["alembic"] is False
 
 
 def test_a_database_at_an_older_revision_is_migrated_on_first_use(empty_database_url: str, tmp_path: Path) -> None:

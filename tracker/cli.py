@@ -357,8 +357,8 @@ def cmd_announcements(args: argparse.Namespace, settings: Settings) -> int:
         tracker announcements --service "AWS Lambda" --since 2023-11-26 --until 2023-12-01
         tracker announcements --service S3 --event "reinvent 2023" --format json
     """
-    from tracker.store import repository as repo
-    from tracker.store.db import open_store, unit_of_work
+    from tracker.store import queries  # Core reads: no ORM to import (issue 15)
+    from tracker.store.db import open_engine, reading
     from tracker.textutil import DateError, check_range, plural
 
     try:
@@ -366,10 +366,10 @@ def cmd_announcements(args: argparse.Namespace, settings: Settings) -> int:
     except DateError as exc:
         print(f"error: --since/--until: {exc}", file=sys.stderr)
         return 2
-    factory = open_store(settings.database_url)
+    engine = open_engine(settings.database_url)
     # An unknown --service or --event raises UnknownNameError: exit 2 with the closest names.
-    with unit_of_work(factory) as session:
-        records = repo.query_announcements(
+    with reading(engine) as session:
+        records = queries.query_announcements(
             session,
             service=args.service,
             event=args.event,
@@ -424,14 +424,13 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     Example:
         tracker show 12
     """
-    from tracker.store import repository as repo
-    from tracker.store.db import open_store, unit_of_work
+    from tracker.store import queries  # Core reads: no ORM to import (issue 15)
+    from tracker.store.db import open_engine, reading
 
-    factory = open_store(settings.database_url)
-    with unit_of_work(factory) as session:
-        record = repo.get_announcement(session, args.id)
+    with reading(open_engine(settings.database_url)) as session:
+        record = queries.get_announcement(session, args.id)
         if record is None and isinstance(args.id, str) and args.id.isdigit():
-            record = repo.get_announcement(session, int(args.id))  # 16 digits: a key, else an id
+            record = queries.get_announcement(session, int(args.id))  # 16 digits: a key, else an id
     if record is None:
         print(f"error: no announcement with id or key {args.id!r}", file=sys.stderr)
         return 1
@@ -466,16 +465,15 @@ def cmd_services(args: argparse.Namespace, settings: Settings) -> int:
         tracker services
         tracker services --unmatched
     """
-    from tracker.store import repository as repo
-    from tracker.store.db import open_store, unit_of_work
+    from tracker.store import queries  # Core reads: no ORM to import (issue 15)
+    from tracker.store.db import open_engine, reading
 
-    factory = open_store(settings.database_url)
-    with unit_of_work(factory) as session:
+    with reading(open_engine(settings.database_url)) as session:
         if args.unmatched:
-            records = repo.announcements_without_services(session)
+            records = queries.announcements_without_services(session)
             rows = [_record_json(r) for r in records]
         else:
-            services = repo.list_services(session, with_counts=True)
+            services = queries.list_services(session, with_counts=True)
             rows = [{"slug": s.slug, "name": s.name, "announcements": n} for s, n in services if n or args.all]
     if args.format == "json":
         _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
@@ -498,12 +496,11 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
         tracker sessions --event "AWS re:Invent 2023"
         tracker sessions --event reinvent-2023 --format csv
     """
-    from tracker.store import repository as repo
-    from tracker.store.db import open_store, unit_of_work
+    from tracker.store import queries  # Core reads: no ORM to import (issue 15)
+    from tracker.store.db import open_engine, reading
 
-    factory = open_store(settings.database_url)
-    with unit_of_work(factory) as session:
-        sessions = repo.list_sessions(session, event=args.event)
+    with reading(open_engine(settings.database_url)) as session:
+        sessions = queries.list_sessions(session, event=args.event)
     rows: list[dict[str, Any]] = [s.as_dict() for s in sessions]
     if args.format == "json":
         _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
@@ -669,14 +666,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """
     from datetime import UTC
 
-    from tracker.store import repository as repo
-    from tracker.store.db import open_store, unit_of_work
+    from tracker.store import queries  # Core reads: no ORM to import (issue 15)
+    from tracker.store.db import open_engine, reading
     from tracker.textutil import plural
 
-    factory = open_store(settings.database_url)
-    with unit_of_work(factory) as session:
-        stored: list[dict[str, Any]] = repo.list_source_states(session)
-        runs: list[dict[str, Any]] = repo.last_runs(session, limit=5)
+    with reading(open_engine(settings.database_url)) as session:
+        stored: list[dict[str, Any]] = queries.list_source_states(session)
+        runs: list[dict[str, Any]] = queries.last_runs(session, limit=5)
     states, hidden = _status_sources(stored, settings, show_all=args.all, now=datetime.now(UTC))
     if args.format == "json":
         _dump_json({"sources": states, "runs": runs, "sources_not_shown": hidden}, sys.stdout, indent=2, default=str)

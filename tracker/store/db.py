@@ -14,19 +14,24 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from tracker.errors import StoreError
 
+if TYPE_CHECKING:
+    # Imported where a session factory is made: the queries of the CLI read with Core only
+    # (tracker.store.queries), and importing the ORM would be a third of their start (issue 15).
+    from sqlalchemy.orm import Session, sessionmaker
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_ENGINES: dict[str, Engine] = {}  # schema checked, one per URL
 _STORES: dict[str, sessionmaker[Session]] = {}
 _STORES_LOCK = threading.Lock()
 # The PostgreSQL advisory lock key serializing schema changes (a fixed bigint, "tracker:schema").
@@ -338,37 +343,69 @@ def ensure_schema(engine: Engine) -> None:
     upgrade(engine)
 
 
+def _engine_locked(key: str, url: str) -> Engine:
+    cached = _ENGINES.get(key)
+    if cached is not None:
+        return cached
+    engine = make_engine(url)
+    try:
+        ensure_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    _ENGINES[key] = engine
+    return engine
+
+
+def open_engine(url: str) -> Engine:
+    """The engine of a URL after the automatic migration on first use, without the ORM (see `reading`).
+
+    Engines are kept per URL for the life of the process and shared with `open_store`.
+    """
+    key = normalize_url(url).render_as_string(hide_password=False)
+    with _STORES_LOCK:
+        return _engine_locked(key, url)
+
+
 def open_store(url: str) -> sessionmaker[Session]:
     """Engine plus automatic migration on first use; returns the session factory.
 
     Factories are kept per URL for the life of the process, so a scheduler or a web
     server calling this repeatedly shares one connection pool and checks the schema once.
     """
+    from sqlalchemy.orm import sessionmaker
+
     key = normalize_url(url).render_as_string(hide_password=False)
     with _STORES_LOCK:
         cached = _STORES.get(key)
         if cached is not None:
             return cached
-        engine = make_engine(url)
-        try:
-            ensure_schema(engine)
-        except BaseException:
-            engine.dispose()
-            raise
-        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        factory = sessionmaker(bind=_engine_locked(key, url), expire_on_commit=False)
         _STORES[key] = factory
         return factory
 
 
 def close_stores() -> None:
-    """Dispose every engine `open_store` made and forget them (shutdown, tests)."""
+    """Dispose every engine `open_store` and `open_engine` made and forget them (shutdown, tests)."""
     with _STORES_LOCK:
-        factories = list(_STORES.values())
+        engines = list(_ENGINES.values())
+        _ENGINES.clear()
         _STORES.clear()
-    for factory in factories:
-        bind = factory.kw.get("bind")
-        if isinstance(bind, Engine):
-            bind.dispose()
+    for engine in engines:
+        engine.dispose()
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """One Core connection in one transaction, for the read functions of `tracker.store.queries`.
+
+    The same errors as `unit_of_work`: a database error becomes a `StoreError` naming the database.
+    """
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except DBAPIError as exc:
+        raise store_error(exc, engine.url, "a database transaction") from exc
 
 
 @contextmanager

@@ -7,14 +7,11 @@ which are what the rest of the program sees: the repository converts between the
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Date,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
@@ -26,7 +23,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+
+from tracker.store.types import UNDATED as UNDATED
+from tracker.store.types import UTCDateTime as UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -39,34 +38,6 @@ NAMING_CONVENTION: dict[str, str] = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware datetime stored as UTC and always read back as aware UTC.
-
-    PostgreSQL's ``timestamptz`` returns values in the session's time zone and SQLite
-    has no time zone at all, so both are normalised here: one behaviour on both.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
-        """Convert to UTC; SQLite gets a naive UTC value so stored strings sort correctly."""
-        if value is None:
-            return None
-        if not isinstance(value, datetime):
-            raise TypeError(f"expected a datetime, got {type(value).__name__}")
-        # A naive value is taken as UTC: the normaliser hands out aware UTC anyway.
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        """Attach or convert to UTC."""
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -164,11 +135,6 @@ class EventRow(Base):
     year: Mapped[int | None] = mapped_column(Integer)
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
-
-
-# The sort key of an undated announcement in `AnnouncementServiceRow.sort_at`: earlier than any
-# launch, so undated announcements come last in the newest-first order, as they do elsewhere.
-UNDATED = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 class AnnouncementServiceRow(Base):

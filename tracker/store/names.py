@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
 
 from tracker.errors import TrackerError
-from tracker.store.models import EventRow, RegionRow, ServiceAliasRow, ServiceRow
+from tracker.store.tables import EVENTS, REGIONS, SERVICE_ALIASES, SERVICES, Reader
 from tracker.textutil import slugify
 
 log = logging.getLogger(__name__)
@@ -84,25 +83,25 @@ def _collapse(text: str) -> str:
 # --------------------------------------------------------------------------- services
 
 
-def resolve_service(session: Session, text: str) -> Resolved:
+def resolve_service(session: Reader, text: str) -> Resolved:
     """The service a typed name means (slug, name, alias or any spelling the taxonomy knows), else UnknownNameError."""
     wanted = _collapse(text)
     if not wanted:
         raise UnknownNameError("service", text)
     needle = wanted.lower()
     # 1. Exact spellings, in SQL: the common case reads only the matching rows.
-    by_alias = select(ServiceAliasRow.service_id).where(func.lower(ServiceAliasRow.alias) == needle)
+    by_alias = select(SERVICE_ALIASES.c.service_id).where(func.lower(SERVICE_ALIASES.c.alias) == needle)
     exact = session.execute(
-        select(ServiceRow.id, ServiceRow.slug, ServiceRow.name)
+        select(SERVICES.c.id, SERVICES.c.slug, SERVICES.c.name)
         .where(
             or_(
-                func.lower(ServiceRow.slug) == needle,
-                ServiceRow.slug == slugify(wanted),
-                func.lower(ServiceRow.name) == needle,
-                ServiceRow.id.in_(by_alias),
+                func.lower(SERVICES.c.slug) == needle,
+                SERVICES.c.slug == slugify(wanted),
+                func.lower(SERVICES.c.name) == needle,
+                SERVICES.c.id.in_(by_alias),
             )
         )
-        .order_by(ServiceRow.slug)
+        .order_by(SERVICES.c.slug)
     ).all()
     if exact:
         return _services(text, exact)
@@ -111,8 +110,8 @@ def resolve_service(session: Session, text: str) -> Resolved:
     from tracker.normalize.taxonomy import Taxonomy, name_key
 
     key = name_key(wanted)
-    rows = session.execute(select(ServiceRow.id, ServiceRow.slug, ServiceRow.name).order_by(ServiceRow.slug)).all()
-    aliases = session.execute(select(ServiceAliasRow.service_id, ServiceAliasRow.alias)).all()
+    rows = session.execute(select(SERVICES.c.id, SERVICES.c.slug, SERVICES.c.name).order_by(SERVICES.c.slug)).all()
+    aliases = session.execute(select(SERVICE_ALIASES.c.service_id, SERVICE_ALIASES.c.alias)).all()
     if key:
         named = [r for r in rows if key in (name_key(r.name), name_key(r.slug.replace("-", " ")))]
         if named:
@@ -153,7 +152,7 @@ def _services(text: str, rows: Sequence[Any]) -> Resolved:
 # --------------------------------------------------------------------------- events
 
 
-def resolve_event(session: Session, text: str) -> Resolved:
+def resolve_event(session: Reader, text: str) -> Resolved:
     """The stored event(s) a typed name means (slug, name, any spelling event detection reads), else UnknownNameError."""
     wanted = _collapse(text)
     if not wanted:
@@ -161,7 +160,7 @@ def resolve_event(session: Session, text: str) -> Resolved:
     needle = wanted.lower()
     slug = slugify(wanted)
     # The events table is tiny: matching in Python behaves the same on both databases.
-    rows = session.execute(select(EventRow.id, EventRow.slug, EventRow.name).order_by(EventRow.slug)).all()
+    rows = session.execute(select(EVENTS.c.id, EVENTS.c.slug, EVENTS.c.name).order_by(EVENTS.c.slug)).all()
     # 1. Its slug or display name.
     found = [r for r in rows if needle in (r.slug.lower(), _collapse(r.name).lower()) or (slug and slug == r.slug)]
     if not found:
@@ -207,13 +206,13 @@ def _suggest(needle: str, display: dict[str, str]) -> list[str]:
 # --------------------------------------------------------------------------- regions
 
 
-def resolve_region(session: Session, text: str) -> Resolved:
+def resolve_region(session: Reader, text: str) -> Resolved:
     """The partition or Region a typed name means ("GovCloud", "AWS China (Beijing) Region"), else UnknownNameError."""
     wanted = _collapse(text)
     if not wanted:
         raise UnknownNameError("region", text)
     needle = wanted.lower()
-    rows = session.execute(select(RegionRow.id, RegionRow.slug, RegionRow.name).order_by(RegionRow.slug)).all()
+    rows = session.execute(select(REGIONS.c.id, REGIONS.c.slug, REGIONS.c.name).order_by(REGIONS.c.slug)).all()
     exact = [r for r in rows if needle in (r.slug.lower(), r.name.lower()) or r.slug == slugify(wanted)]
     if exact:
         return Resolved(

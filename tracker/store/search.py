@@ -17,10 +17,9 @@ import logging
 import re
 
 from sqlalchemy import ColumnElement, and_, literal_column, select, table, text
-from sqlalchemy.orm import Session
 from sqlalchemy.types import Integer
 
-from tracker.store.models import AnnouncementRow
+from tracker.store.tables import ANNOUNCEMENTS, Reader, dialect_name
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ def _pg_tsquery(words: list[str]) -> str:
     return " & ".join(parts)
 
 
-def fulltext_condition(session: Session, query: str) -> ColumnElement[bool] | None:
+def fulltext_condition(session: Reader, query: str) -> ColumnElement[bool] | None:
     """A WHERE condition matching announcements whose title or summary has every word of `query`.
 
     None when the query has no searchable word (only stop words or punctuation): the
@@ -82,14 +81,14 @@ def fulltext_condition(session: Session, query: str) -> ColumnElement[bool] | No
     words = search_words(query)
     if not words:
         return None
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_name(session)
     if dialect == "sqlite":
         matches = (
             select(literal_column("rowid", Integer))
             .select_from(table(FTS_TABLE))
             .where(text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=_sqlite_match(words)))
         )
-        return AnnouncementRow.id.in_(matches)
+        return ANNOUNCEMENTS.c.id.in_(matches)
     if dialect == "postgresql":
         document = PG_DOCUMENT.replace("title", "announcements.title").replace("summary", "announcements.summary")
         # and_() of one clause renders as that clause: typed as a boolean condition, SQL unchanged.
@@ -100,7 +99,7 @@ def fulltext_condition(session: Session, query: str) -> ColumnElement[bool] | No
     log.warning("no full-text index on %s: falling back to substring search", dialect)
     condition: ColumnElement[bool] | None = None
     for word in words:
-        one = AnnouncementRow.title.icontains(word, autoescape=True) | AnnouncementRow.summary.icontains(
+        one = ANNOUNCEMENTS.c.title.icontains(word, autoescape=True) | ANNOUNCEMENTS.c.summary.icontains(
             word, autoescape=True
         )
         condition = one if condition is None else condition & one

@@ -1,0 +1,622 @@
+"""The read path of queries: SQLAlchemy Core statements only, no ORM import.
+
+`tracker announcements`, `show`, `services`, `sessions` and `status` start in a fresh
+process each time, where importing `sqlalchemy.orm` and building the declarative models cost
+more than the query (issue 15). These functions read with Core `select()`s on lightweight
+tables (`tracker.store.tables`) and take either a Core `Connection` or an ORM `Session`: the
+repository re-exports them, so the API, the feeds and the pipeline read the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, func, or_, select, tuple_
+
+from tracker.items import AnnouncementRecord, Link, Service, SessionLinkRecord, SessionRecord
+from tracker.normalize.text import public_url
+from tracker.redact import mask_text, mask_url, strip_controls
+from tracker.store.names import Resolved, resolve_event, resolve_region, resolve_service
+from tracker.store.search import fulltext_condition
+from tracker.store.tables import (
+    ANNOUNCEMENT_REGIONS,
+    ANNOUNCEMENT_SERVICES,
+    ANNOUNCEMENT_SESSIONS,
+    ANNOUNCEMENTS,
+    DOCUMENTS,
+    EVENTS,
+    MENTIONS,
+    REGIONS,
+    RUNS,
+    SERVICE_ALIASES,
+    SERVICES,
+    SESSIONS,
+    SOURCES,
+    Reader,
+    dialect_name,
+)
+from tracker.store.types import UNDATED
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
+
+# --------------------------------------------------------------------------- helpers
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Aware UTC (naive values are taken as UTC), microseconds kept."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def unique(values: Iterable[T]) -> list[T]:
+    """The values in their order, each once."""
+    seen: set[T] = set()
+    out: list[T] = []
+    for value in values:
+        if value not in seen:
+            seen.add(value)
+            out.append(value)
+    return out
+
+
+_utc = utc
+_unique = unique
+
+
+def masked_outcomes(outcomes: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """Per-source outcomes with their error messages masked (no credentials, no controls)."""
+    out: dict[str, dict[str, object]] = {}
+    for name, outcome in outcomes.items():
+        if isinstance(outcome, dict) and isinstance(outcome.get("error"), str):
+            outcome = {**outcome, "error": mask_text(strip_controls(str(outcome["error"])))}
+        out[name] = outcome
+    return out
+
+
+# --------------------------------------------------------------------------- sources and runs
+
+
+def list_source_states(session: Reader) -> list[dict[str, object]]:
+    """Every source with its cache validators, last success, last error and failure count."""
+    # Text is sorted in Python: PostgreSQL collations and SQLite's binary order disagree.
+    rows = sorted(session.execute(select(*SOURCES.c)), key=lambda r: r.name)
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "kind": r.kind,
+            "url": mask_url(r.url),
+            "etag": r.etag,
+            "last_modified": r.last_modified,
+            "last_status": r.last_status,
+            "last_error": mask_text(r.last_error) if r.last_error else r.last_error,
+            "last_error_kind": r.last_error_kind,
+            "last_success_at": r.last_success_at,
+            "last_attempt_at": r.last_attempt_at,
+            "consecutive_failures": r.consecutive_failures,
+        }
+        for r in rows
+    ]
+
+
+def last_runs(session: Reader, limit: int = 10) -> list[dict[str, object]]:
+    """The most recent runs, newest first."""
+    rows = session.execute(select(*RUNS.c).order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(limit)).all()
+    return [
+        {
+            "id": r.id,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "status": r.status,
+            "counts": dict(r.counts or {}),
+            # Masked again on the way out: rows stored before masking existed.
+            "outcomes": masked_outcomes(dict(r.outcomes or {})),
+            "error": mask_text(r.error) if r.error else None,
+            "slot": r.slot,
+        }
+        for r in rows
+    ]
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def _aliases(session: Reader, service_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    """Every alias of the given services, in their relationship order (by alias id)."""
+    ids = sorted(set(service_ids))
+    out: dict[int, list[str]] = {sid: [] for sid in ids}
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.execute(
+            select(SERVICE_ALIASES.c.service_id, SERVICE_ALIASES.c.alias)
+            .where(SERVICE_ALIASES.c.service_id.in_(ids[start : start + _CHUNK]))
+            .order_by(SERVICE_ALIASES.c.id)
+        )
+        for sid, alias in rows:
+            out[sid].append(alias)
+    return {sid: tuple(names) for sid, names in out.items()}
+
+
+def _session_record(row: Any) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        title=row.title,
+        kind=row.kind,
+        code=row.code,
+        url=public_url(row.video_url),
+        event=row.event_name,
+        event_slug=row.event_slug,
+        speakers=tuple(row.speakers or ()),
+        level=row.level,
+    )
+
+
+# Ids per `IN (...)` list: well under SQLite's bound-parameter limit.
+_CHUNK = 500
+
+
+class _RecordReader:
+    """Builds `AnnouncementRecord`s from plain rows: five queries per 500 announcements, no ORM objects.
+
+    A page of results used to be loaded as ORM objects with their relationships; building
+    and tracking those objects cost ten times the SQL itself. Services, aliases and events
+    are read once per reader and shared by every record.
+    """
+
+    def __init__(self, session: Reader) -> None:
+        self.session = session
+        self.services: dict[int, Service] = {}
+        self.events: dict[int, tuple[str, str]] = {}
+
+    def _load_services(self, ids: set[int]) -> None:
+        missing = sorted(ids - self.services.keys())
+        if not missing:
+            return
+        aliases = _aliases(self.session, missing)
+        for start in range(0, len(missing), _CHUNK):
+            for sid, slug, name, category in self.session.execute(
+                select(SERVICES.c.id, SERVICES.c.slug, SERVICES.c.name, SERVICES.c.category).where(
+                    SERVICES.c.id.in_(missing[start : start + _CHUNK])
+                )
+            ):
+                self.services[sid] = Service(slug=slug, name=name, aliases=aliases.get(sid, ()), category=category)
+
+    def _load_events(self, ids: set[int]) -> None:
+        missing = sorted(ids - self.events.keys())
+        if missing:
+            for eid, name, slug in self.session.execute(
+                select(EVENTS.c.id, EVENTS.c.name, EVENTS.c.slug).where(EVENTS.c.id.in_(missing))
+            ):
+                self.events[eid] = (name, slug)
+
+    def read(self, ids: Sequence[int]) -> list[AnnouncementRecord]:
+        """Records of these announcements, in this order (ids not found are left out)."""
+        out: list[AnnouncementRecord] = []
+        for start in range(0, len(ids), _CHUNK):
+            out.extend(self._chunk(list(ids[start : start + _CHUNK])))
+        return out
+
+    def _chunk(self, ids: list[int]) -> list[AnnouncementRecord]:
+        session = self.session
+        rows = {
+            r.id: r
+            for r in session.execute(
+                select(
+                    ANNOUNCEMENTS.c.id,
+                    ANNOUNCEMENTS.c.key,
+                    ANNOUNCEMENTS.c.title,
+                    ANNOUNCEMENTS.c.summary,
+                    ANNOUNCEMENTS.c.url,
+                    ANNOUNCEMENTS.c.announced_at,
+                    ANNOUNCEMENTS.c.updated_at,
+                    ANNOUNCEMENTS.c.status,
+                    ANNOUNCEMENTS.c.event_id,
+                    ANNOUNCEMENTS.c.announced_at_source,
+                    ANNOUNCEMENTS.c.created_at,
+                ).where(ANNOUNCEMENTS.c.id.in_(ids))
+            )
+        }
+        service_ids: dict[int, list[int]] = _by_announcement(
+            session,
+            select(ANNOUNCEMENT_SERVICES.c.announcement_id, ANNOUNCEMENT_SERVICES.c.service_id).where(
+                ANNOUNCEMENT_SERVICES.c.announcement_id.in_(ids)
+            ),
+        )
+        regions: dict[int, list[str]] = _by_announcement(
+            session,
+            select(ANNOUNCEMENT_REGIONS.c.announcement_id, REGIONS.c.name)
+            .join(REGIONS, REGIONS.c.id == ANNOUNCEMENT_REGIONS.c.region_id)
+            .where(ANNOUNCEMENT_REGIONS.c.announcement_id.in_(ids))
+            .order_by(REGIONS.c.name),
+        )
+        sources: dict[int, list[str]] = _by_announcement(
+            session,
+            select(MENTIONS.c.announcement_id, DOCUMENTS.c.url)
+            .join(DOCUMENTS, DOCUMENTS.c.id == MENTIONS.c.document_id)
+            .where(MENTIONS.c.announcement_id.in_(ids))
+            .order_by(MENTIONS.c.id),
+        )
+        links: dict[int, list[SessionLinkRecord]] = {}
+        for link in session.execute(
+            select(
+                ANNOUNCEMENT_SESSIONS.c.announcement_id,
+                ANNOUNCEMENT_SESSIONS.c.method,
+                ANNOUNCEMENT_SESSIONS.c.score,
+                ANNOUNCEMENT_SESSIONS.c.reason,
+                SESSIONS.c.id,
+                SESSIONS.c.title,
+                SESSIONS.c.kind,
+                SESSIONS.c.code,
+                SESSIONS.c.video_url,
+                SESSIONS.c.speakers,
+                SESSIONS.c.level,
+                SESSIONS.c.event_id,
+            )
+            .join(SESSIONS, SESSIONS.c.id == ANNOUNCEMENT_SESSIONS.c.session_id)
+            .where(ANNOUNCEMENT_SESSIONS.c.announcement_id.in_(ids))
+            .order_by(ANNOUNCEMENT_SESSIONS.c.score.desc(), ANNOUNCEMENT_SESSIONS.c.session_id)
+        ).all():
+            links.setdefault(link[0], []).append(link)  # type: ignore[arg-type]
+        self._load_services({sid for sids in service_ids.values() for sid in sids})
+        self._load_events(
+            {r.event_id for r in rows.values() if r.event_id is not None}
+            | {link[11] for found in links.values() for link in found if link[11] is not None}  # type: ignore[index]
+        )
+        return [
+            replace(
+                self._record(rows[i], service_ids.get(i, []), sources.get(i, []), links.get(i, [])),
+                regions=tuple(regions.get(i, ())),
+            )
+            for i in ids
+            if i in rows
+        ]
+
+    def _event(self, event_id: int | None) -> tuple[str | None, str | None]:
+        return self.events.get(event_id, (None, None)) if event_id is not None else (None, None)
+
+    def _record(self, row: Any, service_ids: list[int], sources: list[str], links: list[Any]) -> AnnouncementRecord:
+        services = sorted((self.services[sid] for sid in service_ids), key=lambda s: (s.name.lower(), s.slug))
+        event, event_slug = self._event(row.event_id)
+        sessions = []
+        for _ann, method, score, reason, sid, title, kind, code, video, speakers, level, session_event in links:
+            name, slug = self._event(session_event)
+            sessions.append(
+                SessionLinkRecord(
+                    session=SessionRecord(
+                        id=sid,
+                        title=title,
+                        kind=kind,
+                        code=code,
+                        url=public_url(video),
+                        event=name,
+                        event_slug=slug,
+                        speakers=tuple(speakers or ()),
+                        level=level,
+                    ),
+                    link=Link(method, score, reason),
+                )
+            )
+        return AnnouncementRecord(
+            id=row.id,
+            key=row.key,
+            title=row.title,
+            summary=row.summary or "",
+            url=public_url(row.url),
+            announced_at=row.announced_at,
+            updated_at=row.updated_at,
+            announced_at_source=row.announced_at_source,
+            created_at=row.created_at,
+            status=row.status,
+            event=event,
+            event_slug=event_slug,
+            services=tuple(services),
+            sessions=tuple(sessions),
+            # Only public addresses: a saved file's path is where it was read, not a link.
+            sources=tuple(_unique(u for u in (public_url(x) for x in sources) if u)),
+            mentioned_in=tuple(_unique(sources)),
+        )
+
+
+def _by_announcement(session: Reader, stmt: Any) -> dict[int, list[Any]]:
+    """(announcement id, value) rows grouped by announcement, values in the statement's order."""
+    grouped: dict[int, list[Any]] = {}
+    for ann_id, value in session.execute(stmt):
+        grouped.setdefault(ann_id, []).append(value)
+    return grouped
+
+
+def _records(session: Reader, stmt: Any) -> list[AnnouncementRecord]:
+    """Records of the announcements whose ids a statement selects (first column), in its order."""
+    return _RecordReader(session).read([row[0] for row in session.execute(stmt)])
+
+
+def _service_ids(session: Reader, service: str | Resolved) -> list[int]:
+    """Ids of the stored services a name means (tracker.store.names); UnknownNameError when none is known."""
+    resolved = service if isinstance(service, Resolved) else resolve_service(session, service)
+    return list(resolved.ids)
+
+
+def _event_ids(session: Reader, event: str | Resolved) -> list[int]:
+    """Ids of the stored events a name means (tracker.store.names); UnknownNameError when none is known."""
+    resolved = event if isinstance(event, Resolved) else resolve_event(session, event)
+    return list(resolved.ids)
+
+
+def _ordering(order: str) -> tuple[ColumnElement[Any], ...]:
+    if order not in {"asc", "desc"}:
+        raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
+    if order == "asc":
+        return (ANNOUNCEMENTS.c.announced_at.asc().nulls_last(), ANNOUNCEMENTS.c.id.asc())
+    return (ANNOUNCEMENTS.c.announced_at.desc().nulls_last(), ANNOUNCEMENTS.c.id.desc())
+
+
+def _after(cursor: tuple[datetime | None, int], order: str) -> ColumnElement[bool]:
+    """Rows strictly after the cursor in (announced_at nulls last, id) order."""
+    at, last_id = _utc(cursor[0]), cursor[1]
+    column = ANNOUNCEMENTS.c.announced_at
+    if at is None:
+        # Already among the undated rows, which come last: only the id moves on.
+        same_id = ANNOUNCEMENTS.c.id < last_id if order == "desc" else ANNOUNCEMENTS.c.id > last_id
+        return column.is_(None) & same_id
+    if order == "desc":
+        later = or_(column < at, (column == at) & (ANNOUNCEMENTS.c.id < last_id), column.is_(None))
+    else:
+        later = or_(column > at, (column == at) & (ANNOUNCEMENTS.c.id > last_id), column.is_(None))
+    return later
+
+
+def query_announcements(
+    session: Reader,
+    *,
+    service: str | Resolved | None = None,
+    event: str | Resolved | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+    session_code: str | None = None,
+    limit: int | None = None,
+    order: str = "desc",
+    after: tuple[datetime | None, int] | None = None,
+    region: str | Resolved | None = None,
+) -> list[AnnouncementRecord]:
+    """Announcements filtered by service, event, date range [since, until), full text and session code.
+
+    `service` and `event` are names as people type them, resolved by `tracker.store.names`
+    (or already resolved there): an unknown name raises `UnknownNameError` with suggestions;
+    a known service nothing is stored for gives no records.
+
+    `search` is full-text (every word, stemmed, the last one as a prefix: see
+    `tracker.store.search`). `after` is a keyset cursor: (announced_at, id) of the last
+    record of the previous page, in the same `order`; undated records come last.
+    """
+    _ordering(order)  # validates `order` before any query
+    found = _filters(
+        session,
+        service=service,
+        event=event,
+        since=since,
+        until=until,
+        search=search,
+        session_code=session_code,
+        region=region,
+    )
+    if found is None:
+        return []
+    service_ids, conditions = found
+    if len(service_ids) == 1 and order == "desc":
+        stmt = _newest_of_service(service_ids[0], conditions, after)
+    else:
+        stmt = _of_services(select(ANNOUNCEMENTS.c.id).where(*conditions), service_ids)
+        if after is not None:
+            stmt = stmt.where(_after(after, order))
+        stmt = stmt.order_by(*_ordering(order))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return _records(session, stmt)
+
+
+def _filters(
+    session: Reader,
+    *,
+    service: str | Resolved | None,
+    event: str | Resolved | None,
+    since: datetime | None,
+    until: datetime | None,
+    search: str | None,
+    session_code: str | None,
+    region: str | Resolved | None,
+) -> tuple[list[int], list[ColumnElement[bool]]] | None:
+    """The service ids and the conditions on announcements of `query_announcements`' filters;
+    None when nothing can match (a known name with nothing stored, a search of stop words only)."""
+    service_ids: list[int] = []
+    if service:
+        service_ids = _service_ids(session, service)
+        if not service_ids:
+            return None
+    conditions: list[ColumnElement[bool]] = []
+    if event:
+        event_ids = _event_ids(session, event)
+        if not event_ids:
+            return None
+        conditions.append(ANNOUNCEMENTS.c.event_id.in_(event_ids))
+    if region:
+        resolved = region if isinstance(region, Resolved) else resolve_region(session, region)
+        if not resolved.ids:
+            return None
+        conditions.append(
+            ANNOUNCEMENTS.c.id.in_(
+                select(ANNOUNCEMENT_REGIONS.c.announcement_id).where(ANNOUNCEMENT_REGIONS.c.region_id.in_(resolved.ids))
+            )
+        )
+    if since is not None:
+        conditions.append(ANNOUNCEMENTS.c.announced_at >= _utc(since))
+    if until is not None:
+        conditions.append(ANNOUNCEMENTS.c.announced_at < _utc(until))
+    if search is not None and search.strip():
+        # Full-text search (tracker.store.search): FTS5 on SQLite, tsvector on PostgreSQL.
+        matches = fulltext_condition(session, search)
+        if matches is None:
+            return None  # nothing searchable in the text (only stop words or punctuation)
+        conditions.append(matches)
+    if session_code:
+        code = session_code.strip().upper()
+        conditions.append(
+            ANNOUNCEMENTS.c.id.in_(
+                select(ANNOUNCEMENT_SESSIONS.c.announcement_id)
+                .join(SESSIONS, SESSIONS.c.id == ANNOUNCEMENT_SESSIONS.c.session_id)
+                .where(func.upper(SESSIONS.c.code) == code)
+            )
+        )
+    return service_ids, conditions
+
+
+def _of_services(stmt: Any, service_ids: list[int]) -> Any:
+    """`stmt` narrowed to the announcements of any of the services."""
+    if not service_ids:
+        return stmt
+    return stmt.where(
+        ANNOUNCEMENTS.c.id.in_(
+            select(ANNOUNCEMENT_SERVICES.c.announcement_id).where(ANNOUNCEMENT_SERVICES.c.service_id.in_(service_ids))
+        )
+    )
+
+
+def announcements_per_month(
+    session: Reader,
+    *,
+    service: str | Resolved | None = None,
+    event: str | Resolved | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+    session_code: str | None = None,
+    region: str | Resolved | None = None,
+) -> tuple[list[tuple[str, int]], int]:
+    """How many of the announcements `query_announcements` gives for these filters fall in each
+    calendar month (UTC): ("YYYY-MM", count) oldest first, months without any left out; and how
+    many have no date."""
+    found = _filters(
+        session,
+        service=service,
+        event=event,
+        since=since,
+        until=until,
+        search=search,
+        session_code=session_code,
+        region=region,
+    )
+    if found is None:
+        return [], 0
+    service_ids, conditions = found
+    if dialect_name(session) == "postgresql":
+        month: ColumnElement[Any] = func.to_char(func.timezone("UTC", ANNOUNCEMENTS.c.announced_at), "YYYY-MM")
+    else:
+        # SQLite keeps naive UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]" (tracker.store.models.UTCDateTime).
+        month = func.substr(ANNOUNCEMENTS.c.announced_at, 1, 7)
+    # Grouped outside a subquery: PostgreSQL would see the month expression's two bound
+    # parameters in SELECT and GROUP BY as different expressions.
+    months = _of_services(select(month.label("month")).where(*conditions), service_ids).subquery()
+    rows = session.execute(select(months.c.month, func.count()).group_by(months.c.month)).all()
+    dated = sorted((str(m), int(n)) for m, n in rows if m is not None)
+    undated = sum(int(n) for m, n in rows if m is None)
+    return dated, undated
+
+
+def _newest_of_service(
+    service_id: int, conditions: list[ColumnElement[bool]], after: tuple[datetime | None, int] | None
+) -> Any:
+    """Ids of one service's announcements, newest first, read in the order of its index.
+
+    The order (sort_at desc, id desc) is `_ordering("desc")`: `sort_at` is the announcement's
+    date, or `UNDATED` (earlier than any) when it has none, so undated ones still come last.
+    """
+    link = ANNOUNCEMENT_SERVICES.c
+    stmt = select(link.announcement_id).where(link.service_id == service_id)
+    if conditions:
+        stmt = stmt.join(ANNOUNCEMENTS, ANNOUNCEMENTS.c.id == link.announcement_id).where(*conditions)
+    if after is not None:
+        at = _utc(after[0]) or UNDATED
+        stmt = stmt.where(tuple_(link.sort_at, link.announcement_id) < tuple_(at, after[1]))
+    return stmt.order_by(link.sort_at.desc(), link.announcement_id.desc())
+
+
+def get_announcement(session: Reader, id_or_key: int | str) -> AnnouncementRecord | None:
+    """One announcement by id (int) or stable key (str); None for an id no row can have."""
+    if isinstance(id_or_key, int) and not isinstance(id_or_key, bool):
+        if not 1 <= id_or_key <= MAX_ROW_ID:
+            return None  # PostgreSQL would refuse the comparison ("integer out of range")
+        where = ANNOUNCEMENTS.c.id == id_or_key
+    else:
+        where = ANNOUNCEMENTS.c.key == str(id_or_key)
+    found = _records(session, select(ANNOUNCEMENTS.c.id).where(where))
+    return found[0] if found else None
+
+
+def list_services(session: Reader, *, with_counts: bool = True) -> list[tuple[Service, int]]:
+    """Every service with its announcement count, most announced first, then by name.
+
+    With ``with_counts=False`` the counts are not computed (0) and the list is by name.
+    """
+    counts: dict[int, int] = {}
+    if with_counts:
+        counts = {
+            sid: n
+            for sid, n in session.execute(
+                select(ANNOUNCEMENT_SERVICES.c.service_id, func.count()).group_by(ANNOUNCEMENT_SERVICES.c.service_id)
+            )
+        }
+    rows = session.execute(select(SERVICES.c.id, SERVICES.c.slug, SERVICES.c.name, SERVICES.c.category)).all()
+    aliases = _aliases(session, [r.id for r in rows])
+    result = [
+        (Service(slug=r.slug, name=r.name, aliases=aliases.get(r.id, ()), category=r.category), counts.get(r.id, 0))
+        for r in rows
+    ]
+    result.sort(key=lambda item: (-item[1], item[0].name.lower(), item[0].slug))
+    return result
+
+
+def list_events(session: Reader) -> list[tuple[str, str, int]]:
+    """Every event as (slug, name, number of announcements), by slug."""
+    counts = {
+        event_id: n
+        for event_id, n in session.execute(
+            select(ANNOUNCEMENTS.c.event_id, func.count())
+            .where(ANNOUNCEMENTS.c.event_id.is_not(None))
+            .group_by(ANNOUNCEMENTS.c.event_id)
+        )
+    }
+    rows = sorted(session.execute(select(EVENTS.c.id, EVENTS.c.slug, EVENTS.c.name)), key=lambda r: r.slug)
+    return [(r.slug, r.name, int(counts.get(r.id, 0))) for r in rows]
+
+
+def list_sessions(session: Reader, *, event: str | Resolved | None = None) -> list[SessionRecord]:
+    """Stored sessions, optionally of one event (any name `tracker.store.names` resolves), by event, code and title."""
+    stmt = select(*SESSIONS.c, EVENTS.c.name.label("event_name"), EVENTS.c.slug.label("event_slug")).outerjoin(
+        EVENTS, EVENTS.c.id == SESSIONS.c.event_id
+    )
+    if event:
+        ids = _event_ids(session, event)
+        if not ids:
+            return []
+        stmt = stmt.where(SESSIONS.c.event_id.in_(ids))
+    records = [_session_record(r) for r in session.execute(stmt)]
+    records.sort(key=lambda r: (r.event_slug is None, r.event_slug or "", r.code is None, r.code or "", r.title, r.id))
+    return records
+
+
+def announcements_without_services(session: Reader) -> list[AnnouncementRecord]:
+    """Announcements that no service matched (to improve the taxonomy)."""
+    stmt = (
+        select(ANNOUNCEMENTS.c.id)
+        .where(~ANNOUNCEMENTS.c.id.in_(select(ANNOUNCEMENT_SERVICES.c.announcement_id)))
+        .order_by(*_ordering("desc"))
+    )
+    return _records(session, stmt)
