@@ -197,3 +197,19 @@ def test_bare_addresses_are_links_without_their_closing_punctuation() -> None:
     block = md_inline("See https://example.org/a_b_c. And [this](https://example.org/x) too.").build("paragraph")
     assert [lk.url for lk in block.links] == ["https://example.org/a_b_c", "https://example.org/x"]
     assert block.text == "See https://example.org/a_b_c. And this too."
+
+
+def test_reference_style_links_are_links() -> None:
+    from tracker.extract.markdown import parse_blocks
+
+    blocks = parse_blocks(
+        "The launch I liked most was [Amazon Kelp DB][kelp], and [Pebble Queue][] too.\n\n"
+        "[kelp]: https://aws.amazon.com/about-aws/whats-new/2031/12/kelp-db/\n"
+        '[pebble queue]: https://aws.amazon.com/blogs/aws/pebble-queue/ "Pebble"\n'
+    )
+    [block] = blocks
+    assert block.text == "The launch I liked most was Amazon Kelp DB, and Pebble Queue too."
+    assert [(lk.text, lk.url) for lk in block.links] == [
+        ("Amazon Kelp DB", "https://aws.amazon.com/about-aws/whats-new/2031/12/kelp-db/"),
+        ("Pebble Queue", "https://aws.amazon.com/blogs/aws/pebble-queue/"),
+    ]

@@ -62,9 +62,34 @@ def front_matter(text: str) -> tuple[dict[str, str], str]:
 _QUOTE = re.compile(r"^(\s*)>\s?(.*)$")
 
 
+# Reference-style links: "[Amazon Q][q]" with "[q]: https://..." on a line of its own.
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[([^\]\n]{1,100})\]:[ \t]*<?(\S+?)>?(?:[ \t]+[\"'(].*)?[ \t]*$", re.MULTILINE)
+_REFERENCE_LINK = re.compile(r"\[([^\[\]\n]{1,500})\]\[([^\[\]\n]{0,100})\]")
+
+
+def _inline_references(text: str) -> str:
+    """Reference-style links written as inline ones, their definitions removed."""
+    definitions: dict[str, str] = {}
+
+    def define(m: re.Match[str]) -> str:
+        definitions.setdefault(" ".join(m.group(1).lower().split()), m.group(2))
+        return ""
+
+    text = _LINK_DEFINITION.sub(define, text)
+    if not definitions:
+        return text
+
+    def resolve(m: re.Match[str]) -> str:
+        label = " ".join((m.group(2) or m.group(1)).lower().split())
+        url = definitions.get(label)
+        return f"[{m.group(1)}]({url})" if url else m.group(0)
+
+    return _REFERENCE_LINK.sub(resolve, text)
+
+
 def parse_blocks(text: str) -> list[Block]:
     """Markdown to a block tree: headings, nested bullets, paragraphs, table rows."""
-    text = _COMMENT.sub("", text)
+    text = _inline_references(_COMMENT.sub("", text))
     tree = TreeBuilder()
     pending: list[str] = []  # raw lines of the open paragraph or bullet
     pending_kind: str | None = None
