@@ -56,7 +56,6 @@ class Block:
         return sorted(set(spans))
 
 
-_SPACE_RUNS = re.compile(r"(\s+)")
 _TAG_NAME = re.compile(r"</?([a-zA-Z0-9]+)")
 
 
@@ -73,19 +72,23 @@ class InlineBuilder:
 
     def add(self, text: str) -> None:
         """Append text, collapsing whitespace runs."""
-        for piece in _SPACE_RUNS.split(text):
-            if not piece:
-                continue
-            if piece.isspace():
-                if self.chars:
-                    self.pending_space = True
-                continue
-            if self.pending_space:
-                self.chars.append(" ")
-                self._len += 1
-                self.pending_space = False
-            self.chars.append(piece)
-            self._len += len(piece)
+        # str.split() breaks at exactly the runs `\s+` matches; the words go in as one piece.
+        words = text.split()
+        if not words:
+            if text and self.chars:
+                self.pending_space = True
+            return
+        if text[0].isspace() and self.chars:
+            self.pending_space = True
+        joined = " ".join(words)
+        if self.pending_space:
+            self.chars.append(" ")
+            self._len += 1
+            self.pending_space = False
+        self.chars.append(joined)
+        self._len += len(joined)
+        if text[-1].isspace():
+            self.pending_space = True
 
     def space(self) -> None:
         """A soft break (<br>, a line join)."""

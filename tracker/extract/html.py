@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import warnings
 from datetime import datetime
+from typing import Any
 
 from bs4 import BeautifulSoup, Comment, Tag, XMLParsedAsHTMLWarning
-from bs4.element import CData, Declaration, Doctype, NavigableString, ProcessingInstruction
+from bs4.element import Declaration, Doctype, ProcessingInstruction
+from lxml import etree
 
 from tracker.extract import announce
 from tracker.extract.blocks import HEADING, Block, InlineBuilder, LinkSpan, TreeBuilder, select
@@ -51,6 +54,130 @@ def soup_of(text: str) -> BeautifulSoup:
         return BeautifulSoup(text, "lxml")
 
 
+class _Node:
+    """An element of a light DOM: what the walker reads of a bs4 Tag (name, attributes, children)."""
+
+    __slots__ = ("attrs", "children", "name")
+
+    def __init__(self, name: str, attrs: dict[str, str]) -> None:
+        self.name = name
+        self.attrs = attrs
+        self.children: list[str | _Node] = []
+
+    def get(self, key: str) -> str | None:
+        """An attribute's value, like Tag.get."""
+        return self.attrs.get(key)
+
+
+class _LightTarget:
+    """lxml parser events into a light DOM, built as BeautifulSoup's lxml tree builder builds its tree.
+
+    A feed has thousands of small HTML fragments, and building a BeautifulSoup object for each costs
+    more than parsing it (about 60 µs of bookkeeping against 3 µs in lxml). The same libxml2 push
+    parser is fed the same way (`feed` then `close`), and the tree follows BeautifulSoup's rules:
+    text between two events is one string, a string of ASCII whitespace only becomes "\n" or " "
+    outside <pre> and <textarea>, an end tag closes up to the most recent open element of its name,
+    and comments, doctypes and processing instructions end a string (the walker skips them).
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new document."""
+        self.root = _Node("[document]", {})
+        self.stack: list[_Node] = [self.root]
+        self.open: dict[str, int] = {}
+        self.preserve: list[_Node] = []
+        self.data_parts: list[str] = []
+
+    def _end_data(self) -> None:
+        if not self.data_parts:
+            return
+        text = "".join(self.data_parts)
+        self.data_parts = []
+        if not self.preserve and not text.strip(_ASCII_SPACES):
+            text = "\n" if "\n" in text else " "
+        self.stack[-1].children.append(text)
+
+    def start(self, tag: str, attrib: Any) -> None:
+        """An element opens."""
+        self._end_data()
+        node = _Node(tag, dict(attrib))
+        self.stack[-1].children.append(node)
+        self.stack.append(node)
+        self.open[tag] = self.open.get(tag, 0) + 1
+        if tag in ("pre", "textarea"):
+            self.preserve.append(node)
+
+    def end(self, tag: str) -> None:
+        """An element closes: pop up to the most recent open element of that name."""
+        self._end_data()
+        while len(self.stack) > 1 and self.open.get(tag):
+            node = self.stack.pop()
+            self.open[node.name] -= 1
+            if self.preserve and self.preserve[-1] is node:
+                self.preserve.pop()
+            if node.name == tag:
+                break
+
+    def data(self, data: str) -> None:
+        """Text."""
+        self.data_parts.append(data)
+
+    def comment(self, text: str) -> None:
+        """A comment ends the string before it."""
+        self._end_data()
+
+    def pi(self, target: str, data: str | None = None) -> None:
+        """A processing instruction ends the string before it."""
+        self._end_data()
+
+    def doctype(self, name: str, pubid: str, system: str) -> None:
+        """A doctype ends the string before it."""
+        self._end_data()
+
+    def close(self) -> _Node:
+        """The document's root."""
+        self._end_data()
+        return self.root
+
+
+_ASCII_SPACES = "\x20\x0a\x09\x0c\x0d"  # BeautifulSoup.ASCII_SPACES
+_light = threading.local()  # one reusable lxml parser per thread (a parser is not thread-safe)
+
+
+def _light_body(text: str) -> _Node | None:
+    """The <body> (else the root) of an HTML fragment as a light DOM, or None when lxml refuses the text."""
+    state = getattr(_light, "parser", None)
+    if state is None:
+        target = _LightTarget()
+        state = (etree.HTMLParser(target=target, recover=True), target)
+        _light.parser = state
+    parser, target = state
+    target.reset()
+    if text[:1] == "\ufeff":
+        text = text[1:]  # as BeautifulSoup does before handing text to lxml
+    try:
+        parser.feed(text)
+        root: _Node = parser.close()
+    except Exception:  # noqa: BLE001 - BeautifulSoup then retries differently; so does the caller
+        _light.parser = None
+        return None
+    return _find_body(root) or root
+
+
+def _find_body(node: _Node) -> _Node | None:
+    """The first <body> in document order (as `soup.body`)."""
+    todo: list[_Node] = [node]
+    while todo:
+        cur = todo.pop()
+        if cur is not node and cur.name == "body":
+            return cur
+        todo.extend(c for c in reversed(cur.children) if isinstance(c, _Node))
+    return None
+
+
 class _Walker:
     """Walks a DOM subtree into blocks."""
 
@@ -86,18 +213,18 @@ class _Walker:
         else:
             self.tree.paragraph(block, self.depth + 1 if self.in_li else 0)
 
-    def walk(self, node: Tag) -> None:
+    def walk(self, node: Tag | _Node) -> None:
         for child in list(node.children):
             if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
                 continue
-            if isinstance(child, (NavigableString, CData)):
+            if isinstance(child, str):  # a NavigableString or CData, or a light DOM's string
                 s = str(child)
                 if "&" in s and _ENTITY.search(s):
                     s = unescape(s)
                 if s.strip() or self.cur is not None:
                     self._inline().add(s.replace("\xa0", " "))
                 continue
-            if not isinstance(child, Tag):
+            if not isinstance(child, (Tag, _Node)):
                 continue
             name = (child.name or "").lower()
             if name in _SKIP or (self.skip_chrome and name in _CHROME):
@@ -131,7 +258,7 @@ class _Walker:
             else:
                 self.walk_inline(child)
 
-    def walk_inline(self, node: Tag) -> None:
+    def walk_inline(self, node: Tag | _Node) -> None:
         """Inline content of node into the current builder (block children are read inline too)."""
         b = self._inline()
         name = (node.name or "").lower()
@@ -167,16 +294,16 @@ class _Walker:
             return
         self._children_inline(node)
 
-    def _children_inline(self, node: Tag) -> None:
+    def _children_inline(self, node: Tag | _Node) -> None:
         for child in list(node.children):
             if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
                 continue
-            if isinstance(child, (NavigableString, CData)):
+            if isinstance(child, str):  # a NavigableString or CData, or a light DOM's string
                 s = str(child)
                 if "&" in s and _ENTITY.search(s):
                     s = unescape(s)
                 self._inline().add(s.replace("\xa0", " "))
-            elif isinstance(child, Tag):
+            elif isinstance(child, (Tag, _Node)):
                 cname = (child.name or "").lower()
                 if cname in _SKIP:
                     continue
@@ -190,7 +317,9 @@ class _Walker:
                     self.walk_inline(child)
 
 
-def html_blocks(node: Tag | BeautifulSoup, base_url: str | None = None, *, skip_chrome: bool = False) -> list[Block]:
+def html_blocks(
+    node: Tag | BeautifulSoup | _Node, base_url: str | None = None, *, skip_chrome: bool = False
+) -> list[Block]:
     """A DOM subtree as a block tree."""
     walker = _Walker(base_url, skip_chrome=skip_chrome)
     walker.walk(node)
@@ -207,6 +336,9 @@ def fragment_blocks(html_text: str, base_url: str | None = None) -> list[Block]:
         b.add(unescape(html_text))
         block = b.build("paragraph")
         return [block] if block.text else []
+    body = _light_body(html_text)
+    if body is not None:
+        return html_blocks(body, base_url)
     soup = soup_of(html_text)
     return html_blocks(soup.body or soup, base_url)
 

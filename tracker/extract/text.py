@@ -26,7 +26,6 @@ _BOMS = (
 _CHARSET_CT = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _CHARSET_XML = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([\w.:-]+)["']""", re.IGNORECASE)
 _CHARSET_META = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
-_WS = re.compile(r"\s+")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _YT_ID = re.compile(r"^[A-Za-z0-9_-]{6,20}$")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -75,7 +74,9 @@ def collapse(text: str | None) -> str:
     """Whitespace runs to one space, zero-width characters removed, trimmed."""
     if not text:
         return ""
-    return _WS.sub(" ", _ZERO_WIDTH.sub("", text)).strip()
+    # str.split() splits on exactly what `\s` matches (str.isspace), and is several times faster
+    # than a substitution on text with many spaces (every launch's summary window is collapsed).
+    return " ".join(_ZERO_WIDTH.sub("", text).split())
 
 
 def unescape(text: str) -> str:
