@@ -494,11 +494,15 @@ def describe(
         block = blocks[c.block]
         title = c.announcement.title
         words = _words(title)
-        if _is_rule(c):
+        is_rule = _is_rule(c)
+        if is_rule:
             f["rule"] = 1.0
         elif marked_doc:
             f["unmarked_in_marked_doc"] = 1.0
-        for g in c.generators:
+        # Sorted: the features' order is the order the model sums them in, and a set's order
+        # changes with the hash seed (the last bits of a score would too).
+        generators = sorted(c.generators)
+        for g in generators:
             f[f"gen={_generator_family(g)}"] = 1.0
             if g.startswith("marker"):
                 f[f"rule={g}"] = 1.0
@@ -510,7 +514,7 @@ def describe(
             f["nested"] = 1.0
         if ctx.post:
             f["doc=post"] = 1.0
-            for g in c.generators:
+            for g in generators:
                 f[f"post&gen={_generator_family(g)}"] = 1.0
         if ctx.roundup:
             f["doc=roundup"] = 1.0
@@ -614,7 +618,7 @@ def describe(
         # item is a launch in a plain list of launches, rarely in a recap that marks its
         # launches, and seldom in the body of a launch post. Each feature is also given in its
         # regime, so the linear model can weigh it per regime.
-        if _is_rule(c):
+        if is_rule:
             regime = "rule"
         elif ctx.post or ctx.roundup:
             # A News Blog post's body, or a roundup, whose launches the rules read by structure.
