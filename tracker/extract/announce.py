@@ -811,12 +811,6 @@ def body_announcements(
                 continue  # a session's own heading names the session, not a launch
             if c.block in ruled and norm_words(c.announcement.title) not in ruled[c.block]:
                 continue  # the marker rules have read this block: another reading of it is noise
-            block = blocks[c.block]
-            c.announcement = replace(
-                c.announcement,
-                context=_context(blocks, block, block.text),
-                sessions=_block_sessions(block, session_of_heading, doc_session),
-            )
             proposed.append(c)
     merged = cands.merge(proposed)
     cands.describe(merged, blocks, rules, cands.DocContext(post=post, roundup=roundup))
@@ -832,6 +826,16 @@ def body_announcements(
         chosen = cands.choose(merged, lambda c: c.score >= model.threshold_for(c.features), blocks)
     else:
         chosen = cands.choose(merged, lambda c: c.score >= 0.5, blocks)
+    for c in chosen:
+        if c.announcement.rule.startswith("candidate:"):
+            # Context and sessions of the generic forms, for the chosen ones only: nothing
+            # before the choice reads them, and most candidates are not chosen.
+            block = blocks[c.block]
+            c.announcement = replace(
+                c.announcement,
+                context=_context(blocks, block, block.text),
+                sessions=_block_sessions(block, session_of_heading, doc_session),
+            )
     return [cands.to_announcement(c) for c in chosen]
 
 

@@ -616,8 +616,8 @@ def describe(
             f["heading_share"] = heading_candidates / headings_total
         # The same evidence means different things in different documents: an unmarked list
         # item is a launch in a plain list of launches, rarely in a recap that marks its
-        # launches, and seldom in the body of a launch post. Each feature is also given in its
-        # regime, so the linear model can weigh it per regime.
+        # launches, and seldom in the body of a launch post. The model weighs each feature in
+        # the candidate's regime too (model.crossed).
         if is_rule:
             regime = "rule"
         elif ctx.post or ctx.roundup:
@@ -628,8 +628,7 @@ def describe(
         else:
             regime = "open"
         f[f"regime={regime}"] = 1.0
-        crossed = {f"{regime}|{k}": v for k, v in f.items() if not k.startswith(("regime=", "post&"))}
-        c.features = {**f, **crossed}
+        c.features = f
 
 
 def _is_rule(c: Candidate) -> bool:

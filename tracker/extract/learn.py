@@ -31,7 +31,7 @@ from typing import Any
 from tracker.config import shipped_file
 from tracker.extract import candidates as cands
 from tracker.extract import evaluation as ev
-from tracker.extract.model import CandidateModel
+from tracker.extract.model import CandidateModel, crossed
 from tracker.extract.rules import MODEL_FILE, Rules, load_rules
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def examples(key: ev.GoldKey, rules: Rules, scorer: ModuleType) -> list[Example]
             label = 1
         else:
             label = 0
-        out.append(Example(key.source, dict(c.features), label))
+        out.append(Example(key.source, crossed(c.features), label))
     return out
 
 

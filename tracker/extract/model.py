@@ -19,6 +19,28 @@ from tracker.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+# The same evidence means different things in different documents, so each feature is also
+# weighed in its candidate's regime ("regime=open" and "open|title_services"); the regime itself
+# and the features already particular to posts are not crossed.
+_NOT_CROSSED = ("regime=", "post&")
+
+
+def regime_of(features: Mapping[str, float]) -> str | None:
+    """The regime a candidate's features name ("rule", "open", "marked", "post"), if any."""
+    for name in features:
+        if name.startswith("regime="):
+            return name[len("regime=") :]
+    return None
+
+
+def crossed(features: Mapping[str, float]) -> dict[str, float]:
+    """The features with each one also given in its regime, as the model is fitted on them."""
+    regime = regime_of(features)
+    out = dict(features)
+    if regime is not None:
+        out.update({f"{regime}|{k}": v for k, v in features.items() if not k.startswith(_NOT_CROSSED)})
+    return out
+
 
 @dataclass(frozen=True)
 class CandidateModel:
@@ -30,6 +52,21 @@ class CandidateModel:
     # Per regime of a candidate (feature "regime=NAME"): its own threshold, where fitted.
     thresholds: Mapping[str, float] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # Per regime: each plain feature's weight plus its weight in that regime (built on first use).
+    _tables: dict[str | None, dict[str, float]] = field(default_factory=dict, compare=False, repr=False)
+
+    def _table(self, regime: str | None) -> dict[str, float]:
+        table = self._tables.get(regime)
+        if table is None:
+            table = {}
+            for name, weight in self.weights.items():
+                head, bar, base = name.partition("|")
+                if not bar:
+                    table[name] = table.get(name, 0.0) + weight
+                elif head == regime:
+                    table[base] = table.get(base, 0.0) + weight
+            self._tables[regime] = table
+        return table
 
     def threshold_for(self, features: Mapping[str, float]) -> float:
         """The threshold that applies to a candidate with these features."""
@@ -43,8 +80,13 @@ class CandidateModel:
         return self.score(features) >= self.threshold_for(features)
 
     def score(self, features: Mapping[str, float]) -> float:
-        """The probability that a candidate with these features is a launch."""
-        weight = self.weights.get
+        """The probability that a candidate with these features is a launch.
+
+        The features are the plain ones (their regime among them); each weighs its plain weight
+        plus its weight in the regime, without building the crossed names. Crossed names given
+        as well (from `crossed`) weigh nothing more: the score is the same.
+        """
+        weight = self._table(regime_of(features)).get
         # A list, not a generator: the same sum in the same order, without a frame per feature.
         z = self.bias + sum([weight(name, 0.0) * value for name, value in features.items()])
         if z < -60:
@@ -53,7 +95,7 @@ class CandidateModel:
 
     def explain(self, features: Mapping[str, float], top: int = 6) -> list[tuple[str, float]]:
         """The features that moved the score most, with their contributions."""
-        parts = [(name, self.weights.get(name, 0.0) * value) for name, value in features.items()]
+        parts = [(name, self.weights.get(name, 0.0) * value) for name, value in crossed(features).items()]
         parts = [p for p in parts if p[1]]
         parts.sort(key=lambda p: -abs(p[1]))
         return parts[:top]
