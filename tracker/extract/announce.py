@@ -806,7 +806,8 @@ def body_announcements(
         ruled: dict[int, set[str]] = {}
         for f in found:
             ruled.setdefault(f.block, set()).add(norm_words(f.announcement.title))
-        for c in cands.generate(blocks, rules, event=event):
+        read = frozenset((f.block, f.offset) for f in found)
+        for c in cands.generate(blocks, rules, event=event, read=read):
             if c.block in session_of_heading:
                 continue  # a session's own heading names the session, not a launch
             if c.block in ruled and norm_words(c.announcement.title) not in ruled[c.block]:

@@ -184,8 +184,14 @@ def _first_launch_url(block: Block, rules: Rules) -> str | None:
     return next((lk.url for lk in block.links if is_launch_url(lk.url, rules)), None)
 
 
-def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Candidate]:
-    """Every candidate of the forms the marker rules do not cover, in document order."""
+def generate(
+    blocks: list[Block], rules: Rules, *, event: str | None, read: frozenset[tuple[int, int]] = frozenset()
+) -> list[Candidate]:
+    """Every candidate of the forms the marker rules do not cover, in document order.
+
+    `read` holds the (block, offset) where the marker rules took a name: a launch sentence whose
+    name starts there ("Announcing **X**") is that reading again, and is not read twice.
+    """
     out: list[Candidate] = []
     sentence = _pattern(rules, "announce_sentence")
     lead = _pattern(rules, "lead_marker")
@@ -197,7 +203,7 @@ def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Ca
         if len(text) > 2000:
             # A wall of text (a transcript, a long paragraph): only sentences can hold a launch.
             if sentence is not None:
-                out.extend(_sentences(block, sentence, rules, event))
+                out.extend(_sentences(block, sentence, rules, event, read))
             continue
         if block.kind == HEADING:
             if block.level <= 1 and h1_count <= 1:
@@ -278,7 +284,9 @@ def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Ca
                 )
         else:
             title, status = clean_title(body, rules)
-            if usable(title, rules) and title != collapse(body):
+            # A name cut from what follows it ("Amazon Foo: faster widgets"), not a sentence
+            # that merely lost its full stop ("Some prose about it.").
+            if usable(title, rules) and collapse(body).rstrip(" .!?") not in (title, ""):
                 gen = "plain-marker" if marker_word else "colon"
                 rest = body[len(title) :] if body.startswith(title) else ""
                 out.append(
@@ -309,15 +317,19 @@ def generate(blocks: list[Block], rules: Rules, *, event: str | None) -> list[Ca
                     )
                 )
         if sentence is not None and block.kind in (PARAGRAPH, BULLET) and len(text) > 40:
-            out.extend(_sentences(block, sentence, rules, event))
+            out.extend(_sentences(block, sentence, rules, event, read))
     return out
 
 
-def _sentences(block: Block, sentence: re.Pattern[str], rules: Rules, event: str | None) -> list[Candidate]:
+def _sentences(
+    block: Block, sentence: re.Pattern[str], rules: Rules, event: str | None, read: frozenset[tuple[int, int]]
+) -> list[Candidate]:
     """ "we are announcing the new X": X, with its sentence as summary."""
     out: list[Candidate] = []
     text = block.text
     for m in sentence.finditer(text):
+        if (block.index, m.end()) in read:
+            continue
         name = _name_after(text, m.end())
         if not name:
             continue
@@ -342,6 +354,7 @@ def _sentences(block: Block, sentence: re.Pattern[str], rules: Rules, event: str
     return out
 
 
+_DIGIT = re.compile(r"\d")
 _TODAY = re.compile(r"\b(?:today|excited|pleased|happy|thrilled|proud|delighted)\b")
 _NAME_WORD = re.compile(r"[\w'’.+/&-]+")
 # Words that end a spoken or written name ("the new X that lets you ...").
@@ -540,12 +553,11 @@ def describe(
         capitals = sum(1 for w in words if w[:1].isupper() or w[:1].isdigit())
         if words:
             f["capitalised"] = capitals / len(words)
-        lower = [w.lower() for w in words]
-        if any(w in prose for w in lower):
+        if not prose.isdisjoint(w.lower() for w in words):
             f["prose_word"] = 1.0
         if title.endswith("?") or title.endswith("!"):
             f["question"] = 1.0
-        if any(ch.isdigit() for ch in title):
+        if _DIGIT.search(title):
             f["digit"] = 1.0
         hits, covered = services_named(title)
         if not names_something(title, hits):
