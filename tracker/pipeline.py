@@ -45,9 +45,38 @@ from tracker.redact import mask_text, mask_url
 from tracker.sources import Fetcher, hosts_of, is_remote, push
 from tracker.sources.guard import check_document
 from tracker.sources.prefetch import Prefetch, runs_ahead
-from tracker.store import repository as repo
+from tracker.store.announcements import (
+    add_mention,
+    announcements_created_since,
+    declare_event,
+    dedupe_candidates,
+    get_or_create_event,
+    keys_mentioned_by,
+    stored_date_and_event,
+    sync_services,
+    upsert_announcement,
+)
 from tracker.store.archive import Archive
 from tracker.store.db import DiskError, disk_error, is_disk_failure, open_store, unit_of_work
+from tracker.store.documents import archived_bodies, document_is_current, document_states, upsert_document
+from tracker.store.queries import query_announcements
+from tracker.store.runs import finish_run, previous_run, start_run
+from tracker.store.sessions import (
+    announcements_for_linking,
+    link_session,
+    sessions_for_linking,
+    title_links_of_event,
+    unlink_session,
+    upsert_session,
+)
+from tracker.store.sources import (
+    get_or_create_source,
+    load_robots,
+    record_fetch_failure,
+    record_fetch_success,
+    save_robots,
+    source_cache,
+)
 from tracker.textutil import plural
 
 log = logging.getLogger(__name__)
@@ -133,9 +162,9 @@ class Context:
         # Events declared in tracker/data/events.toml: their days, and names no pattern knows.
         self.events: tuple[DeclaredEvent, ...] = load_declared_events(data_file(settings.config_dir, "events.toml"))
         with unit_of_work(self.factory) as session:
-            repo.sync_services(session, self.taxonomy.services)
+            sync_services(session, self.taxonomy.services)
             for declared in self.events:
-                repo.declare_event(
+                declare_event(
                     session,
                     declared.event.slug,
                     declared.event.name,
@@ -166,7 +195,7 @@ def _event_for(
     event = detect_event(*texts, declared=declared, on=on)
     if event is None:
         return None, None
-    return repo.get_or_create_event(session, event.slug, event.name, event.year), event.slug
+    return get_or_create_event(session, event.slug, event.name, event.year), event.slug
 
 
 def ingest_document(
@@ -181,7 +210,7 @@ def ingest_document(
 ) -> Counter[str]:
     """Store one extracted document with its announcements, sessions and links."""
     counts: Counter[str] = Counter()
-    doc_id, changed = repo.upsert_document(
+    doc_id, changed = upsert_document(
         session,
         url=doc.url,
         title=doc.title,
@@ -212,7 +241,7 @@ def ingest_document(
             declared=ctx.events,
             on=conf.published_at or doc.published_at,
         )
-        session_ids[conf.key] = repo.upsert_session(session, conf, event_id=event_id, event_slug=event_slug)
+        session_ids[conf.key] = upsert_session(session, conf, event_id=event_id, event_slug=event_slug)
         session_events[conf.key] = event_slug
         counts["sessions"] += 1
 
@@ -220,7 +249,7 @@ def ingest_document(
     if len(normalized) == 1:
         # A one-launch document (a What's New item, a launch post) whose title was reworded
         # upstream is still the same launch: it keeps the announcement it already had.
-        previous = repo.keys_mentioned_by(session, doc_id)
+        previous = keys_mentioned_by(session, doc_id)
         if len(previous) == 1 and previous[0] != normalized[0].key:
             normalized = [replace(normalized[0], key=previous[0])]
     in_doc = linking.links_in_document(
@@ -244,9 +273,9 @@ def ingest_document(
         if duplicate is not None:
             na = replace(na, key=duplicate)
             counts["announcements_merged"] += 1
-        ann_id, status = repo.upsert_announcement(session, na, now=ctx.now, event_id=event_id, document_url=doc.url)
+        ann_id, status = upsert_announcement(session, na, now=ctx.now, event_id=event_id, document_url=doc.url)
         counts[f"announcements_{status}"] += 1
-        if repo.add_mention(
+        if add_mention(
             session,
             ann_id,
             doc_id,
@@ -257,7 +286,7 @@ def ingest_document(
         ):
             counts["mentions"] += 1
         for key, link in links:
-            if repo.link_session(session, ann_id, session_ids[key], link):
+            if link_session(session, ann_id, session_ids[key], link):
                 counts["links"] += 1
     return counts
 
@@ -270,7 +299,7 @@ def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement
     when = na.announced_at or na.announcement.published_at
     known = [
         dedupe.Known(key, title, slugs, announced_at, event)
-        for key, title, slugs, announced_at, event in repo.dedupe_candidates(
+        for key, title, slugs, announced_at, event in dedupe_candidates(
             session, (s.slug for s in na.services), around=when, days=dedupe.MAX_DAYS_APART
         )
         if key != na.key
@@ -282,7 +311,7 @@ def _own_key(session: Session, na: NormalizedAnnouncement) -> tuple[NormalizedAn
     """The announcement under a key of its own when its key is taken by another launch of the
     same name (another event, or years apart): the key gets the event's slug or the year.
     Also says whether its (final) key is stored already."""
-    stored = repo.stored_date_and_event(session, na.key)
+    stored = stored_date_and_event(session, na.key)
     if stored is None:
         return na, False
     if not dedupe.same_key_other_launch(na.announced_at, na.event, *stored):
@@ -290,7 +319,7 @@ def _own_key(session: Session, na: NormalizedAnnouncement) -> tuple[NormalizedAn
     event = detect_event(na.event) if na.event else None
     suffix = event.slug if event else (str(na.announced_at.year) if na.announced_at else "other")
     na = replace(na, key=f"{na.key}-{suffix}")
-    return na, repo.stored_date_and_event(session, na.key) is not None
+    return na, stored_date_and_event(session, na.key) is not None
 
 
 def extract_raw(
@@ -312,8 +341,8 @@ def process_source(
     """Fetch (or take from `prefetch`), extract and store one source; failures are recorded, never raised."""
     outcome = SourceOutcome(source.name)
     with unit_of_work(ctx.factory) as session:
-        repo.get_or_create_source(session, source.name, kind=source.kind, url=source.url)
-        etag, last_modified = repo.source_cache(session, source.name)
+        get_or_create_source(session, source.name, kind=source.kind, url=source.url)
+        etag, last_modified = source_cache(session, source.name)
     try:
         if prefetch is not None and prefetch.has(source.name):
             raw = prefetch.result(source.name)
@@ -382,14 +411,14 @@ def process_source(
         outcome.error = mask_text(str(exc))
         log.error("source %s failed: %s", source.name, outcome.error, extra=REPORTED)
         with unit_of_work(ctx.factory) as session:
-            repo.record_fetch_failure(
+            record_fetch_failure(
                 session, source.name, at=ctx.now, kind=outcome.error_kind or FailureKind.ERROR, message=outcome.error
             )
         return outcome
     # The cache validators are saved only once the documents are stored, so that an
     # interrupted run fetches the source again instead of skipping it.
     with unit_of_work(ctx.factory) as session:
-        repo.record_fetch_success(
+        record_fetch_success(
             session, source.name, at=ctx.now, etag=raw.etag, last_modified=raw.last_modified, status=outcome.status
         )
     return outcome
@@ -404,12 +433,12 @@ class StoredRobots:
     def load(self, origin: str) -> tuple[bytes, str | None, str | None] | None:
         """The kept robots.txt of an origin."""
         with unit_of_work(self.ctx.factory) as session:
-            return repo.load_robots(session, origin)
+            return load_robots(session, origin)
 
     def save(self, origin: str, body: bytes, etag: str | None, last_modified: str | None) -> None:
         """Keep a freshly fetched robots.txt."""
         with unit_of_work(self.ctx.factory) as session:
-            repo.save_robots(session, origin, body, etag=etag, last_modified=last_modified, at=self.ctx.now)
+            save_robots(session, origin, body, etag=etag, last_modified=last_modified, at=self.ctx.now)
 
 
 def with_page(
@@ -425,7 +454,7 @@ def with_page(
     if not is_remote(item.url):
         return item, None, None
     with unit_of_work(ctx.factory) as session:
-        if repo.document_is_current(session, item.url, item_hash, ctx.version):
+        if document_is_current(session, item.url, item_hash, ctx.version):
             return item, item_hash, None
     try:
         page = check_document(fetcher.fetch(item.url, source=source.name), "html")
@@ -463,7 +492,7 @@ def link_across_documents(ctx: Context) -> int:
     """Link announcements to the sessions of their event, in any document, whose title names them."""
     created = 0
     with unit_of_work(ctx.factory) as session:
-        sessions = repo.sessions_for_linking(session)
+        sessions = sessions_for_linking(session)
         # Only a shared known event makes a title match across documents credible, so only
         # the announcements of events that have sessions are read (not the whole store).
         index = linking.SessionIndex(
@@ -475,8 +504,8 @@ def link_across_documents(ctx: Context) -> int:
         titles = {sid: title for sid, title, _code, _event, _kind in sessions}
         threshold = ctx.settings.link_threshold
         for event_slug in sorted(e for e in index.weights if e is not None):
-            stored = repo.title_links_of_event(session, event_slug)
-            for ann_id, title, service_slugs, _ in repo.announcements_for_linking(session, event_slug):
+            stored = title_links_of_event(session, event_slug)
+            for ann_id, title, service_slugs, _ in announcements_for_linking(session, event_slug):
                 known = [services[s] for s in service_slugs if s in services]
                 ann = linking.Candidate(
                     title, tuple(s.name for s in known), event_slug, tuple(s.aliases for s in known)
@@ -484,13 +513,13 @@ def link_across_documents(ctx: Context) -> int:
                 made = set()
                 for sid, link in index.links(ann, threshold):
                     made.add(int(sid))
-                    created += repo.link_session(session, ann_id, int(sid), link)
+                    created += link_session(session, ann_id, int(sid), link)
                 # A title link that no longer reaches the threshold (raised, or a better scorer)
                 # goes, unless its own document's sessions still justify it.
                 for sid in stored.get(ann_id, set()) - made:
                     again = linking.score_title_match(ann, linking.Candidate(titles.get(sid, ""), (), None))
                     if again is None or again.score < threshold:
-                        created += repo.unlink_session(session, ann_id, sid)
+                        created += unlink_session(session, ann_id, sid)
     return created
 
 
@@ -513,7 +542,7 @@ def publish(ctx: Context) -> PublishReport:
 
 def _publish(ctx: Context) -> PublishReport:
     with unit_of_work(ctx.factory) as session:
-        records = repo.query_announcements(session)
+        records = query_announcements(session)
     feed_ctx = FeedContext(
         base_url=ctx.settings.base_url, author=ctx.settings.feed_author, hub=ctx.settings.push_hub or None
     )
@@ -580,7 +609,7 @@ def push_changes(ctx: Context, published: PublishReport) -> push.PushReport:
     new: list[AnnouncementRecord] = []
     if webhooks:
         with unit_of_work(ctx.factory) as session:
-            new = repo.announcements_created_since(session, ctx.now)
+            new = announcements_created_since(session, ctx.now)
     with push.Pusher(
         user_agent=ctx.settings.http.user_agent, timeout=ctx.settings.push_timeout, retries=ctx.settings.push_retries
     ) as pusher:
@@ -607,7 +636,7 @@ def run(
     chosen = [s for s in (settings.sources if sources is None else sources) if s.enabled]
     report = RunReport()
     with unit_of_work(ctx.factory) as session:
-        run_id = repo.start_run(session, at=ctx.now, slot=slot)
+        run_id = start_run(session, at=ctx.now, slot=slot)
     with recorded_failure(ctx, run_id, report):
         _run(ctx, run_id, report, chosen, progress=progress, do_publish=do_publish)
     return report
@@ -658,7 +687,7 @@ def _run(
     if quiet or do_publish:
         counts["published"] = 1  # the feeds match the store as of this run
     with unit_of_work(ctx.factory) as session:
-        repo.finish_run(
+        finish_run(
             session,
             run_id,
             at=datetime.now(UTC),
@@ -697,7 +726,7 @@ def recorded_failure(ctx: Context, run_id: int, report: RunReport) -> Iterator[N
         log.error("run %d failed: %s", run_id, reason, extra=REPORTED)
         try:
             with unit_of_work(ctx.factory) as session:
-                repo.finish_run(
+                finish_run(
                     session,
                     run_id,
                     at=datetime.now(UTC),
@@ -723,8 +752,8 @@ def _prefetch(ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig]) ->
         # Only then: a run over one site (the daily default) pays no extra transaction for it.
         with unit_of_work(ctx.factory) as session:
             for source in chosen:
-                repo.get_or_create_source(session, source.name, kind=source.kind, url=source.url)
-                validators[source.name] = repo.source_cache(session, source.name)
+                get_or_create_source(session, source.name, kind=source.kind, url=source.url)
+                validators[source.name] = source_cache(session, source.name)
     urls = dict(sources)
 
     def fetch(name: str) -> RawDocument:
@@ -746,7 +775,7 @@ def _feeds_current(ctx: Context, run_id: int) -> bool:
     if bucket is None and not (ctx.settings.output_dir / "index.opml").is_file():
         return False
     with unit_of_work(ctx.factory) as session:
-        previous = repo.previous_run(session, run_id)
+        previous = previous_run(session, run_id)
     if previous is None:
         return False
     status, counts, finished = previous
@@ -989,7 +1018,7 @@ def reextract(
     ctx = Context(settings)
     report = RunReport()
     with unit_of_work(ctx.factory) as session:
-        run_id = repo.start_run(session, at=ctx.now)
+        run_id = start_run(session, at=ctx.now)
     with recorded_failure(ctx, run_id, report):
         _reextract(ctx, run_id, report, sources=sources, progress=progress, do_publish=do_publish, workers=workers)
     return report
@@ -1008,8 +1037,8 @@ def _reextract(
     """The body of `reextract`, after its start is recorded."""
     configured = {s.name: s for s in ctx.settings.sources}
     with unit_of_work(ctx.factory) as session:
-        bodies = repo.archived_bodies(session, sources)
-        stored = repo.document_states(session)
+        bodies = archived_bodies(session, sources)
+        stored = document_states(session)
     outcomes: dict[str, SourceOutcome] = {}
     jobs: list[Job] = []
     names: list[str] = []
@@ -1060,7 +1089,7 @@ def _reextract(
     if quiet or do_publish:
         counts["published"] = 1
     with unit_of_work(ctx.factory) as session:
-        repo.finish_run(
+        finish_run(
             session,
             run_id,
             at=datetime.now(UTC),
