@@ -8,9 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.store.models import (
-    SourceRow,
-)
+from tracker.store.models import SourceRow
 
 log = logging.getLogger(__name__)
 

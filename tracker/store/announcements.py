@@ -32,11 +32,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.items import (
-    AnnouncementRecord,
-    NormalizedAnnouncement,
-    Service,
-)
+from tracker.items import AnnouncementRecord, NormalizedAnnouncement, Service
 from tracker.normalize.text import public_url
 from tracker.redact import strip_controls
 from tracker.store._common import _set

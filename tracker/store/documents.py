@@ -13,10 +13,7 @@ from sqlalchemy.orm import Session
 
 from tracker.redact import strip_controls
 from tracker.store._common import _set, _source_or_placeholder
-from tracker.store.models import (
-    DocumentRow,
-    SourceRow,
-)
+from tracker.store.models import DocumentRow, SourceRow
 from tracker.store.queries import _utc
 
 

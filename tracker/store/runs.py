@@ -11,13 +11,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tracker.items import (
-    RunStatus,
-)
+from tracker.items import RunStatus
 from tracker.redact import mask_text, strip_controls
-from tracker.store.models import (
-    RunRow,
-)
+from tracker.store.models import RunRow
 from tracker.store.queries import _utc
 from tracker.store.queries import masked_outcomes as _masked_outcomes
 

@@ -13,12 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.items import (
-    ConferenceSession,
-    Link,
-    LinkMethod,
-    SessionKind,
-)
+from tracker.items import ConferenceSession, Link, LinkMethod, SessionKind
 from tracker.normalize.text import public_url
 from tracker.redact import strip_controls
 from tracker.store._common import _set

@@ -10,15 +10,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.items import (
-    SourceStatus,
-)
+from tracker.items import SourceStatus
 from tracker.redact import mask_text, strip_controls
 from tracker.store._common import _set, _source, _source_or_placeholder
-from tracker.store.models import (
-    RobotsRow,
-    SourceRow,
-)
+from tracker.store.models import RobotsRow, SourceRow
 from tracker.store.queries import _utc
 
 
