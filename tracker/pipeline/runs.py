@@ -89,17 +89,29 @@ def _run(
                 progress(f"[{number}/{len(chosen)}] {source.name}: {_describe(outcome)}")
                 if len(chosen) > 1:
                     progress("sources", number, len(chosen), unit="sources")
+    _finish(ctx, run_id, report, do_publish=do_publish, push=True, what="run")
+
+
+def _finish(ctx: Context, run_id: int, report: RunReport, *, do_publish: bool, push: bool, what: str) -> None:
+    """The closing step `run` and `reextract` share: link across documents and publish unless
+    nothing changed, then record the run's end with its counts and outcomes.
+
+    `push`: a run pushes the changed feeds and its new announcements (WebSub, webhooks) and
+    reports a skipped publish as nothing written; a re-extraction does neither.
+    """
     # A run that changed nothing after a run that published leaves links and feeds as they are:
     # both read the whole store, so skipping them keeps a quiet day's cost flat as the store grows.
     quiet = _nothing_changed(report) and _feeds_current(ctx, run_id)
     if quiet:
-        log.info("nothing changed since the last published run: linking and publishing skipped")
-        report.published = PublishReport(written=[], unchanged=0, removed=[]) if do_publish else None
+        if push:
+            log.info("nothing changed since the last published run: linking and publishing skipped")
+            report.published = PublishReport(written=[], unchanged=0, removed=[]) if do_publish else None
     else:
         report.links_across_documents = link_across_documents(ctx)
         if do_publish:
             report.published = publish(ctx)
-            push_changes(ctx, report.published)
+            if push:
+                push_changes(ctx, report.published)
     counts = report.counts
     if quiet or do_publish:
         counts["published"] = 1  # the feeds match the store as of this run
@@ -108,11 +120,12 @@ def _run(
             session,
             run_id,
             at=datetime.now(UTC),
+            # A re-extraction has no stop() and no failed source: it always ends ok.
             status=RunStatus.INTERRUPTED if ctx.stop() else RunStatus.FAILED if report.failed else RunStatus.OK,
             counts=dict(counts),
             outcomes={o.name: o.as_dict() for o in report.outcomes},
         )
-    log.info("run finished: %s", json.dumps(dict(counts), sort_keys=True))
+    log.info("%s finished: %s", what, json.dumps(dict(counts), sort_keys=True))
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -332,21 +345,4 @@ def _reextract(
                 ingest_many(ctx, changed, outcome, source=name, declared_event=result.job.event)
         if progress:
             progress("re-extracting", number, len(jobs), unit="archived bodies")
-    quiet = _nothing_changed(report) and _feeds_current(ctx, run_id)
-    if not quiet:
-        report.links_across_documents = link_across_documents(ctx)
-        if do_publish:
-            report.published = publish(ctx)
-    counts = report.counts
-    if quiet or do_publish:
-        counts["published"] = 1
-    with unit_of_work(ctx.factory) as session:
-        finish_run(
-            session,
-            run_id,
-            at=datetime.now(UTC),
-            status=RunStatus.OK,
-            counts=dict(counts),
-            outcomes={o.name: o.as_dict() for o in report.outcomes},
-        )
-    log.info("re-extraction finished: %s", json.dumps(dict(counts), sort_keys=True))
+    _finish(ctx, run_id, report, do_publish=do_publish, push=False, what="re-extraction")
