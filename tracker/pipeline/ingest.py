@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tracker import link as linking
 from tracker.config import Settings, SourceConfig, SourceKind, data_file
 from tracker.errors import ExtractError, FailureKind, FetchError, TrackerError
-from tracker.extract import extract
+from tracker.extract import completed_from_page, extract
 from tracker.extract.rules import Rules, load_rules
 from tracker.items import Document, NormalizedAnnouncement, RawDocument, SourceStatus
 from tracker.normalize import Taxonomy, dedupe, normalize
@@ -114,11 +114,8 @@ def ingest_document(
 
     normalized = normalize(doc, ctx.taxonomy, now=ctx.now, events=ctx.events, declared_event=declared_event)
     if len(normalized) == 1:
-        # A one-launch document (a What's New item, a launch post) whose title was reworded
-        # upstream is still the same launch: it keeps the announcement it already had.
-        previous = keys_mentioned_by(session, doc_id)
-        if len(previous) == 1 and previous[0] != normalized[0].key:
-            normalized = [replace(normalized[0], key=previous[0])]
+        # Only then is the look-up worth its query: a document of several launches keeps its keys.
+        normalized = dedupe.keep_previous_key(normalized, keys_mentioned_by(session, doc_id))
     in_doc = linking.links_in_document(
         [(conf.key, conf.title, session_events.get(conf.key)) for conf in doc.sessions],
         [
@@ -183,9 +180,7 @@ def _own_key(session: Session, na: NormalizedAnnouncement) -> tuple[NormalizedAn
         return na, False
     if not dedupe.same_key_other_launch(na.announced_at, na.event, *stored):
         return na, True
-    event = detect_event(na.event) if na.event else None
-    suffix = event.slug if event else (str(na.announced_at.year) if na.announced_at else "other")
-    na = replace(na, key=f"{na.key}-{suffix}")
+    na = dedupe.own_key(na)
     return na, stored_date_and_event(session, na.key) is not None
 
 
@@ -343,16 +338,7 @@ def with_page(
     page_sha = archive(ctx, page.body)
     if not page_docs:
         return item, item_hash, page_sha
-    page_doc = page_docs[0]
-    # The feed's metadata (title, date, categories) is the reliable part; the page has the full text.
-    merged = replace(
-        item,
-        author=item.author or page_doc.author,
-        published_at=item.published_at or page_doc.published_at,
-        announcements=page_doc.announcements or item.announcements,
-        sessions=item.sessions + page_doc.sessions,
-    )
-    return merged, item_hash, page_sha
+    return completed_from_page(item, page_docs[0]), item_hash, page_sha
 
 
 def archive(ctx: Context, body: bytes) -> str:

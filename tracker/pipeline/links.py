@@ -42,8 +42,6 @@ def link_across_documents(ctx: Context) -> int:
                     created += link_session(session, ann_id, int(sid), link)
                 # A title link that no longer reaches the threshold (raised, or a better scorer)
                 # goes, unless its own document's sessions still justify it.
-                for sid in stored.get(ann_id, set()) - made:
-                    again = linking.score_title_match(ann, linking.Candidate(titles.get(sid, ""), (), None))
-                    if again is None or again.score < threshold:
-                        created += unlink_session(session, ann_id, sid)
+                for sid in linking.stale_title_links(ann, stored.get(ann_id, set()) - made, titles, threshold):
+                    created += unlink_session(session, ann_id, sid)
     return created
