@@ -102,7 +102,7 @@ def test_limit_bounds_the_rows_on_both_databases(database_url: str, capsys: pyte
     from datetime import UTC, datetime
 
     from tracker.items import Announcement, NormalizedAnnouncement
-    from tracker.store import repository as repo
+    from tracker.store.announcements import upsert_announcement
     from tracker.store.db import close_stores, open_store, unit_of_work
 
     try:
@@ -112,7 +112,7 @@ def test_limit_bounds_the_rows_on_both_databases(database_url: str, capsys: pyte
                 dated = NormalizedAnnouncement(
                     key=f"k{n}", announcement=ann, announced_at=datetime(2030, 1, 1 + n, tzinfo=UTC)
                 )
-                repo.upsert_announcement(session, dated, now=datetime(2030, 2, 1, tzinfo=UTC), event_id=None)
+                upsert_announcement(session, dated, now=datetime(2030, 2, 1, tzinfo=UTC), event_id=None)
         capsys.readouterr()
         assert main(["--database", database_url, "announcements", "--limit", "2", "--format", "csv"]) == 0
         rows = capsys.readouterr().out.strip().splitlines()

@@ -88,8 +88,8 @@ def _status(config: Path, *extra: str, capsys: pytest.CaptureFixture[str]) -> di
 def test_status_shows_configured_sources_and_ages_out_failed_imports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tracker.store import repository as repo
     from tracker.store.db import close_stores, open_store, unit_of_work
+    from tracker.store.sources import get_or_create_source, record_fetch_failure, record_fetch_success
 
     database = tmp_path / "tracker.db"
     config = _config(
@@ -102,12 +102,12 @@ def test_status_shows_configured_sources_and_ages_out_failed_imports(
         with unit_of_work(open_store(f"sqlite:///{database}")) as session:
 
             def failed(name: str, at: datetime) -> None:
-                repo.get_or_create_source(session, name, kind="auto", url=name)
-                repo.record_fetch_failure(session, name, at=at, kind="not-found", message=f"{name}: file not found")
+                get_or_create_source(session, name, kind="auto", url=name)
+                record_fetch_failure(session, name, at=at, kind="not-found", message=f"{name}: file not found")
 
             def succeeded(name: str, at: datetime) -> None:
-                repo.get_or_create_source(session, name, kind="auto", url=name)
-                repo.record_fetch_success(session, name, at=at, etag=None, last_modified=None, status="ok")
+                get_or_create_source(session, name, kind="auto", url=name)
+                record_fetch_success(session, name, at=at, etag=None, last_modified=None, status="ok")
 
             failed("import:/old-typo.md", now - timedelta(days=8))  # past the 7 days
             failed("import:/typo.md", now - timedelta(hours=3))  # a later import succeeded

@@ -15,8 +15,8 @@ import pytest
 from tracker import pipeline
 from tracker.cli import main
 from tracker.config import Settings, load_settings, shipped_file
-from tracker.store import repository as repo
 from tracker.store.db import close_stores, open_store, unit_of_work
+from tracker.store.queries import query_announcements
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -78,7 +78,7 @@ def setup(tmp_path: Path, database_url: str) -> tuple[Settings, list[Path]]:
 
 def _titles(settings: Settings) -> dict[str, list[str]]:
     with unit_of_work(open_store(settings.database_url)) as session:
-        return {r.title: [s.name for s in r.services] for r in repo.query_announcements(session)}
+        return {r.title: [s.name for s in r.services] for r in query_announcements(session)}
 
 
 def test_reextract_applies_a_new_rule_from_the_archive_alone(setup: tuple[Settings, list[Path]]) -> None:

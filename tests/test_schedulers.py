@@ -21,8 +21,8 @@ import pytest
 
 from tests.faults.conftest import GOOD_ITEMS, Item, World, make_world, whats_new_feed  # noqa: F401
 from tests.support.http import Reply
-from tracker.store import repository as repo
 from tracker.store.db import open_store, unit_of_work
+from tracker.store.queries import last_runs
 
 REPO = Path(__file__).resolve().parent.parent
 FEED = "application/rss+xml"
@@ -53,7 +53,7 @@ def _schedule(world: World, log: Path, *args: str, grace: int | None = None) -> 
 def _runs_by_slot(world: World) -> dict[datetime | None, list[str]]:
     """Every recorded run's status, by the slot it was for (None: not a scheduled run)."""
     with unit_of_work(open_store(world.database_url)) as session:
-        runs = repo.last_runs(session, limit=100_000)
+        runs = last_runs(session, limit=100_000)
     by_slot: dict[datetime | None, list[str]] = defaultdict(list)
     for run in reversed(runs):  # oldest first
         by_slot[run["slot"]].append(str(run["status"]))  # type: ignore[index]

@@ -15,8 +15,8 @@ import pytest
 from tracker import pipeline
 from tracker.cli import main
 from tracker.config import Settings, load_settings
-from tracker.store import repository as repo
 from tracker.store.db import open_store, unit_of_work
+from tracker.store.queries import list_sessions, query_announcements
 
 REPO = Path(__file__).resolve().parent.parent
 EVENT = "AWS re:Invent 2023"
@@ -65,22 +65,22 @@ def _check_breakout_launches_link_to_their_session_codes(imported: Settings) -> 
     expected = {"ElastiCache Serverless": "DAT342", "Limitless": "DAT344", "Express One Zone": "STG230"}
     with unit_of_work(factory) as session:
         for words, code in expected.items():
-            [record] = [r for r in repo.query_announcements(session, search=words) if words in r.title]
+            [record] = [r for r in query_announcements(session, search=words) if words in r.title]
             codes = {sl.session.code for sl in record.sessions}
             assert code in codes, (record.title, codes)
             link = next(sl.link for sl in record.sessions if sl.session.code == code)
             assert link.score >= imported.link_threshold and link.reason
             # announced in a keynote as well: the structural link to it stays
             assert any(sl.session.kind == "keynote" and sl.link.method == "structural" for sl in record.sessions)
-            by_code = repo.query_announcements(session, session_code=code)
+            by_code = query_announcements(session, session_code=code)
             assert record.id in {r.id for r in by_code}
 
 
 def _check_keynotes_resolve_to_their_videos(imported: Settings) -> None:
     factory = open_store(imported.database_url)
     with unit_of_work(factory) as session:
-        keynotes = [s for s in repo.list_sessions(session, event=EVENT) if s.kind == "keynote"]
-        records = repo.query_announcements(session, event=EVENT)
+        keynotes = [s for s in list_sessions(session, event=EVENT) if s.kind == "keynote"]
+        records = query_announcements(session, event=EVENT)
     videos = {s.url for s in keynotes}
     for speaker in ("DeSantis", "Selipsky", "Sivasubramanian", "Vogels"):
         mine = [s for s in keynotes if speaker in s.title or any(speaker in p for p in s.speakers)]
@@ -95,7 +95,7 @@ def _check_keynotes_resolve_to_their_videos(imported: Settings) -> None:
 def _check_no_cross_event_or_generic_links(imported: Settings) -> None:
     factory = open_store(imported.database_url)
     with unit_of_work(factory) as session:
-        records = repo.query_announcements(session)
+        records = query_announcements(session)
     for record in records:
         for sl in record.sessions:
             assert sl.link.score >= imported.link_threshold or sl.link.method == "structural"

@@ -13,9 +13,9 @@ def test_every_stage_uses_the_same_slugify() -> None:
     # There were three, and "AWS re:Invent 2023" gave aws-re-invent-2023 in two of them.
     from tracker.extract import text as extract_text
     from tracker.normalize import text as normalize_text
-    from tracker.store import repository
+    from tracker.store import sessions as store_sessions
 
-    assert extract_text.slugify is normalize_text.slugify is repository.slugify is slugify
+    assert extract_text.slugify is normalize_text.slugify is store_sessions.slugify is slugify
 
 
 @pytest.mark.parametrize(

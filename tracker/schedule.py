@@ -162,23 +162,23 @@ def current_slot(trigger: CronTrigger, now: datetime, grace_seconds: float) -> d
 
 
 def _slot_done(settings: Settings, slot: datetime) -> bool:
-    from tracker.store import repository as repo
     from tracker.store.db import open_store, unit_of_work
+    from tracker.store.runs import slot_done
 
     with unit_of_work(open_store(settings.database_url)) as session:
-        return repo.slot_done(session, slot)
+        return slot_done(session, slot)
 
 
 def _claim(settings: Settings, slot: datetime, *, catch_up: bool) -> bool:
     """Holding the run lock: whether the slot is still to run; runs a dead scheduler left are closed."""
-    from tracker.store import repository as repo
     from tracker.store.db import open_store, unit_of_work
+    from tracker.store.runs import abandon_slot_runs, slot_done
 
     with unit_of_work(open_store(settings.database_url)) as session:
-        if repo.slot_done(session, slot):
+        if slot_done(session, slot):
             (log.debug if catch_up else log.info)("run of %s already done (by another scheduler)", _when(slot))
             return False
-        abandoned = repo.abandon_slot_runs(session, slot, at=datetime.now(UTC), reason=ABANDONED)
+        abandoned = abandon_slot_runs(session, slot, at=datetime.now(UTC), reason=ABANDONED)
     if abandoned:
         log.warning(
             "taking over the run of %s: %s left unfinished by a scheduler that died",

@@ -38,8 +38,9 @@ from typing import Any
 
 from tracker.items import Announcement, NormalizedAnnouncement, Service
 from tracker.publish import FeedContext, build_feed_files, write_files
-from tracker.store import repository as repo
+from tracker.store.announcements import sync_services, upsert_announcement
 from tracker.store.db import close_stores, open_store, unit_of_work
+from tracker.store.queries import query_announcements
 from tracker.web.server import MAX_HEADER_BYTES
 
 HEADER_TARGET_MS = 50.0
@@ -52,7 +53,7 @@ def populate(database_url: str, output: Path, count: int = 200) -> None:
     start = datetime(2031, 12, 1, tzinfo=UTC)
     factory = open_store(database_url)
     with unit_of_work(factory) as s:
-        repo.sync_services(s, [service])
+        sync_services(s, [service])
         for n in range(count):
             ann = Announcement(
                 title=f"Amazon S3 adds feature {n}",
@@ -61,7 +62,7 @@ def populate(database_url: str, output: Path, count: int = 200) -> None:
                 published_at=start - timedelta(hours=n),
                 rule="bench",
             )
-            repo.upsert_announcement(
+            upsert_announcement(
                 s,
                 NormalizedAnnouncement(
                     key=f"bench-{n}", announcement=ann, services=(service,), url=ann.url, announced_at=ann.published_at
@@ -70,7 +71,7 @@ def populate(database_url: str, output: Path, count: int = 200) -> None:
                 event_id=None,
             )
     with unit_of_work(factory) as s:
-        records = repo.query_announcements(s)
+        records = query_announcements(s)
     write_files(
         output,
         build_feed_files(

@@ -26,12 +26,12 @@ EVENTS = ("aws-reinvent-2023", "reinvent 2023", "reinvnt 2023")
 
 def _prepare(url: str) -> None:
     from tracker.normalize.taxonomy import Taxonomy
-    from tracker.store import repository as repo
+    from tracker.store.announcements import get_or_create_event, sync_services
     from tracker.store.db import open_store, unit_of_work
 
     with unit_of_work(open_store(url)) as session:
-        repo.sync_services(session, Taxonomy.load().services)
-        repo.get_or_create_event(session, "aws-reinvent-2023", "AWS re:Invent 2023", 2023)
+        sync_services(session, Taxonomy.load().services)
+        get_or_create_event(session, "aws-reinvent-2023", "AWS re:Invent 2023", 2023)
 
 
 def _in_process(url: str, runs: int) -> list[tuple[str, float, str]]:

@@ -194,7 +194,7 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
     from sqlalchemy import func, select, text
 
     from tracker.normalize.events import detect_event
-    from tracker.store import repository as repo
+    from tracker.store.announcements import get_or_create_event
     from tracker.store.db import open_store, unit_of_work
     from tracker.store.models import (
         UNDATED,
@@ -204,6 +204,7 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
         MentionRow,
         ServiceRow,
     )
+    from tracker.store.sources import get_or_create_source
 
     settings = _settings(args)
     factory = open_store(settings.database_url)
@@ -216,8 +217,8 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
         for year in range(2016, 2026):
             found = detect_event(f"AWS re:Invent {year}")
             assert found is not None
-            events[year] = repo.get_or_create_event(session, found.slug, found.name, found.year)
-        source_id = repo.get_or_create_source(session, "bench:bulk", kind="whats-new", url="bench:bulk")
+            events[year] = get_or_create_event(session, found.slug, found.name, found.year)
+        source_id = get_or_create_source(session, "bench:bulk", kind="whats-new", url="bench:bulk")
         next_ann = (session.scalar(select(func.max(AnnouncementRow.id))) or 0) + 1
         next_doc = (session.scalar(select(func.max(DocumentRow.id))) or 0) + 1
         next_mention = (session.scalar(select(func.max(MentionRow.id))) or 0) + 1
@@ -425,9 +426,10 @@ def queries(args: dict[str, Any]) -> dict[str, Any]:
     """p50/p99 of by-service, by-event and text queries (a page of 50 results, as the CLI and API show)."""
     from sqlalchemy import func, select
 
-    from tracker.store import repository as repo
+    from tracker.store import queries as queries_store
     from tracker.store.db import open_store, unit_of_work
     from tracker.store.models import AnnouncementServiceRow, ServiceRow
+    from tracker.store.queries import list_events
 
     settings = _settings(args)
     factory = open_store(settings.database_url)
@@ -440,7 +442,7 @@ def queries(args: dict[str, Any]) -> dict[str, Any]:
             .group_by(ServiceRow.name)
             .order_by(func.count().desc())
         ).all()
-        events = [name for _slug, name, n in repo.list_events(session) if n]
+        events = [name for _slug, name, n in list_events(session) if n]
     # The most announced services, a middle one and the rarest: plans differ with selectivity.
     names = [r[0] for r in ranked]
     services = names[:5] + names[len(names) // 2 : len(names) // 2 + 3] + names[-2:]
@@ -466,25 +468,25 @@ def queries(args: dict[str, Any]) -> dict[str, Any]:
 
     result: dict[str, Any] = {"services": services, "limit": limit}
     result["by_service"] = measure(
-        lambda s, i: repo.query_announcements(s, service=services[i % len(services)], limit=limit), services
+        lambda s, i: queries_store.query_announcements(s, service=services[i % len(services)], limit=limit), services
     )
     if events:
         result["by_event"] = measure(
-            lambda s, i: repo.query_announcements(s, event=events[i % len(events)], limit=limit), events
+            lambda s, i: queries_store.query_announcements(s, event=events[i % len(events)], limit=limit), events
         )
-    search = getattr(repo, "search_announcements", None)
+    search = getattr(queries_store, "search_announcements", None)
     if search is not None:
-        result["full_text_kind"] = "repository.search_announcements"
+        result["full_text_kind"] = "queries.search_announcements"
         result["full_text"] = measure(lambda s, i: search(s, words[i % len(words)], limit=limit), words)
     else:
-        fulltext = hasattr(repo, "fulltext_condition")
+        fulltext = hasattr(queries_store, "fulltext_condition")
         result["full_text_kind"] = (
             "query_announcements(search=) with the full-text index of tracker/store/search.py"
             if fulltext
             else "substring (query_announcements search=, no full-text index)"
         )
         result["full_text"] = measure(
-            lambda s, i: repo.query_announcements(s, search=words[i % len(words)], limit=limit), words
+            lambda s, i: queries_store.query_announcements(s, search=words[i % len(words)], limit=limit), words
         )
     return result
 

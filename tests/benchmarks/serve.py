@@ -27,8 +27,9 @@ from typing import Any
 
 from tracker.items import Announcement, NormalizedAnnouncement, Service
 from tracker.publish import FeedContext, build_feed_files, write_files
-from tracker.store import repository as repo
+from tracker.store.announcements import get_or_create_event, sync_services, upsert_announcement
 from tracker.store.db import close_stores, open_store, unit_of_work
+from tracker.store.queries import query_announcements
 
 WORDS = [
     "vector",
@@ -52,8 +53,8 @@ def populate(database_url: str, count: int) -> dict[str, bytes]:
     start = datetime(2031, 12, 1, tzinfo=UTC)
     factory = open_store(database_url)
     with unit_of_work(factory) as s:
-        repo.sync_services(s, services)
-        event_id = repo.get_or_create_event(s, "aws-reinvent-2031", "AWS re:Invent 2031", 2031)
+        sync_services(s, services)
+        event_id = get_or_create_event(s, "aws-reinvent-2031", "AWS re:Invent 2031", 2031)
         for n in range(count):
             word = WORDS[n % len(WORDS)]
             service = services[n % len(services)]
@@ -67,9 +68,9 @@ def populate(database_url: str, count: int) -> dict[str, bytes]:
             na = NormalizedAnnouncement(
                 key=f"bench-{n}", announcement=ann, services=(service,), url=ann.url, announced_at=ann.published_at
             )
-            repo.upsert_announcement(s, na, now=start, event_id=event_id if n % 7 == 0 else None)
+            upsert_announcement(s, na, now=start, event_id=event_id if n % 7 == 0 else None)
     with unit_of_work(factory) as s:
-        records = repo.query_announcements(s)
+        records = query_announcements(s)
     return build_feed_files(
         records, FeedContext(base_url="http://127.0.0.1/", author="bench"), title="AWS announcements", limit=100
     )

@@ -138,3 +138,36 @@ def test_markup_soup_only_raises_extract_error(text: str) -> None:
         extract(text, url="https://example.org/md")
     except ExtractError as exc:
         assert not exc.message.startswith("could not extract"), exc.message
+
+
+def test_a_feed_item_is_completed_from_its_page() -> None:
+    from datetime import UTC, datetime
+
+    from tracker.extract import completed_from_page
+    from tracker.items import Announcement, ConferenceSession, Document
+
+    when = datetime(2031, 5, 6, tzinfo=UTC)
+    earlier = datetime(2031, 5, 1, tzinfo=UTC)
+    item = Document(
+        "https://example.org/p", title="Feed title", categories=("storage",), sessions=(ConferenceSession("a", "A"),)
+    )
+    page = Document(
+        "https://example.org/p",
+        title="Page title",
+        author="Page author",
+        published_at=when,
+        announcements=(Announcement("Amazon Widgets Turbo"),),
+        sessions=(ConferenceSession("b", "B"),),
+    )
+    merged = completed_from_page(item, page)
+    # The feed's metadata stays; what the feed lacks and the full text come from the page.
+    assert (merged.title, merged.categories) == ("Feed title", ("storage",))
+    assert (merged.author, merged.published_at) == ("Page author", when)
+    assert merged.announcements == page.announcements
+    assert [s.key for s in merged.sessions] == ["a", "b"]
+    # The item's own values win, and a page without launches leaves the item's.
+    dated = Document(
+        "https://example.org/p", author="Feed author", published_at=earlier, announcements=(Announcement("X"),)
+    )
+    kept = completed_from_page(dated, Document("https://example.org/p", author="Other", published_at=when))
+    assert (kept.author, kept.published_at, kept.announcements) == ("Feed author", earlier, dated.announcements)

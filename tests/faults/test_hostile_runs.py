@@ -368,7 +368,7 @@ def test_signal_mid_run_marks_the_run_failed(
 def test_any_exception_in_a_run_is_recorded(make_world: Callable[[str], World]) -> None:
     from tracker.config import load_settings
     from tracker.pipeline import Context, RunReport, recorded_failure
-    from tracker.store import repository as repo
+    from tracker.store.runs import start_run
 
     world = make_world("sqlite")
     ctx = Context(load_settings(world.config))
@@ -379,7 +379,7 @@ def test_any_exception_in_a_run_is_recorded(make_world: Callable[[str], World]) 
         (RuntimeError("http://u:hunter2pw@h/x broke"), "RuntimeError"),
     ]:
         with unit_of_work(ctx.factory) as session:
-            run_id = repo.start_run(session, at=ctx.now)
+            run_id = start_run(session, at=ctx.now)
         with pytest.raises(type(error)), recorded_failure(ctx, run_id, RunReport()):
             raise error
         with unit_of_work(ctx.factory) as session:
@@ -399,7 +399,7 @@ def _many_records(world: World, count: int) -> None:
     from tracker.config import load_settings
     from tracker.items import Announcement, NormalizedAnnouncement
     from tracker.pipeline import Context
-    from tracker.store import repository as repo
+    from tracker.store.announcements import upsert_announcement
 
     ctx = Context(load_settings(world.config))
     services = list(ctx.taxonomy.services)[:60]
@@ -415,7 +415,7 @@ def _many_records(world: World, count: int) -> None:
                 url=f"https://aws.amazon.com/about-aws/whats-new/2030/{n}/",
                 announced_at=datetime(2030, 1, 1, tzinfo=UTC) + timedelta(hours=n),
             )
-            repo.upsert_announcement(session, na, now=ctx.now, event_id=None)
+            upsert_announcement(session, na, now=ctx.now, event_id=None)
     close_stores()
 
 

@@ -223,3 +223,15 @@ def test_index_scores_only_sessions_sharing_a_word() -> None:
     assert index.candidates(ann) == [5000]
     [(key, link)] = index.links(ann, THRESHOLD)
     assert key == 5000 and link.method == "title" and "cold" in link.reason
+
+
+def test_stale_title_links_are_those_below_the_threshold_now() -> None:
+    from tracker.link import stale_title_links
+
+    ann = Candidate("Amazon Lakehouse Turbo", ("Amazon Lakehouse",), "aws-reinvent-2030")
+    titles = {1: "Introducing Amazon Lakehouse Turbo", 2: "Dive deep on Amazon Lakehouse"}
+    # The strong link stays, the generic one goes, and a session no longer known (no title) goes.
+    assert stale_title_links(ann, [1, 2, 3], titles, THRESHOLD) == [2, 3]
+    # A threshold above every score: every stored title link goes.
+    assert stale_title_links(ann, [1, 2], titles, 1.01) == [1, 2]
+    assert stale_title_links(ann, [], titles, THRESHOLD) == []

@@ -16,8 +16,8 @@ from tracker import pipeline
 from tracker.config import SourceConfig, load_settings
 from tracker.extract import extract
 from tracker.link import WHATS_NEW_SCORE
-from tracker.store import repository as repo
 from tracker.store.db import open_store, unit_of_work
+from tracker.store.queries import list_sessions, query_announcements
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "link"
@@ -68,8 +68,8 @@ def test_playlist_source_links_launches_from_another_document(
 
     factory = open_store(database_url)
     with unit_of_work(factory) as session:
-        stored = {s.code: s for s in repo.list_sessions(session, event="AWS re:Invent 2031") if s.code}
-        records = {r.title: r for r in repo.query_announcements(session, event="aws-reinvent-2031")}
+        stored = {s.code: s for s in list_sessions(session, event="AWS re:Invent 2031") if s.code}
+        records = {r.title: r for r in query_announcements(session, event="aws-reinvent-2031")}
     assert set(stored) == {"STG301", "STG201", "CUL210"}
     quantum = records["Amazon S3 Quantum Buckets"]
     links = {sl.session.code: sl.link for sl in quantum.sessions if sl.session.code}
@@ -92,5 +92,5 @@ def test_playlist_source_links_launches_from_another_document(
     stricter = settings.with_overrides(link_threshold=1.01)
     pipeline.link_across_documents(pipeline.Context(stricter))
     with unit_of_work(factory) as session:
-        [after] = [r for r in repo.query_announcements(session, event="aws-reinvent-2031") if r.title == quantum.title]
+        [after] = [r for r in query_announcements(session, event="aws-reinvent-2031") if r.title == quantum.title]
     assert {sl.link.method for sl in after.sessions} == {"structural"}

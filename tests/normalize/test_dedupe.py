@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tracker.items import Service
-from tracker.normalize.dedupe import Known, find_duplicate, launch_words
+from tracker.items import Announcement, NormalizedAnnouncement, Service
+from tracker.normalize.dedupe import Known, find_duplicate, keep_previous_key, launch_words, own_key
+from tracker.normalize.events import detect_event
 
 WIDGETS = Service("amazon-widgets", "Amazon Widgets", ("Widgets", "AWS Widgets"))
 GADGETS = Service("aws-gadgets", "AWS Gadgets", ("Gadgets",))
@@ -109,3 +110,27 @@ def test_a_service_name_spelled_in_the_singular_is_the_same_launch() -> None:
     assert found == "k1"
     # A sub-product named by another of the service's spellings stays apart.
     assert find_duplicate("Pebble Rooms Serverless", [pebbles], DAY, stored, index) is None
+
+
+def _launch(key: str, *, event: str | None = None, when: datetime | None = None) -> NormalizedAnnouncement:
+    return NormalizedAnnouncement(key, Announcement("Amazon Widgets Turbo Mode"), announced_at=when, event=event)
+
+
+def test_own_key_takes_the_event_else_the_year_else_other() -> None:
+    # The same name stored for another launch: the new one gets a key of its own.
+    event = detect_event("AWS re:Invent 2031")
+    assert event is not None
+    assert own_key(_launch("widgets-turbo", event="AWS re:Invent 2031", when=DAY)).key == f"widgets-turbo-{event.slug}"
+    assert own_key(_launch("widgets-turbo", when=DAY)).key == "widgets-turbo-2031"
+    assert own_key(_launch("widgets-turbo")).key == "widgets-turbo-other"
+
+
+def test_a_reworded_one_launch_document_keeps_its_previous_key() -> None:
+    one = [_launch("widgets-turbo-mode-ga")]
+    assert [na.key for na in keep_previous_key(one, ["widgets-turbo-mode"])] == ["widgets-turbo-mode"]
+    # Nothing to keep: a new document, the same key, or a document that mentioned several launches.
+    assert keep_previous_key(one, []) == one
+    assert keep_previous_key(one, ["widgets-turbo-mode-ga"]) == one
+    assert keep_previous_key(one, ["a", "b"]) == one
+    two = [_launch("a"), _launch("b")]
+    assert keep_previous_key(two, ["c"]) == two

@@ -18,7 +18,7 @@ from tracker.config import load_settings
 from tracker.items import AnnouncementRecord, Link, Service, SessionLinkRecord, SessionRecord
 from tracker.publish import FeedContext, build_feed_files, entry_id
 from tracker.publish.feeds import web_url
-from tracker.store.repository import slugify
+from tracker.textutil import slugify
 
 from .conftest import BASE_URL
 from .feedcheck import check_feed

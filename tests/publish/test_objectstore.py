@@ -33,8 +33,8 @@ from tracker.config import Settings, load_settings
 from tracker.errors import PublishError
 from tracker.publish.objectstore import CONTENT_TYPES
 from tracker.publish.writer import FINGERPRINTS
-from tracker.store import repository as repo
 from tracker.store.db import close_stores, open_store, unit_of_work
+from tracker.store.queries import last_runs, query_announcements
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 AURORA_FEED = FIXTURES / "sources" / "feed.xml"  # one Aurora launch
@@ -243,8 +243,8 @@ def test_a_missing_bucket_is_a_clear_error_and_the_store_is_kept(
         assert "Traceback" not in err
         # The import itself is stored: only the feeds are behind.
         with unit_of_work(open_store(settings.database_url)) as session:
-            titles = [r.title for r in repo.query_announcements(session)]
-            run = repo.last_runs(session, 1)[0]
+            titles = [r.title for r in query_announcements(session)]
+            run = last_runs(session, 1)[0]
         assert titles == ["Amazon Aurora now supports automatic storage tiering"]
         # The run says why it failed (`tracker status`), so the next one publishes again.
         assert run["status"] == "failed" and "does not exist" in str(run["error"])

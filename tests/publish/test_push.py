@@ -24,7 +24,7 @@ from tracker.errors import ConfigError
 from tracker.items import Announcement, AnnouncementRecord, NormalizedAnnouncement, Service
 from tracker.publish import FeedContext, build_feed_files
 from tracker.sources.push import Pusher, Webhook, load_webhooks, push, signature
-from tracker.store import repository as repo
+from tracker.store.announcements import upsert_announcement
 from tracker.store.db import close_stores, unit_of_work
 
 from .conftest import BASE_URL, EVENT, EVENT_SLUG, LAMBDA, S3
@@ -190,7 +190,7 @@ def test_a_run_pushes_its_changes(http_server: FixtureServer, tmp_path: Path, se
         )
         na = NormalizedAnnouncement(key=key, announcement=ann, services=(service,), url=ann.url, announced_at=ctx.now)
         with unit_of_work(ctx.factory) as session:
-            repo.upsert_announcement(session, na, now=ctx.now, event_id=None)
+            upsert_announcement(session, na, now=ctx.now, event_id=None)
 
     try:
         ctx = pipeline.Context(settings, now=first_run)

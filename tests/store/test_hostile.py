@@ -8,9 +8,13 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.store import repository as repo
+from tracker.store.announcements import upsert_announcement
 from tracker.store.db import unit_of_work
 from tracker.store.models import AnnouncementRow, RunRow, SessionRow, SourceRow
+from tracker.store.queries import last_runs, list_source_states, query_announcements
+from tracker.store.runs import finish_run, start_run
+from tracker.store.sessions import upsert_session
+from tracker.store.sources import get_or_create_source, record_fetch_failure
 
 from .conftest import NOW, announcement, conf_session
 
@@ -31,11 +35,11 @@ def test_only_http_links_are_stored(factory: sessionmaker[Session]) -> None:
             na = announcement(f"k{n}", f"Launch {n}", url=None)
             # The normaliser's link is None; the extractor's raw link must not slip in instead.
             na = replace(na, announcement=replace(na.announcement, url=url))
-            repo.upsert_announcement(session, na, now=NOW, event_id=None)
-            repo.upsert_session(
+            upsert_announcement(session, na, now=NOW, event_id=None)
+            upsert_session(
                 session, conf_session(f"Session {n}", code=f"SES{n}", url=url), event_id=None, event_slug=None
             )
-        good = repo.upsert_session(
+        good = upsert_session(
             session,
             conf_session("Keynote", code="KEY1", url="https://www.youtube.com/watch?v=abcdefghijk"),
             event_id=None,
@@ -46,7 +50,7 @@ def test_only_http_links_are_stored(factory: sessionmaker[Session]) -> None:
         videos = dict(session.execute(select(SessionRow.id, SessionRow.video_url)).all())
         assert videos.pop(good) == "https://www.youtube.com/watch?v=abcdefghijk"
         assert set(videos.values()) == {None}
-        for record in repo.query_announcements(session):
+        for record in query_announcements(session):
             data = record.as_dict()
             assert data["url"] is None and data["sources"] == []
 
@@ -54,8 +58,8 @@ def test_only_http_links_are_stored(factory: sessionmaker[Session]) -> None:
 def test_stored_text_has_no_terminal_controls(factory: sessionmaker[Session]) -> None:
     evil = "Amazon\x1b[2J\x1b]0;owned\x07 S3\x07 \u202eVectors\x9b"
     with unit_of_work(factory) as session:
-        repo.upsert_announcement(session, announcement("k", evil, summary=evil), now=NOW, event_id=None)
-        repo.upsert_session(session, conf_session(evil, code="ABC1", speakers=(evil,)), event_id=None, event_slug=None)
+        upsert_announcement(session, announcement("k", evil, summary=evil), now=NOW, event_id=None)
+        upsert_session(session, conf_session(evil, code="ABC1", speakers=(evil,)), event_id=None, event_slug=None)
     with unit_of_work(factory) as session:
         row = session.scalars(select(AnnouncementRow)).one()
         ses = session.scalars(select(SessionRow)).one()
@@ -67,10 +71,10 @@ def test_errors_and_source_urls_are_masked(factory: sessionmaker[Session]) -> No
     url = "http://alice:s3cretpw@feeds.example.org/x.xml?token=T0KEN123&page=2"
     message = f"good, {url}: HTTP 500 after 2 attempts; redirected from https://bob:hunter2@example.org/a?sig=T0KEN123"
     with unit_of_work(factory) as session:
-        repo.get_or_create_source(session, "good", kind="feed", url=url)
-        repo.record_fetch_failure(session, "good", at=NOW, kind="http", message=message)
-        run_id = repo.start_run(session, at=NOW)
-        repo.finish_run(
+        get_or_create_source(session, "good", kind="feed", url=url)
+        record_fetch_failure(session, "good", at=NOW, kind="http", message=message)
+        run_id = start_run(session, at=NOW)
+        finish_run(
             session,
             run_id,
             at=NOW,
@@ -85,7 +89,7 @@ def test_errors_and_source_urls_are_masked(factory: sessionmaker[Session]) -> No
             session.scalar(select(RunRow.error)),
             str(session.scalar(select(RunRow.outcomes))),
         ]
-        shown = [str(repo.list_source_states(session)), str(repo.last_runs(session))]
+        shown = [str(list_source_states(session)), str(last_runs(session))]
     for text in stored + shown:
         assert not any(secret in text for secret in SECRETS), text
     assert "feeds.example.org/x.xml?token=***&page=2" in stored[0]

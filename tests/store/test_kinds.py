@@ -14,8 +14,9 @@ from tracker.errors import FailureKind
 from tracker.extract import Format
 from tracker.items import DateSource, DocumentKind, LinkMethod, RunStatus, SessionKind, SourceStatus
 from tracker.publish.feeds import FeedKind
-from tracker.store import repository as repo
 from tracker.store.db import open_store, unit_of_work
+from tracker.store.runs import finish_run, start_run
+from tracker.store.sources import record_fetch_failure
 
 ENUMS: tuple[type[StrEnum], ...] = (
     SourceKind,
@@ -52,11 +53,11 @@ def test_the_source_kinds_are_one_list() -> None:
 def test_statuses_are_stored_as_their_plain_strings(database_url: str) -> None:
     factory = open_store(database_url)
     with unit_of_work(factory) as s:
-        run_id = repo.start_run(s, at=AT)
-        repo.record_fetch_failure(s, "blog", at=AT, kind=FailureKind.TIMEOUT, message="timed out")
+        run_id = start_run(s, at=AT)
+        record_fetch_failure(s, "blog", at=AT, kind=FailureKind.TIMEOUT, message="timed out")
     with unit_of_work(factory) as s:
         assert s.execute(text("SELECT status FROM runs")).scalar_one() == "running"
-        repo.finish_run(
+        finish_run(
             s,
             run_id,
             at=AT,

@@ -1,4 +1,4 @@
-"""Launches per calendar month (`repository.announcements_per_month`, the browse page's chart) on both databases."""
+"""Launches per calendar month (`queries.announcements_per_month`, the browse page's chart) on both databases."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.store import repository as repo
+from tracker.store.announcements import sync_services, upsert_announcement
 from tracker.store.db import unit_of_work
+from tracker.store.queries import announcements_per_month, query_announcements
 
 from .conftest import LAMBDA, NOW, S3, TAXONOMY, announcement
 
@@ -24,16 +25,16 @@ def _store(factory: sessionmaker[Session]) -> None:
         announcement("e", "S3 adds quantum storage", services=(S3,)),  # no date
     ]
     with unit_of_work(factory) as session:
-        repo.sync_services(session, TAXONOMY)
+        sync_services(session, TAXONOMY)
         for item in launches:
-            repo.upsert_announcement(session, item, now=NOW, event_id=None)
+            upsert_announcement(session, item, now=NOW, event_id=None)
 
 
 def test_months_are_utc_calendar_months_oldest_first_with_the_undated_apart(factory: sessionmaker[Session]) -> None:
     _store(factory)
     with unit_of_work(factory) as session:
-        assert repo.announcements_per_month(session) == ([("2030-01", 2), ("2030-02", 1), ("2030-04", 1)], 1)
-        assert repo.announcements_per_month(session, service="S3") == ([("2030-01", 1), ("2030-02", 1)], 1)
+        assert announcements_per_month(session) == ([("2030-01", 2), ("2030-02", 1), ("2030-04", 1)], 1)
+        assert announcements_per_month(session, service="S3") == ([("2030-01", 1), ("2030-02", 1)], 1)
 
 
 def test_months_take_the_filters_of_the_query(factory: sessionmaker[Session]) -> None:
@@ -45,12 +46,12 @@ def test_months_take_the_filters_of_the_query(factory: sessionmaker[Session]) ->
             {"since": datetime(2030, 1, 15, tzinfo=UTC), "until": datetime(2030, 4, 1, tzinfo=UTC)},
             {"search": "the"},  # stop words only
         ):
-            listed = repo.query_announcements(session, **filters)  # type: ignore[arg-type]
+            listed = query_announcements(session, **filters)  # type: ignore[arg-type]
             expected: dict[str, int] = {}
             for record in listed:
                 if record.announced_at is not None:
                     month = record.announced_at.astimezone(UTC).strftime("%Y-%m")
                     expected[month] = expected.get(month, 0) + 1
-            months, undated = repo.announcements_per_month(session, **filters)  # type: ignore[arg-type]
+            months, undated = announcements_per_month(session, **filters)  # type: ignore[arg-type]
             assert dict(months) == expected, filters
             assert undated == sum(r.announced_at is None for r in listed), filters

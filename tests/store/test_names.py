@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.items import Announcement, ConferenceSession, NormalizedAnnouncement
 from tracker.normalize.taxonomy import Taxonomy
-from tracker.store import repository as repo
+from tracker.store.announcements import get_or_create_event, sync_services, upsert_announcement
 from tracker.store.db import make_engine, unit_of_work
 from tracker.store.models import SessionRow
 from tracker.store.names import UnknownNameError, resolve_event, resolve_service
+from tracker.store.queries import list_sessions, query_announcements
+from tracker.store.sessions import upsert_session
 
 from ..conftest import copy_sqlite, postgres_database
 
@@ -37,8 +39,8 @@ def _store(factory: sessionmaker[Session]) -> None:
     """The shipped taxonomy as a run syncs it, three events and one launch each of S3, Lambda and EC2."""
     taxonomy = Taxonomy.load()
     with unit_of_work(factory) as s:
-        repo.sync_services(s, taxonomy.services)
-        ids = {slug: repo.get_or_create_event(s, slug, name, year) for slug, name, year in EVENTS}
+        sync_services(s, taxonomy.services)
+        ids = {slug: get_or_create_event(s, slug, name, year) for slug, name, year in EVENTS}
         for n, slug in enumerate(("amazon-s3", "aws-lambda", "amazon-ec2")):
             service = taxonomy.get(slug)
             assert service is not None, slug
@@ -46,7 +48,7 @@ def _store(factory: sessionmaker[Session]) -> None:
             na = NormalizedAnnouncement(
                 key=f"k{n}", announcement=ann, services=(service,), announced_at=ann.published_at
             )
-            repo.upsert_announcement(s, na, now=NOW, event_id=ids["aws-reinvent-2023"])
+            upsert_announcement(s, na, now=NOW, event_id=ids["aws-reinvent-2023"])
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -93,7 +95,7 @@ def test_each_spelling_resolves_to_its_service(stored: sessionmaker[Session], sp
     with unit_of_work(stored) as s:
         resolved = resolve_service(s, spelling)
         assert resolved.slug == slug and len(resolved.ids) == 1
-        (record,) = repo.query_announcements(s, service=spelling)
+        (record,) = query_announcements(s, service=spelling)
         assert [svc.slug for svc in record.services] == [slug]
 
 
@@ -111,7 +113,7 @@ def test_each_spelling_resolves_to_its_service(stored: sessionmaker[Session], sp
 def test_each_spelling_resolves_to_its_event(stored: sessionmaker[Session], spelling: str) -> None:
     with unit_of_work(stored) as s:
         assert resolve_event(s, spelling).slugs == ("aws-reinvent-2023",)
-        assert len(repo.query_announcements(s, event=spelling)) == 3
+        assert len(query_announcements(s, event=spelling)) == 3
 
 
 def test_a_name_without_a_year_means_every_edition(stored: sessionmaker[Session]) -> None:
@@ -136,7 +138,7 @@ def test_an_unknown_name_is_an_error_with_the_closest_names(
 ) -> None:
     with unit_of_work(stored) as s:
         with pytest.raises(UnknownNameError) as exc:
-            repo.query_announcements(s, **{kind: spelling})  # type: ignore[arg-type]
+            query_announcements(s, **{kind: spelling})  # type: ignore[arg-type]
     error = exc.value
     assert error.exit_code == 2 and error.kind == kind and suggested in error.suggestions
     assert str(error).startswith(f"unknown {kind} {spelling!r}; did you mean: ")
@@ -150,7 +152,7 @@ def test_an_unknown_name_with_nothing_close_says_where_the_names_are(stored: ses
         with pytest.raises(UnknownNameError):
             resolve_service(s, "   ")
         with pytest.raises(UnknownNameError):
-            repo.list_sessions(s, event="nowhere at all")
+            list_sessions(s, event="nowhere at all")
 
 
 def test_a_known_service_with_nothing_stored_is_an_empty_answer(factory: sessionmaker[Session]) -> None:
@@ -159,7 +161,7 @@ def test_a_known_service_with_nothing_stored_is_an_empty_answer(factory: session
     with unit_of_work(factory) as s:
         resolved = resolve_service(s, "AWS S3")
         assert (resolved.ids, resolved.slug) == ((), "amazon-s3")
-        assert repo.query_announcements(s, service="AWS S3") == []
+        assert query_announcements(s, service="AWS S3") == []
 
 
 def test_a_session_stored_under_its_old_title_key_is_found_and_moved(factory: sessionmaker[Session]) -> None:
@@ -168,7 +170,7 @@ def test_a_session_stored_under_its_old_title_key_is_found_and_moved(factory: se
     with unit_of_work(factory) as s:
         s.add(SessionRow(natural_key=old_key, title="What's new at re:Invent", kind="session", speakers=[]))
     with unit_of_work(factory) as s:
-        session_id = repo.upsert_session(
+        session_id = upsert_session(
             s,
             ConferenceSession(key="x", title="What's new at re:Invent", kind="breakout"),
             event_id=None,

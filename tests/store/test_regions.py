@@ -10,9 +10,10 @@ import pytest
 from tracker.cli import main
 from tracker.items import Announcement, Document
 from tracker.normalize import Taxonomy, normalize
-from tracker.store import repository as repo
+from tracker.store.announcements import sync_services, upsert_announcement
 from tracker.store.db import close_stores, open_store, unit_of_work
 from tracker.store.names import UnknownNameError
+from tracker.store.queries import query_announcements
 
 NOW = datetime(2031, 3, 2, tzinfo=UTC)
 
@@ -46,34 +47,32 @@ def _store(database_url: str) -> None:
     )
     factory = open_store(database_url)
     with unit_of_work(factory) as session:
-        repo.sync_services(session, taxonomy.services)
+        sync_services(session, taxonomy.services)
         for na in normalize(doc, taxonomy, now=NOW):
-            repo.upsert_announcement(session, na, now=NOW, event_id=None)
+            upsert_announcement(session, na, now=NOW, event_id=None)
 
 
 def test_regions_are_stored_apart_and_filter_by_any_spelling(database_url: str) -> None:
     _store(database_url)
     factory = open_store(database_url)
     with unit_of_work(factory) as session:
-        everything = repo.query_announcements(session)
+        everything = query_announcements(session)
         assert not any(s.region for r in everything for s in r.services)
         assert all("GovCloud" not in s.name for r in everything for s in r.services)
         by_title = {r.title: r for r in everything}
         assert by_title["Amazon Kelp DB is now available in AWS GovCloud (US-West)"].regions == ("AWS GovCloud (US)",)
         assert by_title["Amazon S3 adds a storage class"].regions == ()
         for spelling in ("GovCloud", "aws govcloud (us)", "AWS GovCloud (US-West)"):
-            found = repo.query_announcements(session, region=spelling)
+            found = query_announcements(session, region=spelling)
             assert [r.title for r in found] == ["Amazon Kelp DB is now available in AWS GovCloud (US-West)"], spelling
-        ningxia = repo.query_announcements(session, region="China (Ningxia)")
+        ningxia = query_announcements(session, region="China (Ningxia)")
         assert [r.title for r in ningxia] == ["Amazon EC2 Q9 instances now available in the AWS China (Ningxia) Region"]
         # A known region nothing is stored for: an empty answer. An unknown one: an error.
-        assert repo.query_announcements(session, region="China (Beijing)") == []
+        assert query_announcements(session, region="China (Beijing)") == []
         # The taxonomy's matching forgives a typo; a name it does not know is an error.
-        assert [r.title for r in repo.query_announcements(session, region="China (Ningxa)")] == [
-            r.title for r in ningxia
-        ]
+        assert [r.title for r in query_announcements(session, region="China (Ningxa)")] == [r.title for r in ningxia]
         with pytest.raises(UnknownNameError) as caught:
-            repo.query_announcements(session, region="Marsbase One")
+            query_announcements(session, region="Marsbase One")
         assert caught.value.kind == "region" and "Marsbase One" in caught.value.message
     close_stores()
 

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.store import repository as repo
+from tracker.store.announcements import sync_services, upsert_announcement
 from tracker.store.db import unit_of_work
 from tracker.store.models import AnnouncementRow
+from tracker.store.queries import query_announcements
 from tracker.store.search import search_words
 
 from .conftest import AURORA, LAMBDA, NOW, S3, TAXONOMY, announcement
@@ -29,17 +30,17 @@ LAUNCHES = [
 def store(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """The launches above, stored (one undated)."""
     with unit_of_work(factory) as s:
-        repo.sync_services(s, TAXONOMY)
+        sync_services(s, TAXONOMY)
         for key, title, summary, service, days in LAUNCHES:
             at = None if days is None else NOW - timedelta(days=days)
-            repo.upsert_announcement(
+            upsert_announcement(
                 s, announcement(key, title, summary=summary, at=at, services=(service,)), now=NOW, event_id=None
             )
     return factory
 
 
 def keys(session: Session, text: str, **filters: object) -> set[str]:
-    return {r.key for r in repo.query_announcements(session, search=text, **filters)}  # type: ignore[arg-type]
+    return {r.key for r in query_announcements(session, search=text, **filters)}  # type: ignore[arg-type]
 
 
 def test_words_are_stemmed_and_all_required(store: sessionmaker[Session]) -> None:
@@ -75,11 +76,11 @@ def test_operators_and_quotes_are_plain_text(store: sessionmaker[Session]) -> No
             "100%",
             "\\",
         ):
-            repo.query_announcements(s, search=hostile)  # must not raise
+            query_announcements(s, search=hostile)  # must not raise
         assert keys(s, "lambda OR amazon") == set()  # OR is a word (dropped as a stop word), not an operator
         assert keys(s, "title:lambda") == keys(s, "title lambda")
-        assert repo.query_announcements(s, search="the of and") == []  # only stop words: nothing to look for
-        assert repo.query_announcements(s, search="?!") == []
+        assert query_announcements(s, search="the of and") == []  # only stop words: nothing to look for
+        assert query_announcements(s, search="?!") == []
 
 
 def test_search_combines_with_filters(store: sessionmaker[Session]) -> None:
@@ -101,7 +102,7 @@ def test_the_index_follows_edits_and_deletes(store: sessionmaker[Session]) -> No
     with unit_of_work(store) as s:
         assert keys(s, "logging") == set()
         # a new row is indexed as soon as it is inserted
-        repo.upsert_announcement(s, announcement("new-one", "Quantum widgets", at=NOW), now=NOW, event_id=None)
+        upsert_announcement(s, announcement("new-one", "Quantum widgets", at=NOW), now=NOW, event_id=None)
         assert keys(s, "quantum") == {"new-one"}
 
 
@@ -109,13 +110,13 @@ def test_the_index_follows_edits_and_deletes(store: sessionmaker[Session]) -> No
 def test_keyset_pages_cover_everything_once(store: sessionmaker[Session], order: str) -> None:
     with unit_of_work(store) as s:
         # a tie on announced_at, to check the id breaks it
-        repo.upsert_announcement(s, announcement("tie", "Tie", at=NOW - timedelta(days=1)), now=NOW, event_id=None)
-        repo.upsert_announcement(s, announcement("undated-2", "Undated too", at=None), now=NOW, event_id=None)
-        everything = [r.key for r in repo.query_announcements(s, order=order)]
+        upsert_announcement(s, announcement("tie", "Tie", at=NOW - timedelta(days=1)), now=NOW, event_id=None)
+        upsert_announcement(s, announcement("undated-2", "Undated too", at=None), now=NOW, event_id=None)
+        everything = [r.key for r in query_announcements(s, order=order)]
         seen: list[str] = []
         cursor = None
         for _ in range(10):
-            page = repo.query_announcements(s, order=order, limit=2, after=cursor)
+            page = query_announcements(s, order=order, limit=2, after=cursor)
             if not page:
                 break
             seen += [r.key for r in page]

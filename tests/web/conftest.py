@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.items import Announcement, ConferenceSession, Link, NormalizedAnnouncement, Service
 from tracker.publish import FeedContext, build_feed_files, write_files
-from tracker.store import repository as repo
+from tracker.store.announcements import get_or_create_event, sync_services, upsert_announcement
 from tracker.store.db import close_stores, make_engine, open_store, unit_of_work
+from tracker.store.queries import query_announcements
+from tracker.store.sessions import link_session, upsert_session
 from tracker.web import TrackerServer, make_server
 
 from ..conftest import copy_sqlite
@@ -56,9 +58,9 @@ def launches() -> list[tuple[NormalizedAnnouncement, bool]]:
 def populate(factory: sessionmaker[Session]) -> None:
     """Store the launches, the event and one session linked to the event's launches."""
     with unit_of_work(factory) as s:
-        repo.sync_services(s, TAXONOMY)
-        event_id = repo.get_or_create_event(s, EVENT_SLUG, EVENT_NAME, 2031)
-        session_id = repo.upsert_session(
+        sync_services(s, TAXONOMY)
+        event_id = get_or_create_event(s, EVENT_SLUG, EVENT_NAME, 2031)
+        session_id = upsert_session(
             s,
             ConferenceSession(
                 key="KEY001",
@@ -71,15 +73,15 @@ def populate(factory: sessionmaker[Session]) -> None:
             event_slug=EVENT_SLUG,
         )
         for na, at_event in launches():
-            ann_id, _ = repo.upsert_announcement(s, na, now=NOW, event_id=event_id if at_event else None)
+            ann_id, _ = upsert_announcement(s, na, now=NOW, event_id=event_id if at_event else None)
             if at_event:
-                repo.link_session(s, ann_id, session_id, Link("structural", 1.0, "announced in the keynote"))
+                link_session(s, ann_id, session_id, Link("structural", 1.0, "announced in the keynote"))
 
 
 def publish(factory: sessionmaker[Session], output: Path) -> None:
     """What `tracker publish` does, with the test's base URL and limit."""
     with unit_of_work(factory) as s:
-        records = repo.query_announcements(s)
+        records = query_announcements(s)
     files = build_feed_files(
         records, FeedContext(base_url=BASE_URL, author="Tracker Bot"), title="AWS announcements", limit=LIMIT
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import replace
 from enum import StrEnum
 from functools import lru_cache
 
@@ -19,7 +20,7 @@ from tracker.extract.rules import Rules, load_rules
 from tracker.extract.text import decode
 from tracker.items import Document
 
-__all__ = ["EXTRACTOR_VERSION", "KINDS", "Rules", "detect_format", "extract", "load_rules"]
+__all__ = ["EXTRACTOR_VERSION", "KINDS", "Rules", "completed_from_page", "detect_format", "extract", "load_rules"]
 
 log = logging.getLogger(__name__)
 
@@ -196,3 +197,15 @@ def extract(
         raise ExtractError(f"could not extract: {exc.__class__.__name__}: {exc}", url=url) from exc
     log.debug("extracted %d documents from %s", len(docs), url)
     return docs
+
+
+def completed_from_page(item: Document, page: Document) -> Document:
+    """A feed item completed from the document of its own page (`fetch_pages` sources)."""
+    # The feed's metadata (title, date, categories) is the reliable part; the page has the full text.
+    return replace(
+        item,
+        author=item.author or page.author,
+        published_at=item.published_at or page.published_at,
+        announcements=page.announcements or item.announcements,
+        sessions=item.sessions + page.sessions,
+    )

@@ -36,6 +36,7 @@ from tracker.link.match import (
     is_whats_new,
     launch_name_words,
     score_title_match,
+    stale_title_links,
 )
 from tracker.link.words import STOPWORDS, TOKEN, UNIFORM, TokenWeights, distinctive, tokens, words
 
@@ -60,6 +61,7 @@ __all__ = [
     "launch_name_words",
     "links_in_document",
     "score_title_match",
+    "stale_title_links",
     "structural_link",
     "tokens",
     "words",

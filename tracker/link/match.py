@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tracker.items import Link, LinkMethod
@@ -300,3 +300,16 @@ def best_links(
             scored.append((key, link))
     scored.sort(key=lambda pair: -pair[1].score)
     return scored
+
+
+def stale_title_links(
+    announcement: Candidate, linked: Iterable[int], titles: Mapping[int, str], threshold: float
+) -> list[int]:
+    """The sessions (by id, titles in `titles`) of an announcement's stored title links that no
+    longer reach `threshold` (it was raised, or the scorer got stricter): links to remove."""
+    stale: list[int] = []
+    for sid in linked:
+        again = score_title_match(announcement, Candidate(titles.get(sid, ""), (), None))
+        if again is None or again.score < threshold:
+            stale.append(sid)
+    return stale

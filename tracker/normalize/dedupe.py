@@ -11,13 +11,14 @@ are set aside; a merge needs at least two such words and all of the shorter titl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 
 from tracker import meaning
-from tracker.items import Service
+from tracker.items import NormalizedAnnouncement, Service
+from tracker.normalize.events import detect_event
 from tracker.normalize.text import fold, title_key
 
 # Words that say how something is announced, not what: they never tell two launches apart.
@@ -260,3 +261,21 @@ def same_key_other_launch(
     if when is not None and stored_when is not None:
         return abs((when - stored_when).total_seconds()) > MAX_DAYS_APART * 86400
     return False
+
+
+def own_key(na: NormalizedAnnouncement) -> NormalizedAnnouncement:
+    """The announcement under a key of its own, for when its key is stored for another launch of
+    the same name (`same_key_other_launch`): the key gets the event's slug, else the year."""
+    event = detect_event(na.event) if na.event else None
+    suffix = event.slug if event else (str(na.announced_at.year) if na.announced_at else "other")
+    return replace(na, key=f"{na.key}-{suffix}")
+
+
+def keep_previous_key(
+    normalized: list[NormalizedAnnouncement], previous: Sequence[str]
+) -> list[NormalizedAnnouncement]:
+    """A one-launch document (a What's New item, a launch post) whose title was reworded upstream
+    is still the same launch: it keeps the key of the one announcement it mentioned before."""
+    if len(normalized) == 1 and len(previous) == 1 and previous[0] != normalized[0].key:
+        return [replace(normalized[0], key=previous[0])]
+    return normalized

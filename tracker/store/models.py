@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 typed models: sources, documents, announcements, services, sessions and their links.
 
 The classes end in ``Row`` so they never shadow the dataclasses of `tracker.items`,
-which are what the rest of the program sees: the repository converts between the two.
+which are what the rest of the program sees: the store's domain modules convert between the two.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ class AnnouncementServiceRow(Base):
 
     `sort_at` copies `AnnouncementRow.announced_at` (or `UNDATED`) so that a service's
     newest announcements are read in index order, (service_id, sort_at, announcement_id),
-    without sorting all of them: the repository keeps it in step.
+    without sorting all of them: `tracker.store.announcements` keeps it in step.
     """
 
     __tablename__ = "announcement_services"
@@ -195,7 +195,7 @@ class SessionRow(Base):
     __tablename__ = "sessions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Computed by the repository (code, else video, else title): the get-or-create key.
+    # Computed by `tracker.store.sessions` (code, else video, else title): the get-or-create key.
     natural_key: Mapped[str] = mapped_column(String(600), unique=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), index=True)
     code: Mapped[str | None] = mapped_column(String(50), index=True)
@@ -248,7 +248,7 @@ class AnnouncementRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
 
     event: Mapped[EventRow | None] = relationship()
-    # Read-only: the repository writes `AnnouncementServiceRow` rows itself, with their sort key.
+    # Read-only: `tracker.store.announcements` writes `AnnouncementServiceRow` rows itself, with their sort key.
     services: Mapped[list[ServiceRow]] = relationship(
         secondary="announcement_services", order_by=ServiceRow.id, viewonly=True
     )

@@ -3,8 +3,8 @@
 `tracker announcements`, `show`, `services`, `sessions` and `status` start in a fresh
 process each time, where importing `sqlalchemy.orm` and building the declarative models cost
 more than the query (issue 15). These functions read with Core `select()`s on lightweight
-tables (`tracker.store.tables`) and take either a Core `Connection` or an ORM `Session`: the
-repository re-exports them, so the API, the feeds and the pipeline read the same way.
+tables (`tracker.store.tables`) and take either a Core `Connection` or an ORM `Session`, so
+the API, the feeds and the pipeline read the same way.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def fulltext_condition(session: Reader, query: str) -> ColumnElement[bool] | Non
     """A WHERE condition matching announcements whose title or summary has every word of `query`.
 
     None when the query has no searchable word (only stop words or punctuation): the
-    caller decides what that means (the repository returns no result).
+    caller decides what that means (the query returns no result).
     """
     words = search_words(query)
     if not words:

@@ -2,7 +2,7 @@
 
 Every parameter is checked before the store is asked: an unknown or repeated parameter, a
 bad date, an oversized limit or a foreign cursor is a 400 with a JSON error that says what
-to send instead. Requests only read (GET/HEAD, read-only repository functions).
+to send instead. Requests only read (GET/HEAD, the read functions of `tracker.store.queries`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,16 @@ from urllib.parse import unquote, urlencode
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.items import AnnouncementRecord
-from tracker.store import repository as repo
 from tracker.store.db import unit_of_work
 from tracker.store.names import Resolved, UnknownNameError, resolve_event, resolve_region, resolve_service
+from tracker.store.queries import (
+    announcements_per_month,
+    get_announcement,
+    list_events,
+    list_services,
+    list_sessions,
+    query_announcements,
+)
 from tracker.textutil import DateError, check_range, parse_bound  # DATE_RANGE: for openapi.py
 from tracker.web.responses import Response, json_error, json_response
 
@@ -299,7 +306,7 @@ class Api:
             event = _resolve(session, "event", params.get("event"))
             region = _resolve(session, "region", params.get("region"))
             # One more than asked: tells whether there is a next page without a COUNT.
-            records = repo.query_announcements(
+            records = query_announcements(
                 session,
                 service=service,
                 event=event,
@@ -343,7 +350,7 @@ class Api:
         except DateError as exc:
             raise BadRequest(str(exc), parameter="since") from None
         with unit_of_work(self.factory) as session:
-            counts, undated = repo.announcements_per_month(
+            counts, undated = announcements_per_month(
                 session,
                 service=_resolve(session, "service", params.get("service")),
                 event=_resolve(session, "event", params.get("event")),
@@ -363,7 +370,7 @@ class Api:
         _single(query, ())
         ident = parse_ident(raw)
         with unit_of_work(self.factory) as session:
-            record = repo.get_announcement(session, ident)
+            record = get_announcement(session, ident)
         if record is None:
             return json_error(404, f"no announcement with id or key {str(ident)!r}")
         return json_response(self._record(record))
@@ -374,7 +381,7 @@ class Api:
         if params.get("all", "false") not in {"true", "false"}:
             raise BadRequest("parameter 'all' must be true or false", parameter="all")
         with unit_of_work(self.factory) as session:
-            services = repo.list_services(session, with_counts=True)
+            services = list_services(session, with_counts=True)
         everything = params.get("all") == "true"
         return json_response(
             {
@@ -396,7 +403,7 @@ class Api:
         """GET /api/events: events with their announcement counts and feeds."""
         _single(query, ())
         with unit_of_work(self.factory) as session:
-            events = repo.list_events(session)
+            events = list_events(session)
         return json_response(
             {
                 "items": [
@@ -411,7 +418,7 @@ class Api:
         params = _single(query, ("event", "limit"))
         limit = parse_limit(params.get("limit"), default=MAX_SESSIONS_LIMIT, maximum=MAX_SESSIONS_LIMIT)
         with unit_of_work(self.factory) as session:
-            sessions = repo.list_sessions(session, event=_resolve(session, "event", params.get("event")))
+            sessions = list_sessions(session, event=_resolve(session, "event", params.get("event")))
 
         return json_response(
             {

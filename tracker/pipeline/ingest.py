@@ -1,0 +1,514 @@
+"""Fetch, extract, normalise and store: one source, one document, documents in batches; `tracker extract`'s dry run."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from tracker import link as linking
+from tracker.config import Settings, SourceConfig, SourceKind, data_file
+from tracker.errors import ExtractError, FailureKind, FetchError, TrackerError
+from tracker.extract import completed_from_page, extract
+from tracker.extract.rules import Rules, load_rules
+from tracker.items import Document, NormalizedAnnouncement, RawDocument, SourceStatus
+from tracker.normalize import Taxonomy, dedupe, normalize
+from tracker.normalize.events import DeclaredEvent, detect_event, load_declared_events
+from tracker.pipeline.context import REPORTED, Context, Progress, SourceOutcome
+from tracker.redact import mask_text, mask_url
+from tracker.sources import Fetcher, hosts_of, is_remote
+from tracker.sources.guard import check_document
+from tracker.sources.prefetch import Prefetch
+from tracker.store.announcements import (
+    add_mention,
+    dedupe_candidates,
+    get_or_create_event,
+    keys_mentioned_by,
+    stored_date_and_event,
+    upsert_announcement,
+)
+from tracker.store.db import DiskError, disk_error, is_disk_failure, unit_of_work
+from tracker.store.documents import document_is_current, upsert_document
+from tracker.store.sessions import link_session, upsert_session
+from tracker.store.sources import (
+    get_or_create_source,
+    load_robots,
+    record_fetch_failure,
+    record_fetch_success,
+    save_robots,
+    source_cache,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _document_hash(doc: Document) -> str:
+    """Hash of what was extracted from a document: unchanged hash, nothing to redo."""
+    payload = repr(
+        (doc.title, doc.author, doc.published_at, doc.categories, doc.event, doc.announcements, doc.sessions)
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _event_for(
+    session: Session, *texts: str | None, declared: Sequence[DeclaredEvent] = (), on: datetime | None = None
+) -> tuple[int | None, str | None]:
+    event = detect_event(*texts, declared=declared, on=on)
+    if event is None:
+        return None, None
+    return get_or_create_event(session, event.slug, event.name, event.year), event.slug
+
+
+def ingest_document(
+    ctx: Context,
+    session: Session,
+    doc: Document,
+    *,
+    source: str | None,
+    archive_sha: str | None,
+    declared_event: str | None = None,
+    content_hash: str | None = None,
+) -> Counter[str]:
+    """Store one extracted document with its announcements, sessions and links."""
+    counts: Counter[str] = Counter()
+    doc_id, changed = upsert_document(
+        session,
+        url=doc.url,
+        title=doc.title,
+        author=doc.author,
+        published_at=doc.published_at,
+        content_hash=content_hash or _document_hash(doc),
+        extractor_version=ctx.version,
+        archive_sha=archive_sha,
+        source_name=source,
+        kind=doc.kind,
+        fetched_at=ctx.now,
+    )
+    if not changed:
+        counts["documents_unchanged"] += 1
+        return counts
+    counts["documents_changed"] += 1
+    doc_event = declared_event or doc.event
+
+    session_ids: dict[str, int] = {}
+    session_events: dict[str, str | None] = {}
+    for conf in doc.sessions:
+        event_id, event_slug = _event_for(
+            session,
+            declared_event,
+            conf.event,
+            doc_event,
+            doc.title,
+            declared=ctx.events,
+            on=conf.published_at or doc.published_at,
+        )
+        session_ids[conf.key] = upsert_session(session, conf, event_id=event_id, event_slug=event_slug)
+        session_events[conf.key] = event_slug
+        counts["sessions"] += 1
+
+    normalized = normalize(doc, ctx.taxonomy, now=ctx.now, events=ctx.events, declared_event=declared_event)
+    if len(normalized) == 1:
+        # Only then is the look-up worth its query: a document of several launches keeps its keys.
+        normalized = dedupe.keep_previous_key(normalized, keys_mentioned_by(session, doc_id))
+    in_doc = linking.links_in_document(
+        [(conf.key, conf.title, session_events.get(conf.key)) for conf in doc.sessions],
+        [
+            (
+                na.announcement.title,
+                tuple(s.name for s in na.services),
+                na.announcement.sessions,
+                None,
+                tuple(s.aliases for s in na.services),
+            )
+            for na in normalized
+        ],
+        ctx.settings.link_threshold,
+    )
+    for na, links in zip(normalized, in_doc, strict=True):
+        event_id, _ = _event_for(session, na.event, declared=ctx.events, on=na.announced_at or doc.published_at)
+        na, stored = _own_key(session, na)
+        duplicate = None if stored else _stored_duplicate(ctx, session, na)
+        if duplicate is not None:
+            na = replace(na, key=duplicate)
+            counts["announcements_merged"] += 1
+        ann_id, status = upsert_announcement(session, na, now=ctx.now, event_id=event_id, document_url=doc.url)
+        counts[f"announcements_{status}"] += 1
+        if add_mention(
+            session,
+            ann_id,
+            doc_id,
+            excerpt=na.announcement.excerpt or na.announcement.title,
+            position=na.announcement.position,
+            rule=na.announcement.rule,
+            new_announcement=status == "created",
+        ):
+            counts["mentions"] += 1
+        for key, link in links:
+            if link_session(session, ann_id, session_ids[key], link):
+                counts["links"] += 1
+    return counts
+
+
+def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement) -> str | None:
+    """The key of a stored announcement that is this same launch under other words, if any
+    (for an announcement whose own key is not stored yet)."""
+    if not na.services:
+        return None
+    when = na.announced_at or na.announcement.published_at
+    known = [
+        dedupe.Known(key, title, slugs, announced_at, event)
+        for key, title, slugs, announced_at, event in dedupe_candidates(
+            session, (s.slug for s in na.services), around=when, days=dedupe.MAX_DAYS_APART
+        )
+        if key != na.key
+    ]
+    return dedupe.find_duplicate(na.announcement.title, na.services, when, known, ctx.services_by_slug, event=na.event)
+
+
+def _own_key(session: Session, na: NormalizedAnnouncement) -> tuple[NormalizedAnnouncement, bool]:
+    """The announcement under a key of its own when its key is taken by another launch of the
+    same name (another event, or years apart): the key gets the event's slug or the year.
+    Also says whether its (final) key is stored already."""
+    stored = stored_date_and_event(session, na.key)
+    if stored is None:
+        return na, False
+    if not dedupe.same_key_other_launch(na.announced_at, na.event, *stored):
+        return na, True
+    na = dedupe.own_key(na)
+    return na, stored_date_and_event(session, na.key) is not None
+
+
+def extract_raw(
+    ctx: Context, raw: RawDocument, *, kind: str = SourceKind.AUTO, event: str | None = None, url: str | None = None
+) -> list[Document]:
+    """Extract the documents of fetched bytes with the run's rules (`url`: the public address
+    of a saved file, which the document then is)."""
+    return extract(raw.body, url=url or raw.url, content_type=raw.content_type, kind=kind, rules=ctx.rules, event=event)
+
+
+def process_source(
+    ctx: Context,
+    fetcher: Fetcher,
+    source: SourceConfig,
+    *,
+    progress: Progress | None = None,
+    prefetch: Prefetch | None = None,
+) -> SourceOutcome:
+    """Fetch (or take from `prefetch`), extract and store one source; failures are recorded, never raised."""
+    outcome = SourceOutcome(source.name)
+    with unit_of_work(ctx.factory) as session:
+        get_or_create_source(session, source.name, kind=source.kind, url=source.url)
+        etag, last_modified = source_cache(session, source.name)
+    try:
+        if prefetch is not None and prefetch.has(source.name):
+            raw = prefetch.result(source.name)
+        else:
+            raw = fetcher.fetch(source.url, source=source.name, etag=etag, last_modified=last_modified)
+        if raw.not_modified:
+            outcome.status = SourceStatus.NOT_MODIFIED
+        else:
+            # Hostile XML and a feed source answering with an error page are refused whole;
+            # a charset the server got wrong is corrected.
+            raw = check_document(raw, source.kind)
+            archive_sha = archive(ctx, raw.body)
+            docs = extract_raw(ctx, raw, kind=source.kind, event=source.event, url=source.public_url)
+            if not source.fetch_pages:
+                # Batched: one commit per INGEST_BATCH documents, one savepoint per document.
+                done = ingest_many(
+                    ctx,
+                    (Prepared(doc, archive_sha) for doc in docs),
+                    outcome,
+                    source=source.name,
+                    declared_event=source.event,
+                    progress=progress,
+                    total=len(docs),
+                    stop=ctx.stop,
+                )
+                if not done:
+                    outcome.status = SourceStatus.INTERRUPTED
+                    return outcome
+                docs = []
+            for index, doc in enumerate(docs, 1):
+                if ctx.stop():
+                    # Stopping between documents: the validators are not saved, so the
+                    # next run fetches this source again and stores the rest.
+                    outcome.status = SourceStatus.INTERRUPTED
+                    return outcome
+                # One transaction per document: a bad document loses only itself.
+                try:
+                    doc_hash, doc_sha = None, archive_sha
+                    if source.fetch_pages:
+                        doc, doc_hash, page_sha = with_page(ctx, fetcher, source, doc, outcome.counts)
+                        doc_sha = page_sha or archive_sha
+                    with unit_of_work(ctx.factory) as session:
+                        outcome.counts.update(
+                            ingest_document(
+                                ctx,
+                                session,
+                                doc,
+                                source=source.name,
+                                archive_sha=doc_sha,
+                                declared_event=source.event,
+                                content_hash=doc_hash,
+                            )
+                        )
+                    outcome.documents += 1
+                except DiskError:
+                    raise  # a full or read-only disk fails every later document too: the run ends
+                except TrackerError as exc:
+                    log.warning("%s: document %s failed: %s", source.name, mask_url(doc.url), mask_text(str(exc)))
+                    outcome.counts["documents_failed"] += 1
+                if progress:
+                    progress(source.name, index, len(docs))
+    except (FetchError, ExtractError) as exc:
+        outcome.status = SourceStatus.FAILED
+        outcome.error_kind = getattr(exc, "kind", FailureKind.EXTRACT)
+        # Recorded, printed and logged without the credentials or tokens of any URL in it.
+        outcome.error = mask_text(str(exc))
+        log.error("source %s failed: %s", source.name, outcome.error, extra=REPORTED)
+        with unit_of_work(ctx.factory) as session:
+            record_fetch_failure(
+                session, source.name, at=ctx.now, kind=outcome.error_kind or FailureKind.ERROR, message=outcome.error
+            )
+        return outcome
+    # The cache validators are saved only once the documents are stored, so that an
+    # interrupted run fetches the source again instead of skipping it.
+    with unit_of_work(ctx.factory) as session:
+        record_fetch_success(
+            session, source.name, at=ctx.now, etag=raw.etag, last_modified=raw.last_modified, status=outcome.status
+        )
+    return outcome
+
+
+class StoredRobots:
+    """The fetcher's robots.txt cache, kept in the store between runs."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def load(self, origin: str) -> tuple[bytes, str | None, str | None] | None:
+        """The kept robots.txt of an origin."""
+        with unit_of_work(self.ctx.factory) as session:
+            return load_robots(session, origin)
+
+    def save(self, origin: str, body: bytes, etag: str | None, last_modified: str | None) -> None:
+        """Keep a freshly fetched robots.txt."""
+        with unit_of_work(self.ctx.factory) as session:
+            save_robots(session, origin, body, etag=etag, last_modified=last_modified, at=self.ctx.now)
+
+
+def with_page(
+    ctx: Context, fetcher: Fetcher, source: SourceConfig, item: Document, counts: Counter[str]
+) -> tuple[Document, str | None, str | None]:
+    """A feed item completed from its own page: (document, content hash, archive sha of the page).
+
+    The document keeps the item's hash, so an item unchanged in the feed costs no page fetch on
+    the next run; when the page cannot be fetched, the feed's own content is stored under a hash
+    that differs from the item's, so the page is tried again next time.
+    """
+    item_hash = _document_hash(item)
+    if not is_remote(item.url):
+        return item, None, None
+    with unit_of_work(ctx.factory) as session:
+        if document_is_current(session, item.url, item_hash, ctx.version):
+            return item, item_hash, None
+    try:
+        page = check_document(fetcher.fetch(item.url, source=source.name), "html")
+        page_docs = extract(
+            page.body,
+            url=item.url,
+            content_type=page.content_type,
+            kind=SourceKind.HTML,
+            rules=ctx.rules,
+            event=source.event,
+        )
+    except (FetchError, ExtractError) as exc:
+        log.warning(
+            "%s: page %s not used, keeping the feed's content: %s", source.name, mask_url(item.url), mask_text(str(exc))
+        )
+        counts["pages_failed"] += 1
+        return item, hashlib.sha256(f"feed-only:{item_hash}".encode()).hexdigest(), None
+    counts["pages_fetched"] += 1
+    page_sha = archive(ctx, page.body)
+    if not page_docs:
+        return item, item_hash, page_sha
+    return completed_from_page(item, page_docs[0]), item_hash, page_sha
+
+
+def archive(ctx: Context, body: bytes) -> str:
+    """Archive fetched bytes; a disk that refuses them is a `DiskError` (exit 74) naming the folder."""
+    try:
+        return ctx.archive.put(body)
+    except OSError as exc:
+        raise disk_error(exc, ctx.settings.archive_dir, "archiving a fetched document", "archive_dir") from exc
+
+
+def extract_location(
+    settings: Settings,
+    location: str,
+    *,
+    kind: str = SourceKind.AUTO,
+    event: str | None = None,
+    rules: Rules | None = None,
+) -> dict[str, list[dict[str, object]]]:
+    """Extract, normalise and link one file or URL without a database (`tracker extract`)."""
+    taxonomy = Taxonomy.load(data_file(settings.config_dir, "services.toml").parent)
+    rules = rules or load_rules(data_file(settings.config_dir, "extract.toml"))
+    events = load_declared_events(data_file(settings.config_dir, "events.toml"))
+    allowed = hosts_of([location]) if is_remote(location) else None
+    with Fetcher(settings.http, allowed_hosts=allowed) as fetcher:
+        raw = fetcher.fetch(location, source="extract")
+    docs = extract(raw.body, url=raw.url, content_type=raw.content_type, kind=kind, rules=rules, event=event)
+    announcements: list[dict[str, object]] = []
+    sessions: list[dict[str, object]] = []
+    for doc in docs:
+        event_slug = None
+        detected = detect_event(event, doc.event, doc.title)
+        if detected:
+            event_slug = detected.slug
+        refs = {s.key: (s.url or s.title) for s in doc.sessions}
+        for conf in doc.sessions:
+            sessions.append(
+                {
+                    "key": conf.key,
+                    "title": conf.title,
+                    "kind": conf.kind,
+                    "url": conf.url,
+                    "code": conf.code,
+                    "speakers": list(conf.speakers),
+                    "level": conf.level,
+                    "event": conf.event or (detected.name if detected else None),
+                }
+            )
+        normalized = normalize(doc, taxonomy, events=events, declared_event=event)
+        in_doc = linking.links_in_document(
+            [(s.key, s.title, event_slug) for s in doc.sessions],
+            [
+                (
+                    na.announcement.title,
+                    tuple(s.name for s in na.services),
+                    na.announcement.sessions,
+                    event_slug,
+                    tuple(s.aliases for s in na.services),
+                )
+                for na in normalized
+            ],
+            settings.link_threshold,
+        )
+        for na, links in zip(normalized, in_doc, strict=True):
+            ann = na.announcement
+            announcements.append(
+                {
+                    "title": ann.title,
+                    "services": [s.name for s in na.services],
+                    "summary": ann.summary,
+                    "sessions": [refs[key] for key, _ in links],
+                    "links": [
+                        {"session": refs[key], "method": link.method, "score": link.score, "reason": link.reason}
+                        for key, link in links
+                    ],
+                    "url": na.url,
+                    "announced_at": na.announced_at.isoformat() if na.announced_at else None,
+                    "announced_at_source": na.date_source,
+                    "event": na.event,
+                    "status": ann.status,
+                    "rule": ann.rule,
+                    "marker": ann.marker,
+                    "context": list(ann.context),
+                    "document": doc.url,
+                }
+            )
+    return {"announcements": announcements, "sessions": sessions}
+
+
+# Documents stored per transaction. Each document still gets its own SAVEPOINT, so a bad
+# document loses only itself, but the commit (an fsync on SQLite, a round trip on
+# PostgreSQL) is paid once per batch instead of once per document.
+INGEST_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document ready to store: where its bytes are archived and, optionally, its content hash."""
+
+    doc: Document
+    archive_sha: str | None
+    content_hash: str | None = None
+
+
+def ingest_many(
+    ctx: Context,
+    prepared: Iterable[Prepared],
+    outcome: SourceOutcome,
+    *,
+    source: str,
+    declared_event: str | None,
+    progress: Progress | None = None,
+    total: int | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> bool:
+    """Store documents in batches of INGEST_BATCH, one savepoint each; failures are counted, never raised.
+
+    Returns False when `stop()` asked to stop before every document was stored.
+    """
+    batch: list[Prepared] = []
+    done = 0
+
+    def flush() -> None:
+        nonlocal done
+        stored: list[Counter[str]] = []
+        try:
+            with unit_of_work(ctx.factory) as session:
+                for item in batch:
+                    try:
+                        with session.begin_nested():
+                            counts = ingest_document(
+                                ctx,
+                                session,
+                                item.doc,
+                                source=source,
+                                archive_sha=item.archive_sha,
+                                declared_event=declared_event,
+                                content_hash=item.content_hash,
+                            )
+                    except DiskError:
+                        raise
+                    except (TrackerError, DBAPIError) as exc:
+                        if isinstance(exc, DBAPIError) and is_disk_failure(exc):
+                            raise  # the unit of work turns it into a DiskError: the run ends
+                        log.warning("%s: document %s failed: %s", source, mask_url(item.doc.url), mask_text(str(exc)))
+                        outcome.counts["documents_failed"] += 1
+                        continue
+                    stored.append(counts)
+        except DiskError:
+            raise
+        except TrackerError as exc:
+            # The commit itself failed (database gone, locked too long): the whole batch is lost.
+            log.warning("%s: %d documents failed: %s", source, len(stored), exc)
+            outcome.counts["documents_failed"] += len(stored)
+            stored.clear()
+        for counts in stored:
+            outcome.counts.update(counts)
+            outcome.documents += 1
+        done += len(batch)
+        batch.clear()
+        if progress:
+            progress(source, done, total)
+
+    for item in prepared:
+        if stop is not None and stop():
+            if batch:
+                flush()
+            return False
+        batch.append(item)
+        if len(batch) >= INGEST_BATCH:
+            flush()
+    if batch:
+        flush()
+    return True

@@ -1,0 +1,118 @@
+"""Documents: get-or-create by URL, whether a stored one is current, and the archived bodies to re-extract.
+
+Functions take a session first and never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tracker.redact import strip_controls
+from tracker.store._common import _set, _source_or_placeholder
+from tracker.store.models import DocumentRow, SourceRow
+from tracker.store.queries import _utc
+
+
+def upsert_document(
+    session: Session,
+    *,
+    url: str,
+    title: str,
+    author: str | None,
+    published_at: datetime | None,
+    content_hash: str,
+    extractor_version: str,
+    archive_sha: str | None,
+    source_name: str | None,
+    kind: str,
+    fetched_at: datetime,
+) -> tuple[int, bool]:
+    """Insert or refresh a document by URL; changed = new, or its content or extractor differ."""
+    row = session.scalar(select(DocumentRow).where(DocumentRow.url == url))
+
+    def source_id() -> int | None:
+        # Looked up only when written: an unchanged document costs one query, not two.
+        return _source_or_placeholder(session, source_name).id if source_name else None
+
+    title = strip_controls(title or "")
+    author = strip_controls(author) if author else author
+    if row is None:
+        row = DocumentRow(
+            url=url,
+            title=title or "",
+            author=author,
+            published_at=_utc(published_at),
+            content_hash=content_hash,
+            extractor_version=extractor_version,
+            archive_sha=archive_sha,
+            source_id=source_id(),
+            kind=kind,
+            fetched_at=_utc(fetched_at),
+        )
+        session.add(row)
+        session.flush()
+        return row.id, True
+    if row.content_hash == content_hash and row.extractor_version == extractor_version:
+        # Nothing new: leave the row (and its fetched_at) alone so a re-run writes nothing.
+        return row.id, False
+    _set(row, "title", title or "")
+    _set(row, "author", author)
+    _set(row, "published_at", _utc(published_at))
+    _set(row, "content_hash", content_hash)
+    _set(row, "extractor_version", extractor_version)
+    if archive_sha:
+        _set(row, "archive_sha", archive_sha)
+    if row.source_id is None:
+        row.source_id = source_id()
+    _set(row, "kind", kind)
+    _set(row, "fetched_at", _utc(fetched_at))
+    return row.id, True
+
+
+def document_states(session: Session) -> dict[str, tuple[str, str]]:
+    """Every stored document's URL -> (content hash, extractor version), in one query."""
+    return {
+        url: (content_hash, version)
+        for url, content_hash, version in session.execute(
+            select(DocumentRow.url, DocumentRow.content_hash, DocumentRow.extractor_version)
+        )
+    }
+
+
+def document_is_current(session: Session, url: str, content_hash: str, extractor_version: str) -> bool:
+    """Whether a document is stored with this content hash and extractor version."""
+    row = session.execute(
+        select(DocumentRow.content_hash, DocumentRow.extractor_version).where(DocumentRow.url == url)
+    ).first()
+    return row is not None and row[0] == content_hash and row[1] == extractor_version
+
+
+def archived_bodies(session: Session, sources: Sequence[str] | None = None) -> list[tuple[str, str, str, str, int]]:
+    """(archive sha, source name, source kind, URL, documents) of every archived body, oldest first.
+
+    One row per body and source, not per document: a feed's items share their feed's body,
+    which is extracted once. The URL is the document's when the body holds one document
+    (a page), else the source's (a feed).
+    """
+    stmt = (
+        select(
+            DocumentRow.archive_sha,
+            SourceRow.name,
+            SourceRow.kind,
+            SourceRow.url,
+            func.count(),
+            func.min(DocumentRow.id),
+            func.min(DocumentRow.url),
+        )
+        .join(SourceRow, SourceRow.id == DocumentRow.source_id)
+        .where(DocumentRow.archive_sha.is_not(None))
+        .group_by(DocumentRow.archive_sha, SourceRow.name, SourceRow.kind, SourceRow.url)
+    )
+    if sources:
+        stmt = stmt.where(SourceRow.name.in_(list(sources)))
+    rows = sorted(session.execute(stmt).all(), key=lambda r: r[5])
+    return [(str(r[0]), r[1], r[2], r[6] if r[4] == 1 else (r[3] or r[6]), int(r[4])) for r in rows]

@@ -1,0 +1,256 @@
+"""Conference sessions and their links to announcements: natural keys, get-or-create, link and unlink, linking reads.
+
+Functions take a session first and never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import replace
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.items import ConferenceSession, Link, LinkMethod, SessionKind
+from tracker.normalize.text import public_url
+from tracker.redact import strip_controls
+from tracker.store._common import _set
+from tracker.store.models import (
+    AnnouncementRow,
+    AnnouncementServiceRow,
+    AnnouncementSessionRow,
+    EventRow,
+    ServiceRow,
+    SessionRow,
+)
+from tracker.store.queries import _utc
+from tracker.textutil import slugify
+
+NATURAL_KEY_MAX = 600  # the width of sessions.natural_key
+GENERIC_SESSION_KIND = SessionKind.SESSION
+
+
+def youtube_id(url: str) -> str | None:
+    """The video id of a YouTube URL (watch, youtu.be, embed, shorts, live), else None."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    candidate: str | None = None
+    if host == "youtu.be":
+        candidate = parts.path.strip("/").split("/")[0]
+    elif host.endswith("youtube.com") or host == "youtube-nocookie.com":
+        if parts.path == "/watch":
+            values = parse_qs(parts.query).get("v")
+            candidate = values[0] if values else None
+        else:
+            segments = [s for s in parts.path.split("/") if s]
+            if len(segments) >= 2 and segments[0] in {"embed", "shorts", "live", "v"}:
+                candidate = segments[1]
+    if candidate and re.fullmatch(r"[A-Za-z0-9_-]{6,20}", candidate):
+        return candidate
+    return None
+
+
+def _bounded(key: str) -> str:
+    if len(key) <= NATURAL_KEY_MAX:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: NATURAL_KEY_MAX - len(digest) - 1]}#{digest}"
+
+
+def session_natural_key(s: ConferenceSession, event_slug: str | None) -> str:
+    """The get-or-create key of a session: code, else video, else title (within its event)."""
+    event = event_slug or "-"
+    if s.code and s.code.strip():
+        return _bounded(f"code:{event}:{s.code.strip().upper()}")
+    if s.url and s.url.strip():
+        return _bounded(f"video:{youtube_id(s.url) or s.url.strip()}")
+    title_slug = slugify(s.title) or hashlib.sha256(s.title.encode()).hexdigest()[:16]
+    return _bounded(f"title:{event}:{title_slug}")
+
+
+def _legacy_session_key(s: ConferenceSession, event_slug: str | None) -> str | None:
+    """The title key this session had before slugs joined a word's inner apostrophe or colon, if different.
+
+    Keys written then ("title:e:what-s-new-in-re-invent") are still in existing databases: an
+    upsert finds the row under its old key and moves it to the new one, so nothing is stored twice.
+    """
+    if (s.code and s.code.strip()) or (s.url and s.url.strip()):
+        return None
+    old_slug = slugify(re.sub(r"['’:]", " ", s.title))
+    if not old_slug or old_slug == slugify(s.title):
+        return None
+    return _bounded(f"title:{event_slug or '-'}:{old_slug}")
+
+
+def _find_session(session: Session, s: ConferenceSession, key: str, event_id: int | None) -> SessionRow | None:
+    row = session.scalar(select(SessionRow).where(SessionRow.natural_key == key))
+    if row is not None:
+        return row
+    code = s.code.strip().upper() if s.code and s.code.strip() else None
+    same_event = SessionRow.event_id.is_(None) if event_id is None else SessionRow.event_id == event_id
+    if code:
+        # A row first stored under its video or title and given its code later.
+        row = session.scalar(select(SessionRow).where(SessionRow.code == code, same_event).order_by(SessionRow.id))
+        if row is not None:
+            return row
+    video = public_url(s.url)
+    if video:
+        for candidate in session.scalars(
+            select(SessionRow).where(SessionRow.video_url == video).order_by(SessionRow.id)
+        ):
+            # The same video under another code is another session (e.g. a different event).
+            if code is None or candidate.code in (None, code):
+                return candidate
+    return None
+
+
+def upsert_session(session: Session, s: ConferenceSession, *, event_id: int | None, event_slug: str | None) -> int:
+    """Get-or-create a session by its natural key; later sources only fill empty fields."""
+    key = session_natural_key(s, event_slug)
+    code = s.code.strip().upper() if s.code and s.code.strip() else None
+    # Only a public http(s) link is stored (never javascript: or data:); text without controls.
+    video = public_url(s.url)
+    s = replace(
+        s,
+        title=strip_controls(s.title),
+        speakers=tuple(strip_controls(x) for x in s.speakers),
+        level=strip_controls(s.level) if s.level else s.level,
+        track=strip_controls(s.track) if s.track else s.track,
+        abstract=strip_controls(s.abstract) if s.abstract else s.abstract,
+    )
+    row = _find_session(session, s, key, event_id)
+    legacy = _legacy_session_key(s, event_slug) if row is None else None
+    if legacy is not None:
+        row = session.scalar(select(SessionRow).where(SessionRow.natural_key == legacy))
+        if row is not None:
+            row.natural_key = key  # moved to today's key: found by it from now on
+    if row is None:
+        row = SessionRow(
+            natural_key=key,
+            event_id=event_id,
+            code=code,
+            title=s.title,
+            kind=s.kind or GENERIC_SESSION_KIND,
+            speakers=list(s.speakers),
+            level=s.level,
+            track=s.track,
+            video_url=video,
+            abstract=s.abstract,
+            published_at=_utc(s.published_at),
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+    if not row.title and s.title:
+        row.title = s.title
+    if row.kind == GENERIC_SESSION_KIND and s.kind and s.kind != GENERIC_SESSION_KIND:
+        row.kind = s.kind
+    if not row.speakers and s.speakers:
+        row.speakers = list(s.speakers)
+    for attr, value in (
+        ("event_id", event_id),
+        ("code", code),
+        ("level", s.level),
+        ("track", s.track),
+        ("video_url", video),
+        ("abstract", s.abstract),
+        ("published_at", _utc(s.published_at)),
+    ):
+        if getattr(row, attr) is None and value is not None:
+            setattr(row, attr, value)
+    return row.id
+
+
+def link_session(session: Session, announcement_id: int, session_id: int, link: Link) -> bool:
+    """Insert or update an announcement ↔ session link; True when something changed.
+
+    An existing link is replaced by the same method's new verdict or by a higher score,
+    never by a weaker link of another method (a title match does not undo a structural link).
+    """
+    row = session.get(AnnouncementSessionRow, (announcement_id, session_id))
+    if row is None:
+        session.add(
+            AnnouncementSessionRow(
+                announcement_id=announcement_id,
+                session_id=session_id,
+                method=link.method,
+                score=float(link.score),
+                reason=link.reason,
+            )
+        )
+        session.flush()
+        return True
+    if row.method != link.method and float(link.score) <= row.score:
+        return False
+    changed = _set(row, "method", link.method)
+    changed |= _set(row, "score", float(link.score))
+    changed |= _set(row, "reason", link.reason)
+    return changed
+
+
+def announcements_for_linking(
+    session: Session, event_slug: str | None = None
+) -> list[tuple[int, str, tuple[str, ...], str | None]]:
+    """(id, title, service slugs, event slug) of every announcement, or of one event's."""
+    stmt = (
+        select(AnnouncementRow.id, AnnouncementRow.title, EventRow.slug)
+        .outerjoin(EventRow, EventRow.id == AnnouncementRow.event_id)
+        .order_by(AnnouncementRow.id)
+    )
+    if event_slug is not None:
+        stmt = stmt.where(EventRow.slug == event_slug)
+    rows = session.execute(stmt).all()
+    slugs: dict[int, list[str]] = {}
+    pairs = select(AnnouncementServiceRow.announcement_id, ServiceRow.slug).join(
+        ServiceRow, ServiceRow.id == AnnouncementServiceRow.service_id
+    )
+    if event_slug is not None:
+        pairs = pairs.where(
+            AnnouncementServiceRow.announcement_id.in_(
+                select(AnnouncementRow.id)
+                .join(EventRow, EventRow.id == AnnouncementRow.event_id)
+                .where(EventRow.slug == event_slug)
+            )
+        )
+    for ann_id, slug in session.execute(pairs):
+        slugs.setdefault(ann_id, []).append(slug)
+    return [(r[0], r[1], tuple(sorted(slugs.get(r[0], ()))), r[2]) for r in rows]
+
+
+def title_links_of_event(session: Session, event_slug: str, method: str = LinkMethod.TITLE) -> dict[int, set[int]]:
+    """The stored links of one method from the announcements of an event: announcement id -> session ids."""
+    rows = session.execute(
+        select(AnnouncementSessionRow.announcement_id, AnnouncementSessionRow.session_id)
+        .join(AnnouncementRow, AnnouncementRow.id == AnnouncementSessionRow.announcement_id)
+        .join(EventRow, EventRow.id == AnnouncementRow.event_id)
+        .where(EventRow.slug == event_slug, AnnouncementSessionRow.method == method)
+    ).all()
+    out: dict[int, set[int]] = {}
+    for ann_id, sid in rows:
+        out.setdefault(ann_id, set()).add(sid)
+    return out
+
+
+def unlink_session(session: Session, announcement_id: int, session_id: int) -> bool:
+    """Remove an announcement ↔ session link; True when there was one."""
+    row = session.get(AnnouncementSessionRow, (announcement_id, session_id))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def sessions_for_linking(session: Session) -> list[tuple[int, str, str | None, str | None, str]]:
+    """(id, title, code, event slug, kind) of every session."""
+    rows = session.execute(
+        select(SessionRow.id, SessionRow.title, SessionRow.code, EventRow.slug, SessionRow.kind)
+        .outerjoin(EventRow, EventRow.id == SessionRow.event_id)
+        .order_by(SessionRow.id)
+    ).all()
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
