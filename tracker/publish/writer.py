@@ -17,8 +17,8 @@ import json
 import logging
 import os
 import re
+import secrets
 import stat
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 PRUNABLE_DIRS = ("services", "events", "archive")
 PRUNABLE_SUFFIXES = frozenset({".atom", ".rss", ".json", ".opml"})
 FILE_MODE = 0o644  # feeds are public: a web server running as another user must read them
-# The names `atomic_write` gives its temporary files (tempfile.mkstemp's 8 random characters).
+# The names `atomic_write` gives its temporary files (8 random hex characters).
 TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 # A temporary file older than this is a leftover even when no run lock says so: a write takes
 # milliseconds, the largest feed file well under a minute.
@@ -102,13 +102,15 @@ def _fsync_dir(folder: Path) -> None:
 
 def atomic_write(target: Path, data: bytes) -> None:
     """Replace target with data: temp file in the same folder, fsync, os.replace."""
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
+    # The name is chosen before the file exists and the file is made inside the try: a signal
+    # (SIGTERM raises in the main thread) at any point leaves no temporary file behind.
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fchmod(fh.fileno(), FILE_MODE)  # mkstemp creates 0600
+            os.fchmod(fh.fileno(), FILE_MODE)  # created 0600 until whole
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
