@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.items import AnnouncementRecord, Link, Service, SessionRecord
+from tracker.items import AnnouncementRecord, EventCount, Link, Service, SessionRecord
 from tracker.store.announcements import (
     add_mention,
     feed_groups,
@@ -204,11 +204,11 @@ def test_sources_cache_success_and_failure(factory: sessionmaker[Session]) -> No
         record_fetch_failure(s, "blog", at=NOW + timedelta(hours=1), kind="http", message="HTTP 503")
     with unit_of_work(factory) as s:
         (state,) = list_source_states(s)
-        assert state["url"] == "https://example.com/b.xml"
-        assert state["consecutive_failures"] == 2
-        assert state["last_error"] == "HTTP 503" and state["last_error_kind"] == "http"
-        assert state["last_success_at"] is None
-        assert state["last_attempt_at"] == NOW + timedelta(hours=1)
+        assert state.url == "https://example.com/b.xml"
+        assert state.consecutive_failures == 2
+        assert state.last_error == "HTTP 503" and state.last_error_kind == "http"
+        assert state.last_success_at is None
+        assert state.last_attempt_at == NOW + timedelta(hours=1)
         record_fetch_success(s, "blog", at=NOW + timedelta(days=1), etag='"v1"', last_modified="Mon, 01 Dec 2030")
         assert source_cache(s, "blog") == ('"v1"', "Mon, 01 Dec 2030")
         # A 304 without validators keeps the ones that produced it.
@@ -217,9 +217,9 @@ def test_sources_cache_success_and_failure(factory: sessionmaker[Session]) -> No
         )
     with unit_of_work(factory) as s:
         (state,) = list_source_states(s)
-        assert state["consecutive_failures"] == 0 and state["last_error"] is None
-        assert state["last_status"] == "not-modified"
-        assert state["last_success_at"] == NOW + timedelta(days=2)
+        assert state.consecutive_failures == 0 and state.last_error is None
+        assert state.last_status == "not-modified"
+        assert state.last_success_at == NOW + timedelta(days=2)
         assert source_cache(s, "blog") == ('"v1"', "Mon, 01 Dec 2030")
 
 
@@ -236,7 +236,7 @@ def test_sync_services_upserts_services_and_aliases(factory: sessionmaker[Sessio
     with unit_of_work(factory) as s:
         sync_services(s, (renamed, S3))
     with unit_of_work(factory) as s:
-        services = {svc.slug: svc for svc, _ in list_services(s, with_counts=False)}
+        services = {c.service.slug: c.service for c in list_services(s, with_counts=False)}
         assert services["lambda"].name == "AWS Lambda (renamed)"
         assert services["lambda"].aliases == ("Lambda", "Lambda functions")
         assert set(services) == {"lambda", "s3", "aurora", "redshift"}  # never deleted
@@ -262,8 +262,8 @@ def test_events_get_or_create(factory: sessionmaker[Session]) -> None:
         c = get_or_create_event(s, "summit-paris-2030", "AWS Summit Paris 2030", 2030)
         assert a == b != c
         assert list_events(s) == [
-            ("reinvent-2030", "AWS re:Invent 2030", 0),
-            ("summit-paris-2030", "AWS Summit Paris 2030", 0),
+            EventCount("reinvent-2030", "AWS re:Invent 2030", 0),
+            EventCount("summit-paris-2030", "AWS Summit Paris 2030", 0),
         ]
 
 
@@ -499,11 +499,11 @@ def test_runs_are_recorded_newest_first(factory: sessionmaker[Session]) -> None:
         second = start_run(s, at=NOW + timedelta(days=1))
     with unit_of_work(factory) as s:
         runs = last_runs(s)
-        assert [r["id"] for r in runs] == [second, first]
-        assert runs[0]["status"] == "running" and runs[0]["finished_at"] is None
-        assert runs[1]["counts"] == {"documents": 3}
-        assert runs[1]["outcomes"] == {"blog": {"status": "ok", "documents": 3}}
-        assert runs[1]["finished_at"] == NOW + timedelta(minutes=2)
+        assert [r.id for r in runs] == [second, first]
+        assert runs[0].status == "running" and runs[0].finished_at is None
+        assert runs[1].counts == {"documents": 3}
+        assert runs[1].outcomes == {"blog": {"status": "ok", "documents": 3}}
+        assert runs[1].finished_at == NOW + timedelta(minutes=2)
         assert len(last_runs(s, limit=1)) == 1
         with pytest.raises(LookupError):
             finish_run(s, 9999, at=NOW, status="ok", counts={}, outcomes={})
@@ -664,8 +664,13 @@ def test_listings(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
         services = list_services(s)
         # Equal counts: by display name, case-insensitively (Amazon Aurora ... AWS Lambda).
-        assert [(svc.slug, n) for svc, n in services] == [("aurora", 1), ("redshift", 1), ("s3", 1), ("lambda", 1)]
-        assert list_events(s) == [("reinvent-2030", "AWS re:Invent 2030", 3)]
+        assert [(c.service.slug, c.announcements) for c in services] == [
+            ("aurora", 1),
+            ("redshift", 1),
+            ("s3", 1),
+            ("lambda", 1),
+        ]
+        assert list_events(s) == [EventCount("reinvent-2030", "AWS re:Invent 2030", 3)]
         sessions = list_sessions(s)
         assert [x.code for x in sessions] == ["SVS301", None]
         with pytest.raises(UnknownNameError):
@@ -694,7 +699,12 @@ def test_list_services_orders_by_count(factory: sessionmaker[Session]) -> None:
             upsert_announcement(s, announcement(f"s3-{i}", f"S3 thing {i}", services=(S3,)), now=NOW, event_id=None)
         upsert_announcement(s, announcement("aurora-0", "Aurora thing", services=(AURORA,)), now=NOW, event_id=None)
         ranked = list_services(s)
-    assert [(svc.slug, n) for svc, n in ranked] == [("s3", 3), ("aurora", 1), ("redshift", 0), ("lambda", 0)]
+    assert [(c.service.slug, c.announcements) for c in ranked] == [
+        ("s3", 3),
+        ("aurora", 1),
+        ("redshift", 0),
+        ("lambda", 0),
+    ]
 
 
 def test_reads_return_items_not_orm_objects(factory: sessionmaker[Session]) -> None:
@@ -703,7 +713,7 @@ def test_reads_return_items_not_orm_objects(factory: sessionmaker[Session]) -> N
         records = query_announcements(s)
         sessions = list_sessions(s)
         services = list_services(s)
-    for value in [*records, *sessions, *(svc for svc, _ in services)]:
+    for value in [*records, *sessions, *services, *(c.service for c in services)]:
         assert type(value).__module__ == "tracker.items"
     # Usable after the session is gone.
     assert all(r.services is not None and isinstance(r.sources, tuple) for r in records)

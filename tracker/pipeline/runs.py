@@ -208,8 +208,11 @@ def _feeds_current(ctx: Context, run_id: int) -> bool:
         previous = previous_run(session, run_id)
     if previous is None:
         return False
-    status, counts, finished = previous
-    if not (finished and status in (RunStatus.OK, RunStatus.FAILED) and counts.get("published") == 1):
+    if not (
+        previous.finished
+        and previous.status in (RunStatus.OK, RunStatus.FAILED)
+        and previous.counts.get("published") == 1
+    ):
         return False
     # Last, as it costs a request: the bucket still holds the feeds (not emptied by hand).
     return bucket is None or feeds_present(

@@ -387,14 +387,14 @@ class Api:
             {
                 "items": [
                     {
-                        "slug": s.slug,
-                        "name": s.name,
-                        "category": s.category,
-                        "announcements": n,
-                        "feed": self._feed(f"services/{s.slug}"),
+                        "slug": c.service.slug,
+                        "name": c.service.name,
+                        "category": c.service.category,
+                        "announcements": c.announcements,
+                        "feed": self._feed(f"services/{c.service.slug}"),
                     }
-                    for s, n in services
-                    if n or everything
+                    for c in services
+                    if c.announcements or everything
                 ]
             }
         )
@@ -407,8 +407,13 @@ class Api:
         return json_response(
             {
                 "items": [
-                    {"slug": slug, "name": name, "announcements": n, "feed": self._feed(f"events/{slug}")}
-                    for slug, name, n in events
+                    {
+                        "slug": e.slug,
+                        "name": e.name,
+                        "announcements": e.announcements,
+                        "feed": self._feed(f"events/{e.slug}"),
+                    }
+                    for e in events
                 ]
             }
         )
