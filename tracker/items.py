@@ -174,6 +174,14 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class ServicesNamed:
+    """How much of a text names services: the taxonomy's answer to the extractor's candidate features."""
+
+    services: int  # how many distinct services it names
+    coverage: float  # the share of its words that are service names, 0.0 to 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class NormalizedAnnouncement:
     """An announcement after normalisation: a stable key and its canonical services."""
 
