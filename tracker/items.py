@@ -95,6 +95,23 @@ class RawDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class CachedRobots:
+    """An origin's robots.txt kept between runs, with the validators to ask for it conditionally."""
+
+    body: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheValidators:
+    """The ETag and Last-Modified kept for a source's conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ConferenceSession:
     """A talk at an event: a keynote, a breakout session, an innovation talk."""
 

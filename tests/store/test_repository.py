@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.items import AnnouncementRecord, EventCount, Link, Service, SessionRecord
+from tracker.items import AnnouncementRecord, CachedRobots, CacheValidators, EventCount, Link, Service, SessionRecord
 from tracker.store.announcements import (
     add_mention,
     feed_groups,
@@ -198,8 +198,8 @@ def test_sources_cache_success_and_failure(factory: sessionmaker[Session]) -> No
     with unit_of_work(factory) as s:
         sid = get_or_create_source(s, "blog", kind="feed", url="https://example.com/a.xml")
         assert get_or_create_source(s, "blog", kind="feed", url="https://example.com/b.xml") == sid
-        assert source_cache(s, "blog") == (None, None)
-        assert source_cache(s, "never-seen") == (None, None)
+        assert source_cache(s, "blog") == CacheValidators(None, None)
+        assert source_cache(s, "never-seen") == CacheValidators(None, None)
         record_fetch_failure(s, "blog", at=NOW, kind="timeout", message="timed out after 30 s")
         record_fetch_failure(s, "blog", at=NOW + timedelta(hours=1), kind="http", message="HTTP 503")
     with unit_of_work(factory) as s:
@@ -210,7 +210,7 @@ def test_sources_cache_success_and_failure(factory: sessionmaker[Session]) -> No
         assert state.last_success_at is None
         assert state.last_attempt_at == NOW + timedelta(hours=1)
         record_fetch_success(s, "blog", at=NOW + timedelta(days=1), etag='"v1"', last_modified="Mon, 01 Dec 2030")
-        assert source_cache(s, "blog") == ('"v1"', "Mon, 01 Dec 2030")
+        assert source_cache(s, "blog") == CacheValidators('"v1"', "Mon, 01 Dec 2030")
         # A 304 without validators keeps the ones that produced it.
         record_fetch_success(
             s, "blog", at=NOW + timedelta(days=2), etag=None, last_modified=None, status="not-modified"
@@ -220,7 +220,7 @@ def test_sources_cache_success_and_failure(factory: sessionmaker[Session]) -> No
         assert state.consecutive_failures == 0 and state.last_error is None
         assert state.last_status == "not-modified"
         assert state.last_success_at == NOW + timedelta(days=2)
-        assert source_cache(s, "blog") == ('"v1"', "Mon, 01 Dec 2030")
+        assert source_cache(s, "blog") == CacheValidators('"v1"', "Mon, 01 Dec 2030")
 
 
 # --------------------------------------------------------------------------- services and events
@@ -680,13 +680,14 @@ def test_listings(factory: sessionmaker[Session]) -> None:
             "services": ["aurora", "lambda", "redshift", "s3"],
             "events": ["reinvent-2030"],
         }
-        linking = {row[1]: row for row in announcements_for_linking(s)}
-        assert linking["Aurora zero-ETL integration with Redshift"][2:] == (("aurora", "redshift"), "reinvent-2030")
-        assert linking["A mystery feature nobody can place"][2] == ()
+        linking = {row.title: row for row in announcements_for_linking(s)}
+        aurora = linking["Aurora zero-ETL integration with Redshift"]
+        assert (aurora.service_slugs, aurora.event_slug) == (("aurora", "redshift"), "reinvent-2030")
+        assert linking["A mystery feature nobody can place"].service_slugs == ()
         assert len(announcements_for_linking(s, "reinvent-2030")) == 3
         assert announcements_for_linking(s, "other-event") == []
         for_linking = sessions_for_linking(s)
-        assert [(t, c, e, k) for _, t, c, e, k in for_linking] == [
+        assert [(x.title, x.code, x.event_slug, x.kind) for x in for_linking] == [
             ("Keynote with the CEO", None, "reinvent-2030", "keynote"),
             ("What's new in serverless", "SVS301", "reinvent-2030", "breakout"),
         ]
@@ -745,5 +746,5 @@ def test_robots_are_kept_per_origin(database_url: str) -> None:
         save_robots(session, "https://example.org", b"Disallow: /x\n", etag='"b"', last_modified="x", at=at)
         save_robots(session, "https://other.example", b"", etag=None, last_modified=None, at=at)
     with unit_of_work(factory) as session:
-        assert load_robots(session, "https://example.org") == (b"Disallow: /x\n", '"b"', "x")
-        assert load_robots(session, "https://other.example") == (b"", None, None)
+        assert load_robots(session, "https://example.org") == CachedRobots(b"Disallow: /x\n", '"b"', "x")
+        assert load_robots(session, "https://other.example") == CachedRobots(b"", None, None)

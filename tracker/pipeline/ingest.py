@@ -17,7 +17,7 @@ from tracker.config import Settings, SourceConfig, SourceKind, data_file
 from tracker.errors import ExtractError, FailureKind, FetchError, TrackerError
 from tracker.extract import completed_from_page, extract
 from tracker.extract.rules import Rules, load_rules
-from tracker.items import Document, NormalizedAnnouncement, RawDocument, SourceStatus
+from tracker.items import CachedRobots, Document, NormalizedAnnouncement, RawDocument, SourceStatus
 from tracker.normalize import Taxonomy, dedupe, normalize
 from tracker.normalize.events import DeclaredEvent, detect_event, load_declared_events
 from tracker.pipeline.context import REPORTED, Context, Progress, SourceOutcome
@@ -162,11 +162,9 @@ def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement
         return None
     when = na.announced_at or na.announcement.published_at
     known = [
-        dedupe.Known(key, title, slugs, announced_at, event)
-        for key, title, slugs, announced_at, event in dedupe_candidates(
-            session, (s.slug for s in na.services), around=when, days=dedupe.MAX_DAYS_APART
-        )
-        if key != na.key
+        k
+        for k in dedupe_candidates(session, (s.slug for s in na.services), around=when, days=dedupe.MAX_DAYS_APART)
+        if k.key != na.key
     ]
     return dedupe.find_duplicate(na.announcement.title, na.services, when, known, ctx.services_by_slug, event=na.event)
 
@@ -178,7 +176,7 @@ def _own_key(session: Session, na: NormalizedAnnouncement) -> tuple[NormalizedAn
     stored = stored_date_and_event(session, na.key)
     if stored is None:
         return na, False
-    if not dedupe.same_key_other_launch(na.announced_at, na.event, *stored):
+    if not dedupe.same_key_other_launch(na.announced_at, na.event, stored.announced_at, stored.event):
         return na, True
     na = dedupe.own_key(na)
     return na, stored_date_and_event(session, na.key) is not None
@@ -204,12 +202,14 @@ def process_source(
     outcome = SourceOutcome(source.name)
     with unit_of_work(ctx.factory) as session:
         get_or_create_source(session, source.name, kind=source.kind, url=source.url)
-        etag, last_modified = source_cache(session, source.name)
+        validators = source_cache(session, source.name)
     try:
         if prefetch is not None and prefetch.has(source.name):
             raw = prefetch.result(source.name)
         else:
-            raw = fetcher.fetch(source.url, source=source.name, etag=etag, last_modified=last_modified)
+            raw = fetcher.fetch(
+                source.url, source=source.name, etag=validators.etag, last_modified=validators.last_modified
+            )
         if raw.not_modified:
             outcome.status = SourceStatus.NOT_MODIFIED
         else:
@@ -292,7 +292,7 @@ class StoredRobots:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def load(self, origin: str) -> tuple[bytes, str | None, str | None] | None:
+    def load(self, origin: str) -> CachedRobots | None:
         """The kept robots.txt of an origin."""
         with unit_of_work(self.ctx.factory) as session:
             return load_robots(session, origin)
