@@ -407,6 +407,27 @@ class ServiceCount:
 
 
 @dataclass(frozen=True, slots=True)
+class MonthCount:
+    """How many announcements fall in one calendar month (UTC)."""
+
+    month: str  # "YYYY-MM"
+    announcements: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyCounts:
+    """Announcements per calendar month (UTC), oldest first, months without any left out, and the undated."""
+
+    months: tuple[MonthCount, ...]
+    undated: int
+
+    @property
+    def total(self) -> int:
+        """Every announcement counted, dated or not."""
+        return sum(m.announcements for m in self.months) + self.undated
+
+
+@dataclass(frozen=True, slots=True)
 class EventCount:
     """A stored event and how many announcements it has."""
 

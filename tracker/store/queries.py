@@ -21,6 +21,8 @@ from tracker.items import (
     AnnouncementRecord,
     EventCount,
     Link,
+    MonthCount,
+    MonthlyCounts,
     RunRecord,
     Service,
     ServiceCount,
@@ -509,10 +511,9 @@ def announcements_per_month(
     search: str | None = None,
     session_code: str | None = None,
     region: str | Resolved | None = None,
-) -> tuple[list[tuple[str, int]], int]:
+) -> MonthlyCounts:
     """How many of the announcements `query_announcements` gives for these filters fall in each
-    calendar month (UTC): ("YYYY-MM", count) oldest first, months without any left out; and how
-    many have no date."""
+    calendar month (UTC), oldest first, months without any left out; and how many have no date."""
     found = _filters(
         session,
         service=service,
@@ -524,7 +525,7 @@ def announcements_per_month(
         region=region,
     )
     if found is None:
-        return [], 0
+        return MonthlyCounts((), 0)
     service_ids, conditions = found
     if dialect_name(session) == "postgresql":
         month: ColumnElement[Any] = func.to_char(func.timezone("UTC", ANNOUNCEMENTS.c.announced_at), "YYYY-MM")
@@ -537,7 +538,7 @@ def announcements_per_month(
     rows = session.execute(select(months.c.month, func.count()).group_by(months.c.month)).all()
     dated = sorted((str(m), int(n)) for m, n in rows if m is not None)
     undated = sum(int(n) for m, n in rows if m is None)
-    return dated, undated
+    return MonthlyCounts(tuple(MonthCount(m, n) for m, n in dated), undated)
 
 
 def _newest_of_service(
