@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.items import AnnouncementRecord, CachedRobots, CacheValidators, EventCount, Link, Service, SessionRecord
 from tracker.store.announcements import (
+    UpsertedAnnouncement,
     add_mention,
     feed_groups,
     get_or_create_event,
@@ -18,7 +19,7 @@ from tracker.store.announcements import (
     upsert_announcement,
 )
 from tracker.store.db import unit_of_work
-from tracker.store.documents import upsert_document
+from tracker.store.documents import UpsertedDocument, upsert_document
 from tracker.store.models import (
     AnnouncementRow,
     AnnouncementSessionRow,
@@ -85,7 +86,7 @@ def _ingest(factory: sessionmaker[Session]) -> dict[str, int]:
         get_or_create_source(s, "recaps", kind="recap", url="https://dev.example.org/feed.xml")
         event_id = get_or_create_event(s, "reinvent-2030", "AWS re:Invent 2030", 2030)
 
-        doc_wn, _ = upsert_document(
+        doc_wn = upsert_document(
             s,
             url=WHATS_NEW,
             title="Lambda durable timers",
@@ -98,7 +99,7 @@ def _ingest(factory: sessionmaker[Session]) -> dict[str, int]:
             kind="whats-new",
             fetched_at=NOW,
         )
-        doc_recap, _ = upsert_document(
+        doc_recap = upsert_document(
             s,
             url=RECAP,
             title="re:Invent 2030 recap",
@@ -136,8 +137,9 @@ def _ingest(factory: sessionmaker[Session]) -> dict[str, int]:
             status="ga",
         )
         orphan = announcement("mystery-feature", "A mystery feature nobody can place", at=None)
-        for na, doc in ((first, doc_wn), (second, doc_recap), (zero_etl, doc_recap), (orphan, doc_recap)):
-            ann_id, status = upsert_announcement(s, na, now=NOW, event_id=event_id)
+        for na, doc in ((first, doc_wn.id), (second, doc_recap.id), (zero_etl, doc_recap.id), (orphan, doc_recap.id)):
+            upserted = upsert_announcement(s, na, now=NOW, event_id=event_id)
+            ann_id, status = upserted.id, upserted.status
             counts[status] = counts.get(status, 0) + 1
             add_mention(s, ann_id, doc, excerpt=na.announcement.title, position=0, rule="test")
         keynote = upsert_session(
@@ -285,12 +287,17 @@ def test_upsert_document_reports_changes(factory: sessionmaker[Session]) -> None
     )
     with unit_of_work(factory) as s:
         get_or_create_source(s, "blog", kind="feed", url="https://example.com/feed")
-        doc_id, changed = upsert_document(s, **args)  # type: ignore[arg-type]
+        stored_doc = upsert_document(s, **args)  # type: ignore[arg-type]
+        doc_id, changed = stored_doc.id, stored_doc.changed
         assert changed
-        assert upsert_document(s, **{**args, "fetched_at": NOW + timedelta(days=1)}) == (doc_id, False)  # type: ignore[arg-type]
-        assert upsert_document(s, **{**args, "content_hash": "h2"}) == (doc_id, True)  # type: ignore[arg-type]
-        assert upsert_document(s, **{**args, "content_hash": "h2", "extractor_version": "2"}) == (doc_id, True)  # type: ignore[arg-type]
-        assert upsert_document(s, **{**args, "content_hash": "h2", "extractor_version": "2"}) == (doc_id, False)  # type: ignore[arg-type]
+        assert upsert_document(s, **{**args, "fetched_at": NOW + timedelta(days=1)}) == UpsertedDocument(doc_id, False)  # type: ignore[arg-type]
+        assert upsert_document(s, **{**args, "content_hash": "h2"}) == UpsertedDocument(doc_id, True)  # type: ignore[arg-type]
+        assert upsert_document(s, **{**args, "content_hash": "h2", "extractor_version": "2"}) == UpsertedDocument(
+            doc_id, True
+        )  # type: ignore[arg-type]
+        assert upsert_document(s, **{**args, "content_hash": "h2", "extractor_version": "2"}) == UpsertedDocument(
+            doc_id, False
+        )  # type: ignore[arg-type]
     with unit_of_work(factory) as s:
         row = s.scalars(select(DocumentRow)).one()
         assert (row.content_hash, row.extractor_version) == ("h2", "2")
@@ -305,14 +312,17 @@ def test_update_changes_updated_at_but_never_key_or_id(factory: sessionmaker[Ses
     na = announcement("k1", "Amazon S3 adds widgets", summary="Widgets.", url=WHATS_NEW, at=NOW, services=(S3,))
     with unit_of_work(factory) as s:
         sync_services(s, TAXONOMY)
-        ann_id, status = upsert_announcement(s, na, now=NOW, event_id=None)
+        upserted = upsert_announcement(s, na, now=NOW, event_id=None)
+        ann_id, status = upserted.id, upserted.status
         assert status == "created"
     with unit_of_work(factory) as s:
-        assert upsert_announcement(s, na, now=NOW + timedelta(hours=1), event_id=None) == (ann_id, "unchanged")
+        assert upsert_announcement(s, na, now=NOW + timedelta(hours=1), event_id=None) == UpsertedAnnouncement(
+            ann_id, "unchanged"
+        )
     later = NOW + timedelta(days=1)
     edited = replace(na, announcement=replace(na.announcement, title="Amazon S3 adds blue widgets"))
     with unit_of_work(factory) as s:
-        assert upsert_announcement(s, edited, now=later, event_id=None) == (ann_id, "updated")
+        assert upsert_announcement(s, edited, now=later, event_id=None) == UpsertedAnnouncement(ann_id, "updated")
     with unit_of_work(factory) as s:
         record = get_announcement(s, ann_id)
         assert record is not None
@@ -336,12 +346,12 @@ def test_merge_keeps_earliest_date_unions_services_and_does_not_flip_flop(factor
     with unit_of_work(factory) as s:
         sync_services(s, TAXONOMY)
         # The recap is seen first, then What's New takes over the published fields.
-        ann_id, _ = upsert_announcement(s, recap, now=NOW, event_id=None)
-        assert upsert_announcement(s, wn, now=NOW, event_id=None)[1] == "updated"
+        ann_id = upsert_announcement(s, recap, now=NOW, event_id=None).id
+        assert upsert_announcement(s, wn, now=NOW, event_id=None).status == "updated"
     for _ in range(2):
         with unit_of_work(factory) as s:
-            assert upsert_announcement(s, recap, now=NOW, event_id=None)[1] == "unchanged"
-            assert upsert_announcement(s, wn, now=NOW, event_id=None)[1] == "unchanged"
+            assert upsert_announcement(s, recap, now=NOW, event_id=None).status == "unchanged"
+            assert upsert_announcement(s, wn, now=NOW, event_id=None).status == "unchanged"
     with unit_of_work(factory) as s:
         record = get_announcement(s, "k")
     assert record is not None and record.id == ann_id
@@ -357,7 +367,7 @@ def test_a_lesser_source_only_fills_empty_fields(factory: sessionmaker[Session])
     with unit_of_work(factory) as s:
         upsert_announcement(s, first, now=NOW, event_id=None)
         event_id = get_or_create_event(s, "reinvent-2030", "AWS re:Invent 2030", 2030)
-        assert upsert_announcement(s, other, now=NOW, event_id=event_id)[1] == "updated"
+        assert upsert_announcement(s, other, now=NOW, event_id=event_id).status == "updated"
         record = get_announcement(s, "k")
     assert record is not None
     assert (record.title, record.summary, record.url, record.status) == (
@@ -382,8 +392,8 @@ def test_unknown_service_slug_is_created(factory: sessionmaker[Session]) -> None
 
 def test_mentions_are_added_once(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
-        ann_id, _ = upsert_announcement(s, announcement("k", "T"), now=NOW, event_id=None)
-        doc_id, _ = upsert_document(
+        ann_id = upsert_announcement(s, announcement("k", "T"), now=NOW, event_id=None).id
+        doc_id = upsert_document(
             s,
             url=RECAP,
             title="",
@@ -395,7 +405,7 @@ def test_mentions_are_added_once(factory: sessionmaker[Session]) -> None:
             source_name=None,
             kind="recap",
             fetched_at=NOW,
-        )
+        ).id
         assert add_mention(s, ann_id, doc_id, excerpt="T in a list", position=3, rule="marker") is True
         assert add_mention(s, ann_id, doc_id, excerpt="T in a list", position=3, rule="marker") is False
         assert add_mention(s, ann_id, doc_id, excerpt="T in a new list", position=4, rule="marker") is False
@@ -466,7 +476,7 @@ def test_upsert_session_is_get_or_create_and_fills_gaps(factory: sessionmaker[Se
 
 def test_link_session_inserts_updates_and_keeps_the_stronger_link(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
-        ann_id, _ = upsert_announcement(s, announcement("k", "T"), now=NOW, event_id=None)
+        ann_id = upsert_announcement(s, announcement("k", "T"), now=NOW, event_id=None).id
         sid = upsert_session(s, conf_session("S", code="ABC101"), event_id=None, event_slug=None)
         assert link_session(s, ann_id, sid, Link("structural", 0.9, "under the heading")) is True
         assert link_session(s, ann_id, sid, Link("structural", 0.9, "under the heading")) is False
@@ -582,7 +592,7 @@ def test_queries_do_not_issue_a_query_per_row(factory: sessionmaker[Session]) ->
     def count_selects(n: int) -> int:
         with unit_of_work(factory) as s:
             for i in range(n):
-                ann_id, _ = upsert_announcement(
+                upsert_announcement(
                     s, announcement(f"extra-{n}-{i}", f"Extra {i}", services=(S3, AURORA)), now=NOW, event_id=None
                 )
         statements: list[str] = []
@@ -654,7 +664,7 @@ def test_a_page_that_links_the_launch_does_not_own_its_summary(factory: sessionm
             statuses = []
             for _ in range(3):
                 for na, page in order:
-                    statuses.append(upsert_announcement(s, na, now=NOW, event_id=None, document_url=page)[1])
+                    statuses.append(upsert_announcement(s, na, now=NOW, event_id=None, document_url=page).status)
             assert statuses.count("updated") <= 1 and statuses[2:] == ["unchanged"] * 4
             assert query_announcements(s)[0].summary == "The item's own text."
 

@@ -77,7 +77,7 @@ def ingest_document(
 ) -> Counter[str]:
     """Store one extracted document with its announcements, sessions and links."""
     counts: Counter[str] = Counter()
-    doc_id, changed = upsert_document(
+    stored_doc = upsert_document(
         session,
         url=doc.url,
         title=doc.title,
@@ -90,7 +90,8 @@ def ingest_document(
         kind=doc.kind,
         fetched_at=ctx.now,
     )
-    if not changed:
+    doc_id = stored_doc.id
+    if not stored_doc.changed:
         counts["documents_unchanged"] += 1
         return counts
     counts["documents_changed"] += 1
@@ -137,7 +138,8 @@ def ingest_document(
         if duplicate is not None:
             na = replace(na, key=duplicate)
             counts["announcements_merged"] += 1
-        ann_id, status = upsert_announcement(session, na, now=ctx.now, event_id=event_id, document_url=doc.url)
+        upserted = upsert_announcement(session, na, now=ctx.now, event_id=event_id, document_url=doc.url)
+        ann_id, status = upserted.id, upserted.status
         counts[f"announcements_{status}"] += 1
         if add_mention(
             session,

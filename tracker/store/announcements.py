@@ -199,6 +199,14 @@ def _published_hash(row: AnnouncementRow, service_slugs: Iterable[str]) -> str:
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class UpsertedAnnouncement:
+    """A stored announcement's id and what storing it did."""
+
+    id: int
+    status: str  # "created", "updated" (merged into the stored one with changes) or "unchanged"
+
+
 def upsert_announcement(
     session: Session,
     na: NormalizedAnnouncement,
@@ -206,8 +214,8 @@ def upsert_announcement(
     now: datetime,
     event_id: int | None,
     document_url: str | None = None,
-) -> tuple[int, str]:
-    """Get-or-create by key and merge (see the module docstring); returns (id, created|updated|unchanged).
+) -> UpsertedAnnouncement:
+    """Get-or-create by key and merge (see the module docstring): its id and what storing it did.
 
     `document_url` is the URL of the mentioning document (None: the mention is taken as
     coming from the document at the announcement's own URL).
@@ -242,7 +250,7 @@ def upsert_announcement(
         session.flush()
         _link_services(session, row.id, [s.id for s in services], announced_at)
         _link_regions(session, row.id, na.regions)
-        return row.id, "created"
+        return UpsertedAnnouncement(row.id, "created")
 
     same_owner = url is not None and url == row.url and document_url in (None, url)
     takes_over = url_rank(url) > url_rank(row.url)
@@ -288,11 +296,11 @@ def upsert_announcement(
 
     digest = _published_hash(row, have)
     if digest == row.content_hash:
-        return row.id, "unchanged"
+        return UpsertedAnnouncement(row.id, "unchanged")
     row.content_hash = digest
     row.updated_at = now
     session.flush()
-    return row.id, "updated"
+    return UpsertedAnnouncement(row.id, "updated")
 
 
 def _link_services(

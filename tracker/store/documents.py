@@ -19,6 +19,14 @@ from tracker.store.queries import _utc
 
 
 @dataclass(frozen=True, slots=True)
+class UpsertedDocument:
+    """A stored document's id, and whether storing it changed it (new, other content or extractor)."""
+
+    id: int
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentState:
     """What a stored document was extracted from and by: whether re-extraction changes it."""
 
@@ -50,7 +58,7 @@ def upsert_document(
     source_name: str | None,
     kind: str,
     fetched_at: datetime,
-) -> tuple[int, bool]:
+) -> UpsertedDocument:
     """Insert or refresh a document by URL; changed = new, or its content or extractor differ."""
     row = session.scalar(select(DocumentRow).where(DocumentRow.url == url))
 
@@ -75,10 +83,10 @@ def upsert_document(
         )
         session.add(row)
         session.flush()
-        return row.id, True
+        return UpsertedDocument(row.id, changed=True)
     if row.content_hash == content_hash and row.extractor_version == extractor_version:
         # Nothing new: leave the row (and its fetched_at) alone so a re-run writes nothing.
-        return row.id, False
+        return UpsertedDocument(row.id, changed=False)
     _set(row, "title", title or "")
     _set(row, "author", author)
     _set(row, "published_at", _utc(published_at))
@@ -90,7 +98,7 @@ def upsert_document(
         row.source_id = source_id()
     _set(row, "kind", kind)
     _set(row, "fetched_at", _utc(fetched_at))
-    return row.id, True
+    return UpsertedDocument(row.id, changed=True)
 
 
 def document_states(session: Session) -> dict[str, DocumentState]:
