@@ -151,8 +151,8 @@ def ingest_document(
             new_announcement=status == "created",
         ):
             counts["mentions"] += 1
-        for key, link in links:
-            if link_session(session, ann_id, session_ids[key], link):
+        for match in links:
+            if link_session(session, ann_id, session_ids[match.session], match.link):
                 counts["links"] += 1
     return counts
 
@@ -410,10 +410,15 @@ def extract_location(
                     "title": ann.title,
                     "services": [s.name for s in na.services],
                     "summary": ann.summary,
-                    "sessions": [refs[key] for key, _ in links],
+                    "sessions": [refs[match.session] for match in links],
                     "links": [
-                        {"session": refs[key], "method": link.method, "score": link.score, "reason": link.reason}
-                        for key, link in links
+                        {
+                            "session": refs[match.session],
+                            "method": match.link.method,
+                            "score": match.link.score,
+                            "reason": match.link.reason,
+                        }
+                        for match in links
                     ],
                     "url": na.url,
                     "announced_at": na.announced_at.isoformat() if na.announced_at else None,

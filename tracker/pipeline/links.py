@@ -36,9 +36,9 @@ def link_across_documents(ctx: Context) -> int:
                     stored_ann.title, tuple(s.name for s in known), event_slug, tuple(s.aliases for s in known)
                 )
                 made = set()
-                for sid, link in index.links(ann, threshold):
-                    made.add(int(sid))
-                    created += link_session(session, ann_id, int(sid), link)
+                for match in index.links(ann, threshold):
+                    made.add(int(match.session))
+                    created += link_session(session, ann_id, int(match.session), match.link)
                 # A title link that no longer reaches the threshold (raised, or a better scorer)
                 # goes, unless its own document's sessions still justify it.
                 for sid in linking.stale_title_links(ann, stored.get(ann_id, set()) - made, titles, threshold):
