@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tracker.link import Candidate, best_links, links_in_document, score_title_match
+from tracker.link import (
+    Candidate,
+    DocumentLaunch,
+    DocumentSession,
+    best_links,
+    links_in_document,
+    score_title_match,
+)
 
 THRESHOLD = 0.6
 
@@ -53,11 +60,14 @@ def test_best_links_orders_and_filters() -> None:
 
 
 def test_links_in_document_structural_first_then_titles() -> None:
-    sessions = [("k1", "Jane Doe - VP Storage", "ev"), ("b1", "Introducing Frobnicator Serverless", "ev")]
+    sessions = [
+        DocumentSession("k1", "Jane Doe - VP Storage", "ev"),
+        DocumentSession("b1", "Introducing Frobnicator Serverless", "ev"),
+    ]
     anns = [
-        ("Frobnicator Serverless", ("Amazon Frobnicator",), ("k1",), "ev"),
-        ("Unrelated thing", (), ("k1",), "ev"),
-        ("Orphan launch", (), (), "ev"),
+        DocumentLaunch("Frobnicator Serverless", ("Amazon Frobnicator",), ("k1",), "ev"),
+        DocumentLaunch("Unrelated thing", (), ("k1",), "ev"),
+        DocumentLaunch("Orphan launch", (), (), "ev"),
     ]
     result = links_in_document(sessions, anns, THRESHOLD)
     assert [(m.session, m.link.method) for m in result[0]] == [("k1", "structural"), ("b1", "title")]

@@ -118,14 +118,13 @@ def ingest_document(
         # Only then is the look-up worth its query: a document of several launches keeps its keys.
         normalized = dedupe.keep_previous_key(normalized, keys_mentioned_by(session, doc_id))
     in_doc = linking.links_in_document(
-        [(conf.key, conf.title, session_events.get(conf.key)) for conf in doc.sessions],
+        [linking.DocumentSession(conf.key, conf.title, session_events.get(conf.key)) for conf in doc.sessions],
         [
-            (
-                na.announcement.title,
-                tuple(s.name for s in na.services),
-                na.announcement.sessions,
-                None,
-                tuple(s.aliases for s in na.services),
+            linking.DocumentLaunch(
+                title=na.announcement.title,
+                services=tuple(s.name for s in na.services),
+                sessions=na.announcement.sessions,
+                aliases=tuple(s.aliases for s in na.services),
             )
             for na in normalized
         ],
@@ -390,14 +389,14 @@ def extract_location(
             )
         normalized = normalize(doc, taxonomy, events=events, declared_event=event)
         in_doc = linking.links_in_document(
-            [(s.key, s.title, event_slug) for s in doc.sessions],
+            [linking.DocumentSession(s.key, s.title, event_slug) for s in doc.sessions],
             [
-                (
-                    na.announcement.title,
-                    tuple(s.name for s in na.services),
-                    na.announcement.sessions,
-                    event_slug,
-                    tuple(s.aliases for s in na.services),
+                linking.DocumentLaunch(
+                    title=na.announcement.title,
+                    services=tuple(s.name for s in na.services),
+                    sessions=na.announcement.sessions,
+                    event=event_slug,
+                    aliases=tuple(s.aliases for s in na.services),
                 )
                 for na in normalized
             ],
