@@ -56,7 +56,7 @@ def _runs_by_slot(world: World) -> dict[datetime | None, list[str]]:
         runs = last_runs(session, limit=100_000)
     by_slot: dict[datetime | None, list[str]] = defaultdict(list)
     for run in reversed(runs):  # oldest first
-        by_slot[run["slot"]].append(str(run["status"]))  # type: ignore[index]
+        by_slot[run.slot].append(str(run.status))
     return dict(by_slot)
 
 

@@ -474,7 +474,11 @@ def cmd_services(args: argparse.Namespace, settings: Settings) -> int:
             rows = [_record_json(r) for r in records]
         else:
             services = queries.list_services(session, with_counts=True)
-            rows = [{"slug": s.slug, "name": s.name, "announcements": n} for s, n in services if n or args.all]
+            rows = [
+                {"slug": c.service.slug, "name": c.service.name, "announcements": c.announcements}
+                for c in services
+                if c.announcements or args.all
+            ]
     if args.format == "json":
         _dump_json(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -671,11 +675,16 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.textutil import plural
 
     with reading(open_engine(settings.database_url)) as session:
-        stored: list[dict[str, Any]] = queries.list_source_states(session)
-        runs: list[dict[str, Any]] = queries.last_runs(session, limit=5)
+        stored = [state.as_dict() for state in queries.list_source_states(session)]
+        runs = queries.last_runs(session, limit=5)
     states, hidden = _status_sources(stored, settings, show_all=args.all, now=datetime.now(UTC))
     if args.format == "json":
-        _dump_json({"sources": states, "runs": runs, "sources_not_shown": hidden}, sys.stdout, indent=2, default=str)
+        _dump_json(
+            {"sources": states, "runs": [r.as_dict() for r in runs], "sources_not_shown": hidden},
+            sys.stdout,
+            indent=2,
+            default=str,
+        )
         print()
         return 0
     _table(
@@ -702,26 +711,22 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         )
     print()
 
-    def failed_sources(run: dict[str, Any]) -> str:
-        outcomes = run.get("outcomes") or {}
-        return ", ".join(sorted(n for n, o in outcomes.items() if isinstance(o, dict) and o.get("status") == "failed"))
-
     # A run still "running" that holds no lock was killed (SIGKILL, power loss): any other end,
     # an error or a signal, is recorded as "failed" with its reason. The next run redoes its work.
     _table(
         ["run", "started", "finished", "status", "documents", "new", "updated", "sessions", "failed sources", "error"],
         [
             [
-                str(r.get("id")),
-                str(r.get("started_at"))[:19],
-                str(r.get("finished_at") or "-")[:19],
-                str(r.get("status")),
-                str((r.get("counts") or {}).get("documents", 0)),
-                str((r.get("counts") or {}).get("announcements_created", 0)),
-                str((r.get("counts") or {}).get("announcements_updated", 0)),
-                str((r.get("counts") or {}).get("sessions", 0)),
-                _shorten(failed_sources(r), 40),
-                _shorten(str(r.get("error") or ""), 70),
+                str(r.id),
+                str(r.started_at)[:19],
+                str(r.finished_at or "-")[:19],
+                str(r.status),
+                str(r.counts.get("documents", 0)),
+                str(r.counts.get("announcements_created", 0)),
+                str(r.counts.get("announcements_updated", 0)),
+                str(r.counts.get("sessions", 0)),
+                _shorten(", ".join(r.failed_sources()), 40),
+                _shorten(str(r.error or ""), 70),
             ]
             for r in runs
         ],

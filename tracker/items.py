@@ -7,7 +7,7 @@ normaliser enriches them, the store persists them and the publishers read them b
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -95,6 +95,23 @@ class RawDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class CachedRobots:
+    """An origin's robots.txt kept between runs, with the validators to ask for it conditionally."""
+
+    body: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheValidators:
+    """The ETag and Last-Modified kept for a source's conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ConferenceSession:
     """A talk at an event: a keynote, a breakout session, an innovation talk."""
 
@@ -171,6 +188,14 @@ class Link:
     method: str  # a LinkMethod
     score: float
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServicesNamed:
+    """How much of a text names services: the taxonomy's answer to the extractor's candidate features."""
+
+    services: int  # how many distinct services it names
+    coverage: float  # the share of its words that are service names, 0.0 to 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,3 +312,125 @@ def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+# --------------------------------------------------------------------------- what the read path returns
+# Records of the store's reads that are not announcements or sessions: `tracker status`,
+# `tracker services` and the API's lists. Their as_dict() is the exact JSON they had as dicts.
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A stored source with its cache validators, last success, last error and failure count."""
+
+    id: int
+    name: str
+    kind: str
+    url: str | None  # masked: no credentials
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: str | None = None  # a SourceStatus
+    last_error: str | None = None  # masked
+    last_error_kind: str | None = None
+    last_success_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    consecutive_failures: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, datetimes kept: the shape of a source in `status --format json`."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "url": self.url,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "last_error_kind": self.last_error_kind,
+            "last_success_at": self.last_success_at,
+            "last_attempt_at": self.last_attempt_at,
+            "consecutive_failures": self.consecutive_failures,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A stored run: when, how it ended, its counts and each source's outcome."""
+
+    id: int
+    started_at: datetime | None
+    finished_at: datetime | None = None
+    status: str = RunStatus.RUNNING  # a RunStatus
+    counts: dict[str, Any] = field(default_factory=dict)
+    outcomes: dict[str, Any] = field(default_factory=dict)  # source name -> its outcome, errors masked
+    error: str | None = None  # masked
+    slot: datetime | None = None  # the scheduled slot it ran for, if any
+
+    def failed_sources(self) -> list[str]:
+        """The names of the sources that failed in this run, sorted."""
+        return sorted(
+            name
+            for name, outcome in self.outcomes.items()
+            if isinstance(outcome, dict) and outcome.get("status") == SourceStatus.FAILED
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, datetimes kept: the shape of a run in `status --format json`."""
+        return {
+            "id": self.id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "status": self.status,
+            "counts": dict(self.counts),
+            "outcomes": dict(self.outcomes),
+            "error": self.error,
+            "slot": self.slot,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousRun:
+    """How the run recorded before another one ended: what decides whether feeds need republishing."""
+
+    status: str  # a RunStatus
+    counts: dict[str, int]
+    finished: bool  # it recorded its end (a killed run did not)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCount:
+    """A service and how many stored announcements it has."""
+
+    service: Service
+    announcements: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthCount:
+    """How many announcements fall in one calendar month (UTC)."""
+
+    month: str  # "YYYY-MM"
+    announcements: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyCounts:
+    """Announcements per calendar month (UTC), oldest first, months without any left out, and the undated."""
+
+    months: tuple[MonthCount, ...]
+    undated: int
+
+    @property
+    def total(self) -> int:
+        """Every announcement counted, dated or not."""
+        return sum(m.announcements for m in self.months) + self.undated
+
+
+@dataclass(frozen=True, slots=True)
+class EventCount:
+    """A stored event and how many announcements it has."""
+
+    slug: str
+    name: str
+    announcements: int

@@ -442,7 +442,7 @@ def queries(args: dict[str, Any]) -> dict[str, Any]:
             .group_by(ServiceRow.name)
             .order_by(func.count().desc())
         ).all()
-        events = [name for _slug, name, n in list_events(session) if n]
+        events = [e.name for e in list_events(session) if e.announcements]
     # The most announced services, a middle one and the rarest: plans differ with selectivity.
     names = [r[0] for r in ranked]
     services = names[:5] + names[len(names) // 2 : len(names) // 2 + 3] + names[-2:]

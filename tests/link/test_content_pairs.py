@@ -91,7 +91,7 @@ def test_content_link_precision_and_recall(corpus: Path, matching: str) -> None:
             event=event,
             aliases=tuple(s.aliases for s in services),
         )
-        linked = bool(keys & {key for key, _ in index.links(launch, threshold)})
+        linked = bool(keys & {match.session for match in index.links(launch, threshold)})
         if linked and pair["label"]:
             tp += 1
         elif linked:

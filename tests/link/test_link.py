@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tracker.link import Candidate, best_links, links_in_document, score_title_match
+from tracker.link import (
+    Candidate,
+    DocumentLaunch,
+    DocumentSession,
+    best_links,
+    links_in_document,
+    score_title_match,
+)
 
 THRESHOLD = 0.6
 
@@ -49,19 +56,22 @@ def test_best_links_orders_and_filters() -> None:
         ("c", Candidate("What's new in Amazon S3", (), None)),
     ]
     links = best_links(ann, sessions, THRESHOLD)
-    assert [key for key, _ in links] == ["b"]
+    assert [match.session for match in links] == ["b"]
 
 
 def test_links_in_document_structural_first_then_titles() -> None:
-    sessions = [("k1", "Jane Doe - VP Storage", "ev"), ("b1", "Introducing Frobnicator Serverless", "ev")]
+    sessions = [
+        DocumentSession("k1", "Jane Doe - VP Storage", "ev"),
+        DocumentSession("b1", "Introducing Frobnicator Serverless", "ev"),
+    ]
     anns = [
-        ("Frobnicator Serverless", ("Amazon Frobnicator",), ("k1",), "ev"),
-        ("Unrelated thing", (), ("k1",), "ev"),
-        ("Orphan launch", (), (), "ev"),
+        DocumentLaunch("Frobnicator Serverless", ("Amazon Frobnicator",), ("k1",), "ev"),
+        DocumentLaunch("Unrelated thing", (), ("k1",), "ev"),
+        DocumentLaunch("Orphan launch", (), (), "ev"),
     ]
     result = links_in_document(sessions, anns, THRESHOLD)
-    assert [(k, link.method) for k, link in result[0]] == [("k1", "structural"), ("b1", "title")]
-    assert [(k, link.method) for k, link in result[1]] == [("k1", "structural")]
+    assert [(m.session, m.link.method) for m in result[0]] == [("k1", "structural"), ("b1", "title")]
+    assert [(m.session, m.link.method) for m in result[1]] == [("k1", "structural")]
     assert result[2] == []
 
 
@@ -180,7 +190,7 @@ def test_index_finds_whats_new_sessions_that_share_no_launch_word() -> None:
         ]
     )
     launch = Candidate("Amazon Widgets Cold Tier", ("Amazon Widgets",), "ev")
-    assert [key for key, _ in index.links(launch, THRESHOLD)] == ["roundup"]
+    assert [match.session for match in index.links(launch, THRESHOLD)] == ["roundup"]
     assert index.links(Candidate(launch.title, launch.services, "other-event"), THRESHOLD) == []
     # a session about something else of the same service is not even generic
     other = Candidate("Amazon Widgets for game studios", (), "ev")
@@ -221,8 +231,8 @@ def test_index_scores_only_sessions_sharing_a_word() -> None:
     index = SessionIndex(sessions)
     ann = Candidate("Amazon Widgets Cold Tier", ("Amazon Widgets",), "ev")
     assert index.candidates(ann) == [5000]
-    [(key, link)] = index.links(ann, THRESHOLD)
-    assert key == 5000 and link.method == "title" and "cold" in link.reason
+    [match] = index.links(ann, THRESHOLD)
+    assert match.session == 5000 and match.link.method == "title" and "cold" in match.link.reason
 
 
 def test_stale_title_links_are_those_below_the_threshold_now() -> None:

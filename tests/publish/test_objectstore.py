@@ -247,7 +247,7 @@ def test_a_missing_bucket_is_a_clear_error_and_the_store_is_kept(
             run = last_runs(session, 1)[0]
         assert titles == ["Amazon Aurora now supports automatic storage tiering"]
         # The run says why it failed (`tracker status`), so the next one publishes again.
-        assert run["status"] == "failed" and "does not exist" in str(run["error"])
+        assert run.status == "failed" and "does not exist" in str(run.error)
 
         # Once the bucket exists, publishing (here to a URL given on the command line) catches up.
         s3.create_bucket(Bucket=missing)

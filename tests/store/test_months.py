@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.items import MonthCount, MonthlyCounts
 from tracker.store.announcements import sync_services, upsert_announcement
 from tracker.store.db import unit_of_work
 from tracker.store.queries import announcements_per_month, query_announcements
@@ -33,8 +34,12 @@ def _store(factory: sessionmaker[Session]) -> None:
 def test_months_are_utc_calendar_months_oldest_first_with_the_undated_apart(factory: sessionmaker[Session]) -> None:
     _store(factory)
     with unit_of_work(factory) as session:
-        assert announcements_per_month(session) == ([("2030-01", 2), ("2030-02", 1), ("2030-04", 1)], 1)
-        assert announcements_per_month(session, service="S3") == ([("2030-01", 1), ("2030-02", 1)], 1)
+        assert announcements_per_month(session) == MonthlyCounts(
+            (MonthCount("2030-01", 2), MonthCount("2030-02", 1), MonthCount("2030-04", 1)), 1
+        )
+        assert announcements_per_month(session, service="S3") == MonthlyCounts(
+            (MonthCount("2030-01", 1), MonthCount("2030-02", 1)), 1
+        )
 
 
 def test_months_take_the_filters_of_the_query(factory: sessionmaker[Session]) -> None:
@@ -52,6 +57,6 @@ def test_months_take_the_filters_of_the_query(factory: sessionmaker[Session]) ->
                 if record.announced_at is not None:
                     month = record.announced_at.astimezone(UTC).strftime("%Y-%m")
                     expected[month] = expected.get(month, 0) + 1
-            months, undated = announcements_per_month(session, **filters)  # type: ignore[arg-type]
-            assert dict(months) == expected, filters
-            assert undated == sum(r.announced_at is None for r in listed), filters
+            per_month = announcements_per_month(session, **filters)  # type: ignore[arg-type]
+            assert {m.month: m.announcements for m in per_month.months} == expected, filters
+            assert per_month.undated == sum(r.announced_at is None for r in listed), filters

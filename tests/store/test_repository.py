@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.items import AnnouncementRecord, Link, Service, SessionRecord
+from tracker.items import AnnouncementRecord, CachedRobots, CacheValidators, EventCount, Link, Service, SessionRecord
 from tracker.store.announcements import (
+    UpsertedAnnouncement,
     add_mention,
     feed_groups,
     get_or_create_event,
@@ -18,7 +19,7 @@ from tracker.store.announcements import (
     upsert_announcement,
 )
 from tracker.store.db import unit_of_work
-from tracker.store.documents import upsert_document
+from tracker.store.documents import UpsertedDocument, upsert_document
 from tracker.store.models import (
     AnnouncementRow,
     AnnouncementSessionRow,
@@ -85,7 +86,7 @@ def _ingest(factory: sessionmaker[Session]) -> dict[str, int]:
         get_or_create_source(s, "recaps", kind="recap", url="https://dev.example.org/feed.xml")
         event_id = get_or_create_event(s, "reinvent-2030", "AWS re:Invent 2030", 2030)
 
-        doc_wn, _ = upsert_document(
+        doc_wn = upsert_document(
             s,
             url=WHATS_NEW,
             title="Lambda durable timers",
@@ -98,7 +99,7 @@ def _ingest(factory: sessionmaker[Session]) -> dict[str, int]:
             kind="whats-new",
             fetched_at=NOW,
         )
-        doc_recap, _ = upsert_document(
+        doc_recap = upsert_document(
             s,
             url=RECAP,
             title="re:Invent 2030 recap",
@@ -136,8 +137,9 @@ def _ingest(factory: sessionmaker[Session]) -> dict[str, int]:
             status="ga",
         )
         orphan = announcement("mystery-feature", "A mystery feature nobody can place", at=None)
-        for na, doc in ((first, doc_wn), (second, doc_recap), (zero_etl, doc_recap), (orphan, doc_recap)):
-            ann_id, status = upsert_announcement(s, na, now=NOW, event_id=event_id)
+        for na, doc in ((first, doc_wn.id), (second, doc_recap.id), (zero_etl, doc_recap.id), (orphan, doc_recap.id)):
+            upserted = upsert_announcement(s, na, now=NOW, event_id=event_id)
+            ann_id, status = upserted.id, upserted.status
             counts[status] = counts.get(status, 0) + 1
             add_mention(s, ann_id, doc, excerpt=na.announcement.title, position=0, rule="test")
         keynote = upsert_session(
@@ -198,29 +200,29 @@ def test_sources_cache_success_and_failure(factory: sessionmaker[Session]) -> No
     with unit_of_work(factory) as s:
         sid = get_or_create_source(s, "blog", kind="feed", url="https://example.com/a.xml")
         assert get_or_create_source(s, "blog", kind="feed", url="https://example.com/b.xml") == sid
-        assert source_cache(s, "blog") == (None, None)
-        assert source_cache(s, "never-seen") == (None, None)
+        assert source_cache(s, "blog") == CacheValidators(None, None)
+        assert source_cache(s, "never-seen") == CacheValidators(None, None)
         record_fetch_failure(s, "blog", at=NOW, kind="timeout", message="timed out after 30 s")
         record_fetch_failure(s, "blog", at=NOW + timedelta(hours=1), kind="http", message="HTTP 503")
     with unit_of_work(factory) as s:
         (state,) = list_source_states(s)
-        assert state["url"] == "https://example.com/b.xml"
-        assert state["consecutive_failures"] == 2
-        assert state["last_error"] == "HTTP 503" and state["last_error_kind"] == "http"
-        assert state["last_success_at"] is None
-        assert state["last_attempt_at"] == NOW + timedelta(hours=1)
+        assert state.url == "https://example.com/b.xml"
+        assert state.consecutive_failures == 2
+        assert state.last_error == "HTTP 503" and state.last_error_kind == "http"
+        assert state.last_success_at is None
+        assert state.last_attempt_at == NOW + timedelta(hours=1)
         record_fetch_success(s, "blog", at=NOW + timedelta(days=1), etag='"v1"', last_modified="Mon, 01 Dec 2030")
-        assert source_cache(s, "blog") == ('"v1"', "Mon, 01 Dec 2030")
+        assert source_cache(s, "blog") == CacheValidators('"v1"', "Mon, 01 Dec 2030")
         # A 304 without validators keeps the ones that produced it.
         record_fetch_success(
             s, "blog", at=NOW + timedelta(days=2), etag=None, last_modified=None, status="not-modified"
         )
     with unit_of_work(factory) as s:
         (state,) = list_source_states(s)
-        assert state["consecutive_failures"] == 0 and state["last_error"] is None
-        assert state["last_status"] == "not-modified"
-        assert state["last_success_at"] == NOW + timedelta(days=2)
-        assert source_cache(s, "blog") == ('"v1"', "Mon, 01 Dec 2030")
+        assert state.consecutive_failures == 0 and state.last_error is None
+        assert state.last_status == "not-modified"
+        assert state.last_success_at == NOW + timedelta(days=2)
+        assert source_cache(s, "blog") == CacheValidators('"v1"', "Mon, 01 Dec 2030")
 
 
 # --------------------------------------------------------------------------- services and events
@@ -236,7 +238,7 @@ def test_sync_services_upserts_services_and_aliases(factory: sessionmaker[Sessio
     with unit_of_work(factory) as s:
         sync_services(s, (renamed, S3))
     with unit_of_work(factory) as s:
-        services = {svc.slug: svc for svc, _ in list_services(s, with_counts=False)}
+        services = {c.service.slug: c.service for c in list_services(s, with_counts=False)}
         assert services["lambda"].name == "AWS Lambda (renamed)"
         assert services["lambda"].aliases == ("Lambda", "Lambda functions")
         assert set(services) == {"lambda", "s3", "aurora", "redshift"}  # never deleted
@@ -262,8 +264,8 @@ def test_events_get_or_create(factory: sessionmaker[Session]) -> None:
         c = get_or_create_event(s, "summit-paris-2030", "AWS Summit Paris 2030", 2030)
         assert a == b != c
         assert list_events(s) == [
-            ("reinvent-2030", "AWS re:Invent 2030", 0),
-            ("summit-paris-2030", "AWS Summit Paris 2030", 0),
+            EventCount("reinvent-2030", "AWS re:Invent 2030", 0),
+            EventCount("summit-paris-2030", "AWS Summit Paris 2030", 0),
         ]
 
 
@@ -285,12 +287,17 @@ def test_upsert_document_reports_changes(factory: sessionmaker[Session]) -> None
     )
     with unit_of_work(factory) as s:
         get_or_create_source(s, "blog", kind="feed", url="https://example.com/feed")
-        doc_id, changed = upsert_document(s, **args)  # type: ignore[arg-type]
+        stored_doc = upsert_document(s, **args)  # type: ignore[arg-type]
+        doc_id, changed = stored_doc.id, stored_doc.changed
         assert changed
-        assert upsert_document(s, **{**args, "fetched_at": NOW + timedelta(days=1)}) == (doc_id, False)  # type: ignore[arg-type]
-        assert upsert_document(s, **{**args, "content_hash": "h2"}) == (doc_id, True)  # type: ignore[arg-type]
-        assert upsert_document(s, **{**args, "content_hash": "h2", "extractor_version": "2"}) == (doc_id, True)  # type: ignore[arg-type]
-        assert upsert_document(s, **{**args, "content_hash": "h2", "extractor_version": "2"}) == (doc_id, False)  # type: ignore[arg-type]
+        assert upsert_document(s, **{**args, "fetched_at": NOW + timedelta(days=1)}) == UpsertedDocument(doc_id, False)  # type: ignore[arg-type]
+        assert upsert_document(s, **{**args, "content_hash": "h2"}) == UpsertedDocument(doc_id, True)  # type: ignore[arg-type]
+        assert upsert_document(s, **{**args, "content_hash": "h2", "extractor_version": "2"}) == UpsertedDocument(
+            doc_id, True
+        )  # type: ignore[arg-type]
+        assert upsert_document(s, **{**args, "content_hash": "h2", "extractor_version": "2"}) == UpsertedDocument(
+            doc_id, False
+        )  # type: ignore[arg-type]
     with unit_of_work(factory) as s:
         row = s.scalars(select(DocumentRow)).one()
         assert (row.content_hash, row.extractor_version) == ("h2", "2")
@@ -305,14 +312,17 @@ def test_update_changes_updated_at_but_never_key_or_id(factory: sessionmaker[Ses
     na = announcement("k1", "Amazon S3 adds widgets", summary="Widgets.", url=WHATS_NEW, at=NOW, services=(S3,))
     with unit_of_work(factory) as s:
         sync_services(s, TAXONOMY)
-        ann_id, status = upsert_announcement(s, na, now=NOW, event_id=None)
+        upserted = upsert_announcement(s, na, now=NOW, event_id=None)
+        ann_id, status = upserted.id, upserted.status
         assert status == "created"
     with unit_of_work(factory) as s:
-        assert upsert_announcement(s, na, now=NOW + timedelta(hours=1), event_id=None) == (ann_id, "unchanged")
+        assert upsert_announcement(s, na, now=NOW + timedelta(hours=1), event_id=None) == UpsertedAnnouncement(
+            ann_id, "unchanged"
+        )
     later = NOW + timedelta(days=1)
     edited = replace(na, announcement=replace(na.announcement, title="Amazon S3 adds blue widgets"))
     with unit_of_work(factory) as s:
-        assert upsert_announcement(s, edited, now=later, event_id=None) == (ann_id, "updated")
+        assert upsert_announcement(s, edited, now=later, event_id=None) == UpsertedAnnouncement(ann_id, "updated")
     with unit_of_work(factory) as s:
         record = get_announcement(s, ann_id)
         assert record is not None
@@ -336,12 +346,12 @@ def test_merge_keeps_earliest_date_unions_services_and_does_not_flip_flop(factor
     with unit_of_work(factory) as s:
         sync_services(s, TAXONOMY)
         # The recap is seen first, then What's New takes over the published fields.
-        ann_id, _ = upsert_announcement(s, recap, now=NOW, event_id=None)
-        assert upsert_announcement(s, wn, now=NOW, event_id=None)[1] == "updated"
+        ann_id = upsert_announcement(s, recap, now=NOW, event_id=None).id
+        assert upsert_announcement(s, wn, now=NOW, event_id=None).status == "updated"
     for _ in range(2):
         with unit_of_work(factory) as s:
-            assert upsert_announcement(s, recap, now=NOW, event_id=None)[1] == "unchanged"
-            assert upsert_announcement(s, wn, now=NOW, event_id=None)[1] == "unchanged"
+            assert upsert_announcement(s, recap, now=NOW, event_id=None).status == "unchanged"
+            assert upsert_announcement(s, wn, now=NOW, event_id=None).status == "unchanged"
     with unit_of_work(factory) as s:
         record = get_announcement(s, "k")
     assert record is not None and record.id == ann_id
@@ -357,7 +367,7 @@ def test_a_lesser_source_only_fills_empty_fields(factory: sessionmaker[Session])
     with unit_of_work(factory) as s:
         upsert_announcement(s, first, now=NOW, event_id=None)
         event_id = get_or_create_event(s, "reinvent-2030", "AWS re:Invent 2030", 2030)
-        assert upsert_announcement(s, other, now=NOW, event_id=event_id)[1] == "updated"
+        assert upsert_announcement(s, other, now=NOW, event_id=event_id).status == "updated"
         record = get_announcement(s, "k")
     assert record is not None
     assert (record.title, record.summary, record.url, record.status) == (
@@ -382,8 +392,8 @@ def test_unknown_service_slug_is_created(factory: sessionmaker[Session]) -> None
 
 def test_mentions_are_added_once(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
-        ann_id, _ = upsert_announcement(s, announcement("k", "T"), now=NOW, event_id=None)
-        doc_id, _ = upsert_document(
+        ann_id = upsert_announcement(s, announcement("k", "T"), now=NOW, event_id=None).id
+        doc_id = upsert_document(
             s,
             url=RECAP,
             title="",
@@ -395,7 +405,7 @@ def test_mentions_are_added_once(factory: sessionmaker[Session]) -> None:
             source_name=None,
             kind="recap",
             fetched_at=NOW,
-        )
+        ).id
         assert add_mention(s, ann_id, doc_id, excerpt="T in a list", position=3, rule="marker") is True
         assert add_mention(s, ann_id, doc_id, excerpt="T in a list", position=3, rule="marker") is False
         assert add_mention(s, ann_id, doc_id, excerpt="T in a new list", position=4, rule="marker") is False
@@ -466,7 +476,7 @@ def test_upsert_session_is_get_or_create_and_fills_gaps(factory: sessionmaker[Se
 
 def test_link_session_inserts_updates_and_keeps_the_stronger_link(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
-        ann_id, _ = upsert_announcement(s, announcement("k", "T"), now=NOW, event_id=None)
+        ann_id = upsert_announcement(s, announcement("k", "T"), now=NOW, event_id=None).id
         sid = upsert_session(s, conf_session("S", code="ABC101"), event_id=None, event_slug=None)
         assert link_session(s, ann_id, sid, Link("structural", 0.9, "under the heading")) is True
         assert link_session(s, ann_id, sid, Link("structural", 0.9, "under the heading")) is False
@@ -499,11 +509,11 @@ def test_runs_are_recorded_newest_first(factory: sessionmaker[Session]) -> None:
         second = start_run(s, at=NOW + timedelta(days=1))
     with unit_of_work(factory) as s:
         runs = last_runs(s)
-        assert [r["id"] for r in runs] == [second, first]
-        assert runs[0]["status"] == "running" and runs[0]["finished_at"] is None
-        assert runs[1]["counts"] == {"documents": 3}
-        assert runs[1]["outcomes"] == {"blog": {"status": "ok", "documents": 3}}
-        assert runs[1]["finished_at"] == NOW + timedelta(minutes=2)
+        assert [r.id for r in runs] == [second, first]
+        assert runs[0].status == "running" and runs[0].finished_at is None
+        assert runs[1].counts == {"documents": 3}
+        assert runs[1].outcomes == {"blog": {"status": "ok", "documents": 3}}
+        assert runs[1].finished_at == NOW + timedelta(minutes=2)
         assert len(last_runs(s, limit=1)) == 1
         with pytest.raises(LookupError):
             finish_run(s, 9999, at=NOW, status="ok", counts={}, outcomes={})
@@ -582,7 +592,7 @@ def test_queries_do_not_issue_a_query_per_row(factory: sessionmaker[Session]) ->
     def count_selects(n: int) -> int:
         with unit_of_work(factory) as s:
             for i in range(n):
-                ann_id, _ = upsert_announcement(
+                upsert_announcement(
                     s, announcement(f"extra-{n}-{i}", f"Extra {i}", services=(S3, AURORA)), now=NOW, event_id=None
                 )
         statements: list[str] = []
@@ -654,7 +664,7 @@ def test_a_page_that_links_the_launch_does_not_own_its_summary(factory: sessionm
             statuses = []
             for _ in range(3):
                 for na, page in order:
-                    statuses.append(upsert_announcement(s, na, now=NOW, event_id=None, document_url=page)[1])
+                    statuses.append(upsert_announcement(s, na, now=NOW, event_id=None, document_url=page).status)
             assert statuses.count("updated") <= 1 and statuses[2:] == ["unchanged"] * 4
             assert query_announcements(s)[0].summary == "The item's own text."
 
@@ -664,8 +674,13 @@ def test_listings(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
         services = list_services(s)
         # Equal counts: by display name, case-insensitively (Amazon Aurora ... AWS Lambda).
-        assert [(svc.slug, n) for svc, n in services] == [("aurora", 1), ("redshift", 1), ("s3", 1), ("lambda", 1)]
-        assert list_events(s) == [("reinvent-2030", "AWS re:Invent 2030", 3)]
+        assert [(c.service.slug, c.announcements) for c in services] == [
+            ("aurora", 1),
+            ("redshift", 1),
+            ("s3", 1),
+            ("lambda", 1),
+        ]
+        assert list_events(s) == [EventCount("reinvent-2030", "AWS re:Invent 2030", 3)]
         sessions = list_sessions(s)
         assert [x.code for x in sessions] == ["SVS301", None]
         with pytest.raises(UnknownNameError):
@@ -675,13 +690,14 @@ def test_listings(factory: sessionmaker[Session]) -> None:
             "services": ["aurora", "lambda", "redshift", "s3"],
             "events": ["reinvent-2030"],
         }
-        linking = {row[1]: row for row in announcements_for_linking(s)}
-        assert linking["Aurora zero-ETL integration with Redshift"][2:] == (("aurora", "redshift"), "reinvent-2030")
-        assert linking["A mystery feature nobody can place"][2] == ()
+        linking = {row.title: row for row in announcements_for_linking(s)}
+        aurora = linking["Aurora zero-ETL integration with Redshift"]
+        assert (aurora.service_slugs, aurora.event_slug) == (("aurora", "redshift"), "reinvent-2030")
+        assert linking["A mystery feature nobody can place"].service_slugs == ()
         assert len(announcements_for_linking(s, "reinvent-2030")) == 3
         assert announcements_for_linking(s, "other-event") == []
         for_linking = sessions_for_linking(s)
-        assert [(t, c, e, k) for _, t, c, e, k in for_linking] == [
+        assert [(x.title, x.code, x.event_slug, x.kind) for x in for_linking] == [
             ("Keynote with the CEO", None, "reinvent-2030", "keynote"),
             ("What's new in serverless", "SVS301", "reinvent-2030", "breakout"),
         ]
@@ -694,7 +710,12 @@ def test_list_services_orders_by_count(factory: sessionmaker[Session]) -> None:
             upsert_announcement(s, announcement(f"s3-{i}", f"S3 thing {i}", services=(S3,)), now=NOW, event_id=None)
         upsert_announcement(s, announcement("aurora-0", "Aurora thing", services=(AURORA,)), now=NOW, event_id=None)
         ranked = list_services(s)
-    assert [(svc.slug, n) for svc, n in ranked] == [("s3", 3), ("aurora", 1), ("redshift", 0), ("lambda", 0)]
+    assert [(c.service.slug, c.announcements) for c in ranked] == [
+        ("s3", 3),
+        ("aurora", 1),
+        ("redshift", 0),
+        ("lambda", 0),
+    ]
 
 
 def test_reads_return_items_not_orm_objects(factory: sessionmaker[Session]) -> None:
@@ -703,7 +724,7 @@ def test_reads_return_items_not_orm_objects(factory: sessionmaker[Session]) -> N
         records = query_announcements(s)
         sessions = list_sessions(s)
         services = list_services(s)
-    for value in [*records, *sessions, *(svc for svc, _ in services)]:
+    for value in [*records, *sessions, *services, *(c.service for c in services)]:
         assert type(value).__module__ == "tracker.items"
     # Usable after the session is gone.
     assert all(r.services is not None and isinstance(r.sources, tuple) for r in records)
@@ -735,5 +756,5 @@ def test_robots_are_kept_per_origin(database_url: str) -> None:
         save_robots(session, "https://example.org", b"Disallow: /x\n", etag='"b"', last_modified="x", at=at)
         save_robots(session, "https://other.example", b"", etag=None, last_modified=None, at=at)
     with unit_of_work(factory) as session:
-        assert load_robots(session, "https://example.org") == (b"Disallow: /x\n", '"b"', "x")
-        assert load_robots(session, "https://other.example") == (b"", None, None)
+        assert load_robots(session, "https://example.org") == CachedRobots(b"Disallow: /x\n", '"b"', "x")
+        assert load_robots(session, "https://other.example") == CachedRobots(b"", None, None)

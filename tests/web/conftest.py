@@ -73,7 +73,7 @@ def populate(factory: sessionmaker[Session]) -> None:
             event_slug=EVENT_SLUG,
         )
         for na, at_event in launches():
-            ann_id, _ = upsert_announcement(s, na, now=NOW, event_id=event_id if at_event else None)
+            ann_id = upsert_announcement(s, na, now=NOW, event_id=event_id if at_event else None).id
             if at_event:
                 link_session(s, ann_id, session_id, Link("structural", 1.0, "announced in the keynote"))
 

@@ -378,14 +378,15 @@ def test_months_take_the_filters_of_announcements_and_refuse_the_rest(shared_sit
 
 
 def test_every_month_fills_the_holes_between_the_first_and_the_last() -> None:
+    from tracker.items import MonthCount
     from tracker.web.api import MAX_MONTHS, _every_month
 
-    assert _every_month([("2030-11", 2), ("2031-02", 1)]) == [
-        ("2030-11", 2),
-        ("2030-12", 0),
-        ("2031-01", 0),
-        ("2031-02", 1),
+    assert _every_month([MonthCount("2030-11", 2), MonthCount("2031-02", 1)]) == [
+        MonthCount("2030-11", 2),
+        MonthCount("2030-12", 0),
+        MonthCount("2031-01", 0),
+        MonthCount("2031-02", 1),
     ]
     assert _every_month([]) == []
-    far = [("1900-01", 1), (f"{1900 + MAX_MONTHS // 12}-01", 1)]
+    far = [MonthCount("1900-01", 1), MonthCount(f"{1900 + MAX_MONTHS // 12}-01", 1)]
     assert _every_month(far) == far  # a stray date a century away is not a thousand empty bars

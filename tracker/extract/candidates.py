@@ -34,7 +34,7 @@ from tracker.extract.text import (
     strip_trailing_punct,
     truncate,
 )
-from tracker.items import Announcement
+from tracker.items import Announcement, ServicesNamed
 
 log = logging.getLogger(__name__)
 
@@ -403,14 +403,14 @@ def _bucket(value: int, edges: tuple[int, ...], name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _default_services_in() -> Callable[[str], tuple[int, float]]:
+def _default_services_in() -> Callable[[str], ServicesNamed]:
     # The taxonomy is data the extractor reads as a feature; normalize owns how it is matched.
     from tracker.normalize.taxonomy import Taxonomy
 
     taxonomy = Taxonomy.load()
 
     @lru_cache(maxsize=65536)
-    def named(text: str) -> tuple[int, float]:
+    def named(text: str) -> ServicesNamed:
         # Titles repeat across a document and a corpus: each is looked up once.
         return taxonomy.named(text)
 
@@ -446,7 +446,7 @@ def describe(
     blocks: list[Block],
     rules: Rules,
     ctx: DocContext,
-    services_in: Callable[[str], tuple[int, float]] | None = None,
+    services_in: Callable[[str], ServicesNamed] | None = None,
 ) -> None:
     """Fill each candidate's features."""
     services_named = services_in or _default_services_in()
@@ -484,7 +484,8 @@ def describe(
     heading_candidates = sum(
         1
         for c in candidates
-        if c.generators & {"heading"} and names_something(c.announcement.title, services_named(c.announcement.title)[0])
+        if c.generators & {"heading"}
+        and names_something(c.announcement.title, services_named(c.announcement.title).services)
     )
     intros = _intros(blocks, launch_word)
 
@@ -559,7 +560,8 @@ def describe(
             f["question"] = 1.0
         if _DIGIT.search(title):
             f["digit"] = 1.0
-        hits, covered = services_named(title)
+        named = services_named(title)
+        hits, covered = named.services, named.coverage
         if not names_something(title, hits):
             f["names_nothing"] = 1.0
         if hits == 1 and covered >= 0.99:
@@ -568,7 +570,7 @@ def describe(
         f["title_services"] = min(hits, 2) / 2
         if hits == 0:
             if c.block not in block_hits:
-                block_hits[c.block] = services_named(block.text[:300])[0]
+                block_hits[c.block] = services_named(block.text[:300]).services
             if block_hits[c.block]:
                 f["block_services_only"] = 1.0
         if c.block in intros:

@@ -22,7 +22,7 @@ so linking costs what the shared words cost, never all pairs.
 
 from __future__ import annotations
 
-from tracker.link.document import links_in_document, structural_link
+from tracker.link.document import DocumentLaunch, DocumentSession, links_in_document, structural_link
 from tracker.link.index import MEANING_NEEDS_WORDS, SAME_MEANING, SessionIndex
 from tracker.link.match import (
     GENERIC_SCORE,
@@ -31,6 +31,7 @@ from tracker.link.match import (
     SINGLE_WEAK_WORD_CAP,
     WHATS_NEW_SCORE,
     Candidate,
+    SessionMatch,
     _service_names,
     best_links,
     is_whats_new,
@@ -52,7 +53,10 @@ __all__ = [
     "UNIFORM",
     "WHATS_NEW_SCORE",
     "Candidate",
+    "DocumentLaunch",
+    "DocumentSession",
     "SessionIndex",
+    "SessionMatch",
     "TokenWeights",
     "_service_names",
     "best_links",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from tracker.items import Link, LinkMethod
-from tracker.link.match import Candidate, best_links
+from tracker.link.match import Candidate, SessionMatch, best_links
 
 
 def structural_link(session_title: str) -> Link:
@@ -13,31 +14,41 @@ def structural_link(session_title: str) -> Link:
     return Link(LinkMethod.STRUCTURAL, 1.0, f"announced in the section of “{session_title}”")
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentSession:
+    """A session of the document being linked, under its key in that document."""
+
+    key: str
+    title: str
+    event: str | None = None  # event slug
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLaunch:
+    """An announcement of the document being linked."""
+
+    title: str
+    services: tuple[str, ...] = ()  # display names of its services
+    sessions: tuple[str, ...] = ()  # keys of the sessions whose section encloses it
+    event: str | None = None  # event slug
+    aliases: tuple[tuple[str, ...], ...] = ()  # per service (same order), its other spellings
+
+
 def links_in_document(
-    sessions: Sequence[tuple[str, str, str | None]],
-    announcements: Sequence[tuple[str, tuple[str, ...], tuple[str, ...], str | None]]
-    | Sequence[tuple[str, tuple[str, ...], tuple[str, ...], str | None, tuple[tuple[str, ...], ...]]],
-    threshold: float,
-) -> list[list[tuple[str, Link]]]:
+    sessions: Sequence[DocumentSession], announcements: Sequence[DocumentLaunch], threshold: float
+) -> list[list[SessionMatch[str]]]:
     """Links between one document's announcements and its own sessions.
 
-    sessions: (key, title, event slug); announcements: (title, service names, keys of the
-    sessions whose section encloses it, event slug[, per service its other spellings]).
-    Returns, per announcement, its (session key, Link) pairs: structural ones first, then
+    Returns, per announcement, the sessions it links to (by key): structural ones first, then
     title matches above threshold.
     """
-    titles = {key: title for key, title, _ in sessions}
-    candidates = [(key, Candidate(title, (), event)) for key, title, event in sessions]
-    result: list[list[tuple[str, Link]]] = []
-    for row in announcements:
-        title, services, enclosing, event = row[0], row[1], row[2], row[3]
-        aliases = row[4] if len(row) > 4 else ()
-        links: list[tuple[str, Link]] = [
-            (key, structural_link(titles.get(key, key))) for key in enclosing if key in titles
-        ]
-        taken = {key for key, _ in links}
-        ann = Candidate(title, services, event, aliases)
-        for key, link in best_links(ann, [c for c in candidates if c[0] not in taken], threshold):
-            links.append((key, link))
+    titles = {s.key: s.title for s in sessions}
+    candidates = [(s.key, Candidate(s.title, (), s.event)) for s in sessions]
+    result: list[list[SessionMatch[str]]] = []
+    for launch in announcements:
+        links = [SessionMatch(key, structural_link(titles.get(key, key))) for key in launch.sessions if key in titles]
+        taken = {match.session for match in links}
+        ann = Candidate(launch.title, launch.services, launch.event, launch.aliases)
+        links += best_links(ann, [c for c in candidates if c[0] not in taken], threshold)
         result.append(links)
     return result

@@ -9,6 +9,7 @@ from tracker.items import Link
 from tracker.link.match import (
     MISSING_SERVICE_FACTOR,
     Candidate,
+    SessionMatch,
     _best,
     _Launch,
     _prepare,
@@ -96,25 +97,25 @@ class SessionIndex:
                 seen = {key: None for key in seen if key in naming}
         return list(seen)
 
-    def links(self, announcement: Candidate, threshold: float) -> list[tuple[int | str, Link]]:
+    def links(self, announcement: Candidate, threshold: float) -> list[SessionMatch[int | str]]:
         """The sessions of the same event whose title covers the announcement, best first."""
         if announcement.event is None:
             return []  # across documents, only a shared known event makes a title match credible
         weights = self.weights.get(announcement.event, UNIFORM)
         launch = _prepare(announcement)
-        out = []
+        out: list[SessionMatch[int | str]] = []
         for key in self._candidates(launch, announcement.event, threshold):
             link = _best(launch, self._titles[key], weights, threshold)
             if link is not None and link.score >= threshold:
-                out.append((key, link))
+                out.append(SessionMatch(key, link))
         if meaning.available():
-            linked = {key for key, _ in out}
+            linked = {match.session for match in out}
             for key in self._candidates(launch, announcement.event, 0.0):
                 if key not in linked:
                     link = self._by_meaning(announcement.title, launch, key, weights, threshold)
                     if link is not None:
-                        out.append((key, link))
-        out.sort(key=lambda pair: -pair[1].score)
+                        out.append(SessionMatch(key, link))
+        out.sort(key=lambda match: -match.link.score)
         return out
 
     def _by_meaning(

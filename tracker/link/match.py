@@ -6,6 +6,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from tracker.items import Link, LinkMethod
 from tracker.link.words import (
@@ -37,6 +38,17 @@ class Candidate:
     services: tuple[str, ...] = ()  # display names of its services
     event: str | None = None  # event slug
     aliases: tuple[tuple[str, ...], ...] = ()  # per service (same order), its other spellings
+
+
+K = TypeVar("K", int, str, int | str)  # how the caller names its sessions: a document's keys, stored ids
+
+
+@dataclass(frozen=True, slots=True)
+class SessionMatch(Generic[K]):
+    """A session an announcement links to, by the caller's key for it, and why."""
+
+    session: K
+    link: Link
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,14 +303,14 @@ def best_links(
     sessions: Sequence[tuple[str, Candidate]],
     threshold: float,
     weights: TokenWeights | None = None,
-) -> list[tuple[str, Link]]:
+) -> list[SessionMatch[str]]:
     """Sessions (by key) whose title match reaches the threshold, best first."""
     scored = []
     for key, session in sessions:
         link = score_title_match(announcement, session, weights)
         if link is not None and link.score >= threshold:
-            scored.append((key, link))
-    scored.sort(key=lambda pair: -pair[1].score)
+            scored.append(SessionMatch(key, link))
+    scored.sort(key=lambda match: -match.link.score)
     return scored
 
 

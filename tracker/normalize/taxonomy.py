@@ -66,7 +66,7 @@ from typing import Any
 
 from tracker.config import read_toml
 from tracker.errors import ConfigError
-from tracker.items import Announcement, Service
+from tracker.items import Announcement, Service, ServicesNamed
 from tracker.normalize.text import clean_text, fold, slugify
 
 log = logging.getLogger(__name__)
@@ -359,7 +359,7 @@ class Taxonomy:
                 seen.append(service)
         return seen
 
-    def named(self, text: str) -> tuple[int, float]:
+    def named(self, text: str) -> ServicesNamed:
         """How many services a text names, and the share of its words that are service names."""
         tokens, scanned = self._scan_tokens(text or "", strict=True)
         matches = [m for m in scanned if m.slug is not None and m.slug in self._by_slug]
@@ -368,7 +368,7 @@ class Taxonomy:
             covered[m.start : m.end] = [True] * (m.end - m.start)
         # "Amazon" and "AWS" belong to the name they open.
         counted = [c for c, t in zip(covered, tokens, strict=True) if c or t.lower not in PREFIX_WORDS]
-        return len({m.slug for m in matches}), (sum(counted) / len(counted) if counted else 0.0)
+        return ServicesNamed(len({m.slug for m in matches}), sum(counted) / len(counted) if counted else 0.0)
 
     # -- matching -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from tracker.config import Settings, SourceConfig, SourceKind, data_file
 from tracker.errors import ExtractError, FailureKind, FetchError, TrackerError
 from tracker.extract import completed_from_page, extract
 from tracker.extract.rules import Rules, load_rules
-from tracker.items import Document, NormalizedAnnouncement, RawDocument, SourceStatus
+from tracker.items import CachedRobots, Document, NormalizedAnnouncement, RawDocument, SourceStatus
 from tracker.normalize import Taxonomy, dedupe, normalize
 from tracker.normalize.events import DeclaredEvent, detect_event, load_declared_events
 from tracker.pipeline.context import REPORTED, Context, Progress, SourceOutcome
@@ -77,7 +77,7 @@ def ingest_document(
 ) -> Counter[str]:
     """Store one extracted document with its announcements, sessions and links."""
     counts: Counter[str] = Counter()
-    doc_id, changed = upsert_document(
+    stored_doc = upsert_document(
         session,
         url=doc.url,
         title=doc.title,
@@ -90,7 +90,8 @@ def ingest_document(
         kind=doc.kind,
         fetched_at=ctx.now,
     )
-    if not changed:
+    doc_id = stored_doc.id
+    if not stored_doc.changed:
         counts["documents_unchanged"] += 1
         return counts
     counts["documents_changed"] += 1
@@ -117,14 +118,13 @@ def ingest_document(
         # Only then is the look-up worth its query: a document of several launches keeps its keys.
         normalized = dedupe.keep_previous_key(normalized, keys_mentioned_by(session, doc_id))
     in_doc = linking.links_in_document(
-        [(conf.key, conf.title, session_events.get(conf.key)) for conf in doc.sessions],
+        [linking.DocumentSession(conf.key, conf.title, session_events.get(conf.key)) for conf in doc.sessions],
         [
-            (
-                na.announcement.title,
-                tuple(s.name for s in na.services),
-                na.announcement.sessions,
-                None,
-                tuple(s.aliases for s in na.services),
+            linking.DocumentLaunch(
+                title=na.announcement.title,
+                services=tuple(s.name for s in na.services),
+                sessions=na.announcement.sessions,
+                aliases=tuple(s.aliases for s in na.services),
             )
             for na in normalized
         ],
@@ -137,7 +137,8 @@ def ingest_document(
         if duplicate is not None:
             na = replace(na, key=duplicate)
             counts["announcements_merged"] += 1
-        ann_id, status = upsert_announcement(session, na, now=ctx.now, event_id=event_id, document_url=doc.url)
+        upserted = upsert_announcement(session, na, now=ctx.now, event_id=event_id, document_url=doc.url)
+        ann_id, status = upserted.id, upserted.status
         counts[f"announcements_{status}"] += 1
         if add_mention(
             session,
@@ -149,8 +150,8 @@ def ingest_document(
             new_announcement=status == "created",
         ):
             counts["mentions"] += 1
-        for key, link in links:
-            if link_session(session, ann_id, session_ids[key], link):
+        for match in links:
+            if link_session(session, ann_id, session_ids[match.session], match.link):
                 counts["links"] += 1
     return counts
 
@@ -162,11 +163,9 @@ def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement
         return None
     when = na.announced_at or na.announcement.published_at
     known = [
-        dedupe.Known(key, title, slugs, announced_at, event)
-        for key, title, slugs, announced_at, event in dedupe_candidates(
-            session, (s.slug for s in na.services), around=when, days=dedupe.MAX_DAYS_APART
-        )
-        if key != na.key
+        k
+        for k in dedupe_candidates(session, (s.slug for s in na.services), around=when, days=dedupe.MAX_DAYS_APART)
+        if k.key != na.key
     ]
     return dedupe.find_duplicate(na.announcement.title, na.services, when, known, ctx.services_by_slug, event=na.event)
 
@@ -178,7 +177,7 @@ def _own_key(session: Session, na: NormalizedAnnouncement) -> tuple[NormalizedAn
     stored = stored_date_and_event(session, na.key)
     if stored is None:
         return na, False
-    if not dedupe.same_key_other_launch(na.announced_at, na.event, *stored):
+    if not dedupe.same_key_other_launch(na.announced_at, na.event, stored.announced_at, stored.event):
         return na, True
     na = dedupe.own_key(na)
     return na, stored_date_and_event(session, na.key) is not None
@@ -204,12 +203,14 @@ def process_source(
     outcome = SourceOutcome(source.name)
     with unit_of_work(ctx.factory) as session:
         get_or_create_source(session, source.name, kind=source.kind, url=source.url)
-        etag, last_modified = source_cache(session, source.name)
+        validators = source_cache(session, source.name)
     try:
         if prefetch is not None and prefetch.has(source.name):
             raw = prefetch.result(source.name)
         else:
-            raw = fetcher.fetch(source.url, source=source.name, etag=etag, last_modified=last_modified)
+            raw = fetcher.fetch(
+                source.url, source=source.name, etag=validators.etag, last_modified=validators.last_modified
+            )
         if raw.not_modified:
             outcome.status = SourceStatus.NOT_MODIFIED
         else:
@@ -292,7 +293,7 @@ class StoredRobots:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def load(self, origin: str) -> tuple[bytes, str | None, str | None] | None:
+    def load(self, origin: str) -> CachedRobots | None:
         """The kept robots.txt of an origin."""
         with unit_of_work(self.ctx.factory) as session:
             return load_robots(session, origin)
@@ -388,14 +389,14 @@ def extract_location(
             )
         normalized = normalize(doc, taxonomy, events=events, declared_event=event)
         in_doc = linking.links_in_document(
-            [(s.key, s.title, event_slug) for s in doc.sessions],
+            [linking.DocumentSession(s.key, s.title, event_slug) for s in doc.sessions],
             [
-                (
-                    na.announcement.title,
-                    tuple(s.name for s in na.services),
-                    na.announcement.sessions,
-                    event_slug,
-                    tuple(s.aliases for s in na.services),
+                linking.DocumentLaunch(
+                    title=na.announcement.title,
+                    services=tuple(s.name for s in na.services),
+                    sessions=na.announcement.sessions,
+                    event=event_slug,
+                    aliases=tuple(s.aliases for s in na.services),
                 )
                 for na in normalized
             ],
@@ -408,10 +409,15 @@ def extract_location(
                     "title": ann.title,
                     "services": [s.name for s in na.services],
                     "summary": ann.summary,
-                    "sessions": [refs[key] for key, _ in links],
+                    "sessions": [refs[match.session] for match in links],
                     "links": [
-                        {"session": refs[key], "method": link.method, "score": link.score, "reason": link.reason}
-                        for key, link in links
+                        {
+                            "session": refs[match.session],
+                            "method": match.link.method,
+                            "score": match.link.score,
+                            "reason": match.link.reason,
+                        }
+                        for match in links
                     ],
                     "url": na.url,
                     "announced_at": na.announced_at.isoformat() if na.announced_at else None,

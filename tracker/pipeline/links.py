@@ -22,24 +22,23 @@ def link_across_documents(ctx: Context) -> int:
         # Only a shared known event makes a title match across documents credible, so only
         # the announcements of events that have sessions are read (not the whole store).
         index = linking.SessionIndex(
-            (sid, linking.Candidate(title, (), event_slug))
-            for sid, title, _code, event_slug, _kind in sessions
-            if event_slug is not None
+            (x.id, linking.Candidate(x.title, (), x.event_slug)) for x in sessions if x.event_slug is not None
         )
         services = {s.slug: s for s in ctx.taxonomy.services}
-        titles = {sid: title for sid, title, _code, _event, _kind in sessions}
+        titles = {x.id: x.title for x in sessions}
         threshold = ctx.settings.link_threshold
         for event_slug in sorted(e for e in index.weights if e is not None):
             stored = title_links_of_event(session, event_slug)
-            for ann_id, title, service_slugs, _ in announcements_for_linking(session, event_slug):
-                known = [services[s] for s in service_slugs if s in services]
+            for stored_ann in announcements_for_linking(session, event_slug):
+                ann_id = stored_ann.id
+                known = [services[s] for s in stored_ann.service_slugs if s in services]
                 ann = linking.Candidate(
-                    title, tuple(s.name for s in known), event_slug, tuple(s.aliases for s in known)
+                    stored_ann.title, tuple(s.name for s in known), event_slug, tuple(s.aliases for s in known)
                 )
                 made = set()
-                for sid, link in index.links(ann, threshold):
-                    made.add(int(sid))
-                    created += link_session(session, ann_id, int(sid), link)
+                for match in index.links(ann, threshold):
+                    made.add(int(match.session))
+                    created += link_session(session, ann_id, int(match.session), match.link)
                 # A title link that no longer reaches the threshold (raised, or a better scorer)
                 # goes, unless its own document's sessions still justify it.
                 for sid in linking.stale_title_links(ann, stored.get(ann_id, set()) - made, titles, threshold):

@@ -13,7 +13,7 @@ from pathlib import Path
 from tracker.config import Settings, SourceConfig, SourceKind
 from tracker.errors import ConfigError
 from tracker.extract import KINDS
-from tracker.items import RawDocument, RunStatus, SourceStatus
+from tracker.items import CacheValidators, RawDocument, RunStatus, SourceStatus
 from tracker.parallel import Job, default_workers, extract_archived
 from tracker.pipeline.context import REPORTED, Context, Progress, RunReport, SourceOutcome
 from tracker.pipeline.ingest import Prepared, StoredRobots, _document_hash, ingest_many, process_source
@@ -25,7 +25,7 @@ from tracker.redact import mask_text, mask_url
 from tracker.sources import Fetcher, hosts_of, is_remote
 from tracker.sources.prefetch import Prefetch, runs_ahead
 from tracker.store.db import DiskError, unit_of_work
-from tracker.store.documents import archived_bodies, document_states
+from tracker.store.documents import DocumentState, archived_bodies, document_states
 from tracker.store.runs import finish_run, previous_run, start_run
 from tracker.store.sources import get_or_create_source, source_cache
 from tracker.textutil import plural
@@ -177,7 +177,7 @@ def _prefetch(ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig]) ->
     lanes = ctx.settings.http.concurrency
     if ctx.factory.kw["bind"].url.database in (None, "", ":memory:"):
         lanes = 1  # one shared in-memory connection: the robots.txt cache must not be used from two threads
-    validators: dict[str, tuple[str | None, str | None]] = {}
+    validators: dict[str, CacheValidators] = {}
     if runs_ahead(sources, lanes=lanes):
         # Only then: a run over one site (the daily default) pays no extra transaction for it.
         with unit_of_work(ctx.factory) as session:
@@ -187,8 +187,8 @@ def _prefetch(ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig]) ->
     urls = dict(sources)
 
     def fetch(name: str) -> RawDocument:
-        etag, last_modified = validators[name]
-        return fetcher.fetch(urls[name], source=name, etag=etag, last_modified=last_modified)
+        kept = validators[name]
+        return fetcher.fetch(urls[name], source=name, etag=kept.etag, last_modified=kept.last_modified)
 
     return Prefetch(fetch, sources, lanes=lanes)
 
@@ -208,8 +208,11 @@ def _feeds_current(ctx: Context, run_id: int) -> bool:
         previous = previous_run(session, run_id)
     if previous is None:
         return False
-    status, counts, finished = previous
-    if not (finished and status in (RunStatus.OK, RunStatus.FAILED) and counts.get("published") == 1):
+    if not (
+        previous.finished
+        and previous.status in (RunStatus.OK, RunStatus.FAILED)
+        and previous.counts.get("published") == 1
+    ):
         return False
     # Last, as it costs a request: the bucket still holds the feeds (not emptied by hand).
     return bucket is None or feeds_present(
@@ -307,10 +310,11 @@ def _reextract(
     outcomes: dict[str, SourceOutcome] = {}
     jobs: list[Job] = []
     names: list[str] = []
-    for sha, name, kind, url, _count in bodies:
-        config = configured.get(name)
-        jobs.append(Job(sha, url, kind if kind in KINDS else SourceKind.AUTO, config.event if config else None))
-        names.append(name)
+    for body in bodies:
+        config = configured.get(body.source)
+        kind = body.kind if body.kind in KINDS else SourceKind.AUTO
+        jobs.append(Job(body.sha, body.url, kind, config.event if config else None))
+        names.append(body.source)
     results = extract_archived(
         jobs,
         archive=ctx.archive,
@@ -335,7 +339,7 @@ def _reextract(
             changed: list[Prepared] = []
             for doc in result.docs:
                 digest = _document_hash(doc)
-                if stored.get(doc.url) == (digest, ctx.version):
+                if stored.get(doc.url) == DocumentState(digest, ctx.version):
                     # The same as stored: nothing to write (the common case after a rules change).
                     outcome.counts["documents_unchanged"] += 1
                     outcome.documents += 1

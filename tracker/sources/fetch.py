@@ -78,7 +78,7 @@ from protego import Protego
 
 from tracker.config import USER_AGENT, HttpSettings
 from tracker.errors import FailureKind, FetchError
-from tracker.items import RawDocument
+from tracker.items import CachedRobots, RawDocument
 from tracker.redact import mask_url
 from tracker.sources import net
 from tracker.sources.decode import ACCEPT_ENCODING, BodyDecoder, DecodeError, coding_of
@@ -154,8 +154,8 @@ class _Retry(Exception):
 class RobotsCache(Protocol):
     """Where a fetcher keeps robots.txt between runs, so that it is asked for conditionally."""
 
-    def load(self, origin: str) -> tuple[bytes, str | None, str | None] | None:
-        """The kept (body, ETag, Last-Modified) of an origin's robots.txt, if any."""
+    def load(self, origin: str) -> CachedRobots | None:
+        """The kept robots.txt of an origin with its validators, if any."""
 
     def save(self, origin: str, body: bytes, etag: str | None, last_modified: str | None) -> None:
         """Keep a freshly fetched robots.txt."""
@@ -438,7 +438,7 @@ class Fetcher:
         """
         robots_url = f"{origin}/robots.txt"
         cached = self._robots_cache.load(origin) if self._robots_cache else None
-        etag, last_modified = (cached[1], cached[2]) if cached else (None, None)
+        etag, last_modified = (cached.etag, cached.last_modified) if cached else (None, None)
         conditional = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
         try:
             raw = self._get(
@@ -466,7 +466,7 @@ class Fetcher:
             log.info("%s: no usable robots.txt at %s (%s); no rules apply", source, robots_url, exc.message)
             return None
         if raw.not_modified and cached:
-            body = cached[0]
+            body = cached.body
         else:
             body = raw.body
             if self._robots_cache:

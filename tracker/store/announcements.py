@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.items import AnnouncementRecord, NormalizedAnnouncement, Service
+from tracker.normalize.dedupe import Known
 from tracker.normalize.text import public_url
 from tracker.redact import strip_controls
 from tracker.store._common import _set
@@ -197,6 +199,14 @@ def _published_hash(row: AnnouncementRow, service_slugs: Iterable[str]) -> str:
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class UpsertedAnnouncement:
+    """A stored announcement's id and what storing it did."""
+
+    id: int
+    status: str  # "created", "updated" (merged into the stored one with changes) or "unchanged"
+
+
 def upsert_announcement(
     session: Session,
     na: NormalizedAnnouncement,
@@ -204,8 +214,8 @@ def upsert_announcement(
     now: datetime,
     event_id: int | None,
     document_url: str | None = None,
-) -> tuple[int, str]:
-    """Get-or-create by key and merge (see the module docstring); returns (id, created|updated|unchanged).
+) -> UpsertedAnnouncement:
+    """Get-or-create by key and merge (see the module docstring): its id and what storing it did.
 
     `document_url` is the URL of the mentioning document (None: the mention is taken as
     coming from the document at the announcement's own URL).
@@ -240,7 +250,7 @@ def upsert_announcement(
         session.flush()
         _link_services(session, row.id, [s.id for s in services], announced_at)
         _link_regions(session, row.id, na.regions)
-        return row.id, "created"
+        return UpsertedAnnouncement(row.id, "created")
 
     same_owner = url is not None and url == row.url and document_url in (None, url)
     takes_over = url_rank(url) > url_rank(row.url)
@@ -286,11 +296,11 @@ def upsert_announcement(
 
     digest = _published_hash(row, have)
     if digest == row.content_hash:
-        return row.id, "unchanged"
+        return UpsertedAnnouncement(row.id, "unchanged")
     row.content_hash = digest
     row.updated_at = now
     session.flush()
-    return row.id, "updated"
+    return UpsertedAnnouncement(row.id, "updated")
 
 
 def _link_services(
@@ -306,9 +316,8 @@ def _link_services(
 
 def dedupe_candidates(
     session: Session, service_slugs: Iterable[str], *, around: datetime | None, days: int, limit: int = 500
-) -> list[tuple[str, str, frozenset[str], datetime | None, str | None]]:
-    """Stored announcements sharing a service, dated within `days` of `around` (or undated):
-    (key, title, service slugs, announced_at, event name), newest first."""
+) -> list[Known]:
+    """Stored announcements sharing a service, dated within `days` of `around` (or undated), newest first."""
     slugs = sorted(set(service_slugs))
     if not slugs:
         return []
@@ -347,17 +356,25 @@ def dedupe_candidates(
             .where(AnnouncementServiceRow.announcement_id.in_(ann_ids[start : start + 500]))
         ):
             slugs_of[ann_id].add(slug)
-    return [(r[1], r[2], frozenset(slugs_of[r[0]]), _utc(r[3]), r[4]) for r in rows]
+    return [Known(r[1], r[2], frozenset(slugs_of[r[0]]), _utc(r[3]), r[4]) for r in rows]
 
 
-def stored_date_and_event(session: Session, key: str) -> tuple[datetime | None, str | None] | None:
+@dataclass(frozen=True, slots=True)
+class StoredDateAndEvent:
+    """The date and event of a stored announcement: whether a new one under its key is another launch."""
+
+    announced_at: datetime | None
+    event: str | None  # the event's display name
+
+
+def stored_date_and_event(session: Session, key: str) -> StoredDateAndEvent | None:
     """The date and event name of the stored announcement with this key, if there is one."""
     row = session.execute(
         select(AnnouncementRow.announced_at, EventRow.name)
         .outerjoin(EventRow, EventRow.id == AnnouncementRow.event_id)
         .where(AnnouncementRow.key == key)
     ).first()
-    return None if row is None else (_utc(row[0]), row[1])
+    return None if row is None else StoredDateAndEvent(_utc(row[0]), row[1])
 
 
 def keys_mentioned_by(session: Session, document_id: int) -> list[str]:

@@ -6,6 +6,7 @@ Functions take a session first and never commit: the caller owns the transaction
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -15,6 +16,33 @@ from tracker.redact import strip_controls
 from tracker.store._common import _set, _source_or_placeholder
 from tracker.store.models import DocumentRow, SourceRow
 from tracker.store.queries import _utc
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertedDocument:
+    """A stored document's id, and whether storing it changed it (new, other content or extractor)."""
+
+    id: int
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentState:
+    """What a stored document was extracted from and by: whether re-extraction changes it."""
+
+    content_hash: str
+    extractor_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedBody:
+    """An archived body to re-extract, with the source it came from."""
+
+    sha: str  # its key in the raw archive
+    source: str  # the source's name
+    kind: str  # the source's kind (a config.SourceKind)
+    url: str  # the document's URL when the body holds one document, else the source's
+    documents: int  # how many stored documents came from it
 
 
 def upsert_document(
@@ -30,7 +58,7 @@ def upsert_document(
     source_name: str | None,
     kind: str,
     fetched_at: datetime,
-) -> tuple[int, bool]:
+) -> UpsertedDocument:
     """Insert or refresh a document by URL; changed = new, or its content or extractor differ."""
     row = session.scalar(select(DocumentRow).where(DocumentRow.url == url))
 
@@ -55,10 +83,10 @@ def upsert_document(
         )
         session.add(row)
         session.flush()
-        return row.id, True
+        return UpsertedDocument(row.id, changed=True)
     if row.content_hash == content_hash and row.extractor_version == extractor_version:
         # Nothing new: leave the row (and its fetched_at) alone so a re-run writes nothing.
-        return row.id, False
+        return UpsertedDocument(row.id, changed=False)
     _set(row, "title", title or "")
     _set(row, "author", author)
     _set(row, "published_at", _utc(published_at))
@@ -70,13 +98,13 @@ def upsert_document(
         row.source_id = source_id()
     _set(row, "kind", kind)
     _set(row, "fetched_at", _utc(fetched_at))
-    return row.id, True
+    return UpsertedDocument(row.id, changed=True)
 
 
-def document_states(session: Session) -> dict[str, tuple[str, str]]:
-    """Every stored document's URL -> (content hash, extractor version), in one query."""
+def document_states(session: Session) -> dict[str, DocumentState]:
+    """Every stored document's URL -> its content hash and extractor version, in one query."""
     return {
-        url: (content_hash, version)
+        url: DocumentState(content_hash, version)
         for url, content_hash, version in session.execute(
             select(DocumentRow.url, DocumentRow.content_hash, DocumentRow.extractor_version)
         )
@@ -91,8 +119,8 @@ def document_is_current(session: Session, url: str, content_hash: str, extractor
     return row is not None and row[0] == content_hash and row[1] == extractor_version
 
 
-def archived_bodies(session: Session, sources: Sequence[str] | None = None) -> list[tuple[str, str, str, str, int]]:
-    """(archive sha, source name, source kind, URL, documents) of every archived body, oldest first.
+def archived_bodies(session: Session, sources: Sequence[str] | None = None) -> list[ArchivedBody]:
+    """Every archived body with its source, oldest first.
 
     One row per body and source, not per document: a feed's items share their feed's body,
     which is extracted once. The URL is the document's when the body holds one document
@@ -115,4 +143,4 @@ def archived_bodies(session: Session, sources: Sequence[str] | None = None) -> l
     if sources:
         stmt = stmt.where(SourceRow.name.in_(list(sources)))
     rows = sorted(session.execute(stmt).all(), key=lambda r: r[5])
-    return [(str(r[0]), r[1], r[2], r[6] if r[4] == 1 else (r[3] or r[6]), int(r[4])) for r in rows]
+    return [ArchivedBody(str(r[0]), r[1], r[2], r[6] if r[4] == 1 else (r[3] or r[6]), int(r[4])) for r in rows]

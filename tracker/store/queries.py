@@ -17,7 +17,19 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, or_, select, tuple_
 
-from tracker.items import AnnouncementRecord, Link, Service, SessionLinkRecord, SessionRecord
+from tracker.items import (
+    AnnouncementRecord,
+    EventCount,
+    Link,
+    MonthCount,
+    MonthlyCounts,
+    RunRecord,
+    Service,
+    ServiceCount,
+    SessionLinkRecord,
+    SessionRecord,
+    SourceState,
+)
 from tracker.normalize.text import public_url
 from tracker.redact import mask_text, mask_url, strip_controls
 from tracker.store.names import Resolved, resolve_event, resolve_region, resolve_service
@@ -85,44 +97,44 @@ def masked_outcomes(outcomes: dict[str, dict[str, object]]) -> dict[str, dict[st
 # --------------------------------------------------------------------------- sources and runs
 
 
-def list_source_states(session: Reader) -> list[dict[str, object]]:
+def list_source_states(session: Reader) -> list[SourceState]:
     """Every source with its cache validators, last success, last error and failure count."""
     # Text is sorted in Python: PostgreSQL collations and SQLite's binary order disagree.
     rows = sorted(session.execute(select(*SOURCES.c)), key=lambda r: r.name)
     return [
-        {
-            "id": r.id,
-            "name": r.name,
-            "kind": r.kind,
-            "url": mask_url(r.url),
-            "etag": r.etag,
-            "last_modified": r.last_modified,
-            "last_status": r.last_status,
-            "last_error": mask_text(r.last_error) if r.last_error else r.last_error,
-            "last_error_kind": r.last_error_kind,
-            "last_success_at": r.last_success_at,
-            "last_attempt_at": r.last_attempt_at,
-            "consecutive_failures": r.consecutive_failures,
-        }
+        SourceState(
+            id=r.id,
+            name=r.name,
+            kind=r.kind,
+            url=mask_url(r.url),
+            etag=r.etag,
+            last_modified=r.last_modified,
+            last_status=r.last_status,
+            last_error=mask_text(r.last_error) if r.last_error else r.last_error,
+            last_error_kind=r.last_error_kind,
+            last_success_at=r.last_success_at,
+            last_attempt_at=r.last_attempt_at,
+            consecutive_failures=r.consecutive_failures,
+        )
         for r in rows
     ]
 
 
-def last_runs(session: Reader, limit: int = 10) -> list[dict[str, object]]:
+def last_runs(session: Reader, limit: int = 10) -> list[RunRecord]:
     """The most recent runs, newest first."""
     rows = session.execute(select(*RUNS.c).order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(limit)).all()
     return [
-        {
-            "id": r.id,
-            "started_at": r.started_at,
-            "finished_at": r.finished_at,
-            "status": r.status,
-            "counts": dict(r.counts or {}),
+        RunRecord(
+            id=r.id,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            status=r.status,
+            counts=dict(r.counts or {}),
             # Masked again on the way out: rows stored before masking existed.
-            "outcomes": masked_outcomes(dict(r.outcomes or {})),
-            "error": mask_text(r.error) if r.error else None,
-            "slot": r.slot,
-        }
+            outcomes=masked_outcomes(dict(r.outcomes or {})),
+            error=mask_text(r.error) if r.error else None,
+            slot=r.slot,
+        )
         for r in rows
     ]
 
@@ -499,10 +511,9 @@ def announcements_per_month(
     search: str | None = None,
     session_code: str | None = None,
     region: str | Resolved | None = None,
-) -> tuple[list[tuple[str, int]], int]:
+) -> MonthlyCounts:
     """How many of the announcements `query_announcements` gives for these filters fall in each
-    calendar month (UTC): ("YYYY-MM", count) oldest first, months without any left out; and how
-    many have no date."""
+    calendar month (UTC), oldest first, months without any left out; and how many have no date."""
     found = _filters(
         session,
         service=service,
@@ -514,7 +525,7 @@ def announcements_per_month(
         region=region,
     )
     if found is None:
-        return [], 0
+        return MonthlyCounts((), 0)
     service_ids, conditions = found
     if dialect_name(session) == "postgresql":
         month: ColumnElement[Any] = func.to_char(func.timezone("UTC", ANNOUNCEMENTS.c.announced_at), "YYYY-MM")
@@ -527,7 +538,7 @@ def announcements_per_month(
     rows = session.execute(select(months.c.month, func.count()).group_by(months.c.month)).all()
     dated = sorted((str(m), int(n)) for m, n in rows if m is not None)
     undated = sum(int(n) for m, n in rows if m is None)
-    return dated, undated
+    return MonthlyCounts(tuple(MonthCount(m, n) for m, n in dated), undated)
 
 
 def _newest_of_service(
@@ -560,7 +571,7 @@ def get_announcement(session: Reader, id_or_key: int | str) -> AnnouncementRecor
     return found[0] if found else None
 
 
-def list_services(session: Reader, *, with_counts: bool = True) -> list[tuple[Service, int]]:
+def list_services(session: Reader, *, with_counts: bool = True) -> list[ServiceCount]:
     """Every service with its announcement count, most announced first, then by name.
 
     With ``with_counts=False`` the counts are not computed (0) and the list is by name.
@@ -576,15 +587,17 @@ def list_services(session: Reader, *, with_counts: bool = True) -> list[tuple[Se
     rows = session.execute(select(SERVICES.c.id, SERVICES.c.slug, SERVICES.c.name, SERVICES.c.category)).all()
     aliases = _aliases(session, [r.id for r in rows])
     result = [
-        (Service(slug=r.slug, name=r.name, aliases=aliases.get(r.id, ()), category=r.category), counts.get(r.id, 0))
+        ServiceCount(
+            Service(slug=r.slug, name=r.name, aliases=aliases.get(r.id, ()), category=r.category), counts.get(r.id, 0)
+        )
         for r in rows
     ]
-    result.sort(key=lambda item: (-item[1], item[0].name.lower(), item[0].slug))
+    result.sort(key=lambda item: (-item.announcements, item.service.name.lower(), item.service.slug))
     return result
 
 
-def list_events(session: Reader) -> list[tuple[str, str, int]]:
-    """Every event as (slug, name, number of announcements), by slug."""
+def list_events(session: Reader) -> list[EventCount]:
+    """Every event with its number of announcements, by slug."""
     counts = {
         event_id: n
         for event_id, n in session.execute(
@@ -594,7 +607,7 @@ def list_events(session: Reader) -> list[tuple[str, str, int]]:
         )
     }
     rows = sorted(session.execute(select(EVENTS.c.id, EVENTS.c.slug, EVENTS.c.name)), key=lambda r: r.slug)
-    return [(r.slug, r.name, int(counts.get(r.id, 0))) for r in rows]
+    return [EventCount(r.slug, r.name, int(counts.get(r.id, 0))) for r in rows]
 
 
 def list_sessions(session: Reader, *, event: str | Resolved | None = None) -> list[SessionRecord]:

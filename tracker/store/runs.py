@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tracker.items import RunStatus
+from tracker.items import PreviousRun, RunStatus
 from tracker.redact import mask_text, strip_controls
 from tracker.store.models import RunRow
 from tracker.store.queries import _utc
@@ -76,9 +76,9 @@ def abandon_slot_runs(session: Session, slot: datetime, *, at: datetime, reason:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def previous_run(session: Session, run_id: int) -> tuple[str, dict[str, int], bool] | None:
-    """(status, counts, finished) of the run recorded just before this one, or None."""
+def previous_run(session: Session, run_id: int) -> PreviousRun | None:
+    """How the run recorded just before this one ended, or None."""
     row = session.scalars(select(RunRow).where(RunRow.id < run_id).order_by(RunRow.id.desc()).limit(1)).first()
     if row is None:
         return None
-    return row.status, dict(row.counts or {}), row.finished_at is not None
+    return PreviousRun(status=row.status, counts=dict(row.counts or {}), finished=row.finished_at is not None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
@@ -30,6 +30,27 @@ from tracker.textutil import slugify
 
 NATURAL_KEY_MAX = 600  # the width of sessions.natural_key
 GENERIC_SESSION_KIND = SessionKind.SESSION
+
+
+@dataclass(frozen=True, slots=True)
+class LinkableAnnouncement:
+    """A stored announcement as linking across documents reads it."""
+
+    id: int
+    title: str
+    service_slugs: tuple[str, ...]  # sorted
+    event_slug: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkableSession:
+    """A stored session as linking across documents reads it."""
+
+    id: int
+    title: str
+    code: str | None
+    event_slug: str | None
+    kind: str  # a SessionKind
 
 
 def youtube_id(url: str) -> str | None:
@@ -193,10 +214,8 @@ def link_session(session: Session, announcement_id: int, session_id: int, link: 
     return changed
 
 
-def announcements_for_linking(
-    session: Session, event_slug: str | None = None
-) -> list[tuple[int, str, tuple[str, ...], str | None]]:
-    """(id, title, service slugs, event slug) of every announcement, or of one event's."""
+def announcements_for_linking(session: Session, event_slug: str | None = None) -> list[LinkableAnnouncement]:
+    """Every announcement, or one event's, as linking across documents reads it."""
     stmt = (
         select(AnnouncementRow.id, AnnouncementRow.title, EventRow.slug)
         .outerjoin(EventRow, EventRow.id == AnnouncementRow.event_id)
@@ -219,7 +238,7 @@ def announcements_for_linking(
         )
     for ann_id, slug in session.execute(pairs):
         slugs.setdefault(ann_id, []).append(slug)
-    return [(r[0], r[1], tuple(sorted(slugs.get(r[0], ()))), r[2]) for r in rows]
+    return [LinkableAnnouncement(r[0], r[1], tuple(sorted(slugs.get(r[0], ()))), r[2]) for r in rows]
 
 
 def title_links_of_event(session: Session, event_slug: str, method: str = LinkMethod.TITLE) -> dict[int, set[int]]:
@@ -246,11 +265,11 @@ def unlink_session(session: Session, announcement_id: int, session_id: int) -> b
     return True
 
 
-def sessions_for_linking(session: Session) -> list[tuple[int, str, str | None, str | None, str]]:
-    """(id, title, code, event slug, kind) of every session."""
+def sessions_for_linking(session: Session) -> list[LinkableSession]:
+    """Every session, as linking across documents reads it."""
     rows = session.execute(
         select(SessionRow.id, SessionRow.title, SessionRow.code, EventRow.slug, SessionRow.kind)
         .outerjoin(EventRow, EventRow.id == SessionRow.event_id)
         .order_by(SessionRow.id)
     ).all()
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [LinkableSession(r[0], r[1], r[2], r[3], r[4]) for r in rows]

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.items import SourceStatus
+from tracker.items import CachedRobots, CacheValidators, SourceStatus
 from tracker.redact import mask_text, strip_controls
 from tracker.store._common import _set, _source, _source_or_placeholder
 from tracker.store.models import RobotsRow, SourceRow
@@ -30,10 +30,10 @@ def get_or_create_source(session: Session, name: str, *, kind: str, url: str) ->
     return row.id
 
 
-def source_cache(session: Session, name: str) -> tuple[str | None, str | None]:
+def source_cache(session: Session, name: str) -> CacheValidators:
     """The ETag and Last-Modified saved for a source's conditional GET."""
     row = session.execute(select(SourceRow.etag, SourceRow.last_modified).where(SourceRow.name == name)).first()
-    return (row[0], row[1]) if row else (None, None)
+    return CacheValidators(row[0], row[1]) if row else CacheValidators()
 
 
 def record_fetch_success(
@@ -72,10 +72,10 @@ def record_fetch_failure(session: Session, name: str, *, at: datetime, kind: str
     row.consecutive_failures = (row.consecutive_failures or 0) + 1
 
 
-def load_robots(session: Session, origin: str) -> tuple[bytes, str | None, str | None] | None:
-    """The stored robots.txt of an origin: (body, ETag, Last-Modified), or None."""
+def load_robots(session: Session, origin: str) -> CachedRobots | None:
+    """The stored robots.txt of an origin with its validators, or None."""
     row = session.get(RobotsRow, origin)
-    return None if row is None else (row.body, row.etag, row.last_modified)
+    return None if row is None else CachedRobots(row.body, row.etag, row.last_modified)
 
 
 def save_robots(

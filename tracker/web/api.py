@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlencode
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.items import AnnouncementRecord
+from tracker.items import AnnouncementRecord, MonthCount
 from tracker.store.db import unit_of_work
 from tracker.store.names import Resolved, UnknownNameError, resolve_event, resolve_region, resolve_service
 from tracker.store.queries import (
@@ -210,7 +210,7 @@ def decode_cursor(value: str, params: Mapping[str, str]) -> tuple[datetime | Non
     return moment, last_id
 
 
-def _every_month(counts: list[tuple[str, int]]) -> list[tuple[str, int]]:
+def _every_month(counts: Sequence[MonthCount]) -> list[MonthCount]:
     """The months from the first to the last with a count, those without one at 0 (a chart's
     axis without holes); a span over MAX_MONTHS (a stray date centuries away) is left sparse."""
     if not counts:
@@ -220,12 +220,12 @@ def _every_month(counts: list[tuple[str, int]]) -> list[tuple[str, int]]:
         year, mon = month.split("-")
         return int(year) * 12 + int(mon) - 1
 
-    first, last = number(counts[0][0]), number(counts[-1][0])
+    first, last = number(counts[0].month), number(counts[-1].month)
     if last - first >= MAX_MONTHS:
-        return counts
-    known = dict(counts)
+        return list(counts)
+    known = {c.month: c.announcements for c in counts}
     names = (f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(first, last + 1))
-    return [(name, known.get(name, 0)) for name in names]
+    return [MonthCount(name, known.get(name, 0)) for name in names]
 
 
 @dataclass
@@ -350,7 +350,7 @@ class Api:
         except DateError as exc:
             raise BadRequest(str(exc), parameter="since") from None
         with unit_of_work(self.factory) as session:
-            counts, undated = announcements_per_month(
+            per_month = announcements_per_month(
                 session,
                 service=_resolve(session, "service", params.get("service")),
                 event=_resolve(session, "event", params.get("event")),
@@ -360,9 +360,9 @@ class Api:
                 search=params.get("q"),
                 session_code=params.get("session"),
             )
-        months = [{"month": month, "announcements": n} for month, n in _every_month(counts)]
+        months = [{"month": m.month, "announcements": m.announcements} for m in _every_month(per_month.months)]
         return json_response(
-            {"months": months, "undated": undated, "total": sum(n for _, n in counts) + undated},
+            {"months": months, "undated": per_month.undated, "total": per_month.total},
         )
 
     def announcement(self, raw: str, query: Mapping[str, list[str]]) -> Response:
@@ -387,14 +387,14 @@ class Api:
             {
                 "items": [
                     {
-                        "slug": s.slug,
-                        "name": s.name,
-                        "category": s.category,
-                        "announcements": n,
-                        "feed": self._feed(f"services/{s.slug}"),
+                        "slug": c.service.slug,
+                        "name": c.service.name,
+                        "category": c.service.category,
+                        "announcements": c.announcements,
+                        "feed": self._feed(f"services/{c.service.slug}"),
                     }
-                    for s, n in services
-                    if n or everything
+                    for c in services
+                    if c.announcements or everything
                 ]
             }
         )
@@ -407,8 +407,13 @@ class Api:
         return json_response(
             {
                 "items": [
-                    {"slug": slug, "name": name, "announcements": n, "feed": self._feed(f"events/{slug}")}
-                    for slug, name, n in events
+                    {
+                        "slug": e.slug,
+                        "name": e.name,
+                        "announcements": e.announcements,
+                        "feed": self._feed(f"events/{e.slug}"),
+                    }
+                    for e in events
                 ]
             }
         )
