@@ -49,9 +49,9 @@ EXIT_CODES = (
     (70, "an unexpected internal error (EX_SOFTWARE; the traceback is printed)"),
     (74, "a disk refused a write: output, archive or database folder full, read-only or not writable (EX_IOERR)"),
     (75, "another run holds the run lock; try again later (EX_TEMPFAIL)"),
-    (130, "interrupted by Ctrl-C (SIGINT)"),
+    (130, "interrupted by Ctrl-C (SIGINT); run/import/reextract finish the document in hand first"),
     (141, "the reader of the output stopped reading (`tracker ... | head`): the output was cut short, nothing more"),
-    (143, "stopped by SIGTERM"),
+    (143, "stopped by SIGTERM; run/import/reextract finish the document in hand first"),
 )
 EXIT_CLOSED_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for a Unix tool whose reader left
 EXIT_SOFTWARE = 70
@@ -1044,13 +1044,30 @@ def _sanitized_output() -> Iterator[None]:
             sys.stdout, sys.stderr = out, err
 
 
-_TERMINATED: list[int] = []  # the SIGTERMs received by this command
+_TERMINATED: list[int] = []  # the SIGTERMs (and, for the commands that record a run, SIGINTs) received
 
 
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM ends the command like Ctrl-C does: the run is marked failed, temp files removed."""
     _TERMINATED.append(signum)
     raise SystemExit(128 + signum)
+
+
+# Commands that record a run: a first SIGINT or SIGTERM lets the document in hand finish and
+# records the run "interrupted" (what is stored is published); a second one stops at once.
+_GRACEFUL = {"run", "import", "reextract"}
+
+
+def _stop_after_document(signum: int, frame: object) -> None:
+    """The first signal asks the run to stop after the document in hand; the second stops it now."""
+    first = not _TERMINATED
+    _TERMINATED.append(signum)
+    if not first:
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+    name = signal.Signals(signum).name
+    print(f"{name}: stopping after the document in hand ({name} again to stop at once)", file=sys.stderr)
 
 
 def _terminated() -> bool:
@@ -1223,9 +1240,14 @@ def _main(args: argparse.Namespace) -> int:
         handler.addFilter(_not_reported)
     previous = None
     _TERMINATED.clear()
+    previous_int = None
     if args.command not in _OWN_SIGTERM:
         try:
-            previous = signal.signal(signal.SIGTERM, _terminate)
+            if args.command in _GRACEFUL:
+                previous = signal.signal(signal.SIGTERM, _stop_after_document)
+                previous_int = signal.signal(signal.SIGINT, _stop_after_document)
+            else:
+                previous = signal.signal(signal.SIGTERM, _terminate)
             sys.unraisablehook = _unraisable
         except ValueError:  # not the main thread (an embedding application): leave signals alone
             previous = None
@@ -1238,8 +1260,9 @@ def _main(args: argparse.Namespace) -> int:
             _check_database_path(args, settings)
         code = int(args.handler(args, settings))
         if _TERMINATED:
-            print("stopped by SIGTERM", file=sys.stderr)
-            return 128 + signal.SIGTERM
+            # Stopped after the document in hand: the signal's exit code, as a shell expects.
+            print(f"stopped by {signal.Signals(_TERMINATED[0]).name}", file=sys.stderr)
+            return 128 + _TERMINATED[0]
         return code
     except TrackerError as exc:
         print(f"error: {_with_origins(mask_text(str(exc)), args, settings)}", file=sys.stderr)
@@ -1269,3 +1292,5 @@ def _main(args: argparse.Namespace) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
             sys.unraisablehook = sys.__unraisablehook__
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)

@@ -325,7 +325,7 @@ def test_full_disk_under_the_sqlite_database_exits_74(make_world: Callable[[str]
     ],
 )
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_signal_mid_run_marks_the_run_failed(
+def test_a_second_signal_mid_run_stops_at_once_and_marks_the_run_failed(
     make_world: Callable[[str], World], backend: str, sig: signal.Signals, exit_code: int, reason: str
 ) -> None:
     world = make_world(backend)
@@ -349,7 +349,9 @@ def test_signal_mid_run_marks_the_run_failed(
             time.sleep(0.05)
         assert world.server.requests_to("/bad/feed.xml"), "the run never reached the slow source"
         time.sleep(0.3)
-        process.send_signal(sig)
+        process.send_signal(sig)  # the first asks to stop after the document in hand (a slow one)
+        time.sleep(0.3)
+        process.send_signal(sig)  # the second stops the run now
         _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
@@ -360,6 +362,48 @@ def test_signal_mid_run_marks_the_run_failed(
     run = _run_status(world)
     assert run["status"] == "failed", run
     assert reason in str(run["error"]) and run["finished_at"] is not None
+    code, table, _ = _cli(world, "status")
+    assert code == 0 and "running" not in table
+    close_stores()
+
+
+@pytest.mark.parametrize(("sig", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_first_signal_finishes_the_document_in_hand_and_marks_the_run_interrupted(
+    make_world: Callable[[str], World], sig: signal.Signals, exit_code: int
+) -> None:
+    world = make_world("sqlite")
+    world.write_settings(timeout=30, max_seconds=60)
+    world.sources()
+    world.server.route("/good/feed.xml", whats_new_feed(GOOD_ITEMS), content_type="application/rss+xml")
+    # The second source is slow, not stuck: its fetch ends a few seconds after the signal.
+    world.server.route(
+        "/bad/feed.xml", whats_new_feed(GOOD_ITEMS[:1]), content_type="application/rss+xml", trickle=0.02, chunk_size=8
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "--config", str(world.config), "-q", "run"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not world.server.requests_to("/bad/feed.xml") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert world.server.requests_to("/bad/feed.xml"), "the run never reached the slow source"
+        process.send_signal(sig)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == exit_code, err
+    assert "Traceback" not in err and "stopping after the document in hand" in err
+    run = _run_status(world)
+    assert run["status"] == "interrupted" and run["finished_at"] is not None, run
+    # The source done before the signal stays stored; the one in hand is fetched again next time.
+    assert world.source_state("good")["last_status"] == "ok"
+    assert world.source_state("bad")["last_status"] != "ok"
     code, table, _ = _cli(world, "status")
     assert code == 0 and "running" not in table
     close_stores()
