@@ -317,6 +317,36 @@ def test_full_disk_under_the_sqlite_database_exits_74(make_world: Callable[[str]
 # ------------------------------------------------------------------ any exception: the run is failed, never "running"
 
 
+def _run_until_slow_source(world: World, *, trickle: float, chunk_size: int) -> subprocess.Popen[str]:
+    """`tracker run` in a subprocess, returned once it is fetching the second source, which the
+    server sends `chunk_size` bytes every `trickle` seconds."""
+    world.write_settings(timeout=30, max_seconds=60)
+    world.sources()
+    world.server.route("/good/feed.xml", whats_new_feed(GOOD_ITEMS), content_type="application/rss+xml")
+    world.server.route(
+        "/bad/feed.xml",
+        whats_new_feed(GOOD_ITEMS[:1]),
+        content_type="application/rss+xml",
+        trickle=trickle,
+        chunk_size=chunk_size,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "--config", str(world.config), "-q", "run"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not world.server.requests_to("/bad/feed.xml") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not world.server.requests_to("/bad/feed.xml"):
+        process.kill()
+        process.wait()
+        raise AssertionError("the run never reached the slow source")
+    return process
+
+
 @pytest.mark.parametrize(
     ("sig", "exit_code", "reason"),
     [
@@ -329,25 +359,9 @@ def test_a_second_signal_mid_run_stops_at_once_and_marks_the_run_failed(
     make_world: Callable[[str], World], backend: str, sig: signal.Signals, exit_code: int, reason: str
 ) -> None:
     world = make_world(backend)
-    world.write_settings(timeout=30, max_seconds=60)
-    world.sources()
-    world.server.route("/good/feed.xml", whats_new_feed(GOOD_ITEMS), content_type="application/rss+xml")
     # The second source drips its body: the run is mid-fetch when the signal comes.
-    world.server.route(
-        "/bad/feed.xml", whats_new_feed(GOOD_ITEMS[:1]), content_type="application/rss+xml", trickle=1.0, chunk_size=16
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tracker", "--config", str(world.config), "-q", "run"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _run_until_slow_source(world, trickle=1.0, chunk_size=16)
     try:
-        deadline = time.monotonic() + 60
-        while not world.server.requests_to("/bad/feed.xml") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert world.server.requests_to("/bad/feed.xml"), "the run never reached the slow source"
         time.sleep(0.3)
         process.send_signal(sig)  # the first asks to stop after the document in hand (a slow one)
         time.sleep(0.3)
@@ -372,25 +386,9 @@ def test_a_first_signal_finishes_the_document_in_hand_and_marks_the_run_interrup
     make_world: Callable[[str], World], sig: signal.Signals, exit_code: int
 ) -> None:
     world = make_world("sqlite")
-    world.write_settings(timeout=30, max_seconds=60)
-    world.sources()
-    world.server.route("/good/feed.xml", whats_new_feed(GOOD_ITEMS), content_type="application/rss+xml")
     # The second source is slow, not stuck: its fetch ends a few seconds after the signal.
-    world.server.route(
-        "/bad/feed.xml", whats_new_feed(GOOD_ITEMS[:1]), content_type="application/rss+xml", trickle=0.02, chunk_size=8
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tracker", "--config", str(world.config), "-q", "run"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _run_until_slow_source(world, trickle=0.02, chunk_size=8)
     try:
-        deadline = time.monotonic() + 60
-        while not world.server.requests_to("/bad/feed.xml") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert world.server.requests_to("/bad/feed.xml"), "the run never reached the slow source"
         process.send_signal(sig)
         _, err = process.communicate(timeout=60)
     finally:

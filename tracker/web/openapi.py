@@ -46,6 +46,14 @@ ERRORS = {
 }
 
 
+def _list_of(properties: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a list answer: {"items": [objects with these properties]}."""
+    return {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {"type": "object", "properties": properties}}},
+    }
+
+
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
     announcement_params = [
@@ -233,41 +241,23 @@ def spec() -> dict[str, Any]:
                         "feed": {"$ref": "#/components/schemas/Feed"},
                     },
                 },
-                "ServiceList": {
-                    "type": "object",
-                    "properties": {
-                        "items": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "slug": {"type": "string"},
-                                    "name": {"type": "string"},
-                                    "category": string_or_null,
-                                    "announcements": {"type": "integer"},
-                                    "feed": {"$ref": "#/components/schemas/Feed"},
-                                },
-                            },
-                        }
-                    },
-                },
-                "EventList": {
-                    "type": "object",
-                    "properties": {
-                        "items": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "slug": {"type": "string"},
-                                    "name": {"type": "string"},
-                                    "announcements": {"type": "integer"},
-                                    "feed": {"$ref": "#/components/schemas/Feed"},
-                                },
-                            },
-                        }
-                    },
-                },
+                "ServiceList": _list_of(
+                    {
+                        "slug": {"type": "string"},
+                        "name": {"type": "string"},
+                        "category": string_or_null,
+                        "announcements": {"type": "integer"},
+                        "feed": {"$ref": "#/components/schemas/Feed"},
+                    }
+                ),
+                "EventList": _list_of(
+                    {
+                        "slug": {"type": "string"},
+                        "name": {"type": "string"},
+                        "announcements": {"type": "integer"},
+                        "feed": {"$ref": "#/components/schemas/Feed"},
+                    }
+                ),
                 "MonthCounts": {
                     "type": "object",
                     "required": ["months", "undated", "total"],
