@@ -24,7 +24,7 @@ pytestmark = pytest.mark.corpus
 
 # (mean announcement F1, mean service accuracy, lowest announcement F1)
 PIN_SHARED = (1.0, 0.998, 1.0)
-PIN_FULL = (0.850, 0.908, 0.0)
+PIN_FULL = (0.823, 0.892, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -44,7 +44,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 80, 40)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 87, 50)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:

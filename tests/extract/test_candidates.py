@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tracker.extract import extract
-from tracker.extract.candidates import clean_title
+from tracker.extract.candidates import clean_title, usable
 from tracker.extract.rules import load_rules
 
 RULES = load_rules()
@@ -228,3 +228,49 @@ def test_a_page_title_copied_as_link_text_loses_its_site_name() -> None:
         "- [Speed up Pebble Queue with batching | AWS Compute Blog](https://aws.amazon.com/blogs/compute/pebble/)\n"
     )
     assert titles and not any("|" in t or t.endswith("Blog") for t in titles)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://aws.amazon.com/about-aws/whats-new/2031/11/",
+        "www.example.org/launches",
+        "Now in preview",
+        "Generally available",
+        "Coming soon",
+        "Available now",
+    ],
+)
+def test_urls_and_bare_statuses_are_never_names(text: str) -> None:
+    assert not usable(text, RULES)
+    assert usable("Amazon Kelp DB", RULES)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "KLP301 Building graph apps with Amazon Kelp DB",
+        "[レポート] Amazon Kelp DB のセッションに参加してきた",
+        "Amazon Kelp DB session report: what I learned",
+        "[ワークショップ] Pebble Store hands-on",
+    ],
+)
+def test_posts_about_a_session_are_not_launches(text: str) -> None:
+    # A session code or a report/workshop marker makes a title a post about a talk.
+    assert not usable(text, RULES)
+
+
+def test_instance_family_codes_and_launch_names_are_not_session_codes() -> None:
+    for title in ("Amazon EC2 C9gn instances", "AWS Pebble Store v2", "Amazon Kelp DB for MySQL 8"):
+        assert usable(title, RULES)
+
+
+def test_a_spoken_announcement_of_general_availability_names_the_product() -> None:
+    titles = _titles(
+        "# Keynote transcript, re:Invent 2031\n\n"
+        "So last year we previewed it, and today I'm excited to announce the GA of Kelp DB powered "
+        "Quill instances. They are available in four Regions. Today I'm thrilled to announce the "
+        "launch of a new Amazon Pebble Store, so you can keep objects at the edge.\n"
+    )
+    assert any(t.startswith("Kelp DB powered Quill instances") for t in titles), titles
+    assert not any(t.lower().startswith(("of ", "ga ", "launch")) for t in titles)

@@ -455,3 +455,10 @@ def test_the_typo_index_finds_exactly_the_keys_one_edit_away() -> None:
             k for k in keys if k != text and k[0] == text[0] and taxonomy_module._within_one_edit(text, k)
         )
         assert list(index.near(text)) == expected, text
+
+
+def test_an_instance_size_names_ec2_on_its_own() -> None:
+    taxonomy = Taxonomy.load()
+    for text in ("P9dn.48xlarge", "the new q9g.metal size", "m9.large"):
+        assert "Amazon EC2" in [s.name for s in taxonomy.find(text)], text
+    assert not [s.name for s in taxonomy.find("the config file name.large")]

@@ -138,6 +138,9 @@ def usable(title: str, rules: Rules) -> bool:
     generic = _pattern(rules, "generic_title")
     if generic is not None and generic.match(title):
         return False
+    report = _pattern(rules, "report_title")
+    if report is not None and report.search(title):
+        return False
     words = _words(title)
     return 0 < len(words) <= rules.candidate_max_words
 

@@ -285,6 +285,7 @@ _CANDIDATE_PATTERNS = (
     "trailing_tag",
     "name_end",
     "generic_title",
+    "report_title",
     "launch_section",
     "skip_section",
     "keynote_section",
