@@ -329,10 +329,11 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
         rows.append(
             {
                 "title": c.announcement.title,
-                "accepted": c.score >= threshold,
+                "accepted": c.forced or c.score >= threshold,
                 "score": round(c.score, 3),
                 "threshold": threshold,
-                "forms": sorted(c.generators),
+                # A spoken announcement is taken whatever its score: it says so among its forms.
+                "forms": sorted(c.generators | ({"spoken (taken whatever its score)"} if c.forced else set())),
                 "features": {name: round(value, 3) for name, value in reasons},
             }
         )

@@ -274,3 +274,40 @@ def test_a_spoken_announcement_of_general_availability_names_the_product() -> No
     )
     assert any(t.startswith("Kelp DB powered Quill instances") for t in titles), titles
     assert not any(t.lower().startswith(("of ", "ga ", "launch")) for t in titles)
+
+
+def _transcript() -> str:
+    filler = "And customers tell us that they want to move faster, with less to manage. " * 6
+    return (
+        "Good morning everyone, and welcome to the keynote. [applause]\n"
+        f"{filler}Back in 2029 we launched Amazon Zeta Streams, and many of you use it.\n"
+        f"{filler}So today I'm excited to announce Amazon Kelp DB. [applause]\n"
+        f"{filler}And today we're launching the Quill family of instances, coming early next year.\n"
+        f"{filler}Now, I'm thrilled to announce the launch of a new bucket type: Pebble Tables. [applause]\n"
+        f"{filler}I'm also pleased to announce that we are doubling our credits for startups.\n"
+        "Thank you all, and enjoy the rest of the week.\n"
+    )
+
+
+def test_a_speaker_who_announces_launches_marks_them() -> None:
+    titles = _titles(_transcript())
+    assert "Amazon Kelp DB" in titles
+    assert any(t.startswith("Quill family of instances") for t in titles), titles
+    assert "Pebble Tables" in titles  # the name the colon gives, not "bucket type"
+    # A launch recalled from years ago is context in a talk whose speaker marks launches.
+    assert "Amazon Zeta Streams" not in titles
+    assert not any("credits" in t for t in titles)
+
+
+def test_explain_says_a_spoken_announcement_is_taken_whatever_its_score(tmp_path: Path) -> None:
+    doc = tmp_path / "keynote.txt"
+    doc.write_text(_transcript(), encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "tracker", "extract", str(doc), "--explain", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = {row["title"]: row for row in json.loads(out)["candidates"]}
+    assert rows["Amazon Kelp DB"]["accepted"]
+    assert any(form.startswith("spoken") for form in rows["Amazon Kelp DB"]["forms"])

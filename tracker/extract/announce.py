@@ -824,7 +824,7 @@ def body_announcements(
         recorder.extend(merged)
     model = rules.model
     if model is not None:
-        chosen = cands.choose(merged, lambda c: c.score >= model.threshold_for(c.features), blocks)
+        chosen = cands.choose(merged, lambda c: c.forced or c.score >= model.threshold_for(c.features), blocks)
     else:
         chosen = cands.choose(merged, lambda c: c.score >= 0.5, blocks)
     for c in chosen:

@@ -52,6 +52,8 @@ class Candidate:
     generators: set[str] = field(default_factory=set)
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
+    spoken: bool = False  # a speaker's "today I'm excited to announce X"
+    forced: bool = False  # taken whatever its score: a marker the model does not weigh
 
 
 @dataclass(frozen=True)
@@ -330,10 +332,16 @@ def _sentences(
     """ "we are announcing the new X": X, with its sentence as summary."""
     out: list[Candidate] = []
     text = block.text
+    spoken = _pattern(rules, "spoken_announce")
     for m in sentence.finditer(text):
         if (block.index, m.end()) in read:
             continue
         name = _name_after(text, m.end())
+        head = text[m.end() : m.end() + 60]
+        colon = head.find(": ")
+        if colon != -1 and not _CLAUSE_END.search(head[:colon]):
+            # "the launch of a new bucket type: S3 Table Buckets": the name is what the colon gives.
+            name = _name_after(text, m.end() + colon + 2) or name
         if not name:
             continue
         title, status = clean_title(name, rules)
@@ -354,10 +362,19 @@ def _sentences(
                     marker=m.group(0).split()[0],
                 )
             )
+            verb = m.group(0).split()[0].lower()
+            if (
+                spoken is not None
+                and not verb.endswith("ed")
+                and spoken.search(text[max(0, m.start() - 80) : m.start()])
+            ):
+                # "Today I'm excited to announce X": a speaker's marker, as "Announcing **X**" is a writer's.
+                out[-1].spoken = True
     return out
 
 
 _DIGIT = re.compile(r"\d")
+_CLAUSE_END = re.compile(r"[.!?;]")
 _TODAY = re.compile(r"\b(?:today|excited|pleased|happy|thrilled|proud|delighted)\b")
 _NAME_WORD = re.compile(r"[\w'’.+/&-]+")
 # Words that end a spoken or written name ("the new X that lets you ...").
@@ -482,6 +499,12 @@ def describe(
         c.block for c in candidates if any(g.startswith(("marker:", "marker-label")) for g in c.generators)
     }
     marked_doc = len(marker_blocks) >= MARKED_DOC_MIN
+    # A talk whose speaker says "today I'm excited to announce X" again and again marks its
+    # launches so: what else it names ("we launched Graviton years ago") is context.
+    spoken_marks = not (marked_doc or ctx.post or ctx.roundup) and (
+        sum(1 for c in candidates if c.spoken) >= MARKED_DOC_MIN
+    )
+    marked_doc = marked_doc or spoken_marks
     # Of the headings, how many name a product: in a recap with a heading per launch most do;
     # in an essay with headings "First impressions", "Recommendations" none do.
     heading_candidates = sum(
@@ -646,6 +669,10 @@ def describe(
             regime = "open"
         f[f"regime={regime}"] = 1.0
         c.features = f
+        # A spoken announcement is the speaker's marker where the document has no other: taken
+        # whatever the model says of its features (which stay those of a sentence, so the
+        # model is fitted on the same evidence either way).
+        c.forced = c.spoken and (regime == "open" or spoken_marks)
 
 
 def _is_rule(c: Candidate) -> bool:

@@ -290,6 +290,7 @@ _CANDIDATE_PATTERNS = (
     "skip_section",
     "keynote_section",
     "announce_sentence",
+    "spoken_announce",
     "whats_new_link",
     "blog_link",
     "video_link",
