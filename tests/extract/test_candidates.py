@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tracker.extract import candidates as cands
 from tracker.extract import extract
+from tracker.extract.blocks import Block
 from tracker.extract.candidates import clean_title, usable
 from tracker.extract.rules import load_rules
 
@@ -311,3 +313,26 @@ def test_explain_says_a_spoken_announcement_is_taken_whatever_its_score(tmp_path
     rows = {row["title"]: row for row in json.loads(out)["candidates"]}
     assert rows["Amazon Kelp DB"]["accepted"]
     assert any(form.startswith("spoken") for form in rows["Amazon Kelp DB"]["forms"])
+
+
+def test_someone_elses_project_introduced_is_not_a_launch() -> None:
+    titles = _titles(
+        "# My day at the AWS Summit in Lyon 2031\n\n"
+        "At the booth, a carmaker introduced their **Kelp Brain** project, built on AWS.\n\n"
+        "Later, AWS introduced **Amazon Pebble Store** for the edge.\n"
+    )
+    assert "Kelp Brain" not in titles
+    assert "Amazon Pebble Store" in titles
+
+
+def test_a_launch_recalled_in_the_past_is_not_a_candidate() -> None:
+    text = (
+        "When we launched Amazon Zeta Streams, customers asked for more. "
+        "Back in 2029 we introduced Amazon Kelp DB for graphs."
+    )
+    [doc] = extract(text, url="https://example.org/notes.txt", rules=RULES)
+    block = Block(kind="paragraph", text=text)
+    sentence = RULES.candidate_patterns["announce_sentence"]
+    found = [c.announcement.title for c in cands._sentences(block, sentence, RULES, None, frozenset())]
+    assert found == []
+    assert not any(a.title in ("Amazon Zeta Streams", "Amazon Kelp DB") for a in doc.announcements)

@@ -333,8 +333,12 @@ def _sentences(
     out: list[Candidate] = []
     text = block.text
     spoken = _pattern(rules, "spoken_announce")
+    recalled = _pattern(rules, "recalled_launch")
     for m in sentence.finditer(text):
         if (block.index, m.end()) in read:
+            continue
+        past = m.group(0).split()[0].lower().endswith("ed")
+        if past and recalled is not None and recalled.search(text[max(0, m.start() - 60) : m.start()]):
             continue
         name = _name_after(text, m.end())
         head = text[m.end() : m.end() + 60]
@@ -362,12 +366,7 @@ def _sentences(
                     marker=m.group(0).split()[0],
                 )
             )
-            verb = m.group(0).split()[0].lower()
-            if (
-                spoken is not None
-                and not verb.endswith("ed")
-                and spoken.search(text[max(0, m.start() - 80) : m.start()])
-            ):
+            if spoken is not None and not past and spoken.search(text[max(0, m.start() - 80) : m.start()]):
                 # "Today I'm excited to announce X": a speaker's marker, as "Announcing **X**" is a writer's.
                 out[-1].spoken = True
     return out

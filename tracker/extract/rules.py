@@ -291,6 +291,7 @@ _CANDIDATE_PATTERNS = (
     "keynote_section",
     "announce_sentence",
     "spoken_announce",
+    "recalled_launch",
     "whats_new_link",
     "blog_link",
     "video_link",
