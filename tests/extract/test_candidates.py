@@ -336,3 +336,19 @@ def test_a_launch_recalled_in_the_past_is_not_a_candidate() -> None:
     found = [c.announcement.title for c in cands._sentences(block, sentence, RULES, None, frozenset())]
     assert found == []
     assert not any(a.title in ("Amazon Zeta Streams", "Amazon Kelp DB") for a in doc.announcements)
+
+
+def test_links_into_whats_new_inside_prose_are_launches() -> None:
+    titles = _titles(
+        "# Notes from the re:Invent 2031 keynote\n\n"
+        "The keynote opened with a story about latency. Mac developers can now use "
+        "[Amazon EC2 Q9 Mac instances](https://aws.amazon.com/about-aws/whats-new/2031/12/amazon-ec2-q9-mac/)"
+        " for their builds, which I will try next week.\n\n"
+        "Networking got "
+        "[Pebble Path Analyzer](https://aws.amazon.com/about-aws/whats-new/2031/12/pebble-path-analyzer/), "
+        "which finds unintended paths. I also re-read the "
+        "[Amazon Zeta Streams documentation](https://docs.aws.amazon.com/zeta/latest/) on the plane.\n"
+    )
+    assert "Amazon EC2 Q9 Mac instances" in titles
+    assert "Pebble Path Analyzer" in titles
+    assert not any("documentation" in t for t in titles)

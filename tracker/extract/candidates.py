@@ -209,6 +209,7 @@ def generate(
             # A wall of text (a transcript, a long paragraph): only sentences can hold a launch.
             if sentence is not None:
                 out.extend(_sentences(block, sentence, rules, event, read))
+            out.extend(_inline_launch_links(block, None, rules, event))
             continue
         if block.kind == HEADING:
             if block.level <= 1 and h1_count <= 1:
@@ -323,6 +324,39 @@ def generate(
                 )
         if sentence is not None and block.kind in (PARAGRAPH, BULLET) and len(text) > 40:
             out.extend(_sentences(block, sentence, rules, event, read))
+        out.extend(_inline_launch_links(block, opening, rules, event))
+    return out
+
+
+def _inline_launch_links(
+    block: Block, opening: tuple[int, int] | None, rules: Rules, event: str | None
+) -> list[Candidate]:
+    """Links into What's New inside prose ("you can now use [Amazon EC2 M1 Mac instances](…)"):
+    the link text, when it can be a name."""
+    whats_new = _pattern(rules, "whats_new_link")
+    out: list[Candidate] = []
+    if whats_new is None or block.kind not in (PARAGRAPH, BULLET):
+        return out
+    for link in block.links:
+        if opening is not None and link.start <= opening[0] < link.end:
+            continue  # the block's own opening: read above
+        if not whats_new.search(link.url):
+            continue
+        title, status = clean_title(link.text, rules)
+        if usable(title, rules):
+            out.append(
+                _candidate(
+                    block,
+                    link.start,
+                    title,
+                    status,
+                    "inline:link",
+                    summary=block.text[link.end : link.end + 300],
+                    url=link.url,
+                    rules=rules,
+                    event=event,
+                )
+            )
     return out
 
 
