@@ -70,3 +70,17 @@ def test_a_keynote_recap_with_its_one_video_ties_every_launch() -> None:
         "* [Keynote by Riley Ceo](https://youtu.be/RiLeYcEo002)\n"
     )
     assert all(a.sessions == ("RiLeYcEo002",) for a in doc.announcements)
+
+
+def test_one_video_covers_every_launch_only_in_a_document_about_that_talk() -> None:
+    body = (
+        "* Announcing **Amazon Kelp DB**, a graph database\n"
+        "* Announcing **AWS Pebble Store** for the edge\n\n"
+        "A screenshot from the [keynote video](https://www.youtube.com/watch?v=RiLeYcEo002).\n"
+    )
+    talk = _doc("# Keynote with Riley Ceo, re:Invent 2031\n\n" + body)
+    assert all(a.sessions == ("RiLeYcEo002",) for a in talk.announcements)
+    recap = _doc("# My re:Invent 2031 recap\n\n" + body)
+    assert {a.title for a in recap.announcements} == {"Amazon Kelp DB", "AWS Pebble Store"}
+    assert all(a.sessions == () for a in recap.announcements)
+    assert "RiLeYcEo002" in {s.key for s in recap.sessions}  # still a session the recap names

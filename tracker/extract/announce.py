@@ -52,6 +52,19 @@ class Found:
 # --- sessions ----------------------------------------------------------------------------
 
 
+_TALK_TITLE = re.compile(r"(?i)\b(?:session|talk|breakout|presentation|webinar|transcript)\b")
+
+
+def _is_talk(text: str, rules: Rules) -> bool:
+    """Whether a title names a talk (a keynote, a session, its code), not a recap of many."""
+    return bool(_kind_from([text], rules.kind_titles) or _code_in(text, rules) or _TALK_TITLE.search(text))
+
+
+def _names_the_document(heading: Block, top: list[Block], title: str) -> bool:
+    """Whether a heading is the document's own title (its only top heading, or the title's text)."""
+    return (heading.level <= 1 and len(top) == 1) or collapse(heading.text) == collapse(title or "")
+
+
 def _kind_from(texts: list[str], patterns: tuple[NamedPattern, ...]) -> str | None:
     for text in texts:
         for named in patterns:
@@ -111,8 +124,13 @@ def sessions_from_blocks(
             sessions.append(conf)
 
     real_headings = [b for b in blocks if b.kind == HEADING and not b.label]
+    top = [h for h in real_headings if h.level <= 1]
     for h in real_headings:
         if rules.reference_headings and rules.reference_headings.search(h.text):
+            continue
+        if _names_the_document(h, top, title) and not _is_talk(h.text, rules):
+            # The document's own title heads the whole document: a video under it is one the
+            # document links, which makes the title a session only when it names a talk.
             continue
         found: tuple[str | None, str] | None = None
         # By index: slicing blocks[h.index + 1 :] copied the rest of the list per heading.
@@ -199,7 +217,11 @@ def sessions_from_blocks(
                     if m:
                         speakers = (m.group("name").strip(),)
                         break
-            doc_key = vid
+            # The one video covers every launch only in a document about that talk ("Keynote:
+            # Adam Selipsky"); a recap, a post or a podcast page that merely links a video has
+            # no session of its own.
+            if title and _is_talk(title, rules):
+                doc_key = vid
             add(
                 vid,
                 ConferenceSession(
