@@ -25,7 +25,6 @@ triggers from the link tables), so a word within one service intersects two post
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 from collections.abc import Sequence
@@ -33,8 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, func, select, table, text
-from sqlalchemy.types import Integer
+from sqlalchemy import ColumnElement, and_, bindparam, cast, column, func, literal_column, or_, select, table, text
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.types import Integer, String
 
 from tracker.store.tables import ANNOUNCEMENT_REGIONS, ANNOUNCEMENT_SERVICES, ANNOUNCEMENTS, Reader, dialect_name
 
@@ -54,6 +54,7 @@ OTHER_INDEXES = frozenset(
     {
         "ix_announcements_search",
         "ix_announcements_fulltext",
+        "ix_announcements_newest",
         "ix_services_slug_lower",
         "ix_services_name_lower",
         "ix_service_aliases_alias_lower",
@@ -205,11 +206,10 @@ def fulltext_condition(session: Reader, query: str, facets: Facets = Facets()) -
         matches = select(fts.c.rowid.op("&", return_type=Integer)(_ID_MASK)).where(_sqlite_match(words, facets))
         return ANNOUNCEMENTS.c.id.in_(matches)
     if dialect == "postgresql":
-        months = _pg_month_range(session, Bounds(), "desc")
-        tsquery = _pg_tsquery(session, words, facets, [*(_month_label(m) for m in months), "0"])
-        if tsquery is None:
+        terms = _pg_terms(session, words)
+        if terms is None:
             return ANNOUNCEMENTS.c.id.is_(None)  # no word left after stemming: nothing matches
-        return _pg_matches(tsquery)
+        return _pg_matches([_pg_query(terms, facets, None)])
     return _substring(words)
 
 
@@ -394,27 +394,31 @@ def _quote(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _pg_tsquery(session: Reader, words: Sequence[str], facets: Facets, months: Sequence[str]) -> str | None:
-    """The tsquery text of the words and facets within these months (labels such as '202502', '0' undated)."""
+def _pg_terms(session: Reader, words: Sequence[str]) -> list[tuple[str, bool]] | None:
+    """The lexemes of the words, each with whether it is a prefix (the last); None when none is left."""
     stems = _pg_stems(session, words)
-    terms: list[tuple[str, bool]] = []  # (lexeme, as a prefix)
+    terms: list[tuple[str, bool]] = []
     for n, lexemes in enumerate(stems):
         for i, lexeme in enumerate(lexemes):
             terms.append((lexeme, n == len(stems) - 1 and i == len(lexemes) - 1))
-    if not terms:
-        return None
-    groups = facets.groups()
-    per_month = []
-    for month in months:
-        parts = [_quote(f"{month}:{lexeme}") + (":*" if prefix else "") for lexeme, prefix in terms]
-        parts += ["(" + " | ".join(_quote(f"{month}~{term}") for term in group) + ")" for group in groups]
-        per_month.append("(" + " & ".join(parts) + ")")
-    return " | ".join(per_month)
+    return terms or None
 
 
-def _pg_matches(tsquery: str) -> ColumnElement[bool]:
-    # and_() of one clause renders as that clause: typed as a boolean condition, SQL unchanged.
-    return and_(text(f"announcements.{PG_COLUMN} @@ CAST(:tsquery AS tsquery)").bindparams(tsquery=tsquery))
+def _pg_query(terms: Sequence[tuple[str, bool]], facets: Facets, month: str | None) -> str:
+    """The tsquery text of the terms and facets, all required: within one month (labels such as
+    '202502', '0' undated: 'M:lexeme', 'M~s12'), or over all time ('lexeme', '~s12')."""
+    qualify = f"{month}:" if month is not None else ""
+    mark = f"{month}~" if month is not None else "~"
+    parts = [_quote(f"{qualify}{lexeme}") + (":*" if prefix else "") for lexeme, prefix in terms]
+    parts += ["(" + " | ".join(_quote(f"{mark}{term}") for term in group) + ")" for group in facets.groups()]
+    return " & ".join(parts)
+
+
+def _pg_matches(tsqueries: Sequence[str]) -> ColumnElement[bool]:
+    """Any of the queries (one per month): one index scan each, OR-ed as bitmaps. (One tsquery
+    OR-ing the months would make GIN test every row of every month's terms against all of it.)"""
+    document: ColumnElement[Any] = literal_column(f"announcements.{PG_COLUMN}")
+    return or_(*(document.op("@@")(cast(bindparam(None, q, type_=String), TSQUERY)) for q in tsqueries))
 
 
 def _pg_month_range(session: Reader, bounds: Bounds, order: str) -> list[int]:
@@ -440,6 +444,16 @@ def _pg_month_range(session: Reader, bounds: Bounds, order: str) -> list[int]:
     return months[::-1] if order == "desc" else months
 
 
+# Months asked one by one (as OR-ed index scans) before the rest is asked at once: the first
+# month holds a page of a common word; a word too rare to fill a page in a year is found in
+# all time by its plain lexemes, reading only its few rows.
+WINDOWS = (1, 3, 8)
+
+
+def _month_start(index: int) -> datetime:
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
 def _pg_ids(
     session: Reader,
     words: list[str],
@@ -449,46 +463,46 @@ def _pg_ids(
     order: str,
     limit: int | None,
 ) -> list[int]:
-    months = _pg_month_range(session, bounds, order)
-    windows: list[list[str]] = []
+    terms = _pg_terms(session, words)
+    if terms is None:
+        return []
     out: list[int] = []
+    at = ANNOUNCEMENTS.c.announced_at
 
-    def probe(labels: Sequence[str], want: int | None) -> int:
-        tsquery = _pg_tsquery(session, words, facets, labels)
-        if tsquery is None:
-            return 0
-        # Materialized: planned on its own, the index scan of a few months' rows; never a walk
-        # through the date index hoping to meet matches.
-        found = select(ANNOUNCEMENTS.c.id, ANNOUNCEMENTS.c.announced_at).where(_pg_matches(tsquery), *conditions)
+    def probe(tsqueries: Sequence[str], extra: Sequence[ColumnElement[bool]], want: int | None) -> int:
+        # Materialized: planned on its own, the index scans of the terms; never a walk through
+        # the date index hoping to meet matches.
+        found = select(ANNOUNCEMENTS.c.id, at).where(_pg_matches(tsqueries), *conditions, *extra)
         matches = found.cte("matches").prefix_with("MATERIALIZED")
-        ordered = {"desc": (matches.c.announced_at.desc().nulls_last(), matches.c.id.desc())}.get(
-            order, (matches.c.announced_at.asc().nulls_last(), matches.c.id.asc())
-        )
-        stmt = select(matches.c.id).order_by(*ordered)
+        if order == "desc":
+            stmt = select(matches.c.id).order_by(matches.c.announced_at.desc().nulls_last(), matches.c.id.desc())
+        else:
+            stmt = select(matches.c.id).order_by(matches.c.announced_at.asc().nulls_last(), matches.c.id.asc())
         if want is not None:
             stmt = stmt.limit(want)
         ids = [int(i) for i in session.execute(stmt).scalars()]
         out.extend(ids)
         return len(ids)
 
-    if limit is None:
-        windows = [[_month_label(m) for m in months]] if months else []
-    else:
-        # The newest month first (oldest for asc), then windows growing with what the last ones
-        # found: about as many rows as the page needs, in as few queries as the density allows.
-        start, span = 0, 1
-        while start < len(months) and len(out) < limit:
-            labels = [_month_label(m) for m in months[start : start + span]]
-            got = probe(labels, limit - len(out))
-            start += span
-            missing = limit - len(out)
-            if missing <= 0:
+    rest: list[ColumnElement[bool]] = []  # what the months asked leave for the all-time query
+    if limit is not None:
+        months = _pg_month_range(session, bounds, order)
+        start = 0
+        for span in WINDOWS:
+            window = months[start : start + span]
+            if not window or len(out) >= limit:
                 break
-            density = got / span if got else 0.0
-            span = max(span * 2, math.ceil(1.5 * missing / density)) if density else span * 4
-        windows = []
-    for labels in windows:
-        probe(labels, limit)
-    if not bounds.dated_only and (limit is None or len(out) < limit):
-        probe(["0"], None if limit is None else limit - len(out))
+            probe([_pg_query(terms, facets, _month_label(m)) for m in window], (), limit - len(out))
+            start += len(window)
+        if len(out) >= limit:
+            return out
+        if start:
+            # Older (newer, for asc) than the months asked, or undated.
+            edge = months[start - 1]
+            rest.append(
+                or_(at < _month_start(edge), at.is_(None))
+                if order == "desc"
+                else or_(at >= _month_start(edge + 1), at.is_(None))
+            )
+    probe([_pg_query(terms, facets, None)], rest, None if limit is None else limit - len(out))
     return out

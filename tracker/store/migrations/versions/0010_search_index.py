@@ -21,10 +21,11 @@ lists (ORDER BY rowid DESC LIMIT) instead of sorting all matches. Triggers keep 
 (a contentless table is told the old values to delete: they are the row's old columns).
 `detail=column`: the queries use column filters but never phrases or positions.
 
-PostgreSQL: a generated column `search_document`, the lexemes of title and summary and the
-facets, each qualified by the month of the announcement ('202502:snapshot', '202502~s12',
-'0:...' undated), under a GIN index: the query asks for the newest months first, so it reads
-the rows of a month or a few, never every match.
+PostgreSQL: a generated column `search_document` under a GIN index, with the lexemes of title
+and summary and the facets twice: qualified by the month of the announcement ('202502:snapshot',
+'202502~s12', '0:...' undated), and plain ('snapshot', '~s12'). The query asks the newest
+months first, reading the rows of a month or a few; a word too rare to fill a page in a year
+is then looked for in all time by its plain lexemes, reading its few rows.
 
 A later batch migration that rebuilds `announcements` on SQLite drops these triggers with the
 old table: it must call `create_sqlite_triggers()` again (tests/store/test_search.py fails otherwise).
@@ -113,16 +114,17 @@ CREATE OR REPLACE FUNCTION tracker_search_document(
     title text, summary text, facets text, event_id integer, announced_at timestamptz
 ) RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT array_to_tsvector(ARRAY(
-        SELECT month.m || ':' || t.lexeme
-        FROM unnest(to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || coalesce(summary, ''))) AS t
-        UNION ALL
-        SELECT month.m || '~' || f
-        FROM unnest(string_to_array(coalesce(facets, '') || coalesce(' e' || event_id, ''), ' ')) AS f
-        WHERE f <> ''
+        SELECT x.m || ':' || t.lexeme FROM unnest(x.document) AS t
+        UNION ALL SELECT t.lexeme FROM unnest(x.document) AS t
+        UNION ALL SELECT x.m || '~' || f FROM unnest(x.facets) AS f WHERE f <> ''
+        UNION ALL SELECT '~' || f FROM unnest(x.facets) AS f WHERE f <> ''
     ))
-    FROM (SELECT CASE WHEN announced_at IS NULL THEN '0' ELSE (
-        extract(year FROM announced_at AT TIME ZONE 'UTC')::integer * 100
-        + extract(month FROM announced_at AT TIME ZONE 'UTC')::integer)::text END AS m) AS month
+    FROM (SELECT
+        to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || coalesce(summary, '')) AS document,
+        string_to_array(coalesce(facets, '') || coalesce(' e' || event_id, ''), ' ') AS facets,
+        CASE WHEN announced_at IS NULL THEN '0' ELSE (
+            extract(year FROM announced_at AT TIME ZONE 'UTC')::integer * 100
+            + extract(month FROM announced_at AT TIME ZONE 'UTC')::integer)::text END AS m) AS x
 $$
 """
 PG_TRIGGER_FUNCTION = f"""
@@ -201,6 +203,9 @@ def upgrade() -> None:
             "(tracker_search_document(title, summary, search_facets, event_id, announced_at)) STORED"
         )
         op.execute("CREATE INDEX ix_announcements_search ON announcements USING gin (search_document)")
+        # The newest first without a sort: PostgreSQL cannot read the ascending index of
+        # announced_at as "DESC NULLS LAST" (SQLite can), and the rows are wider now.
+        op.execute("CREATE INDEX ix_announcements_newest ON announcements (announced_at DESC NULLS LAST, id DESC)")
         op.execute(PG_TRIGGER_FUNCTION)
         for table in ("announcement_services", "announcement_regions"):
             op.execute(
@@ -230,6 +235,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_search ON {table}")
         op.execute("DROP FUNCTION IF EXISTS tracker_refresh_search_facets()")
         op.execute("DROP INDEX IF EXISTS ix_announcements_search")
+        op.execute("DROP INDEX IF EXISTS ix_announcements_newest")
         op.execute("ALTER TABLE announcements DROP COLUMN IF EXISTS search_document")
         op.execute("DROP FUNCTION IF EXISTS tracker_search_document(text, text, text, integer, timestamptz)")
         op.execute(
