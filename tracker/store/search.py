@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, cast, column, func, literal_column, or_, select, table, text
-from sqlalchemy.dialects.postgresql import TSQUERY
-from sqlalchemy.types import Integer, String
+from sqlalchemy import ColumnElement, and_, column, func, or_, select, table, text
+from sqlalchemy.types import Integer
 
 from tracker.store.tables import ANNOUNCEMENT_REGIONS, ANNOUNCEMENT_SERVICES, ANNOUNCEMENTS, Reader, dialect_name
 
@@ -417,8 +416,14 @@ def _pg_query(terms: Sequence[tuple[str, bool]], facets: Facets, month: str | No
 def _pg_matches(tsqueries: Sequence[str]) -> ColumnElement[bool]:
     """Any of the queries (one per month): one index scan each, OR-ed as bitmaps. (One tsquery
     OR-ing the months would make GIN test every row of every month's terms against all of it.)"""
-    document: ColumnElement[Any] = literal_column(f"announcements.{PG_COLUMN}")
-    return or_(*(document.op("@@")(cast(bindparam(None, q, type_=String), TSQUERY)) for q in tsqueries))
+    # Text, not the postgresql dialect's TSQUERY type: the CLI's queries on SQLite import no
+    # other dialect (tests/test_startup.py).
+    return or_(
+        *(
+            text(f"announcements.{PG_COLUMN} @@ CAST(:tsquery_{n} AS tsquery)").bindparams(**{f"tsquery_{n}": q})
+            for n, q in enumerate(tsqueries)
+        )
+    )
 
 
 def _pg_month_range(session: Reader, bounds: Bounds, order: str) -> list[int]:
