@@ -269,14 +269,15 @@ class _RecordReader:
             return []
         session = self.session
         given = {"ids": ids}
-        rows = {r.id: r for r in session.execute(_ROWS, given)}
+        # .all(): one fetchall per statement, not a fetchone per row.
+        rows = {r.id: r for r in session.execute(_ROWS, given).all()}
         services: dict[int, list[Service]] = {}
-        for ann_id, slug, name, category in session.execute(_SERVICES_OF, given):
+        for ann_id, slug, name, category in session.execute(_SERVICES_OF, given).all():
             services.setdefault(ann_id, []).append(self._service(slug, name, category))
-        regions = _grouped(session.execute(_REGIONS_OF, given))
-        sources = _grouped(session.execute(_SOURCES_OF, given))
+        regions = _grouped(session.execute(_REGIONS_OF, given).all())
+        sources = _grouped(session.execute(_SOURCES_OF, given).all())
         links: dict[int, list[Any]] = {}
-        for link in session.execute(_SESSIONS_OF, given):
+        for link in session.execute(_SESSIONS_OF, given).all():
             links.setdefault(link[0], []).append(link)
         return [
             self._record(rows[i], services.get(i, []), sources.get(i, []), links.get(i, []), regions.get(i, []))
