@@ -139,3 +139,21 @@ def test_a_month_boundary_in_utc(factory: sessionmaker[Session]) -> None:
         assert keys(s, search="boundary", limit=1, after=(end + timedelta(seconds=1), 0)) == ["b0"]
         assert keys(s, search="boundary", until=end + timedelta(seconds=1)) == ["b0", "b2"]
         assert keys(s, search="boundary", since=end + timedelta(seconds=1)) == ["b1"]
+
+
+def test_many_undated_after_the_dated(factory: sessionmaker[Session]) -> None:
+    # More undated matches than a page's first read (twice the page and 50), the page's last
+    # one among them: they follow the dated ones, by id.
+    with unit_of_work(factory) as s:
+        for n in range(10):
+            upsert_announcement(
+                s, announcement(f"d{n}", "Quokka dated", at=NOW - timedelta(days=n)), now=NOW, event_id=None
+            )
+        for n in range(140):
+            upsert_announcement(s, announcement(f"u{n:03d}", "Quokka undated", at=None), now=NOW, event_id=None)
+    with unit_of_work(factory) as s:
+        for order in ("desc", "asc"):
+            everything = keys(s, order=order)
+            assert len(everything) == 150
+            assert keys(s, search="quokka", order=order, limit=40) == everything[:40]
+            assert pages(s, 33, search="quokka", order=order) == everything

@@ -264,8 +264,11 @@ def _sqlite_ids(
     )
     dated, undated = _sqlite_ranges(bounds, order)
     out: list[int] = []
-    # Desc: the dated keys, then the undated ones (whose keys are their ids, below every dated key).
+    # The dated keys, then the undated ones (whose keys are their ids, below every dated key):
+    # newest first, one range read down through both (each read evaluates the whole query).
     phases = [("dated", dated), ("undated", undated)]
+    if order == "desc" and dated is not None and undated is not None and undated[1] == dated[0]:
+        phases = [("dated", (undated[0], dated[1]))]
     for kind, key_range in phases:
         if key_range is None or (limit is not None and len(out) >= limit):
             continue
@@ -323,7 +326,8 @@ def _sqlite_phase(
     if exact_by_key or len(rows) <= limit:
         return [r.id for r in _exact(rows, descending)[:limit]]
     boundary = rows[limit - 1].rowid >> ID_BITS
-    if len(rows) == fetch and rows[-1].rowid >> ID_BITS == boundary:
+    # Minute 0 is the undated, ordered by id as their keys are: nothing more to read.
+    if len(rows) == fetch and boundary and rows[-1].rowid >> ID_BITS == boundary:
         # That minute holds more than were read: read all of it (and what comes before it).
         edge = (boundary << ID_BITS, key_range[1]) if descending else (key_range[0], (boundary + 1) << ID_BITS)
         rows = session.execute(
