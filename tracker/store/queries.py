@@ -427,6 +427,18 @@ def query_announcements(
         )
         return _RecordReader(session).read(ids)
     service_ids, conditions = found.service_ids, found.all_conditions
+    plain = not (found.event_ids or found.region_ids or session_code)
+    if len(service_ids) == 1 and order == "desc" and plain and limit is not None:
+        # The API's by-service page: a prebuilt statement for its shape, only the values bound.
+        shape = (since is not None, until is not None, after is not None)
+        values: dict[str, Any] = {"service_id": service_ids[0], "limit": limit}
+        if since is not None:
+            values["since"] = _utc(since)
+        if until is not None:
+            values["until"] = _utc(until)
+        if after is not None:
+            values["after_at"], values["after_id"] = _utc(after[0]) or UNDATED, after[1]
+        return _RecordReader(session).read([row[0] for row in session.execute(_service_page(*shape), values)])
     if len(service_ids) == 1 and order == "desc":
         stmt = _newest_of_service(service_ids[0], conditions, after)
     else:
@@ -590,6 +602,34 @@ def _newest_of_service(
         at = _utc(after[0]) or UNDATED
         stmt = stmt.where(tuple_(link.sort_at, link.announcement_id) < tuple_(at, after[1]))
     return stmt.order_by(link.sort_at.desc(), link.announcement_id.desc())
+
+
+_SERVICE_PAGES: dict[tuple[bool, bool, bool], Any] = {}
+
+
+def _service_page(since: bool, until: bool, after: bool) -> Any:
+    """`_newest_of_service` with a limit for one shape of filters, built once with bound parameters
+    (building and keying a statement per request cost as much as running it on SQLite)."""
+    shape = (since, until, after)
+    stmt = _SERVICE_PAGES.get(shape)
+    if stmt is None:
+        link = ANNOUNCEMENT_SERVICES.c
+        at = ANNOUNCEMENTS.c.announced_at
+        stmt = select(link.announcement_id).where(link.service_id == bindparam("service_id"))
+        if since or until:
+            stmt = stmt.join(ANNOUNCEMENTS, ANNOUNCEMENTS.c.id == link.announcement_id)
+        if since:
+            stmt = stmt.where(at >= bindparam("since", type_=at.type))
+        if until:
+            stmt = stmt.where(at < bindparam("until", type_=at.type))
+        if after:
+            stmt = stmt.where(
+                tuple_(link.sort_at, link.announcement_id)
+                < tuple_(bindparam("after_at", type_=link.sort_at.type), bindparam("after_id"))
+            )
+        stmt = stmt.order_by(link.sort_at.desc(), link.announcement_id.desc()).limit(bindparam("limit"))
+        _SERVICE_PAGES[shape] = stmt
+    return stmt
 
 
 def get_announcement(session: Reader, id_or_key: int | str) -> AnnouncementRecord | None:
