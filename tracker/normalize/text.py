@@ -5,6 +5,7 @@ Nothing here reads the clock: a `now` is passed in where plausibility needs one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -143,10 +144,23 @@ _DATE_FORMATS = (
 )
 
 
+# Controls, DEL, spaces and the characters a published link must not carry.
+_UNSAFE_URL_CHAR = re.compile(r'[\x00-\x1f\x7f<>"\s]')
+
+
 def public_url(url: str | None) -> str | None:
     """A URL fit to publish: http(s) with a host, without credentials or secret parameters,
     in canonical form; None for anything else (a local path, file://, javascript:, mailto:)."""
-    text = (url or "").strip()
+    if not url:
+        return None
+    return _public_url(url)
+
+
+# Every record read (a page of the API, a feed) passes its URLs here, and the same URLs come
+# again and again (a listing page is the source of a hundred announcements): remembered.
+@functools.lru_cache(maxsize=16384)
+def _public_url(url: str) -> str | None:
+    text = url.strip()
     if not text:
         return None
     try:
@@ -156,7 +170,7 @@ def public_url(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    if any(ord(ch) < 0x20 or ch in '\x7f<>"' or ch.isspace() for ch in text):
+    if _UNSAFE_URL_CHAR.search(text):
         return None
     netloc = parts.hostname.lower()
     if ":" in netloc:

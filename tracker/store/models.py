@@ -246,6 +246,10 @@ class AnnouncementRow(Base):
     updated_at: Mapped[datetime]
     # Hash of the published fields: "updated" means this changed.
     content_hash: Mapped[str] = mapped_column(String(64))
+    # "s12 s40 r3": the ids of its services and regions, for the full-text index to hold the
+    # filters (tracker.store.search). Kept by database triggers on the link tables
+    # (migration 0010_search_index): never written from Python.
+    search_facets: Mapped[str | None] = mapped_column(Text)
 
     event: Mapped[EventRow | None] = relationship()
     # Read-only: `tracker.store.announcements` writes `AnnouncementServiceRow` rows itself, with their sort key.

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, or_, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, bindparam, func, or_, select, tuple_
 
 from tracker.items import (
     AnnouncementRecord,
@@ -33,7 +33,7 @@ from tracker.items import (
 from tracker.normalize.text import public_url
 from tracker.redact import mask_text, mask_url, strip_controls
 from tracker.store.names import Resolved, resolve_event, resolve_region, resolve_service
-from tracker.store.search import fulltext_condition
+from tracker.store.search import Bounds, Facets, fulltext_condition, matching_ids, search_words
 from tracker.store.tables import (
     ANNOUNCEMENT_REGIONS,
     ANNOUNCEMENT_SERVICES,
@@ -175,39 +175,80 @@ def _session_record(row: Any) -> SessionRecord:
 _CHUNK = 500
 
 
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_SESSION_EVENTS = EVENTS.alias("session_events")
+# The statements of a page of records, built once: building a select() costs as much as running
+# it on SQLite, and a prebuilt one also keeps its compiled form's cache key.
+_ROWS = (
+    select(
+        ANNOUNCEMENTS.c.id,
+        ANNOUNCEMENTS.c.key,
+        ANNOUNCEMENTS.c.title,
+        ANNOUNCEMENTS.c.summary,
+        ANNOUNCEMENTS.c.url,
+        ANNOUNCEMENTS.c.announced_at,
+        ANNOUNCEMENTS.c.updated_at,
+        ANNOUNCEMENTS.c.status,
+        ANNOUNCEMENTS.c.announced_at_source,
+        ANNOUNCEMENTS.c.created_at,
+        EVENTS.c.name.label("event_name"),
+        EVENTS.c.slug.label("event_slug"),
+    )
+    .outerjoin(EVENTS, EVENTS.c.id == ANNOUNCEMENTS.c.event_id)
+    .where(ANNOUNCEMENTS.c.id.in_(_IDS))
+)
+_SERVICES_OF = (
+    select(ANNOUNCEMENT_SERVICES.c.announcement_id, SERVICES.c.slug, SERVICES.c.name, SERVICES.c.category)
+    .join(SERVICES, SERVICES.c.id == ANNOUNCEMENT_SERVICES.c.service_id)
+    .where(ANNOUNCEMENT_SERVICES.c.announcement_id.in_(_IDS))
+)
+_REGIONS_OF = (
+    select(ANNOUNCEMENT_REGIONS.c.announcement_id, REGIONS.c.name)
+    .join(REGIONS, REGIONS.c.id == ANNOUNCEMENT_REGIONS.c.region_id)
+    .where(ANNOUNCEMENT_REGIONS.c.announcement_id.in_(_IDS))
+    .order_by(REGIONS.c.name)
+)
+_SOURCES_OF = (
+    select(MENTIONS.c.announcement_id, DOCUMENTS.c.url)
+    .join(DOCUMENTS, DOCUMENTS.c.id == MENTIONS.c.document_id)
+    .where(MENTIONS.c.announcement_id.in_(_IDS))
+    .order_by(MENTIONS.c.id)
+)
+_SESSIONS_OF = (
+    select(
+        ANNOUNCEMENT_SESSIONS.c.announcement_id,
+        ANNOUNCEMENT_SESSIONS.c.method,
+        ANNOUNCEMENT_SESSIONS.c.score,
+        ANNOUNCEMENT_SESSIONS.c.reason,
+        SESSIONS.c.id,
+        SESSIONS.c.title,
+        SESSIONS.c.kind,
+        SESSIONS.c.code,
+        SESSIONS.c.video_url,
+        SESSIONS.c.speakers,
+        SESSIONS.c.level,
+        _SESSION_EVENTS.c.name,
+        _SESSION_EVENTS.c.slug,
+    )
+    .join(SESSIONS, SESSIONS.c.id == ANNOUNCEMENT_SESSIONS.c.session_id)
+    .outerjoin(_SESSION_EVENTS, _SESSION_EVENTS.c.id == SESSIONS.c.event_id)
+    .where(ANNOUNCEMENT_SESSIONS.c.announcement_id.in_(_IDS))
+    .order_by(ANNOUNCEMENT_SESSIONS.c.score.desc(), ANNOUNCEMENT_SESSIONS.c.session_id)
+)
+
+
 class _RecordReader:
     """Builds `AnnouncementRecord`s from plain rows: five queries per 500 announcements, no ORM objects.
 
     A page of results used to be loaded as ORM objects with their relationships; building
-    and tracking those objects cost ten times the SQL itself. Services, aliases and events
-    are read once per reader and shared by every record.
+    and tracking those objects cost ten times the SQL itself. The events and services come
+    joined to the rows that name them (no query per kind of row); a record's services carry
+    slug, name and category, not their aliases, which no record shows (`list_services` has them).
     """
 
     def __init__(self, session: Reader) -> None:
         self.session = session
-        self.services: dict[int, Service] = {}
-        self.events: dict[int, tuple[str, str]] = {}
-
-    def _load_services(self, ids: set[int]) -> None:
-        missing = sorted(ids - self.services.keys())
-        if not missing:
-            return
-        aliases = _aliases(self.session, missing)
-        for start in range(0, len(missing), _CHUNK):
-            for sid, slug, name, category in self.session.execute(
-                select(SERVICES.c.id, SERVICES.c.slug, SERVICES.c.name, SERVICES.c.category).where(
-                    SERVICES.c.id.in_(missing[start : start + _CHUNK])
-                )
-            ):
-                self.services[sid] = Service(slug=slug, name=name, aliases=aliases.get(sid, ()), category=category)
-
-    def _load_events(self, ids: set[int]) -> None:
-        missing = sorted(ids - self.events.keys())
-        if missing:
-            for eid, name, slug in self.session.execute(
-                select(EVENTS.c.id, EVENTS.c.name, EVENTS.c.slug).where(EVENTS.c.id.in_(missing))
-            ):
-                self.events[eid] = (name, slug)
+        self.services: dict[tuple[str, str, str | None], Service] = {}  # one object per service
 
     def read(self, ids: Sequence[int]) -> list[AnnouncementRecord]:
         """Records of these announcements, in this order (ids not found are left out)."""
@@ -216,90 +257,39 @@ class _RecordReader:
             out.extend(self._chunk(list(ids[start : start + _CHUNK])))
         return out
 
+    def _service(self, slug: str, name: str, category: str | None) -> Service:
+        key = (slug, name, category)
+        found = self.services.get(key)
+        if found is None:
+            found = self.services[key] = Service(slug=slug, name=name, aliases=(), category=category)
+        return found
+
     def _chunk(self, ids: list[int]) -> list[AnnouncementRecord]:
+        if not ids:
+            return []
         session = self.session
-        rows = {
-            r.id: r
-            for r in session.execute(
-                select(
-                    ANNOUNCEMENTS.c.id,
-                    ANNOUNCEMENTS.c.key,
-                    ANNOUNCEMENTS.c.title,
-                    ANNOUNCEMENTS.c.summary,
-                    ANNOUNCEMENTS.c.url,
-                    ANNOUNCEMENTS.c.announced_at,
-                    ANNOUNCEMENTS.c.updated_at,
-                    ANNOUNCEMENTS.c.status,
-                    ANNOUNCEMENTS.c.event_id,
-                    ANNOUNCEMENTS.c.announced_at_source,
-                    ANNOUNCEMENTS.c.created_at,
-                ).where(ANNOUNCEMENTS.c.id.in_(ids))
-            )
-        }
-        service_ids: dict[int, list[int]] = _by_announcement(
-            session,
-            select(ANNOUNCEMENT_SERVICES.c.announcement_id, ANNOUNCEMENT_SERVICES.c.service_id).where(
-                ANNOUNCEMENT_SERVICES.c.announcement_id.in_(ids)
-            ),
-        )
-        regions: dict[int, list[str]] = _by_announcement(
-            session,
-            select(ANNOUNCEMENT_REGIONS.c.announcement_id, REGIONS.c.name)
-            .join(REGIONS, REGIONS.c.id == ANNOUNCEMENT_REGIONS.c.region_id)
-            .where(ANNOUNCEMENT_REGIONS.c.announcement_id.in_(ids))
-            .order_by(REGIONS.c.name),
-        )
-        sources: dict[int, list[str]] = _by_announcement(
-            session,
-            select(MENTIONS.c.announcement_id, DOCUMENTS.c.url)
-            .join(DOCUMENTS, DOCUMENTS.c.id == MENTIONS.c.document_id)
-            .where(MENTIONS.c.announcement_id.in_(ids))
-            .order_by(MENTIONS.c.id),
-        )
-        links: dict[int, list[SessionLinkRecord]] = {}
-        for link in session.execute(
-            select(
-                ANNOUNCEMENT_SESSIONS.c.announcement_id,
-                ANNOUNCEMENT_SESSIONS.c.method,
-                ANNOUNCEMENT_SESSIONS.c.score,
-                ANNOUNCEMENT_SESSIONS.c.reason,
-                SESSIONS.c.id,
-                SESSIONS.c.title,
-                SESSIONS.c.kind,
-                SESSIONS.c.code,
-                SESSIONS.c.video_url,
-                SESSIONS.c.speakers,
-                SESSIONS.c.level,
-                SESSIONS.c.event_id,
-            )
-            .join(SESSIONS, SESSIONS.c.id == ANNOUNCEMENT_SESSIONS.c.session_id)
-            .where(ANNOUNCEMENT_SESSIONS.c.announcement_id.in_(ids))
-            .order_by(ANNOUNCEMENT_SESSIONS.c.score.desc(), ANNOUNCEMENT_SESSIONS.c.session_id)
-        ).all():
-            links.setdefault(link[0], []).append(link)  # type: ignore[arg-type]
-        self._load_services({sid for sids in service_ids.values() for sid in sids})
-        self._load_events(
-            {r.event_id for r in rows.values() if r.event_id is not None}
-            | {link[11] for found in links.values() for link in found if link[11] is not None}  # type: ignore[index]
-        )
+        given = {"ids": ids}
+        # .all(): one fetchall per statement, not a fetchone per row.
+        rows = {r.id: r for r in session.execute(_ROWS, given).all()}
+        services: dict[int, list[Service]] = {}
+        for ann_id, slug, name, category in session.execute(_SERVICES_OF, given).all():
+            services.setdefault(ann_id, []).append(self._service(slug, name, category))
+        regions = _grouped(session.execute(_REGIONS_OF, given).all())
+        sources = _grouped(session.execute(_SOURCES_OF, given).all())
+        links: dict[int, list[Any]] = {}
+        for link in session.execute(_SESSIONS_OF, given).all():
+            links.setdefault(link[0], []).append(link)
         return [
-            replace(
-                self._record(rows[i], service_ids.get(i, []), sources.get(i, []), links.get(i, [])),
-                regions=tuple(regions.get(i, ())),
-            )
+            self._record(rows[i], services.get(i, []), sources.get(i, []), links.get(i, []), regions.get(i, []))
             for i in ids
             if i in rows
         ]
 
-    def _event(self, event_id: int | None) -> tuple[str | None, str | None]:
-        return self.events.get(event_id, (None, None)) if event_id is not None else (None, None)
-
-    def _record(self, row: Any, service_ids: list[int], sources: list[str], links: list[Any]) -> AnnouncementRecord:
-        services = sorted((self.services[sid] for sid in service_ids), key=lambda s: (s.name.lower(), s.slug))
-        event, event_slug = self._event(row.event_id)
+    def _record(
+        self, row: Any, services: list[Service], sources: list[str], links: list[Any], regions: list[str]
+    ) -> AnnouncementRecord:
         sessions = []
-        for _ann, method, score, reason, sid, title, kind, code, video, speakers, level, session_event in links:
-            name, slug = self._event(session_event)
+        for _ann, method, score, reason, sid, title, kind, code, video, speakers, level, event, slug in links:
             sessions.append(
                 SessionLinkRecord(
                     session=SessionRecord(
@@ -308,7 +298,7 @@ class _RecordReader:
                         kind=kind,
                         code=code,
                         url=public_url(video),
-                        event=name,
+                        event=event,
                         event_slug=slug,
                         speakers=tuple(speakers or ()),
                         level=level,
@@ -327,20 +317,21 @@ class _RecordReader:
             announced_at_source=row.announced_at_source,
             created_at=row.created_at,
             status=row.status,
-            event=event,
-            event_slug=event_slug,
-            services=tuple(services),
+            event=row.event_name,
+            event_slug=row.event_slug,
+            services=tuple(sorted(services, key=lambda s: (s.name.lower(), s.slug))),
             sessions=tuple(sessions),
             # Only public addresses: a saved file's path is where it was read, not a link.
             sources=tuple(_unique(u for u in (public_url(x) for x in sources) if u)),
             mentioned_in=tuple(_unique(sources)),
+            regions=tuple(regions),
         )
 
 
-def _by_announcement(session: Reader, stmt: Any) -> dict[int, list[Any]]:
-    """(announcement id, value) rows grouped by announcement, values in the statement's order."""
+def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
+    """(announcement id, value) rows grouped by announcement, values in the rows' order."""
     grouped: dict[int, list[Any]] = {}
-    for ann_id, value in session.execute(stmt):
+    for ann_id, value in rows:
         grouped.setdefault(ann_id, []).append(value)
     return grouped
 
@@ -422,7 +413,32 @@ def query_announcements(
     )
     if found is None:
         return []
-    service_ids, conditions = found
+    if found.words:
+        # The full-text index, read in date order with the service, event and region inside it.
+        conditions = [*found.conditions, *([_after(after, order)] if after is not None else [])]
+        ids = matching_ids(
+            session,
+            found.words,
+            facets=Facets(tuple(found.service_ids), tuple(found.event_ids), tuple(found.region_ids)),
+            conditions=conditions,
+            bounds=Bounds(since=since, until=until, after=after),
+            order=order,
+            limit=limit,
+        )
+        return _RecordReader(session).read(ids)
+    service_ids, conditions = found.service_ids, found.all_conditions
+    plain = not (found.event_ids or found.region_ids or session_code)
+    if len(service_ids) == 1 and order == "desc" and plain and limit is not None:
+        # The API's by-service page: a prebuilt statement for its shape, only the values bound.
+        shape = (since is not None, until is not None, after is not None)
+        values: dict[str, Any] = {"service_id": service_ids[0], "limit": limit}
+        if since is not None:
+            values["since"] = _utc(since)
+        if until is not None:
+            values["until"] = _utc(until)
+        if after is not None:
+            values["after_at"], values["after_id"] = _utc(after[0]) or UNDATED, after[1]
+        return _RecordReader(session).read([row[0] for row in session.execute(_service_page(*shape), values)])
     if len(service_ids) == 1 and order == "desc":
         stmt = _newest_of_service(service_ids[0], conditions, after)
     else:
@@ -435,6 +451,33 @@ def query_announcements(
     return _records(session, stmt)
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What the filters of `query_announcements` mean in the store."""
+
+    service_ids: list[int]
+    event_ids: list[int]
+    region_ids: list[int]
+    conditions: list[ColumnElement[bool]]  # dates and session code, on `announcements`
+    words: list[str]  # the full-text words; empty when there is no search
+
+    @property
+    def all_conditions(self) -> list[ColumnElement[bool]]:
+        """The conditions with the event and the region as conditions (the path without the full-text index)."""
+        out = list(self.conditions)
+        if self.event_ids:
+            out.append(ANNOUNCEMENTS.c.event_id.in_(self.event_ids))
+        if self.region_ids:
+            out.append(
+                ANNOUNCEMENTS.c.id.in_(
+                    select(ANNOUNCEMENT_REGIONS.c.announcement_id).where(
+                        ANNOUNCEMENT_REGIONS.c.region_id.in_(self.region_ids)
+                    )
+                )
+            )
+        return out
+
+
 def _filters(
     session: Reader,
     *,
@@ -445,39 +488,36 @@ def _filters(
     search: str | None,
     session_code: str | None,
     region: str | Resolved | None,
-) -> tuple[list[int], list[ColumnElement[bool]]] | None:
-    """The service ids and the conditions on announcements of `query_announcements`' filters;
-    None when nothing can match (a known name with nothing stored, a search of stop words only)."""
+) -> _Found | None:
+    """What `query_announcements`' filters mean: ids, conditions and search words; None when nothing
+    can match (a known name with nothing stored, a search of stop words only)."""
     service_ids: list[int] = []
     if service:
         service_ids = _service_ids(session, service)
         if not service_ids:
             return None
-    conditions: list[ColumnElement[bool]] = []
+    event_ids: list[int] = []
     if event:
         event_ids = _event_ids(session, event)
         if not event_ids:
             return None
-        conditions.append(ANNOUNCEMENTS.c.event_id.in_(event_ids))
+    region_ids: list[int] = []
     if region:
         resolved = region if isinstance(region, Resolved) else resolve_region(session, region)
         if not resolved.ids:
             return None
-        conditions.append(
-            ANNOUNCEMENTS.c.id.in_(
-                select(ANNOUNCEMENT_REGIONS.c.announcement_id).where(ANNOUNCEMENT_REGIONS.c.region_id.in_(resolved.ids))
-            )
-        )
+        region_ids = list(resolved.ids)
+    conditions: list[ColumnElement[bool]] = []
     if since is not None:
         conditions.append(ANNOUNCEMENTS.c.announced_at >= _utc(since))
     if until is not None:
         conditions.append(ANNOUNCEMENTS.c.announced_at < _utc(until))
+    words: list[str] = []
     if search is not None and search.strip():
         # Full-text search (tracker.store.search): FTS5 on SQLite, tsvector on PostgreSQL.
-        matches = fulltext_condition(session, search)
-        if matches is None:
+        words = search_words(search)
+        if not words:
             return None  # nothing searchable in the text (only stop words or punctuation)
-        conditions.append(matches)
     if session_code:
         code = session_code.strip().upper()
         conditions.append(
@@ -487,7 +527,7 @@ def _filters(
                 .where(func.upper(SESSIONS.c.code) == code)
             )
         )
-    return service_ids, conditions
+    return _Found(service_ids, event_ids, region_ids, conditions, words)
 
 
 def _of_services(stmt: Any, service_ids: list[int]) -> Any:
@@ -526,7 +566,12 @@ def announcements_per_month(
     )
     if found is None:
         return MonthlyCounts((), 0)
-    service_ids, conditions = found
+    conditions = found.all_conditions
+    if found.words:
+        matches = fulltext_condition(session, " ".join(found.words))
+        if matches is None:
+            return MonthlyCounts((), 0)
+        conditions.append(matches)
     if dialect_name(session) == "postgresql":
         month: ColumnElement[Any] = func.to_char(func.timezone("UTC", ANNOUNCEMENTS.c.announced_at), "YYYY-MM")
     else:
@@ -534,7 +579,7 @@ def announcements_per_month(
         month = func.substr(ANNOUNCEMENTS.c.announced_at, 1, 7)
     # Grouped outside a subquery: PostgreSQL would see the month expression's two bound
     # parameters in SELECT and GROUP BY as different expressions.
-    months = _of_services(select(month.label("month")).where(*conditions), service_ids).subquery()
+    months = _of_services(select(month.label("month")).where(*conditions), found.service_ids).subquery()
     rows = session.execute(select(months.c.month, func.count()).group_by(months.c.month)).all()
     dated = sorted((str(m), int(n)) for m, n in rows if m is not None)
     undated = sum(int(n) for m, n in rows if m is None)
@@ -557,6 +602,34 @@ def _newest_of_service(
         at = _utc(after[0]) or UNDATED
         stmt = stmt.where(tuple_(link.sort_at, link.announcement_id) < tuple_(at, after[1]))
     return stmt.order_by(link.sort_at.desc(), link.announcement_id.desc())
+
+
+_SERVICE_PAGES: dict[tuple[bool, bool, bool], Any] = {}
+
+
+def _service_page(since: bool, until: bool, after: bool) -> Any:
+    """`_newest_of_service` with a limit for one shape of filters, built once with bound parameters
+    (building and keying a statement per request cost as much as running it on SQLite)."""
+    shape = (since, until, after)
+    stmt = _SERVICE_PAGES.get(shape)
+    if stmt is None:
+        link = ANNOUNCEMENT_SERVICES.c
+        at = ANNOUNCEMENTS.c.announced_at
+        stmt = select(link.announcement_id).where(link.service_id == bindparam("service_id"))
+        if since or until:
+            stmt = stmt.join(ANNOUNCEMENTS, ANNOUNCEMENTS.c.id == link.announcement_id)
+        if since:
+            stmt = stmt.where(at >= bindparam("since", type_=at.type))
+        if until:
+            stmt = stmt.where(at < bindparam("until", type_=at.type))
+        if after:
+            stmt = stmt.where(
+                tuple_(link.sort_at, link.announcement_id)
+                < tuple_(bindparam("after_at", type_=link.sort_at.type), bindparam("after_id"))
+            )
+        stmt = stmt.order_by(link.sort_at.desc(), link.announcement_id.desc()).limit(bindparam("limit"))
+        _SERVICE_PAGES[shape] = stmt
+    return stmt
 
 
 def get_announcement(session: Reader, id_or_key: int | str) -> AnnouncementRecord | None:

@@ -1,34 +1,70 @@
 """Full-text search over announcements: SQLite FTS5 and PostgreSQL text search, one behaviour.
 
-`fulltext_condition` turns what a person typed into a SQL condition on `announcements`.
-Both databases see the same query: the words of the text (letters and digits), English
-stop words dropped, every word required, stemmed ("functions" finds "function"), the last
-word also as a prefix ("serverl" finds "serverless", for search-as-you-type). Operators
-and quotes are never passed through, so no input is a syntax error.
+Both databases see the same query: the words of the text (letters and digits), English stop
+words dropped, every word required, stemmed ("functions" finds "function"), the last word
+also as a prefix ("serverl" finds "serverless", for search-as-you-type). Operators and quotes
+are never passed through, so no input is a syntax error.
 
-The index lives in migration 0002_fulltext_search: on SQLite an external-content FTS5 table
-kept in step by triggers, on PostgreSQL a GIN expression index (the expression below must
-stay identical to the index's, or the planner does not use it).
+`matching_ids` gives the newest (or oldest) matches first, reading the index in date order
+with the service, event and region filters inside it, so a page costs about the same for a
+word in every announcement as for a word in a few (migration 0010_search_index):
+
+* SQLite: the FTS5 table's rowid is the announcement's search key, (minute << 31) + id, so
+  `ORDER BY rowid DESC LIMIT n` reads n entries of the posting lists. Announcements of the
+  same minute come out by id, not by second: the matches of the last minute read are sorted
+  exactly by (announced_at, id) before the page is cut.
+* PostgreSQL: every lexeme is qualified by its announcement's month ('202502:snapshot'), so
+  the newest month is asked first, then a few more, and so on: each query reads only the
+  rows of its months.
+
+Services, events and regions are terms of the index too ("s12", "e3", "r2", kept in step by
+triggers from the link tables), so a word within one service intersects two posting lists.
+`fulltext_condition` is the same search as a plain WHERE condition, for counting matches.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, literal_column, select, table, text
+from sqlalchemy import ColumnElement, and_, column, func, or_, select, table, text
 from sqlalchemy.types import Integer
 
-from tracker.store.tables import ANNOUNCEMENTS, Reader, dialect_name
+from tracker.store.tables import ANNOUNCEMENT_REGIONS, ANNOUNCEMENT_SERVICES, ANNOUNCEMENTS, Reader, dialect_name
 
 log = logging.getLogger(__name__)
 
-FTS_TABLE = "announcements_fts"
-# The FTS5 table and its shadow tables are not models: schema comparisons must skip them.
-FTS_TABLES = frozenset({FTS_TABLE} | {f"{FTS_TABLE}_{s}" for s in ("data", "idx", "docsize", "config", "content")})
-PG_INDEX = "ix_announcements_fulltext"
-PG_DOCUMENT = "to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || coalesce(summary, ''))"
+FTS_TABLE = "announcements_search"
+OLD_FTS_TABLE = "announcements_fts"  # 0002's, replaced by 0010
+# The FTS5 tables and their shadow tables are not models: schema comparisons must skip them.
+FTS_TABLES = frozenset(
+    name
+    for base in (FTS_TABLE, OLD_FTS_TABLE)
+    for name in (base, *(f"{base}_{s}" for s in ("data", "idx", "docsize", "config", "content")))
+)
+# The GIN indexes, and the expression indexes of the name lookups (tracker.store.names), which
+# Alembic cannot compare: created by migrations 0002 and 0010, not declared by the models.
+OTHER_INDEXES = frozenset(
+    {
+        "ix_announcements_search",
+        "ix_announcements_fulltext",
+        "ix_announcements_newest",
+        "ix_services_slug_lower",
+        "ix_services_name_lower",
+        "ix_service_aliases_alias_lower",
+    }
+)
+PG_COLUMN = "search_document"  # generated: not a model column
 MAX_WORDS = 16  # longer queries are cut: each word is one more index probe
+ID_BITS = 31  # ids are below 2**31 (INTEGER on PostgreSQL): the low bits of a search key
+_ID_MASK = (1 << ID_BITS) - 1
+_NO_KEY = (1 << 63) - 1  # above every search key: no upper bound
+_EPOCH = datetime(1900, 1, 1, tzinfo=UTC)  # minute 0 of the search key (tracker.store.types.UNDATED)
 
 # The English stop words PostgreSQL drops, so SQLite (which keeps every word) behaves the same.
 STOP_WORDS = frozenset(
@@ -43,36 +79,118 @@ yours yourself yourselves
 """.split()
 )
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Letters and digits: both databases' tokenizers split words at underscores and punctuation,
+# so one word here is one token there (a phrase would be a different query).
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 def search_words(query: str) -> list[str]:
     """The words a search looks for: lowercased, stop words dropped, at most MAX_WORDS."""
     words = [w.lower() for w in _WORD.findall(query or "")]
-    words = [w for w in words if w not in STOP_WORDS and w.strip("_")]
-    return words[:MAX_WORDS]
+    return [w for w in words if w not in STOP_WORDS][:MAX_WORDS]
 
 
 def include_name(name: str | None, type_: str, _parent_names: object = None) -> bool:
-    """Alembic `include_name` hook: leave the full-text tables and index out of schema comparisons."""
-    return not ((type_ == "table" and name in FTS_TABLES) or (type_ == "index" and name == PG_INDEX))
+    """Alembic `include_name` hook: leave the full-text tables, index and column out of schema comparisons."""
+    return not (
+        (type_ == "table" and name in FTS_TABLES)
+        or (type_ == "index" and name in OTHER_INDEXES)
+        or (type_ == "column" and name == PG_COLUMN)
+    )
 
 
-def _sqlite_match(words: list[str]) -> str:
-    # Every word double-quoted, so FTS5 operators (AND, NEAR, *, -, :) in the input are plain text.
-    parts = [f'"{w}"' for w in words]
-    parts[-1] += "*"
-    return " ".join(parts)
+@dataclass(frozen=True)
+class Facets:
+    """The filters the index holds as terms: each tuple is "any of these ids"; empty is no filter."""
+
+    services: tuple[int, ...] = ()
+    events: tuple[int, ...] = ()
+    regions: tuple[int, ...] = ()
+
+    def groups(self) -> list[list[str]]:
+        """The facet terms, one list per filter (OR within, AND between)."""
+        return [
+            [f"{prefix}{i}" for i in sorted(set(ids))]
+            for prefix, ids in (("s", self.services), ("e", self.events), ("r", self.regions))
+            if ids
+        ]
 
 
-def _pg_tsquery(words: list[str]) -> str:
-    # Words are \w+ only, so single-quoting them is safe; ':*' makes the last one a prefix.
-    parts = [f"'{w}'" for w in words]
-    parts[-1] += ":*"
-    return " & ".join(parts)
+@dataclass(frozen=True)
+class Bounds:
+    """The dates the other conditions allow: [since, until) and the keyset cursor, to narrow the index range."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    after: tuple[datetime | None, int] | None = None
+
+    @property
+    def dated_only(self) -> bool:
+        """Whether undated announcements are excluded (a date range never holds them)."""
+        return self.since is not None or self.until is not None
 
 
-def fulltext_condition(session: Reader, query: str) -> ColumnElement[bool] | None:
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def matching_ids(
+    session: Reader,
+    words: Sequence[str],
+    *,
+    facets: Facets,
+    conditions: Sequence[ColumnElement[bool]],
+    bounds: Bounds,
+    order: str,
+    limit: int | None,
+) -> list[int]:
+    """Ids of the announcements with every word that meet the facets and conditions, in
+    `order` of (announced_at, id), undated last, at most `limit`.
+
+    `conditions` are exact conditions on `announcements` (the dates and the cursor among them);
+    `bounds` repeats the dates so that only that part of the index is read.
+    """
+    if order not in {"asc", "desc"}:
+        raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
+    if not words:
+        return []
+    dialect = dialect_name(session)
+    if dialect == "sqlite":
+        return _sqlite_ids(session, list(words), facets, conditions, bounds, order, limit)
+    if dialect == "postgresql":
+        return _pg_ids(session, list(words), facets, conditions, bounds, order, limit)
+    # Any other database: a plain substring match on every word (slow, but correct enough).
+    log.warning("no full-text index on %s: falling back to substring search", dialect)
+    stmt = select(ANNOUNCEMENTS.c.id).where(_substring(words), *conditions)
+    if facets.services:
+        stmt = stmt.where(
+            ANNOUNCEMENTS.c.id.in_(
+                select(ANNOUNCEMENT_SERVICES.c.announcement_id).where(
+                    ANNOUNCEMENT_SERVICES.c.service_id.in_(facets.services)
+                )
+            )
+        )
+    if facets.events:
+        stmt = stmt.where(ANNOUNCEMENTS.c.event_id.in_(facets.events))
+    if facets.regions:
+        stmt = stmt.where(
+            ANNOUNCEMENTS.c.id.in_(
+                select(ANNOUNCEMENT_REGIONS.c.announcement_id).where(
+                    ANNOUNCEMENT_REGIONS.c.region_id.in_(facets.regions)
+                )
+            )
+        )
+    at = ANNOUNCEMENTS.c.announced_at
+    if order == "desc":
+        stmt = stmt.order_by(at.desc().nulls_last(), ANNOUNCEMENTS.c.id.desc())
+    else:
+        stmt = stmt.order_by(at.asc().nulls_last(), ANNOUNCEMENTS.c.id.asc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [int(i) for i in session.execute(stmt).scalars()]
+
+
+def fulltext_condition(session: Reader, query: str, facets: Facets = Facets()) -> ColumnElement[bool] | None:
     """A WHERE condition matching announcements whose title or summary has every word of `query`.
 
     None when the query has no searchable word (only stop words or punctuation): the
@@ -83,24 +201,317 @@ def fulltext_condition(session: Reader, query: str) -> ColumnElement[bool] | Non
         return None
     dialect = dialect_name(session)
     if dialect == "sqlite":
-        matches = (
-            select(literal_column("rowid", Integer))
-            .select_from(table(FTS_TABLE))
-            .where(text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=_sqlite_match(words)))
-        )
+        fts = _fts()
+        matches = select(fts.c.rowid.op("&", return_type=Integer)(_ID_MASK)).where(_sqlite_match(words, facets))
         return ANNOUNCEMENTS.c.id.in_(matches)
     if dialect == "postgresql":
-        document = PG_DOCUMENT.replace("title", "announcements.title").replace("summary", "announcements.summary")
-        # and_() of one clause renders as that clause: typed as a boolean condition, SQL unchanged.
-        return and_(
-            text(f"{document} @@ to_tsquery('english'::regconfig, :fts_query)").bindparams(fts_query=_pg_tsquery(words))
-        )
-    # Any other database: a plain substring match on every word (slow, but correct enough).
-    log.warning("no full-text index on %s: falling back to substring search", dialect)
+        terms = _pg_terms(session, words)
+        if terms is None:
+            return ANNOUNCEMENTS.c.id.is_(None)  # no word left after stemming: nothing matches
+        return _pg_matches([_pg_query(terms, facets, None)])
+    return _substring(words)
+
+
+def _substring(words: Sequence[str]) -> ColumnElement[bool]:
     condition: ColumnElement[bool] | None = None
     for word in words:
         one = ANNOUNCEMENTS.c.title.icontains(word, autoescape=True) | ANNOUNCEMENTS.c.summary.icontains(
             word, autoescape=True
         )
         condition = one if condition is None else condition & one
+    assert condition is not None
     return condition
+
+
+# --------------------------------------------------------------------------- SQLite
+
+
+def _fts() -> Any:
+    return table(FTS_TABLE, column("rowid", Integer))
+
+
+def _sqlite_match(words: Sequence[str], facets: Facets) -> ColumnElement[bool]:
+    # Every word double-quoted, so FTS5 operators (AND, NEAR, *, -, :) in the input are plain text;
+    # words only in title and summary, facet terms only in facets.
+    parts = [f'"{w}"' for w in words]
+    parts[-1] += "*"
+    expression = "{title summary} : (" + " AND ".join(parts) + ")"
+    for group in facets.groups():
+        expression += " AND facets : (" + " OR ".join(f'"{term}"' for term in group) + ")"
+    return and_(text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=expression))
+
+
+def minute_of(moment: datetime) -> int:
+    """The minute part of a search key: minutes since 1900-01-01 (UTC) plus one, at least 1."""
+    return max(1, int((_utc(moment) - _EPOCH).total_seconds() // 60) + 1)
+
+
+def _sqlite_ids(
+    session: Reader,
+    words: list[str],
+    facets: Facets,
+    conditions: Sequence[ColumnElement[bool]],
+    bounds: Bounds,
+    order: str,
+    limit: int | None,
+) -> list[int]:
+    fts = _fts()
+    joined = fts.join(ANNOUNCEMENTS, ANNOUNCEMENTS.c.id == fts.c.rowid.op("&", return_type=Integer)(_ID_MASK))
+    base = (
+        select(fts.c.rowid, ANNOUNCEMENTS.c.id, ANNOUNCEMENTS.c.announced_at)
+        .select_from(joined)
+        .where(_sqlite_match(words, facets), *conditions)
+    )
+    dated, undated = _sqlite_ranges(bounds, order)
+    out: list[int] = []
+    # The dated keys, then the undated ones (whose keys are their ids, below every dated key):
+    # newest first, one range read down through both (each read evaluates the whole query).
+    phases = [("dated", dated), ("undated", undated)]
+    if order == "desc" and dated is not None and undated is not None and undated[1] == dated[0]:
+        phases = [("dated", (undated[0], dated[1]))]
+    for kind, key_range in phases:
+        if key_range is None or (limit is not None and len(out) >= limit):
+            continue
+        want = None if limit is None else limit - len(out)
+        out += _sqlite_phase(session, base, fts, key_range, order, want, exact_by_key=kind == "undated")
+    return out
+
+
+def _sqlite_ranges(bounds: Bounds, order: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """[low, high) search keys of the dated and of the undated announcements the bounds allow.
+
+    A superset: the minute of a bound is widened by one each way (SQLite computes the keys with
+    floating-point julianday), and the exact conditions are applied as well.
+    """
+    first_dated = 1 << ID_BITS
+    low, high = first_dated, _NO_KEY
+    if bounds.since is not None:
+        low = max(low, (minute_of(bounds.since) - 1) << ID_BITS)
+    if bounds.until is not None:
+        high = min(high, (minute_of(bounds.until) + 2) << ID_BITS)
+    undated: tuple[int, int] | None = (0, first_dated)
+    if bounds.dated_only:
+        undated = None
+    if bounds.after is not None:
+        at, last_id = bounds.after
+        if at is None:  # the cursor is among the undated, which come last either way
+            return None, (0, last_id) if order == "desc" else (last_id + 1, first_dated)
+        if order == "desc":
+            high = min(high, (minute_of(at) + 2) << ID_BITS)
+        else:
+            low = max(low, (minute_of(at) - 1) << ID_BITS)
+    return ((low, high) if low < high else None), undated
+
+
+def _sqlite_phase(
+    session: Reader,
+    base: Any,
+    fts: Any,
+    key_range: tuple[int, int],
+    order: str,
+    limit: int | None,
+    *,
+    exact_by_key: bool,
+) -> list[int]:
+    """One key range in key order; the rows of the last minute read are sorted exactly."""
+    descending = order == "desc"
+    stmt = base.where(*_key_range(fts, *key_range)).order_by(fts.c.rowid.desc() if descending else fts.c.rowid.asc())
+    if limit is None:
+        rows = session.execute(stmt).all()
+        return [r.id for r in _exact(rows, descending)]
+    # A few more than asked: usually they reach past the minute of the last one needed, whose
+    # announcements may be in another order by second than by id.
+    fetch = limit * 2 + 50
+    rows = session.execute(stmt.limit(fetch)).all()
+    if exact_by_key or len(rows) <= limit:
+        return [r.id for r in _exact(rows, descending)[:limit]]
+    boundary = rows[limit - 1].rowid >> ID_BITS
+    # Minute 0 is the undated, ordered by id as their keys are: nothing more to read.
+    if len(rows) == fetch and boundary and rows[-1].rowid >> ID_BITS == boundary:
+        # That minute holds more than were read: read all of it (and what comes before it).
+        edge = (boundary << ID_BITS, key_range[1]) if descending else (key_range[0], (boundary + 1) << ID_BITS)
+        rows = session.execute(
+            base.where(*_key_range(fts, max(edge[0], key_range[0]), min(edge[1], key_range[1])))
+        ).all()
+    return [r.id for r in _exact(rows, descending)[:limit]]
+
+
+def _key_range(fts: Any, low: int, high: int) -> list[ColumnElement[bool]]:
+    """[low, high) on the search key; no upper condition for _NO_KEY (keys are 64-bit signed)."""
+    out = [fts.c.rowid >= low]
+    if high < _NO_KEY:
+        out.append(fts.c.rowid < high)
+    return out
+
+
+def _exact(rows: Sequence[Any], descending: bool) -> list[Any]:
+    """Rows in the exact order: (announced_at, id), undated last."""
+    dated = sorted((r for r in rows if r.announced_at is not None), key=lambda r: (_utc(r.announced_at), r.id))
+    undated = sorted((r for r in rows if r.announced_at is None), key=lambda r: r.id)
+    if descending:
+        dated.reverse()
+        undated.reverse()
+    return dated + undated
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _month_index(moment: datetime) -> int:
+    moment = _utc(moment)
+    return moment.year * 12 + moment.month - 1
+
+
+def _month_label(index: int) -> str:
+    return f"{index // 12}{index % 12 + 1:02d}"
+
+
+_STEMS: dict[str, tuple[str, ...]] = {}
+_STEMS_LOCK = threading.Lock()
+_STEMS_MAX = 10_000
+
+
+def _pg_stems(session: Reader, words: Sequence[str]) -> list[tuple[str, ...]]:
+    """The lexemes PostgreSQL's English configuration makes of each word (cached: they never change)."""
+    with _STEMS_LOCK:
+        missing = [w for w in dict.fromkeys(words) if w not in _STEMS]
+    if missing:
+        found: dict[str, list[str]] = {w: [] for w in missing}
+        rows = session.execute(
+            text(
+                "SELECT w.word, t.lexeme FROM unnest(CAST(:words AS text[])) AS w(word) "
+                "CROSS JOIN LATERAL unnest(to_tsvector('english'::regconfig, w.word)) AS t"
+            ).bindparams(words=missing)
+        )
+        for word, lexeme in rows:
+            found[word].append(lexeme)
+        with _STEMS_LOCK:
+            if len(_STEMS) > _STEMS_MAX:
+                _STEMS.clear()
+            _STEMS.update({w: tuple(sorted(lexemes)) for w, lexemes in found.items()})
+    with _STEMS_LOCK:
+        return [_STEMS.get(w, ()) for w in words]
+
+
+def _quote(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _pg_terms(session: Reader, words: Sequence[str]) -> list[tuple[str, bool]] | None:
+    """The lexemes of the words, each with whether it is a prefix (the last); None when none is left."""
+    stems = _pg_stems(session, words)
+    terms: list[tuple[str, bool]] = []
+    for n, lexemes in enumerate(stems):
+        for i, lexeme in enumerate(lexemes):
+            terms.append((lexeme, n == len(stems) - 1 and i == len(lexemes) - 1))
+    return terms or None
+
+
+def _pg_query(terms: Sequence[tuple[str, bool]], facets: Facets, month: str | None) -> str:
+    """The tsquery text of the terms and facets, all required: within one month (labels such as
+    '202502', '0' undated: 'M:lexeme', 'M~s12'), or over all time ('lexeme', '~s12')."""
+    qualify = f"{month}:" if month is not None else ""
+    mark = f"{month}~" if month is not None else "~"
+    parts = [_quote(f"{qualify}{lexeme}") + (":*" if prefix else "") for lexeme, prefix in terms]
+    parts += ["(" + " | ".join(_quote(f"{mark}{term}") for term in group) + ")" for group in facets.groups()]
+    return " & ".join(parts)
+
+
+def _pg_matches(tsqueries: Sequence[str]) -> ColumnElement[bool]:
+    """Any of the queries (one per month): one index scan each, OR-ed as bitmaps. (One tsquery
+    OR-ing the months would make GIN test every row of every month's terms against all of it.)"""
+    # Text, not the postgresql dialect's TSQUERY type: the CLI's queries on SQLite import no
+    # other dialect (tests/test_startup.py).
+    return or_(
+        *(
+            text(f"announcements.{PG_COLUMN} @@ CAST(:tsquery_{n} AS tsquery)").bindparams(**{f"tsquery_{n}": q})
+            for n, q in enumerate(tsqueries)
+        )
+    )
+
+
+def _pg_month_range(session: Reader, bounds: Bounds, order: str) -> list[int]:
+    """The month indexes the dated announcements within the bounds span, in `order`."""
+    first, last = session.execute(
+        select(func.min(ANNOUNCEMENTS.c.announced_at), func.max(ANNOUNCEMENTS.c.announced_at))
+    ).one()
+    if first is None or last is None:
+        return []
+    low, high = _month_index(first), _month_index(last)
+    if bounds.since is not None:
+        low = max(low, _month_index(bounds.since))
+    if bounds.until is not None:
+        high = min(high, _month_index(bounds.until))
+    if bounds.after is not None and bounds.after[0] is not None:
+        if order == "desc":
+            high = min(high, _month_index(bounds.after[0]))
+        else:
+            low = max(low, _month_index(bounds.after[0]))
+    if bounds.after is not None and bounds.after[0] is None:
+        return []  # the cursor is among the undated: no dated one comes after it
+    months = list(range(low, high + 1))
+    return months[::-1] if order == "desc" else months
+
+
+# Months asked one by one (as OR-ed index scans) before the rest is asked at once: the first
+# month holds a page of a common word; a word too rare to fill a page in a year is found in
+# all time by its plain lexemes, reading only its few rows.
+WINDOWS = (1, 3, 8)
+
+
+def _month_start(index: int) -> datetime:
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def _pg_ids(
+    session: Reader,
+    words: list[str],
+    facets: Facets,
+    conditions: Sequence[ColumnElement[bool]],
+    bounds: Bounds,
+    order: str,
+    limit: int | None,
+) -> list[int]:
+    terms = _pg_terms(session, words)
+    if terms is None:
+        return []
+    out: list[int] = []
+    at = ANNOUNCEMENTS.c.announced_at
+
+    def probe(tsqueries: Sequence[str], extra: Sequence[ColumnElement[bool]], want: int | None) -> int:
+        # Materialized: planned on its own, the index scans of the terms; never a walk through
+        # the date index hoping to meet matches.
+        found = select(ANNOUNCEMENTS.c.id, at).where(_pg_matches(tsqueries), *conditions, *extra)
+        matches = found.cte("matches").prefix_with("MATERIALIZED")
+        if order == "desc":
+            stmt = select(matches.c.id).order_by(matches.c.announced_at.desc().nulls_last(), matches.c.id.desc())
+        else:
+            stmt = select(matches.c.id).order_by(matches.c.announced_at.asc().nulls_last(), matches.c.id.asc())
+        if want is not None:
+            stmt = stmt.limit(want)
+        ids = [int(i) for i in session.execute(stmt).scalars()]
+        out.extend(ids)
+        return len(ids)
+
+    rest: list[ColumnElement[bool]] = []  # what the months asked leave for the all-time query
+    if limit is not None:
+        months = _pg_month_range(session, bounds, order)
+        start = 0
+        for span in WINDOWS:
+            window = months[start : start + span]
+            if not window or len(out) >= limit:
+                break
+            probe([_pg_query(terms, facets, _month_label(m)) for m in window], (), limit - len(out))
+            start += len(window)
+        if len(out) >= limit:
+            return out
+        if start:
+            # Older (newer, for asc) than the months asked, or undated.
+            edge = months[start - 1]
+            rest.append(
+                or_(at < _month_start(edge), at.is_(None))
+                if order == "desc"
+                else or_(at >= _month_start(edge + 1), at.is_(None))
+            )
+    probe([_pg_query(terms, facets, None)], rest, None if limit is None else limit - len(out))
+    return out
