@@ -11,7 +11,6 @@ pair counts as linked when its session is among the links. Pins sit at the measu
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from pathlib import Path
@@ -19,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tracker.config import Settings
-from tracker.items import Announcement
+from tracker.extract import extract
+from tracker.items import Announcement, ConferenceSession, SessionKind
 from tracker.link import Candidate, SessionIndex
 from tracker.normalize import Taxonomy, detect_event, services_for
 
@@ -30,30 +30,29 @@ PAIRS = json.loads(Path(__file__).with_name("content_pairs.json").read_text(enco
 # (tracker/meaning.py, the `semantic` extra), whose thresholds were fitted by cross-validation.
 PIN_PRECISION = {"lexical": 0.903, "meaning": 0.915}
 PIN_RECALL = {"lexical": 0.455, "meaning": 0.524}
-_CODE = re.compile(r"\s*\((?:[A-Z]{2,5}\d{2,4})(?:-[A-Z0-9]{1,4})?\)\s*$")
 _VIDEO = re.compile(r"v=([\w-]{11})")
+LISTINGS = ("reinvent-youtube-sessions.csv", "reinvent-2025-catalog-manu-mishra.json")
 
 
-def _clean(title: str) -> str:
-    title = re.sub(r"^\s*AWS re:\s?Invent \d{4}\s*[-–—|:]\s*", "", title)
-    title = re.sub(r"\s*\|\s*AWS Events\s*$", "", title)
-    return " ".join(_CODE.sub("", title).split())
-
-
-def _slug(name: str) -> str | None:
-    event = detect_event(name)
+def _slug(name: str | None) -> str | None:
+    event = detect_event(name) if name else None
     return event.slug if event else None
 
 
-def _sessions(corpus: Path) -> dict[tuple[str | None, str], str]:
-    folder = corpus / "sessions"
-    out: dict[tuple[str | None, str], str] = {}
-    with (folder / "reinvent-youtube-sessions.csv").open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if row["year"]:
-                out[(_slug(f"AWS re:Invent {row['year']}"), row["youtube_id"])] = _clean(row["video_title"])
-    for item in json.loads((folder / "reinvent-2025-catalog-manu-mishra.json").read_text(encoding="utf-8")):
-        out[(_slug("AWS re:Invent 2025"), item["code"])] = item["title"]
+def _sessions(corpus: Path) -> dict[tuple[str | None, str], ConferenceSession]:
+    """The sessions as the pipeline stores them: read by the listing extractor (titles without
+    event prefix, [TAGS] and code suffixes; kinds from titles, playlists and catalogue types),
+    by (event slug, code and video id)."""
+    out: dict[tuple[str | None, str], ConferenceSession] = {}
+    for name in LISTINGS:
+        path = corpus / "sessions" / name
+        for doc in extract(path.read_bytes(), url=str(path)):
+            for session in doc.sessions:
+                event = _slug(session.event)
+                video = _VIDEO.search(session.url or "")
+                for key in (session.code, video.group(1) if video else None):
+                    if key:
+                        out.setdefault((event, key), session)
     return out
 
 
@@ -67,35 +66,38 @@ def test_the_pair_set_is_big_enough() -> None:
 
 def test_content_link_precision_and_recall(corpus: Path, matching: str) -> None:
     sessions = _sessions(corpus)
-    index = SessionIndex((key, Candidate(title=title, event=event)) for (event, key), title in sessions.items())
+    index = SessionIndex(
+        (id(session), Candidate(title=session.title, event=_slug(session.event)))
+        for session in {id(s): s for s in sessions.values()}.values()
+    )
     taxonomy = Taxonomy.load()
     threshold = Settings(config_dir=Path(".")).link_threshold
     tp = fn = 0
     wrong = []
     for pair in PAIRS:
-        session = pair["session"]
-        if pair["label"] is None or (not session.get("code") and "keynote" in session["title"].lower()):
-            continue
         event = _slug(pair["event"])
-        video = _VIDEO.search(session.get("url") or "")
-        keys = {
-            key
-            for (ev, key), title in sessions.items()
-            if ev == event
-            and (key in {video.group(1) if video else None, session.get("code")} or title == session["title"])
-        }
-        services = services_for(Announcement(title=pair["announcement"]), taxonomy)
+        video = _VIDEO.search(pair["session"].get("url") or "")
+        found = [
+            sessions.get((event, k)) for k in (pair["session"].get("code"), video.group(1) if video else None) if k
+        ]
+        session = next((s for s in found if s is not None), None)
+        assert session is not None, pair["session"]
+        if pair["label"] is None or session.kind == SessionKind.KEYNOTE:
+            continue
+        # The key's services stand for the launch's context (its headings, its document): the
+        # pipeline takes the services of a title that names none from there (services_for).
+        services = services_for(Announcement(title=pair["announcement"], context=tuple(pair["services"])), taxonomy)
         launch = Candidate(
             title=pair["announcement"],
             services=tuple(s.name for s in services),
             event=event,
             aliases=tuple(s.aliases for s in services),
         )
-        linked = bool(keys & {match.session for match in index.links(launch, threshold)})
+        linked = id(session) in {match.session for match in index.links(launch, threshold)}
         if linked and pair["label"]:
             tp += 1
         elif linked:
-            wrong.append((pair["announcement"], session["title"]))
+            wrong.append((pair["announcement"], session.title))
         elif pair["label"]:
             fn += 1
     precision = tp / (tp + len(wrong)) if tp + len(wrong) else 1.0
