@@ -212,3 +212,9 @@ def test_an_acronym_and_its_long_form_are_one_name() -> None:
 def test_words_written_as_one_are_the_same_words() -> None:
     stored = [known("k1", "Amazon Widgets Turbo Mode servers", WIDGETS)]
     assert find_duplicate("Amazon Widgets TurboMode servers", [WIDGETS], DAY, stored, INDEX) == "k1"
+
+
+def test_a_bundle_is_not_one_of_its_launches() -> None:
+    # "Construct Hub and AWS CDK v2" names two launches: "AWS CDK v2" alone is not all of it.
+    stored = [known("k1", "Gadget Hub and Amazon Widgets Version 2", WIDGETS)]
+    assert find_duplicate("Amazon Widgets v2 GA", [WIDGETS], DAY, stored, INDEX) is None
