@@ -218,3 +218,14 @@ def test_a_bundle_is_not_one_of_its_launches() -> None:
     # "Construct Hub and AWS CDK v2" names two launches: "AWS CDK v2" alone is not all of it.
     stored = [known("k1", "Gadget Hub and Amazon Widgets Version 2", WIDGETS)]
     assert find_duplicate("Amazon Widgets v2 GA", [WIDGETS], DAY, stored, INDEX) is None
+
+
+def test_a_launch_for_a_product_or_added_to_it_is_not_the_product() -> None:
+    stored = [known("k1", "Amazon Widgets Studio", WIDGETS)]
+    for title in (
+        "Notebook jobs for Amazon Widgets Studio",
+        "Amazon Widgets Studio now supports notebook jobs",
+        "Amazon Widgets Studio adds notebook jobs",
+    ):
+        assert find_duplicate(title, [WIDGETS], DAY, stored, INDEX) is None, title
+    assert find_duplicate("Amazon Widgets Studio now generally available", [WIDGETS], DAY, stored, INDEX) == "k1"

@@ -35,7 +35,7 @@ PAIRS = json.loads((Path(__file__).with_name("merge_pairs.json")).read_text(enco
 PIN_PRECISION = {"lexical": 1.0, "meaning": 1.0}
 PIN_RECALL = {"lexical": 0.702, "meaning": 0.851}
 # The meaning thresholds measured on pairs they were not fitted on: leave one event out.
-PIN_HELD_OUT = (0.995, 0.777)
+PIN_HELD_OUT = (1.0, 0.769)
 
 
 def _decide(before: Callable[[int], object] = lambda i: None) -> list[tuple[dict[str, Any], bool]]:
