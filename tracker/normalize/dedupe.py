@@ -95,9 +95,10 @@ def _plain(title: str, other: str | None = None) -> str:
     return _ACRONYM.sub(one, text)
 
 
+@lru_cache(maxsize=65536)
 def _lossy(title: str) -> bool:
     """Whether a title has letters without an ASCII form: its words are not all of its name."""
-    return any(ch.isalpha() and not fold(ch) for ch in title)
+    return any(ch.isalpha() and not fold(ch) for ch in _NON_ASCII.findall(title))
 
 
 @lru_cache(maxsize=65536)
@@ -420,6 +421,7 @@ def _within(title: str, other_title: str, services: Sequence[Service]) -> str | 
     return found
 
 
+@lru_cache(maxsize=65536)
 def bare_key(title: str) -> str:
     """A title's dedupe text without its brand ("Amazon", "AWS") words."""
     return " ".join(w for w in title_key(title).split() if w not in ("amazon", "aws"))
