@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tracker.link import (
+    NEW_SERVICE_SCORE,
     Candidate,
     DocumentLaunch,
     DocumentSession,
@@ -245,3 +246,83 @@ def test_stale_title_links_are_those_below_the_threshold_now() -> None:
     # A threshold above every score: every stored title link goes.
     assert stale_title_links(ann, [1, 2], titles, 1.01) == [1, 2]
     assert stale_title_links(ann, [], titles, THRESHOLD) == []
+
+
+def test_index_finds_sessions_of_a_one_letter_service() -> None:
+    # A one-letter name ("Amazon Q") is no distinctive word, yet the sessions naming it are found.
+    index = SessionIndex(
+        [
+            ("guide", Candidate("Amazon Z: your expert guide for building", (), "ev")),
+            ("other", Candidate("An expert guide to Amazon Gadgets", (), "ev")),
+        ]
+    )
+    launch = Candidate("Amazon Z expert capabilities for builders", ("Amazon Z",), "ev")
+    assert [match.session for match in index.links(launch, THRESHOLD)] == ["guide"]
+
+
+def test_one_shared_word_of_a_partly_japanese_title_is_weak() -> None:
+    # The Japanese part says what launched; the one readable word ("Logs") is not enough.
+    ann = Candidate("Amazon Widgets Logsに低頻度アクセス用のログクラスが追加されました", ("Amazon Widgets",), "ev")
+    ses = Candidate("Accelerate insights using Amazon Widgets Logs analytics", (), "ev")
+    link = score_title_match(ann, ses)
+    assert link is not None and link.score < THRESHOLD and "do not read" in link.reason
+
+
+def test_a_new_service_links_to_the_sessions_about_it() -> None:
+    # A launch that is only a service's name is a new service: sessions whose subject it is cover it.
+    ann = Candidate("Amazon Widgets", ("Amazon Widgets",), "ev")
+    for title in (
+        "Amazon Widgets: your new assistant for builders",
+        "Spec-driven development with Amazon Widgets",
+        "{New Launch} Introducing Amazon Widgets and AWS Gadgets",
+    ):
+        link = score_title_match(ann, Candidate(title, (), "ev"))
+        assert link is not None and link.score == NEW_SERVICE_SCORE >= THRESHOLD, title
+    # A session about something of the service, or that only mentions it, does not.
+    for title in ("Amazon Widgets powers: extend agents", "Crowning the Amazon Widgets code champions"):
+        link = score_title_match(ann, Candidate(title, (), "ev"))
+        assert link is None or link.score < THRESHOLD, title
+    # Nor does a session for a launch that is more than the service's name.
+    link = score_title_match(
+        Candidate("Amazon Widgets – Region Deny", ("Amazon Widgets",), "ev"),
+        Candidate("Amazon Widgets: a tour", (), "ev"),
+    )
+    assert link is None or link.score < THRESHOLD
+
+
+def test_an_acronym_matches_its_long_form() -> None:
+    ann = Candidate("Real-User Monitoring for Amazon Widgets", ("Amazon Widgets",), "ev")
+    ses = Candidate("Optimize applications through end user insights with Amazon Widgets RUM", (), "ev")
+    link = score_title_match(ann, ses)
+    assert link is not None and link.score >= THRESHOLD
+
+
+def test_a_launch_named_whole_needs_no_service_name_unless_another_owns_it() -> None:
+    ann = Candidate("Simplify access using AWS Gadgets Outbound Token Exchange", ("AWS Gadgets",), "ev")
+    link = score_title_match(ann, Candidate("Easy cross-cloud access: AWS outbound token exchange in action", (), "ev"))
+    assert link is not None and link.score >= THRESHOLD
+    # "Sprockets Outbound Token Exchange" is another service's feature of the same name.
+    link = score_title_match(ann, Candidate("Navigate identity with Sprockets Outbound Token Exchange", (), "ev"))
+    assert link is None or link.score < THRESHOLD
+
+
+def test_a_session_named_after_part_of_a_long_launch_title_covers_it() -> None:
+    ann = Candidate(
+        "AWS Widgets – Region Deny and Guardrails to Help You Meet Data Residency Requirements", ("AWS Widgets",), "ev"
+    )
+    link = score_title_match(ann, Candidate("Data residency capabilities in AWS Widgets", (), "ev"))
+    assert link is not None and link.score >= THRESHOLD and "session's own words" in link.reason
+    # Not when the session is about another service too, or says more than the launch.
+    for title in (
+        "Data residency for Amazon Gadgets with AWS Widgets",
+        "Data residency, sovereignty, encryption, key management and compliance patterns in AWS Widgets",
+    ):
+        link = score_title_match(ann, Candidate(title, (), "ev"))
+        assert link is None or link.score < THRESHOLD, title
+
+
+def test_a_launch_without_services_does_not_link_to_sessions_about_other_services() -> None:
+    ann = Candidate("Zero-copy for Applications", (), "ev")
+    ses = Candidate("Analyze Amazon Widgets data in Amazon Gadgets with zero-copy", (), "ev")
+    link = score_title_match(ann, ses)
+    assert link is None or link.score < THRESHOLD

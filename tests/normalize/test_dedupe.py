@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tracker.items import Announcement, NormalizedAnnouncement, Service
-from tracker.normalize.dedupe import Known, find_duplicate, keep_previous_key, launch_words, own_key
+from tracker.normalize.dedupe import Known, find_duplicate, is_expansion, keep_previous_key, launch_words, own_key
 from tracker.normalize.events import detect_event
 
 WIDGETS = Service("amazon-widgets", "Amazon Widgets", ("Widgets", "AWS Widgets"))
@@ -134,3 +134,98 @@ def test_a_reworded_one_launch_document_keeps_its_previous_key() -> None:
     assert keep_previous_key(one, ["a", "b"]) == one
     two = [_launch("a"), _launch("b")]
     assert keep_previous_key(two, ["c"]) == two
+
+
+def test_now_available_in_a_product_is_not_a_region_expansion() -> None:
+    assert is_expansion("Amazon Widgets Turbo Mode is now available in Europe (Milan)")
+    assert is_expansion("Amazon Widgets Turbo Mode is now available in the AWS GovCloud (US) Regions")
+    assert is_expansion("Amazon Widgets Turbo Mode is now available in two more Regions")
+    assert not is_expansion("Amazon Widgets Turbo Mode is now available in AWS Gadgets Studio")
+    stored = [known("k1", "Widgets Turbo Mode in AWS Gadgets Studio", WIDGETS, GADGETS)]
+    title = "Amazon Widgets Turbo Mode is now available in AWS Gadgets Studio"
+    assert find_duplicate(title, [WIDGETS, GADGETS], DAY, stored, INDEX) == "k1"
+
+
+def test_japanese_between_words_does_not_glue_them() -> None:
+    # Characters without an ASCII form used to vanish: "WidgetsがTurbo" read as one word.
+    stored = [known("k1", "Amazon Widgets Turbo Mode", WIDGETS)]
+    assert find_duplicate("Amazon WidgetsがTurbo Modeをサポートしました", [WIDGETS], DAY, stored, INDEX) == "k1"
+    # An em dash glued words the same way.
+    stored = [known("k2", "Amazon Widgets Turbo models—Eco and Quiet", WIDGETS)]
+    assert find_duplicate("Amazon Widgets Turbo Eco and Quiet models", [WIDGETS], DAY, stored, INDEX) == "k2"
+
+
+def test_a_japanese_title_is_identical_only_to_itself() -> None:
+    # Its ASCII words alone ("Amazon Widgets") are not its name: undated, it merges with nothing else.
+    event = "AWS re:Invent 2031"
+    undated = [Known("k1", "Amazon Widgetsで高速モードが利用可能に", frozenset({WIDGETS.slug}), None, event)]
+    assert find_duplicate("Amazon Widgetsで低電力モードを発表", [WIDGETS], None, undated, INDEX, event=event) is None
+    assert (
+        find_duplicate("Amazon Widgetsで高速モードが利用可能に", [WIDGETS], None, undated, INDEX, event=event) == "k1"
+    )
+
+
+def test_a_number_of_the_service_name_is_no_version() -> None:
+    s9 = Service("amazon-s9", "Amazon S9", ("S9",))
+    index = {**INDEX, s9.slug: s9}
+    stored = [known("k1", "Amazon S9 Turbo Mode", s9)]
+    assert find_duplicate("Amazon S9 Turbo Mode makes transfers 2x faster", [s9], DAY, stored, index) == "k1"
+    # Numbers of its own still tell versions apart.
+    stored = [known("k2", "Amazon S9 Turbo Mode 2", s9)]
+    assert find_duplicate("Amazon S9 Turbo Mode 3", [s9], DAY, stored, index) is None
+
+
+def test_a_name_and_its_tagline_are_one_launch() -> None:
+    stored = [known("k1", "Amazon Widgets Turbo", WIDGETS)]
+    for title in (
+        "Amazon Widgets Turbo helps teams ship faster",
+        "Introducing Amazon Widgets Turbo, a faster way to build",
+        "Ship faster with Amazon Widgets Turbo",
+        "Amazon Widgets Turbo for Redis and Memcached is now available",
+    ):
+        assert find_duplicate(title, [WIDGETS], DAY, stored, INDEX) == "k1", title
+    # A longer name, or a qualifier that is not a name, is another launch.
+    assert find_duplicate("Amazon Widgets Turbo Boost", [WIDGETS], DAY, stored, INDEX) is None
+    assert find_duplicate("Amazon Widgets Turbo for everyone", [WIDGETS], DAY, stored, INDEX) is None
+
+
+def test_a_bare_service_name_matches_only_its_introduction() -> None:
+    stored = [known("k1", "Amazon Widgets", WIDGETS)]
+    assert (
+        find_duplicate("Introducing Amazon Widgets, a new service for builders", [WIDGETS], DAY, stored, INDEX) == "k1"
+    )
+    assert find_duplicate("Amazon Widgets Turbo helps teams ship faster", [WIDGETS], DAY, stored, INDEX) is None
+    assert find_duplicate("Turbo Mode for Amazon Widgets", [WIDGETS], DAY, stored, INDEX) is None
+
+
+def test_a_launch_verb_after_the_service_names_what_follows() -> None:
+    stored = [known("k1", "Amazon Widgets launches Widgets Turbo", WIDGETS)]
+    assert find_duplicate("Ship faster with Amazon Widgets Turbo", [WIDGETS], DAY, stored, INDEX) == "k1"
+
+
+def test_an_acronym_and_its_long_form_are_one_name() -> None:
+    stored = [known("k1", "Turbo Build Engine (TBE) extension for Amazon Widgets", WIDGETS)]
+    title = "TBE extension for Amazon Widgets speeds up builds with caching"
+    assert find_duplicate(title, [WIDGETS], DAY, stored, INDEX) == "k1"
+
+
+def test_words_written_as_one_are_the_same_words() -> None:
+    stored = [known("k1", "Amazon Widgets Turbo Mode servers", WIDGETS)]
+    assert find_duplicate("Amazon Widgets TurboMode servers", [WIDGETS], DAY, stored, INDEX) == "k1"
+
+
+def test_a_bundle_is_not_one_of_its_launches() -> None:
+    # "Construct Hub and AWS CDK v2" names two launches: "AWS CDK v2" alone is not all of it.
+    stored = [known("k1", "Gadget Hub and Amazon Widgets Version 2", WIDGETS)]
+    assert find_duplicate("Amazon Widgets v2 GA", [WIDGETS], DAY, stored, INDEX) is None
+
+
+def test_a_launch_for_a_product_or_added_to_it_is_not_the_product() -> None:
+    stored = [known("k1", "Amazon Widgets Studio", WIDGETS)]
+    for title in (
+        "Notebook jobs for Amazon Widgets Studio",
+        "Amazon Widgets Studio now supports notebook jobs",
+        "Amazon Widgets Studio adds notebook jobs",
+    ):
+        assert find_duplicate(title, [WIDGETS], DAY, stored, INDEX) is None, title
+    assert find_duplicate("Amazon Widgets Studio now generally available", [WIDGETS], DAY, stored, INDEX) == "k1"

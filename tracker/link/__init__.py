@@ -10,7 +10,12 @@ Two methods:
   name every service of the launch; a session that names the service and nothing of the
   launch (a generic "Dive deep on Amazon S3") scores ``GENERIC_SCORE``, below any sane
   threshold, while a round-up of the service's launches ("What's new with Amazon S3")
-  scores ``WHATS_NEW_SCORE``. A wrong link is worse than a missing one;
+  scores ``WHATS_NEW_SCORE``. A launch that is only a service's name is a new service: a
+  session whose subject that service is ("Kiro: your agentic IDE", "… with Kiro") scores
+  ``NEW_SERVICE_SCORE``. The other way round, a session named after part of a long launch
+  title, whose own words (by weight) are at least ``SESSION_COVERAGE`` the launch's, scores
+  ``SESSION_COVERED_SCORE``. An acronym matches its long form ("RUM", "Real-User
+  Monitoring"). A wrong link is worse than a missing one;
 - meaning: with the optional extra `semantic` (tracker/meaning.py), a session that already
   shares words with the launch (title score of at least ``MEANING_NEEDS_WORDS``) and says
   the same thing in other words ("Real-User Monitoring for Amazon CloudWatch" and "… with
@@ -28,6 +33,9 @@ from tracker.link.match import (
     GENERIC_SCORE,
     MISSING_SERVICE_FACTOR,
     NAMED_LAUNCH_SCORE,
+    NEW_SERVICE_SCORE,
+    SESSION_COVERAGE,
+    SESSION_COVERED_SCORE,
     SINGLE_WEAK_WORD_CAP,
     WHATS_NEW_SCORE,
     Candidate,
@@ -46,7 +54,10 @@ __all__ = [
     "MEANING_NEEDS_WORDS",
     "MISSING_SERVICE_FACTOR",
     "NAMED_LAUNCH_SCORE",
+    "NEW_SERVICE_SCORE",
     "SAME_MEANING",
+    "SESSION_COVERAGE",
+    "SESSION_COVERED_SCORE",
     "SINGLE_WEAK_WORD_CAP",
     "STOPWORDS",
     "TOKEN",

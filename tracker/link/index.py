@@ -17,16 +17,16 @@ from tracker.link.match import (
     _session_title,
     _Title,
 )
-from tracker.link.words import UNIFORM, TokenWeights, _stem
+from tracker.link.words import STOPWORDS, UNIFORM, TokenWeights, _stem, words
 
-# Cosine similarity (tracker.meaning, multilingual-e5-small) from which a session that shares a
-# word with a launch covers it. Chosen by leave-one-event-out cross-validation on
-# tests/link/content_pairs.json: the threshold fitted on three events, measured on the fourth,
-# was 0.93-0.94 for every event held out.
-SAME_MEANING = 0.94
-# The lexical score a session needs before its meaning is asked: the same cross-validation
-# gave as much with 0.3 as with any shared word, at a fifth of the titles to embed.
-MEANING_NEEDS_WORDS = 0.3
+# Cosine similarity (tracker.meaning, multilingual-e5-small) from which a session that shares
+# words with a launch covers it, and the title score it needs before its meaning is asked.
+# Fitted on tests/link/content_pairs.json together with SESSION_COVERAGE, as the values that
+# make the links worth most when a wrong link costs 19 right ones (precision 0.95 to break
+# even); tests/link/test_content_pairs.py fits them again and measures them leave-one-event-out
+# (fitted on three events, measured on the fourth: precision 0.951, recall 0.700).
+SAME_MEANING = 0.941
+MEANING_NEEDS_WORDS = 0.376
 
 
 class SessionIndex:
@@ -52,7 +52,12 @@ class SessionIndex:
         if title.whats_new:
             self._whats_new.setdefault(session.event, []).append(key)
         self.weights.setdefault(session.event, TokenWeights()).add(session.title)
-        for tok in title.content:
+        # A one-letter service name ("Amazon Q") is no distinctive word, but sessions that name
+        # the service are found through it (`_naming`).
+        letters = {
+            stem for word, stem in words(session.title) if len(word) == 1 and word.isalpha() and word not in STOPWORDS
+        }
+        for tok in title.content | letters:
             self._postings.setdefault((session.event, tok), []).append(key)
 
     def _posting(self, event: str | None, stem: str) -> list[int | str]:
@@ -92,7 +97,8 @@ class SessionIndex:
             for key in self._whats_new.get(event, ()):
                 seen[key] = None
         if launch.services and threshold > MISSING_SERVICE_FACTOR:
-            for service in launch.services:
+            # Above that, a session names the launch's first service (`_score`).
+            for service in launch.primary:
                 naming = self._naming(event, service)
                 seen = {key: None for key in seen if key in naming}
         return list(seen)

@@ -19,6 +19,7 @@ from tracker.link.words import (
     distinctive,
     words,
 )
+from tracker.textutil import fold
 
 GENERIC_SCORE = 0.45  # a general session about the launch's service: below the default threshold
 MISSING_SERVICE_FACTOR = 0.5  # the session does not name a service of the launch
@@ -27,6 +28,16 @@ NAMED_LAUNCH_SCORE = 0.9  # the session names the service and every word of the 
 # "What's new with Amazon S3" covers the service's launches of its event: above the default
 # threshold, where a general "Dive deep on Amazon S3" stays at GENERIC_SCORE.
 WHATS_NEW_SCORE = 0.7
+# A launch that is only a service's name is a new service: a session of its event whose subject
+# is that service ("Kiro: your agentic IDE", "Spec-driven development with Kiro") covers it.
+NEW_SERVICE_SCORE = 0.7
+# A session that names the launch's first service and whose own words are mostly (at least half
+# of them, by weight) the launch's covers it, however long the launch's title. Not fitted: a
+# lower share fitted the labelled pairs better but links a session on another feature of a
+# sub-product ("Design DynamoDB global tables for multi-Region writes" for "point-in-time
+# recovery for global tables").
+SESSION_COVERAGE = 0.5
+SESSION_COVERED_SCORE = 0.65
 _WHATS_NEW = re.compile(r"(?i)^\W*(?:\[[^\]]*\]\s*|\{[^}]*\}\s*)?what[’']?s\s+new\s+(?:with|in|for|on)\b")
 
 
@@ -138,6 +149,8 @@ class _Variant:
     own: frozenset[str]  # distinctive stems
     launch_name: frozenset[str]  # stems of the launch's own name next to its service
     shown: dict[str, str]  # stem -> the word as written, for reasons
+    text: str = ""  # the wording itself
+    acronyms: frozenset[str] = frozenset()  # "RUM", "IPAM"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +160,12 @@ class _Launch:
     services: tuple[_ServiceNames, ...]
     name_stems: frozenset[str]
     variants: tuple[_Variant, ...]
+    # Part of the title is in letters the words do not read (Japanese): its words are not all
+    # of what it says, so one shared word is weak evidence.
+    unread: bool = False
+    # The service the title names first ("Amazon DevOps Guru" of "Amazon DevOps Guru for RDS …"),
+    # or every service when the title names none (they come from its context).
+    primary: tuple[_ServiceNames, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +176,28 @@ class _Title:
     stems: frozenset[str]
     content: frozenset[str]  # stems of its non-stop words
     whats_new: bool = False  # "What's new with X": a round-up of X's launches
+    text: str = ""
+    acronyms: frozenset[str] = frozenset()
+    # The names the title is about, as words: "X: …", "Introducing X", "… with X" / "… using X".
+    subjects: tuple[frozenset[str], ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()  # (word, stem) in the title's order
+    branded: frozenset[str] = frozenset()  # stems of the words after "Amazon" or "AWS"
 
 
+_TAG = r"^\s*(?:\[[^\]]*\]\s*|\{[^}]*\}\s*)?"
+_SUBJECTS = (
+    re.compile(_TAG + r"(?P<name>[^:]{1,60}?):\s"),
+    re.compile(_TAG + r"introducing\s+(?P<name>.+?)(?:\s+and\s+|$)", re.IGNORECASE),
+    re.compile(r"\s(?:with|using)\s+(?P<name>[^:,;()]{1,60}?)\s*$", re.IGNORECASE),
+)
+
+
+def _subjects(title: str) -> tuple[frozenset[str], ...]:
+    found = (m.group("name") for pattern in _SUBJECTS if (m := pattern.search(title)))
+    return tuple(core for core in (_core(name) for name in found) if core)
+
+
+@functools.lru_cache(maxsize=65536)
 def _session_title(title: str, *, event_known: bool = True) -> _Title:
     # A round-up covers the launches of its own event: without a known event it is generic.
     pairs = words(title)
@@ -167,7 +206,44 @@ def _session_title(title: str, *, event_known: bool = True) -> _Title:
         frozenset(s for _, s in pairs),
         frozenset(s for w, s in pairs if w not in STOPWORDS and (len(w) > 1 or w.isdigit())),
         event_known and is_whats_new(title),
+        title,
+        _acronyms(title),
+        _subjects(title) if event_known else (),
+        pairs,
+        frozenset(pairs[i + 1][1] for i, (w, _) in enumerate(pairs[:-1]) if w in ("amazon", "aws")),
     )
+
+
+def _names_alone(title: _Title, stems: frozenset[str]) -> bool:
+    """Whether the title writes these stems with no other name before them: "AWS outbound
+    identity federation" does, "ECS Managed Instances" (another service's) does not."""
+    for i, (_, stem) in enumerate(title.pairs):
+        if stem in stems:
+            before = title.pairs[i - 1][0] if i else ""
+            return not before or before in STOPWORDS
+    return False
+
+
+_ACRONYM = re.compile(r"\b[A-Z]{3,5}\b")
+
+
+def _acronyms(text: str) -> frozenset[str]:
+    """The acronyms a title writes ("RUM", "IPAM")."""
+    return frozenset(_ACRONYM.findall(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _initials(text: str) -> Mapping[str, frozenset[str]]:
+    """The initials of each run of three to five words, with the run's stems: "Real-User
+    Monitoring" is RUM. A title writes an acronym or its long form, rarely both."""
+    pairs = [(w, s) for w, s in words(text) if w not in ("amazon", "aws")]
+    out: dict[str, frozenset[str]] = {}
+    for i in range(len(pairs)):
+        for n in range(3, 6):
+            run = pairs[i : i + n]
+            if len(run) == n and all(w[0].isalpha() for w, _ in run):
+                out.setdefault("".join(w[0] for w, _ in run).upper(), frozenset(s for _, s in run))
+    return out
 
 
 def is_whats_new(title: str) -> bool:
@@ -198,8 +274,25 @@ def _prepare(announcement: Candidate) -> _Launch:
     for text, label in texts:
         own = frozenset(distinctive(text, stems=name_stems))
         shown = {stem: word for word, stem in reversed(words(text))}
-        variants.append(_Variant(label, own, frozenset(launch_name_words(text, services)) & own, shown))
-    return _Launch(services, name_stems, tuple(variants))
+        variants.append(
+            _Variant(label, own, frozenset(launch_name_words(text, services)) & own, shown, text, _acronyms(text))
+        )
+    unread = any(ch.isalpha() and not ch.isascii() and not fold(ch) for ch in announcement.title)
+    return _Launch(services, name_stems, tuple(variants), unread, _primary(announcement.title, services))
+
+
+def _primary(title: str, services: Sequence[_ServiceNames]) -> tuple[_ServiceNames, ...]:
+    order = [w for w, _ in words(title)]
+    first: dict[_ServiceNames, int] = {}
+    for service in services:
+        for spelling in service.spellings:
+            at = [i for i, w in enumerate(order) if w in spelling]
+            if len({order[i] for i in at}) == len(spelling) and at:
+                first[service] = min(first.get(service, len(order)), min(at))
+    if not first:
+        return tuple(services)
+    earliest = min(first.values())
+    return tuple(s for s in services if first.get(s) == earliest)
 
 
 def score_title_match(
@@ -239,12 +332,33 @@ def _score(
     missing = [s.name for s in services if s not in named]
     own = variant.own
     if not own:
-        # The launch title is only a service name ("Amazon Q"): any session about the
-        # service could cover it, but none says so specifically.
-        if services and not missing and (threshold is None or _generic_score(title) >= threshold):
+        # The launch title is only a service name ("Amazon Q"): a new service. A session of its
+        # event that is about that service ("Kiro: your agentic IDE", "Practical generative AI
+        # using Amazon Nova") covers it; any other session about the service could, but none
+        # says so specifically.
+        subject = [s.name for s in services if _core(s.name) in title.subjects and not title.whats_new]
+        if (
+            subject
+            and variant.head is None
+            and not launch.unread
+            and (threshold is None or NEW_SERVICE_SCORE >= threshold)
+        ):
+            return Link(
+                LinkMethod.TITLE, NEW_SERVICE_SCORE, f"a session about {_names(subject)}, the new service the launch is"
+            )
+        if services and not missing and not launch.unread and (threshold is None or _generic_score(title) >= threshold):
             return _generic(named, title, f"session names {_names(named)}, and the launch is only that name")
         return None
     found = own & title.stems
+    # An acronym on one side and its long form on the other ("Real-User Monitoring", "RUM").
+    if title.acronyms:
+        long_forms = _initials(variant.text)
+        for acronym in title.acronyms:
+            found |= long_forms.get(acronym, frozenset()) & own
+    if variant.acronyms:
+        long_forms = _initials(title.text)
+        for acronym in variant.acronyms & long_forms.keys():
+            found |= own & {s for _, s in words(acronym)}
     if not found:
         if (
             services
@@ -263,12 +377,21 @@ def _score(
     def say(stems: Iterable[str]) -> str:
         return ", ".join(sorted(variant.shown.get(t, t) for t in stems))
 
-    if not services:
+    if not services and title.branded and not title.branded & own:
+        # A launch that names no service, and a session about services it does not name
+        # ("Zero-ETL for Applications", "… Amazon Aurora & RDS data in Amazon Redshift with zero-ETL").
+        score = min(score, SINGLE_WEAK_WORD_CAP)
+        notes.append("the session is about services the launch does not name")
+    elif not services:
         if len(found) == 1:
             score = min(score, SINGLE_WEAK_WORD_CAP)
             notes.append("one shared word and no service to back it")
         else:
             score += 0.15 * coverage
+    elif missing and len(launch_name) >= 2 and launch_name <= title.stems and _names_alone(title, launch_name):
+        # "AWS outbound identity federation" names "AWS IAM Outbound Identity Federation" whole.
+        score = max(score, NAMED_LAUNCH_SCORE)
+        notes.append(f"names the launch itself ({say(launch_name)}) but not {_names(missing)}")
     elif missing:
         score *= MISSING_SERVICE_FACTOR
         notes.append(f"does not name {_names(missing)}")
@@ -279,8 +402,32 @@ def _score(
         else:
             score = min(score, SINGLE_WEAK_WORD_CAP)
             notes.append(f"misses the launch's name ({say(launch_name - title.stems)})")
+    misses_name = bool(launch_name) and launch_name < own and not launch_name <= title.stems
+    primary_named = bool(launch.primary) and all(s in named for s in launch.primary)
+    spelled = {t for s in named for spelling in s.spellings for t in _stems(spelling)}
+    if (
+        len(found) >= 2
+        and primary_named
+        and not misses_name
+        and score < SESSION_COVERED_SCORE
+        and title.branded <= own | launch.name_stems | spelled
+    ):
+        # The other way round: a session named after part of a long launch title ("Data residency
+        # capabilities in AWS Control Tower" for "AWS Control Tower – Region Deny and Guardrails
+        # to Help You Meet Data Residency Requirements") has most of its own words in it, and
+        # names its first service and no service the launch does not.
+        theirs = title.content - launch.name_stems - GENERIC_SESSION_WORDS - spelled
+        covered = (
+            sum(weights.weight(t) for t in theirs & own) / sum(weights.weight(t) for t in theirs) if theirs else 0.0
+        )
+        if covered >= SESSION_COVERAGE:
+            score = SESSION_COVERED_SCORE
+            notes.append(f"{covered:.0%} of the session's own words (by weight) are the launch's")
     if len(found) == 1 and weights.common(next(iter(found))) and (not services or missing):
         score = min(score, SINGLE_WEAK_WORD_CAP)
+    if len(found) == 1 and launch.unread:
+        score = min(score, SINGLE_WEAK_WORD_CAP)
+        notes.append("one shared word, and the rest of the launch's title is in letters the words do not read")
     score = round(min(score, 1.0), 3)
     if threshold is not None and score < threshold:
         return None
