@@ -183,12 +183,13 @@ class Sink:
 class FeedWriter(Sink):
     """Writes feed files one by one as they are rendered (none is held in memory), then prunes."""
 
-    def __init__(self, output_dir: Path, *, stale_temp_after: float = STALE_TEMP_SECONDS) -> None:
+    def __init__(self, output_dir: Path, *, stale_temp_after: float = STALE_TEMP_SECONDS, sweep: bool = True) -> None:
         super().__init__()
         output_dir.mkdir(parents=True, exist_ok=True)
         self.root = output_dir.resolve()
-        # What an earlier publish killed mid-write (SIGKILL cannot be caught) left behind.
-        self.swept = sweep_temp_files(self.root, older_than=stale_temp_after)
+        # What an earlier publish killed mid-write (SIGKILL cannot be caught) left behind; a
+        # publish of a few changed files (`sweep=False`) does not walk the whole folder for it.
+        self.swept = sweep_temp_files(self.root, older_than=stale_temp_after) if sweep else []
 
     def write(self, rel: str, data: bytes) -> None:
         """Write one file if its bytes differ from the disk (atomically)."""
@@ -202,10 +203,27 @@ class FeedWriter(Sink):
         self.report.written.append(rel)
         log.debug("wrote %s (%d bytes)", rel, len(data))
 
+    def remove(self, rels: Iterable[str]) -> None:
+        """Remove these feed files (a feed or an archive page no longer produced), where they exist."""
+        for rel in rels:
+            parts = _checked_relative(rel).parts
+            path = self.root.joinpath(*parts)
+            if PurePosixPath(rel).suffix not in PRUNABLE_SUFFIXES or not _inside(path.parent, self.root):
+                raise ValueError(f"{rel!r} is not a feed file inside {self.root}")
+            try:
+                if not stat.S_ISREG(path.lstat().st_mode):
+                    continue
+            except FileNotFoundError:
+                continue
+            path.unlink()
+            self.report.removed.append(rel)
+            log.info("removed %s: no longer produced", rel)
+
     def finish(self, *, prune: bool = False) -> PublishReport:
         """Optionally remove the feeds no longer produced; the report of everything done."""
         if prune:
-            self.report.removed = sorted(_prune(self.root, self.produced))
+            self.report.removed.extend(_prune(self.root, self.produced))
+        self.report.removed.sort()
         self.report.written.sort()
         log.info(
             "published to %s: %d written, %d unchanged, %d removed",
@@ -274,3 +292,29 @@ def save_fingerprints(output_dir: Path, fingerprints: Mapping[str, str]) -> None
 def forget_fingerprints(output_dir: Path) -> None:
     """Drop the fingerprints before files change: a publish cut short then renders everything next time."""
     (output_dir / FINGERPRINTS).unlink(missing_ok=True)
+
+
+# Beside the feeds, hidden: which published state (`tracker.store.published`) the files are of.
+MARKER = ".tracker-published"
+
+
+def read_marker(output_dir: Path) -> str | None:
+    """The published state the folder's files were written for, or None (never, or cut short)."""
+    try:
+        text = (output_dir / MARKER).read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        return None
+    return text or None
+
+
+def save_marker(output_dir: Path, text: str) -> None:
+    """Say which published state the folder's files are of (after the files and the state are saved)."""
+    data = (text.strip() + "\n").encode()
+    target = output_dir / MARKER
+    if _current_bytes(target) != data:
+        atomic_write(target, data)
+
+
+def forget_marker(output_dir: Path) -> None:
+    """Before the first file changes: a publish cut short is followed by a full one."""
+    (output_dir / MARKER).unlink(missing_ok=True)
