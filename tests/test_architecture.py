@@ -95,7 +95,8 @@ SIBLINGS: dict[str, set[str]] = {
     "pipeline/context.py": set(),
     "pipeline/ingest.py": {"context"},
     "pipeline/links.py": {"context"},
-    "pipeline/pages.py": {"context"},
+    "pipeline/folder.py": {"context"},
+    "pipeline/pages.py": {"context", "folder"},
     "pipeline/runs.py": {"context", "ingest", "links", "pages"},
 }
 # Modules that must not import the ORM: the query path.
