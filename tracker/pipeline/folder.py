@@ -85,6 +85,8 @@ log = logging.getLogger(__name__)
 Place = tuple[int, str]  # (order_ts, key): an entry's place in its feed, ascending = newest first
 
 
+# The first cap of a count of the entries before or after a place (then 4x, 16x...).
+FIRST_COUNT = 256
 # Past this many changed announcements (or a fifth of the store), a full publish is cheaper.
 MANY_CHANGES = 20_000
 
@@ -174,13 +176,15 @@ def _publish_changes(job: _Job) -> PublishReport | None:
             revision,
         )
         # From the first file changed on, the folder matches no recorded state: a publish cut
-        # short is followed by a full one, and a full one renders everything (no fingerprints).
+        # short is followed by a full one, and a full one renders everything (the fingerprints
+        # are not kept up to date here: that would read and write all of them).
         forget_marker(job.output)
         forget_fingerprints(job.output)
         # No sweep of the whole folder for a killed publish's temporary files: that publish left
         # no marker, so a full publish (which sweeps) comes first.
         writer = FeedWriter(job.output, sweep=False)
-        delta = _Feeds(job, session, DocumentRenderer(job.feed_ctx, sink=writer.write), remove=writer.remove)
+        renderer = DocumentRenderer(job.feed_ctx, sink=writer.write, fingerprints=False)
+        delta = _Feeds(job, session, renderer, remove=writer.remove)
         delta.apply(feeds, changed, orphans)
         delta.render_indexes()
         new_state = replace(state, revision=revision)
@@ -344,13 +348,17 @@ class _Feeds:
         update_feed(session, _feed_row(spec, feed_id=feed_id, entries=total, updated=updated))
 
     def _older(self, feed_id: int, place: Place, total: int, *, present: bool) -> int:
-        """How many entries of the feed are older than `place`: counted from the nearer end."""
-        half = total // 2 + 1
-        older = count_older(self.session, feed_id, *place, cap=half)
-        if older < half:
-            return older
-        newer = count_newer(self.session, feed_id, *place, cap=total)
-        return total - newer - (1 if present else 0)
+        """How many entries of the feed are older than `place`, counted from the nearer end:
+        both ends with a cap that doubles, so the count costs about min(newer, older) rows."""
+        cap = FIRST_COUNT
+        while True:
+            newer = count_newer(self.session, feed_id, *place, cap=cap)
+            if newer < cap:
+                return total - newer - (1 if present else 0)
+            older = count_older(self.session, feed_id, *place, cap=cap)
+            if older < cap:
+                return older
+            cap *= 4
 
     # -- everything ------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ Rules every format follows:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -323,8 +324,11 @@ def _event_label(record: AnnouncementRecord) -> str:
     return _one_line(record.event) or _one_line(record.event_slug)
 
 
+@functools.lru_cache(maxsize=1024)
 def content_html(record: AnnouncementRecord) -> str:
     """The entry body as HTML: summary, the sessions with video links, services and event."""
+    # Cached: a document renders each entry in three formats (records are frozen, so equal
+    # records give equal HTML).
     parts = [f"<p>{html.escape(p)}</p>" for p in _paragraphs(record.summary)]
     sessions = _sessions(record)
     if sessions:
@@ -921,10 +925,14 @@ class DocumentRenderer:
         *,
         known: Mapping[str, str] | None = None,
         sink: Callable[[str, bytes], None] | None = None,
+        fingerprints: bool = True,
     ) -> None:
         self.ctx = ctx
         self.known = known or {}
         self.sink = sink
+        # Without: every document is rendered and none fingerprinted (hashing each record's
+        # repr costs a third of rendering it), for a publish that knows what changed.
+        self.fingerprints = fingerprints
         self.build = FeedBuild(files={}, kept=set(), fingerprints={}, rendered=[])
 
     def emit(self, path: str, data: bytes) -> None:
@@ -943,6 +951,10 @@ class DocumentRenderer:
         digests: Sequence[str] | None = None,
     ) -> None:
         """One feed document in its three formats, unless its fingerprint says its files are already right."""
+        if not self.fingerprints:
+            for path, data in _render_all(spec, members, self.ctx, paging).items():
+                self.emit(path, data)
+            return
         if digests is None:
             digests = [record_digest(r) for r in members]
         fingerprint = _fingerprint(spec, paging, self.ctx, digests)
