@@ -11,7 +11,9 @@ Publishing reads only the announcements whose `revision` is above the revision i
 * a write that bypasses the ORM (a Core INSERT or UPDATE) must call `mark_changed` itself.
 
 Deleted announcements need nothing: their published entries keep their place with
-`announcement_id` set NULL by the foreign key (`PublishedEntryRow`).
+`announcement_id` set NULL by the foreign key (`PublishedEntryRow`). Sessions carry a revision
+too, raised when stored or when what linking reads of them changes: linking across documents
+(`tracker.pipeline.links`) scores again only what changed since it last ran.
 
 The revision is one counter row (`store_revision`) bumped once per writing transaction and cached
 on the session until the transaction ends. Runs and publishes hold the run lock
@@ -137,11 +139,15 @@ def _changed(row: object, fields: Iterable[str]) -> bool:
 
 
 def _before_flush(session: Session, _context: UOWTransaction, _instances: Any) -> None:
-    """New announcements get this transaction's revision in their INSERT (no UPDATE after)."""
-    new = [obj for obj in session.new if isinstance(obj, AnnouncementRow)]
-    if new:
+    """New announcements get this transaction's revision in their INSERT (no UPDATE after);
+    new sessions and sessions whose linked fields change get it too (linking reads them again)."""
+    rows: list[AnnouncementRow | SessionRow] = [
+        obj for obj in session.new if isinstance(obj, AnnouncementRow | SessionRow)
+    ]
+    rows.extend(obj for obj in session.dirty if isinstance(obj, SessionRow) and _changed(obj, _SESSION_FIELDS))
+    if rows:
         revision = transaction_revision(session)
-        for row in new:
+        for row in rows:
             row.revision = revision
 
 

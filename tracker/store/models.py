@@ -208,6 +208,10 @@ class SessionRow(Base):
     video_url: Mapped[str | None] = mapped_column(Text)
     abstract: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None]
+    # The store's revision (`tracker.store.changes`) at which it was stored or what linking reads
+    # of it (title, code, kind, event) last changed: linking across documents reads again only
+    # the announcements of the events whose sessions changed.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 
     event: Mapped[EventRow | None] = relationship()
 
@@ -291,6 +295,16 @@ class StoreRevisionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+
+
+class LinkStateRow(Base):
+    """Up to which store revision, and with which settings, links across documents were made (one row)."""
+
+    __tablename__ = "link_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[str] = mapped_column(String(64))  # threshold, taxonomy, matcher
 
 
 class PublishStateRow(Base):

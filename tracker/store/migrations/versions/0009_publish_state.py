@@ -1,4 +1,4 @@
-"""Publishing proportional to the change: announcement revisions and the published state.
+"""Publishing proportional to the change: announcement revisions, the published state, incremental linking.
 
 Revision ID: 0009_publish_state
 Revises: 0008_run_slot
@@ -8,8 +8,11 @@ writing transaction) at which what the feeds show of an announcement last change
 publish to a folder is recorded in `publish_state` (which revision, which settings),
 `published_feeds` (each feed with its number of entries) and `published_entries` (each entry at
 its place in its feed's order): the next publish reads the announcements above that revision
-and the entries of the pages they are on, not the whole store. Existing rows get revision 0 and
-no published state, so the first publish after this migration is a full one.
+and the entries of the pages they are on, not the whole store. `sessions.revision` and `link_state`
+do the same for linking across documents: only the announcements changed since the last linking,
+and those of events whose sessions changed, are scored again. Existing rows get revision 0 and
+there is no published or linking state, so the first publish and linking after this migration
+read everything.
 `announcements` is not rebuilt (no batch mode on it): that would drop the full-text triggers.
 """
 
@@ -29,6 +32,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("announcements", sa.Column("revision", sa.Integer(), server_default="0", nullable=False))
     op.create_index("ix_announcements_revision", "announcements", ["revision"])
+    op.add_column("sessions", sa.Column("revision", sa.Integer(), server_default="0", nullable=False))
+    op.create_index("ix_sessions_revision", "sessions", ["revision"])
     counter = op.create_table(
         "store_revision",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -36,6 +41,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_store_revision")),
     )
     op.bulk_insert(counter, [{"id": 1, "value": 0}])
+    op.create_table(
+        "link_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("settings", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_link_state")),
+    )
     op.create_table(
         "publish_state",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -95,7 +107,11 @@ def downgrade() -> None:
     op.drop_table("published_entries")
     op.drop_table("published_feeds")
     op.drop_table("publish_state")
+    op.drop_table("link_state")
     op.drop_table("store_revision")
+    with op.batch_alter_table("sessions") as batch:
+        batch.drop_index("ix_sessions_revision")
+        batch.drop_column("revision")
     op.drop_index("ix_announcements_revision", table_name="announcements")
     # SQLite 3.35+ drops a column in place: no batch rebuild, so the full-text triggers stay.
     op.drop_column("announcements", "revision")
