@@ -263,6 +263,55 @@ def _warn_skipped(skipped: Iterable[str]) -> None:
         log.warning("no feed for %s: its slug is not [a-z0-9-]+", what)
 
 
+class _FeedPass:
+    """One feed's documents assembled from its entries as they are read, newest first, and each
+    rendered as soon as it is whole: at most the subscription document and one page are held."""
+
+    def __init__(
+        self, spec: FeedSpec, total: int, limit: int, renderer: DocumentRenderer, *, pages: Iterable[int] | None = None
+    ) -> None:
+        self.spec = spec
+        self.total = total
+        self.limit = limit
+        self.renderer = renderer
+        self.pages = page_count(total, limit)
+        self.first_paged = total - self.pages * limit  # newer entries are on no archive page yet
+        self.wanted = None if pages is None else set(pages)  # None: every page
+        self.size = min(limit, total)
+        self.subscription: list[AnnouncementRecord] = []
+        self.open: dict[int, list[AnnouncementRecord]] = {}
+        self.updated = EPOCH
+        self.seen = 0
+
+    def add(self, record: AnnouncementRecord, at: int) -> None:
+        """The record at place `at` (0 = newest) of the feed."""
+        self.seen += 1
+        ctx = self.renderer.ctx
+        if at < self.size:
+            self.subscription.append(record)
+            if len(self.subscription) == self.size:
+                self.updated = feed_updated(self.subscription)
+                self.renderer.render(self.spec, self.subscription, subscription_paging(self.spec, self.pages, ctx))
+                self.subscription = []
+        if at >= self.first_paged:
+            number = self.pages - (at - self.first_paged) // self.limit
+            if self.wanted is None or number in self.wanted:
+                page = self.open.setdefault(number, [])
+                page.append(record)
+                if len(page) == self.limit:
+                    page_spec, paging = archive_page(self.spec, number, self.pages, ctx)
+                    self.renderer.render(page_spec, page, paging)
+                    del self.open[number]
+
+    def finish(self) -> datetime:
+        """Check every planned document was whole; the subscription document's updated."""
+        if self.total == 0:  # the feed of every announcement, with none yet
+            self.renderer.render(self.spec, [], subscription_paging(self.spec, 0, self.renderer.ctx))
+        if self.open or self.subscription:
+            raise StaleState(f"{self.spec.path}: documents not read whole ({self.seen} entries read)")
+        return self.updated
+
+
 class _Feeds:
     """The feeds of one publish: entries moved in the published state, documents rendered."""
 
@@ -279,9 +328,7 @@ class _Feeds:
         self.remove = remove or _nothing_to_remove
         self.limit = job.limit
         self.changed: dict[int, AnnouncementRecord] = {}  # the changed records, read once
-        # Whether the entries read are checked against their records' feeds: after changes, not
-        # after placing everything from those very records.
-        self.checking = True
+        self.checking = True  # whether the entries read are checked against their records' feeds
 
     # -- what changed ----------------------------------------------------------------------
 
@@ -373,7 +420,6 @@ class _Feeds:
         specs[everything.path] = everything
         skipped: set[str] = set()
         placed = 0
-        self.checking = False
         for chunk in placement_records(session):
             entries: list[FeedEntry] = []
             for record in chunk:
@@ -388,11 +434,27 @@ class _Feeds:
         _warn_skipped(skipped)
         sizes = feed_sizes(session)
         log.info("publishing every feed: %d feeds, %d entries", len(ids), placed)
-        for spec in sorted(specs.values(), key=_spec_order):
-            feed_id, total = ids[spec.path], sizes.get(ids[spec.path], 0)
-            plan = plan_pages(0, total, self.limit, everything=True)
-            updated = self._render(spec, feed_id, total, plan)
-            update_feed(session, _feed_row(spec, feed_id=feed_id, entries=total, updated=updated))
+        # One pass over the feed of every announcement, newest first: every other feed is a part
+        # of the same order, so each record is read once and handed to each of its feeds, which
+        # renders a document as soon as it is whole.
+        passes = {
+            path: _FeedPass(spec, sizes.get(ids[path], 0), self.limit, self.renderer) for path, spec in specs.items()
+        }
+        at = dict.fromkeys(passes, 0)
+        total = sizes.get(ids[everything.path], 0)
+        for read in feed_range(session, ids[everything.path], 0, total, total=total):
+            records = records_of(session, [e.announcement_id for e in read if e.announcement_id is not None])
+            for entry in read:
+                record = self._checked(records, entry, everything.path)
+                for spec in record_feeds(record, title=title):
+                    passes[spec.path].add(record, at[spec.path])
+                    at[spec.path] += 1
+        for path, feed in passes.items():
+            if at[path] != feed.total:
+                raise StaleState(f"{path}: {at[path]} entries read, {feed.total} placed")
+            updated = feed.finish()
+            spec = specs[path]
+            update_feed(session, _feed_row(spec, feed_id=ids[path], entries=feed.total, updated=updated))
 
     # -- rendering -------------------------------------------------------------------------
 
@@ -410,48 +472,28 @@ class _Feeds:
     def _render(self, spec: FeedSpec, feed_id: int, total: int, plan: PagePlan) -> datetime:
         """The feed's subscription document and the planned archive pages, read from its entries
         as they come; returns the subscription's updated."""
-        limit, pages = self.limit, plan.pages
-        first_paged = total - pages * limit  # newer entries are on no archive page yet
-        wanted = set(plan.render)
-        open_pages: dict[int, list[AnnouncementRecord]] = {}
-        subscription: list[AnnouncementRecord] = []
-        size = min(limit, total)
-        updated = EPOCH
-        for start, stop in spans(plan.render, total, limit):
+        feed = _FeedPass(spec, total, self.limit, self.renderer, pages=plan.render)
+        for start, stop in spans(plan.render, total, self.limit):
             at = start
             for chunk in feed_range(self.session, feed_id, start, stop, total=total):
                 records = self._records(chunk)
                 for entry in chunk:
-                    record = records.get(entry.announcement_id) if entry.announcement_id is not None else None
-                    if record is None or entry_order(record) != (entry.order_ts, entry.key):
-                        raise StaleState(f"{spec.path}: the entry {entry.key!r} is not where the store says")
+                    record = self._checked(records, entry, spec.path)
                     if self.checking and record.id not in self.changed and not self._belongs(record, spec.path):
                         # A change the store did not mark (a write behind its back).
                         raise StaleState(f"{spec.path}: {entry.key!r} is no longer an entry of it")
-                    if at < size:
-                        subscription.append(record)
-                        if len(subscription) == size:
-                            updated = feed_updated(subscription)
-                            self.renderer.render(
-                                spec, subscription, subscription_paging(spec, pages, self.job.feed_ctx)
-                            )
-                    if at >= first_paged:
-                        number = pages - (at - first_paged) // limit
-                        if number in wanted:
-                            page = open_pages.setdefault(number, [])
-                            page.append(record)
-                            if len(page) == limit:
-                                page_spec, paging = archive_page(spec, number, pages, self.job.feed_ctx)
-                                self.renderer.render(page_spec, page, paging)
-                                del open_pages[number]
+                    feed.add(record, at)
                     at += 1
             if at != min(stop, total):
                 raise StaleState(f"{spec.path} has fewer entries than recorded ({at} of {total})")
-        if total == 0:  # the feed of every announcement, with none yet
-            self.renderer.render(spec, [], subscription_paging(spec, 0, self.job.feed_ctx))
-        if open_pages:  # pragma: no cover - spans cover whole pages
-            raise StaleState(f"{spec.path}: pages {sorted(open_pages)} were not read whole")
-        return updated
+        return feed.finish()
+
+    @staticmethod
+    def _checked(records: dict[int, AnnouncementRecord], entry: FeedEntry, path: str) -> AnnouncementRecord:
+        record = records.get(entry.announcement_id) if entry.announcement_id is not None else None
+        if record is None or entry_order(record) != (entry.order_ts, entry.key):
+            raise StaleState(f"{path}: the entry {entry.key!r} is not where the store says")
+        return record
 
     def render_indexes(self) -> None:
         """index.opml and index.html, from every published feed."""

@@ -100,8 +100,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Replace target with data: temp file in the same folder, fsync, os.replace."""
+def atomic_write(target: Path, data: bytes, *, sync_folder: bool = True) -> None:
+    """Replace target with data: temp file in the same folder, fsync, os.replace (then fsync
+    the folder, unless the caller does it once for many files: `sync_folder=False`)."""
     # The name is chosen before the file exists and the file is made inside the try: a signal
     # (SIGTERM raises in the main thread) at any point leaves no temporary file behind.
     tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
@@ -116,7 +117,8 @@ def atomic_write(target: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    if sync_folder:
+        _fsync_dir(target.parent)
 
 
 def sweep_temp_files(root: Path, *, older_than: float = STALE_TEMP_SECONDS) -> list[str]:
@@ -190,6 +192,7 @@ class FeedWriter(Sink):
         # What an earlier publish killed mid-write (SIGKILL cannot be caught) left behind; a
         # publish of a few changed files (`sweep=False`) does not walk the whole folder for it.
         self.swept = sweep_temp_files(self.root, older_than=stale_temp_after) if sweep else []
+        self._unsynced: set[Path] = set()  # folders with renames not yet made durable
 
     def write(self, rel: str, data: bytes) -> None:
         """Write one file if its bytes differ from the disk (atomically)."""
@@ -199,7 +202,10 @@ class FeedWriter(Sink):
         if _current_bytes(target) == data:
             self.report.unchanged += 1
             return
-        atomic_write(target, data)
+        # The folder's own fsync (which makes the rename durable) once per folder, in finish():
+        # a full publish writes thousands of files into a few folders.
+        atomic_write(target, data, sync_folder=False)
+        self._unsynced.add(target.parent)
         self.report.written.append(rel)
         log.debug("wrote %s (%d bytes)", rel, len(data))
 
@@ -216,13 +222,18 @@ class FeedWriter(Sink):
             except FileNotFoundError:
                 continue
             path.unlink()
+            self._unsynced.add(path.parent)
             self.report.removed.append(rel)
             log.info("removed %s: no longer produced", rel)
 
     def finish(self, *, prune: bool = False) -> PublishReport:
-        """Optionally remove the feeds no longer produced; the report of everything done."""
+        """Optionally remove the feeds no longer produced; the report of everything done. Every
+        folder written to is synced before this returns (callers record the publish after it)."""
         if prune:
             self.report.removed.extend(_prune(self.root, self.produced))
+        for folder in sorted(self._unsynced):
+            _fsync_dir(folder)
+        self._unsynced.clear()
         self.report.removed.sort()
         self.report.written.sort()
         log.info(
