@@ -41,7 +41,7 @@ def _run_phase(name: str, args: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def _fresh_database(kind: str, work: Path, tag: str) -> str:
+def _fresh_database(kind: str, work: Path, tag: str, name: str | None = None) -> str:
     if kind == "sqlite":
         db = work / "tracker.db"
         for suffix in ("", "-wal", "-shm"):
@@ -50,7 +50,7 @@ def _fresh_database(kind: str, work: Path, tag: str) -> str:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    name = f"tracker_bench_{tag}"
+    name = name or f"tracker_bench_{tag}"
     admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -59,11 +59,11 @@ def _fresh_database(kind: str, work: Path, tag: str) -> str:
     return make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
 
 
-def _setup(kind: str, root: Path, manifest: Manifest, tag: str) -> dict[str, Any]:
+def _setup(kind: str, root: Path, manifest: Manifest, tag: str, pg_database: str | None = None) -> dict[str, Any]:
     work = root / kind
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    url = _fresh_database(kind, work, tag)
+    url = _fresh_database(kind, work, tag, pg_database)
     config = work / "config"
     config.mkdir()
     for name in ("extract.toml", "services.toml"):
@@ -95,11 +95,12 @@ def bench_database(
     log: Any,
     max_publish: int,
     publish_only: bool = False,
+    pg_database: str | None = None,
 ) -> dict[str, Any]:
     """Every phase on one database (`publish_only`: the backfill, the loads and the publishing
     phases only); returns {metric: {...}}."""
     tag = "quick" if quick else "full"
-    args = _setup(kind, root, manifest, tag)
+    args = _setup(kind, root, manifest, tag, pg_database)
     args["manifest"] = str(Path(manifest.root) / "manifest.json")
     one_x, ten_x = size.announcements, size.announcements * 10
     repeats = 30 if quick else 200
@@ -110,6 +111,8 @@ def bench_database(
         start = time.perf_counter()
         result = _run_phase(name, {**args, **extra})
         log(f"[{kind}] {label}: {time.perf_counter() - start:.1f}s wall, peak {result['peak_rss_mb']} MB")
+        # Every figure as it comes: a later phase failing loses none of them.
+        log(f"[{kind}] {label}: " + json.dumps({k: v for k, v in result.items() if not isinstance(v, list)}))
         return result
 
     corpus_size = {"posts": size.posts, "whats_new_items": size.whats_new, "files": len(manifest.backfill_files())}
@@ -267,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=FULL.seed)
     parser.add_argument("--announcements", type=int, metavar="N", help="database size 1x (10x is ten times this)")
     parser.add_argument(
+        "--pg-database",
+        metavar="NAME",
+        help="the PostgreSQL database to (re)create (default tracker_bench_full or _quick; "
+        "give another when others run benchmarks on the same server)",
+    )
+    parser.add_argument(
         "--publish-only",
         action="store_true",
         help="only the backfill, the loads to 1x and 10x and the publishing phases (no re-extraction, "
@@ -315,7 +324,10 @@ def main(argv: list[str] | None = None) -> int:
             log=log,
             max_publish=args.max_publish,
             publish_only=args.publish_only,
+            pg_database=args.pg_database,
         )
+        if args.json:  # each database's figures kept as soon as they are measured
+            args.json.write_text(json.dumps(results, indent=2, default=str))
     results["total_seconds"] = time.perf_counter() - started
     print(f"\n{mode}: {json.dumps(results['sizes'])}  ({results['total_seconds']:.0f}s)")
     print_table(results, databases)

@@ -8,10 +8,11 @@ changed k announcements reads about k records plus a page or two of each of thei
 
 Everything is published instead (`--full`, or by itself) when there is no state, when it is of
 another folder or of other settings (title, page size, base URL, renderer version), when the
-folder does not carry the state's marker (emptied, restored, a publish cut short) or when the
-state disagrees with the store on the way (`StaleState`). A full publish places every
-announcement in chunks and renders each feed from its entries as they are read, so it holds
-one chunk of records at a time, not the store.
+folder does not carry the state's marker (emptied, restored, a publish cut short), when most of
+the store changed, or when the state disagrees with the store on the way (`StaleState`). A full
+publish places every announcement in chunks, then reads the feed of every announcement once,
+newest first, and hands each record to each feed it is in, which renders a document as soon as
+it is whole: it holds a chunk of records and, per feed, at most two documents, not the store.
 """
 
 from __future__ import annotations
@@ -148,7 +149,6 @@ def _why_not(job: _Job, state: PublishState | None, marker: str | None) -> str |
 def _publish_changes(job: _Job) -> PublishReport | None:
     """Render what changed since the last publish; None when the published state cannot be used."""
     marker = read_marker(job.output)
-    writer: FeedWriter | None = None
     with unit_of_work(job.ctx.factory) as session:
         state = publish_state(session)
         why = _why_not(job, state, marker)
@@ -164,8 +164,8 @@ def _publish_changes(job: _Job) -> PublishReport | None:
         feeds = published_feeds(session)
         stored = next((f.entries for f in feeds if f.kind == FeedKind.ALL), 0)
         if len(changed) + len(orphans) > max(MANY_CHANGES, stored // 5):
-            # Most of the store changed (a taxonomy change re-extracted): a full publish streams
-            # the records feed by feed instead of holding every changed one at once.
+            # Most of the store changed (a taxonomy change re-extracted): a full publish reads the
+            # records in one pass instead of holding every changed one at once.
             log.info("publishing every feed: %d of %d announcements changed", len(changed), stored)
             return None
         log.info(

@@ -19,6 +19,7 @@ from tracker.pipeline.context import Context
 from tracker.store.changes import store_revision
 from tracker.store.db import unit_of_work
 from tracker.store.sessions import (
+    LinkableAnnouncement,
     LinkState,
     announcements_for_linking,
     events_with_sessions_changed_since,
@@ -57,17 +58,19 @@ def link_across_documents(ctx: Context, *, full: bool = False) -> int:
         titles = {x.id: x.title for x in sessions}
         threshold = ctx.settings.link_threshold
         redo = set() if since is None else events_with_sessions_changed_since(session, since)
+        changed: dict[str | None, list[LinkableAnnouncement]] = {}
+        if since is not None:
+            for found in announcements_for_linking(session, changed_since=since):
+                changed.setdefault(found.event_slug, []).append(found)
         scored = 0
         for event_slug in sorted(e for e in index.weights if e is not None):
-            changed_since = None if since is None or event_slug in redo else since
-            candidates = announcements_for_linking(session, event_slug, changed_since=changed_since)
+            every = since is None or event_slug in redo
+            candidates = announcements_for_linking(session, event_slug) if every else changed.get(event_slug, [])
             if not candidates:
                 continue
             scored += len(candidates)
             stored = title_links_of_event(
-                session,
-                event_slug,
-                announcement_ids=None if changed_since is None else [c.id for c in candidates],
+                session, event_slug, announcement_ids=None if every else [c.id for c in candidates]
             )
             for stored_ann in candidates:
                 ann_id = stored_ann.id

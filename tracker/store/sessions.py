@@ -221,7 +221,8 @@ def announcements_for_linking(
     session: Session, event_slug: str | None = None, *, changed_since: int | None = None
 ) -> list[LinkableAnnouncement]:
     """Every announcement, or one event's, as linking across documents reads it; with
-    `changed_since`, only those whose revision (`tracker.store.changes`) is above it."""
+    `changed_since`, only those whose revision (`tracker.store.changes`) is above it (found by
+    that index: as many rows as changed, whatever the store's size)."""
     stmt = (
         select(AnnouncementRow.id, AnnouncementRow.title, EventRow.slug)
         .outerjoin(EventRow, EventRow.id == AnnouncementRow.event_id)
@@ -230,17 +231,23 @@ def announcements_for_linking(
     if event_slug is not None:
         stmt = stmt.where(EventRow.slug == event_slug)
     if changed_since is not None:
-        stmt = stmt.where(AnnouncementRow.revision > changed_since)
-    rows = session.execute(stmt).all()
+        # The changed ids first, by the revision index: joined to the events, SQLite would read
+        # every announcement of the event instead.
+        ids = sorted(session.scalars(select(AnnouncementRow.id).where(AnnouncementRow.revision > changed_since)))
+        rows: list[Any] = []
+        for start in range(0, len(ids), 500):
+            rows.extend(session.execute(stmt.where(AnnouncementRow.id.in_(ids[start : start + 500]))).all())
+    else:
+        rows = list(session.execute(stmt).all())
     slugs: dict[int, list[str]] = {}
     pairs = select(AnnouncementServiceRow.announcement_id, ServiceRow.slug).join(
         ServiceRow, ServiceRow.id == AnnouncementServiceRow.service_id
     )
     if changed_since is not None:
-        ids = [r[0] for r in rows]
-        for start in range(0, len(ids), 500):
+        found = [r[0] for r in rows]
+        for start in range(0, len(found), 500):
             for ann_id, slug in session.execute(
-                pairs.where(AnnouncementServiceRow.announcement_id.in_(ids[start : start + 500]))
+                pairs.where(AnnouncementServiceRow.announcement_id.in_(found[start : start + 500]))
             ):
                 slugs.setdefault(ann_id, []).append(slug)
     else:
