@@ -562,10 +562,15 @@ def cmd_reextract(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("publish")
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    """Rebuild the feeds (RSS, Atom, JSON Feed, OPML) from the store; unchanged files are not rewritten.
+    """Publish the feeds (RSS, Atom, JSON Feed, OPML) from the store; unchanged files are not rewritten.
+
+    To a folder, only the feeds of the announcements changed since the last publish there are
+    rendered; --full renders every feed, rewrites those that differ and removes feed files no
+    longer produced (what a first publish, or one to another folder, does by itself).
 
     Example:
         tracker publish
+        tracker publish --full
         tracker --output public/feeds publish
     """
     from tracker import pipeline
@@ -574,7 +579,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
     with run_lock(settings.database_url, wait=args.wait):
         ctx = pipeline.Context(settings)
-        report = pipeline.publish(ctx)
+        report = pipeline.publish(ctx, full=args.full)
     print(
         f"{plural(len(report.written), 'file')} written, {report.unchanged:,} unchanged, "
         f"{len(report.removed):,} removed in {settings.output_location}",
@@ -965,6 +970,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("publish")
     _add_wait(p)
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="render every feed (not only those the changes since the last publish touch) and prune stale files",
+    )
 
     p = add("serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")

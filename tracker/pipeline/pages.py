@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from tracker.items import AnnouncementRecord
 from tracker.pipeline.context import Context
-from tracker.publish import (
-    FeedContext,
-    FeedWriter,
-    PublishReport,
-    build_feeds,
-    forget_fingerprints,
-    load_fingerprints,
-    save_fingerprints,
-)
+from tracker.pipeline.folder import publish_folder
+from tracker.publish import FeedContext, PublishReport, build_feeds
 from tracker.publish.objectstore import ObjectStoreWriter
 from tracker.sources import push
 from tracker.store.announcements import announcements_created_since
@@ -20,48 +13,36 @@ from tracker.store.db import disk_error, unit_of_work
 from tracker.store.queries import query_announcements
 
 
-def publish(ctx: Context) -> PublishReport:
-    """Rebuild the feeds from the store; only changed files are written (a disk that refuses
-    them is a `DiskError`, exit 74, naming the file; a bucket that does, a `PublishError`, exit 69)."""
+def publish(ctx: Context, *, full: bool = False) -> PublishReport:
+    """Publish the feeds from the store: to a folder, only what changed since the last publish
+    (everything with `full`, or when the published state cannot be used; `tracker.pipeline.folder`).
+    Only changed files are written (a disk that refuses them is a `DiskError`, exit 74, naming the
+    file; a bucket that does, a `PublishError`, exit 69)."""
     try:
-        return _publish(ctx)
+        return _publish(ctx, full=full)
     except OSError as exc:
         raise disk_error(exc, ctx.settings.output_dir, "writing the feeds", "output_dir (--output)") from exc
 
 
-def _publish(ctx: Context) -> PublishReport:
-    with unit_of_work(ctx.factory) as session:
-        records = query_announcements(session)
+def _publish(ctx: Context, *, full: bool) -> PublishReport:
     feed_ctx = FeedContext(
         base_url=ctx.settings.base_url, author=ctx.settings.feed_author, hub=ctx.settings.push_hub or None
     )
     if ctx.settings.object_store is not None:
-        return _publish_to_bucket(ctx, records, feed_ctx)
-    output = ctx.settings.output_dir
-    # Feed documents whose inputs are those they were last written from are not rendered again;
-    # the others are written as they are rendered, so no more than one is held in memory.
-    known = load_fingerprints(output)
-    forget_fingerprints(output)
-    # Every caller holds the run lock (tracker.lock): any temporary file already there was
-    # left by a publish that was killed, so it is removed whatever its age.
-    writer = FeedWriter(output, stale_temp_after=0)
-    build = build_feeds(
-        records,
-        feed_ctx,
-        title=ctx.settings.feed_title,
-        limit=ctx.settings.feed_limit,
-        known=known,
-        sink=writer.write,
-    )
-    writer.keep(build.kept)
-    report = writer.finish(prune=True)
-    save_fingerprints(output, build.fingerprints)
-    return report
+        return _publish_to_bucket(ctx, feed_ctx)
+    return publish_folder(ctx, feed_ctx, full=full)
 
 
-def _publish_to_bucket(ctx: Context, records: list[AnnouncementRecord], feed_ctx: FeedContext) -> PublishReport:
-    """The same publish into object storage (output_dir = "s3://bucket/prefix"): only changed objects are put."""
+def _publish_to_bucket(ctx: Context, feed_ctx: FeedContext) -> PublishReport:
+    """The same publish into object storage (output_dir = "s3://bucket/prefix"): only changed objects are put.
+
+    Every announcement is read and every feed document fingerprinted (its files put only when
+    changed): the published state that lets a folder's publish read only the changes is kept
+    for one folder, not for a bucket.
+    """
     assert ctx.settings.object_store is not None
+    with unit_of_work(ctx.factory) as session:
+        records = query_announcements(session)
     # The bucket's own listing and fingerprints say what is there; the writer drops the
     # fingerprints itself before the first object changes (none when nothing does).
     writer = ObjectStoreWriter(

@@ -35,6 +35,7 @@ Rules every format follows:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -323,8 +324,11 @@ def _event_label(record: AnnouncementRecord) -> str:
     return _one_line(record.event) or _one_line(record.event_slug)
 
 
+@functools.lru_cache(maxsize=1024)
 def content_html(record: AnnouncementRecord) -> str:
     """The entry body as HTML: summary, the sessions with video links, services and event."""
+    # Cached: a document renders each entry in three formats (records are frozen, so equal
+    # records give equal HTML).
     parts = [f"<p>{html.escape(p)}</p>" for p in _paragraphs(record.summary)]
     sessions = _sessions(record)
     if sessions:
@@ -369,14 +373,21 @@ def content_text(record: AnnouncementRecord) -> str:
     return "\n\n".join(parts) or _title(record)
 
 
+# The place of an undated entry in `entry_order`: after every dated one (minus any time in seconds).
+UNDATED_ORDER = 2**62
+
+
+def entry_order(record: AnnouncementRecord) -> tuple[int, str]:
+    """Where a record's entry goes in a feed, ascending = newest first: minus its published time
+    in Unix seconds (`UNDATED_ORDER` without one), then its key. The store keeps published
+    entries in this order (`tracker.store.published`)."""
+    published = _published(record)
+    return (UNDATED_ORDER if published is None else -int(published.timestamp()), record.key)
+
+
 def sort_records(records: Iterable[AnnouncementRecord]) -> list[AnnouncementRecord]:
     """Newest first (published date, undated last), ties by key; one record per key."""
-
-    def order(record: AnnouncementRecord) -> tuple[bool, float, str]:
-        published = _published(record)
-        return (published is None, -(published or EPOCH).timestamp(), record.key)
-
-    ordered = sorted(records, key=order)
+    ordered = sorted(records, key=entry_order)
     seen: set[str] = set()
     out: list[AnnouncementRecord] = []
     for record in ordered:
@@ -388,7 +399,8 @@ def sort_records(records: Iterable[AnnouncementRecord]) -> list[AnnouncementReco
     return out
 
 
-def _feed_updated(records: Sequence[AnnouncementRecord]) -> datetime:
+def feed_updated(records: Sequence[AnnouncementRecord]) -> datetime:
+    """A feed document's own updated: its newest entry's, or the epoch when none has a date."""
     dates = [d for d in (_updated(r) for r in records) if d is not None]
     return max(dates) if dates else EPOCH
 
@@ -420,7 +432,7 @@ def _generator(spec: FeedSpec, records: Sequence[AnnouncementRecord], ctx: FeedC
     fg.language("en")
     fg.generator(_one_line(ctx.generator) or "tracker")
     # feedgen defaults both to datetime.now(): set them, or no two renders are equal.
-    fg.updated(_feed_updated(records))
+    fg.updated(feed_updated(records))
     for record in sort_records(records):
         # feedgen prepends by default (reverse insertion order); append keeps newest first.
         fe = fg.add_entry(order="append")
@@ -577,7 +589,7 @@ def render_json(
         "id": feed_id(spec.archive_of or spec.path),
         "kind": spec.kind,
         "slug": spec.slug,
-        "updated": _rfc3339(_feed_updated(records)),
+        "updated": _rfc3339(feed_updated(records)),
         "generator": ctx.generator,
     }
     if spec.event_slug:
@@ -713,88 +725,139 @@ def render_index_html(specs: Sequence[FeedSpec], ctx: FeedContext, *, title: str
 # ---------------------------------------------------------------- the set of files
 
 
-def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tuple[FeedSpec, list[AnnouncementRecord]]]:
-    """Every feed to publish with its records: all, per service, per event, per service within an event."""
-    ordered = sort_records(records)
-    out: list[tuple[FeedSpec, list[AnnouncementRecord]]] = [
-        (FeedSpec(path="all", title=title, description=f"{title}: every announcement", kind=FeedKind.ALL), ordered)
-    ]
-    services: dict[str, Service] = {}
-    by_service: dict[str, list[AnnouncementRecord]] = {}
-    event_names: dict[str, str] = {}
-    by_event: dict[str, list[AnnouncementRecord]] = {}
-    by_event_service: dict[tuple[str, str], list[AnnouncementRecord]] = {}
-    skipped: set[str] = set()
-    for record in ordered:
-        good_services: list[str] = []
-        for service in _services(record):
-            if not valid_slug(service.slug):
+def _service_spec(title: str, service: Service) -> FeedSpec:
+    name = _one_line(service.name) or service.slug
+    return FeedSpec(
+        path=f"services/{service.slug}",
+        title=f"{title}: {name}",
+        description=f"{title} for {name}",
+        kind=FeedKind.SERVICE,
+        slug=service.slug,
+        category=service.category,
+    )
+
+
+def _event_spec(title: str, slug: str, name: str) -> FeedSpec:
+    return FeedSpec(
+        path=f"events/{slug}",
+        title=f"{title}: {name}",
+        description=f"{title} made at {name}",
+        kind=FeedKind.EVENT,
+        slug=slug,
+    )
+
+
+def _event_service_spec(title: str, event_slug: str, event: str, service: Service) -> FeedSpec:
+    name = _one_line(service.name) or service.slug
+    return FeedSpec(
+        path=f"events/{event_slug}/services/{service.slug}",
+        title=f"{title}: {name} at {event}",
+        description=f"{title} for {name} made at {event}",
+        kind=FeedKind.EVENT_SERVICE,
+        slug=service.slug,
+        event_slug=event_slug,
+        category=service.category,
+    )
+
+
+def all_spec(title: str) -> FeedSpec:
+    """The spec of the feed of every announcement."""
+    return FeedSpec(path="all", title=title, description=f"{title}: every announcement", kind=FeedKind.ALL)
+
+
+def record_feeds(record: AnnouncementRecord, *, title: str, skipped: set[str] | None = None) -> list[FeedSpec]:
+    """The feeds a record is an entry of: all, each of its services', its event's and its
+    services' at its event. A slug outside [a-z0-9-] gets no feed (it is added to `skipped`)."""
+    out = [all_spec(title)]
+    good: list[Service] = []
+    for service in _services(record):
+        if not valid_slug(service.slug):
+            if skipped is not None:
                 skipped.add(f"service {service.slug!r}")
-                continue
-            services.setdefault(service.slug, service)
-            by_service.setdefault(service.slug, []).append(record)
-            good_services.append(service.slug)
-        if record.event_slug is not None or record.event:
-            slug = record.event_slug
-            if slug is None or not valid_slug(slug):
+            continue
+        good.append(service)
+        out.append(_service_spec(title, service))
+    if record.event_slug is not None or record.event:
+        slug = record.event_slug
+        if slug is None or not valid_slug(slug):
+            if skipped is not None:
                 skipped.add(f"event {slug!r} ({record.event!r})")
-                continue
-            event_names.setdefault(slug, _one_line(record.event) or slug)
-            by_event.setdefault(slug, []).append(record)
-            for service_slug in good_services:
-                by_event_service.setdefault((slug, service_slug), []).append(record)
+            return out
+        event = _one_line(record.event) or slug
+        out.append(_event_spec(title, slug, event))
+        out.extend(_event_service_spec(title, slug, event, service) for service in good)
+    return out
+
+
+def feed_specs(records: Sequence[AnnouncementRecord], *, title: str) -> list[tuple[FeedSpec, list[AnnouncementRecord]]]:
+    """Every feed to publish with its records, newest first: all, per service, per event, per
+    service within an event (each group by path)."""
+    everything = all_spec(title)  # published even when there is no record
+    by_path: dict[str, tuple[FeedSpec, list[AnnouncementRecord]]] = {everything.path: (everything, [])}
+    skipped: set[str] = set()
+    for record in sort_records(records):
+        for spec in record_feeds(record, title=title, skipped=skipped):
+            # The first record's names make the spec: every record of a feed has the same ones.
+            by_path.setdefault(spec.path, (spec, []))[1].append(record)
     for what in sorted(skipped):
         # A slug outside [a-z0-9-] could name a path outside the output folder.
         log.warning("no feed for %s: its slug is not [a-z0-9-]+", what)
+    kinds = {kind: n for n, kind in enumerate(FEED_KINDS)}
 
-    def service_name(slug: str) -> str:
-        return _one_line(services[slug].name) or slug
+    def order(spec: FeedSpec) -> tuple[int, str, str]:
+        # all, then services by slug, events by slug, event-services by (event, service).
+        return (kinds[spec.kind], spec.event_slug or spec.slug or "", spec.slug or "")
 
-    for slug in sorted(by_service):
-        name = service_name(slug)
-        spec = FeedSpec(
-            path=f"services/{slug}",
-            title=f"{title}: {name}",
-            description=f"{title} for {name}",
-            kind=FeedKind.SERVICE,
-            slug=slug,
-            category=services[slug].category,
-        )
-        out.append((spec, by_service[slug]))
-    for slug in sorted(by_event):
-        name = event_names[slug]
-        spec = FeedSpec(
-            path=f"events/{slug}",
-            title=f"{title}: {name}",
-            description=f"{title} made at {name}",
-            kind=FeedKind.EVENT,
-            slug=slug,
-        )
-        out.append((spec, by_event[slug]))
-    for event_slug, service_slug in sorted(by_event_service):
-        event, name = event_names[event_slug], service_name(service_slug)
-        spec = FeedSpec(
-            path=f"events/{event_slug}/services/{service_slug}",
-            title=f"{title}: {name} at {event}",
-            description=f"{title} for {name} made at {event}",
-            kind=FeedKind.EVENT_SERVICE,
-            slug=service_slug,
-            event_slug=event_slug,
-            category=services[service_slug].category,
-        )
-        out.append((spec, by_event_service[(event_slug, service_slug)]))
-    return out
+    return sorted(by_path.values(), key=lambda pair: order(pair[0]))
+
+
+def page_count(entries: int, size: int) -> int:
+    """How many full archive pages a feed of `entries` entries has (none while it fits in one feed)."""
+    if size < 1:
+        raise ValueError(f"archive page size must be positive, got {size}")
+    return entries // size if entries > size else 0
 
 
 def archive_pages(members: Sequence[AnnouncementRecord], size: int) -> list[list[AnnouncementRecord]]:
     """The full archive pages of a feed's newest-first members, oldest page first (RFC 5005)."""
-    if size < 1:
-        raise ValueError(f"archive page size must be positive, got {size}")
-    if len(members) <= size:
+    full = page_count(len(members), size)
+    if not full:
         return []
     oldest_first = list(reversed(members))
-    full = len(oldest_first) // size
     return [list(reversed(oldest_first[i * size : (i + 1) * size])) for i in range(full)]
+
+
+def page_span(number: int, entries: int, size: int) -> tuple[int, int]:
+    """Where archive page `number` (1 = oldest) of a feed of `entries` entries is in its
+    newest-first order: (start, stop), a slice of `size` entries."""
+    return entries - number * size, entries - (number - 1) * size
+
+
+def subscription_paging(spec: FeedSpec, pages: int, ctx: FeedContext) -> Paging:
+    """The RFC 5005 links of a subscription feed that has `pages` archive pages."""
+    return Paging(prev_archive=_base(ctx) + archive_path(spec.path, pages) if pages else None)
+
+
+def archive_page(spec: FeedSpec, number: int, pages: int, ctx: FeedContext) -> tuple[FeedSpec, Paging]:
+    """The spec and RFC 5005 links of archive page `number` (1 = oldest) of `pages`."""
+    base = _base(ctx)
+    page_spec = FeedSpec(
+        path=archive_path(spec.path, number),
+        title=f"{spec.title} (archive page {number})",
+        description=spec.description,
+        kind=spec.kind,
+        slug=spec.slug,
+        event_slug=spec.event_slug,
+        category=spec.category,
+        archive_of=spec.path,
+    )
+    paging = Paging(
+        current=base + spec.path,
+        prev_archive=base + archive_path(spec.path, number - 1) if number > 1 else None,
+        next_archive=base + archive_path(spec.path, number + 1) if number < pages else None,
+        is_archive=True,
+    )
+    return page_spec, paging
 
 
 def _render_all(
@@ -813,6 +876,17 @@ RENDER_VERSION = "1"
 # A new feedgen may render the same input differently: its version is part of the fingerprint too.
 _FEEDGEN_VERSION = _package_version("feedgen")
 FORMATS = (".atom", ".rss", ".json")
+
+
+def settings_digest(ctx: FeedContext, *, title: str, limit: int) -> str:
+    """A digest of what every published file depends on besides its records: the renderers'
+    version, the publishing context, the title and the page size."""
+    return hashlib.sha256(repr((RENDER_VERSION, _FEEDGEN_VERSION, ctx, title, limit)).encode()).hexdigest()
+
+
+def document_paths(path: str) -> list[str]:
+    """The files of one feed document (its three formats)."""
+    return [path + ext for ext in FORMATS]
 
 
 @dataclass
@@ -837,6 +911,88 @@ def _fingerprint(spec: FeedSpec, paging: Paging | None, ctx: FeedContext, digest
     return digest.hexdigest()
 
 
+def record_digest(record: AnnouncementRecord) -> str:
+    """A digest of everything a record's entry is rendered from."""
+    return hashlib.sha1(repr(record).encode()).hexdigest()
+
+
+class DocumentRenderer:
+    """Renders feed documents into a build, skipping those whose fingerprint is the one they were last written with."""
+
+    def __init__(
+        self,
+        ctx: FeedContext,
+        *,
+        known: Mapping[str, str] | None = None,
+        sink: Callable[[str, bytes], None] | None = None,
+        fingerprints: bool = True,
+    ) -> None:
+        self.ctx = ctx
+        self.known = known or {}
+        self.sink = sink
+        # Without: every document is rendered and none fingerprinted (hashing each record's
+        # repr costs a third of rendering it), for a publish that knows what changed.
+        self.fingerprints = fingerprints
+        self.build = FeedBuild(files={}, kept=set(), fingerprints={}, rendered=[])
+
+    def emit(self, path: str, data: bytes) -> None:
+        """Hand one rendered file to the sink (or keep it in the build)."""
+        self.build.rendered.append(path)
+        if self.sink is None:
+            self.build.files[path] = data
+        else:
+            self.sink(path, data)
+
+    def render(
+        self,
+        spec: FeedSpec,
+        members: Sequence[AnnouncementRecord],
+        paging: Paging,
+        digests: Sequence[str] | None = None,
+    ) -> None:
+        """One feed document in its three formats, unless its fingerprint says its files are already right."""
+        if not self.fingerprints:
+            for path, data in _render_all(spec, members, self.ctx, paging).items():
+                self.emit(path, data)
+            return
+        if digests is None:
+            digests = [record_digest(r) for r in members]
+        fingerprint = _fingerprint(spec, paging, self.ctx, digests)
+        paths = document_paths(spec.path)
+        for path in paths:
+            self.build.fingerprints[path] = fingerprint
+        if all(self.known.get(path) == fingerprint for path in paths):
+            self.build.kept.update(paths)
+        else:
+            for path, data in _render_all(spec, members, self.ctx, paging).items():
+                self.emit(path, data)
+
+    def render_feed(
+        self,
+        spec: FeedSpec,
+        members: Sequence[AnnouncementRecord],
+        limit: int,
+        digests: Mapping[int, str] | None = None,
+    ) -> datetime:
+        """A feed's subscription document (its newest `limit` members) and every archive page;
+        returns the feed's updated (that of its subscription document). `digests`: the
+        members' `record_digest`s by `id()` of the record, when already known."""
+        if digests is None:
+            digests = {id(r): record_digest(r) for r in members}
+        chosen = members[:limit]  # members are already newest first
+        pages = archive_pages(members, limit)
+        self.render(spec, chosen, subscription_paging(spec, len(pages), self.ctx), [digests[id(r)] for r in chosen])
+        for number, page in enumerate(pages, 1):
+            page_spec, paging = archive_page(spec, number, len(pages), self.ctx)
+            self.render(page_spec, page, paging, [digests[id(r)] for r in page])
+        return feed_updated(chosen)
+
+    def render_indexes(self, specs: Sequence[FeedSpec], *, title: str, updated: datetime) -> None:
+        """index.opml and index.html: cheap, always rendered."""
+        self.emit("index.opml", render_opml(specs, self.ctx, title=title, updated=updated))
+        self.emit("index.html", render_index_html(specs, self.ctx, title=title))
+
+
 def build_feeds(
     records: Sequence[AnnouncementRecord],
     ctx: FeedContext,
@@ -857,59 +1013,15 @@ def build_feeds(
     """
     if limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
-    known = known or {}
-    build = FeedBuild(files={}, kept=set(), fingerprints={}, rendered=[])
-
-    def emit(path: str, data: bytes) -> None:
-        build.rendered.append(path)
-        if sink is None:
-            build.files[path] = data
-        else:
-            sink(path, data)
-
-    record_digests = {id(r): hashlib.sha1(repr(r).encode()).hexdigest() for r in records}
+    renderer = DocumentRenderer(ctx, known=known, sink=sink)
+    digests = {id(r): record_digest(r) for r in records}
     specs: list[FeedSpec] = []
     newest = EPOCH
-    base = _base(ctx)
-
-    def render(spec: FeedSpec, members: Sequence[AnnouncementRecord], paging: Paging) -> None:
-        fingerprint = _fingerprint(spec, paging, ctx, [record_digests[id(r)] for r in members])
-        paths = [spec.path + ext for ext in FORMATS]
-        for path in paths:
-            build.fingerprints[path] = fingerprint
-        if all(known.get(path) == fingerprint for path in paths):
-            build.kept.update(paths)
-        else:
-            for path, data in _render_all(spec, members, ctx, paging).items():
-                emit(path, data)
-
     for spec, members in feed_specs(records, title=title):
-        chosen = members[:limit]  # members are already newest first
-        pages = archive_pages(members, limit)
-        render(spec, chosen, Paging(prev_archive=base + archive_path(spec.path, len(pages)) if pages else None))
-        for number, page in enumerate(pages, 1):
-            page_spec = FeedSpec(
-                path=archive_path(spec.path, number),
-                title=f"{spec.title} (archive page {number})",
-                description=spec.description,
-                kind=spec.kind,
-                slug=spec.slug,
-                event_slug=spec.event_slug,
-                category=spec.category,
-                archive_of=spec.path,
-            )
-            page_paging = Paging(
-                current=base + spec.path,
-                prev_archive=base + archive_path(spec.path, number - 1) if number > 1 else None,
-                next_archive=base + archive_path(spec.path, number + 1) if number < len(pages) else None,
-                is_archive=True,
-            )
-            render(page_spec, page, page_paging)
+        newest = max(newest, renderer.render_feed(spec, members, limit, digests))
         specs.append(spec)
-        newest = max(newest, _feed_updated(chosen))
-    # The indexes list every feed: cheap, always rendered.
-    emit("index.opml", render_opml(specs, ctx, title=title, updated=newest))
-    emit("index.html", render_index_html(specs, ctx, title=title))
+    renderer.render_indexes(specs, title=title, updated=newest)
+    build = renderer.build
     log.debug("rendered %d feed files, kept %d, for %d records", len(build.rendered), len(build.kept), len(records))
     return build
 

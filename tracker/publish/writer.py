@@ -100,8 +100,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Replace target with data: temp file in the same folder, fsync, os.replace."""
+def atomic_write(target: Path, data: bytes, *, sync_folder: bool = True) -> None:
+    """Replace target with data: temp file in the same folder, fsync, os.replace (then fsync
+    the folder, unless the caller does it once for many files: `sync_folder=False`)."""
     # The name is chosen before the file exists and the file is made inside the try: a signal
     # (SIGTERM raises in the main thread) at any point leaves no temporary file behind.
     tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
@@ -116,7 +117,8 @@ def atomic_write(target: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    if sync_folder:
+        _fsync_dir(target.parent)
 
 
 def sweep_temp_files(root: Path, *, older_than: float = STALE_TEMP_SECONDS) -> list[str]:
@@ -183,12 +185,14 @@ class Sink:
 class FeedWriter(Sink):
     """Writes feed files one by one as they are rendered (none is held in memory), then prunes."""
 
-    def __init__(self, output_dir: Path, *, stale_temp_after: float = STALE_TEMP_SECONDS) -> None:
+    def __init__(self, output_dir: Path, *, stale_temp_after: float = STALE_TEMP_SECONDS, sweep: bool = True) -> None:
         super().__init__()
         output_dir.mkdir(parents=True, exist_ok=True)
         self.root = output_dir.resolve()
-        # What an earlier publish killed mid-write (SIGKILL cannot be caught) left behind.
-        self.swept = sweep_temp_files(self.root, older_than=stale_temp_after)
+        # What an earlier publish killed mid-write (SIGKILL cannot be caught) left behind; a
+        # publish of a few changed files (`sweep=False`) does not walk the whole folder for it.
+        self.swept = sweep_temp_files(self.root, older_than=stale_temp_after) if sweep else []
+        self._unsynced: set[Path] = set()  # folders with renames not yet made durable
 
     def write(self, rel: str, data: bytes) -> None:
         """Write one file if its bytes differ from the disk (atomically)."""
@@ -198,14 +202,39 @@ class FeedWriter(Sink):
         if _current_bytes(target) == data:
             self.report.unchanged += 1
             return
-        atomic_write(target, data)
+        # The folder's own fsync (which makes the rename durable) once per folder, in finish():
+        # a full publish writes thousands of files into a few folders.
+        atomic_write(target, data, sync_folder=False)
+        self._unsynced.add(target.parent)
         self.report.written.append(rel)
         log.debug("wrote %s (%d bytes)", rel, len(data))
 
+    def remove(self, rels: Iterable[str]) -> None:
+        """Remove these feed files (a feed or an archive page no longer produced), where they exist."""
+        for rel in rels:
+            parts = _checked_relative(rel).parts
+            path = self.root.joinpath(*parts)
+            if PurePosixPath(rel).suffix not in PRUNABLE_SUFFIXES or not _inside(path.parent, self.root):
+                raise ValueError(f"{rel!r} is not a feed file inside {self.root}")
+            try:
+                if not stat.S_ISREG(path.lstat().st_mode):
+                    continue
+            except FileNotFoundError:
+                continue
+            path.unlink()
+            self._unsynced.add(path.parent)
+            self.report.removed.append(rel)
+            log.info("removed %s: no longer produced", rel)
+
     def finish(self, *, prune: bool = False) -> PublishReport:
-        """Optionally remove the feeds no longer produced; the report of everything done."""
+        """Optionally remove the feeds no longer produced; the report of everything done. Every
+        folder written to is synced before this returns (callers record the publish after it)."""
         if prune:
-            self.report.removed = sorted(_prune(self.root, self.produced))
+            self.report.removed.extend(_prune(self.root, self.produced))
+        for folder in sorted(self._unsynced):
+            _fsync_dir(folder)
+        self._unsynced.clear()
+        self.report.removed.sort()
         self.report.written.sort()
         log.info(
             "published to %s: %d written, %d unchanged, %d removed",
@@ -274,3 +303,29 @@ def save_fingerprints(output_dir: Path, fingerprints: Mapping[str, str]) -> None
 def forget_fingerprints(output_dir: Path) -> None:
     """Drop the fingerprints before files change: a publish cut short then renders everything next time."""
     (output_dir / FINGERPRINTS).unlink(missing_ok=True)
+
+
+# Beside the feeds, hidden: which published state (`tracker.store.published`) the files are of.
+MARKER = ".tracker-published"
+
+
+def read_marker(output_dir: Path) -> str | None:
+    """The published state the folder's files were written for, or None (never, or cut short)."""
+    try:
+        text = (output_dir / MARKER).read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        return None
+    return text or None
+
+
+def save_marker(output_dir: Path, text: str) -> None:
+    """Say which published state the folder's files are of (after the files and the state are saved)."""
+    data = (text.strip() + "\n").encode()
+    target = output_dir / MARKER
+    if _current_bytes(target) != data:
+        atomic_write(target, data)
+
+
+def forget_marker(output_dir: Path) -> None:
+    """Before the first file changes: a publish cut short is followed by a full one."""
+    (output_dir / MARKER).unlink(missing_ok=True)

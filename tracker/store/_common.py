@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.store import changes as changes  # noqa: F401 - registers the revision marking on every ORM session
 from tracker.store.models import SourceRow
 
 log = logging.getLogger(__name__)

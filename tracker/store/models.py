@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     Float,
     ForeignKey,
@@ -207,6 +208,10 @@ class SessionRow(Base):
     video_url: Mapped[str | None] = mapped_column(Text)
     abstract: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None]
+    # The store's revision (`tracker.store.changes`) at which it was stored or what linking reads
+    # of it (title, code, kind, event) last changed: linking across documents reads again only
+    # the announcements of the events whose sessions changed.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 
     event: Mapped[EventRow | None] = relationship()
 
@@ -250,6 +255,10 @@ class AnnouncementRow(Base):
     # filters (tracker.store.search). Kept by database triggers on the link tables
     # (migration 0010_search_index): never written from Python.
     search_facets: Mapped[str | None] = mapped_column(Text)
+    # The store's revision (`tracker.store.changes`) at which what the feeds show of it last
+    # changed: its fields, services, sessions, mentions, or the names of those. Publishing reads
+    # only the announcements above the revision it last published.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 
     event: Mapped[EventRow | None] = relationship()
     # Read-only: `tracker.store.announcements` writes `AnnouncementServiceRow` rows itself, with their sort key.
@@ -281,3 +290,82 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The cron time a scheduled run is for (NULL: started by hand); one finished run per slot.
     slot: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+
+
+class StoreRevisionRow(Base):
+    """The store's revision counter: one row, bumped once by each transaction that changes what a feed shows."""
+
+    __tablename__ = "store_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class LinkStateRow(Base):
+    """Up to which store revision, and with which settings, links across documents were made (one row)."""
+
+    __tablename__ = "link_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[str] = mapped_column(String(64))  # threshold, taxonomy, matcher
+
+
+class PublishStateRow(Base):
+    """What the last publish to a folder was: where, from which store revision, with which settings.
+
+    One row. `token` and `revision` are also written beside the feeds (`tracker.publish.writer`):
+    feeds and state that do not match (a folder emptied or restored, another folder, a database
+    restored from a backup) make the next publish a full one.
+    """
+
+    __tablename__ = "publish_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(Text)
+    token: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[str] = mapped_column(String(64))  # digest of what every file is rendered with
+    published_at: Mapped[datetime]
+
+
+class PublishedFeedRow(Base):
+    """A feed the last publish wrote: its spec, its number of entries and its newest `updated`."""
+
+    __tablename__ = "published_feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(600), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    slug: Mapped[str | None] = mapped_column(String(200))
+    event_slug: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(200))
+    entries: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[datetime]
+
+
+# Entry keys compare as Python compares str (code points): SQLite's BINARY collation does,
+# PostgreSQL's "C" collation does; a language collation would order "bench:10" elsewhere.
+_ENTRY_KEY = String(512).with_variant(String(512, collation="C"), "postgresql")
+
+
+class PublishedEntryRow(Base):
+    """One entry of a published feed, at its place in the feed's order.
+
+    The primary key is the feed's order, newest first: `order_ts` is minus the entry's
+    published time in Unix seconds (`UNDATED_ORDER` when it has none), then the key, as
+    `tracker.publish.feeds.sort_records` orders. An announcement deleted from the store keeps
+    its rows with `announcement_id` NULL, so the next publish knows where it was.
+    """
+
+    __tablename__ = "published_entries"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    feed_id: Mapped[int] = mapped_column(ForeignKey("published_feeds.id", ondelete="CASCADE"), primary_key=True)
+    order_ts: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(_ENTRY_KEY, primary_key=True)
+    announcement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("announcements.id", ondelete="SET NULL"), nullable=True, index=True
+    )

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
@@ -22,6 +24,7 @@ from tracker.store.models import (
     AnnouncementServiceRow,
     AnnouncementSessionRow,
     EventRow,
+    LinkStateRow,
     ServiceRow,
     SessionRow,
 )
@@ -214,8 +217,12 @@ def link_session(session: Session, announcement_id: int, session_id: int, link: 
     return changed
 
 
-def announcements_for_linking(session: Session, event_slug: str | None = None) -> list[LinkableAnnouncement]:
-    """Every announcement, or one event's, as linking across documents reads it."""
+def announcements_for_linking(
+    session: Session, event_slug: str | None = None, *, changed_since: int | None = None
+) -> list[LinkableAnnouncement]:
+    """Every announcement, or one event's, as linking across documents reads it; with
+    `changed_since`, only those whose revision (`tracker.store.changes`) is above it (found by
+    that index: as many rows as changed, whatever the store's size)."""
     stmt = (
         select(AnnouncementRow.id, AnnouncementRow.title, EventRow.slug)
         .outerjoin(EventRow, EventRow.id == AnnouncementRow.event_id)
@@ -223,36 +230,101 @@ def announcements_for_linking(session: Session, event_slug: str | None = None) -
     )
     if event_slug is not None:
         stmt = stmt.where(EventRow.slug == event_slug)
-    rows = session.execute(stmt).all()
+    if changed_since is not None:
+        # The changed ids first, by the revision index: joined to the events, SQLite would read
+        # every announcement of the event instead.
+        ids = sorted(session.scalars(select(AnnouncementRow.id).where(AnnouncementRow.revision > changed_since)))
+        rows: list[Any] = []
+        for start in range(0, len(ids), 500):
+            rows.extend(session.execute(stmt.where(AnnouncementRow.id.in_(ids[start : start + 500]))).all())
+    else:
+        rows = list(session.execute(stmt).all())
     slugs: dict[int, list[str]] = {}
     pairs = select(AnnouncementServiceRow.announcement_id, ServiceRow.slug).join(
         ServiceRow, ServiceRow.id == AnnouncementServiceRow.service_id
     )
-    if event_slug is not None:
-        pairs = pairs.where(
-            AnnouncementServiceRow.announcement_id.in_(
-                select(AnnouncementRow.id)
-                .join(EventRow, EventRow.id == AnnouncementRow.event_id)
-                .where(EventRow.slug == event_slug)
+    if changed_since is not None:
+        found = [r[0] for r in rows]
+        for start in range(0, len(found), 500):
+            for ann_id, slug in session.execute(
+                pairs.where(AnnouncementServiceRow.announcement_id.in_(found[start : start + 500]))
+            ):
+                slugs.setdefault(ann_id, []).append(slug)
+    else:
+        if event_slug is not None:
+            pairs = pairs.where(
+                AnnouncementServiceRow.announcement_id.in_(
+                    select(AnnouncementRow.id)
+                    .join(EventRow, EventRow.id == AnnouncementRow.event_id)
+                    .where(EventRow.slug == event_slug)
+                )
             )
-        )
-    for ann_id, slug in session.execute(pairs):
-        slugs.setdefault(ann_id, []).append(slug)
+        for ann_id, slug in session.execute(pairs):
+            slugs.setdefault(ann_id, []).append(slug)
     return [LinkableAnnouncement(r[0], r[1], tuple(sorted(slugs.get(r[0], ()))), r[2]) for r in rows]
 
 
-def title_links_of_event(session: Session, event_slug: str, method: str = LinkMethod.TITLE) -> dict[int, set[int]]:
-    """The stored links of one method from the announcements of an event: announcement id -> session ids."""
-    rows = session.execute(
+def title_links_of_event(
+    session: Session, event_slug: str, method: str = LinkMethod.TITLE, *, announcement_ids: Sequence[int] | None = None
+) -> dict[int, set[int]]:
+    """The stored links of one method from the announcements of an event (or only of those
+    given): announcement id -> session ids."""
+    stmt = (
         select(AnnouncementSessionRow.announcement_id, AnnouncementSessionRow.session_id)
         .join(AnnouncementRow, AnnouncementRow.id == AnnouncementSessionRow.announcement_id)
         .join(EventRow, EventRow.id == AnnouncementRow.event_id)
         .where(EventRow.slug == event_slug, AnnouncementSessionRow.method == method)
-    ).all()
+    )
     out: dict[int, set[int]] = {}
-    for ann_id, sid in rows:
-        out.setdefault(ann_id, set()).add(sid)
+    if announcement_ids is None:
+        batches: list[Any] = [stmt]
+    else:
+        ids = sorted(set(announcement_ids))
+        batches = [
+            stmt.where(AnnouncementSessionRow.announcement_id.in_(ids[start : start + 500]))
+            for start in range(0, len(ids), 500)
+        ]
+    for batch in batches:
+        for ann_id, sid in session.execute(batch).all():
+            out.setdefault(ann_id, set()).add(sid)
     return out
+
+
+def events_with_sessions_changed_since(session: Session, revision: int) -> set[str]:
+    """The slugs of the events with a session stored or changed after `revision`."""
+    return set(
+        session.scalars(
+            select(EventRow.slug)
+            .join(SessionRow, SessionRow.event_id == EventRow.id)
+            .where(SessionRow.revision > revision)
+            .distinct()
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """Up to which store revision, and with which settings, links across documents were made."""
+
+    revision: int
+    settings: str
+
+
+def link_state(session: Session) -> LinkState | None:
+    """The state of the last linking across documents, or None (never, or before it was kept)."""
+    row = session.get(LinkStateRow, 1)
+    return None if row is None else LinkState(row.revision, row.settings)
+
+
+def save_link_state(session: Session, state: LinkState) -> None:
+    """Record the linking across documents just made."""
+    row = session.get(LinkStateRow, 1)
+    if row is None:
+        session.add(LinkStateRow(id=1, revision=state.revision, settings=state.settings))
+    else:
+        row.revision = state.revision
+        row.settings = state.settings
+    session.flush()
 
 
 def unlink_session(session: Session, announcement_id: int, session_id: int) -> bool:

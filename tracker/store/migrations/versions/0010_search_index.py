@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_search_index"
-down_revision: str | None = "0008_run_slot"
+down_revision: str | None = "0009_publish_state"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
