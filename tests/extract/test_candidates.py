@@ -339,7 +339,7 @@ def test_a_launch_recalled_in_the_past_is_not_a_candidate() -> None:
 
 
 def test_links_into_whats_new_inside_prose_are_launches() -> None:
-    titles = _titles(
+    text = (
         "# Notes from the re:Invent 2031 keynote\n\n"
         "The keynote opened with a story about latency. Mac developers can now use "
         "[Amazon EC2 Q9 Mac instances](https://aws.amazon.com/about-aws/whats-new/2031/12/amazon-ec2-q9-mac/)"
@@ -349,6 +349,15 @@ def test_links_into_whats_new_inside_prose_are_launches() -> None:
         "which finds unintended paths. I also re-read the "
         "[Amazon Zeta Streams documentation](https://docs.aws.amazon.com/zeta/latest/) on the plane.\n"
     )
+    seen: list[cands.Candidate] = []
+    token = cands.RECORDER.set(seen)
+    try:
+        titles = _titles(text)
+    finally:
+        cands.RECORDER.reset(token)
+    proposed = {c.announcement.title for c in seen}
     assert "Amazon EC2 Q9 Mac instances" in titles
-    assert "Pebble Path Analyzer" in titles
-    assert not any("documentation" in t for t in titles)
+    # Each link into What's New is proposed; whether a name that shows no product shape is
+    # taken is the model's call, not this form's.
+    assert "Pebble Path Analyzer" in proposed
+    assert not any("documentation" in t for t in proposed | set(titles))

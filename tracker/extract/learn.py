@@ -10,7 +10,10 @@ Leave-one-source-out fits on every source but one and scores that one, for each 
 turn: the figures come from documents the model was not fitted on.
 
 The fit is an L2-regularised logistic regression by Newton's method (numpy, a development
-extra: `pip install -e '.[test]'`). Scoring needs no numpy (model.py).
+extra: `pip install -e '.[test]'`). Scoring needs no numpy (model.py). Each candidate weighs
+1/sqrt(n) where n is the number of candidates of its source: the figures are means over
+documents, and unweighted, a source with hundreds of candidates (a digest, a feed of posts)
+would decide the weights for sources of a dozen.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ log = logging.getLogger(__name__)
 
 L2 = 1.0
 THRESHOLD = 0.5
+# How strongly a candidate's weight falls with the size of its source (0: every candidate alike,
+# 1: every source alike). Chosen by leave-one-source-out over 0, 0.3, 0.5 and 1 (issue 12):
+# 0.5 raised mean F1 0.856 -> 0.863 and service accuracy 0.922 -> 0.934.
+SOURCE_WEIGHT_POWER = 0.5
 
 
 @dataclass(frozen=True)
@@ -105,8 +112,23 @@ def _longer_than_name(title: str, gold: str) -> bool:
     return len(title.split()) > 2 * len(gold.split()) + 3
 
 
-def fit(data: Sequence[Example], l2: float = L2, meta: dict[str, Any] | None = None) -> CandidateModel:
-    """A logistic model fitted on labelled candidates."""
+def source_weights(data: Sequence[Example], power: float = SOURCE_WEIGHT_POWER) -> list[float]:
+    """Each example's weight, (1/candidates of its source) ** power, scaled to average 1."""
+    counts: dict[str, int] = defaultdict(int)
+    for ex in data:
+        counts[ex.source] += 1
+    raw = [counts[ex.source] ** -power for ex in data]
+    scale = len(raw) / sum(raw) if raw else 1.0
+    return [w * scale for w in raw]
+
+
+def fit(
+    data: Sequence[Example],
+    l2: float = L2,
+    meta: dict[str, Any] | None = None,
+    power: float = SOURCE_WEIGHT_POWER,
+) -> CandidateModel:
+    """A logistic model fitted on labelled candidates, each source weighed by its size."""
     import numpy as np
 
     names = sorted({name for ex in data for name in ex.features})
@@ -118,13 +140,14 @@ def fit(data: Sequence[Example], l2: float = L2, meta: dict[str, Any] | None = N
         for name, value in ex.features.items():
             x[row, index[name]] = value
         y[row] = ex.label
+    sw = np.array(source_weights(data, power))
     w = np.zeros(len(names) + 1)
     penalty = np.full(len(names) + 1, l2)
     penalty[-1] = 0.0  # the bias is not shrunk
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
-        grad = x.T @ (p - y) + penalty * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
+        grad = x.T @ (sw * (p - y)) + penalty * w
+        hess = (x * (sw * p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hess, grad)
         w -= step
         if float(np.max(np.abs(step))) < 1e-7:
@@ -233,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                 "candidates": len(data),
                 "positives": sum(ex.label for ex in data),
                 "l2": L2,
+                "source_weight_power": SOURCE_WEIGHT_POWER,
             },
         )
         args.output.write_text(json.dumps(model.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
