@@ -24,7 +24,7 @@ pytestmark = pytest.mark.corpus
 
 # (mean announcement F1, mean service accuracy, lowest announcement F1)
 PIN_SHARED = (1.0, 0.998, 1.0)
-PIN_FULL = (0.863, 0.933, 0.0)
+PIN_FULL = (0.867, 0.944, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:

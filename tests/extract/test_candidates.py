@@ -361,3 +361,18 @@ def test_links_into_whats_new_inside_prose_are_launches() -> None:
     # taken is the model's call, not this form's.
     assert "Pebble Path Analyzer" in proposed
     assert not any("documentation" in t for t in proposed | set(titles))
+
+
+def test_a_status_sentence_names_what_stands_before_its_verb() -> None:
+    text = (
+        "Then, serverless! Zeta Accelerate is generally available, and I forgot what it does. "
+        "And Kelp Serverless is out. Agents for Amazon Pebble were launched. "
+        "The documentation is available here. Amazon Quartz was launched in 2019 already. "
+        "This feature is now available in Sydney. Widget Streams hitting general availability was a surprise."
+    )
+    block = Block(kind="paragraph", text=text)
+    status = RULES.candidate_patterns["status_sentence"]
+    found = [c.announcement.title for c in cands._status_sentences(block, status, RULES, None)]
+    assert found == ["Zeta Accelerate", "Kelp Serverless", "Agents for Amazon Pebble", "Widget Streams"]
+    # Recalled ("in 2019"), and subjects that are no name ("The documentation", "This feature").
+    assert not any(t in found for t in ("Amazon Quartz", "The documentation", "documentation", "This feature"))

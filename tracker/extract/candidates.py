@@ -199,6 +199,7 @@ def generate(
     """
     out: list[Candidate] = []
     sentence = _pattern(rules, "announce_sentence")
+    status_verb = _pattern(rules, "status_sentence")
     lead = _pattern(rules, "lead_marker")
     h1_count = sum(1 for b in blocks if b.kind == HEADING and b.level == 1)
     for block in blocks:
@@ -209,6 +210,8 @@ def generate(
             # A wall of text (a transcript, a long paragraph): only sentences can hold a launch.
             if sentence is not None:
                 out.extend(_sentences(block, sentence, rules, event, read))
+            if status_verb is not None:
+                out.extend(_status_sentences(block, status_verb, rules, event))
             out.extend(_inline_launch_links(block, None, rules, event))
             continue
         if block.kind == HEADING:
@@ -324,6 +327,8 @@ def generate(
                 )
         if sentence is not None and block.kind in (PARAGRAPH, BULLET) and len(text) > 40:
             out.extend(_sentences(block, sentence, rules, event, read))
+        if status_verb is not None and block.kind in (PARAGRAPH, BULLET):
+            out.extend(_status_sentences(block, status_verb, rules, event))
         out.extend(_inline_launch_links(block, opening, rules, event))
     return out
 
@@ -404,6 +409,76 @@ def _sentences(
                 # "Today I'm excited to announce X": a speaker's marker, as "Announcing **X**" is a writer's.
                 out[-1].spoken = True
     return out
+
+
+def _status_sentences(block: Block, status: re.Pattern[str], rules: Rules, event: str | None) -> list[Candidate]:
+    """ "SAM Accelerate is generally available", "Agents for Bedrock were launched": the name
+    before the status verb, with its sentence as summary."""
+    out: list[Candidate] = []
+    text = block.text
+    for m in status.finditer(text):
+        if _RECALLED_AFTER.match(text, m.end()):
+            continue  # "X was launched in 2019": recalled, not announced
+        name = _name_before(text, m.start())
+        if not name:
+            continue
+        title, state = clean_title(name, rules)
+        if usable(title, rules):
+            start = max(0, m.start() - len(name) - 100)
+            out.append(
+                _candidate(
+                    block,
+                    m.start() - len(name),
+                    title,
+                    state,
+                    "status",
+                    summary=text[start : m.end() + 300],
+                    url=_first_launch_url(block, rules),
+                    rules=rules,
+                    event=event,
+                )
+            )
+    return out
+
+
+# After a status verb, a time that makes it history ("was launched in 2019", "last year").
+_RECALLED_AFTER = re.compile(
+    r"(?i)[^.!?]{0,30}\b(?:in (?:19|20)\d\d|last (?:year|month|week)|years? ago|months? ago|back in|before|earlier this year)\b"
+)
+# Words that may stand inside a name read backwards from its verb ("Lambda Powertools for TypeScript").
+_NAME_JOINERS = frozenset(("for", "of", "on", "in", "with", "to", "and", "&", "-"))
+
+
+def _name_before(text: str, end: int) -> str:
+    """The name that ends at `end`, read backwards: capitalised words (or digits, or words with
+    an inner capital) and the joiners between them, up to punctuation or a lower-case word, at
+    most 8 words."""
+    window = text[max(0, end - 160) : end]
+    words: list[str] = []
+    pos = len(window)
+    for m in reversed(list(_NAME_WORD.finditer(window))):
+        between = window[m.end() : pos]
+        if between.strip(" *_`") or "\n" in between:
+            break  # punctuation between two words ends the name
+        word = m.group(0).rstrip(".")
+        if not word or m.group(0).endswith(".") and words:
+            break
+        lower = word.lower()
+        if lower in _NAME_STOP:
+            break
+        shaped = word[:1].isupper() or word[:1].isdigit() or any(ch.isupper() for ch in word[1:])
+        if not shaped and lower not in _NAME_JOINERS:
+            break
+        words.append(word)
+        pos = m.start()
+        if len(words) >= 8:
+            break
+    words.reverse()
+    while words and words[0].lower() in _NAME_JOINERS:
+        words.pop(0)
+    if not words or not (words[0][:1].isupper() or words[0][:1].isdigit()):
+        return ""
+    return " ".join(words)
 
 
 _DIGIT = re.compile(r"\d")

@@ -290,6 +290,7 @@ _CANDIDATE_PATTERNS = (
     "skip_section",
     "keynote_section",
     "announce_sentence",
+    "status_sentence",
     "spoken_announce",
     "recalled_launch",
     "whats_new_link",
