@@ -322,13 +322,21 @@ class _RecordReader:
             if not chunk:
                 continue
             services, regions, sources, links = self._linked([r[0] for r in chunk])
-            empty: list[Any] = []
             iso = _iso_utc
+            # Most launches name one service and no region or session: those cases skip the
+            # sort and the comprehensions (a page builds fifty of these).
             for ann_id, key, title, summary, url, announced_at, date_source, updated_at, status, event, slug in chunk:
-                named = services.get(ann_id, empty)  # (slug, name, category)
-                if len(named) > 1:
+                named = services.get(ann_id)  # (slug, name, category)
+                if named is None:
+                    names, slugs = [], []
+                elif len(named) == 1:
+                    names, slugs = [named[0][1]], [named[0][0]]
+                else:
                     named = sorted(named, key=_named_order)
+                    names, slugs = [s[1] for s in named], [s[0] for s in named]
                 found = sources.get(ann_id)
+                in_regions = regions.get(ann_id)
+                linked = links.get(ann_id)
                 out.append(
                     {
                         "id": ann_id,
@@ -342,9 +350,9 @@ class _RecordReader:
                         "status": status,
                         "event": event,
                         "event_slug": slug,
-                        "services": [s[1] for s in named],
-                        "service_slugs": [s[0] for s in named],
-                        "regions": list(regions.get(ann_id, empty)),
+                        "services": names,
+                        "service_slugs": slugs,
+                        "regions": list(in_regions) if in_regions else [],
                         "sessions": [
                             {
                                 "code": code,
@@ -355,10 +363,10 @@ class _RecordReader:
                                 "score": score,
                                 "reason": reason,
                             }
-                            for _a, method, score, reason, _s, s_title, kind, code, video, *_rest in links.get(
-                                ann_id, empty
-                            )
-                        ],
+                            for _a, method, score, reason, _s, s_title, kind, code, video, *_rest in linked
+                        ]
+                        if linked
+                        else [],
                         "sources": _public_sources(found) if found else [],
                     }
                 )
