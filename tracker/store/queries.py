@@ -255,13 +255,36 @@ _SESSIONS_OF = Prepared(
     .order_by(ANNOUNCEMENT_SESSIONS.c.score.desc(), ANNOUNCEMENT_SESSIONS.c.session_id)
 )
 
+# What an API item shows of its services and session links, and no more (`_RecordReader.items`):
+# a record's services also carry their category, its sessions their speakers, level and event.
+_SERVICE_NAMES_OF = Prepared(
+    select(ANNOUNCEMENT_SERVICES.c.announcement_id, SERVICES.c.slug, SERVICES.c.name)
+    .join(SERVICES, SERVICES.c.id == ANNOUNCEMENT_SERVICES.c.service_id)
+    .where(ANNOUNCEMENT_SERVICES.c.announcement_id.in_(_IDS))
+)
+_SESSION_LINKS_OF = Prepared(
+    select(
+        ANNOUNCEMENT_SESSIONS.c.announcement_id,
+        ANNOUNCEMENT_SESSIONS.c.method,
+        ANNOUNCEMENT_SESSIONS.c.score,
+        ANNOUNCEMENT_SESSIONS.c.reason,
+        SESSIONS.c.title,
+        SESSIONS.c.kind,
+        SESSIONS.c.code,
+        SESSIONS.c.video_url,
+    )
+    .join(SESSIONS, SESSIONS.c.id == ANNOUNCEMENT_SESSIONS.c.session_id)
+    .where(ANNOUNCEMENT_SESSIONS.c.announcement_id.in_(_IDS))
+    .order_by(ANNOUNCEMENT_SESSIONS.c.score.desc(), ANNOUNCEMENT_SESSIONS.c.session_id)
+)
+
 
 def _service_order(service: Service) -> tuple[str, str]:
     return (service.name.lower(), service.slug)
 
 
-def _named_order(named: tuple[str, str, str | None]) -> tuple[str, str]:
-    """`_service_order` of a (slug, name, category) row."""
+def _named_order(named: tuple[str, str]) -> tuple[str, str]:
+    """`_service_order` of a (slug, name) row."""
     return (named[1].lower(), named[0])
 
 
@@ -321,12 +344,12 @@ class _RecordReader:
             chunk = rows[start : start + _CHUNK]
             if not chunk:
                 continue
-            services, regions, sources, links = self._linked([r[0] for r in chunk])
+            services, regions, sources, links = self._linked([r[0] for r in chunk], items=True)
             iso = _iso_utc
             # Most launches name one service and no region or session: those cases skip the
             # sort and the comprehensions (a page builds fifty of these).
             for ann_id, key, title, summary, url, announced_at, date_source, updated_at, status, event, slug in chunk:
-                named = services.get(ann_id)  # (slug, name, category)
+                named = services.get(ann_id)  # (slug, name)
                 if named is None:
                     names, slugs = [], []
                 elif len(named) == 1:
@@ -363,7 +386,7 @@ class _RecordReader:
                                 "score": score,
                                 "reason": reason,
                             }
-                            for _a, method, score, reason, _s, s_title, kind, code, video, *_rest in linked
+                            for _a, method, score, reason, s_title, kind, code, video in linked
                         ]
                         if linked
                         else [],
@@ -373,19 +396,19 @@ class _RecordReader:
         return out
 
     def _linked(
-        self, ids: list[int]
+        self, ids: list[int], *, items: bool = False
     ) -> tuple[dict[int, list[Any]], dict[int, list[Any]], dict[int, list[Any]], dict[int, list[Any]]]:
         """The services (slug, name, category), regions, source URLs and session links of these
-        announcements, by announcement."""
+        announcements, by announcement; with `items`, only what an API item shows of them."""
         session = self.session
         given = {"ids": ids}
         services: dict[int, list[Any]] = {}
-        for row in _SERVICES_OF.all(session, given):
+        for row in (_SERVICE_NAMES_OF if items else _SERVICES_OF).all(session, given):
             services.setdefault(row[0], []).append(row[1:])
         regions = _grouped(_REGIONS_OF.all(session, given))
         sources = _grouped(_SOURCES_OF.all(session, given))
         links: dict[int, list[Any]] = {}
-        for link in _SESSIONS_OF.all(session, given):
+        for link in (_SESSION_LINKS_OF if items else _SESSIONS_OF).all(session, given):
             links.setdefault(link[0], []).append(link)
         return services, regions, sources, links
 
