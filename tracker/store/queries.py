@@ -475,7 +475,8 @@ class _RecordReader:
 
 
 # How SQLAlchemy stores a datetime in SQLite (its DATETIME's storage format), UTC here (UTCDateTime).
-_SQLITE_STORED = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+# ([0-9], not \d: ASCII digits only, and matched faster.)
+_SQLITE_STORED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
 
 
 def _iso_utc(value: Any) -> str | None:
