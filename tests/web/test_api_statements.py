@@ -16,12 +16,14 @@ from sqlalchemy import Engine, event
 
 from tracker.items import Service
 from tracker.store.announcements import sync_services
-from tracker.store.db import open_store, unit_of_work
+from tracker.store.db import close_stores, open_engine, open_store, unit_of_work
+from tracker.web.server import THREADS
 
 from .conftest import NOW, TAXONOMY, Site, _serve, populate, publish
 
-# BEGIN, the service name, the page's ids, and the page's rows, services, regions, sources and sessions.
-MAX_STATEMENTS = 8
+# The service name, the page's rows, and their services, regions, sources and sessions (BEGIN is
+# sent on the driver's connection, unseen by the listener).
+MAX_STATEMENTS = 6
 MANY = 1200  # more services than one `IN (...)` chunk of the record reader (500)
 
 
@@ -70,3 +72,20 @@ def test_a_by_service_page_runs_the_same_few_statements_however_many_services_ex
             # Slug, alias and display name alike: one lookup, whatever the taxonomy's size.
             assert few[name][0] == many[name][0], (name, few[name][1], many[name][1])
             assert many[name][0] <= MAX_STATEMENTS, many[name][1]
+
+
+def test_the_pool_keeps_a_connection_for_each_request_thread(database_url: str) -> None:
+    # With fewer kept than the server's threads, a busy server opened (and set up) a connection
+    # per request and closed it after.
+    engine = open_engine(database_url)
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda *_a: opened.append(1))
+    per_round = []
+    for _ in range(3):
+        before = len(opened)
+        held = [engine.connect() for _ in range(THREADS)]
+        for connection in held:
+            connection.close()
+        per_round.append(len(opened) - before)
+    assert 0 < per_round[0] <= THREADS and per_round[1:] == [0, 0]
+    close_stores()

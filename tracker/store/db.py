@@ -10,6 +10,7 @@ import errno
 import functools
 import logging
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,11 @@ _STORES_LOCK = threading.Lock()
 # The PostgreSQL advisory lock key serializing schema changes (a fixed bigint, "tracker:schema").
 SCHEMA_LOCK_KEY = 0x7472_6B73_6368_656D
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections a pool keeps open between uses: at least the request threads of `tracker serve`
+# (tracker.web.server.THREADS), each holding one at a time. With SQLAlchemy's default of 5,
+# three of its eight threads opened a connection (and set up SQLite's pragmas) per request
+# under load and closed it after. A process that reads with one thread still opens one.
+POOL_SIZE = 8
 POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
@@ -166,7 +172,13 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # On the driver's connection: the same statement without SQLAlchemy's execution around
+        # it, which cost more than the rest of opening a read transaction (every API request
+        # opens one); a failure is SQLAlchemy's DBAPIError, as from any statement.
+        try:
+            conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance("BEGIN", (), exc, sqlite3.Error) from exc
 
 
 def make_engine(url: str) -> Engine:
@@ -180,6 +192,7 @@ def make_engine(url: str) -> Engine:
             # One shared connection, else every connection would see its own empty database.
             kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         else:
+            kwargs["pool_size"] = POOL_SIZE
             path = Path(database).expanduser()
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +200,9 @@ def make_engine(url: str) -> Engine:
                 raise store_error(exc, parsed, "creating the database folder") from exc
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     elif backend == "postgresql":
-        kwargs.update(pool_pre_ping=True, connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S})
+        kwargs.update(
+            pool_pre_ping=True, pool_size=POOL_SIZE, connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+        )
     try:
         engine = create_engine(parsed, **kwargs)
     except (ArgumentError, ImportError) as exc:

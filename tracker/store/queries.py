@@ -10,12 +10,13 @@ the API, the feeds and the pipeline read the same way.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, ColumnElement, bindparam, func, or_, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, String, bindparam, func, or_, select, tuple_, type_coerce
 
 from tracker.items import (
     AnnouncementRecord,
@@ -33,6 +34,7 @@ from tracker.items import (
 from tracker.normalize.text import public_url
 from tracker.redact import mask_text, mask_url, strip_controls
 from tracker.store.names import Resolved, resolve_event, resolve_region, resolve_service
+from tracker.store.prepared import Prepared
 from tracker.store.search import Bounds, Facets, fulltext_condition, matching_ids, search_words
 from tracker.store.tables import (
     ANNOUNCEMENT_REGIONS,
@@ -177,44 +179,61 @@ _CHUNK = 500
 
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _SESSION_EVENTS = EVENTS.alias("session_events")
-# The statements of a page of records, built once: building a select() costs as much as running
-# it on SQLite, and a prebuilt one also keeps its compiled form's cache key.
-_ROWS = (
-    select(
-        ANNOUNCEMENTS.c.id,
-        ANNOUNCEMENTS.c.key,
-        ANNOUNCEMENTS.c.title,
-        ANNOUNCEMENTS.c.summary,
-        ANNOUNCEMENTS.c.url,
-        ANNOUNCEMENTS.c.announced_at,
-        ANNOUNCEMENTS.c.updated_at,
-        ANNOUNCEMENTS.c.status,
-        ANNOUNCEMENTS.c.announced_at_source,
-        ANNOUNCEMENTS.c.created_at,
-        EVENTS.c.name.label("event_name"),
-        EVENTS.c.slug.label("event_slug"),
-    )
+# The columns of a record's own row, in the order `_RecordReader._record` unpacks them.
+_RECORD_COLUMNS = (
+    ANNOUNCEMENTS.c.id,
+    ANNOUNCEMENTS.c.key,
+    ANNOUNCEMENTS.c.title,
+    ANNOUNCEMENTS.c.summary,
+    ANNOUNCEMENTS.c.url,
+    ANNOUNCEMENTS.c.announced_at,
+    ANNOUNCEMENTS.c.updated_at,
+    ANNOUNCEMENTS.c.status,
+    ANNOUNCEMENTS.c.announced_at_source,
+    ANNOUNCEMENTS.c.created_at,
+    EVENTS.c.name.label("event_name"),
+    EVENTS.c.slug.label("event_slug"),
+)
+# The columns of an API item's own row (`_RecordReader.items`): the datetimes as the driver gives
+# them (SQLite's stored text is turned into ISO 8601 without making a datetime of it).
+_ITEM_COLUMNS = (
+    ANNOUNCEMENTS.c.id,
+    ANNOUNCEMENTS.c.key,
+    ANNOUNCEMENTS.c.title,
+    ANNOUNCEMENTS.c.summary,
+    ANNOUNCEMENTS.c.url,
+    type_coerce(ANNOUNCEMENTS.c.announced_at, String).label("announced_at"),
+    ANNOUNCEMENTS.c.announced_at_source,
+    type_coerce(ANNOUNCEMENTS.c.updated_at, String).label("updated_at"),
+    ANNOUNCEMENTS.c.status,
+    EVENTS.c.name.label("event_name"),
+    EVENTS.c.slug.label("event_slug"),
+)
+# The statements of a page of records, compiled once (tracker.store.prepared): building a
+# select() costs as much as running it on SQLite, and so did SQLAlchemy's execution of it.
+_ROWS = Prepared(
+    select(*_RECORD_COLUMNS)
     .outerjoin(EVENTS, EVENTS.c.id == ANNOUNCEMENTS.c.event_id)
     .where(ANNOUNCEMENTS.c.id.in_(_IDS))
 )
-_SERVICES_OF = (
+_SERVICES_OF = Prepared(
     select(ANNOUNCEMENT_SERVICES.c.announcement_id, SERVICES.c.slug, SERVICES.c.name, SERVICES.c.category)
     .join(SERVICES, SERVICES.c.id == ANNOUNCEMENT_SERVICES.c.service_id)
     .where(ANNOUNCEMENT_SERVICES.c.announcement_id.in_(_IDS))
 )
-_REGIONS_OF = (
+_REGIONS_OF = Prepared(
     select(ANNOUNCEMENT_REGIONS.c.announcement_id, REGIONS.c.name)
     .join(REGIONS, REGIONS.c.id == ANNOUNCEMENT_REGIONS.c.region_id)
     .where(ANNOUNCEMENT_REGIONS.c.announcement_id.in_(_IDS))
     .order_by(REGIONS.c.name)
 )
-_SOURCES_OF = (
+_SOURCES_OF = Prepared(
     select(MENTIONS.c.announcement_id, DOCUMENTS.c.url)
     .join(DOCUMENTS, DOCUMENTS.c.id == MENTIONS.c.document_id)
     .where(MENTIONS.c.announcement_id.in_(_IDS))
     .order_by(MENTIONS.c.id)
 )
-_SESSIONS_OF = (
+_SESSIONS_OF = Prepared(
     select(
         ANNOUNCEMENT_SESSIONS.c.announcement_id,
         ANNOUNCEMENT_SESSIONS.c.method,
@@ -235,6 +254,47 @@ _SESSIONS_OF = (
     .where(ANNOUNCEMENT_SESSIONS.c.announcement_id.in_(_IDS))
     .order_by(ANNOUNCEMENT_SESSIONS.c.score.desc(), ANNOUNCEMENT_SESSIONS.c.session_id)
 )
+
+# What an API item shows of its services and session links, and no more (`_RecordReader.items`):
+# a record's services also carry their category, its sessions their speakers, level and event.
+_SERVICE_NAMES_OF = Prepared(
+    select(ANNOUNCEMENT_SERVICES.c.announcement_id, SERVICES.c.slug, SERVICES.c.name)
+    .join(SERVICES, SERVICES.c.id == ANNOUNCEMENT_SERVICES.c.service_id)
+    .where(ANNOUNCEMENT_SERVICES.c.announcement_id.in_(_IDS))
+)
+_SESSION_LINKS_OF = Prepared(
+    select(
+        ANNOUNCEMENT_SESSIONS.c.announcement_id,
+        ANNOUNCEMENT_SESSIONS.c.method,
+        ANNOUNCEMENT_SESSIONS.c.score,
+        ANNOUNCEMENT_SESSIONS.c.reason,
+        SESSIONS.c.title,
+        SESSIONS.c.kind,
+        SESSIONS.c.code,
+        SESSIONS.c.video_url,
+    )
+    .join(SESSIONS, SESSIONS.c.id == ANNOUNCEMENT_SESSIONS.c.session_id)
+    .where(ANNOUNCEMENT_SESSIONS.c.announcement_id.in_(_IDS))
+    .order_by(ANNOUNCEMENT_SESSIONS.c.score.desc(), ANNOUNCEMENT_SESSIONS.c.session_id)
+)
+
+
+def _service_order(service: Service) -> tuple[str, str]:
+    return (service.name.lower(), service.slug)
+
+
+def _named_order(named: tuple[str, str]) -> tuple[str, str]:
+    """`_service_order` of a (slug, name) row."""
+    return (named[1].lower(), named[0])
+
+
+def _public_sources(urls: list[str]) -> list[str]:
+    """The public addresses among the documents' URLs, each once: a saved file's path is where
+    it was read, not a link."""
+    if len(urls) == 1:
+        only = public_url(urls[0])
+        return [only] if only else []
+    return _unique(u for u in (public_url(x) for x in urls) if u)
 
 
 class _RecordReader:
@@ -257,6 +317,13 @@ class _RecordReader:
             out.extend(self._chunk(list(ids[start : start + _CHUNK])))
         return out
 
+    def from_rows(self, rows: Sequence[tuple[Any, ...]]) -> list[AnnouncementRecord]:
+        """Records of rows already read (the columns of `_RECORD_COLUMNS`), in their order."""
+        out: list[AnnouncementRecord] = []
+        for start in range(0, len(rows), _CHUNK):
+            out.extend(self._build(rows[start : start + _CHUNK]))
+        return out
+
     def _service(self, slug: str, name: str, category: str | None) -> Service:
         key = (slug, name, category)
         found = self.services.get(key)
@@ -267,65 +334,165 @@ class _RecordReader:
     def _chunk(self, ids: list[int]) -> list[AnnouncementRecord]:
         if not ids:
             return []
+        rows = {r[0]: r for r in _ROWS.all(self.session, {"ids": ids})}
+        return self._build([rows[i] for i in ids if i in rows])
+
+    def items(self, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """`AnnouncementRecord.as_dict()` of each row read with `_ITEM_COLUMNS`, without the record."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            if not chunk:
+                continue
+            services, regions, sources, links = self._linked([r[0] for r in chunk], items=True)
+            iso = _iso_utc
+            # Most launches name one service and no region or session: those cases skip the
+            # sort and the comprehensions (a page builds fifty of these).
+            for ann_id, key, title, summary, url, announced_at, date_source, updated_at, status, event, slug in chunk:
+                named = services.get(ann_id)  # (slug, name)
+                if named is None:
+                    names, slugs = [], []
+                elif len(named) == 1:
+                    names, slugs = [named[0][1]], [named[0][0]]
+                else:
+                    named = sorted(named, key=_named_order)
+                    names, slugs = [s[1] for s in named], [s[0] for s in named]
+                found = sources.get(ann_id)
+                in_regions = regions.get(ann_id)
+                linked = links.get(ann_id)
+                out.append(
+                    {
+                        "id": ann_id,
+                        "key": key,
+                        "title": title,
+                        "summary": summary or "",
+                        "url": public_url(url),
+                        "announced_at": iso(announced_at),
+                        "announced_at_source": date_source,
+                        "updated_at": iso(updated_at),
+                        "status": status,
+                        "event": event,
+                        "event_slug": slug,
+                        "services": names,
+                        "service_slugs": slugs,
+                        "regions": list(in_regions) if in_regions else [],
+                        "sessions": [
+                            {
+                                "code": code,
+                                "title": s_title,
+                                "url": public_url(video),
+                                "kind": kind,
+                                "method": method,
+                                "score": score,
+                                "reason": reason,
+                            }
+                            for _a, method, score, reason, s_title, kind, code, video in linked
+                        ]
+                        if linked
+                        else [],
+                        "sources": _public_sources(found) if found else [],
+                    }
+                )
+        return out
+
+    def _linked(
+        self, ids: list[int], *, items: bool = False
+    ) -> tuple[dict[int, list[Any]], dict[int, list[Any]], dict[int, list[Any]], dict[int, list[Any]]]:
+        """The services (slug, name, category), regions, source URLs and session links of these
+        announcements, by announcement; with `items`, only what an API item shows of them."""
         session = self.session
         given = {"ids": ids}
-        # .all(): one fetchall per statement, not a fetchone per row.
-        rows = {r.id: r for r in session.execute(_ROWS, given).all()}
-        services: dict[int, list[Service]] = {}
-        for ann_id, slug, name, category in session.execute(_SERVICES_OF, given).all():
-            services.setdefault(ann_id, []).append(self._service(slug, name, category))
-        regions = _grouped(session.execute(_REGIONS_OF, given).all())
-        sources = _grouped(session.execute(_SOURCES_OF, given).all())
+        services: dict[int, list[Any]] = {}
+        for row in (_SERVICE_NAMES_OF if items else _SERVICES_OF).all(session, given):
+            services.setdefault(row[0], []).append(row[1:])
+        regions = _grouped(_REGIONS_OF.all(session, given))
+        sources = _grouped(_SOURCES_OF.all(session, given))
         links: dict[int, list[Any]] = {}
-        for link in session.execute(_SESSIONS_OF, given).all():
+        for link in (_SESSION_LINKS_OF if items else _SESSIONS_OF).all(session, given):
             links.setdefault(link[0], []).append(link)
+        return services, regions, sources, links
+
+    def _build(self, rows: Sequence[tuple[Any, ...]]) -> list[AnnouncementRecord]:
+        if not rows:
+            return []
+        services, regions, sources, links = self._linked([r[0] for r in rows])
+        empty: list[Any] = []
         return [
-            self._record(rows[i], services.get(i, []), sources.get(i, []), links.get(i, []), regions.get(i, []))
-            for i in ids
-            if i in rows
+            self._record(
+                row,
+                [self._service(*named) for named in services.get(row[0], empty)],
+                sources.get(row[0], empty),
+                links.get(row[0], empty),
+                regions.get(row[0], empty),
+            )
+            for row in rows
         ]
 
     def _record(
-        self, row: Any, services: list[Service], sources: list[str], links: list[Any], regions: list[str]
+        self, row: tuple[Any, ...], services: list[Service], sources: list[str], links: list[Any], regions: list[str]
     ) -> AnnouncementRecord:
+        (ann_id, key, title, summary, url, announced_at, updated_at, status, date_source, created_at, event, slug) = row
         sessions = []
-        for _ann, method, score, reason, sid, title, kind, code, video, speakers, level, event, slug in links:
+        for _ann, method, score, reason, sid, s_title, kind, code, video, speakers, level, s_event, s_slug in links:
             sessions.append(
                 SessionLinkRecord(
                     session=SessionRecord(
                         id=sid,
-                        title=title,
+                        title=s_title,
                         kind=kind,
                         code=code,
                         url=public_url(video),
-                        event=event,
-                        event_slug=slug,
+                        event=s_event,
+                        event_slug=s_slug,
                         speakers=tuple(speakers or ()),
                         level=level,
                     ),
                     link=Link(method, score, reason),
                 )
             )
+        if len(services) > 1:
+            services = sorted(services, key=_service_order)
         return AnnouncementRecord(
-            id=row.id,
-            key=row.key,
-            title=row.title,
-            summary=row.summary or "",
-            url=public_url(row.url),
-            announced_at=row.announced_at,
-            updated_at=row.updated_at,
-            announced_at_source=row.announced_at_source,
-            created_at=row.created_at,
-            status=row.status,
-            event=row.event_name,
-            event_slug=row.event_slug,
-            services=tuple(sorted(services, key=lambda s: (s.name.lower(), s.slug))),
+            id=ann_id,
+            key=key,
+            title=title,
+            summary=summary or "",
+            url=public_url(url),
+            announced_at=announced_at,
+            updated_at=updated_at,
+            announced_at_source=date_source,
+            created_at=created_at,
+            status=status,
+            event=event,
+            event_slug=slug,
+            services=tuple(services),
             sessions=tuple(sessions),
             # Only public addresses: a saved file's path is where it was read, not a link.
-            sources=tuple(_unique(u for u in (public_url(x) for x in sources) if u)),
-            mentioned_in=tuple(_unique(sources)),
+            sources=tuple(_public_sources(sources)) if sources else (),
+            mentioned_in=tuple(_unique(sources)) if sources else (),
             regions=tuple(regions),
         )
+
+
+# How SQLAlchemy stores a datetime in SQLite (its DATETIME's storage format), UTC here (UTCDateTime).
+# ([0-9], not \d: ASCII digits only, and matched faster.)
+_SQLITE_STORED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
+
+
+def _iso_utc(value: Any) -> str | None:
+    """ISO 8601 of a stored datetime read as the driver gives it, as `AnnouncementRecord.as_dict`
+    writes the UTCDateTime value: SQLite's stored text is rewritten ("2025-01-02 03:04:05.000000"
+    is "2025-01-02T03:04:05+00:00"), anything else read as a datetime and turned to UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if _SQLITE_STORED.fullmatch(value):
+            fraction = value[19:]
+            return value[:10] + "T" + value[11:19] + ("" if fraction == ".000000" else fraction) + "+00:00"
+        value = datetime.fromisoformat(value)  # what SQLAlchemy's SQLite DATETIME reads it with
+    moment = utc(value)
+    assert moment is not None
+    return moment.isoformat()
 
 
 def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
@@ -353,9 +520,13 @@ def _event_ids(session: Reader, event: str | Resolved) -> list[int]:
     return list(resolved.ids)
 
 
-def _ordering(order: str) -> tuple[ColumnElement[Any], ...]:
+def _check_order(order: str) -> None:
     if order not in {"asc", "desc"}:
         raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
+
+
+def _ordering(order: str) -> tuple[ColumnElement[Any], ...]:
+    _check_order(order)
     if order == "asc":
         return (ANNOUNCEMENTS.c.announced_at.asc().nulls_last(), ANNOUNCEMENTS.c.id.asc())
     return (ANNOUNCEMENTS.c.announced_at.desc().nulls_last(), ANNOUNCEMENTS.c.id.desc())
@@ -400,7 +571,7 @@ def query_announcements(
     `tracker.store.search`). `after` is a keyset cursor: (announced_at, id) of the last
     record of the previous page, in the same `order`; undated records come last.
     """
-    _ordering(order)  # validates `order` before any query
+    _check_order(order)  # before any query
     found = _filters(
         session,
         service=service,
@@ -413,6 +584,77 @@ def query_announcements(
     )
     if found is None:
         return []
+    page = _service_page_values(found, order=order, limit=limit, after=after)
+    if page is not None:
+        # One statement gives the page's rows (announcement and event), four more what they link to.
+        shape, values = page
+        return _RecordReader(session).from_rows(_service_page(*shape, items=False).all(session, values))
+    return _found_records(session, found, limit=limit, order=order, after=after)
+
+
+def announcement_items(
+    session: Reader,
+    *,
+    service: str | Resolved | None = None,
+    event: str | Resolved | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+    session_code: str | None = None,
+    limit: int | None = None,
+    order: str = "desc",
+    after: tuple[datetime | None, int] | None = None,
+    region: str | Resolved | None = None,
+) -> list[dict[str, Any]]:
+    """`[r.as_dict() for r in query_announcements(...)]` with the same arguments: the API's items.
+
+    The by-service page (one service, newest first, a limit, dates and cursor at most) is built
+    from its rows straight into that shape, without the records, their datetimes and the fields
+    no item shows (tests/store/test_items.py checks the two ways give the same items).
+    """
+    _check_order(order)
+    found = _filters(
+        session,
+        service=service,
+        event=event,
+        since=since,
+        until=until,
+        search=search,
+        session_code=session_code,
+        region=region,
+    )
+    if found is None:
+        return []
+    page = _service_page_values(found, order=order, limit=limit, after=after)
+    if page is not None:
+        shape, values = page
+        return _RecordReader(session).items(_service_page(*shape, items=True).all(session, values))
+    return [r.as_dict() for r in _found_records(session, found, limit=limit, order=order, after=after)]
+
+
+def _service_page_values(
+    found: _Found, *, order: str, limit: int | None, after: tuple[datetime | None, int] | None
+) -> tuple[tuple[bool, bool, bool], dict[str, Any]] | None:
+    """The shape and values of `_service_page` when the filters are one service's newest page, else None."""
+    plain = not (found.words or found.event_ids or found.region_ids or found.session_code)
+    if len(found.service_ids) != 1 or order != "desc" or not plain or limit is None:
+        return None
+    since, until = found.since, found.until
+    shape = (since is not None, until is not None, after is not None)
+    values: dict[str, Any] = {"service_id": found.service_ids[0], "limit": limit}
+    if since is not None:
+        values["since"] = _utc(since)
+    if until is not None:
+        values["until"] = _utc(until)
+    if after is not None:
+        values["after_at"], values["after_id"] = _utc(after[0]) or UNDATED, after[1]
+    return shape, values
+
+
+def _found_records(
+    session: Reader, found: _Found, *, limit: int | None, order: str, after: tuple[datetime | None, int] | None
+) -> list[AnnouncementRecord]:
+    """The records of `query_announcements` for filters other than one service's newest page."""
     if found.words:
         # The full-text index, read in date order with the service, event and region inside it.
         conditions = [*found.conditions, *([_after(after, order)] if after is not None else [])]
@@ -421,24 +663,13 @@ def query_announcements(
             found.words,
             facets=Facets(tuple(found.service_ids), tuple(found.event_ids), tuple(found.region_ids)),
             conditions=conditions,
-            bounds=Bounds(since=since, until=until, after=after),
+            bounds=Bounds(since=found.since, until=found.until, after=after),
             order=order,
             limit=limit,
         )
         return _RecordReader(session).read(ids)
-    service_ids, conditions = found.service_ids, found.all_conditions
-    plain = not (found.event_ids or found.region_ids or session_code)
-    if len(service_ids) == 1 and order == "desc" and plain and limit is not None:
-        # The API's by-service page: a prebuilt statement for its shape, only the values bound.
-        shape = (since is not None, until is not None, after is not None)
-        values: dict[str, Any] = {"service_id": service_ids[0], "limit": limit}
-        if since is not None:
-            values["since"] = _utc(since)
-        if until is not None:
-            values["until"] = _utc(until)
-        if after is not None:
-            values["after_at"], values["after_id"] = _utc(after[0]) or UNDATED, after[1]
-        return _RecordReader(session).read([row[0] for row in session.execute(_service_page(*shape), values)])
+    service_ids = found.service_ids
+    conditions = found.all_conditions
     if len(service_ids) == 1 and order == "desc":
         stmt = _newest_of_service(service_ids[0], conditions, after)
     else:
@@ -458,8 +689,30 @@ class _Found:
     service_ids: list[int]
     event_ids: list[int]
     region_ids: list[int]
-    conditions: list[ColumnElement[bool]]  # dates and session code, on `announcements`
+    since: datetime | None
+    until: datetime | None
+    session_code: str | None
     words: list[str]  # the full-text words; empty when there is no search
+
+    @property
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """Dates and session code as conditions on `announcements` (built on demand: the
+        by-service page binds its values to a prebuilt statement instead)."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.since is not None:
+            conditions.append(ANNOUNCEMENTS.c.announced_at >= _utc(self.since))
+        if self.until is not None:
+            conditions.append(ANNOUNCEMENTS.c.announced_at < _utc(self.until))
+        if self.session_code:
+            code = self.session_code.strip().upper()
+            conditions.append(
+                ANNOUNCEMENTS.c.id.in_(
+                    select(ANNOUNCEMENT_SESSIONS.c.announcement_id)
+                    .join(SESSIONS, SESSIONS.c.id == ANNOUNCEMENT_SESSIONS.c.session_id)
+                    .where(func.upper(SESSIONS.c.code) == code)
+                )
+            )
+        return conditions
 
     @property
     def all_conditions(self) -> list[ColumnElement[bool]]:
@@ -507,27 +760,13 @@ def _filters(
         if not resolved.ids:
             return None
         region_ids = list(resolved.ids)
-    conditions: list[ColumnElement[bool]] = []
-    if since is not None:
-        conditions.append(ANNOUNCEMENTS.c.announced_at >= _utc(since))
-    if until is not None:
-        conditions.append(ANNOUNCEMENTS.c.announced_at < _utc(until))
     words: list[str] = []
     if search is not None and search.strip():
         # Full-text search (tracker.store.search): FTS5 on SQLite, tsvector on PostgreSQL.
         words = search_words(search)
         if not words:
             return None  # nothing searchable in the text (only stop words or punctuation)
-    if session_code:
-        code = session_code.strip().upper()
-        conditions.append(
-            ANNOUNCEMENTS.c.id.in_(
-                select(ANNOUNCEMENT_SESSIONS.c.announcement_id)
-                .join(SESSIONS, SESSIONS.c.id == ANNOUNCEMENT_SESSIONS.c.session_id)
-                .where(func.upper(SESSIONS.c.code) == code)
-            )
-        )
-    return _Found(service_ids, event_ids, region_ids, conditions, words)
+    return _Found(service_ids, event_ids, region_ids, since, until, session_code, words)
 
 
 def _of_services(stmt: Any, service_ids: list[int]) -> Any:
@@ -604,32 +843,42 @@ def _newest_of_service(
     return stmt.order_by(link.sort_at.desc(), link.announcement_id.desc())
 
 
-_SERVICE_PAGES: dict[tuple[bool, bool, bool], Any] = {}
+_SERVICE_PAGES: dict[tuple[bool, bool, bool, bool], Prepared] = {}
 
 
-def _service_page(since: bool, until: bool, after: bool) -> Any:
-    """`_newest_of_service` with a limit for one shape of filters, built once with bound parameters
-    (building and keying a statement per request cost as much as running it on SQLite)."""
-    shape = (since, until, after)
-    stmt = _SERVICE_PAGES.get(shape)
-    if stmt is None:
+def _service_page(since: bool, until: bool, after: bool, *, items: bool) -> Prepared:
+    """The rows of `_newest_of_service` with a limit, for one shape of filters: built and compiled
+    once with bound parameters (building, keying and executing a statement through SQLAlchemy
+    per request cost as much as running it on SQLite). Their columns are `_RECORD_COLUMNS`, or
+    with `items` `_ITEM_COLUMNS`."""
+    key = (since, until, after, items)
+    prepared = _SERVICE_PAGES.get(key)
+    if prepared is None:
         link = ANNOUNCEMENT_SERVICES.c
         at = ANNOUNCEMENTS.c.announced_at
-        stmt = select(link.announcement_id).where(link.service_id == bindparam("service_id"))
-        if since or until:
-            stmt = stmt.join(ANNOUNCEMENTS, ANNOUNCEMENTS.c.id == link.announcement_id)
+        stmt = (
+            select(*(_ITEM_COLUMNS if items else _RECORD_COLUMNS))
+            .select_from(ANNOUNCEMENT_SERVICES)
+            .join(ANNOUNCEMENTS, ANNOUNCEMENTS.c.id == link.announcement_id)
+            .outerjoin(EVENTS, EVENTS.c.id == ANNOUNCEMENTS.c.event_id)
+            .where(link.service_id == bindparam("service_id"))
+        )
         if since:
-            stmt = stmt.where(at >= bindparam("since", type_=at.type))
+            # sort_at is the date of a dated announcement (and undated ones fail `at >=` anyway):
+            # the same rows, and the index is entered at the bound instead of walked down to it.
+            since_value = bindparam("since", type_=at.type)
+            stmt = stmt.where(at >= since_value, link.sort_at >= since_value)
         if until:
-            stmt = stmt.where(at < bindparam("until", type_=at.type))
+            until_value = bindparam("until", type_=at.type)
+            stmt = stmt.where(at < until_value, link.sort_at < until_value)
         if after:
             stmt = stmt.where(
                 tuple_(link.sort_at, link.announcement_id)
                 < tuple_(bindparam("after_at", type_=link.sort_at.type), bindparam("after_id"))
             )
         stmt = stmt.order_by(link.sort_at.desc(), link.announcement_id.desc()).limit(bindparam("limit"))
-        _SERVICE_PAGES[shape] = stmt
-    return stmt
+        prepared = _SERVICE_PAGES[key] = Prepared(stmt)
+    return prepared
 
 
 def get_announcement(session: Reader, id_or_key: int | str) -> AnnouncementRecord | None:

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -28,16 +29,16 @@ from tracker.items import AnnouncementRecord, MonthCount
 from tracker.store.db import reading
 from tracker.store.names import Resolved, UnknownNameError, resolve_event, resolve_region, resolve_service
 from tracker.store.queries import (
+    announcement_items,
     announcements_per_month,
     get_announcement,
     list_events,
     list_services,
     list_sessions,
-    query_announcements,
 )
 from tracker.store.tables import Reader
 from tracker.textutil import DateError, check_range, parse_bound  # DATE_RANGE: for openapi.py
-from tracker.web.responses import Response, json_error, json_response
+from tracker.web.responses import Response, json_error, json_response, plain_float
 
 log = logging.getLogger(__name__)
 
@@ -174,12 +175,9 @@ def _filters_digest(params: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def encode_cursor(last: AnnouncementRecord, params: Mapping[str, str]) -> str:
-    """An opaque cursor: the last record's (announced_at, id) and a digest of the filters."""
-    at = last.announced_at
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    payload = json.dumps([at.isoformat() if at else None, last.id, _filters_digest(params)], separators=(",", ":"))
+def encode_cursor(last: Mapping[str, Any], params: Mapping[str, str]) -> str:
+    """An opaque cursor: the last item's (announced_at, id) and a digest of the filters."""
+    payload = json.dumps([last["announced_at"], last["id"], _filters_digest(params)], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
@@ -272,7 +270,9 @@ class Api:
 
     def _feed(self, path: str) -> dict[str, str] | None:
         """Root-relative URLs of a feed's three formats, when that feed is published."""
-        if not all((self.feed_root / (path + ext)).is_file() for ext in FEED_EXTS):
+        # os.path on a string: a Path per format cost more than the three stat() calls.
+        stem = os.path.join(self.feed_root, path)
+        if not all(os.path.isfile(stem + ext) for ext in FEED_EXTS):
             return None
         return {ext[1:]: f"/{path}{ext}" for ext in FEED_EXTS}
 
@@ -316,7 +316,7 @@ class Api:
             event = _resolve(session, "event", params.get("event"))
             region = _resolve(session, "region", params.get("region"))
             # One more than asked: tells whether there is a next page without a COUNT.
-            records = query_announcements(
+            items = announcement_items(
                 session,
                 service=service,
                 event=event,
@@ -329,7 +329,7 @@ class Api:
                 region=region,
             )
             feed = self._feed_for_filter(service, event)
-        page, more = records[:limit], len(records) > limit
+        page, more = items[:limit], len(items) > limit
         next_cursor = encode_cursor(page[-1], params) if more and page else None
         next_url = None
         if next_cursor:
@@ -338,13 +338,15 @@ class Api:
             )
         response = json_response(
             {
-                "items": [self._record(r) for r in page],
+                "items": page,
                 "count": len(page),
                 "limit": limit,
                 "next_cursor": next_cursor,
                 "next": next_url,
                 "feed": feed,
-            }
+            },
+            # Items hold text, ids, lists of them and the links' scores (the only floats).
+            plain=all(plain_float(s["score"]) for item in page for s in item["sessions"]),
         )
         if next_url:
             response.headers["Link"] = f'<{next_url}>; rel="next"'

@@ -14,6 +14,11 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
+try:  # a project dependency (wheels for the common platforms); json.dumps does without it
+    import orjson
+except ImportError:  # pragma: no cover - only where orjson could not be installed
+    orjson = None  # type: ignore[assignment]
+
 GZIP_MIN_BYTES = 256  # below this the gzip header costs more than it saves
 COMPRESSIBLE = (
     "text/",
@@ -186,17 +191,37 @@ def finalize(response: Response, request_headers: dict[str, str], method: str) -
     return 200, headers, b"" if method == "HEAD" else body
 
 
-def json_response(data: Any, *, status: int = 200, cache_control: str = "public, max-age=60") -> Response:
-    """A JSON response (errors are never cached)."""
-    # Compact: without `indent`, the json module encodes in C, several times faster than its
-    # Python encoder on a page of 50 announcements (a viewer or `jq` indents it for a person).
-    body = (json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode("utf-8")
+def json_response(
+    data: Any, *, status: int = 200, cache_control: str = "public, max-age=60", plain: bool = False
+) -> Response:
+    """A JSON response (errors are never cached).
+
+    `plain` says that `data` holds only dicts with str keys, lists, str, int, bool, None and
+    floats that are finite and 0 or at least 1e-4 in magnitude: orjson then writes the bytes
+    json.dumps writes (it differs only on the floats left out: 1e-05 is 0.00001 there, NaN null)
+    ten times faster; anything it refuses is written by json.dumps.
+    """
+    body = None
+    if plain and orjson is not None:
+        try:
+            body = orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
+        except orjson.JSONEncodeError:
+            body = None
+    if body is None:
+        # Compact: without `indent`, the json module encodes in C, several times faster than its
+        # Python encoder on a page of 50 announcements (a viewer or `jq` indents it for a person).
+        body = (json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode("utf-8")
     return Response(
         status=status,
         body=body,
         content_type="application/json; charset=utf-8",
         cache_control=cache_control if status == 200 else "no-store",
     )
+
+
+def plain_float(value: float) -> bool:
+    """Whether json.dumps and orjson write this float alike (see `json_response`)."""
+    return value == 0 or 1e-4 <= abs(value) < float("inf")
 
 
 def json_error(status: int, message: str, **details: Any) -> Response:
