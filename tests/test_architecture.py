@@ -76,13 +76,14 @@ def test_each_part_imports_only_what_it_may(part: str) -> None:
 # The read path (queries and what it reads with) never reaches the ORM, so the query commands start
 # fast (tests/test_startup.py checks it at run time); each write domain stands alone on the shared
 # helpers; the pipeline's parts depend on its context, and only its runs on the other parts.
-_READ_PATH = {"names", "search", "tables", "types"}
+_READ_PATH = {"names", "prepared", "search", "tables", "types"}
 _WRITES = {"_common", "models", "queries", "types"}
 SIBLINGS: dict[str, set[str]] = {
     "store/types.py": set(),
     "store/tables.py": {"types"},
     "store/search.py": {"tables"},
-    "store/names.py": {"tables"},
+    "store/prepared.py": {"tables"},
+    "store/names.py": {"prepared", "tables"},
     "store/queries.py": _READ_PATH,
     "store/changes.py": {"models"},
     "store/_common.py": {"models", "changes"},
@@ -100,7 +101,14 @@ SIBLINGS: dict[str, set[str]] = {
     "pipeline/runs.py": {"context", "ingest", "links", "pages"},
 }
 # Modules that must not import the ORM: the query path.
-NO_ORM = {"store/types.py", "store/tables.py", "store/search.py", "store/names.py", "store/queries.py"}
+NO_ORM = {
+    "store/types.py",
+    "store/tables.py",
+    "store/search.py",
+    "store/names.py",
+    "store/prepared.py",
+    "store/queries.py",
+}
 
 
 def _imports(path: Path) -> set[str]:
