@@ -654,10 +654,12 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> in
         if not supervisor.stopping:
             name, bound = sockets[0].getsockname()[:2]
             url = f"http://{f'[{name}]' if ':' in name else name}:{bound}/"
+            cpus = [cpu for cpu in supervisor.cpus if cpu is not None]
+            pinned = f"; pinned to CPUs {', '.join(map(str, cpus))}" if cpus else ""
             print(
                 f"serving {settings.output_dir} on {url} (feeds at /, API at /api/openapi.json, browse at /browse) "
-                f"with {workers} worker processes (pids {', '.join(map(str, supervisor.pids))}; each has its own "
-                "connection limit, threads and API cache); Ctrl-C stops",
+                f"with {workers} worker processes (pids {', '.join(map(str, supervisor.pids))}{pinned}; each has "
+                "its own connection limit, threads and API cache); Ctrl-C stops",
                 file=sys.stderr,
             )
         stopped_by = supervisor.supervise()

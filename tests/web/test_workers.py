@@ -126,6 +126,18 @@ def _children(parent: int) -> list[int]:
     return sorted(out)
 
 
+def _cpus_allowed(pid: int) -> set[int]:
+    """The CPUs any thread of a process may run on (the union of its threads' affinities), from /proc."""
+    cpus: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                for part in line.split(":", 1)[1].strip().split(","):
+                    low, _, high = part.partition("-")
+                    cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
 def _established(pid: int, port: int) -> int:
     """Established TCP connections to local `port` whose socket is one of the process's descriptors."""
     inodes = set()
@@ -171,6 +183,10 @@ def test_every_worker_answers_with_its_own_database_connections(published: tuple
         assert len(workers) == 2
         announced = served.lines[0].split("(pids ", 1)[1].split(";", 1)[0]
         assert sorted(int(pid) for pid in announced.split(", ")) == workers
+        if len(os.sched_getaffinity(0)) >= 2:  # each worker, every thread of it, on a CPU of its own
+            pinned = [_cpus_allowed(pid) for pid in workers]
+            assert all(len(cpus) == 1 for cpus in pinned) and len(set.union(*pinned)) == 2, pinned
+            assert set.union(*pinned) <= os.sched_getaffinity(0)
         # 24 keep-alive connections, each answered: the kernel spreads them over the two
         # sockets by a hash of their addresses (all on one: a chance of 2 in 2**24).
         conns = [http.client.HTTPConnection("127.0.0.1", served.port, timeout=30) for _ in range(24)]

@@ -17,6 +17,13 @@ the listening sockets (by a hash of each connection's addresses), so N workers u
 * The parent keeps every socket open: when a worker dies its socket stays listening, the
   connections the kernel queued on it wait in its backlog, and the replacement (started at
   once, after a pause that grows when workers keep dying young) answers them.
+* Worker i is pinned to the i-th of the CPUs the server may use (in turn when there are more
+  workers than CPUs; `taskset` or a cpuset given to `tracker serve` is respected). A worker's
+  threads take turns holding the GIL; when the threads of two workers moved freely between two
+  cores, each handoff could cross cores and a request cost about twice the CPU: on the 2-core
+  test machine, 2 workers unpinned answered 304-368 requests/s where one process answered
+  578-671 and 2 pinned workers 716-900. The cost: a worker cannot move off a CPU that other
+  work keeps busy (it still gets its share of it).
 * SIGINT and SIGTERM are forwarded to every worker, which finishes its loop and closes; the
   parent waits for them (killing one still there after STOP_SECONDS) and then ends as the
   one-process server does: 0 after SIGINT, killed by SIGTERM after SIGTERM (exit status 143).
@@ -114,7 +121,20 @@ class _StopFlag:
         return False
 
 
-def _worker(sock: socket.socket, ready: int, output_dir: Path, database_url: str, parent: int) -> NoReturn:
+def worker_cpus(count: int) -> list[int | None]:
+    """The CPU each of `count` workers is pinned to: the CPUs this process may use, in turn (None: not pinned)."""
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return [None] * count
+    if count < 2 or len(allowed) < 2:
+        return [None] * count
+    return [allowed[slot % len(allowed)] for slot in range(count)]
+
+
+def _worker(
+    sock: socket.socket, ready: int, output_dir: Path, database_url: str, parent: int, cpu: int | None
+) -> NoReturn:
     """A worker process, just forked: serve on `sock` until asked to stop; never returns."""
     code = EXIT_SOFTWARE
     try:
@@ -122,6 +142,14 @@ def _worker(sock: socket.socket, ready: int, output_dir: Path, database_url: str
         for signum in STOP_SIGNALS:
             signal.signal(signum, flag.handle)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the parent around the fork
+        if cpu is not None:
+            # Before waitress starts its threads, which inherit it: a worker's threads hand the GIL
+            # to each other on one CPU. Left to move, the threads of two workers on two cores cost
+            # about twice the CPU per request (README, Performance).
+            try:
+                os.sched_setaffinity(0, {cpu})
+            except OSError as exc:
+                log.warning("worker %d: could not pin it to CPU %d: %s", os.getpid(), cpu, exc)
         from tracker.store.db import open_store
 
         factory = open_store(database_url)  # this process's own engine and connections
@@ -178,6 +206,15 @@ class Supervisor:
     _pid: int = field(default_factory=os.getpid)
     _young_deaths: dict[int, int] = field(default_factory=dict)  # by slot
     _previous: dict[int, Any] = field(default_factory=dict)  # the signal handlers before start()
+    _cpus: list[int | None] = field(default_factory=list)  # by slot (worker_cpus)
+
+    def __post_init__(self) -> None:
+        self._cpus = worker_cpus(len(self.sockets))
+
+    @property
+    def cpus(self) -> list[int | None]:
+        """The CPU each worker is pinned to, by slot (None: not pinned)."""
+        return list(self._cpus)
 
     @property
     def pids(self) -> list[int]:
@@ -207,7 +244,7 @@ class Supervisor:
                 for index, other in enumerate(self.sockets):
                     if index != slot:
                         other.close()
-                _worker(self.sockets[slot], write, self.output_dir, self.database_url, self._pid)
+                _worker(self.sockets[slot], write, self.output_dir, self.database_url, self._pid, self._cpus[slot])
             self.workers[pid] = _Worker(slot=slot, pid=pid, started=time.monotonic())
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
@@ -344,4 +381,4 @@ class Supervisor:
         self._previous.clear()
 
 
-__all__ = ["Supervisor", "bind_shared", "check_workers", "describe_status", "reuse_port_supported"]
+__all__ = ["Supervisor", "bind_shared", "check_workers", "describe_status", "reuse_port_supported", "worker_cpus"]
