@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker import __version__
-from tracker.config import SOURCE_KINDS, Settings, load_settings
+from tracker.config import MAX_SERVE_WORKERS, SOURCE_KINDS, Settings, load_settings
 from tracker.console import print_table, progress_bars
 from tracker.errors import ConfigError, TrackerError
 from tracker.redact import mask_text, mask_url, strip_controls
@@ -144,6 +144,7 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
 
 
 _positive_int = _bounded_int(1, MAX_WORKERS)
+_serve_workers_count = _bounded_int(1, MAX_SERVE_WORKERS)
 _limit = _bounded_int(1, MAX_LIMIT)
 _port = _bounded_int(0, 65535)
 _tick_seconds = _bounded_int(1, 86_400)
@@ -593,14 +594,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the feeds (ETag, 304, gzip), a read-only JSON API under /api and a browse page at /browse.
 
     Serves the output folder as it is: run `tracker publish` (or `tracker run`) first.
+    With --workers N (Linux), N processes answer on the same address; each has its own
+    connection limit, threads and API cache.
 
     Example:
         tracker serve --port 8000
+        tracker serve --host 0.0.0.0 --workers 2
         curl 'http://127.0.0.1:8000/api/announcements?service=amazon-s3&q=vector'
     """
     from tracker.store.db import open_store
     from tracker.web import make_server, serve_forever
 
+    if args.workers is not None:
+        settings = settings.with_overrides(serve_workers=args.workers)
+    workers = settings.serve_workers
+    if workers > 1:
+        from tracker.web.workers import check_workers
+
+        origin = "--workers" if args.workers is not None else _setting("serve.workers", args, settings)
+        check_workers(workers, origin)
     factory = open_store(settings.database_url)
     if settings.object_store is not None:
         print(
@@ -608,6 +620,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             f"whatever is in {settings.output_dir}",
             file=sys.stderr,
         )
+    if workers > 1:
+        return _serve_workers(settings, args.host, args.port, workers)
     server = make_server(settings.output_dir, factory, host=args.host, port=args.port)
     print(
         f"serving {settings.output_dir} on {server.url} (feeds at /, API at /api/openapi.json, "
@@ -615,6 +629,46 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     serve_forever(server)
+    return 0
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:
+    """`tracker serve --workers N`: the parent of N processes answering on one address (tracker.web.workers)."""
+    from tracker.store.db import close_stores
+    from tracker.web.workers import Supervisor, bind_shared, describe_status
+
+    # What can go wrong at startup goes wrong here, once, before any worker exists.
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
+    sockets = bind_shared(host, port, workers)
+    # The schema was checked (and migrated) once above; each worker opens its own engine after the fork.
+    close_stores()
+    supervisor = Supervisor(sockets, settings.output_dir, settings.database_url)
+    try:
+        failed = supervisor.start()
+        if failed is not None:
+            code = os.waitstatus_to_exitcode(failed)
+            if code > 0:
+                return code  # the worker printed why
+            print(f"error: a worker process {describe_status(failed)} before serving", file=sys.stderr)
+            return EXIT_SOFTWARE
+        if not supervisor.stopping:
+            name, bound = sockets[0].getsockname()[:2]
+            url = f"http://{f'[{name}]' if ':' in name else name}:{bound}/"
+            cpus = [cpu for cpu in supervisor.cpus if cpu is not None]
+            pinned = f"; pinned to CPUs {', '.join(map(str, cpus))}" if cpus else ""
+            print(
+                f"serving {settings.output_dir} on {url} (feeds at /, API at /api/openapi.json, browse at /browse) "
+                f"with {workers} worker processes (pids {', '.join(map(str, supervisor.pids))}{pinned}; each has "
+                "its own connection limit, threads and API cache); Ctrl-C stops",
+                file=sys.stderr,
+            )
+        stopped_by = supervisor.supervise()
+    finally:
+        supervisor.close()
+    if stopped_by == signal.SIGTERM:
+        # As the one-process server ends on SIGTERM: killed by it (exit status 143), every worker gone.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
     return 0
 
 
@@ -979,6 +1033,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, help="port (default: 8000; 0 picks a free one)")
+    p.add_argument(
+        "--workers",
+        type=_serve_workers_count,
+        metavar="N",
+        help=(
+            f"answer with N processes sharing the address (Linux SO_REUSEPORT; 1 to {MAX_SERVE_WORKERS}; default: "
+            "serve.workers in tracker.toml, 1). The limits are per process: each holds up to 4,096 connections "
+            "with 8 threads and its own API cache, so N processes hold N times as many; a process that dies is "
+            "restarted"
+        ),
+    )
 
     p = add("reextract")
     _add_run_options(p, source_help="only the documents of this source (repeatable)")
@@ -1178,7 +1243,11 @@ def _setting(key: str, args: argparse.Namespace, settings: Settings) -> str:
         return f"{key} (from {env} in the environment)"
     path = settings.config_dir / "tracker.toml"
     try:
-        in_file = key in read_toml(path)
+        table: Any = read_toml(path)
+        *tables, name = key.split(".")
+        for part in tables:  # "serve.workers" is `workers` in the file's [serve] table
+            table = table.get(part) if isinstance(table, dict) else None
+        in_file = isinstance(table, dict) and name in table
     except (TrackerError, OSError):
         in_file = False
     return f"{key} (from {path})" if in_file else f"{key} (the default)"

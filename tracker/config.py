@@ -79,6 +79,15 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else f"must be positive (got {value!r})"
 
 
+MAX_SERVE_WORKERS = 64  # `tracker serve --workers`: processes, each with its threads and connections
+
+
+def _serve_workers(value: Any) -> str | None:
+    if 1 <= value <= MAX_SERVE_WORKERS:
+        return None
+    return f"must be a whole number from 1 to {MAX_SERVE_WORKERS} (got {value!r})"
+
+
 def http_url(value: Any) -> str | None:
     """A check: an absolute http(s) URL."""
     parts = urlsplit(value)
@@ -156,6 +165,8 @@ class Settings:
     misfire_grace_seconds: int = setting(3600, key="schedule.misfire_grace_seconds")
     # How often `tracker schedule` checks for a slot no scheduler finished (another one died mid-run).
     takeover_seconds: int = setting(60, key="schedule.takeover_seconds", check=_positive)
+    # `tracker serve` processes answering on one address (Linux SO_REUSEPORT); 1 = the server in one process.
+    serve_workers: int = setting(1, key="serve.workers", check=_serve_workers)
     link_threshold: float = setting(0.6, key="link.threshold")
     push_hub: str = setting("", key="push.hub")  # WebSub hub to ping after a publish ("" = none)
     push_retries: int = setting(3, key="push.retries")  # extra attempts of a hub ping or webhook delivery

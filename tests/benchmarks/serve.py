@@ -76,10 +76,23 @@ def populate(database_url: str, count: int) -> dict[str, bytes]:
     )
 
 
-def start_server(database_url: str, output: Path) -> tuple[subprocess.Popen[str], str]:
-    """`tracker serve --port 0` in its own process; returns it and its base URL."""
+def start_server(database_url: str, output: Path, workers: int = 1) -> tuple[subprocess.Popen[str], str]:
+    """`tracker serve --port 0 --workers N` in its own process(es); returns the (parent) process and its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracker", "--database", database_url, "--output", str(output), "serve", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "tracker",
+            "--database",
+            database_url,
+            "--output",
+            str(output),
+            "serve",
+            "--port",
+            "0",
+            "--workers",
+            str(workers),
+        ],
         stderr=subprocess.PIPE,
         text=True,
     )

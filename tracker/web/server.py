@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -48,6 +49,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
+from tracker.errors import ConfigError
 from tracker.media import CONTENT_TYPES
 from tracker.web.api import Api
 from tracker.web.openapi import spec
@@ -411,6 +413,47 @@ class _Listener(TcpWSGIServer):
                 return
 
 
+def bind_listener(address: tuple[str, int], *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to (host, port), not yet listening; a ConfigError saying what to change when refused.
+
+    reuse_port sets SO_REUSEPORT, so that several sockets (one per worker of `serve --workers`)
+    share the address and the kernel spreads the incoming connections over them (Linux).
+    """
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"cannot listen on {shown}: the port is in use (another server, or another `tracker serve`, "
+                "listens there); stop it, or choose another --port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(
+                f"cannot listen on {shown}: this user may not use port {port} (ports below 1024 need privileges); "
+                "choose a port from 1024 up with --port, or let a reverse proxy listen on the low port"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+            problem = (
+                f"the name {host!r} does not resolve ({exc.strerror})"
+                if isinstance(exc, socket.gaierror)
+                else f"no network interface of this machine has the address {host!r}"
+            )
+            raise ConfigError(
+                f"cannot listen on {shown}: {problem}; give --host one of this machine's addresses: "
+                "127.0.0.1 for this machine only, 0.0.0.0 for every interface"
+            ) from None
+        raise
+    return sock
+
+
 class TrackerServer:
     """`tracker serve` bound to one address: the app on a waitress server with fixed limits."""
 
@@ -418,6 +461,7 @@ class TrackerServer:
         self,
         address: tuple[str, int],
         *,
+        sock: socket.socket | None = None,
         output_dir: Path,
         factory: sessionmaker[Session],
         threads: int = THREADS,
@@ -430,15 +474,10 @@ class TrackerServer:
         self.api = self.app.api
         self.connection_limit = open_file_budget(connection_limit)
         # Bound here (not by waitress from host/port) so that one name gives one socket, as before:
-        # waitress would listen on every address "localhost" resolves to.
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-        except OSError:
-            sock.close()
-            raise
+        # waitress would listen on every address "localhost" resolves to. A worker of
+        # `serve --workers` is given the socket its parent bound (tracker.web.workers).
+        if sock is None:
+            sock = bind_listener(address)
         self._map: dict[int, Any] = {}
         adjustments = Adjustments(
             sockets=[sock],
@@ -480,6 +519,8 @@ class TrackerServer:
         self._stop = threading.Event()
         self._stopped = threading.Event()
         self._stopped.set()
+        # Asked between two passes of the loop: whether to stop (a worker's signal flag, its parent gone).
+        self.stop_check: Callable[[], bool] | None = None
 
     @property
     def server_address(self) -> tuple[str, int]:
@@ -502,8 +543,9 @@ class TrackerServer:
         """Run the event loop until `shutdown` (from another thread) or an interrupt."""
         self._stop.clear()
         self._stopped.clear()
+        check = self.stop_check
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and not (check is not None and check()):
                 wasyncore.loop(timeout=poll_interval, map=self._map, use_poll=True, count=1)
         finally:
             self._stopped.set()
@@ -546,4 +588,12 @@ def serve_forever(server: TrackerServer) -> None:
         server.server_close()
 
 
-__all__ = ["FolderFiles", "TrackerApp", "TrackerServer", "make_server", "open_file_budget", "serve_forever"]
+__all__ = [
+    "FolderFiles",
+    "TrackerApp",
+    "TrackerServer",
+    "bind_listener",
+    "make_server",
+    "open_file_budget",
+    "serve_forever",
+]
