@@ -134,8 +134,11 @@ def wrk(
     out = done.stdout
 
     def ms(text: str) -> float:
-        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        found = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+        if found is None:
+            raise SystemExit(f"wrk printed a latency this cannot read ({text!r}):\n{out}")
+        value, unit = found.groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     mean = ms(re.search(r"Latency\s+(\S+)", out).group(1))  # type: ignore[union-attr]
