@@ -322,7 +322,8 @@ class Supervisor:
                 return
             failed = self.start_worker(worker.slot)
             if failed is None:
-                log.warning("worker %d restarted (pid %d)", worker.slot + 1, self.pids[worker.slot])
+                (new,) = [w.pid for w in self.workers.values() if w.slot == worker.slot]
+                log.warning("worker %d restarted (pid %d)", worker.slot + 1, new)
                 return
             pause = self._pause(worker.slot, 0.0)
             log.error(
