@@ -53,6 +53,7 @@ def _stem(word: str) -> str:
     return word
 
 
+
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _QUOTES = {"’": "'", "‘": "'"}
 
@@ -180,31 +181,46 @@ def same_announcement(
     each other (an undated one merges only on an identical name at the same event), name the
     same services (one side's within the other's) and the same naming words.
     """
+    return decide(title, services, when, event, other_title, other_services, other_when, other_event)[0]
+
+
+def decide(
+    title: str,
+    services: Iterable[Service],
+    when: datetime | None,
+    event: str | None,
+    other_title: str,
+    other_services: Iterable[Service],
+    other_when: datetime | None,
+    other_event: str | None,
+) -> tuple[bool, str]:
+    """`same_announcement` with the step that decided it, in a few words (for error analysis)."""
     services, other_services = list(services), list(other_services)
     if is_expansion(title) != is_expansion(other_title):
-        return False
+        return False, "one title reads as a Region expansion"
     same_event = bool(event) and event == other_event
     if event and other_event and event != other_event:
-        return False
+        return False, "other events"
     identical = _identical(title, other_title)
     if identical and same_event:
-        return True
+        return True, "identical name at one event"
     if when is None or other_when is None:
-        return False
+        return False, "undated side (only an identical name merges)"
     if not same_event and abs((when - other_when).total_seconds()) > MAX_DAYS_APART * 86400:
-        return False
+        return False, f"dated more than {MAX_DAYS_APART} days apart"
     if identical:
-        return True
+        return True, "identical name"
     versions, other_versions = _numbers(title, services), _numbers(other_title, other_services)
     if versions and other_versions and versions != other_versions:
-        return False  # Trainium2 and Trainium3, Kubernetes 1.28 and 1.29: versions, not wordings
+        # Trainium2 and Trainium3, Kubernetes 1.28 and 1.29: versions, not wordings
+        return False, f"numbers differ {sorted(versions)} / {sorted(other_versions)}"
     slugs = frozenset(s.slug for s in services)
     other_slugs = frozenset(s.slug for s in other_services)
     if slugs and other_slugs:
         if not (slugs <= other_slugs or other_slugs <= slugs):
-            return False
+            return False, f"services differ {sorted(slugs)} / {sorted(other_slugs)}"
     elif not same_event:
-        return False  # a title naming no known service is compared only within its event
+        return False, "a title naming no service, across events"
     mine, theirs = _naming_words(title, services, other_title, other_services)
     if (
         slugs
@@ -213,27 +229,34 @@ def same_announcement(
         and not theirs
         and _words(bare_key(title)) == _words(bare_key(other_title))
     ):
-        return True  # both titles are the service's name, in one spelling ("AWS Clean Room(s)")
+        return True, "both titles are the service's name"  # one spelling ("AWS Clean Room(s)")
     if same_event and slugs and slugs == other_slugs and _jaccard(mine, theirs) > SAME_EVENT_OVERLAP:
-        return True  # one event, one service, mostly the same naming words
+        return True, "one event, one service, mostly the same naming words"
     if slugs and slugs == other_slugs and _names_within(title, other_title, services):
-        return True  # "Amazon X Y" and "Introducing Amazon X Y, a new way to …": the name and its tagline
+        # "Amazon X Y" and "Introducing Amazon X Y, a new way to …": the name and its tagline
+        return True, "the name and its tagline"
     if _words_agree(mine, theirs):
-        return True
-    return (
-        same_event
-        and not _bare(title, services)
-        and not _bare(other_title, other_services)
-        and not _names_differ(title, services, other_title, other_services)
-        and _within(title, other_title, services) != "target"
-        # Two shared naming words lower the bar only for titles of the same services: "Lambda
-        # … event filtering for SQS, DynamoDB and Kinesis as event sources" and "Lambda … partial
-        # batch response for SQS as an event source" share "event source" and are two launches.
-        # Meaning compares what the titles say, not which services they are of: both must name
-        # services (a title that names none takes them from its context, `services_for`).
-        and bool(slugs and other_slugs)
-        and _same_meaning(title, other_title, len(mine & theirs) if slugs == other_slugs else 0)
-    )
+        return True, "naming words agree"
+    words = f"naming words {sorted(mine)} / {sorted(theirs)} (Jaccard {_jaccard(mine, theirs):.2f})"
+    # Meaning compares what the titles say, not which services they are of: both must name
+    # services (a title that names none takes them from its context, `services_for`), at one
+    # event (across events the same meaning is most often a later launch).
+    if not same_event:
+        return False, words + "; meaning is asked only within one event"
+    if _bare(title, services) or _bare(other_title, other_services):
+        return False, words + "; a title is only its services' names"
+    if _names_differ(title, services, other_title, other_services):
+        return False, words + "; each names something the other does not"
+    if _within(title, other_title, services) == "target":
+        return False, words + "; a launch for the other's product"
+    if not (slugs and other_slugs):
+        return False, words + "; a title names no service"
+    # Two shared naming words lower the bar only for titles of the same services: "Lambda
+    # … event filtering for SQS, DynamoDB and Kinesis as event sources" and "Lambda … partial
+    # batch response for SQS as an event source" share "event source" and are two launches.
+    if _same_meaning(title, other_title, len(mine & theirs) if slugs == other_slugs else 0):
+        return True, "same meaning"
+    return False, words + "; meaning below the threshold"
 
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
