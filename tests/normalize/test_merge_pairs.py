@@ -33,7 +33,7 @@ PAIRS = json.loads((Path(__file__).with_name("merge_pairs.json")).read_text(enco
 # Per way of matching (tests/conftest.py `matching`): words alone, and words with meaning
 # (tracker/meaning.py, the `semantic` extra), whose thresholds were fitted by cross-validation.
 PIN_PRECISION = {"lexical": 1.0, "meaning": 1.0}
-PIN_RECALL = {"lexical": 0.702, "meaning": 0.851}
+PIN_RECALL = {"lexical": 0.711, "meaning": 0.851}
 # The meaning thresholds measured on pairs they were not fitted on: leave one event out.
 PIN_HELD_OUT = (1.0, 0.769)
 

@@ -31,7 +31,7 @@ _FILLER = frozenset(
     introducing launch launches launched launching unveil unveils add adds added support supports
     supported enable enables enabled offer offers available availability generally general ga
     preview public expands expanded extends aws amazon instance instances type types family service
-    feature features capability capabilities option powered as up using use coming""".split()
+    feature features capability capabilities tool tools option powered as up using use coming""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+")
 # Launches that share their words but are months apart are usually a region expansion or a
@@ -52,6 +52,9 @@ def _stem(word: str) -> str:
             return word[: -len(suffix)]
     return word
 
+
+# The filler as the words of a title are compared: stemmed ("instances" is "instanc").
+_GENERIC = _FILLER | frozenset(_stem(w) for w in _FILLER)
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -125,7 +128,7 @@ def _title_words(title: str, other: str | None = None) -> frozenset[str]:
 
 def launch_words(title: str, services: Iterable[Service] = ()) -> frozenset[str]:
     """The words of a title that name the launch itself."""
-    generic = set(_FILLER)
+    generic = set(_GENERIC)
     for service in services:
         generic |= _service_words(service)
     return frozenset(w for w in _title_words(title) if w not in generic and (len(w) > 1 or w.isdigit()))
@@ -222,22 +225,29 @@ def decide(
     elif not same_event:
         return False, "a title naming no service, across events"
     mine, theirs = _naming_words(title, services, other_title, other_services)
-    if (
+    words = f"naming words {sorted(mine)} / {sorted(theirs)} (Jaccard {_jaccard(mine, theirs):.2f})"
+    lossy, other_lossy = _lossy(title), _lossy(other_title)
+    if lossy and other_lossy:
+        # Two titles written in Japanese keep of their names only what has an ASCII form (the
+        # service, a product): "Amazon S3 で…" and "Amazon S3 に…" agree on those whatever
+        # launch each names. Only meaning compares them.
+        pass
+    elif (
         slugs
         and slugs == other_slugs
         and not mine
         and not theirs
+        and not (lossy or other_lossy)
         and _words(bare_key(title)) == _words(bare_key(other_title))
     ):
         return True, "both titles are the service's name"  # one spelling ("AWS Clean Room(s)")
-    if same_event and slugs and slugs == other_slugs and _jaccard(mine, theirs) > SAME_EVENT_OVERLAP:
+    elif same_event and slugs and slugs == other_slugs and _jaccard(mine, theirs) > SAME_EVENT_OVERLAP:
         return True, "one event, one service, mostly the same naming words"
-    if slugs and slugs == other_slugs and _names_within(title, other_title, services):
+    elif slugs and slugs == other_slugs and _names_within(title, other_title, services):
         # "Amazon X Y" and "Introducing Amazon X Y, a new way to …": the name and its tagline
         return True, "the name and its tagline"
-    if _words_agree(mine, theirs):
+    elif _words_agree(mine, theirs):
         return True, "naming words agree"
-    words = f"naming words {sorted(mine)} / {sorted(theirs)} (Jaccard {_jaccard(mine, theirs):.2f})"
     # Meaning compares what the titles say, not which services they are of: both must name
     # services (a title that names none takes them from its context, `services_for`), at one
     # event (across events the same meaning is most often a later launch).
@@ -344,7 +354,7 @@ def _bare(title: str, services: Sequence[Service]) -> bool:
     any launch of them is near it in meaning."""
     if _lossy(title) or not services:
         return False
-    names = set(_FILLER)
+    names = set(_GENERIC)
     for service in services:
         names |= _words(service.name)
     return _words(bare_key(_spaced(title))) <= names
@@ -461,7 +471,7 @@ def _naming_words(
     words = _joined(title, other_title)
     other_words = _joined(other_title, title)
     shared = words & other_words
-    generic = set(_FILLER)
+    generic = set(_GENERIC)
     for service in common:
         for name in (service.name, *service.aliases):
             spelled = _words(name)
@@ -480,19 +490,37 @@ def _sequence(title: str, other: str) -> tuple[str, ...]:
     return tuple(_stem(w) for w in title_key(_plain(title, other)).split())
 
 
+MIN_MISSPELT = 8  # a long word with one letter changed is the same word misspelt
+
+
+def _misspelt(word: str, other: frozenset[str]) -> str | None:
+    """One spelling of `word` and the word of `other` it differs from by one letter ("Composor",
+    "Composer"), if there is such a word.
+
+    Only long words of letters: a digit or a short word changed is another name (Inf1, Inf2)."""
+    if len(word) < MIN_MISSPELT or not word.isalpha() or word in other:
+        return None
+    for candidate in other:
+        if len(candidate) == len(word) and candidate.isalpha():
+            if sum(1 for x, y in zip(word, candidate, strict=True) if x != y) == 1:
+                return min(word, candidate)  # one spelling for both titles, whichever is asked
+    return None
+
+
 def _joined(title: str, other_title: str) -> frozenset[str]:
     """A title's words, two of them written as one where the other title writes them so:
-    "Guard Duty" and "GuardDuty", "Ultra Servers" and "UltraServer", "Graviton 4" and "Graviton4"."""
+    "Guard Duty" and "GuardDuty", "Ultra Servers" and "UltraServer", "Graviton 4" and "Graviton4";
+    a long word misspelt by one letter as the other title spells it."""
     sequence, other = _sequence(title, other_title), _title_words(other_title, title)
     out: list[str] = []
     i = 0
     while i < len(sequence):
         pair = sequence[i] + sequence[i + 1] if i + 1 < len(sequence) else ""
-        if pair and (pair in other or _stem(pair) in other):
-            out.append(_stem(pair))
+        if pair and (pair in other or _stem(pair) in other or _misspelt(_stem(pair), other)):
+            out.append(_misspelt(_stem(pair), other) or _stem(pair))
             i += 2
         else:
-            out.append(sequence[i])
+            out.append(_misspelt(sequence[i], other) or sequence[i])
             i += 1
     return frozenset(out)
 
@@ -505,7 +533,7 @@ def _other_names(title: str, services: Sequence[Service], other_title: str) -> f
     """The words of a title that name something (capitalised past its first word, or written
     like a name anywhere: "AgentCore", "SDK") and that the other title does not write."""
     other = _joined(other_title, title)
-    generic = set(_FILLER) | _LEADS | _COMMON_NAMES
+    generic = set(_GENERIC) | _LEADS | _COMMON_NAMES
     for service in services:
         for name in (service.name, *service.aliases):
             spelled = _words(name)
