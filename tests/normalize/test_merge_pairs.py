@@ -159,9 +159,7 @@ def _fit(rows: list[_Held]) -> tuple[float, float, float]:
 
     alone_grid = _gaps([r.score or 0.0 for r in one])
     shared_grid = _gaps([r.score or 0.0 for r in one if r.shared >= dedupe.MIN_SHARED_WORDS])
-    alone, shared, _ = best(
-        [(a, s, 1.01) for a in alone_grid for s in [*(v for v in shared_grid if v <= a), a]], one
-    )
+    alone, shared, _ = best([(a, s, 1.01) for a in alone_grid for s in [*(v for v in shared_grid if v <= a), a]], one)
     return best([(alone, shared, c) for c in _gaps([r.score or 0.0 for r in cross])], cross)
 
 
