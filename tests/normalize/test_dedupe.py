@@ -229,3 +229,35 @@ def test_a_launch_for_a_product_or_added_to_it_is_not_the_product() -> None:
     ):
         assert find_duplicate(title, [WIDGETS], DAY, stored, INDEX) is None, title
     assert find_duplicate("Amazon Widgets Studio now generally available", [WIDGETS], DAY, stored, INDEX) == "k1"
+
+
+def test_launch_wording_is_set_aside_in_every_inflection() -> None:
+    # "instances", "available", "announced": the stems of launch wording are launch wording too
+    assert launch_words("Amazon Widgets turbo instances are now available", [WIDGETS]) == {"turbo"}
+    assert launch_words("Amazon Widgets announced turbo features", [WIDGETS]) == {"turbo"}
+
+
+def test_a_long_word_misspelt_by_one_letter_is_the_same_word() -> None:
+    stored = [Known("k1", "AWS Gadgets Harmonizer", frozenset({GADGETS.slug}), DAY, "AWS re:Invent 2031")]
+    assert find_duplicate("Gadgets Harmonizor", [GADGETS], DAY, stored, INDEX, event="AWS re:Invent 2031") == "k1"
+    # a digit or a short word changed is another name
+    stored = [Known("k2", "AWS Gadgets Turbo5", frozenset({GADGETS.slug}), DAY, "AWS re:Invent 2031")]
+    assert find_duplicate("AWS Gadgets Turbo6", [GADGETS], DAY, stored, INDEX, event="AWS re:Invent 2031") is None
+    stored = [Known("k3", "AWS Gadgets Lens", frozenset({GADGETS.slug}), DAY, "AWS re:Invent 2031")]
+    assert find_duplicate("AWS Gadgets Lend", [GADGETS], DAY, stored, INDEX, event="AWS re:Invent 2031") is None
+
+
+def test_two_japanese_titles_of_one_service_are_not_merged_by_their_few_readable_words() -> None:
+    event = "AWS re:Invent 2031"
+    a = "Amazon Widgets で Python 関数のストリーミングをサポートしました"
+    stored = [Known("k1", a, frozenset({WIDGETS.slug}), DAY, event)]
+    other = "Amazon Widgets で Python 関数の再帰ループ検出が追加されました"
+    assert find_duplicate(other, [WIDGETS], DAY, stored, INDEX, event=event) is None
+    assert find_duplicate("Amazon Widgets にダッシュボードが登場", [WIDGETS], DAY, stored, INDEX, event=event) is None
+    # the very same text is still one launch
+    assert find_duplicate(a, [WIDGETS], DAY, stored, INDEX, event=event) == "k1"
+
+
+def test_tools_is_launch_wording_like_features() -> None:
+    stored = [known("k1", "Amazon Widgets Fleet Governance", WIDGETS)]
+    assert find_duplicate("new fleet governance tools for Amazon Widgets", [WIDGETS], DAY, stored, INDEX) == "k1"

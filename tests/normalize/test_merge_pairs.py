@@ -11,8 +11,8 @@ precision is pinned first. Pins sit at the measured figures: raise them, never l
 
 from __future__ import annotations
 
+import itertools
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,11 +31,17 @@ from tracker.normalize.events import load_declared_events
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = json.loads((Path(__file__).with_name("merge_pairs.json")).read_text(encoding="utf-8"))["pairs"]
 # Per way of matching (tests/conftest.py `matching`): words alone, and words with meaning
-# (tracker/meaning.py, the `semantic` extra), whose thresholds were fitted by cross-validation.
+# (tracker/meaning.py, the `semantic` extra). The meaning pin was 0.851 with thresholds that
+# merged the written calibration pairs' distinct launches (meaning_calibration.json: 214 of
+# 280 with the old Japanese threshold 0.812, "X adds variables to workflows" and "X adds a
+# local test mode for workflows" at 0.948 with 0.933): fitted with them, it is 0.781, and the
+# figure held out by event, the honest one, stays 0.769.
 PIN_PRECISION = {"lexical": 1.0, "meaning": 1.0}
-PIN_RECALL = {"lexical": 0.702, "meaning": 0.851}
+PIN_RECALL = {"lexical": 0.711, "meaning": 0.781}
 # The meaning thresholds measured on pairs they were not fitted on: leave one event out.
 PIN_HELD_OUT = (1.0, 0.769)
+# Translations of the written calibration launches that meaning merges (36 of 42).
+PIN_TRANSLATIONS = 0.857
 
 
 def _decide(before: Callable[[int], object] = lambda i: None) -> list[tuple[dict[str, Any], bool]]:
@@ -87,6 +93,9 @@ def test_merge_precision_and_recall(matching: str) -> None:
     assert round(recall, 3) >= PIN_RECALL[matching]
 
 
+CALIBRATION = json.loads((Path(__file__).with_name("meaning_calibration.json")).read_text(encoding="utf-8"))
+
+
 @dataclass
 class _Held:
     """A labelled pair as the meaning step sees it: decided by the words, or left to meaning."""
@@ -95,72 +104,120 @@ class _Held:
     event: str
     by_words: bool
     score: float | None = None  # similarity, when the rules left the pair to meaning
-    cjk: bool = False
+    cross: bool = False  # Japanese (Chinese, Korean) on one side only
     shared: int = 0
 
 
-def _floor(value: float) -> float:
-    """A threshold at three decimals that the value itself still reaches."""
-    return math.floor(value * 1000) / 1000
+def _calibration_pairs() -> list[tuple[str, str, str, bool]]:
+    """The pairs written in meaning_calibration.json: (service, title, title, same launch)."""
+    out = []
+    for group in CALIBRATION["services"]:
+        titles = [(k, launch[lang]) for k, launch in enumerate(group["launches"]) for lang in ("en", "ja")]
+        for (k, a), (j, b) in itertools.combinations(titles, 2):
+            out.append((group["service"], a, b, k == j))
+    return out
+
+
+def _decide_calibration(before: Callable[[int], object] = lambda k: None) -> list[tuple[bool, bool]]:
+    """(same launch, merged) for every written calibration pair, as the pipeline decides it."""
+    taxonomy = Taxonomy.load()
+    day = datetime(2031, 12, 1, tzinfo=UTC)
+    out = []
+    for k, (service, a, b, same) in enumerate(_calibration_pairs()):
+        before(k)
+        mine = services_for(Announcement(title=a, context=(service,)), taxonomy)
+        theirs = services_for(Announcement(title=b, context=(service,)), taxonomy)
+        out.append((same, same_announcement(a, mine, day, "Calibration", b, theirs, day, "Calibration")))
+    return out
+
+
+def _gaps(scores: list[float]) -> list[float]:
+    """Candidate thresholds: midway between consecutive scores, and past either end."""
+    xs = sorted(set(scores))
+    if not xs:
+        return [1.01]
+    return sorted({round((a + b) / 2, 4) for a, b in itertools.pairwise(xs)} | {round(xs[0] - 0.001, 4), 1.01})
 
 
 def _fit(rows: list[_Held]) -> tuple[float, float, float]:
-    """The lowest (alone, with two shared words, CJK) thresholds that merge no negative of these
-    pairs, among those that merge the most positives."""
-    asked = [r for r in rows if r.score is not None]
+    """The (alone, with two shared words, across languages) thresholds that merge no negative of
+    these pairs and the most positives, each midway between the scores around it, the lowest such."""
+    asked = [r for r in rows if r.score is not None and not r.by_words]
+    one = [r for r in asked if not r.cross]
+    cross = [r for r in asked if r.cross]
 
-    def grid(kind: Callable[[_Held], bool]) -> list[float]:
-        return sorted({_floor(r.score or 0.0) for r in asked if kind(r)} | {1.01})
+    def best(candidates: list[tuple[float, float, float]], among: list[_Held]) -> tuple[float, float, float]:
+        chosen: tuple[tuple[int, float], tuple[float, float, float]] | None = None
+        for c in candidates:
+            if any(_merges(r, c) and not r.same for r in among):
+                continue
+            key = (sum(1 for r in among if r.same and _merges(r, c)), -sum(c))
+            if chosen is None or key > chosen[0]:
+                chosen = (key, c)
+        assert chosen is not None
+        return chosen[1]
 
-    best: tuple[tuple[int, float], tuple[float, float, float]] | None = None
-    for cjk in grid(lambda r: r.cjk):
-        for alone in grid(lambda r: not r.cjk):
-            for shared in [t for t in grid(lambda r: not r.cjk and r.shared >= 2) if t <= alone] + [alone]:
-                chosen = (alone, shared, cjk)
-                if any(_merges(r, chosen) and not r.same for r in asked):
-                    continue
-                key = (sum(1 for r in asked if r.same and _merges(r, chosen)), alone + shared + cjk)
-                if best is None or key > best[0]:
-                    best = (key, chosen)
-    assert best is not None
-    return best[1]
+    alone_grid = _gaps([r.score or 0.0 for r in one])
+    shared_grid = _gaps([r.score or 0.0 for r in one if r.shared >= dedupe.MIN_SHARED_WORDS])
+    alone, shared, _ = best([(a, s, 1.01) for a in alone_grid for s in [*(v for v in shared_grid if v <= a), a]], one)
+    return best([(alone, shared, c) for c in _gaps([r.score or 0.0 for r in cross])], cross)
 
 
 def _merges(row: _Held, thresholds: tuple[float, float, float]) -> bool:
-    alone, shared, cjk = thresholds
+    alone, shared, cross = thresholds
     if row.by_words or row.score is None:
         return row.by_words
-    if row.cjk:
-        return row.score >= cjk
+    if row.cross:
+        return row.score >= cross
     return row.score >= alone or (row.shared >= dedupe.MIN_SHARED_WORDS and row.score >= shared)
 
 
-def test_meaning_thresholds_hold_out_by_event(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The thresholds of dedupe's meaning step, fitted on every event but one and measured on
-    that one; fitted on every pair, they are the shipped constants."""
-    if not meaning.available():
-        pytest.skip("matching by meaning needs the `semantic` extra (pip install -e '.[semantic]')")
-    asked: dict[int, tuple[float, bool, int]] = {}
-    current = [0]
+def _held_rows(monkeypatch: pytest.MonkeyPatch) -> tuple[list[_Held], list[_Held]]:
+    """The labelled corpus pairs and the written calibration pairs, with the meaning step's score."""
+    asked: dict[object, tuple[float, bool, int]] = {}
+    current: list[object] = [0]
 
     def record(title: str, other_title: str, shared: int) -> bool:
         score = meaning.similarity(title, other_title) or 0.0
-        asked[current[0]] = (score, bool(dedupe._CJK.search(title + other_title)), shared)
+        cross = bool(dedupe._CJK.search(title)) != bool(dedupe._CJK.search(other_title))
+        asked[current[0]] = (score, cross, shared)
         return False
-
-    def before(i: int) -> None:
-        current[0] = i
 
     monkeypatch.setattr(dedupe, "_same_meaning", record)
     rows = []
-    for pair, by_words in _decide(before):
-        score, cjk, shared = asked.get(PAIRS.index(pair), (None, False, 0))
+    for pair, by_words in _decide(lambda i: current.__setitem__(0, i)):
+        score, cross, shared = asked.get(PAIRS.index(pair), (None, False, 0))
         event = pair["a"].get("event") or pair["b"].get("event") or "no event"
-        rows.append(_Held(bool(pair["same"]), event, by_words, score, cjk, shared))
-    assert _fit(rows) == (dedupe.SAME_MEANING, dedupe.SAME_MEANING_SHARED, dedupe.SAME_MEANING_CJK)
+        rows.append(_Held(bool(pair["same"]), event, by_words, score, cross, shared))
+    calibration = []
+    for k, (same, by_words) in enumerate(_decide_calibration(lambda k: current.__setitem__(0, ("calibration", k)))):
+        score, cross, shared = asked.get(("calibration", k), (None, False, 0))
+        calibration.append(_Held(same, "calibration", by_words, score, cross, shared))
+    return rows, calibration
+
+
+def test_written_launches_of_one_service_stay_apart(matching: str) -> None:
+    """Two launches of one service, neighbours in topic, in English or Japanese, are never merged;
+    with meaning, most translations are."""
+    decided = _decide_calibration()
+    wrong = [p[1:3] for p, (same, merged) in zip(_calibration_pairs(), decided, strict=True) if merged and not same]
+    assert not wrong
+    translations = [merged for same, merged in decided if same]
+    if matching == "meaning":
+        assert sum(translations) / len(translations) >= PIN_TRANSLATIONS
+
+
+def test_meaning_thresholds_hold_out_by_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thresholds of dedupe's meaning step, fitted on every event but one (and the written
+    calibration pairs, of no event) and measured on that one; fitted on every pair, they are the
+    shipped constants."""
+    if not meaning.available():
+        pytest.skip("matching by meaning needs the `semantic` extra (pip install -e '.[semantic]')")
+    rows, calibration = _held_rows(monkeypatch)
+    assert _fit(rows + calibration) == (dedupe.SAME_MEANING, dedupe.SAME_MEANING_SHARED, dedupe.SAME_MEANING_CROSS)
     tp = fp = fn = 0
     for event in sorted({r.event for r in rows}):
-        thresholds = _fit([r for r in rows if r.event != event])
+        thresholds = _fit([r for r in rows if r.event != event] + calibration)
         for row in (r for r in rows if r.event == event):
             merged = _merges(row, thresholds)
             tp += merged and row.same

@@ -31,7 +31,7 @@ _FILLER = frozenset(
     introducing launch launches launched launching unveil unveils add adds added support supports
     supported enable enables enabled offer offers available availability generally general ga
     preview public expands expanded extends aws amazon instance instances type types family service
-    feature features capability capabilities option powered as up using use coming""".split()
+    feature features capability capabilities tool tools option powered as up using use coming""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+")
 # Launches that share their words but are months apart are usually a region expansion or a
@@ -51,6 +51,10 @@ def _stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 4 and not word.isdigit():
             return word[: -len(suffix)]
     return word
+
+
+# The filler as the words of a title are compared: stemmed ("instances" is "instanc").
+_GENERIC = _FILLER | frozenset(_stem(w) for w in _FILLER)
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -124,7 +128,7 @@ def _title_words(title: str, other: str | None = None) -> frozenset[str]:
 
 def launch_words(title: str, services: Iterable[Service] = ()) -> frozenset[str]:
     """The words of a title that name the launch itself."""
-    generic = set(_FILLER)
+    generic = set(_GENERIC)
     for service in services:
         generic |= _service_words(service)
     return frozenset(w for w in _title_words(title) if w not in generic and (len(w) > 1 or w.isdigit()))
@@ -180,78 +184,107 @@ def same_announcement(
     each other (an undated one merges only on an identical name at the same event), name the
     same services (one side's within the other's) and the same naming words.
     """
+    return decide(title, services, when, event, other_title, other_services, other_when, other_event)[0]
+
+
+def decide(
+    title: str,
+    services: Iterable[Service],
+    when: datetime | None,
+    event: str | None,
+    other_title: str,
+    other_services: Iterable[Service],
+    other_when: datetime | None,
+    other_event: str | None,
+) -> tuple[bool, str]:
+    """`same_announcement` with the step that decided it, in a few words (for error analysis)."""
     services, other_services = list(services), list(other_services)
     if is_expansion(title) != is_expansion(other_title):
-        return False
+        return False, "one title reads as a Region expansion"
     same_event = bool(event) and event == other_event
     if event and other_event and event != other_event:
-        return False
+        return False, "other events"
     identical = _identical(title, other_title)
     if identical and same_event:
-        return True
+        return True, "identical name at one event"
     if when is None or other_when is None:
-        return False
+        return False, "undated side (only an identical name merges)"
     if not same_event and abs((when - other_when).total_seconds()) > MAX_DAYS_APART * 86400:
-        return False
+        return False, f"dated more than {MAX_DAYS_APART} days apart"
     if identical:
-        return True
+        return True, "identical name"
     versions, other_versions = _numbers(title, services), _numbers(other_title, other_services)
     if versions and other_versions and versions != other_versions:
-        return False  # Trainium2 and Trainium3, Kubernetes 1.28 and 1.29: versions, not wordings
+        # Trainium2 and Trainium3, Kubernetes 1.28 and 1.29: versions, not wordings
+        return False, f"numbers differ {sorted(versions)} / {sorted(other_versions)}"
     slugs = frozenset(s.slug for s in services)
     other_slugs = frozenset(s.slug for s in other_services)
     if slugs and other_slugs:
         if not (slugs <= other_slugs or other_slugs <= slugs):
-            return False
+            return False, f"services differ {sorted(slugs)} / {sorted(other_slugs)}"
     elif not same_event:
-        return False  # a title naming no known service is compared only within its event
+        return False, "a title naming no service, across events"
     mine, theirs = _naming_words(title, services, other_title, other_services)
-    if (
+    words = f"naming words {sorted(mine)} / {sorted(theirs)} (Jaccard {_jaccard(mine, theirs):.2f})"
+    lossy, other_lossy = _lossy(title), _lossy(other_title)
+    if lossy and other_lossy:
+        # Two titles written in Japanese keep of their names only what has an ASCII form (the
+        # service, a product): "Amazon S3 で…" and "Amazon S3 に…" agree on those whatever
+        # launch each names. Only meaning compares them.
+        pass
+    elif (
         slugs
         and slugs == other_slugs
         and not mine
         and not theirs
+        and not (lossy or other_lossy)
         and _words(bare_key(title)) == _words(bare_key(other_title))
     ):
-        return True  # both titles are the service's name, in one spelling ("AWS Clean Room(s)")
-    if same_event and slugs and slugs == other_slugs and _jaccard(mine, theirs) > SAME_EVENT_OVERLAP:
-        return True  # one event, one service, mostly the same naming words
-    if slugs and slugs == other_slugs and _names_within(title, other_title, services):
-        return True  # "Amazon X Y" and "Introducing Amazon X Y, a new way to …": the name and its tagline
-    if _words_agree(mine, theirs):
-        return True
-    return (
-        same_event
-        and not _bare(title, services)
-        and not _bare(other_title, other_services)
-        and not _names_differ(title, services, other_title, other_services)
-        and _within(title, other_title, services) != "target"
-        # Two shared naming words lower the bar only for titles of the same services: "Lambda
-        # … event filtering for SQS, DynamoDB and Kinesis as event sources" and "Lambda … partial
-        # batch response for SQS as an event source" share "event source" and are two launches.
-        # Meaning compares what the titles say, not which services they are of: both must name
-        # services (a title that names none takes them from its context, `services_for`).
-        and bool(slugs and other_slugs)
-        and _same_meaning(title, other_title, len(mine & theirs) if slugs == other_slugs else 0)
-    )
+        return True, "both titles are the service's name"  # one spelling ("AWS Clean Room(s)")
+    elif same_event and slugs and slugs == other_slugs and _jaccard(mine, theirs) > SAME_EVENT_OVERLAP:
+        return True, "one event, one service, mostly the same naming words"
+    elif slugs and slugs == other_slugs and _names_within(title, other_title, services):
+        # "Amazon X Y" and "Introducing Amazon X Y, a new way to …": the name and its tagline
+        return True, "the name and its tagline"
+    elif _words_agree(mine, theirs):
+        return True, "naming words agree"
+    # Meaning compares what the titles say, not which services they are of: both must name
+    # services (a title that names none takes them from its context, `services_for`), at one
+    # event (across events the same meaning is most often a later launch).
+    if not same_event:
+        return False, words + "; meaning is asked only within one event"
+    if _bare(title, services) or _bare(other_title, other_services):
+        return False, words + "; a title is only its services' names"
+    if _names_differ(title, services, other_title, other_services):
+        return False, words + "; each names something the other does not"
+    if _within(title, other_title, services) == "target":
+        return False, words + "; a launch for the other's product"
+    if not (slugs and other_slugs):
+        return False, words + "; a title names no service"
+    # Two shared naming words lower the bar only for titles of the same services: "Lambda
+    # … event filtering for SQS, DynamoDB and Kinesis as event sources" and "Lambda … partial
+    # batch response for SQS as an event source" share "event source" and are two launches.
+    if _same_meaning(title, other_title, len(mine & theirs) if slugs == other_slugs else 0):
+        return True, "same meaning"
+    return False, words + "; meaning below the threshold"
 
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # Cosine similarities of multilingual-e5-small (tracker.meaning) from which two titles of one
 # event, dated, that the rules above leave open and that name no two different things
-# (`_names_differ`), are one launch: alone; with two shared naming words and the same services
-# ("partial batch", "smart sifting"); and with Japanese (Chinese, Korean) on either side, where
-# the model's scores run lower. The e5 scale is compressed (unrelated titles score about 0.75),
-# so sameness sits high. Fitted on tests/normalize/merge_pairs.json as the lowest thresholds
-# that merge no negative pair (tests/normalize/test_merge_pairs.py fits them again and checks
-# these values); fitted on every event but one and measured on that one, they gave precision
-# 1.000 and recall 0.769 (fitted on every pair: 1.000 and 0.851; words alone: 1.000 and 0.702).
-# Every Japanese pair is of re:Invent 2023, and none of its negatives reaches this step (the
-# name rule turns them away at 0.82-0.83), so the Japanese value rests on positives alone:
-# more labelled Japanese negatives would bound it better.
-SAME_MEANING = 0.933
-SAME_MEANING_SHARED = 0.874
-SAME_MEANING_CJK = 0.812
+# (`_names_differ`), are one launch: alone; with two shared naming words and the same services;
+# and across languages (Japanese, Chinese or Korean on one side only), where the model's scores
+# run lower (a title and its translation score 0.89-0.94, two launches of one service 0.82-0.89).
+# Two titles in one language, English or Japanese, that are two launches of one service score
+# up to 0.95 when both are short ("X adds variables to workflows", "X adds a local test mode for
+# workflows"): sameness sits high. Fitted by tests/normalize/test_merge_pairs.py, which checks
+# these values, on the labelled pairs of tests/normalize/merge_pairs.json together with the
+# pairs written for it in tests/normalize/meaning_calibration.json (translations, and launches
+# of one service that neighbour in topic, in both languages): each threshold merges no negative
+# and the most positives, midway between the scores around it.
+SAME_MEANING = 0.9481
+SAME_MEANING_SHARED = 0.9481
+SAME_MEANING_CROSS = 0.894
 
 
 def _same_meaning(title: str, other_title: str, shared: int) -> bool:
@@ -259,8 +292,8 @@ def _same_meaning(title: str, other_title: str, shared: int) -> bool:
     score = meaning.similarity(title, other_title)
     if score is None:
         return False
-    if _CJK.search(title) or _CJK.search(other_title):
-        return score >= SAME_MEANING_CJK
+    if bool(_CJK.search(title)) != bool(_CJK.search(other_title)):
+        return score >= SAME_MEANING_CROSS
     return score >= SAME_MEANING or (shared >= MIN_SHARED_WORDS and score >= SAME_MEANING_SHARED)
 
 
@@ -321,7 +354,7 @@ def _bare(title: str, services: Sequence[Service]) -> bool:
     any launch of them is near it in meaning."""
     if _lossy(title) or not services:
         return False
-    names = set(_FILLER)
+    names = set(_GENERIC)
     for service in services:
         names |= _words(service.name)
     return _words(bare_key(_spaced(title))) <= names
@@ -438,7 +471,7 @@ def _naming_words(
     words = _joined(title, other_title)
     other_words = _joined(other_title, title)
     shared = words & other_words
-    generic = set(_FILLER)
+    generic = set(_GENERIC)
     for service in common:
         for name in (service.name, *service.aliases):
             spelled = _words(name)
@@ -457,19 +490,37 @@ def _sequence(title: str, other: str) -> tuple[str, ...]:
     return tuple(_stem(w) for w in title_key(_plain(title, other)).split())
 
 
+MIN_MISSPELT = 8  # a long word with one letter changed is the same word misspelt
+
+
+def _misspelt(word: str, other: frozenset[str]) -> str | None:
+    """One spelling of `word` and the word of `other` it differs from by one letter ("Composor",
+    "Composer"), if there is such a word.
+
+    Only long words of letters: a digit or a short word changed is another name (Inf1, Inf2)."""
+    if len(word) < MIN_MISSPELT or not word.isalpha() or word in other:
+        return None
+    for candidate in other:
+        if len(candidate) == len(word) and candidate.isalpha():
+            if sum(1 for x, y in zip(word, candidate, strict=True) if x != y) == 1:
+                return min(word, candidate)  # one spelling for both titles, whichever is asked
+    return None
+
+
 def _joined(title: str, other_title: str) -> frozenset[str]:
     """A title's words, two of them written as one where the other title writes them so:
-    "Guard Duty" and "GuardDuty", "Ultra Servers" and "UltraServer", "Graviton 4" and "Graviton4"."""
+    "Guard Duty" and "GuardDuty", "Ultra Servers" and "UltraServer", "Graviton 4" and "Graviton4";
+    a long word misspelt by one letter as the other title spells it."""
     sequence, other = _sequence(title, other_title), _title_words(other_title, title)
     out: list[str] = []
     i = 0
     while i < len(sequence):
         pair = sequence[i] + sequence[i + 1] if i + 1 < len(sequence) else ""
-        if pair and (pair in other or _stem(pair) in other):
-            out.append(_stem(pair))
+        if pair and (pair in other or _stem(pair) in other or _misspelt(_stem(pair), other)):
+            out.append(_misspelt(_stem(pair), other) or _stem(pair))
             i += 2
         else:
-            out.append(sequence[i])
+            out.append(_misspelt(sequence[i], other) or sequence[i])
             i += 1
     return frozenset(out)
 
@@ -482,7 +533,7 @@ def _other_names(title: str, services: Sequence[Service], other_title: str) -> f
     """The words of a title that name something (capitalised past its first word, or written
     like a name anywhere: "AgentCore", "SDK") and that the other title does not write."""
     other = _joined(other_title, title)
-    generic = set(_FILLER) | _LEADS | _COMMON_NAMES
+    generic = set(_GENERIC) | _LEADS | _COMMON_NAMES
     for service in services:
         for name in (service.name, *service.aliases):
             spelled = _words(name)
