@@ -151,10 +151,14 @@ def test_across_documents_an_unknown_event_never_links() -> None:
 
 
 def test_generic_session_scores_low_for_every_launch_of_its_service() -> None:
+    # (A launch that is only the service's name is a new service: a deep dive into it at its
+    # event is about it, see test_a_new_service_links_to_the_sessions_about_it.)
     generic = Candidate("Dive deep on Amazon Widgets", (), "ev")
-    for title in ("Amazon Widgets Instant Restore", "Amazon Widgets Cold Tier", "Amazon Widgets"):
+    for title in ("Amazon Widgets Instant Restore", "Amazon Widgets Cold Tier"):
         link = score_title_match(Candidate(title, ("Amazon Widgets",), "ev"), generic)
         assert link is not None and link.score == GENERIC_SCORE < THRESHOLD
+    bare = score_title_match(Candidate("Amazon Widgets", ("Amazon Widgets",), "ev"), Candidate("Widgets for game studios", (), "ev"))
+    assert bare is not None and bare.score == GENERIC_SCORE < THRESHOLD
 
 
 def test_whats_new_session_covers_every_launch_of_its_service() -> None:
@@ -180,6 +184,30 @@ def test_whats_new_session_covers_every_launch_of_its_service() -> None:
         score_title_match(Candidate("Cold Tier", (), "ev"), Candidate("What's new with Amazon Widgets", (), "ev"))
         is None
     )
+
+
+def test_a_round_up_of_part_of_a_service_covers_the_launches_it_names() -> None:
+    widgets = (("Amazon Widgets",), (("Widgets Studio", "Widgets Lake", "Widgets Canvas"),))
+
+    def launch(title: str) -> Candidate:
+        return Candidate(title, widgets[0], "ev", widgets[1])
+
+    def score(ann: Candidate, session: str) -> float:
+        link = score_title_match(ann, Candidate(session, (), "ev"))
+        return link.score if link else 0.0
+
+    agents = "What’s new with Amazon Widgets Studio agents"
+    # The rest of the round-up's name ("agents") is the launch's, which names no other part.
+    assert score(launch("Widgets autonomous agents for unit tests and reviews"), agents) == WHATS_NEW_SCORE
+    assert score(launch("Widgets Lake agents for cold data"), agents) < THRESHOLD
+    assert score(launch("Widgets cold tier for unit tests"), agents) < THRESHOLD
+    # "New … capabilities in X": a round-up of X's launches, a part of a service included.
+    canvas = "New LLM capabilities in Amazon Widgets Canvas, with Example Corp"
+    assert score(launch("Amazon Widgets Canvas now supports spoken instructions"), canvas) == WHATS_NEW_SCORE
+    assert score(launch("Amazon Widgets adds spoken instructions"), canvas) < THRESHOLD
+    console = Candidate("Console-to-Script", ("AWS Gadgets Console",), "ev")
+    assert score(console, "New generative AI capabilities in AWS Gadgets Console") == WHATS_NEW_SCORE
+    assert score(console, "Generative AI capabilities in AWS Gadgets Console") < THRESHOLD
 
 
 def test_index_finds_whats_new_sessions_that_share_no_launch_word() -> None:
@@ -275,11 +303,18 @@ def test_a_new_service_links_to_the_sessions_about_it() -> None:
         "Amazon Widgets: your new assistant for builders",
         "Spec-driven development with Amazon Widgets",
         "{New Launch} Introducing Amazon Widgets and AWS Gadgets",
+        "Deep dive into Amazon Widgets and its architecture",
+        "Dive deep on Amazon Widgets",
     ):
         link = score_title_match(ann, Candidate(title, (), "ev"))
         assert link is not None and link.score == NEW_SERVICE_SCORE >= THRESHOLD, title
     # A session about something of the service, or that only mentions it, does not.
-    for title in ("Amazon Widgets powers: extend agents", "Crowning the Amazon Widgets code champions"):
+    for title in (
+        "Amazon Widgets powers: extend agents",
+        "Crowning the Amazon Widgets code champions",
+        "Deep dive into Amazon Widgets Streams",
+        "What's new with Amazon Widgets for game studios",
+    ):
         link = score_title_match(ann, Candidate(title, (), "ev"))
         assert link is None or link.score < THRESHOLD, title
     # Nor does a session for a launch that is more than the service's name.
@@ -326,3 +361,33 @@ def test_a_launch_without_services_does_not_link_to_sessions_about_other_service
     ses = Candidate("Analyze Amazon Widgets data in Amazon Gadgets with zero-copy", (), "ev")
     link = score_title_match(ann, ses)
     assert link is None or link.score < THRESHOLD
+
+
+def test_a_session_on_the_product_but_not_on_what_the_launch_adds_to_it() -> None:
+    from tracker.link import _service_names, launch_feature_words
+
+    widgets = Candidate("", ("Amazon Widgets",), "ev", (("Widgets Turbo", "Widgets Vault"),))
+
+    def launch(title: str) -> Candidate:
+        return Candidate(title, widgets.services, "ev", widgets.aliases)
+
+    def score(ann: Candidate, session: str) -> float:
+        link = score_title_match(ann, Candidate(session, (), "ev"))
+        return link.score if link else 0.0
+
+    # After a product the taxonomy knows, lower-case words say what the launch adds to it.
+    plans = launch("Widgets Turbo flexible capacity plans")
+    assert score(plans, "Amazon Widgets Turbo: reduce costs with new governance capability") < THRESHOLD
+    assert score(plans, "How we trained our models using Widgets Turbo") < THRESHOLD
+    assert score(plans, "Accelerate training: Amazon Widgets Turbo capacity plans & recipes") >= THRESHOLD
+    # So do the words after a verb.
+    graph = launch("Widgets Vault now supports GraphLink")
+    assert score(graph, "Unlocking structured data with Amazon Widgets Vault") < THRESHOLD
+    assert score(graph, "GraphLink retrieval with Amazon Widgets Vault") >= THRESHOLD
+    # A name that is more than a known product is the launch itself; a comma ends the phrase.
+    services = _service_names(widgets)
+    assert launch_feature_words("Amazon Widgets Custom for Cobol Is Generally Available", services) == set()
+    assert launch_feature_words("Amazon Widgets Zero-Copy integration with Amazon Gadgets", services) == set()
+    assert launch_feature_words("Amazon Widgets zero-copy integration with Amazon Gadgets", services) == set(tokens("zero copy integration"))
+    assert launch_feature_words("Widgets Turbo, a new open source helper", services) == set()
+    assert launch_feature_words("Widgets Vault now supports GraphLink for teams", services) == {"graphlink"}
