@@ -376,10 +376,11 @@ def test_a_session_on_the_product_but_not_on_what_the_launch_adds_to_it() -> Non
         return link.score if link else 0.0
 
     # After a product the taxonomy knows, lower-case words say what the launch adds to it.
-    plans = launch("Widgets Turbo flexible capacity plans")
-    assert score(plans, "Amazon Widgets Turbo: reduce costs with new governance capability") < THRESHOLD
-    assert score(plans, "How we trained our models using Widgets Turbo") < THRESHOLD
-    assert score(plans, "Accelerate training: Amazon Widgets Turbo capacity plans & recipes") >= THRESHOLD
+    for title in ("Amazon Widgets Turbo flexible capacity plans", "Widgets Turbo flexible capacity plans"):
+        plans = launch(title)
+        assert score(plans, "Amazon Widgets Turbo: reduce costs with new governance capability") < THRESHOLD
+        assert score(plans, "How we trained our models using Widgets Turbo") < THRESHOLD
+        assert score(plans, "Accelerate training: Amazon Widgets Turbo capacity plans & recipes") >= THRESHOLD
     # So do the words after a verb.
     graph = launch("Widgets Vault now supports GraphLink")
     assert score(graph, "Unlocking structured data with Amazon Widgets Vault") < THRESHOLD
@@ -391,3 +392,29 @@ def test_a_session_on_the_product_but_not_on_what_the_launch_adds_to_it() -> Non
     assert launch_feature_words("Amazon Widgets zero-copy integration with Amazon Gadgets", services) == set(tokens("zero copy integration"))
     assert launch_feature_words("Widgets Turbo, a new open source helper", services) == set()
     assert launch_feature_words("Widgets Vault now supports GraphLink for teams", services) == {"graphlink"}
+
+
+def test_a_session_about_a_product_the_launch_names_too() -> None:
+    def score(launch: str, session: str) -> float:
+        link = score_title_match(Candidate(launch, ("Amazon Widgets",), "ev"), Candidate(session, (), "ev"))
+        return link.score if link else 0.0
+
+    about = "Enhancing partner features with the Amazon Widgets index"
+    assert score("new APIs where partners can query this Widgets index", about) >= THRESHOLD
+    # Not where the product is only the place of the launch, nor when the launch's name says more.
+    assert score("REST catalog endpoint for Widgets index", "Our migration with Amazon Widgets index") < THRESHOLD
+    assert score("Amazon Widgets Index Turbo", about) < THRESHOLD
+    # The service's name followed by a stop word is no product.
+    assert score("Scenarios in Widgets in Gadgets", "Scale to all your users with Amazon Widgets in Gadgets") < THRESHOLD
+
+
+def test_a_new_service_the_taxonomy_does_not_know_links_to_sessions_about_it() -> None:
+    ann = Candidate("AWS re:Thing – A Reimagined Forum for the Builder Community", (), "ev")
+    for title, linked in (
+        ("{New Launch} Remove roadblocks with AWS re:Thing", True),
+        ("AWS re:Thing: answers from the community", True),
+        ("Remove roadblocks with AWS re:Thing and AWS Gadgets", False),
+        ("Community forums: what AWS re:Thing taught us", False),
+    ):
+        link = score_title_match(ann, Candidate(title, (), "ev"))
+        assert (link is not None and link.score >= THRESHOLD) == linked, title

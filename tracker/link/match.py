@@ -39,6 +39,9 @@ NEW_SERVICE_SCORE = 0.7
 # recovery for global tables").
 SESSION_COVERAGE = 0.5
 SESSION_COVERED_SCORE = 0.65
+# A session about a product that the launch names too ("… with the Amazon Q index" and "… access
+# this Q index"): the service's name followed by the same words in both.
+SHARED_PRODUCT_SCORE = 0.7
 _TAG = r"^\s*(?:\[[^\]]*\]\s*|\{[^}]*\}\s*)?"
 # A round-up of launches and the name it is about: "What's new with Amazon S3", "New LLM
 # capabilities in Amazon SageMaker Canvas, with a customer".
@@ -129,6 +132,7 @@ def _name_runs(title: str, services: Sequence[_ServiceNames]) -> list[_NameRun]:
     """The runs of capitalised words holding a service name that name the launch: they start
     the title or follow a launch word."""
     spellings = [sp for s in services for sp in s.spellings]
+    spelled_words = {w for sp in spellings for w in sp}
     runs: list[_NameRun] = []
     found = list(_WORD.finditer(title))
     raw = [m.group() for m in found]
@@ -144,7 +148,8 @@ def _name_runs(title: str, services: Sequence[_ServiceNames]) -> list[_NameRun]:
             j += 1
         lead = raw[i - 1].lower().strip(":") if i else ""
         start = i
-        if i == 0 and sentence_case and raw[0][:1].isupper() and raw[0][1:].islower():
+        first = {w for w, _ in words(raw[0])}
+        if i == 0 and sentence_case and raw[0][:1].isupper() and raw[0][1:].islower() and not first & spelled_words:
             start = 1  # "Simplify IAM policy…": the first word is capitalised for its place only
         run = " ".join(raw[start:j])
         run_words = {word: stem for word, stem in words(run) if word not in STOPWORDS}
@@ -242,19 +247,65 @@ class _Title:
     pairs: tuple[tuple[str, str], ...] = ()  # (word, stem) in the title's order
     branded: frozenset[str] = frozenset()  # stems of the words after "Amazon" or "AWS"
     topic: frozenset[str] = frozenset()  # a round-up's: the words of the name it is about, as words
+    subject_names: tuple[str, ...] = ()  # the names the title is about, as written
 
 
 _SUBJECTS = (
-    re.compile(_TAG + r"(?P<name>[^:]{1,60}?):\s"),
+    re.compile(_TAG + r"(?P<name>(?:[^:]|:(?=\S)){1,60}?):\s"),
     re.compile(_TAG + r"introducing\s+(?P<name>.+?)(?:\s+and\s+|$)", re.IGNORECASE),
     re.compile(_TAG + r"(?:deep\s+dive|dive\s+deep)\s+(?:into|on)\s+(?P<name>.+?)(?:\s+and\s+|\s*[:&]|$)", re.IGNORECASE),
-    re.compile(r"\s(?:with|using)\s+(?P<name>[^:,;()]{1,60}?)\s*$", re.IGNORECASE),
+    re.compile(r"\s(?:with|using)\s+(?P<name>(?:[^:,;()]|:(?=\S)){1,60}?)\s*$", re.IGNORECASE),
 )
 
 
+def _subject_names(title: str) -> tuple[str, ...]:
+    return tuple(m.group("name") for pattern in _SUBJECTS if (m := pattern.search(title)))
+
+
 def _subjects(title: str) -> tuple[frozenset[str], ...]:
-    found = (m.group("name") for pattern in _SUBJECTS if (m := pattern.search(title)))
-    return tuple(core for core in (_core(name) for name in found) if core)
+    return tuple(core for core in (_core(name) for name in _subject_names(title)) if core)
+
+
+# Words before a name that make it where a launch happens, not what launched ("… for S3 Tables").
+_PLACE = frozenset("for in on to into from at across of inside".split())
+
+
+def _after_name(pairs: Sequence[tuple[str, str]], name: frozenset[str]) -> Iterable[tuple[str, list[str]]]:
+    """Where a title writes a service's own name: the word before it, and the stems of the words
+    right after it up to the next stop word ("the Amazon Q *index*", "S3 *Table Buckets*")."""
+    n = len(name)
+    for i in range(len(pairs) - n + 1):
+        if {w for w, _ in pairs[i : i + n]} != name:
+            continue
+        after = []
+        for word, stem in pairs[i + n :]:
+            if word in STOPWORDS:
+                break
+            after.append(stem)
+        before = next((w for w, _ in reversed(pairs[:i]) if w not in ("amazon", "aws")), "")
+        yield before, after
+
+
+def _shared_product(variant: _Variant, title: _Title, named: Sequence[_ServiceNames]) -> str | None:
+    """A product both titles name: the session is about a service's own name followed by more
+    words ("… with the Amazon Q index"), and the launch writes the same words after that name,
+    not as the place where it happens ("… access this Q index", not "… for Amazon Q index"),
+    and its own name is no more than them. The product as the session writes it, or None."""
+    launch_pairs = words(variant.text)
+    for subject in title.subject_names:
+        subject_pairs = words(subject)
+        for service in named:
+            for spelling in service.spellings:
+                if not spelling <= service.name_words:
+                    continue
+                for _, theirs in _after_name(subject_pairs, spelling):
+                    product = set(theirs)
+                    if not product or not variant.launch_name <= product:
+                        continue
+                    for before, ours in _after_name(launch_pairs, spelling):
+                        if before not in _PLACE and product <= set(ours):
+                            return subject.strip()
+    return None
 
 
 @functools.lru_cache(maxsize=65536)
@@ -273,6 +324,7 @@ def _session_title(title: str, *, event_known: bool = True) -> _Title:
         pairs,
         frozenset(pairs[i + 1][1] for i, (w, _) in enumerate(pairs[:-1]) if w in ("amazon", "aws")),
         topic or frozenset(),
+        _subject_names(title) if event_known else (),
     )
 
 
@@ -321,6 +373,14 @@ def is_whats_new(title: str) -> bool:
     """Whether a session title announces a round-up of launches ("What's new with Amazon S3",
     "New … capabilities in Amazon S3")."""
     return _round_up_topic(title) is not None
+
+
+def _brand(text: str) -> frozenset[str] | None:
+    """The words of a text that is only a capitalised name after "Amazon" or "AWS" ("AWS re:Post")."""
+    raw = text.split()
+    if len(raw) < 2 or raw[0] not in ("Amazon", "AWS") or not all(_is_capital(w) for w in raw[1:]):
+        return None
+    return _core(text) or None
 
 
 def _round_up_covers(variant: _Variant, title: _Title, named: Sequence[_ServiceNames]) -> bool:
@@ -500,6 +560,13 @@ def _score_words(
     def say(stems: Iterable[str]) -> str:
         return ", ".join(sorted(variant.shown.get(t, t) for t in stems))
 
+    brand = _brand(variant.text)
+    if not services and brand and brand in title.subjects and not launch.unread:
+        # "AWS re:Post – A Reimagined Q&A Experience …": a name the taxonomy does not know yet,
+        # a new service, and a session about it ("Remove technical roadblocks with AWS re:Post").
+        if threshold is not None and NEW_SERVICE_SCORE < threshold:
+            return None
+        return Link(LinkMethod.TITLE, NEW_SERVICE_SCORE, f"a session about {variant.text}, the new service the launch is")
     if not services and title.branded and not title.branded & own:
         # A launch that names no service, and a session about services it does not name
         # ("Zero-ETL for Applications", "… Amazon Aurora & RDS data in Amazon Redshift with zero-ETL").
@@ -534,6 +601,11 @@ def _score_words(
         else:
             score = min(score, SINGLE_WEAK_WORD_CAP)
             notes.append(f"misses the launch's name ({say(launch_name - title.stems)})")
+    if services and not missing and not misses_feature and score < SHARED_PRODUCT_SCORE:
+        product = _shared_product(variant, title, named)
+        if product:
+            score = SHARED_PRODUCT_SCORE
+            notes.append(f"both are about {product}")
     misses_name = bool(launch_name) and launch_name < own and (not launch_name <= title.stems or misses_feature)
     primary_named = bool(launch.primary) and all(s in named for s in launch.primary)
     spelled = {t for s in named for spelling in s.spellings for t in _stems(spelling)}
