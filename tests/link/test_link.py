@@ -206,8 +206,13 @@ def test_a_round_up_of_part_of_a_service_covers_the_launches_it_names() -> None:
     assert score(launch("Amazon Widgets Canvas now supports spoken instructions"), canvas) == WHATS_NEW_SCORE
     assert score(launch("Amazon Widgets adds spoken instructions"), canvas) < THRESHOLD
     console = Candidate("Console-to-Script", ("AWS Gadgets Console",), "ev")
-    assert score(console, "New generative AI capabilities in AWS Gadgets Console") == WHATS_NEW_SCORE
-    assert score(console, "Generative AI capabilities in AWS Gadgets Console") < THRESHOLD
+    assert score(console, "New scripting capabilities in AWS Gadgets Console") >= THRESHOLD
+    # What the round-up says of the service must be in the launch unless the launch names its part.
+    assert score(console, "New generative AI capabilities in AWS Gadgets Console") < THRESHOLD
+    assert score(launch("Widgets Canvas model leaderboard"), canvas) == WHATS_NEW_SCORE
+    # A name of the round-up that is no service of the launch covers nothing.
+    assert score(launch("new notebook in Widgets Studio"), "What's new with Amazon Widgets in the era of data and AI") < THRESHOLD
+    assert score(launch("Widgets Lake cold tier"), "What's new with Amazon Gadgets and Amazon Widgets") == WHATS_NEW_SCORE
 
 
 def test_index_finds_whats_new_sessions_that_share_no_launch_word() -> None:
@@ -317,6 +322,12 @@ def test_a_new_service_links_to_the_sessions_about_it() -> None:
     ):
         link = score_title_match(ann, Candidate(title, (), "ev"))
         assert link is None or link.score < THRESHOLD, title
+    # The session's subject is the name the launch wrote, not another name of its service.
+    other_name = Candidate("Amazon Gizmo", ("Amazon Widgets",), "ev", (("Amazon Gizmo",),))
+    link = score_title_match(other_name, Candidate("Practical AI with Amazon Widgets", (), "ev"))
+    assert link is None or link.score < THRESHOLD
+    link = score_title_match(other_name, Candidate("Boost productivity with Amazon Gizmo", (), "ev"))
+    assert link is not None and link.score == NEW_SERVICE_SCORE
     # Nor does a session for a launch that is more than the service's name.
     link = score_title_match(
         Candidate("Amazon Widgets – Region Deny", ("Amazon Widgets",), "ev"),

@@ -48,7 +48,7 @@ _TAG = r"^\s*(?:\[[^\]]*\]\s*|\{[^}]*\}\s*)?"
 _ROUND_UPS = (
     re.compile(r"(?i)^\W*" + _TAG + r"what[’']?s\s+new\s+(?:with|in|for|on)\s+(?P<name>.*)$"),
     re.compile(
-        r"(?i)" + _TAG + r"new\s+(?:[^:]{0,60}?\s)?(?:capabilities|features|innovations)\s+(?:in|for|with|on)\s+"
+        r"(?i)" + _TAG + r"new\s+(?P<what>[^:]{0,60}?\s)?(?:capabilities|features|innovations)\s+(?:in|for|with|on)\s+"
         r"(?P<name>[^:,;()]+)"
     ),
 )
@@ -181,7 +181,10 @@ def launch_name_words(title: str, services: Sequence[_ServiceNames]) -> frozense
 # A verb after a named product that says what the launch adds to it ("X now supports Y").
 _ADDS = frozenset("supports support adds offers introduces launches gets enables brings".split())
 # Words that end the phrase of what a launch adds: a preposition, a clause.
-_PHRASE_END = frozenset("for in on to with by from of at into via across that which where while as is are".split())
+_PHRASE_END = frozenset(
+    """for in on to with by from of at into via across that which where while as is are was were
+    has have had becomes became hits reaches""".split()
+)
 
 
 def launch_feature_words(title: str, services: Sequence[_ServiceNames]) -> frozenset[str]:
@@ -193,7 +196,7 @@ def launch_feature_words(title: str, services: Sequence[_ServiceNames]) -> froze
     for run in _name_runs(title, services):
         rest = [w for w in run.after if w.lower() != "now"]
         if rest and rest[0].lower() in _ADDS:
-            rest = rest[1:]
+            rest = rest[2:] if rest[1:2] == ["for"] else rest[1:]  # "… support for multi-agent …"
         elif not (run.spelled and rest and rest[0][:1].islower()):
             # "Amazon RDS Custom for …", "Aurora PostgreSQL zero-ETL integration": the name is the launch
             continue
@@ -201,6 +204,7 @@ def launch_feature_words(title: str, services: Sequence[_ServiceNames]) -> froze
             if word.lower() in _PHRASE_END:
                 break
             found |= {stem for w, stem in words(word) if w not in STOPWORDS}
+        found -= set(run.words.values())  # "Bedrock Agents support multi-agent …": agents is the product's
     return frozenset(found)
 
 
@@ -246,8 +250,11 @@ class _Title:
     subjects: tuple[frozenset[str], ...] = ()
     pairs: tuple[tuple[str, str], ...] = ()  # (word, stem) in the title's order
     branded: frozenset[str] = frozenset()  # stems of the words after "Amazon" or "AWS"
-    topic: frozenset[str] = frozenset()  # a round-up's: the words of the name it is about, as words
+    # A round-up's: the words of each name it is about, and the stems of what it says of them.
+    topics: tuple[frozenset[str], ...] = ()
+    qualifier: frozenset[str] = frozenset()
     subject_names: tuple[str, ...] = ()  # the names the title is about, as written
+    brands: tuple[frozenset[str], ...] = ()  # those written "Amazon X" or "AWS X", as words
 
 
 _SUBJECTS = (
@@ -302,6 +309,9 @@ def _shared_product(variant: _Variant, title: _Title, named: Sequence[_ServiceNa
                     product = set(theirs)
                     if not product or not variant.launch_name <= product:
                         continue
+                    own_name = _stems(service.name_words)
+                    if any((part := _stems(known) - own_name) and part <= product for known in service.spellings):
+                        continue  # a part of the service the taxonomy knows ("Q Developer"): the service
                     for before, ours in _after_name(launch_pairs, spelling):
                         if before not in _PLACE and product <= set(ours):
                             return subject.strip()
@@ -323,8 +333,10 @@ def _session_title(title: str, *, event_known: bool = True) -> _Title:
         _subjects(title) if event_known else (),
         pairs,
         frozenset(pairs[i + 1][1] for i, (w, _) in enumerate(pairs[:-1]) if w in ("amazon", "aws")),
-        topic or frozenset(),
+        topic[0] if topic else (),
+        topic[1] if topic else frozenset(),
         _subject_names(title) if event_known else (),
+        tuple(b for b in (_brand(n.strip()) for n in _subject_names(title)) if b) if event_known else (),
     )
 
 
@@ -360,12 +372,18 @@ def _initials(text: str) -> Mapping[str, frozenset[str]]:
     return out
 
 
-def _round_up_topic(title: str) -> frozenset[str] | None:
-    """The words of the name a round-up of launches is about ("What's new with Amazon S3" → s3);
-    None when the title is no round-up."""
+_ALTERNATIVES = re.compile(r"\s+(?:and|&)\s+|,\s*")
+
+
+def _round_up_topic(title: str) -> tuple[tuple[frozenset[str], ...], frozenset[str]] | None:
+    """What a round-up of launches is about: the words of each name it names ("What's new with
+    AWS CloudFormation and AWS CDK" → cloudformation; cdk), and of what it says of them ("New
+    *generative AI* capabilities in …"); None when the title is no round-up."""
     for pattern in _ROUND_UPS:
         if m := pattern.search(title):
-            return frozenset(w for w, _ in words(m.group("name")) if w not in STOPWORDS)
+            names = (frozenset(w for w, _ in words(part) if w not in STOPWORDS) for part in _ALTERNATIVES.split(m.group("name")))
+            what = m.groupdict().get("what") or ""
+            return tuple(n for n in names if n), frozenset(s for w, s in words(what) if w not in STOPWORDS)
     return None
 
 
@@ -385,24 +403,35 @@ def _brand(text: str) -> frozenset[str] | None:
 
 def _round_up_covers(variant: _Variant, title: _Title, named: Sequence[_ServiceNames]) -> bool:
     """Whether a round-up session ("What's new with Amazon Q Developer agents") covers a launch
-    whose services it names: the rest of the name it is about is the launch's.
+    whose services it names: the rest of a name it is about is the launch's.
 
     A part of the service the round-up names ("SageMaker Canvas") must be in the launch, unless
     the round-up says more that is ("agents" of "Amazon Q Developer agents" for "Q autonomous
-    agents…") and the launch names no other part of the service.
+    agents…") and the launch names no other part of the service. What "New … capabilities"
+    says of the name ("New *generative AI* capabilities in AWS Management Console") must be in
+    the launch too, unless it names the part of the service the round-up names.
     """
     launch = {stem for _, stem in words(variant.text)}
-    held = [sp for s in named for sp in s.spellings if sp <= title.topic]
-    own_name = {w for s in named for w in s.name_words}
-    part = {w for sp in held for w in sp} - own_name
-    rest = {_stem(w) for w in title.topic - own_name - part} - GENERIC_SESSION_WORDS
-    if not rest <= launch:
-        return False
-    if {_stem(w) for w in part} <= launch:
-        return True
     launch_words = {w for w, _ in words(variant.text)}
-    other_part = any(sp <= launch_words and not sp <= own_name for s in named for sp in s.spellings)
-    return bool(rest) and not other_part
+    own_name = {w for s in named for w in s.name_words}
+    qualifier = title.qualifier - GENERIC_SESSION_WORDS
+    for topic in title.topics:
+        held = [sp for s in named for sp in s.spellings if sp <= topic]
+        if not held:
+            continue  # "… and AI": a name of no service of the launch
+        part = {w for sp in held for w in sp} - own_name
+        rest = {_stem(w) for w in topic - own_name - part} - GENERIC_SESSION_WORDS
+        if not rest <= launch:
+            continue
+        names_part = bool(part) and {_stem(w) for w in part} <= launch
+        if qualifier and not names_part and not qualifier & launch:
+            continue
+        if not part or names_part:
+            return True
+        other_part = any(sp <= launch_words and not sp <= own_name for s in named for sp in s.spellings)
+        if rest and not other_part:
+            return True
+    return False
 
 
 def _generic(why: str) -> Link:
@@ -515,7 +544,10 @@ def _score_words(
         # event that is about that service ("Kiro: your agentic IDE", "Practical generative AI
         # using Amazon Nova") covers it; any other session about the service could, but none
         # says so specifically.
-        subject = [s.name for s in services if _core(s.name) in title.subjects and not title.whats_new]
+        # (The session's subject is the name the launch wrote: "Amazon CodeWhisperer" is Amazon
+        # Q's, but "Amazon Q generative SQL" is not about it.)
+        written = _core(variant.text)
+        subject = [s.name for s in services if written in title.subjects and not title.whats_new]
         if (
             subject
             and variant.head is None
@@ -561,7 +593,7 @@ def _score_words(
         return ", ".join(sorted(variant.shown.get(t, t) for t in stems))
 
     brand = _brand(variant.text)
-    if not services and brand and brand in title.subjects and not launch.unread:
+    if not services and brand and brand in title.brands and not launch.unread:
         # "AWS re:Post – A Reimagined Q&A Experience …": a name the taxonomy does not know yet,
         # a new service, and a session about it ("Remove technical roadblocks with AWS re:Post").
         if threshold is not None and NEW_SERVICE_SCORE < threshold:
@@ -598,6 +630,8 @@ def _score_words(
         elif launch_name <= title.stems:
             score = max(score, NAMED_LAUNCH_SCORE)
             notes.append(f"names the launch itself ({say(launch_name)})")
+        elif launch_name & found:
+            notes.append(f"has part of the launch's name, not {say(launch_name - title.stems)}")
         else:
             score = min(score, SINGLE_WEAK_WORD_CAP)
             notes.append(f"misses the launch's name ({say(launch_name - title.stems)})")
