@@ -250,6 +250,12 @@ def test_subtitle_does_not_dilute_the_launch_name() -> None:
     assert link is not None and link.score >= 0.9 and "title head" in link.reason
 
 
+def test_verbs_and_nouns_of_one_word_share_a_stem() -> None:
+    assert tokens("customize customization customized") == tokens("custom custom custom")
+    assert tokens("modernize modernizing") == tokens("modernization modern")
+    assert tokens("size") != tokens("s")  # a short word keeps its letters
+
+
 def test_glued_generation_number_matches_spaced_one() -> None:
     assert tokens("Chipster2") == tokens("Chipster 2")
     assert tokens("EC2") == ["ec2"]  # short names stay whole
