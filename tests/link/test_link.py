@@ -157,7 +157,9 @@ def test_generic_session_scores_low_for_every_launch_of_its_service() -> None:
     for title in ("Amazon Widgets Instant Restore", "Amazon Widgets Cold Tier"):
         link = score_title_match(Candidate(title, ("Amazon Widgets",), "ev"), generic)
         assert link is not None and link.score == GENERIC_SCORE < THRESHOLD
-    bare = score_title_match(Candidate("Amazon Widgets", ("Amazon Widgets",), "ev"), Candidate("Widgets for game studios", (), "ev"))
+    bare = score_title_match(
+        Candidate("Amazon Widgets", ("Amazon Widgets",), "ev"), Candidate("Widgets for game studios", (), "ev")
+    )
     assert bare is not None and bare.score == GENERIC_SCORE < THRESHOLD
 
 
@@ -211,8 +213,13 @@ def test_a_round_up_of_part_of_a_service_covers_the_launches_it_names() -> None:
     assert score(console, "New generative AI capabilities in AWS Gadgets Console") < THRESHOLD
     assert score(launch("Widgets Canvas model leaderboard"), canvas) == WHATS_NEW_SCORE
     # A name of the round-up that is no service of the launch covers nothing.
-    assert score(launch("new notebook in Widgets Studio"), "What's new with Amazon Widgets in the era of data and AI") < THRESHOLD
-    assert score(launch("Widgets Lake cold tier"), "What's new with Amazon Gadgets and Amazon Widgets") == WHATS_NEW_SCORE
+    assert (
+        score(launch("new notebook in Widgets Studio"), "What's new with Amazon Widgets in the era of data and AI")
+        < THRESHOLD
+    )
+    assert (
+        score(launch("Widgets Lake cold tier"), "What's new with Amazon Gadgets and Amazon Widgets") == WHATS_NEW_SCORE
+    )
 
 
 def test_index_finds_whats_new_sessions_that_share_no_launch_word() -> None:
@@ -406,7 +413,9 @@ def test_a_session_on_the_product_but_not_on_what_the_launch_adds_to_it() -> Non
     services = _service_names(widgets)
     assert launch_feature_words("Amazon Widgets Custom for Cobol Is Generally Available", services) == set()
     assert launch_feature_words("Amazon Widgets Zero-Copy integration with Amazon Gadgets", services) == set()
-    assert launch_feature_words("Amazon Widgets zero-copy integration with Amazon Gadgets", services) == set(tokens("zero copy integration"))
+    assert launch_feature_words("Amazon Widgets zero-copy integration with Amazon Gadgets", services) == set(
+        tokens("zero copy integration")
+    )
     assert launch_feature_words("Widgets Turbo, a new open source helper", services) == set()
     assert launch_feature_words("Widgets Vault now supports GraphLink for teams", services) == {"graphlink"}
 
@@ -422,7 +431,9 @@ def test_a_session_about_a_product_the_launch_names_too() -> None:
     assert score("REST catalog endpoint for Widgets index", "Our migration with Amazon Widgets index") < THRESHOLD
     assert score("Amazon Widgets Index Turbo", about) < THRESHOLD
     # The service's name followed by a stop word is no product.
-    assert score("Scenarios in Widgets in Gadgets", "Scale to all your users with Amazon Widgets in Gadgets") < THRESHOLD
+    assert (
+        score("Scenarios in Widgets in Gadgets", "Scale to all your users with Amazon Widgets in Gadgets") < THRESHOLD
+    )
 
 
 def test_a_new_service_the_taxonomy_does_not_know_links_to_sessions_about_it() -> None:

@@ -260,7 +260,9 @@ class _Title:
 _SUBJECTS = (
     re.compile(_TAG + r"(?P<name>(?:[^:]|:(?=\S)){1,60}?):\s"),
     re.compile(_TAG + r"introducing\s+(?P<name>.+?)(?:\s+and\s+|$)", re.IGNORECASE),
-    re.compile(_TAG + r"(?:deep\s+dive|dive\s+deep)\s+(?:into|on)\s+(?P<name>.+?)(?:\s+and\s+|\s*[:&]|$)", re.IGNORECASE),
+    re.compile(
+        _TAG + r"(?:deep\s+dive|dive\s+deep)\s+(?:into|on)\s+(?P<name>.+?)(?:\s+and\s+|\s*[:&]|$)", re.IGNORECASE
+    ),
     re.compile(r"\s(?:with|using)\s+(?P<name>(?:[^:,;()]|:(?=\S)){1,60}?)\s*$", re.IGNORECASE),
 )
 
@@ -381,7 +383,10 @@ def _round_up_topic(title: str) -> tuple[tuple[frozenset[str], ...], frozenset[s
     *generative AI* capabilities in …"); None when the title is no round-up."""
     for pattern in _ROUND_UPS:
         if m := pattern.search(title):
-            names = (frozenset(w for w, _ in words(part) if w not in STOPWORDS) for part in _ALTERNATIVES.split(m.group("name")))
+            names = (
+                frozenset(w for w, _ in words(part) if w not in STOPWORDS)
+                for part in _ALTERNATIVES.split(m.group("name"))
+            )
             what = m.groupdict().get("what") or ""
             return tuple(n for n in names if n), frozenset(s for w, s in words(what) if w not in STOPWORDS)
     return None
@@ -598,7 +603,9 @@ def _score_words(
         # a new service, and a session about it ("Remove technical roadblocks with AWS re:Post").
         if threshold is not None and NEW_SERVICE_SCORE < threshold:
             return None
-        return Link(LinkMethod.TITLE, NEW_SERVICE_SCORE, f"a session about {variant.text}, the new service the launch is")
+        return Link(
+            LinkMethod.TITLE, NEW_SERVICE_SCORE, f"a session about {variant.text}, the new service the launch is"
+        )
     if not services and title.branded and not title.branded & own:
         # A launch that names no service, and a session about services it does not name
         # ("Zero-ETL for Applications", "… Amazon Aurora & RDS data in Amazon Redshift with zero-ETL").
