@@ -151,10 +151,16 @@ def test_across_documents_an_unknown_event_never_links() -> None:
 
 
 def test_generic_session_scores_low_for_every_launch_of_its_service() -> None:
+    # (A launch that is only the service's name is a new service: a deep dive into it at its
+    # event is about it, see test_a_new_service_links_to_the_sessions_about_it.)
     generic = Candidate("Dive deep on Amazon Widgets", (), "ev")
-    for title in ("Amazon Widgets Instant Restore", "Amazon Widgets Cold Tier", "Amazon Widgets"):
+    for title in ("Amazon Widgets Instant Restore", "Amazon Widgets Cold Tier"):
         link = score_title_match(Candidate(title, ("Amazon Widgets",), "ev"), generic)
         assert link is not None and link.score == GENERIC_SCORE < THRESHOLD
+    bare = score_title_match(
+        Candidate("Amazon Widgets", ("Amazon Widgets",), "ev"), Candidate("Widgets for game studios", (), "ev")
+    )
+    assert bare is not None and bare.score == GENERIC_SCORE < THRESHOLD
 
 
 def test_whats_new_session_covers_every_launch_of_its_service() -> None:
@@ -179,6 +185,40 @@ def test_whats_new_session_covers_every_launch_of_its_service() -> None:
     assert (
         score_title_match(Candidate("Cold Tier", (), "ev"), Candidate("What's new with Amazon Widgets", (), "ev"))
         is None
+    )
+
+
+def test_a_round_up_of_part_of_a_service_covers_the_launches_it_names() -> None:
+    widgets = (("Amazon Widgets",), (("Widgets Studio", "Widgets Lake", "Widgets Canvas"),))
+
+    def launch(title: str) -> Candidate:
+        return Candidate(title, widgets[0], "ev", widgets[1])
+
+    def score(ann: Candidate, session: str) -> float:
+        link = score_title_match(ann, Candidate(session, (), "ev"))
+        return link.score if link else 0.0
+
+    agents = "What’s new with Amazon Widgets Studio agents"
+    # The rest of the round-up's name ("agents") is the launch's, which names no other part.
+    assert score(launch("Widgets autonomous agents for unit tests and reviews"), agents) == WHATS_NEW_SCORE
+    assert score(launch("Widgets Lake agents for cold data"), agents) < THRESHOLD
+    assert score(launch("Widgets cold tier for unit tests"), agents) < THRESHOLD
+    # "New … capabilities in X": a round-up of X's launches, a part of a service included.
+    canvas = "New LLM capabilities in Amazon Widgets Canvas, with Example Corp"
+    assert score(launch("Amazon Widgets Canvas now supports spoken instructions"), canvas) == WHATS_NEW_SCORE
+    assert score(launch("Amazon Widgets adds spoken instructions"), canvas) < THRESHOLD
+    console = Candidate("Console-to-Script", ("AWS Gadgets Console",), "ev")
+    assert score(console, "New scripting capabilities in AWS Gadgets Console") >= THRESHOLD
+    # What the round-up says of the service must be in the launch unless the launch names its part.
+    assert score(console, "New generative AI capabilities in AWS Gadgets Console") < THRESHOLD
+    assert score(launch("Widgets Canvas model leaderboard"), canvas) == WHATS_NEW_SCORE
+    # A name of the round-up that is no service of the launch covers nothing.
+    assert (
+        score(launch("new notebook in Widgets Studio"), "What's new with Amazon Widgets in the era of data and AI")
+        < THRESHOLD
+    )
+    assert (
+        score(launch("Widgets Lake cold tier"), "What's new with Amazon Gadgets and Amazon Widgets") == WHATS_NEW_SCORE
     )
 
 
@@ -215,6 +255,12 @@ def test_subtitle_does_not_dilute_the_launch_name() -> None:
     ses = Candidate("Introducing Amazon Pipes On-Demand mode", (), "ev")
     link = score_title_match(ann, ses)
     assert link is not None and link.score >= 0.9 and "title head" in link.reason
+
+
+def test_verbs_and_nouns_of_one_word_share_a_stem() -> None:
+    assert tokens("customize customization customized") == tokens("custom custom custom")
+    assert tokens("modernize modernizing") == tokens("modernization modern")
+    assert tokens("size") != tokens("s")  # a short word keeps its letters
 
 
 def test_glued_generation_number_matches_spaced_one() -> None:
@@ -275,13 +321,26 @@ def test_a_new_service_links_to_the_sessions_about_it() -> None:
         "Amazon Widgets: your new assistant for builders",
         "Spec-driven development with Amazon Widgets",
         "{New Launch} Introducing Amazon Widgets and AWS Gadgets",
+        "Deep dive into Amazon Widgets and its architecture",
+        "Dive deep on Amazon Widgets",
     ):
         link = score_title_match(ann, Candidate(title, (), "ev"))
         assert link is not None and link.score == NEW_SERVICE_SCORE >= THRESHOLD, title
     # A session about something of the service, or that only mentions it, does not.
-    for title in ("Amazon Widgets powers: extend agents", "Crowning the Amazon Widgets code champions"):
+    for title in (
+        "Amazon Widgets powers: extend agents",
+        "Crowning the Amazon Widgets code champions",
+        "Deep dive into Amazon Widgets Streams",
+        "What's new with Amazon Widgets for game studios",
+    ):
         link = score_title_match(ann, Candidate(title, (), "ev"))
         assert link is None or link.score < THRESHOLD, title
+    # The session's subject is the name the launch wrote, not another name of its service.
+    other_name = Candidate("Amazon Gizmo", ("Amazon Widgets",), "ev", (("Amazon Gizmo",),))
+    link = score_title_match(other_name, Candidate("Practical AI with Amazon Widgets", (), "ev"))
+    assert link is None or link.score < THRESHOLD
+    link = score_title_match(other_name, Candidate("Boost productivity with Amazon Gizmo", (), "ev"))
+    assert link is not None and link.score == NEW_SERVICE_SCORE
     # Nor does a session for a launch that is more than the service's name.
     link = score_title_match(
         Candidate("Amazon Widgets – Region Deny", ("Amazon Widgets",), "ev"),
@@ -326,3 +385,64 @@ def test_a_launch_without_services_does_not_link_to_sessions_about_other_service
     ses = Candidate("Analyze Amazon Widgets data in Amazon Gadgets with zero-copy", (), "ev")
     link = score_title_match(ann, ses)
     assert link is None or link.score < THRESHOLD
+
+
+def test_a_session_on_the_product_but_not_on_what_the_launch_adds_to_it() -> None:
+    from tracker.link import _service_names, launch_feature_words
+
+    widgets = Candidate("", ("Amazon Widgets",), "ev", (("Widgets Turbo", "Widgets Vault"),))
+
+    def launch(title: str) -> Candidate:
+        return Candidate(title, widgets.services, "ev", widgets.aliases)
+
+    def score(ann: Candidate, session: str) -> float:
+        link = score_title_match(ann, Candidate(session, (), "ev"))
+        return link.score if link else 0.0
+
+    # After a product the taxonomy knows, lower-case words say what the launch adds to it.
+    for title in ("Amazon Widgets Turbo flexible capacity plans", "Widgets Turbo flexible capacity plans"):
+        plans = launch(title)
+        assert score(plans, "Amazon Widgets Turbo: reduce costs with new governance capability") < THRESHOLD
+        assert score(plans, "How we trained our models using Widgets Turbo") < THRESHOLD
+        assert score(plans, "Accelerate training: Amazon Widgets Turbo capacity plans & recipes") >= THRESHOLD
+    # So do the words after a verb.
+    graph = launch("Widgets Vault now supports GraphLink")
+    assert score(graph, "Unlocking structured data with Amazon Widgets Vault") < THRESHOLD
+    assert score(graph, "GraphLink retrieval with Amazon Widgets Vault") >= THRESHOLD
+    # A name that is more than a known product is the launch itself; a comma ends the phrase.
+    services = _service_names(widgets)
+    assert launch_feature_words("Amazon Widgets Custom for Cobol Is Generally Available", services) == set()
+    assert launch_feature_words("Amazon Widgets Zero-Copy integration with Amazon Gadgets", services) == set()
+    assert launch_feature_words("Amazon Widgets zero-copy integration with Amazon Gadgets", services) == set(
+        tokens("zero copy integration")
+    )
+    assert launch_feature_words("Widgets Turbo, a new open source helper", services) == set()
+    assert launch_feature_words("Widgets Vault now supports GraphLink for teams", services) == {"graphlink"}
+
+
+def test_a_session_about_a_product_the_launch_names_too() -> None:
+    def score(launch: str, session: str) -> float:
+        link = score_title_match(Candidate(launch, ("Amazon Widgets",), "ev"), Candidate(session, (), "ev"))
+        return link.score if link else 0.0
+
+    about = "Enhancing partner features with the Amazon Widgets index"
+    assert score("new APIs where partners can query this Widgets index", about) >= THRESHOLD
+    # Not where the product is only the place of the launch, nor when the launch's name says more.
+    assert score("REST catalog endpoint for Widgets index", "Our migration with Amazon Widgets index") < THRESHOLD
+    assert score("Amazon Widgets Index Turbo", about) < THRESHOLD
+    # The service's name followed by a stop word is no product.
+    assert (
+        score("Scenarios in Widgets in Gadgets", "Scale to all your users with Amazon Widgets in Gadgets") < THRESHOLD
+    )
+
+
+def test_a_new_service_the_taxonomy_does_not_know_links_to_sessions_about_it() -> None:
+    ann = Candidate("AWS re:Thing – A Reimagined Forum for the Builder Community", (), "ev")
+    for title, linked in (
+        ("{New Launch} Remove roadblocks with AWS re:Thing", True),
+        ("AWS re:Thing: answers from the community", True),
+        ("Remove roadblocks with AWS re:Thing and AWS Gadgets", False),
+        ("Community forums: what AWS re:Thing taught us", False),
+    ):
+        link = score_title_match(ann, Candidate(title, (), "ev"))
+        assert (link is not None and link.score >= THRESHOLD) == linked, title

@@ -9,11 +9,17 @@ Two methods:
   (``TokenWeights``: "serverless" or "data" say less than "limitless"). The session must also
   name every service of the launch; a session that names the service and nothing of the
   launch (a generic "Dive deep on Amazon S3") scores ``GENERIC_SCORE``, below any sane
-  threshold, while a round-up of the service's launches ("What's new with Amazon S3")
-  scores ``WHATS_NEW_SCORE``. A launch that is only a service's name is a new service: a
-  session whose subject that service is ("Kiro: your agentic IDE", "… with Kiro") scores
-  ``NEW_SERVICE_SCORE``. The other way round, a session named after part of a long launch
-  title, whose own words (by weight) are at least ``SESSION_COVERAGE`` the launch's, scores
+  threshold, while a round-up of the service's launches ("What's new with Amazon S3", "New
+  … capabilities in X") scores ``WHATS_NEW_SCORE`` for the launches that hold the rest of
+  its name ("What's new with Amazon Q Developer *agents*"). A launch that is only a service's
+  name is a new service: a session whose subject is that name ("Kiro: your agentic IDE", "…
+  with Kiro", "Deep dive into X"; "AWS re:Post" when the taxonomy does not know it yet)
+  scores ``NEW_SERVICE_SCORE``. A session that names the product a launch names and nothing
+  of what the launch adds to it ("Bedrock Knowledge Bases now supports *GraphRAG*", "SageMaker
+  HyperPod *flexible training plans*") is about another part of the product; one about a
+  product both write the same way ("the Amazon Q index") scores ``SHARED_PRODUCT_SCORE``.
+  The other way round, a session named after part of a long launch title, whose own words
+  (by weight) are at least ``SESSION_COVERAGE`` the launch's, scores
   ``SESSION_COVERED_SCORE``. An acronym matches its long form ("RUM", "Real-User
   Monitoring"). A wrong link is worse than a missing one;
 - meaning: with the optional extra `semantic` (tracker/meaning.py), a session that already
@@ -36,6 +42,7 @@ from tracker.link.match import (
     NEW_SERVICE_SCORE,
     SESSION_COVERAGE,
     SESSION_COVERED_SCORE,
+    SHARED_PRODUCT_SCORE,
     SINGLE_WEAK_WORD_CAP,
     WHATS_NEW_SCORE,
     Candidate,
@@ -43,6 +50,7 @@ from tracker.link.match import (
     _service_names,
     best_links,
     is_whats_new,
+    launch_feature_words,
     launch_name_words,
     score_title_match,
     stale_title_links,
@@ -58,6 +66,7 @@ __all__ = [
     "SAME_MEANING",
     "SESSION_COVERAGE",
     "SESSION_COVERED_SCORE",
+    "SHARED_PRODUCT_SCORE",
     "SINGLE_WEAK_WORD_CAP",
     "STOPWORDS",
     "TOKEN",
@@ -73,6 +82,7 @@ __all__ = [
     "best_links",
     "distinctive",
     "is_whats_new",
+    "launch_feature_words",
     "launch_name_words",
     "links_in_document",
     "score_title_match",

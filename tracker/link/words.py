@@ -22,7 +22,22 @@ STOPWORDS = frozenset(
 )
 TOKEN = re.compile(r"[a-z0-9]+")
 
-_SUFFIXES = ("ations", "ation", "ically", "ally", "ing", "ed", "ic", "e")
+_SUFFIXES = (
+    "izations",
+    "ization",
+    "izing",
+    "ized",
+    "izes",
+    "ize",
+    "ations",
+    "ation",
+    "ically",
+    "ally",
+    "ing",
+    "ed",
+    "ic",
+    "e",
+)
 
 
 @functools.lru_cache(maxsize=65536)
