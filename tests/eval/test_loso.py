@@ -24,7 +24,9 @@ pytestmark = pytest.mark.corpus
 
 # (mean announcement F1, mean service accuracy, lowest announcement F1)
 PIN_SHARED = (1.0, 0.998, 1.0)
-PIN_FULL = (0.867, 0.944, 0.0)
+# Every labelled document: 0.867 / 0.945 on 87 documents from 50 sources; six documents labelled
+# since (three prose, three spoken, from five new sources; 0.50 mean F1 among them) bring it to:
+PIN_FULL = (0.842, 0.927, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -44,7 +46,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 87, 50)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 93, 55)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:

@@ -38,6 +38,16 @@ def _titles(markdown: str) -> list[str]:
         ("1. Amazon EC2 Q9 Instances", "Amazon EC2 Q9 Instances", None),
         ("🚀 Introducing AWS Pebble Store", "AWS Pebble Store", None),
         ("Amazon Kelp DB is now generally available", "Amazon Kelp DB", "ga"),
+        # A News Blog title "New for PRODUCT – FEATURE": the product and its feature.
+        ("New for AWS Quartz – Folder Image Support", "AWS Quartz – Folder Image Support", None),
+        ("New in Amazon Weft: Shared Spools", "Amazon Weft: Shared Spools", None),
+        # "New for you" names nothing: the preposition stays, and the dash still ends the name.
+        ("New for you – a better console", "for you", None),
+        # A headline whose subject is the company: its object, without the purpose clause.
+        ("AWS announces Loom Sentry to find stuck threads automatically", "Loom Sentry", None),
+        ("Amazon launches the new Plinth Service", "Plinth Service", None),
+        # A service announcing something keeps its headline (What's New wording).
+        ("Amazon Weft announces shared spools", "Amazon Weft announces shared spools", None),
     ],
 )
 def test_clean_title(raw: str, title: str, status: str | None) -> None:

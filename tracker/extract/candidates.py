@@ -95,6 +95,7 @@ def clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
     title = _EMOJI.sub("", title)
     title = _NUMBERING.sub("", title)
     lead = _pattern(rules, "lead_marker")
+    led = False
     for _ in range(2):  # "New: Announcing X"
         if lead is None:
             break
@@ -102,9 +103,28 @@ def clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
         if not m or m.end() >= len(title):
             break
         title = title[m.end() :]
+        led = True
+    keep_first_end = False
+    new_for = _pattern(rules, "new_for")
+    m = new_for.match(title) if led and new_for is not None else None
+    if m:
+        # "New for AWS Lambda – Container Image Support": the product and its feature.
+        title = title[m.end() :]
+        keep_first_end = True
+    headline = _pattern(rules, "company_headline")
+    m = headline.match(title) if headline is not None else None
+    if m and m.end() < len(title):
+        # "AWS announces DevOps Guru to find operational issues": the object, without its purpose.
+        title = title[m.end() :]
+        purpose = _pattern(rules, "purpose_clause")
+        p = purpose.search(title) if purpose is not None else None
+        if p and p.start() > 0:
+            title = title[: p.start()]
     end = _pattern(rules, "name_end")
     if end is not None:
         m = end.search(title)
+        if m and keep_first_end:
+            m = end.search(title, m.end())
         if m and m.start() > 0:
             title = title[: m.start()]
     tag = _pattern(rules, "trailing_tag")

@@ -282,6 +282,9 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
 
 _CANDIDATE_PATTERNS = (
     "lead_marker",
+    "new_for",
+    "company_headline",
+    "purpose_clause",
     "trailing_tag",
     "name_end",
     "generic_title",
