@@ -96,6 +96,7 @@ def bench_database(
     max_publish: int,
     publish_only: bool = False,
     pg_database: str | None = None,
+    render_rebuild_max: int = sys.maxsize,
 ) -> dict[str, Any]:
     """Every phase on one database (`publish_only`: the backfill, the loads and the publishing
     phases only); returns {metric: {...}}."""
@@ -130,7 +131,7 @@ def bench_database(
     out["backfill_ratio_to_parsers"] = {"value": back["ratio_to_parsers"], "size": {"files": back["files"]}}
     out["backfill_peak_rss_mb"] = {"value": back["peak_rss_mb"], "size": corpus_size}
     if publish_only:
-        return _bench_publishing(kind, one_x, ten_x, out, step, log, max_publish)
+        return _bench_publishing(kind, one_x, ten_x, out, step, log, max_publish, render_rebuild_max)
     rex = step("reextract", "reextract")
     out["reextract_s"] = {
         "value": rex["seconds"],
@@ -155,7 +156,7 @@ def bench_database(
         noop = step(f"no-change run {label}", "noop", max_publish=max_publish)
         out[f"noop_run_s_{label}"] = {"value": noop["seconds"], "size": at, "detail": noop}
         out[f"noop_peak_rss_mb_{label}"] = {"value": noop["peak_rss_mb"], "size": at}
-        _publish_phase(kind, label, sc["announcements"], out, step, log, max_publish)
+        _publish_phase(kind, label, sc["announcements"], out, step, log, max_publish, render_rebuild_max)
         q = step(f"queries {label}", "queries", repeats=repeats)
         qsize = {**at, "limit": q["limit"], "repeats": repeats}
         for what in ("by_service", "by_event", "full_text"):
@@ -179,16 +180,30 @@ PUBLISH_GROWTH_TARGET = 1.5
 
 
 def _publish_phase(
-    kind: str, label: str, stored: int, out: dict[str, Any], step: Any, log: Any, max_publish: int
+    kind: str,
+    label: str,
+    stored: int,
+    out: dict[str, Any],
+    step: Any,
+    log: Any,
+    max_publish: int,
+    render_rebuild_max: int,
 ) -> None:
-    """A full rebuild, then one What's New item edited and the run that publishes it."""
+    """A full rebuild (above `render_rebuild_max` announcements: placed, nothing rendered), then
+    one What's New item edited and the run that publishes it."""
     at = {"announcements": stored}
     if stored > max_publish:
         # A full rebuild renders every announcement (archive pages): half an hour at 1,000,000.
         log(f"[{kind}] publishing at {stored} announcements skipped (--max-publish {max_publish})")
         out[f"publish_full_rebuild_s_{label}"] = {"value": "not measured", "size": at}
         return
-    pub = step(f"publish one change {label}", "publish_change", edit=1 if label == "1x" else 2)
+    rendered = stored <= render_rebuild_max
+    pub = step(
+        f"publish one change {label}",
+        "publish_change",
+        edit=1 if label == "1x" else 2,
+        render_rebuild=rendered,
+    )
     suffix = "" if label == "1x" else "_10x"
     out[f"publish_one_change_files_written{suffix}"] = {
         "value": pub["files_written"],
@@ -210,20 +225,38 @@ def _publish_phase(
             "size": at,
             "target": f"<= {PUBLISH_GROWTH_TARGET:g}",
         }
-    out[f"publish_full_rebuild_s_{label}"] = {
-        "value": pub["full_rebuild_seconds"],
-        "size": {**at, "files": pub["full_rebuild_files"]},
+    if rendered:
+        out[f"publish_full_rebuild_s_{label}"] = {
+            "value": pub["full_rebuild_seconds"],
+            "size": {**at, "files": pub["full_rebuild_files"]},
+        }
+    else:
+        out[f"publish_full_rebuild_s_{label}"] = {"value": "not measured (placed only)", "size": at}
+        out[f"publish_full_placement_s_{label}"] = {"value": pub["full_rebuild_seconds"], "size": at}
+    for key in ("run_cpu_seconds", "publish_cpu_seconds", "server_cpu_seconds"):
+        if pub.get(key) is not None:
+            out[f"publish_one_change_{key.removesuffix('_seconds')}_s_{label}"] = {"value": pub[key], "size": at}
+    out[f"publish_one_change_loadavg_{label}"] = {
+        "value": " / ".join(f"{x:.1f}" for x in pub["loadavg_before"]),
+        "size": at,
     }
     out[f"publish_peak_rss_mb_{label}"] = {"value": pub["peak_rss_mb"], "size": at}
 
 
 def _bench_publishing(
-    kind: str, one_x: int, ten_x: int, out: dict[str, Any], step: Any, log: Any, max_publish: int
+    kind: str,
+    one_x: int,
+    ten_x: int,
+    out: dict[str, Any],
+    step: Any,
+    log: Any,
+    max_publish: int,
+    render_rebuild_max: int,
 ) -> dict[str, Any]:
     """The publishing phases alone, at 1x and 10x database size."""
     for label, target in (("1x", one_x), ("10x", ten_x)):
         sc = step(f"load to {target} announcements", "scale", target=target)
-        _publish_phase(kind, label, sc["announcements"], out, step, log, max_publish)
+        _publish_phase(kind, label, sc["announcements"], out, step, log, max_publish, render_rebuild_max)
     return out
 
 
@@ -288,6 +321,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="skip the publishing phases above N announcements (default 200000)",
     )
+    parser.add_argument(
+        "--render-rebuild-max",
+        type=int,
+        default=sys.maxsize,
+        metavar="N",
+        help="above N announcements, the full publish before the one-change run places every entry "
+        "and records the published state but renders no feed document (its time is then not a "
+        "rebuild's); default: always render",
+    )
     args = parser.parse_args(argv)
     size = QUICK if args.quick else (FULL.scaled(args.scale) if args.scale else FULL)
     size = CorpusSize(size.posts, size.whats_new, args.announcements or size.announcements, args.seed)
@@ -325,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             max_publish=args.max_publish,
             publish_only=args.publish_only,
             pg_database=args.pg_database,
+            render_rebuild_max=args.render_rebuild_max,
         )
         if args.json:  # each database's figures kept as soon as they are measured
             args.json.write_text(json.dumps(results, indent=2, default=str))

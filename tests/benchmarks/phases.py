@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import resource
 import shutil
 import statistics
@@ -346,6 +347,38 @@ def scale(args: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- daily runs and publishing
 
 
+def _server_cpu_s(settings: Any) -> dict[int, float] | None:
+    """CPU seconds used so far by each PostgreSQL backend connected to this database (read from
+    /proc: the server must run on this machine), or None on SQLite."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if not url.get_backend_name().startswith("postgresql"):
+        return None
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            pids = list(
+                conn.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return out
+
+
 @phase
 def noop(args: dict[str, Any]) -> dict[str, Any]:
     """A daily run over sources that did not change: warm-up run first, then the measured one.
@@ -410,8 +443,23 @@ def publish_change(args: dict[str, Any]) -> dict[str, Any]:
     meaning.available()
     shutil.rmtree(settings.output_dir, ignore_errors=True)
     gc.collect()
+    rendered = bool(args.get("render_rebuild", True))
     start = time.perf_counter()
-    full = pipeline.publish(pipeline.Context(settings), full=True)
+    if rendered:
+        full = pipeline.publish(pipeline.Context(settings), full=True)
+    else:
+        # The full publish places every entry and records the published state as it would, but
+        # renders no feed document but the indexes (half an hour at 1,000,000 on a loaded
+        # machine): the one-change run below renders what it touches from that state, as after
+        # a real rebuild. Its time is not a rebuild's.
+        from tracker.publish.feeds import DocumentRenderer
+
+        render = DocumentRenderer.render
+        DocumentRenderer.render = lambda *_a, **_k: None  # type: ignore[method-assign]
+        try:
+            full = pipeline.publish(pipeline.Context(settings), full=True)
+        finally:
+            DocumentRenderer.render = render  # type: ignore[method-assign]
     rebuild_s = time.perf_counter() - start
 
     feed = Path(args["daily_whats_new"])
@@ -432,12 +480,25 @@ def publish_change(args: dict[str, Any]) -> dict[str, Any]:
         finally:
             publish_s.append(time.perf_counter() - begun)
 
+    def timed_cpu(ctx: Any, **kwargs: Any) -> Any:
+        begun = time.process_time()
+        try:
+            return timed(ctx, **kwargs)
+        finally:
+            publish_cpu_s.append(time.process_time() - begun)
+
+    publish_cpu_s: list[float] = []
     queries._RecordReader.read = counting  # type: ignore[method-assign]
-    runs.publish = timed
+    runs.publish = timed_cpu
     gc.collect()
+    load = os.getloadavg()
+    server_before = _server_cpu_s(settings)
+    cpu_start = time.process_time()
     start = time.perf_counter()
     report = pipeline.run(settings)
     change_s = time.perf_counter() - start
+    change_cpu_s = time.process_time() - cpu_start
+    server_after = _server_cpu_s(settings)
     queries._RecordReader.read = reader  # type: ignore[method-assign]
     runs.publish = publish
     assert report.published is not None
@@ -450,7 +511,18 @@ def publish_change(args: dict[str, Any]) -> dict[str, Any]:
         "records_read": len(read),
         "run_seconds": change_s,
         "publish_seconds": sum(publish_s),
+        # CPU seconds of this process (the machine may be shared: wall time grows with its load),
+        # and of the PostgreSQL backends this database had before and after the run (None on SQLite).
+        "run_cpu_seconds": change_cpu_s,
+        "publish_cpu_seconds": sum(publish_cpu_s),
+        # (a backend that closed during the run is not counted)
+        "server_cpu_seconds": None
+        if server_before is None or server_after is None
+        else sum(cpu - server_before.get(pid, 0.0) for pid, cpu in server_after.items()),
+        "loadavg_before": list(load),
+        "loadavg_after": list(os.getloadavg()),
         "full_rebuild_seconds": rebuild_s,
+        "full_rebuild_rendered": rendered,
         "full_rebuild_files": len(full.written),
     }
 
