@@ -25,8 +25,10 @@ pytestmark = pytest.mark.corpus
 # (mean announcement F1, mean service accuracy, lowest announcement F1)
 PIN_SHARED = (1.0, 0.998, 1.0)
 # Every labelled document: 0.867 / 0.945 on 87 documents from 50 sources; six documents labelled
-# since (three prose, three spoken, from five new sources; 0.50 mean F1 among them) bring it to:
-PIN_FULL = (0.842, 0.927, 0.0)
+# since (three prose, three spoken, from five new sources; 0.50 mean F1 among them) brought it to
+# 0.842 / 0.927 on 93; eight more (four rendered HTML pages, four markdown lists and digests, eight
+# new sources; 0.62 mean F1 by the model of 93 before any change), with the L2 penalty 3, bring it to:
+PIN_FULL = (0.840, 0.930, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -46,7 +48,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 93, 55)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 101, 63)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:

@@ -136,3 +136,27 @@ def test_html_recap_with_embedded_videos() -> None:
         "My AWS re:Invent 2031 notes",
     )
     assert ann.sessions == ("RiLeYcEo002",)
+
+
+def test_news_blog_post_inside_another_sites_page() -> None:
+    from tracker.extract import extract
+
+    # A study site's page holding a copy of a News Blog post: the site's own heading comes first,
+    # the post's title is the heading above its byline.
+    page = """<html><body><nav><a href="/">Home</a></nav><main>
+    <p><a href="/">Report</a> &gt; <a href="/blogs/">Translated Blogs</a> &gt; Blog 4</p>
+    <h1>Blog 4</h1>
+    <h1>Speed up builds with Amazon Quux Build Caches</h1>
+    <p>by Ann Example and Bo Sample on 14 MAR 2031 in Amazon Quux, Announcements Permalink Share</p>
+    <p>Today, we are excited to announce build caches for Amazon Quux, so that repeated builds
+    reuse what earlier builds made.</p>
+    <h2>How it works</h2>
+    <p>Each cache keeps the outputs of a build for thirty days.</p>
+    </main></body></html>"""
+    [doc] = extract(page, url="https://example.org/blogs/blog4/")
+    assert doc.title == "Speed up builds with Amazon Quux Build Caches"
+    assert doc.published_at is not None and doc.published_at.date().isoformat() == "2031-03-14"
+    assert "Announcements" in doc.categories
+    titles = [a.title for a in doc.announcements]
+    assert titles[0] == "Speed up builds with Amazon Quux Build Caches"
+    assert "Blog 4" not in titles

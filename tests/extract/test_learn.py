@@ -27,4 +27,6 @@ def test_a_small_source_is_not_drowned_by_a_large_one() -> None:
     data = _examples("big", 400, 0) + _examples("small", 16, 1)
     equal = learn.fit(data, power=0.0)
     weighed = learn.fit(data, power=0.5)
-    assert weighed.weights["f"] > equal.weights["f"]
+    # What the shared evidence alone scores (bias and "f" together: the penalty may move weight
+    # between them, never the sum's direction).
+    assert weighed.score({"f": 1.0}) > equal.score({"f": 1.0}) + 0.05

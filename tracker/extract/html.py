@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import warnings
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from lxml import etree
 
 from tracker.extract import announce
 from tracker.extract.blocks import HEADING, Block, InlineBuilder, LinkSpan, TreeBuilder, select
-from tracker.extract.markdown import post_document
+from tracker.extract.markdown import byline_post, find_byline, post_document
 from tracker.extract.rules import Rules
 from tracker.extract.text import (
     absolute_url,
@@ -472,6 +473,12 @@ def _post_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | None
 def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | None) -> Document:
     root = soup.find("article") or soup.find("main") or soup.body or soup
     blocks = html_blocks(root, url, skip_chrome=True)
+    byline = find_byline(blocks[:40], rules)
+    if byline is not None and any(b.kind == HEADING and b.level == 1 for b in blocks[: byline[0]]):
+        # A News Blog post saved inside another site's page (a translation, a study site): the
+        # site's own heading ("Blog 1") comes first; the post is the heading above its byline.
+        saved = byline_post(blocks, byline, {}, url=url, rules=rules, event=event)
+        return replace(saved, canonical_url=saved.canonical_url or _canonical_of(soup, url))
     h1 = next((b for b in blocks if b.kind == HEADING and b.level == 1), None)
     title = (h1.text if h1 else "") or _meta(soup, "og:title") or _text(soup.find("title"))
     published = parse_date(_meta(soup, "article:published_time"))

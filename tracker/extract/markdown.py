@@ -198,7 +198,8 @@ def parse_blocks(text: str) -> list[Block]:
     return tree.blocks
 
 
-def _byline(blocks: list[Block], rules: Rules) -> tuple[int, re.Match[str]] | None:
+def find_byline(blocks: list[Block], rules: Rules) -> tuple[int, re.Match[str]] | None:
+    """The News Blog byline near the top ("by AUTHOR on 08 JUL 2025 in CATEGORIES"), with its block's index."""
     if rules.byline is None:
         return None
     for block in blocks[:80]:
@@ -235,9 +236,9 @@ def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = N
     """A recap or a converted News Blog post: one Document."""
     meta, body = front_matter(text)
     blocks = parse_blocks(body)
-    byline = _byline(blocks, rules)
+    byline = find_byline(blocks, rules)
     if byline is not None:
-        return [_markdown_post(blocks, byline, meta, url=url, rules=rules, event=event)]
+        return [byline_post(blocks, byline, meta, url=url, rules=rules, event=event)]
     title = collapse(meta.get("title", ""))
     h1 = next((b.text for b in blocks if b.kind == HEADING and b.level == 1 and not b.label), "")
     if not title:
@@ -324,7 +325,7 @@ def _canonical(meta: dict[str, str]) -> str | None:
     return None
 
 
-def _markdown_post(
+def byline_post(
     blocks: list[Block],
     byline: tuple[int, re.Match[str]],
     meta: dict[str, str],
@@ -333,6 +334,7 @@ def _markdown_post(
     rules: Rules,
     event: str | None,
 ) -> Document:
+    """A saved News Blog post read from its byline: the heading above it is its title."""
     index, m = byline
     title_block = next((b for b in reversed(blocks[:index]) if b.kind == HEADING and b.level == 1), None)
     title = title_block.text if title_block else collapse(meta.get("title", ""))
