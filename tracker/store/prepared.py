@@ -11,8 +11,9 @@ result processor of its type: the same values SQLAlchemy's execution gives, as p
 The connection's `before_cursor_execute` and `after_cursor_execute` listeners still see each
 statement, and a driver error is raised as SQLAlchemy's `DBAPIError` (which `reading` turns
 into a `StoreError`), with the connection invalidated when the driver says it is gone.
-On an ORM session (whose queries first flush what it holds) and on a driver whose parameter
-style is not handled here, the statement runs through SQLAlchemy as usual.
+On an ORM session, what it holds is flushed first (as its own execution of a query would) and
+the statement runs on the session's connection; on a driver whose parameter style is not
+handled here, it runs through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
@@ -62,9 +63,14 @@ class Prepared:
 
     def all(self, reader: Reader, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row of the statement with these values, converted as SQLAlchemy converts them."""
-        if not isinstance(reader, Connection) or reader.dialect.paramstyle not in _STYLES:
-            # An ORM session (which flushes pending changes before a query) or another driver:
-            # SQLAlchemy's own execution.
+        if not isinstance(reader, Connection):
+            # An ORM session: what it holds is flushed first, as its own execution of a query
+            # would (unless autoflush is off), then the statement runs on its connection.
+            if reader.autoflush:
+                reader.flush()
+            reader = reader.connection()
+        if reader.dialect.paramstyle not in _STYLES:
+            # Another driver: SQLAlchemy's own execution.
             return [tuple(row) for row in reader.execute(self.stmt, dict(values)).all()]
         connection = reader
         if not connection.in_transaction():
