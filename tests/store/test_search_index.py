@@ -42,7 +42,7 @@ def pages(session: Session, size: int, **filters: object) -> list[str]:
 def test_one_minute_of_many_launches_comes_out_in_exact_order(factory: sessionmaker[Session], order: str) -> None:
     # 130 launches within one minute, stored so that the id order is the reverse of the second
     # order: the index reads them by minute then id, the answer must be by second then id; more
-    # of them than the first read of a page fetches (twice the page and 50).
+    # of them than the first read of a page fetches (the page and ten more).
     minute = NOW.replace(second=0, microsecond=0)
     with unit_of_work(factory) as s:
         sync_services(s, TAXONOMY)
@@ -142,7 +142,7 @@ def test_a_month_boundary_in_utc(factory: sessionmaker[Session]) -> None:
 
 
 def test_many_undated_after_the_dated(factory: sessionmaker[Session]) -> None:
-    # More undated matches than a page's first read (twice the page and 50), the page's last
+    # More undated matches than a page's first read (the page and ten more), the page's last
     # one among them: they follow the dated ones, by id.
     with unit_of_work(factory) as s:
         for n in range(10):

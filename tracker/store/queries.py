@@ -657,15 +657,14 @@ def _found_records(
     """The records of `query_announcements` for filters other than one service's newest page."""
     if found.words:
         # The full-text index, read in date order with the service, event and region inside it.
-        conditions = [*found.conditions, *([_after(after, order)] if after is not None else [])]
         ids = matching_ids(
             session,
             found.words,
             facets=Facets(tuple(found.service_ids), tuple(found.event_ids), tuple(found.region_ids)),
-            conditions=conditions,
             bounds=Bounds(since=found.since, until=found.until, after=after),
             order=order,
             limit=limit,
+            session_code=found.session_code,
         )
         return _RecordReader(session).read(ids)
     service_ids = found.service_ids

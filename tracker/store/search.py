@@ -27,15 +27,25 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, func, or_, select, table, text
-from sqlalchemy.types import Integer
+from sqlalchemy import ColumnElement, and_, bindparam, column, func, or_, select, table, text
+from sqlalchemy.types import Integer, LargeBinary, String
 
-from tracker.store.tables import ANNOUNCEMENT_REGIONS, ANNOUNCEMENT_SERVICES, ANNOUNCEMENTS, Reader, dialect_name
+from tracker.store.prepared import Prepared
+from tracker.store.tables import (
+    ANNOUNCEMENT_REGIONS,
+    ANNOUNCEMENT_SERVICES,
+    ANNOUNCEMENT_SESSIONS,
+    ANNOUNCEMENTS,
+    SESSIONS,
+    Reader,
+    dialect_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +71,7 @@ OTHER_INDEXES = frozenset(
 )
 PG_COLUMN = "search_document"  # generated: not a model column
 MAX_WORDS = 16  # longer queries are cut: each word is one more index probe
+MIN_PREFIX = 3  # a shorter last word is a whole word, not a prefix: "l" is not every word in l
 ID_BITS = 31  # ids are below 2**31 (INTEGER on PostgreSQL): the low bits of a search key
 _ID_MASK = (1 << ID_BITS) - 1
 _NO_KEY = (1 << 63) - 1  # above every search key: no upper bound
@@ -88,6 +99,11 @@ def search_words(query: str) -> list[str]:
     """The words a search looks for: lowercased, stop words dropped, at most MAX_WORDS."""
     words = [w.lower() for w in _WORD.findall(query or "")]
     return [w for w in words if w not in STOP_WORDS][:MAX_WORDS]
+
+
+def is_prefix(word: str) -> bool:
+    """Whether a search's last word is also a prefix: when it has at least MIN_PREFIX characters."""
+    return len(word) >= MIN_PREFIX
 
 
 def include_name(name: str | None, type_: str, _parent_names: object = None) -> bool:
@@ -139,29 +155,29 @@ def matching_ids(
     words: Sequence[str],
     *,
     facets: Facets,
-    conditions: Sequence[ColumnElement[bool]],
     bounds: Bounds,
     order: str,
     limit: int | None,
+    session_code: str | None = None,
 ) -> list[int]:
-    """Ids of the announcements with every word that meet the facets and conditions, in
-    `order` of (announced_at, id), undated last, at most `limit`.
+    """Ids of the announcements with every word that meet the facets, the dates and cursor of
+    `bounds` and the session code, in `order` of (announced_at, id), undated last, at most `limit`.
 
-    `conditions` are exact conditions on `announcements` (the dates and the cursor among them);
-    `bounds` repeats the dates so that only that part of the index is read.
+    The statements are built once per shape of filters, with the values bound (`Prepared`).
     """
     if order not in {"asc", "desc"}:
         raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
     if not words:
         return []
+    exact = _Exact.of(bounds, session_code)
     dialect = dialect_name(session)
     if dialect == "sqlite":
-        return _sqlite_ids(session, list(words), facets, conditions, bounds, order, limit)
+        return _sqlite_ids(session, list(words), facets, exact, bounds, order, limit)
     if dialect == "postgresql":
-        return _pg_ids(session, list(words), facets, conditions, bounds, order, limit)
+        return _pg_ids(session, list(words), facets, exact, bounds, order, limit)
     # Any other database: a plain substring match on every word (slow, but correct enough).
     log.warning("no full-text index on %s: falling back to substring search", dialect)
-    stmt = select(ANNOUNCEMENTS.c.id).where(_substring(words), *conditions)
+    stmt = select(ANNOUNCEMENTS.c.id).where(_substring(words), *exact.clauses(order))
     if facets.services:
         stmt = stmt.where(
             ANNOUNCEMENTS.c.id.in_(
@@ -187,7 +203,71 @@ def matching_ids(
         stmt = stmt.order_by(at.asc().nulls_last(), ANNOUNCEMENTS.c.id.asc())
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [int(i) for i in session.execute(stmt).scalars()]
+    return [int(i) for i in session.execute(stmt, exact.values).scalars()]
+
+
+@dataclass(frozen=True)
+class _Exact:
+    """The exact conditions on `announcements` besides the words and facets (dates, session code,
+    cursor): their shape, which picks a prepared statement, and the values bound to it."""
+
+    since: bool
+    until: bool
+    session_code: bool
+    cursor: str | None  # "dated", "undated" (the cursor's announcement has no date) or None
+    values: dict[str, Any]
+
+    @classmethod
+    def of(cls, bounds: Bounds, session_code: str | None) -> _Exact:
+        """The conditions of these bounds and session code."""
+        values: dict[str, Any] = {}
+        if bounds.since is not None:
+            values["since"] = _utc(bounds.since)
+        if bounds.until is not None:
+            values["until"] = _utc(bounds.until)
+        if session_code:  # as `query_announcements` compares it: "  " is a code nothing has
+            values["session_code"] = session_code.strip().upper()
+        cursor = None
+        if bounds.after is not None:
+            at, values["after_id"] = bounds.after
+            cursor = "undated" if at is None else "dated"
+            if at is not None:
+                values["after_at"] = _utc(at)
+        return cls(bounds.since is not None, bounds.until is not None, bool(session_code), cursor, values)
+
+    @property
+    def shape(self) -> tuple[bool, bool, bool, str | None]:
+        """What picks the statement: which conditions there are."""
+        return (self.since, self.until, self.session_code, self.cursor)
+
+    def clauses(self, order: str) -> list[ColumnElement[bool]]:
+        """The conditions, with bound parameters named as in `values`."""
+        at = ANNOUNCEMENTS.c.announced_at
+        ann_id = ANNOUNCEMENTS.c.id
+        out: list[ColumnElement[bool]] = []
+        if self.since:
+            out.append(at >= bindparam("since", type_=at.type))
+        if self.until:
+            out.append(at < bindparam("until", type_=at.type))
+        if self.session_code:
+            out.append(
+                ann_id.in_(
+                    select(ANNOUNCEMENT_SESSIONS.c.announcement_id)
+                    .join(SESSIONS, SESSIONS.c.id == ANNOUNCEMENT_SESSIONS.c.session_id)
+                    .where(func.upper(SESSIONS.c.code) == bindparam("session_code", type_=String()))
+                )
+            )
+        # Strictly after the cursor in (announced_at nulls last, id) order.
+        after_id = bindparam("after_id", type_=Integer())
+        if self.cursor == "undated":  # already among the undated rows, which come last: only the id moves on
+            out.append(at.is_(None) & (ann_id < after_id if order == "desc" else ann_id > after_id))
+        elif self.cursor == "dated":
+            after_at = bindparam("after_at", type_=at.type)
+            if order == "desc":
+                out.append(or_(at < after_at, (at == after_at) & (ann_id < after_id), at.is_(None)))
+            else:
+                out.append(or_(at > after_at, (at == after_at) & (ann_id > after_id), at.is_(None)))
+        return out
 
 
 def fulltext_condition(session: Reader, query: str, facets: Facets = Facets()) -> ColumnElement[bool] | None:
@@ -202,7 +282,9 @@ def fulltext_condition(session: Reader, query: str, facets: Facets = Facets()) -
     dialect = dialect_name(session)
     if dialect == "sqlite":
         fts = _fts()
-        matches = select(fts.c.rowid.op("&", return_type=Integer)(_ID_MASK)).where(_sqlite_match(words, facets))
+        matches = select(fts.c.rowid.op("&", return_type=Integer)(_ID_MASK)).where(
+            _sqlite_match(session, words, facets)
+        )
         return ANNOUNCEMENTS.c.id.in_(matches)
     if dialect == "postgresql":
         terms = _pg_terms(session, words)
@@ -230,15 +312,151 @@ def _fts() -> Any:
     return table(FTS_TABLE, column("rowid", Integer))
 
 
-def _sqlite_match(words: Sequence[str], facets: Facets) -> ColumnElement[bool]:
-    # Every word double-quoted, so FTS5 operators (AND, NEAR, *, -, :) in the input are plain text;
-    # words only in title and summary, facet terms only in facets.
-    parts = [f'"{w}"' for w in words]
-    parts[-1] += "*"
+def _sqlite_match(session: Reader, words: Sequence[str], facets: Facets) -> ColumnElement[bool]:
+    return and_(text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=_sqlite_expression(session, words, facets)))
+
+
+def _sqlite_expression(session: Reader, words: Sequence[str], facets: Facets) -> str:
+    """The FTS5 query: every word double-quoted, so FTS5 operators (AND, NEAR, *, -, :) in the
+    input are plain text; words only in title and summary, facet terms only in facets."""
+    parts = [_fts_string(w) for w in words]
+    if is_prefix(words[-1]):
+        parts[-1] = _sqlite_prefix(session, words[-1])
     expression = "{title summary} : (" + " AND ".join(parts) + ")"
     for group in facets.groups():
-        expression += " AND facets : (" + " OR ".join(f'"{term}"' for term in group) + ")"
-    return and_(text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=expression))
+        expression += " AND facets : (" + " OR ".join(_fts_string(term) for term in group) + ")"
+    return expression
+
+
+def _fts_string(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+# FTS5 answers `"word"*` by reading every posting of every term that starts with the word and
+# merging them into one list before it returns the first match: 7 ms for a word in one
+# announcement of 22 at 1,000,000 (even when no longer term exists), 60 ms for "serv". A list
+# of whole terms, `("word" OR "term" ...)`, is read newest first and stops after the page: its
+# terms are the index's own, from its vocabulary (`fts5vocab`), kept per database while the
+# index is unchanged (its structure record, which every write rewrites, is the same).
+MAX_EXPANSION = 64  # longer terms a prefix is spelled out as; with more, FTS5's own prefix query
+TOKENIZE = "porter unicode61 remove_diacritics 2"  # announcements_search's tokenizer (migration 0010)
+_STRUCTURE_ROWID = 10  # FTS5's structure record in the %_data table
+_TOKENS_TABLE = "tracker_search_tokens"  # a temporary FTS5 table: words in, the index's terms out
+_VOCABULARY_LIMIT = 10_000  # prefixes remembered per database; more empties the list
+
+
+@dataclass
+class _Vocabulary:
+    """The longer terms of prefixes, for one state of one database's index."""
+
+    version: bytes
+    longer: dict[str, tuple[str, ...] | None]  # None: too many, or not a term as typed: FTS5's prefix
+
+
+_VOCABULARIES: weakref.WeakKeyDictionary[Any, _Vocabulary] = weakref.WeakKeyDictionary()
+_VOCABULARIES_LOCK = threading.Lock()
+_TOKENS: dict[str, tuple[str, ...]] = {}  # word -> the terms the tokenizer makes of it (never changes)
+_TOKENS_LOCK = threading.Lock()
+_STRUCTURE = Prepared(
+    select(column("block", LargeBinary))
+    .select_from(table(f"{FTS_TABLE}_data"))
+    .where(column("id", Integer) == bindparam("rowid"))
+)
+
+
+def _sqlite_prefix(session: Reader, word: str) -> str:
+    """`word` and every longer term of the index starting with its term, as an FTS5 OR of whole
+    terms; FTS5's own prefix query when that cannot be spelled out (too many, odd tokens)."""
+    longer = _longer_terms(session, word)
+    if longer is None:
+        return _fts_string(word) + "*"
+    if not longer:
+        return _fts_string(word)
+    return "(" + " OR ".join([_fts_string(word), *(_fts_string(t) for t in longer)]) + ")"
+
+
+def _longer_terms(session: Reader, word: str) -> tuple[str, ...] | None:
+    found = _sqlite_tokens(session, [word])[word]
+    if len(found) != 1:
+        return None  # FTS5 makes a phrase of it: its prefix query, as before
+    stem = found[0]
+    rows = _STRUCTURE.all(session, {"rowid": _STRUCTURE_ROWID})
+    version = bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
+    engine = _engine(session)
+    with _VOCABULARIES_LOCK:
+        vocabulary = _VOCABULARIES.get(engine)
+        if vocabulary is None or vocabulary.version != version:
+            vocabulary = _VOCABULARIES[engine] = _Vocabulary(version, {})
+        if stem in vocabulary.longer:
+            return vocabulary.longer[stem]
+    _temporary_tables(session)
+    # The terms after the stem that start with it (a term has no NUL, so stem || char(1) is the
+    # first string after the stem itself), in the title and summary; the vocabulary counts each
+    # term's postings as it reads it, so the stem's own long list is not asked for.
+    terms = [
+        str(t)
+        for (t,) in session.execute(
+            text(
+                f"SELECT DISTINCT term FROM temp.{FTS_TABLE}_terms WHERE term >= :low AND term < :high "
+                "AND col <> 'facets' LIMIT :limit"
+            ).bindparams(low=stem + "\x01", high=stem + "\U0010ffff", limit=MAX_EXPANSION + 1)
+        )
+    ]
+    longer: tuple[str, ...] | None = tuple(terms)
+    if len(terms) > MAX_EXPANSION:
+        longer = None
+    elif terms:
+        # A term is looked up as the tokenizer makes it: only those it leaves as they are can be named.
+        tokens = _sqlite_tokens(session, terms)
+        if any(tokens[t] != (t,) for t in terms):
+            longer = None
+    with _VOCABULARIES_LOCK:
+        if vocabulary.version == version:
+            if len(vocabulary.longer) >= _VOCABULARY_LIMIT:
+                vocabulary.longer.clear()
+            vocabulary.longer[stem] = longer
+    return longer
+
+
+def _temporary_tables(session: Reader) -> None:
+    """This connection's tokenizer table and vocabularies (temporary: nothing is written to the
+    database, and a read-only transaction may create them)."""
+    for statement in (
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{_TOKENS_TABLE} USING fts5(word, tokenize='{TOKENIZE}')",
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{_TOKENS_TABLE}_terms USING fts5vocab(temp, {_TOKENS_TABLE}, instance)",
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{FTS_TABLE}_terms USING fts5vocab(main, {FTS_TABLE}, col)",
+    ):
+        session.execute(text(statement))
+
+
+def _engine(session: Reader) -> Any:
+    bind = session.get_bind() if hasattr(session, "get_bind") else session
+    return bind.engine
+
+
+def _sqlite_tokens(session: Reader, words: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The terms announcements_search's tokenizer makes of each word (cached: they never change),
+    read from a temporary FTS5 table with the same tokenizer."""
+    with _TOKENS_LOCK:
+        missing = [w for w in dict.fromkeys(words) if w not in _TOKENS]
+    if missing:
+        _temporary_tables(session)
+        session.execute(
+            text(f"INSERT INTO temp.{_TOKENS_TABLE}(rowid, word) VALUES (:rowid, :word)"),
+            [{"rowid": n, "word": w} for n, w in enumerate(missing, 1)],
+        )
+        found: dict[int, list[str]] = {}
+        for doc, term in session.execute(
+            text(f"SELECT doc, term FROM temp.{_TOKENS_TABLE}_terms ORDER BY doc, offset")
+        ):
+            found.setdefault(int(doc), []).append(str(term))
+        session.execute(text(f"DELETE FROM temp.{_TOKENS_TABLE}"))
+        with _TOKENS_LOCK:
+            if len(_TOKENS) > _VOCABULARY_LIMIT:
+                _TOKENS.clear()
+            _TOKENS.update({w: tuple(found.get(n, ())) for n, w in enumerate(missing, 1)})
+    with _TOKENS_LOCK:
+        return {w: _TOKENS.get(w, ()) for w in words}
 
 
 def minute_of(moment: datetime) -> int:
@@ -250,18 +468,12 @@ def _sqlite_ids(
     session: Reader,
     words: list[str],
     facets: Facets,
-    conditions: Sequence[ColumnElement[bool]],
+    exact: _Exact,
     bounds: Bounds,
     order: str,
     limit: int | None,
 ) -> list[int]:
-    fts = _fts()
-    joined = fts.join(ANNOUNCEMENTS, ANNOUNCEMENTS.c.id == fts.c.rowid.op("&", return_type=Integer)(_ID_MASK))
-    base = (
-        select(fts.c.rowid, ANNOUNCEMENTS.c.id, ANNOUNCEMENTS.c.announced_at)
-        .select_from(joined)
-        .where(_sqlite_match(words, facets), *conditions)
-    )
+    values = {**exact.values, "fts_query": _sqlite_expression(session, words, facets)}
     dated, undated = _sqlite_ranges(bounds, order)
     out: list[int] = []
     # The dated keys, then the undated ones (whose keys are their ids, below every dated key):
@@ -273,8 +485,78 @@ def _sqlite_ids(
         if key_range is None or (limit is not None and len(out) >= limit):
             continue
         want = None if limit is None else limit - len(out)
-        out += _sqlite_phase(session, base, fts, key_range, order, want, exact_by_key=kind == "undated")
+        out += _sqlite_phase(session, exact, values, key_range, order, want, exact_by_key=kind == "undated")
     return out
+
+
+_SQLITE_STATEMENTS: dict[tuple[Any, ...], Prepared] = {}
+_SQLITE_STATEMENTS_LOCK = threading.Lock()
+# Read after the `limit` asked, to see past the minute of the last one needed (whose
+# announcements may be in another order by second than by id); a minute with more is read whole.
+_EXTRA = 10
+
+
+def _sqlite_statement(exact: _Exact, order: str, bounded: bool) -> Prepared:
+    """The search keys, ids and dates of the matches within [low, high) (`bounded`; else from
+    low), in key order, at most `limit` (-1: all): one statement per shape of filters."""
+    key = (*exact.shape, order, bounded)
+    prepared = _SQLITE_STATEMENTS.get(key)
+    if prepared is None:
+        fts = _fts()
+        rowid = fts.c.rowid
+        joined = fts.join(ANNOUNCEMENTS, ANNOUNCEMENTS.c.id == rowid.op("&", return_type=Integer)(_ID_MASK))
+        stmt = (
+            select(rowid, ANNOUNCEMENTS.c.id, ANNOUNCEMENTS.c.announced_at)
+            .select_from(joined)
+            .where(text(f"{FTS_TABLE} MATCH :fts_query"), rowid >= bindparam("low", type_=Integer()))
+            .where(*exact.clauses(order))
+        )
+        if bounded:
+            stmt = stmt.where(rowid < bindparam("high", type_=Integer()))
+        stmt = stmt.order_by(rowid.desc() if order == "desc" else rowid.asc()).limit(bindparam("limit"))
+        with _SQLITE_STATEMENTS_LOCK:
+            prepared = _SQLITE_STATEMENTS.setdefault(key, Prepared(stmt))
+    return prepared
+
+
+def _sqlite_read(
+    session: Reader, exact: _Exact, values: dict[str, Any], key_range: tuple[int, int], order: str, limit: int
+) -> list[tuple[Any, ...]]:
+    """(key, id, announced_at) of the matches in [low, high), in key order, at most `limit` (-1: all)."""
+    low, high = key_range
+    bounded = high < _NO_KEY  # keys are 64-bit signed: no upper condition for _NO_KEY
+    given = {**values, "low": low, "limit": limit}
+    if bounded:
+        given["high"] = high
+    return _sqlite_statement(exact, order, bounded).all(session, given)
+
+
+def _sqlite_phase(
+    session: Reader,
+    exact: _Exact,
+    values: dict[str, Any],
+    key_range: tuple[int, int],
+    order: str,
+    limit: int | None,
+    *,
+    exact_by_key: bool,
+) -> list[int]:
+    """One key range in key order; the rows of the last minute read are sorted exactly."""
+    descending = order == "desc"
+    if limit is None:
+        return [r[1] for r in _exact(_sqlite_read(session, exact, values, key_range, order, -1), descending)]
+    fetch = limit + _EXTRA
+    rows = _sqlite_read(session, exact, values, key_range, order, fetch)
+    if exact_by_key or len(rows) <= limit:
+        return [r[1] for r in _exact(rows, descending)[:limit]]
+    boundary = rows[limit - 1][0] >> ID_BITS
+    # Minute 0 is the undated, ordered by id as their keys are: nothing more to read.
+    if len(rows) == fetch and boundary and rows[-1][0] >> ID_BITS == boundary:
+        # That minute holds more than were read: read all of it (and what comes before it).
+        edge = (boundary << ID_BITS, key_range[1]) if descending else (key_range[0], (boundary + 1) << ID_BITS)
+        edge = (max(edge[0], key_range[0]), min(edge[1], key_range[1]))
+        rows = _sqlite_read(session, exact, values, edge, order, -1)
+    return [r[1] for r in _exact(rows, descending)[:limit]]
 
 
 def _sqlite_ranges(bounds: Bounds, order: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
@@ -303,51 +585,10 @@ def _sqlite_ranges(bounds: Bounds, order: str) -> tuple[tuple[int, int] | None, 
     return ((low, high) if low < high else None), undated
 
 
-def _sqlite_phase(
-    session: Reader,
-    base: Any,
-    fts: Any,
-    key_range: tuple[int, int],
-    order: str,
-    limit: int | None,
-    *,
-    exact_by_key: bool,
-) -> list[int]:
-    """One key range in key order; the rows of the last minute read are sorted exactly."""
-    descending = order == "desc"
-    stmt = base.where(*_key_range(fts, *key_range)).order_by(fts.c.rowid.desc() if descending else fts.c.rowid.asc())
-    if limit is None:
-        rows = session.execute(stmt).all()
-        return [r.id for r in _exact(rows, descending)]
-    # A few more than asked: usually they reach past the minute of the last one needed, whose
-    # announcements may be in another order by second than by id.
-    fetch = limit * 2 + 50
-    rows = session.execute(stmt.limit(fetch)).all()
-    if exact_by_key or len(rows) <= limit:
-        return [r.id for r in _exact(rows, descending)[:limit]]
-    boundary = rows[limit - 1].rowid >> ID_BITS
-    # Minute 0 is the undated, ordered by id as their keys are: nothing more to read.
-    if len(rows) == fetch and boundary and rows[-1].rowid >> ID_BITS == boundary:
-        # That minute holds more than were read: read all of it (and what comes before it).
-        edge = (boundary << ID_BITS, key_range[1]) if descending else (key_range[0], (boundary + 1) << ID_BITS)
-        rows = session.execute(
-            base.where(*_key_range(fts, max(edge[0], key_range[0]), min(edge[1], key_range[1])))
-        ).all()
-    return [r.id for r in _exact(rows, descending)[:limit]]
-
-
-def _key_range(fts: Any, low: int, high: int) -> list[ColumnElement[bool]]:
-    """[low, high) on the search key; no upper condition for _NO_KEY (keys are 64-bit signed)."""
-    out = [fts.c.rowid >= low]
-    if high < _NO_KEY:
-        out.append(fts.c.rowid < high)
-    return out
-
-
-def _exact(rows: Sequence[Any], descending: bool) -> list[Any]:
-    """Rows in the exact order: (announced_at, id), undated last."""
-    dated = sorted((r for r in rows if r.announced_at is not None), key=lambda r: (_utc(r.announced_at), r.id))
-    undated = sorted((r for r in rows if r.announced_at is None), key=lambda r: r.id)
+def _exact(rows: Sequence[tuple[Any, ...]], descending: bool) -> list[tuple[Any, ...]]:
+    """(key, id, announced_at) rows in the exact order: (announced_at, id), undated last."""
+    dated = sorted((r for r in rows if r[2] is not None), key=lambda r: (_utc(r[2]), r[1]))
+    undated = sorted((r for r in rows if r[2] is None), key=lambda r: r[1])
     if descending:
         dated.reverse()
         undated.reverse()
@@ -398,12 +639,14 @@ def _quote(lexeme: str) -> str:
 
 
 def _pg_terms(session: Reader, words: Sequence[str]) -> list[tuple[str, bool]] | None:
-    """The lexemes of the words, each with whether it is a prefix (the last); None when none is left."""
+    """The lexemes of the words, each with whether it is a prefix (the last, of a long enough last
+    word); None when none is left."""
     stems = _pg_stems(session, words)
+    prefix = is_prefix(words[-1])
     terms: list[tuple[str, bool]] = []
     for n, lexemes in enumerate(stems):
         for i, lexeme in enumerate(lexemes):
-            terms.append((lexeme, n == len(stems) - 1 and i == len(lexemes) - 1))
+            terms.append((lexeme, prefix and n == len(stems) - 1 and i == len(lexemes) - 1))
     return terms or None
 
 
@@ -467,12 +710,13 @@ def _pg_ids(
     session: Reader,
     words: list[str],
     facets: Facets,
-    conditions: Sequence[ColumnElement[bool]],
+    exact: _Exact,
     bounds: Bounds,
     order: str,
     limit: int | None,
 ) -> list[int]:
     terms = _pg_terms(session, words)
+    conditions = exact.clauses(order)
     if terms is None:
         return []
     out: list[int] = []
@@ -489,7 +733,7 @@ def _pg_ids(
             stmt = select(matches.c.id).order_by(matches.c.announced_at.asc().nulls_last(), matches.c.id.asc())
         if want is not None:
             stmt = stmt.limit(want)
-        ids = [int(i) for i in session.execute(stmt).scalars()]
+        ids = [int(i) for i in session.execute(stmt, exact.values).scalars()]
         out.extend(ids)
         return len(ids)
 
