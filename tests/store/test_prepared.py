@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, bindparam, column, event, select, table
+from sqlalchemy import Engine, bindparam, column, event, select, table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import StoreError
 from tracker.items import ConferenceSession, Link
 from tracker.store.announcements import get_or_create_event, sync_services, upsert_announcement
-from tracker.store.db import reading, unit_of_work
+from tracker.store.db import make_engine, reading, unit_of_work
 from tracker.store.models import ServiceRow
 from tracker.store.prepared import Prepared
 from tracker.store.sessions import link_session, upsert_session
@@ -110,3 +110,23 @@ def test_on_a_session_the_statement_sees_what_is_not_flushed_yet(factory: sessio
     with unit_of_work(factory) as s:
         s.add(ServiceRow(slug="pending", name="Pending Service", category=None))
         assert by_slug.all(s, {"slug": "pending"}) == [("Pending Service",)]
+
+
+def test_planned_each_time_is_never_prepared_on_the_server(postgres_url: str) -> None:
+    # psycopg prepares a statement on the server from its fifth run, after which PostgreSQL may
+    # keep one generic plan for every value; a statement planned each time stays unprepared.
+    engine = make_engine(postgres_url)
+    by_slug = select(SERVICES.c.name).where(SERVICES.c.slug == bindparam("slug"))
+    try:
+        with engine.connect() as connection:
+            prepared_statements = text("SELECT count(*) FROM pg_prepared_statements")
+            each_time = Prepared(by_slug, plan_each_time=True)
+            for _ in range(8):
+                assert each_time.all(connection, {"slug": "none"}) == []
+            assert connection.execute(prepared_statements).scalar() == 0
+            usual = Prepared(by_slug)
+            for _ in range(8):
+                assert usual.all(connection, {"slug": "none"}) == []
+            assert connection.execute(prepared_statements).scalar() == 1  # the check is able to fail
+    finally:
+        engine.dispose()

@@ -87,7 +87,9 @@ def test_a_prefix_finds_every_longer_term_in_date_order(factory: sessionmaker[Se
     many = [f"zorbx{n}" for n in range(MAX_EXPANSION + 5)]
     with unit_of_work(factory) as s:
         for n, word in enumerate(words + many):
-            at = NOW - timedelta(hours=n) if n % 7 else None
+            # Some in the last days, some years back (PostgreSQL: past its windows of months, in
+            # the query of all time by plain lexemes, where the prefix is spelled out), some undated.
+            at = NOW - timedelta(hours=n, days=0 if n % 3 else 2000) if n % 7 else None
             upsert_announcement(s, announcement(f"w{n:03d}", f"Launch {word}", at=at), now=NOW, event_id=None)
     with unit_of_work(factory) as s:
         everything = [r.key for r in query_announcements(s, search="launch")]
@@ -107,6 +109,10 @@ def test_a_prefix_finds_every_longer_term_in_date_order(factory: sessionmaker[Se
             assert found == [k for k in everything if k in wanted], typed
             oldest = [r.key for r in query_announcements(s, search=typed, order="asc", limit=5)]
             assert oldest == [k for k in everything_asc if k in wanted][:5], typed
+        if s.get_bind().dialect.name == "postgresql":  # each way was taken
+            assert search._pg_longer_terms(s, [("zorb", True)]) is None  # too many
+            assert search._pg_longer_terms(s, [("zorbo", True)]) == ("zorbonaut",)
+            assert search._pg_longer_terms(s, [("zorb", False)]) is None  # no prefix
         if s.get_bind().dialect.name == "sqlite":  # each way was taken
             assert search._longer_terms(s, "zorb") is None  # too many
             assert search._longer_terms(s, "agr") is None  # "agre" is not a term as typed
@@ -129,6 +135,34 @@ def test_a_new_term_is_found_by_a_prefix_asked_before(store: sessionmaker[Sessio
     with unit_of_work(store) as s:
         assert keys(s, "scalab") == set()
         assert keys(s, "scal") == {"lambda-functions", "aurora-limitless"}
+
+
+def test_an_old_match_is_found_by_a_prefix_after_new_terms_and_edits(
+    factory: sessionmaker[Session], database_url: str
+) -> None:
+    # Matches only years back: PostgreSQL finds them in all time by the plain lexemes, the
+    # prefix spelled out from `search_terms`, which its triggers keep (inserted rows, a changed
+    # title); SQLite by its vocabulary. Both must see a term as soon as it is stored.
+    old = NOW - timedelta(days=3000)
+    with unit_of_work(factory) as s:
+        upsert_announcement(s, announcement("recent", "Recent launch", at=NOW), now=NOW, event_id=None)
+        upsert_announcement(s, announcement("q1", "Quuxes arrive", at=old), now=NOW, event_id=None)
+        upsert_announcement(s, announcement("q2", "Quuxometer", at=old - timedelta(days=1)), now=NOW, event_id=None)
+    with unit_of_work(factory) as s:
+        assert keys(s, "quux") == {"q1", "q2"}
+        assert keys(s, "quuxo") == {"q2"}
+        assert keys(s, "quuxt") == set()
+        upsert_announcement(s, announcement("q3", "Quuxtastic", at=old - timedelta(days=2)), now=NOW, event_id=None)
+        row = s.scalar(select(AnnouncementRow).where(AnnouncementRow.key == "q1"))
+        assert row is not None
+        row.summary = "Now quuxtronic as well."
+    with unit_of_work(factory) as s:
+        assert keys(s, "quuxt") == {"q1", "q3"}
+        assert [r.key for r in query_announcements(s, search="quux")] == ["q1", "q2", "q3"]
+        assert [r.key for r in query_announcements(s, search="quux", order="asc", limit=2)] == ["q3", "q2"]
+        if database_url.startswith("postgresql"):
+            stored = set(s.execute(text("SELECT term FROM search_terms WHERE term LIKE 'quux%'")).scalars())
+            assert {"quuxtast", "quuxtron"} <= stored or {"quuxtastic", "quuxtronic"} <= stored, stored
 
 
 def test_the_tokenizer_of_the_prefixes_is_the_index_s(factory: sessionmaker[Session], database_url: str) -> None:

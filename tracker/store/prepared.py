@@ -55,8 +55,13 @@ class Prepared:
     `IN`); its text is rendered once per length of list.
     """
 
-    def __init__(self, stmt: Select[Any]) -> None:
+    def __init__(self, stmt: Select[Any], *, plan_each_time: bool = False) -> None:
         self.stmt = stmt
+        # psycopg prepares a statement on the server after its fifth run on a connection, and
+        # PostgreSQL may then keep one generic plan for every value: a search's plan depends on
+        # its words (a generic plan of the full-text windows took 200 ms where each run's own
+        # took 10), so those statements are planned with their values every time.
+        self._execute_options: dict[str, Any] = {"prepare": False} if plan_each_time else {}
         self._types = [c.type for c in stmt.selected_columns]
         self._plans: dict[tuple[str, str, str | None], _Plan] = {}
         self._lock = threading.Lock()
@@ -82,7 +87,10 @@ class Prepared:
         cursor = dbapi_connection.cursor()
         try:
             connection.dispatch.before_cursor_execute(connection, cursor, text, parameters, None, False)
-            cursor.execute(text, parameters)
+            if self._execute_options and dialect.driver == "psycopg":
+                cursor.execute(text, parameters, **self._execute_options)
+            else:
+                cursor.execute(text, parameters)
             connection.dispatch.after_cursor_execute(connection, cursor, text, parameters, None, False)
             rows = cast("list[tuple[Any, ...]]", cursor.fetchall())
             if plan.results is None:

@@ -30,10 +30,10 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, column, func, or_, select, table, text
+from sqlalchemy import ColumnElement, and_, bindparam, column, func, or_, select, table, text, union_all
 from sqlalchemy.types import Integer, LargeBinary, String
 
 from tracker.store.prepared import Prepared
@@ -70,6 +70,7 @@ OTHER_INDEXES = frozenset(
     }
 )
 PG_COLUMN = "search_document"  # generated: not a model column
+TERMS_TABLE = "search_terms"  # PostgreSQL's plain lexemes, kept by triggers (migration 0011): not a model
 MAX_WORDS = 16  # longer queries are cut: each word is one more index probe
 MIN_PREFIX = 3  # a shorter last word is a whole word, not a prefix: "l" is not every word in l
 ID_BITS = 31  # ids are below 2**31 (INTEGER on PostgreSQL): the low bits of a search key
@@ -109,7 +110,7 @@ def is_prefix(word: str) -> bool:
 def include_name(name: str | None, type_: str, _parent_names: object = None) -> bool:
     """Alembic `include_name` hook: leave the full-text tables, index and column out of schema comparisons."""
     return not (
-        (type_ == "table" and name in FTS_TABLES)
+        (type_ == "table" and (name in FTS_TABLES or name == TERMS_TABLE))
         or (type_ == "index" and name in OTHER_INDEXES)
         or (type_ == "column" and name == PG_COLUMN)
     )
@@ -290,7 +291,11 @@ def fulltext_condition(session: Reader, query: str, facets: Facets = Facets()) -
         terms = _pg_terms(session, words)
         if terms is None:
             return ANNOUNCEMENTS.c.id.is_(None)  # no word left after stemming: nothing matches
-        return _pg_matches([_pg_query(terms, facets, None)])
+        return and_(
+            text(f"announcements.{PG_COLUMN} @@ CAST(:tsquery AS tsquery)").bindparams(
+                tsquery=_pg_query(terms, facets, None, _pg_longer_terms(session, terms))
+            )
+        )
     return _substring(words)
 
 
@@ -650,60 +655,188 @@ def _pg_terms(session: Reader, words: Sequence[str]) -> list[tuple[str, bool]] |
     return terms or None
 
 
-def _pg_query(terms: Sequence[tuple[str, bool]], facets: Facets, month: str | None) -> str:
+def _pg_query(
+    terms: Sequence[tuple[str, bool]], facets: Facets, month: str | None, longer: Sequence[str] | None = None
+) -> str:
     """The tsquery text of the terms and facets, all required: within one month (labels such as
-    '202502', '0' undated: 'M:lexeme', 'M~s12'), or over all time ('lexeme', '~s12')."""
+    '202502', '0' undated: 'M:lexeme', 'M~s12'), or over all time ('lexeme', '~s12').
+
+    `longer`, over all time: the lexemes that start with the prefix term, which is then asked
+    as those whole lexemes (`_pg_longer_terms`) instead of as a prefix."""
     qualify = f"{month}:" if month is not None else ""
     mark = f"{month}~" if month is not None else "~"
-    parts = [_quote(f"{qualify}{lexeme}") + (":*" if prefix else "") for lexeme, prefix in terms]
+    parts = []
+    for lexeme, prefix in terms:
+        if not prefix:
+            parts.append(_quote(f"{qualify}{lexeme}"))
+        elif month is None and longer is not None:
+            parts.append("(" + " | ".join(_quote(t) for t in (lexeme, *longer)) + ")")
+        else:
+            parts.append(_quote(f"{qualify}{lexeme}") + ":*")
     parts += ["(" + " | ".join(_quote(f"{mark}{term}") for term in group) + ")" for group in facets.groups()]
     return " & ".join(parts)
 
 
-def _pg_matches(tsqueries: Sequence[str]) -> ColumnElement[bool]:
-    """Any of the queries (one per month): one index scan each, OR-ed as bitmaps. (One tsquery
-    OR-ing the months would make GIN test every row of every month's terms against all of it.)"""
+_TERMS = table(TERMS_TABLE, column("term", String()))
+_LONGER_TERMS = Prepared(
+    select(_TERMS.c.term)
+    .where(_TERMS.c.term > bindparam("stem", type_=String()), _TERMS.c.term < bindparam("end", type_=String()))
+    .order_by(_TERMS.c.term)
+    .limit(bindparam("limit"))
+)
+
+
+def _pg_longer_terms(session: Reader, terms: Sequence[tuple[str, bool]]) -> tuple[str, ...] | None:
+    """The stored lexemes that start with the prefix term and are longer (`search_terms`, in
+    byte order); None when there is no prefix term or more than MAX_EXPANSION of them."""
+    stems = [lexeme for lexeme, prefix in terms if prefix]
+    if not stems:
+        return None
+    values = {"stem": stems[0], "end": stems[0] + "\U0010ffff", "limit": MAX_EXPANSION + 1}
+    found = tuple(str(r[0]) for r in _LONGER_TERMS.all(session, values))
+    return None if len(found) > MAX_EXPANSION else found
+
+
+def _pg_matches(names: Sequence[str]) -> ColumnElement[bool]:
+    """Any of the tsqueries bound to these names (one per month): one index scan each, OR-ed as
+    bitmaps. (One tsquery OR-ing the months would make GIN test every row of every month's
+    terms against all of it.)"""
     # Text, not the postgresql dialect's TSQUERY type: the CLI's queries on SQLite import no
     # other dialect (tests/test_startup.py).
-    return or_(
-        *(
-            text(f"announcements.{PG_COLUMN} @@ CAST(:tsquery_{n} AS tsquery)").bindparams(**{f"tsquery_{n}": q})
-            for n, q in enumerate(tsqueries)
-        )
-    )
+    return or_(*(text(f"announcements.{PG_COLUMN} @@ CAST(:{name} AS tsquery)") for name in names))
 
 
-def _pg_month_range(session: Reader, bounds: Bounds, order: str) -> list[int]:
-    """The month indexes the dated announcements within the bounds span, in `order`."""
-    first, last = session.execute(
-        select(func.min(ANNOUNCEMENTS.c.announced_at), func.max(ANNOUNCEMENTS.c.announced_at))
-    ).one()
+_PG_SPAN = Prepared(select(func.min(ANNOUNCEMENTS.c.announced_at), func.max(ANNOUNCEMENTS.c.announced_at)))
+
+# Days from the newest match the bounds allow (from the oldest, for "asc"): each window asks the
+# month-qualified lexemes of the months it touches and is narrowed to its days by the date index
+# (a bitmap AND), so a page of a word in one announcement of 22 reads about a week of its rows,
+# not months of them; a word too rare to fill a page in 1,200 days is then looked for in the
+# rest of time by its plain lexemes, reading only its few rows.
+WINDOW_DAYS = (7, 35, 120, 400, 1200)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Dates [low, high) (None: open on that side) and the month indexes they touch."""
+
+    low: datetime | None
+    high: datetime | None
+    months: tuple[int, ...]
+
+
+def _pg_windows(session: Reader, bounds: Bounds, order: str) -> tuple[list[_Window], bool]:
+    """The windows, newest first (oldest first for "asc"), and whether they hold every dated
+    announcement the bounds allow (then only the undated are left)."""
+    if bounds.after is not None and bounds.after[0] is None:
+        return [], False  # the cursor is among the undated: no dated one comes after it
+    ((first, last),) = _PG_SPAN.all(session, {})
     if first is None or last is None:
-        return []
-    low, high = _month_index(first), _month_index(last)
+        return [], False
+    first, last = _utc(first), _utc(last)
     if bounds.since is not None:
-        low = max(low, _month_index(bounds.since))
+        first = max(first, _utc(bounds.since))
     if bounds.until is not None:
-        high = min(high, _month_index(bounds.until))
+        last = min(last, _utc(bounds.until))
     if bounds.after is not None and bounds.after[0] is not None:
         if order == "desc":
-            high = min(high, _month_index(bounds.after[0]))
+            last = min(last, _utc(bounds.after[0]))
         else:
-            low = max(low, _month_index(bounds.after[0]))
-    if bounds.after is not None and bounds.after[0] is None:
-        return []  # the cursor is among the undated: no dated one comes after it
-    months = list(range(low, high + 1))
-    return months[::-1] if order == "desc" else months
-
-
-# Months asked one by one (as OR-ed index scans) before the rest is asked at once: the first
-# month holds a page of a common word; a word too rare to fill a page in a year is found in
-# all time by its plain lexemes, reading only its few rows.
-WINDOWS = (1, 3, 8)
+            first = max(first, _utc(bounds.after[0]))
+    if last < first:
+        return [], True
+    windows: list[_Window] = []
+    edge: datetime | None = None
+    for days in WINDOW_DAYS:
+        if order == "desc":
+            low: datetime | None = last - timedelta(days=days)
+            if low is not None and low <= first:
+                low = None
+            months = range(_month_index(low or first), _month_index(edge or last) + 1)
+            windows.append(_Window(low, edge, tuple(months)))
+            edge = low
+        else:
+            high: datetime | None = first + timedelta(days=days)
+            if high is not None and high > last:
+                high = None
+            months = range(_month_index(edge or first), _month_index(high or last) + 1)
+            windows.append(_Window(edge, high, tuple(months)))
+            edge = high
+        if edge is None:
+            return windows, True
+    return windows, False
 
 
 def _month_start(index: int) -> datetime:
     return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+_PG_STATEMENTS: dict[tuple[Any, ...], Prepared] = {}
+_PG_STATEMENTS_LOCK = threading.Lock()
+
+
+def _pg_statement(windows: Sequence[_Window], rest: str | None, exact: _Exact, order: str, limited: bool) -> Prepared:
+    """Ids and dates of the matches: the windows' (each its newest `limit`, newest first) and then
+    the rest's, in one statement whose parts are read only until `limit` rows have come.
+
+    `rest` is "older" (all time by the plain lexemes, older than the last window, or undated),
+    "undated" (the windows hold every dated one), "all" (no window) or None (no rest). Each part
+    is a materialized CTE: planned on its own, the index scans of its terms (never a walk through
+    the date index hoping to meet matches); PostgreSQL evaluates a CTE only when its rows are
+    asked for, so a page that the first window fills reads nothing else. The rows come in the
+    order of the parts (their Append is not parallel: CTE scans are parallel-restricted) and are
+    sorted again exactly by the caller.
+    """
+    shape = tuple((len(w.months), w.low is not None, w.high is not None) for w in windows)
+    key = (shape, rest, *exact.shape, order, limited)
+    prepared = _PG_STATEMENTS.get(key)
+    if prepared is not None:
+        return prepared
+    at = ANNOUNCEMENTS.c.announced_at
+    conditions = exact.clauses(order)
+
+    def part(name: str, matches: ColumnElement[bool], extra: Sequence[ColumnElement[bool]]) -> Any:
+        found = select(ANNOUNCEMENTS.c.id, at).where(matches, *conditions, *extra).cte(name)
+        found = found.prefix_with("MATERIALIZED")
+        if order == "desc":
+            ordering = (found.c.announced_at.desc().nulls_last(), found.c.id.desc())
+        else:
+            ordering = (found.c.announced_at.asc().nulls_last(), found.c.id.asc())
+        stmt = select(found.c.id, found.c.announced_at).order_by(*ordering)
+        return stmt.limit(bindparam("limit")) if limited else stmt
+
+    parts = []
+    for k, window in enumerate(windows):
+        extra = []
+        if window.low is not None:
+            extra.append(at >= bindparam(f"low_{k}", type_=at.type))
+        if window.high is not None:
+            extra.append(at < bindparam(f"high_{k}", type_=at.type))
+        names = [f"tsquery_{k}_{j}" for j in range(len(window.months))]
+        parts.append(part(f"window_{k}", _pg_matches(names), extra))
+    if rest == "older":
+        edge = bindparam("rest_edge", type_=at.type)
+        older = or_(at < edge if order == "desc" else at >= edge, at.is_(None))
+        parts.append(part("rest", _pg_matches(["tsquery_rest"]), [older]))
+    elif rest == "undated":
+        parts.append(part("rest", _pg_matches(["tsquery_rest"]), [at.is_(None)]))
+    elif rest == "all":
+        parts.append(part("rest", _pg_matches(["tsquery_rest"]), []))
+    if len(parts) == 1:
+        stmt = parts[0]
+    else:
+        union = union_all(*parts).subquery("parts")
+        stmt = select(union.c.id, union.c.announced_at)
+        if limited:
+            stmt = stmt.limit(bindparam("limit"))
+    with _PG_STATEMENTS_LOCK:
+        return _PG_STATEMENTS.setdefault(key, Prepared(stmt, plan_each_time=True))
+
+
+# The windows asked in the first statement; the later ones and the rest are a second statement,
+# run only when those leave the page short (planning every window each time cost more than a
+# common word's page).
+NEAR_WINDOWS = 3
 
 
 def _pg_ids(
@@ -716,46 +849,51 @@ def _pg_ids(
     limit: int | None,
 ) -> list[int]:
     terms = _pg_terms(session, words)
-    conditions = exact.clauses(order)
     if terms is None:
         return []
-    out: list[int] = []
-    at = ANNOUNCEMENTS.c.announced_at
+    if limit is None:
+        longer = _pg_longer_terms(session, terms)
+        given = {**exact.values, "tsquery_rest": _pg_query(terms, facets, None, longer)}
+        rows = _pg_statement([], "all", exact, order, False).all(session, given)
+        return [int(r[0]) for r in _exact_order(rows, order == "desc")]
+    windows, complete = _pg_windows(session, bounds, order)
+    if complete:
+        rest = "undated"
+    elif windows:
+        rest = "older"
+    else:
+        rest = "all"
+    found: list[tuple[Any, ...]] = []
+    for first, chunk in ((0, windows[:NEAR_WINDOWS]), (NEAR_WINDOWS, windows[NEAR_WINDOWS:])):
+        last = first + len(chunk) >= len(windows)
+        if first and not chunk:
+            break
+        values: dict[str, Any] = {**exact.values, "limit": limit - len(found)}
+        for k, window in enumerate(chunk):
+            for j, month in enumerate(window.months):
+                values[f"tsquery_{k}_{j}"] = _pg_query(terms, facets, _month_label(month))
+            if window.low is not None:
+                values[f"low_{k}"] = window.low
+            if window.high is not None:
+                values[f"high_{k}"] = window.high
+        if last:
+            if rest == "undated":  # the undated are the month '0': their own lexemes, a few rows
+                values["tsquery_rest"] = _pg_query(terms, facets, "0")
+            else:  # all time by the plain lexemes: the prefix spelled out, a bitmap of its rows not built
+                values["tsquery_rest"] = _pg_query(terms, facets, None, _pg_longer_terms(session, terms))
+            if rest == "older":
+                values["rest_edge"] = windows[-1].low if order == "desc" else windows[-1].high
+        found += _pg_statement(chunk, rest if last else None, exact, order, True).all(session, values)
+        if len(found) >= limit or last:
+            break
+    return [int(r[0]) for r in _exact_order(found, order == "desc")][:limit]
 
-    def probe(tsqueries: Sequence[str], extra: Sequence[ColumnElement[bool]], want: int | None) -> int:
-        # Materialized: planned on its own, the index scans of the terms; never a walk through
-        # the date index hoping to meet matches.
-        found = select(ANNOUNCEMENTS.c.id, at).where(_pg_matches(tsqueries), *conditions, *extra)
-        matches = found.cte("matches").prefix_with("MATERIALIZED")
-        if order == "desc":
-            stmt = select(matches.c.id).order_by(matches.c.announced_at.desc().nulls_last(), matches.c.id.desc())
-        else:
-            stmt = select(matches.c.id).order_by(matches.c.announced_at.asc().nulls_last(), matches.c.id.asc())
-        if want is not None:
-            stmt = stmt.limit(want)
-        ids = [int(i) for i in session.execute(stmt, exact.values).scalars()]
-        out.extend(ids)
-        return len(ids)
 
-    rest: list[ColumnElement[bool]] = []  # what the months asked leave for the all-time query
-    if limit is not None:
-        months = _pg_month_range(session, bounds, order)
-        start = 0
-        for span in WINDOWS:
-            window = months[start : start + span]
-            if not window or len(out) >= limit:
-                break
-            probe([_pg_query(terms, facets, _month_label(m)) for m in window], (), limit - len(out))
-            start += len(window)
-        if len(out) >= limit:
-            return out
-        if start:
-            # Older (newer, for asc) than the months asked, or undated.
-            edge = months[start - 1]
-            rest.append(
-                or_(at < _month_start(edge), at.is_(None))
-                if order == "desc"
-                else or_(at >= _month_start(edge + 1), at.is_(None))
-            )
-    probe([_pg_query(terms, facets, None)], rest, None if limit is None else limit - len(out))
-    return out
+def _exact_order(rows: Sequence[tuple[Any, ...]], descending: bool) -> list[tuple[Any, ...]]:
+    """(id, announced_at) rows in the exact order: (announced_at, id), undated last."""
+    dated = sorted((r for r in rows if r[1] is not None), key=lambda r: (_utc(r[1]), r[0]))
+    undated = sorted((r for r in rows if r[1] is None), key=lambda r: r[0])
+    if descending:
+        dated.reverse()
+        undated.reverse()
+    return dated + undated
