@@ -14,7 +14,7 @@ from tracker.items import ConferenceSession, Link
 from tracker.store.announcements import get_or_create_event, sync_services, upsert_announcement
 from tracker.store.db import make_engine, reading, unit_of_work
 from tracker.store.models import ServiceRow
-from tracker.store.prepared import Prepared
+from tracker.store.prepared import Prepared, all_together
 from tracker.store.sessions import link_session, upsert_session
 from tracker.store.tables import ANNOUNCEMENT_SESSIONS, ANNOUNCEMENTS, SERVICES, SESSIONS
 
@@ -130,3 +130,32 @@ def test_planned_each_time_is_never_prepared_on_the_server(postgres_url: str) ->
             assert connection.execute(prepared_statements).scalar() == 1  # the check is able to fail
     finally:
         engine.dispose()
+
+
+def test_statements_sent_together_give_what_each_gives(factory: sessionmaker[Session]) -> None:
+    # On psycopg they go in one pipeline (one round trip); the rows, the listeners and the
+    # errors are those of running them one by one.
+    ids = _populate(factory)
+    engine = factory.kw["bind"]
+    assert isinstance(engine, Engine)
+    by_slug = Prepared(select(SERVICES.c.name).where(SERVICES.c.slug == bindparam("slug")))
+    calls = [
+        (Prepared(STATEMENT), {"ids": ids, "until": NOW, "limit": 10}),
+        (by_slug, {"slug": "s3"}),
+        (Prepared(STATEMENT), {"ids": ids[:2], "until": NOW, "limit": 1}),
+    ]
+    seen: list[str] = []
+    event.listen(engine, "after_cursor_execute", lambda *a: seen.append(a[2]))
+    with reading(engine) as connection:
+        separately = [p.all(connection, v) for p, v in calls]
+        del seen[:]
+        assert all_together(connection, calls) == separately
+        assert len(seen) == 3 and separately[1] == [("Amazon S3",)] and len(separately[2]) == 1
+    missing = Prepared(select(column("x")).select_from(table("no_such_table")).where(column("x") == bindparam("x")))
+    with pytest.raises(StoreError, match="no_such_table"), reading(engine) as connection:
+        all_together(connection, [calls[1], (missing, {"x": 1}), calls[1]])
+    with reading(engine) as connection:  # the pool's connection is usable again
+        assert by_slug.all(connection, {"slug": "s3"}) == [("Amazon S3",)]
+    with unit_of_work(factory) as s:  # on a session, after what it holds is flushed
+        s.add(ServiceRow(slug="pending", name="Pending Service", category=None))
+        assert all_together(s, [(by_slug, {"slug": "pending"}), calls[1]])[0] == [("Pending Service",)]

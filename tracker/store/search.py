@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, column, func, or_, select, table, text, union_all
 from sqlalchemy.types import Integer, LargeBinary, String
 
-from tracker.store.prepared import Prepared
+from tracker.store.prepared import Prepared, all_together
 from tracker.store.tables import (
     ANNOUNCEMENT_REGIONS,
     ANNOUNCEMENT_SERVICES,
@@ -678,6 +678,9 @@ def _pg_query(
 
 
 _TERMS = table(TERMS_TABLE, column("term", String()))
+_STORED_TERMS = Prepared(
+    select(_TERMS.c.term).where(_TERMS.c.term.in_(bindparam("terms", expanding=True, type_=String())))
+)
 _LONGER_TERMS = Prepared(
     select(_TERMS.c.term)
     .where(_TERMS.c.term > bindparam("stem", type_=String()), _TERMS.c.term < bindparam("end", type_=String()))
@@ -697,6 +700,24 @@ def _pg_longer_terms(session: Reader, terms: Sequence[tuple[str, bool]]) -> tupl
     return None if len(found) > MAX_EXPANSION else found
 
 
+def _pg_vocabulary(session: Reader, terms: Sequence[tuple[str, bool]]) -> tuple[bool, tuple[str, ...] | None]:
+    """Whether every term is stored (the prefix term: itself or a longer lexeme), and the longer
+    lexemes of the prefix term (`_pg_longer_terms`); both statements sent together."""
+    whole = sorted({lexeme for lexeme, _prefix in terms})
+    prefix = [lexeme for lexeme, is_prefix in terms if is_prefix]
+    calls: list[tuple[Prepared, dict[str, Any]]] = [(_STORED_TERMS, {"terms": whole})]
+    if prefix:
+        values = {"stem": prefix[0], "end": prefix[0] + "\U0010ffff", "limit": MAX_EXPANSION + 1}
+        calls.append((_LONGER_TERMS, values))
+    stored_rows, *longer_rows = all_together(session, calls)
+    stored = {str(r[0]) for r in stored_rows}
+    longer = tuple(str(r[0]) for r in longer_rows[0]) if longer_rows else ()
+    every = all(lexeme in stored or (is_prefix and longer) for lexeme, is_prefix in terms)
+    if not prefix or len(longer) > MAX_EXPANSION:
+        return every, None
+    return every, longer
+
+
 def _pg_matches(names: Sequence[str]) -> ColumnElement[bool]:
     """Any of the tsqueries bound to these names (one per month): one index scan each, OR-ed as
     bitmaps. (One tsquery OR-ing the months would make GIN test every row of every month's
@@ -711,9 +732,9 @@ _PG_SPAN = Prepared(select(func.min(ANNOUNCEMENTS.c.announced_at), func.max(ANNO
 # Days from the newest match the bounds allow (from the oldest, for "asc"): each window asks the
 # month-qualified lexemes of the months it touches and is narrowed to its days by the date index
 # (a bitmap AND), so a page of a word in one announcement of 22 reads about a week of its rows,
-# not months of them; a word too rare to fill a page in 1,200 days is then looked for in the
+# not months of them; a word too rare to fill a page in 400 days is then looked for in the
 # rest of time by its plain lexemes, reading only its few rows.
-WINDOW_DAYS = (7, 35, 120, 400, 1200)
+WINDOW_DAYS = (7, 35, 120, 400)
 
 
 @dataclass(frozen=True)
@@ -880,7 +901,10 @@ def _pg_ids(
             if rest == "undated":  # the undated are the month '0': their own lexemes, a few rows
                 values["tsquery_rest"] = _pg_query(terms, facets, "0")
             else:  # all time by the plain lexemes: the prefix spelled out, a bitmap of its rows not built
-                values["tsquery_rest"] = _pg_query(terms, facets, None, _pg_longer_terms(session, terms))
+                every, longer = _pg_vocabulary(session, terms)
+                if not every:
+                    break  # a word no announcement has: the windows found nothing either
+                values["tsquery_rest"] = _pg_query(terms, facets, None, longer)
             if rest == "older":
                 values["rest_edge"] = windows[-1].low if order == "desc" else windows[-1].high
         found += _pg_statement(chunk, rest if last else None, exact, order, True).all(session, values)
