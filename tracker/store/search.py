@@ -2,8 +2,10 @@
 
 Both databases see the same query: the words of the text (letters and digits), English stop
 words dropped, every word required, stemmed ("functions" finds "function"), the last word
-also as a prefix ("serverl" finds "serverless", for search-as-you-type). Operators and quotes
-are never passed through, so no input is a syntax error.
+also as a prefix ("serverl" finds "serverless", for search-as-you-type) when it has at least
+MIN_PREFIX (3) characters: a last word of one or two letters is a whole word ("s3", not every
+word starting with "s3"; "l" is not nearly every announcement). Operators and quotes are never
+passed through, so no input is a syntax error.
 
 `matching_ids` gives the newest (or oldest) matches first, reading the index in date order
 with the service, event and region filters inside it, so a page costs about the same for a
@@ -12,14 +14,20 @@ word in every announcement as for a word in a few (migration 0010_search_index):
 * SQLite: the FTS5 table's rowid is the announcement's search key, (minute << 31) + id, so
   `ORDER BY rowid DESC LIMIT n` reads n entries of the posting lists. Announcements of the
   same minute come out by id, not by second: the matches of the last minute read are sorted
-  exactly by (announced_at, id) before the page is cut.
-* PostgreSQL: every lexeme is qualified by its announcement's month ('202502:snapshot'), so
-  the newest month is asked first, then a few more, and so on: each query reads only the
-  rows of its months.
+  exactly by (announced_at, id) before the page is cut. FTS5 would merge every posting of
+  every term of a prefix before returning anything, so the last word is asked as itself OR
+  the index's longer terms that start with it (its vocabulary, remembered while the index is
+  unchanged), read newest first like any term.
+* PostgreSQL: every lexeme is qualified by its announcement's month ('202502:snapshot'). The
+  newest 7 days are asked first (the months they touch, narrowed to the days by the date
+  index), then 35, 120 and 400 days, each read only if the ones before left the page short,
+  then the rest of time by the plain lexemes, where the prefix is spelled out from
+  `search_terms` (migration 0011): each query reads about the rows of its page.
 
 Services, events and regions are terms of the index too ("s12", "e3", "r2", kept in step by
 triggers from the link tables), so a word within one service intersects two posting lists.
 `fulltext_condition` is the same search as a plain WHERE condition, for counting matches.
+The statements are built once per shape of filters and run with their values bound (`Prepared`).
 """
 
 from __future__ import annotations
