@@ -754,12 +754,13 @@ class _Window:
     months: tuple[int, ...]
 
 
-def _pg_windows(session: Reader, bounds: Bounds, order: str) -> tuple[list[_Window], bool]:
+def _pg_windows(span: tuple[Any, ...], bounds: Bounds, order: str) -> tuple[list[_Window], bool]:
     """The windows, newest first (oldest first for "asc"), and whether they hold every dated
-    announcement the bounds allow (then only the undated are left)."""
+    announcement the bounds allow (then only the undated are left); `span` is the oldest and
+    newest date stored (`_PG_SPAN`)."""
     if bounds.after is not None and bounds.after[0] is None:
         return [], False  # the cursor is among the undated: no dated one comes after it
-    ((first, last),) = _PG_SPAN.all(session, {})
+    first, last = span
     if first is None or last is None:
         return [], False
     first, last = _utc(first), _utc(last)
@@ -885,7 +886,43 @@ def _pg_ids(
         given = {**exact.values, "tsquery_rest": _pg_query(terms, facets, None, longer)}
         rows = _pg_statement([], "all", exact, order, False).all(session, given)
         return [int(r[0]) for r in _exact_order(rows, order == "desc")]
-    windows, complete = _pg_windows(session, bounds, order)
+    # The oldest and newest dates stored, which place the windows: the ones last seen by this
+    # process, checked by the same round trip as the first window's statement (a pipeline);
+    # asked first when there are none, asked again when they were not the same.
+    engine = _engine(session)
+    with _PG_SPANS_LOCK:
+        span = _PG_SPANS.get(engine)
+    checked = span is None
+    if span is None:
+        span = _PG_SPAN.all(session, {})[0]
+    while True:
+        found, fresh = _pg_page(session, terms, facets, exact, bounds, order, limit, span, checked)
+        if fresh is None or fresh == span:
+            break
+        span, checked = fresh, True  # written since: the windows placed again
+    with _PG_SPANS_LOCK:
+        _PG_SPANS[engine] = span
+    return [int(r[0]) for r in _exact_order(found, order == "desc")][:limit]
+
+
+_PG_SPANS: weakref.WeakKeyDictionary[Any, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+_PG_SPANS_LOCK = threading.Lock()
+
+
+def _pg_page(
+    session: Reader,
+    terms: Sequence[tuple[str, bool]],
+    facets: Facets,
+    exact: _Exact,
+    bounds: Bounds,
+    order: str,
+    limit: int,
+    span: tuple[Any, ...],
+    checked: bool,
+) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
+    """The (id, announced_at) rows of a page with the windows `span` places, and the span read
+    together with the first statement when it was not `checked` (else None)."""
+    windows, complete = _pg_windows(span, bounds, order)
     if complete:
         rest = "undated"
     elif windows:
@@ -893,6 +930,7 @@ def _pg_ids(
     else:
         rest = "all"
     found: list[tuple[Any, ...]] = []
+    fresh: tuple[Any, ...] | None = None
     for first, chunk in ((0, windows[:NEAR_WINDOWS]), (NEAR_WINDOWS, windows[NEAR_WINDOWS:])):
         last = first + len(chunk) >= len(windows)
         if first and not chunk:
@@ -915,10 +953,18 @@ def _pg_ids(
                 values["tsquery_rest"] = _pg_query(terms, facets, None, longer)
             if rest == "older":
                 values["rest_edge"] = windows[-1].low if order == "desc" else windows[-1].high
-        found += _pg_statement(chunk, rest if last else None, exact, order, True).all(session, values)
+        statement = _pg_statement(chunk, rest if last else None, exact, order, True)
+        if checked:
+            found += statement.all(session, values)
+        else:
+            (fresh, *_), rows = all_together(session, [(_PG_SPAN, {}), (statement, values)])
+            checked = True
+            if fresh != span:
+                return [], fresh
+            found += rows
         if len(found) >= limit or last:
             break
-    return [int(r[0]) for r in _exact_order(found, order == "desc")][:limit]
+    return found, fresh
 
 
 def _exact_order(rows: Sequence[tuple[Any, ...]], descending: bool) -> list[tuple[Any, ...]]:
