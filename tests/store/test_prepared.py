@@ -159,3 +159,24 @@ def test_statements_sent_together_give_what_each_gives(factory: sessionmaker[Ses
     with unit_of_work(factory) as s:  # on a session, after what it holds is flushed
         s.add(ServiceRow(slug="pending", name="Pending Service", category=None))
         assert all_together(s, [(by_slug, {"slug": "pending"}), calls[1]])[0] == [("Pending Service",)]
+
+
+def test_a_list_is_one_array_parameter_on_psycopg(factory: sessionmaker[Session], database_url: str) -> None:
+    # psycopg parses a statement of more than 50 parameters again at every run: the list of ids
+    # of a page (51) is one array there; SQLite keeps a placeholder per value.
+    ids = _populate(factory)
+    engine = factory.kw["bind"]
+    assert isinstance(engine, Engine)
+    seen: list[tuple[str, object]] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append((a[2], a[3])))
+    many = [*ids, *range(10_000, 10_060)]  # 65 ids, most of them stored nowhere
+    with reading(engine) as connection:
+        expected = [tuple(row) for row in connection.execute(STATEMENT, {"ids": many, "until": NOW, "limit": 99})]
+        del seen[:]
+        assert Prepared(STATEMENT).all(connection, {"ids": many, "until": NOW, "limit": 99}) == expected
+    assert len(expected) == len(ids)
+    [(text_, parameters)] = seen
+    if database_url.startswith("postgresql"):
+        assert "= ANY(%(ids)s)" in text_ and isinstance(parameters, dict) and parameters["ids"] == many
+    else:
+        assert text_.count("?") >= len(many)
