@@ -81,7 +81,7 @@ _WRITES = {"_common", "models", "queries", "types"}
 SIBLINGS: dict[str, set[str]] = {
     "store/types.py": set(),
     "store/tables.py": {"types"},
-    "store/search.py": {"tables"},
+    "store/search.py": {"prepared", "tables"},
     "store/prepared.py": {"tables"},
     "store/names.py": {"prepared", "tables"},
     "store/queries.py": _READ_PATH,

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, bindparam, column, event, select, table
+from sqlalchemy import Engine, bindparam, column, event, select, table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import StoreError
 from tracker.items import ConferenceSession, Link
 from tracker.store.announcements import get_or_create_event, sync_services, upsert_announcement
-from tracker.store.db import reading, unit_of_work
+from tracker.store.db import make_engine, reading, unit_of_work
 from tracker.store.models import ServiceRow
-from tracker.store.prepared import Prepared
+from tracker.store.prepared import Prepared, all_together
 from tracker.store.sessions import link_session, upsert_session
 from tracker.store.tables import ANNOUNCEMENT_SESSIONS, ANNOUNCEMENTS, SERVICES, SESSIONS
 
@@ -110,3 +110,73 @@ def test_on_a_session_the_statement_sees_what_is_not_flushed_yet(factory: sessio
     with unit_of_work(factory) as s:
         s.add(ServiceRow(slug="pending", name="Pending Service", category=None))
         assert by_slug.all(s, {"slug": "pending"}) == [("Pending Service",)]
+
+
+def test_planned_each_time_is_never_prepared_on_the_server(postgres_url: str) -> None:
+    # psycopg prepares a statement on the server from its fifth run, after which PostgreSQL may
+    # keep one generic plan for every value; a statement planned each time stays unprepared.
+    engine = make_engine(postgres_url)
+    by_slug = select(SERVICES.c.name).where(SERVICES.c.slug == bindparam("slug"))
+    try:
+        with engine.connect() as connection:
+            prepared_statements = text("SELECT count(*) FROM pg_prepared_statements")
+            each_time = Prepared(by_slug, plan_each_time=True)
+            for _ in range(8):
+                assert each_time.all(connection, {"slug": "none"}) == []
+            assert connection.execute(prepared_statements).scalar() == 0
+            usual = Prepared(by_slug)
+            for _ in range(8):
+                assert usual.all(connection, {"slug": "none"}) == []
+            assert connection.execute(prepared_statements).scalar() == 1  # the check is able to fail
+    finally:
+        engine.dispose()
+
+
+def test_statements_sent_together_give_what_each_gives(factory: sessionmaker[Session]) -> None:
+    # On psycopg they go in one pipeline (one round trip); the rows, the listeners and the
+    # errors are those of running them one by one.
+    ids = _populate(factory)
+    engine = factory.kw["bind"]
+    assert isinstance(engine, Engine)
+    by_slug = Prepared(select(SERVICES.c.name).where(SERVICES.c.slug == bindparam("slug")))
+    calls = [
+        (Prepared(STATEMENT), {"ids": ids, "until": NOW, "limit": 10}),
+        (by_slug, {"slug": "s3"}),
+        (Prepared(STATEMENT), {"ids": ids[:2], "until": NOW, "limit": 1}),
+    ]
+    seen: list[str] = []
+    event.listen(engine, "after_cursor_execute", lambda *a: seen.append(a[2]))
+    with reading(engine) as connection:
+        separately = [p.all(connection, v) for p, v in calls]
+        del seen[:]
+        assert all_together(connection, calls) == separately
+        assert len(seen) == 3 and separately[1] == [("Amazon S3",)] and len(separately[2]) == 1
+    missing = Prepared(select(column("x")).select_from(table("no_such_table")).where(column("x") == bindparam("x")))
+    with pytest.raises(StoreError, match="no_such_table"), reading(engine) as connection:
+        all_together(connection, [calls[1], (missing, {"x": 1}), calls[1]])
+    with reading(engine) as connection:  # the pool's connection is usable again
+        assert by_slug.all(connection, {"slug": "s3"}) == [("Amazon S3",)]
+    with unit_of_work(factory) as s:  # on a session, after what it holds is flushed
+        s.add(ServiceRow(slug="pending", name="Pending Service", category=None))
+        assert all_together(s, [(by_slug, {"slug": "pending"}), calls[1]])[0] == [("Pending Service",)]
+
+
+def test_a_list_is_one_array_parameter_on_psycopg(factory: sessionmaker[Session], database_url: str) -> None:
+    # psycopg parses a statement of more than 50 parameters again at every run: the list of ids
+    # of a page (51) is one array there; SQLite keeps a placeholder per value.
+    ids = _populate(factory)
+    engine = factory.kw["bind"]
+    assert isinstance(engine, Engine)
+    seen: list[tuple[str, object]] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append((a[2], a[3])))
+    many = [*ids, *range(10_000, 10_060)]  # 65 ids, most of them stored nowhere
+    with reading(engine) as connection:
+        expected = [tuple(row) for row in connection.execute(STATEMENT, {"ids": many, "until": NOW, "limit": 99})]
+        del seen[:]
+        assert Prepared(STATEMENT).all(connection, {"ids": many, "until": NOW, "limit": 99}) == expected
+    assert len(expected) == len(ids)
+    [(text_, parameters)] = seen
+    if database_url.startswith("postgresql"):
+        assert "= ANY(%(ids)s)" in text_ and isinstance(parameters, dict) and parameters["ids"] == many
+    else:
+        assert text_.count("?") >= len(many)

@@ -42,7 +42,7 @@ def pages(session: Session, size: int, **filters: object) -> list[str]:
 def test_one_minute_of_many_launches_comes_out_in_exact_order(factory: sessionmaker[Session], order: str) -> None:
     # 130 launches within one minute, stored so that the id order is the reverse of the second
     # order: the index reads them by minute then id, the answer must be by second then id; more
-    # of them than the first read of a page fetches (twice the page and 50).
+    # of them than the first read of a page fetches (the page and ten more).
     minute = NOW.replace(second=0, microsecond=0)
     with unit_of_work(factory) as s:
         sync_services(s, TAXONOMY)
@@ -142,7 +142,7 @@ def test_a_month_boundary_in_utc(factory: sessionmaker[Session]) -> None:
 
 
 def test_many_undated_after_the_dated(factory: sessionmaker[Session]) -> None:
-    # More undated matches than a page's first read (twice the page and 50), the page's last
+    # More undated matches than a page's first read (the page and ten more), the page's last
     # one among them: they follow the dated ones, by id.
     with unit_of_work(factory) as s:
         for n in range(10):
@@ -157,3 +157,26 @@ def test_many_undated_after_the_dated(factory: sessionmaker[Session]) -> None:
             assert len(everything) == 150
             assert keys(s, search="quokka", order=order, limit=40) == everything[:40]
             assert pages(s, 33, search="quokka", order=order) == everything
+
+
+def test_a_page_sees_announcements_newer_and_older_than_any_before(factory: sessionmaker[Session]) -> None:
+    # PostgreSQL places its windows from the oldest and newest dates it last saw, checked in the
+    # same round trip as the first window: a write past either end places them again.
+    with unit_of_work(factory) as s:
+        for n in range(20):
+            at = NOW - timedelta(days=n)
+            upsert_announcement(s, announcement(f"w{n:02d}", f"Walrus launch {n}", at=at), now=NOW, event_id=None)
+    with unit_of_work(factory) as s:
+        assert keys(s, search="walrus", limit=3) == ["w00", "w01", "w02"]
+        assert keys(s, search="walrus", limit=2, order="asc") == ["w19", "w18"]
+    with unit_of_work(factory) as s:
+        upsert_announcement(
+            s, announcement("newer", "Walrus later", at=NOW + timedelta(days=60)), now=NOW, event_id=None
+        )
+        upsert_announcement(
+            s, announcement("older", "Walrus early", at=NOW - timedelta(days=3000)), now=NOW, event_id=None
+        )
+    with unit_of_work(factory) as s:
+        assert keys(s, search="walrus", limit=3) == ["newer", "w00", "w01"]
+        assert keys(s, search="walrus", limit=2, order="asc") == ["older", "w19"]
+        assert keys(s, search="walru", limit=22)[-1] == "older"

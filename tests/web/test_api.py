@@ -82,6 +82,9 @@ def test_full_text_search(any_site: Site) -> None:
     }
     prefix = all_pages(site, "/api/announcements?q=serverl")
     assert prefix and all("serverless" in i["title"] for i in prefix)
+    # Three letters are a prefix; one or two a whole word (not "vector", "vectors"...).
+    assert {i["key"] for i in all_pages(site, "/api/announcements?q=vec")} == {i["key"] for i in vector}
+    assert get(site, "/api/announcements?q=ve")["items"] == []
     combined = all_pages(site, f"/api/announcements?q=vector&event={EVENT_SLUG}")
     assert combined and all("vector" in i["title"] and i["event"] == EVENT_NAME for i in combined)
     assert get(site, "/api/announcements?q=" + quote('"NEAR(* OR'))["items"] == []

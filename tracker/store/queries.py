@@ -34,7 +34,7 @@ from tracker.items import (
 from tracker.normalize.text import public_url
 from tracker.redact import mask_text, mask_url, strip_controls
 from tracker.store.names import Resolved, resolve_event, resolve_region, resolve_service
-from tracker.store.prepared import Prepared
+from tracker.store.prepared import Prepared, all_together
 from tracker.store.search import Bounds, Facets, fulltext_condition, matching_ids, search_words
 from tracker.store.tables import (
     ANNOUNCEMENT_REGIONS,
@@ -279,6 +279,11 @@ _SESSION_LINKS_OF = Prepared(
 )
 
 
+# What `_RecordReader` reads of a page's announcements, in the order of `_grouped_links`.
+_LINKED = (_SERVICES_OF, _REGIONS_OF, _SOURCES_OF, _SESSIONS_OF)
+_ITEM_LINKED = (_SERVICE_NAMES_OF, _REGIONS_OF, _SOURCES_OF, _SESSION_LINKS_OF)
+
+
 def _service_order(service: Service) -> tuple[str, str]:
     return (service.name.lower(), service.slug)
 
@@ -334,8 +339,10 @@ class _RecordReader:
     def _chunk(self, ids: list[int]) -> list[AnnouncementRecord]:
         if not ids:
             return []
-        rows = {r[0]: r for r in _ROWS.all(self.session, {"ids": ids})}
-        return self._build([rows[i] for i in ids if i in rows])
+        # The rows and what they link to, sent together (one round trip on PostgreSQL).
+        found, *linked = all_together(self.session, [(p, {"ids": ids}) for p in (_ROWS, *_LINKED)])
+        rows = {r[0]: r for r in found}
+        return self._build([rows[i] for i in ids if i in rows], self._grouped_links(*linked))
 
     def items(self, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
         """`AnnouncementRecord.as_dict()` of each row read with `_ITEM_COLUMNS`, without the record."""
@@ -399,23 +406,37 @@ class _RecordReader:
         self, ids: list[int], *, items: bool = False
     ) -> tuple[dict[int, list[Any]], dict[int, list[Any]], dict[int, list[Any]], dict[int, list[Any]]]:
         """The services (slug, name, category), regions, source URLs and session links of these
-        announcements, by announcement; with `items`, only what an API item shows of them."""
-        session = self.session
+        announcements, by announcement; with `items`, only what an API item shows of them. The
+        four statements are sent together (one round trip on PostgreSQL)."""
         given = {"ids": ids}
-        services: dict[int, list[Any]] = {}
-        for row in (_SERVICE_NAMES_OF if items else _SERVICES_OF).all(session, given):
-            services.setdefault(row[0], []).append(row[1:])
-        regions = _grouped(_REGIONS_OF.all(session, given))
-        sources = _grouped(_SOURCES_OF.all(session, given))
-        links: dict[int, list[Any]] = {}
-        for link in (_SESSION_LINKS_OF if items else _SESSIONS_OF).all(session, given):
-            links.setdefault(link[0], []).append(link)
-        return services, regions, sources, links
+        return self._grouped_links(
+            *all_together(self.session, [(p, given) for p in (_ITEM_LINKED if items else _LINKED)])
+        )
 
-    def _build(self, rows: Sequence[tuple[Any, ...]]) -> list[AnnouncementRecord]:
+    @staticmethod
+    def _grouped_links(
+        services_of: list[tuple[Any, ...]],
+        regions_of: list[tuple[Any, ...]],
+        sources_of: list[tuple[Any, ...]],
+        sessions_of: list[tuple[Any, ...]],
+    ) -> tuple[dict[int, list[Any]], dict[int, list[Any]], dict[int, list[Any]], dict[int, list[Any]]]:
+        services: dict[int, list[Any]] = {}
+        for row in services_of:
+            services.setdefault(row[0], []).append(row[1:])
+        links: dict[int, list[Any]] = {}
+        for link in sessions_of:
+            links.setdefault(link[0], []).append(link)
+        return services, _grouped(regions_of), _grouped(sources_of), links
+
+    def _build(
+        self,
+        rows: Sequence[tuple[Any, ...]],
+        linked: tuple[dict[int, list[Any]], dict[int, list[Any]], dict[int, list[Any]], dict[int, list[Any]]]
+        | None = None,
+    ) -> list[AnnouncementRecord]:
         if not rows:
             return []
-        services, regions, sources, links = self._linked([r[0] for r in rows])
+        services, regions, sources, links = linked or self._linked([r[0] for r in rows])
         empty: list[Any] = []
         return [
             self._record(
@@ -657,15 +678,14 @@ def _found_records(
     """The records of `query_announcements` for filters other than one service's newest page."""
     if found.words:
         # The full-text index, read in date order with the service, event and region inside it.
-        conditions = [*found.conditions, *([_after(after, order)] if after is not None else [])]
         ids = matching_ids(
             session,
             found.words,
             facets=Facets(tuple(found.service_ids), tuple(found.event_ids), tuple(found.region_ids)),
-            conditions=conditions,
             bounds=Bounds(since=found.since, until=found.until, after=after),
             order=order,
             limit=limit,
+            session_code=found.session_code,
         )
         return _RecordReader(session).read(ids)
     service_ids = found.service_ids
