@@ -48,6 +48,9 @@ def _titles(markdown: str) -> list[str]:
         ("Amazon launches the new Plinth Service", "Plinth Service", None),
         # A service announcing something keeps its headline (What's New wording).
         ("Amazon Weft announces shared spools", "Amazon Weft announces shared spools", None),
+        ("preview of Serverless Weftsearch", "Serverless Weftsearch", "preview"),
+        ("public preview of AWS Loom Agents", "AWS Loom Agents", "preview"),
+        ("GA of Shuttle2 powered Sh2 instances", "Shuttle2 powered Sh2 instances", "ga"),
     ],
 )
 def test_clean_title(raw: str, title: str, status: str | None) -> None:
