@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -19,23 +19,21 @@ from tracker.extract import completed_from_page, extract
 from tracker.extract.rules import Rules, load_rules
 from tracker.items import CachedRobots, Document, NormalizedAnnouncement, RawDocument, SourceStatus
 from tracker.normalize import Taxonomy, dedupe, normalize
-from tracker.normalize.events import DeclaredEvent, detect_event, load_declared_events
+from tracker.normalize.events import detect_event, load_declared_events
 from tracker.pipeline.context import REPORTED, Context, Progress, SourceOutcome
 from tracker.redact import mask_text, mask_url
 from tracker.sources import Fetcher, hosts_of, is_remote
 from tracker.sources.guard import check_document
 from tracker.sources.prefetch import Prefetch
 from tracker.store.announcements import (
-    add_mention,
-    dedupe_candidates,
+    AnnouncementWriter,
+    CandidateRequest,
     get_or_create_event,
     keys_mentioned_by,
-    stored_date_and_event,
-    upsert_announcement,
 )
 from tracker.store.db import DiskError, disk_error, is_disk_failure, unit_of_work
 from tracker.store.documents import document_is_current, upsert_document
-from tracker.store.sessions import link_session, upsert_session
+from tracker.store.sessions import SessionWriter
 from tracker.store.sources import (
     get_or_create_source,
     load_robots,
@@ -57,12 +55,12 @@ def _document_hash(doc: Document) -> str:
 
 
 def _event_for(
-    session: Session, *texts: str | None, declared: Sequence[DeclaredEvent] = (), on: datetime | None = None
+    ctx: Context, session: Session, *texts: str | None, on: datetime | None = None
 ) -> tuple[int | None, str | None]:
-    event = detect_event(*texts, declared=declared, on=on)
+    event = detect_event(*texts, declared=ctx.events, on=on)
     if event is None:
         return None, None
-    return get_or_create_event(session, event.slug, event.name, event.year), event.slug
+    return get_or_create_event(session, event.slug, event.name, event.year, ids=ctx.ids), event.slug
 
 
 def ingest_document(
@@ -75,7 +73,12 @@ def ingest_document(
     declared_event: str | None = None,
     content_hash: str | None = None,
 ) -> Counter[str]:
-    """Store one extracted document with its announcements, sessions and links."""
+    """Store one extracted document with its announcements, sessions and links.
+
+    Its rows are read and written a table at a time (`SessionWriter`, `AnnouncementWriter`): a
+    handful of statements whatever the number of announcements, with the same outcome as
+    storing them one after the other.
+    """
     counts: Counter[str] = Counter()
     stored_doc = upsert_document(
         session,
@@ -89,6 +92,7 @@ def ingest_document(
         source_name=source,
         kind=doc.kind,
         fetched_at=ctx.now,
+        ids=ctx.ids,
     )
     doc_id = stored_doc.id
     if not stored_doc.changed:
@@ -99,23 +103,27 @@ def ingest_document(
 
     session_ids: dict[str, int] = {}
     session_events: dict[str, str | None] = {}
-    for conf in doc.sessions:
-        event_id, event_slug = _event_for(
-            session,
-            declared_event,
-            conf.event,
-            doc_event,
-            doc.title,
-            declared=ctx.events,
-            on=conf.published_at or doc.published_at,
-        )
-        session_ids[conf.key] = upsert_session(session, conf, event_id=event_id, event_slug=event_slug)
-        session_events[conf.key] = event_slug
-        counts["sessions"] += 1
+    if doc.sessions:
+        sessions = SessionWriter(session)
+        events = [
+            _event_for(
+                ctx, session, declared_event, conf.event, doc_event, doc.title, on=conf.published_at or doc.published_at
+            )
+            for conf in doc.sessions
+        ]
+        sessions.load((conf, slug) for conf, (_, slug) in zip(doc.sessions, events, strict=True))
+        pending = {}
+        for conf, (event_id, event_slug) in zip(doc.sessions, events, strict=True):
+            pending[conf.key] = sessions.upsert(conf, event_id=event_id, event_slug=event_slug)
+            session_events[conf.key] = event_slug
+            counts["sessions"] += 1
+        sessions.flush()
+        session_ids = {key: p.id for key, p in pending.items()}
 
     normalized = normalize(doc, ctx.taxonomy, now=ctx.now, events=ctx.events, declared_event=declared_event)
-    if len(normalized) == 1:
-        # Only then is the look-up worth its query: a document of several launches keeps its keys.
+    if len(normalized) == 1 and not stored_doc.created:
+        # Only then is the look-up worth its query: a document of several launches keeps its
+        # keys, and a new document mentioned nothing before.
         normalized = dedupe.keep_previous_key(normalized, keys_mentioned_by(session, doc_id))
     in_doc = linking.links_in_document(
         [linking.DocumentSession(conf.key, conf.title, session_events.get(conf.key)) for conf in doc.sessions],
@@ -130,57 +138,69 @@ def ingest_document(
         ],
         ctx.settings.link_threshold,
     )
-    for na, links in zip(normalized, in_doc, strict=True):
-        event_id, _ = _event_for(session, na.event, declared=ctx.events, on=na.announced_at or doc.published_at)
-        na, stored = _own_key(session, na)
-        duplicate = None if stored else _stored_duplicate(ctx, session, na)
+    if not normalized:
+        return counts
+    writer = AnnouncementWriter(
+        session, now=ctx.now, ids=ctx.ids, document_id=doc_id, document_url=doc.url, document_is_new=stored_doc.created
+    )
+    event_ids = [_event_for(ctx, session, na.event, on=na.announced_at or doc.published_at)[0] for na in normalized]
+    # Everything the merge below may read, in two statements: the rows under each key (and
+    # under the key of its own it may get), then the dedupe candidates of those not stored.
+    writer.load(k for na in normalized for k in (na.key, dedupe.own_key(na).key))
+    writer.load_candidates(_candidate_request(na) for na in normalized if na.services and not _own_key(writer, na)[1])
+    for na, links, event_id in zip(normalized, in_doc, event_ids, strict=True):
+        na, stored = _own_key(writer, na)
+        duplicate = None if stored else _stored_duplicate(ctx, writer, na)
         if duplicate is not None:
             na = replace(na, key=duplicate)
             counts["announcements_merged"] += 1
-        upserted = upsert_announcement(session, na, now=ctx.now, event_id=event_id, document_url=doc.url)
-        ann_id, status = upserted.id, upserted.status
-        counts[f"announcements_{status}"] += 1
-        if add_mention(
-            session,
-            ann_id,
-            doc_id,
+        upserted = writer.upsert(na, event_id=event_id)
+        counts[f"announcements_{upserted.status}"] += 1
+        writer.mention(
+            upserted,
             excerpt=na.announcement.excerpt or na.announcement.title,
             position=na.announcement.position,
             rule=na.announcement.rule,
-            new_announcement=status == "created",
-        ):
-            counts["mentions"] += 1
+        )
         for match in links:
-            if link_session(session, ann_id, session_ids[match.session], match.link):
-                counts["links"] += 1
+            writer.link(upserted, session_ids[match.session], match.link)
+    written = writer.flush()
+    if written.mentions:
+        counts["mentions"] += written.mentions
+    if written.links:
+        counts["links"] += written.links
     return counts
 
 
-def _stored_duplicate(ctx: Context, session: Session, na: NormalizedAnnouncement) -> str | None:
+def _candidate_request(na: NormalizedAnnouncement) -> CandidateRequest:
+    return CandidateRequest(
+        frozenset(s.slug for s in na.services),
+        na.announced_at or na.announcement.published_at,
+        dedupe.MAX_DAYS_APART,
+    )
+
+
+def _stored_duplicate(ctx: Context, writer: AnnouncementWriter, na: NormalizedAnnouncement) -> str | None:
     """The key of a stored announcement that is this same launch under other words, if any
     (for an announcement whose own key is not stored yet)."""
     if not na.services:
         return None
     when = na.announced_at or na.announcement.published_at
-    known = [
-        k
-        for k in dedupe_candidates(session, (s.slug for s in na.services), around=when, days=dedupe.MAX_DAYS_APART)
-        if k.key != na.key
-    ]
+    known = [k for k in writer.candidates(_candidate_request(na)) if k.key != na.key]
     return dedupe.find_duplicate(na.announcement.title, na.services, when, known, ctx.services_by_slug, event=na.event)
 
 
-def _own_key(session: Session, na: NormalizedAnnouncement) -> tuple[NormalizedAnnouncement, bool]:
+def _own_key(writer: AnnouncementWriter, na: NormalizedAnnouncement) -> tuple[NormalizedAnnouncement, bool]:
     """The announcement under a key of its own when its key is taken by another launch of the
     same name (another event, or years apart): the key gets the event's slug or the year.
     Also says whether its (final) key is stored already."""
-    stored = stored_date_and_event(session, na.key)
+    stored = writer.stored(na.key)
     if stored is None:
         return na, False
     if not dedupe.same_key_other_launch(na.announced_at, na.event, stored.announced_at, stored.event):
         return na, True
     na = dedupe.own_key(na)
-    return na, stored_date_and_event(session, na.key) is not None
+    return na, writer.stored(na.key) is not None
 
 
 def extract_raw(

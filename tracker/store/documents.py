@@ -6,16 +6,19 @@ Functions take a session first and never commit: the caller owns the transaction
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.redact import strip_controls
-from tracker.store._common import _set, _source_or_placeholder
+from tracker.store._common import table_of
+from tracker.store.ids import IdCache, source_id
 from tracker.store.models import DocumentRow, SourceRow
 from tracker.store.queries import _utc
+
+DOCUMENTS = table_of(DocumentRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,8 @@ class UpsertedDocument:
 
     id: int
     changed: bool
+    # Inserted now (no mention of it can be stored yet); not part of equality.
+    created: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,46 +63,42 @@ def upsert_document(
     source_name: str | None,
     kind: str,
     fetched_at: datetime,
+    ids: IdCache | None = None,
 ) -> UpsertedDocument:
-    """Insert or refresh a document by URL; changed = new, or its content or extractor differ."""
-    row = session.scalar(select(DocumentRow).where(DocumentRow.url == url))
+    """Insert or refresh a document by URL; changed = new, or its content or extractor differ.
 
-    def source_id() -> int | None:
-        # Looked up only when written: an unchanged document costs one query, not two.
-        return _source_or_placeholder(session, source_name).id if source_name else None
-
-    title = strip_controls(title or "")
-    author = strip_controls(author) if author else author
-    if row is None:
-        row = DocumentRow(
-            url=url,
-            title=title or "",
-            author=author,
-            published_at=_utc(published_at),
-            content_hash=content_hash,
-            extractor_version=extractor_version,
-            archive_sha=archive_sha,
-            source_id=source_id(),
-            kind=kind,
-            fetched_at=_utc(fetched_at),
+    Two statements at most (Core, no ORM flush): the look-up by URL, then the INSERT or UPDATE;
+    an unchanged document costs the look-up only. `ids` caches the source's id across documents.
+    """
+    row = session.execute(
+        select(DOCUMENTS.c.id, DOCUMENTS.c.content_hash, DOCUMENTS.c.extractor_version, DOCUMENTS.c.source_id).where(
+            DOCUMENTS.c.url == url
         )
-        session.add(row)
-        session.flush()
-        return UpsertedDocument(row.id, changed=True)
-    if row.content_hash == content_hash and row.extractor_version == extractor_version:
+    ).first()
+    if row is not None and row.content_hash == content_hash and row.extractor_version == extractor_version:
         # Nothing new: leave the row (and its fetched_at) alone so a re-run writes nothing.
         return UpsertedDocument(row.id, changed=False)
-    _set(row, "title", title or "")
-    _set(row, "author", author)
-    _set(row, "published_at", _utc(published_at))
-    _set(row, "content_hash", content_hash)
-    _set(row, "extractor_version", extractor_version)
+    values: dict[str, object] = {
+        "title": strip_controls(title or ""),
+        "author": strip_controls(author) if author else author,
+        "published_at": _utc(published_at),
+        "content_hash": content_hash,
+        "extractor_version": extractor_version,
+        "kind": kind,
+        "fetched_at": _utc(fetched_at),
+    }
+    if row is None:
+        # Looked up only when written: an unchanged document costs one query, not two.
+        values.update(
+            url=url, archive_sha=archive_sha, source_id=source_id(session, source_name, ids) if source_name else None
+        )
+        new_id = session.execute(insert(DOCUMENTS).values(values).returning(DOCUMENTS.c.id)).scalar_one()
+        return UpsertedDocument(int(new_id), changed=True, created=True)
     if archive_sha:
-        _set(row, "archive_sha", archive_sha)
-    if row.source_id is None:
-        row.source_id = source_id()
-    _set(row, "kind", kind)
-    _set(row, "fetched_at", _utc(fetched_at))
+        values["archive_sha"] = archive_sha
+    if row.source_id is None and source_name:
+        values["source_id"] = source_id(session, source_name, ids)
+    session.execute(update(DOCUMENTS).where(DOCUMENTS.c.id == row.id).values(values))
     return UpsertedDocument(row.id, changed=True)
 
 
