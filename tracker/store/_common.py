@@ -1,15 +1,13 @@
-"""Private helpers the store's write modules share: assign-if-different, the source row of a name, a model's table, which link wins."""
+"""Private helpers the store's write modules share: assign-if-different, a model's table, which link wins."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any, cast
 
-from sqlalchemy import Table, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table
 
 from tracker.store import changes as changes  # noqa: F401 - registers the revision marking on every ORM session
-from tracker.store.models import SourceRow
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +29,3 @@ def _link_wins(method: str, score: float, stored_method: str, stored_score: floa
     """Whether a link replaces the stored one of the same pair: the same method's new verdict or a
     higher score, never a weaker link of another method (a title match does not undo a structural link)."""
     return method == stored_method or score > stored_score
-
-
-def _source(session: Session, name: str) -> SourceRow | None:
-    return session.scalar(select(SourceRow).where(SourceRow.name == name))
-
-
-def _source_or_placeholder(session: Session, name: str) -> SourceRow:
-    row = _source(session, name)
-    if row is None:
-        # Callers register sources first; a placeholder keeps a stray call from failing a run.
-        log.warning("source %r was not registered; recording it with an unknown kind", name)
-        row = SourceRow(name=name, kind="unknown", url="", consecutive_failures=0)
-        session.add(row)
-        session.flush()
-    return row

@@ -22,6 +22,7 @@ Merge rule when several documents mention the same announcement (same key):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -31,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Integer, String, bindparam, column, func, insert, or_, select, true, update, values
+from sqlalchemy import Integer, Select, String, bindparam, column, func, insert, or_, select, text, true, update
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.items import AnnouncementRecord, Link, NormalizedAnnouncement, Service
@@ -284,6 +285,118 @@ def _with_links(announcements: Any) -> Any:
     )
 
 
+# The announcement columns a writer reads, with a row per linked service slug and region id.
+_COLUMNS = (
+    A.c.id,
+    A.c.key,
+    A.c.title,
+    A.c.summary,
+    A.c.url,
+    A.c.announced_at,
+    A.c.announced_at_source,
+    A.c.status,
+    A.c.event_id,
+    A.c.content_hash,
+    SERVICES.c.slug,
+    REGION_LINKS.c.region_id,
+)
+_BY_KEYS = select(*_COLUMNS).select_from(_with_links(A)).where(A.c.key.in_(bindparam("keys", expanding=True)))
+# The dedupe requests as a table (n, slug, lo, hi), one row per request and service, read from
+# one JSON parameter: the statement's text never changes, so it is compiled once (a VALUES list
+# would be compiled again for every document).
+_WANTED = {
+    "postgresql": "SELECT n, slug, lo, hi FROM jsonb_to_recordset(CAST(:wanted AS jsonb))"
+    " AS w(n integer, slug text, lo timestamptz, hi timestamptz)",
+    "sqlite": "SELECT json_extract(value, '$.n') AS n, json_extract(value, '$.slug') AS slug,"
+    " json_extract(value, '$.lo') AS lo, json_extract(value, '$.hi') AS hi FROM json_each(:wanted)",
+}
+
+
+_INSERT_ANNOUNCEMENTS = insert(A).returning(A.c.key, A.c.id)
+_UPDATE_ANNOUNCEMENTS = (
+    update(A)
+    .where(A.c.id == bindparam("row_id"))
+    .values(
+        title=bindparam("title"),
+        summary=bindparam("summary"),
+        url=bindparam("url"),
+        announced_at=bindparam("announced_at"),
+        announced_at_source=bindparam("announced_at_source"),
+        status=bindparam("status"),
+        event_id=bindparam("event_id"),
+        updated_at=bindparam("updated_at"),
+        content_hash=bindparam("content_hash"),
+    )
+)
+_UPDATE_SORT_AT = update(LINKS).where(LINKS.c.announcement_id == bindparam("row_id")).values(sort_at=bindparam("at"))
+_MENTIONS_OF_DOCUMENT = select(M.c.announcement_id, M.c.excerpt, M.c.position, M.c.rule).where(
+    M.c.document_id == bindparam("document_id")
+)
+_INSERT_MENTIONS = insert(M)
+_UPDATE_MENTIONS = (
+    update(M)
+    .where(M.c.announcement_id == bindparam("a_id"), M.c.document_id == bindparam("d_id"))
+    .values(excerpt=bindparam("excerpt"), position=bindparam("position"), rule=bindparam("rule"))
+)
+_INSERT_SESSION_LINKS = insert(S)
+_UPDATE_SESSION_LINKS = (
+    update(S)
+    .where(S.c.announcement_id == bindparam("a_id"), S.c.session_id == bindparam("s_id"))
+    .values(method=bindparam("method"), score=bindparam("score"), reason=bindparam("reason"))
+)
+
+
+@functools.cache
+def _link_services_statement(dialect: str) -> Any:
+    """INSERT of service links that skips a link already stored."""
+    return upsert_insert(dialect, LINKS).on_conflict_do_nothing(index_elements=["announcement_id", "service_id"])
+
+
+@functools.cache
+def _link_regions_statement(dialect: str) -> Any:
+    """INSERT of region links that skips a link already stored."""
+    return upsert_insert(dialect, REGION_LINKS).on_conflict_do_nothing(index_elements=["announcement_id", "region_id"])
+
+
+@functools.cache
+def _candidates_statement(dialect: str) -> Select[Any]:
+    """Each request's candidates: announcements linked to one of its services, dated in its window
+    or undated, its newest `limit` ranked in the database (undated ones last on SQLite, first on
+    PostgreSQL, as the one-request query orders them)."""
+    wanted = (
+        text(_WANTED[dialect])
+        .columns(column("n", Integer), column("slug", String), column("lo", String), column("hi", String))
+        .cte("wanted")
+    )
+    hits = (
+        select(wanted.c.n, LINKS.c.announcement_id.label("aid"))
+        .select_from(
+            wanted.join(SERVICES, SERVICES.c.slug == wanted.c.slug)
+            .join(LINKS, LINKS.c.service_id == SERVICES.c.id)
+            .join(A, A.c.id == LINKS.c.announcement_id)
+        )
+        .where(or_(A.c.announced_at.is_(None), A.c.announced_at.between(wanted.c.lo, wanted.c.hi)))
+        .distinct()
+        .subquery("hits")
+    )
+    ranked = (
+        select(
+            hits.c.n,
+            hits.c.aid,
+            func.row_number()
+            .over(partition_by=hits.c.n, order_by=(A.c.announced_at.desc(), A.c.id.desc()))
+            .label("rank"),
+        )
+        .select_from(hits.join(A, A.c.id == hits.c.aid))
+        .subquery("ranked")
+    )
+    return (
+        select(ranked.c.n, ranked.c.rank, *_COLUMNS)
+        .select_from(_with_links(ranked.join(A, A.c.id == ranked.c.aid)))
+        .where(ranked.c.rank <= bindparam("limit"))
+    )
+
+
 class AnnouncementWriter:
     """Get-or-create and merge of one document's announcements (see the module docstring), with
     their services, regions, mentions and session links, written in bulk.
@@ -323,25 +436,14 @@ class AnnouncementWriter:
         self._link_state: dict[tuple[int, int], _LinkState] = {}
         self._made_ids: set[int] = set()  # rows this writer inserted
         self._made = 0
-        self._nulls_first = session.get_bind().dialect.name == "postgresql"
+        self._dialect = session.get_bind().dialect.name
+        self._nulls_first = self._dialect == "postgresql"
+
+    def _execute(self, statement: Any, params: Any = None) -> Any:
+        # On the session's connection: a Core statement needs none of the ORM's execution steps.
+        return self.session.connection().execute(statement, params)
 
     # ------------------------------------------------------------------ reads
-
-    def _columns(self) -> list[Any]:
-        return [
-            A.c.id,
-            A.c.key,
-            A.c.title,
-            A.c.summary,
-            A.c.url,
-            A.c.announced_at,
-            A.c.announced_at_source,
-            A.c.status,
-            A.c.event_id,
-            A.c.content_hash,
-            SERVICES.c.slug,
-            REGION_LINKS.c.region_id,
-        ]
 
     def _keep(self, record: Any) -> _Row:
         """The row of a result record, made once per id (later records add their service slug)."""
@@ -377,71 +479,37 @@ class AnnouncementWriter:
             chunk = wanted[start : start + _CHUNK]
             for key in chunk:
                 self._rows[key] = None
-            for record in self.session.execute(
-                select(*self._columns()).select_from(_with_links(A)).where(A.c.key.in_(chunk))
-            ):
+            for record in self._execute(_BY_KEYS, {"keys": chunk}):
                 self._keep(record)
 
     def load_candidates(self, requests: Iterable[CandidateRequest]) -> None:
         """Read the dedupe candidates of these requests, all in one statement (see `candidates`)."""
         wanted = [r for r in unique(requests) if r.service_slugs and r not in self._candidates]
-        if not wanted:
-            return
-        per_statement = max(1, _CHUNK // 4 // max(len(r.service_slugs) for r in wanted))
-        for start in range(0, len(wanted), per_statement):
-            self._load_candidates(wanted[start : start + per_statement])
+        if wanted:
+            self._load_candidates(wanted)
 
     def _load_candidates(self, requests: Sequence[CandidateRequest]) -> None:
-        data: list[tuple[int, str, datetime, datetime]] = []
+        dialect = self.session.get_bind().dialect
+        bind = UTCDateTime().bind_processor(dialect)
+        assert bind is not None
+
+        def stored(at: datetime) -> str:
+            # As the column stores it: SQLite compares these strings, PostgreSQL reads ISO 8601.
+            value = bind(at)
+            return value.isoformat() if isinstance(value, datetime) else str(value)
+
+        wanted: list[dict[str, object]] = []
         for n, request in enumerate(requests):
             around = _utc(request.around)
-            lo, hi = (
-                (_EARLIEST, _LATEST)
-                if around is None
-                else (around - timedelta(days=request.days), around + timedelta(days=request.days))
+            window = timedelta(days=request.days)
+            lo, hi = (_EARLIEST, _LATEST) if around is None else (around - window, around + window)
+            wanted.extend(
+                {"n": n, "slug": slug, "lo": stored(lo), "hi": stored(hi)} for slug in sorted(request.service_slugs)
             )
-            data.extend((n, slug, lo, hi) for slug in sorted(request.service_slugs))
-        wanted = (
-            values(
-                column("n", Integer),
-                column("slug", String),
-                column("lo", UTCDateTime()),
-                column("hi", UTCDateTime()),
-                name="wanted",
-            )
-            .data(data)
-            .cte("wanted")  # WITH wanted(...) AS (VALUES ...): SQLite takes no column list on a FROM alias
-        )
-        hits = (
-            select(wanted.c.n, LINKS.c.announcement_id.label("aid"))
-            .select_from(
-                wanted.join(SERVICES, SERVICES.c.slug == wanted.c.slug)
-                .join(LINKS, LINKS.c.service_id == SERVICES.c.id)
-                .join(A, A.c.id == LINKS.c.announcement_id)
-            )
-            .where(or_(A.c.announced_at.is_(None), A.c.announced_at.between(wanted.c.lo, wanted.c.hi)))
-            .distinct()
-            .subquery("hits")
-        )
-        # Each request's newest `limit` (undated ones last on SQLite, first on PostgreSQL, as the
-        # one-request query orders them), ranked in the database.
-        ranked = (
-            select(
-                hits.c.n,
-                hits.c.aid,
-                func.row_number()
-                .over(partition_by=hits.c.n, order_by=(A.c.announced_at.desc(), A.c.id.desc()))
-                .label("rank"),
-            )
-            .select_from(hits.join(A, A.c.id == hits.c.aid))
-            .subquery("ranked")
-        )
         limits = {n: r.limit for n, r in enumerate(requests)}
         lists: dict[int, dict[int, _Row]] = {n: {} for n in range(len(requests))}
-        for record in self.session.execute(
-            select(ranked.c.n, ranked.c.rank, *self._columns())
-            .select_from(_with_links(ranked.join(A, A.c.id == ranked.c.aid)))
-            .where(ranked.c.rank <= max(limits.values()))
+        for record in self._execute(
+            _candidates_statement(dialect.name), {"wanted": json.dumps(wanted), "limit": max(limits.values())}
         ):
             if record.rank <= limits[record.n]:
                 row = self._keep(record)
@@ -614,11 +682,7 @@ class AnnouncementWriter:
             # Every mention the document has, in one statement, the first time one is asked for.
             self._stored_mentions = {
                 r.announcement_id: _Mention(r.excerpt, r.position, r.rule, stored=True)
-                for r in self.session.execute(
-                    select(M.c.announcement_id, M.c.excerpt, M.c.position, M.c.rule).where(
-                        M.c.document_id == self.document_id
-                    )
-                )
+                for r in self._execute(_MENTIONS_OF_DOCUMENT, {"document_id": self.document_id})
             }
         return self._stored_mentions.get(row.id)
 
@@ -633,8 +697,8 @@ class AnnouncementWriter:
         new = [r for r in self._touched.values() if r.new and r.id is None]
         if new:
             made: dict[str, int] = dict(
-                self.session.execute(
-                    insert(A).returning(A.c.key, A.c.id),
+                self._execute(
+                    _INSERT_ANNOUNCEMENTS,
                     [
                         {
                             "key": r.key,
@@ -659,20 +723,8 @@ class AnnouncementWriter:
                 self._made_ids.add(r.id)
         changed = [r for r in self._touched.values() if r.dirty and not r.new]
         if changed:
-            self.session.execute(
-                update(A)
-                .where(A.c.id == bindparam("row_id"))
-                .values(
-                    title=bindparam("title"),
-                    summary=bindparam("summary"),
-                    url=bindparam("url"),
-                    announced_at=bindparam("announced_at"),
-                    announced_at_source=bindparam("announced_at_source"),
-                    status=bindparam("status"),
-                    event_id=bindparam("event_id"),
-                    updated_at=bindparam("updated_at"),
-                    content_hash=bindparam("content_hash"),
-                ),
+            self._execute(
+                _UPDATE_ANNOUNCEMENTS,
                 [
                     {
                         "row_id": r.id,
@@ -692,32 +744,19 @@ class AnnouncementWriter:
             moved = [r for r in changed if r.date_moved]
             if moved:
                 # The links' sort key follows the announcement's (earlier) date.
-                self.session.execute(
-                    update(LINKS).where(LINKS.c.announcement_id == bindparam("row_id")).values(sort_at=bindparam("at")),
-                    [{"row_id": r.id, "at": r.announced_at or UNDATED} for r in moved],
-                )
+                self._execute(_UPDATE_SORT_AT, [{"row_id": r.id, "at": r.announced_at or UNDATED} for r in moved])
         links = [
             {"announcement_id": r.id, "service_id": self._service_ids[slug], "sort_at": r.announced_at or UNDATED}
             for r in self._touched.values()
             for slug in r.to_link
         ]
         if links:
-            self.session.execute(
-                upsert_insert(self.session, LINKS).on_conflict_do_nothing(
-                    index_elements=["announcement_id", "service_id"]
-                ),
-                links,
-            )
+            self._execute(_link_services_statement(self._dialect), links)
         regions = [
             {"announcement_id": r.id, "region_id": rid} for r in self._touched.values() for rid in r.regions.values()
         ]
         if regions:
-            self.session.execute(
-                upsert_insert(self.session, REGION_LINKS).on_conflict_do_nothing(
-                    index_elements=["announcement_id", "region_id"]
-                ),
-                regions,
-            )
+            self._execute(_link_regions_statement(self._dialect), regions)
         for r in self._touched.values():
             r.new = r.dirty = r.date_moved = False
             r.to_link.clear()
@@ -729,8 +768,8 @@ class AnnouncementWriter:
         # Written by their natural key (announcement, document): no ids to read back.
         fresh = [(r, m) for r in self._mention_rows if not (m := self._mentions[id(r)]).stored]
         if fresh:
-            self.session.execute(
-                insert(M),
+            self._execute(
+                _INSERT_MENTIONS,
                 [
                     {
                         "announcement_id": r.id,
@@ -746,10 +785,8 @@ class AnnouncementWriter:
                 m.stored = True
         changed = [(r, m) for r in self._mention_rows if (m := self._mentions[id(r)]).dirty]
         if changed:
-            self.session.execute(
-                update(M)
-                .where(M.c.announcement_id == bindparam("a_id"), M.c.document_id == bindparam("d_id"))
-                .values(excerpt=bindparam("excerpt"), position=bindparam("position"), rule=bindparam("rule")),
+            self._execute(
+                _UPDATE_MENTIONS,
                 [
                     {
                         "a_id": r.id,
@@ -778,7 +815,7 @@ class AnnouncementWriter:
         for start in range(0, len(ann_ids), _CHUNK // 2):
             chunk = ann_ids[start : start + _CHUNK // 2]
             narrow = S.c.session_id.in_(session_ids) if len(session_ids) <= _CHUNK // 2 else true()
-            for record in self.session.execute(
+            for record in self._execute(
                 select(S.c.announcement_id, S.c.session_id, S.c.method, S.c.score, S.c.reason).where(
                     S.c.announcement_id.in_(chunk), narrow
                 )
@@ -807,8 +844,8 @@ class AnnouncementWriter:
                 changed += 1
         self._links.clear()
         if inserts:
-            self.session.execute(
-                insert(S),
+            self._execute(
+                _INSERT_SESSION_LINKS,
                 [
                     {
                         "announcement_id": a,
@@ -823,10 +860,8 @@ class AnnouncementWriter:
             for pair in inserts:
                 state[pair].stored = True
         if updates:
-            self.session.execute(
-                update(S)
-                .where(S.c.announcement_id == bindparam("a_id"), S.c.session_id == bindparam("s_id"))
-                .values(method=bindparam("method"), score=bindparam("score"), reason=bindparam("reason")),
+            self._execute(
+                _UPDATE_SESSION_LINKS,
                 [
                     {
                         "a_id": a,

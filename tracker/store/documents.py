@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Integer, String, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.redact import strip_controls
@@ -19,6 +19,25 @@ from tracker.store.models import DocumentRow, SourceRow
 from tracker.store.queries import _utc
 
 DOCUMENTS = table_of(DocumentRow)
+_BY_URL = select(DOCUMENTS.c.id, DOCUMENTS.c.content_hash, DOCUMENTS.c.extractor_version, DOCUMENTS.c.source_id).where(
+    DOCUMENTS.c.url == bindparam("url")
+)
+_INSERT = insert(DOCUMENTS).returning(DOCUMENTS.c.id)
+_UPDATE = (
+    update(DOCUMENTS)
+    .where(DOCUMENTS.c.id == bindparam("doc_id"))
+    .values(
+        title=bindparam("title"),
+        author=bindparam("author"),
+        published_at=bindparam("published_at"),
+        content_hash=bindparam("content_hash"),
+        extractor_version=bindparam("extractor_version"),
+        kind=bindparam("kind"),
+        fetched_at=bindparam("fetched_at"),
+        archive_sha=func.coalesce(bindparam("new_archive_sha", type_=String), DOCUMENTS.c.archive_sha),
+        source_id=func.coalesce(DOCUMENTS.c.source_id, bindparam("new_source_id", type_=Integer)),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +89,8 @@ def upsert_document(
     Two statements at most (Core, no ORM flush): the look-up by URL, then the INSERT or UPDATE;
     an unchanged document costs the look-up only. `ids` caches the source's id across documents.
     """
-    row = session.execute(
-        select(DOCUMENTS.c.id, DOCUMENTS.c.content_hash, DOCUMENTS.c.extractor_version, DOCUMENTS.c.source_id).where(
-            DOCUMENTS.c.url == url
-        )
-    ).first()
+    conn = session.connection()  # Core statements need none of the ORM's execution steps
+    row = conn.execute(_BY_URL, {"url": url}).first()
     if row is not None and row.content_hash == content_hash and row.extractor_version == extractor_version:
         # Nothing new: leave the row (and its fetched_at) alone so a re-run writes nothing.
         return UpsertedDocument(row.id, changed=False)
@@ -90,15 +106,18 @@ def upsert_document(
     if row is None:
         # Looked up only when written: an unchanged document costs one query, not two.
         values.update(
-            url=url, archive_sha=archive_sha, source_id=source_id(session, source_name, ids) if source_name else None
+            url=url,
+            archive_sha=archive_sha,
+            source_id=source_id(session, source_name, ids) if source_name else None,
         )
-        new_id = session.execute(insert(DOCUMENTS).values(values).returning(DOCUMENTS.c.id)).scalar_one()
-        return UpsertedDocument(int(new_id), changed=True, created=True)
-    if archive_sha:
-        values["archive_sha"] = archive_sha
-    if row.source_id is None and source_name:
-        values["source_id"] = source_id(session, source_name, ids)
-    session.execute(update(DOCUMENTS).where(DOCUMENTS.c.id == row.id).values(values))
+        return UpsertedDocument(int(conn.execute(_INSERT, values).scalar_one()), changed=True, created=True)
+    values.update(
+        doc_id=row.id,
+        # A new archive sha replaces the stored one; a source is only filled in.
+        new_archive_sha=archive_sha or None,
+        new_source_id=source_id(session, source_name, ids) if source_name and row.source_id is None else None,
+    )
+    conn.execute(_UPDATE, values)
     return UpsertedDocument(row.id, changed=True)
 
 

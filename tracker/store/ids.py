@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -38,6 +38,8 @@ SERVICES = table_of(ServiceRow)
 SERVICE_ALIASES = table_of(ServiceAliasRow)
 REGIONS = table_of(RegionRow)
 SOURCES = table_of(SourceRow)
+_EVENT_BY_SLUG = select(EVENTS.c.id, EVENTS.c.name, EVENTS.c.year).where(EVENTS.c.slug == bindparam("slug"))
+_SOURCE_BY_NAME = select(SOURCES.c.id).where(SOURCES.c.name == bindparam("name"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +51,8 @@ class EventIds:
     year: int | None
 
 
-def upsert_insert(session: Session, table: Any) -> Any:
-    """An INSERT of the session's dialect that can take ON CONFLICT (SQLite or PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
+def upsert_insert(dialect: str, table: Any) -> Any:
+    """An INSERT of a dialect ("sqlite", "postgresql") that can take ON CONFLICT."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -161,7 +162,7 @@ def region_ids(session: Session, regions: Iterable[Service], ids: IdCache | None
     if not missing:
         return out
     session.execute(
-        upsert_insert(session, REGIONS).on_conflict_do_nothing(index_elements=["slug"]),
+        upsert_insert(session.get_bind().dialect.name, REGIONS).on_conflict_do_nothing(index_elements=["slug"]),
         [{"slug": slug, "name": name} for slug, name in missing.items()],
     )
     for slug, rid in session.execute(select(REGIONS.c.slug, REGIONS.c.id).where(REGIONS.c.slug.in_(list(missing)))):
@@ -176,7 +177,7 @@ def event_id(session: Session, slug: str, name: str, year: int | None = None, id
     known: EventIds | None = ids.get(session, "event", slug)
     if known is not None and (not name or name == known.name) and (year is None or year == known.year):
         return known.id
-    row = session.execute(select(EVENTS.c.id, EVENTS.c.name, EVENTS.c.year).where(EVENTS.c.slug == slug)).first()
+    row = session.connection().execute(_EVENT_BY_SLUG, {"slug": slug}).first()
     if row is None:
         new_id = session.execute(
             insert(EVENTS).values(slug=slug, name=name, year=year).returning(EVENTS.c.id)
@@ -217,7 +218,7 @@ def source_id(session: Session, name: str, ids: IdCache | None = None) -> int:
     known = ids.get(session, "source", name)
     if known is not None:
         return int(known)
-    found = session.execute(select(SOURCES.c.id).where(SOURCES.c.name == name)).scalar()
+    found = session.connection().execute(_SOURCE_BY_NAME, {"name": name}).scalar()
     if found is None:
         # Callers register sources first; a placeholder keeps a stray call from failing a run.
         log.warning("source %r was not registered; recording it with an unknown kind", name)

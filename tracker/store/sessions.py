@@ -162,6 +162,20 @@ _SESSION_COLUMNS = (
 )
 
 
+# The rows a document's sessions may be: by natural key (or legacy key), by code, by video.
+_FIND = select(SESSIONS_T).where(
+    or_(
+        SESSIONS_T.c.natural_key.in_(bindparam("keys", expanding=True)),
+        SESSIONS_T.c.code.in_(bindparam("codes", expanding=True)),
+        SESSIONS_T.c.video_url.in_(bindparam("videos", expanding=True)),
+    )
+)
+_INSERT = insert(SESSIONS_T).returning(SESSIONS_T.c.natural_key, SESSIONS_T.c.id)
+_UPDATE = (
+    update(SESSIONS_T).where(SESSIONS_T.c.id == bindparam("row_id")).values({c: bindparam(c) for c in _SESSION_COLUMNS})
+)
+
+
 class PendingSession:
     """A session `SessionWriter.upsert` found or made; its id is known once the writer is flushed."""
 
@@ -230,12 +244,7 @@ class SessionWriter:
             keys = unique(k for key, legacy, _, _ in chunk for k in (key, legacy) if k is not None)
             codes = unique(code for _, _, code, _ in chunk if code is not None)
             videos = unique(video for _, _, _, video in chunk if video is not None)
-            conditions = [SESSIONS_T.c.natural_key.in_(keys)]
-            if codes:
-                conditions.append(SESSIONS_T.c.code.in_(codes))
-            if videos:
-                conditions.append(SESSIONS_T.c.video_url.in_(videos))
-            for r in self.session.execute(select(SESSIONS_T).where(or_(*conditions))):
+            for r in self.session.connection().execute(_FIND, {"keys": keys, "codes": codes, "videos": videos}):
                 if r.id in self._by_id:
                     continue
                 row = _SessionRow(
@@ -345,10 +354,12 @@ class SessionWriter:
         new = [r for r in self._rows if r.new]
         if new:
             made: dict[str, int] = dict(
-                self.session.execute(
-                    insert(SESSIONS_T).returning(SESSIONS_T.c.natural_key, SESSIONS_T.c.id),
+                self.session.connection()
+                .execute(
+                    _INSERT,
                     [{c: getattr(r, c) for c in _SESSION_COLUMNS} for r in new],
-                ).all()
+                )
+                .all()
             )
             for r in new:
                 r.id = made[r.natural_key]
@@ -356,10 +367,8 @@ class SessionWriter:
                 r.new = r.dirty = False
         changed = [r for r in self._rows if r.dirty]
         if changed:
-            self.session.execute(
-                update(SESSIONS_T)
-                .where(SESSIONS_T.c.id == bindparam("row_id"))
-                .values({c: bindparam(c) for c in _SESSION_COLUMNS}),
+            self.session.connection().execute(
+                _UPDATE,
                 [{"row_id": r.id, **{c: getattr(r, c) for c in _SESSION_COLUMNS}} for r in changed],
             )
             for r in changed:

@@ -7,32 +7,38 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.items import CachedRobots, CacheValidators, SourceStatus
 from tracker.redact import mask_text, strip_controls
-from tracker.store._common import _set, _source, _source_or_placeholder
+from tracker.store._common import _set, table_of
+from tracker.store.ids import source_id
 from tracker.store.models import RobotsRow, SourceRow
 from tracker.store.queries import _utc
+
+SOURCES = table_of(SourceRow)
+_BY_NAME = select(SOURCES.c.id, SOURCES.c.kind, SOURCES.c.url).where(SOURCES.c.name == bindparam("name"))
+_INSERT = insert(SOURCES).returning(SOURCES.c.id)
+_VALIDATORS = select(SOURCES.c.etag, SOURCES.c.last_modified).where(SOURCES.c.name == bindparam("name"))
 
 
 def get_or_create_source(session: Session, name: str, *, kind: str, url: str) -> int:
     """The id of the named source, created or updated to the given kind and URL."""
-    row = _source(session, name)
+    conn = session.connection()
+    row = conn.execute(_BY_NAME, {"name": name}).first()
     if row is None:
-        row = SourceRow(name=name, kind=kind, url=url, consecutive_failures=0)
-        session.add(row)
-        session.flush()
-        return row.id
-    _set(row, "kind", kind)
-    _set(row, "url", url)
-    return row.id
+        return int(
+            conn.execute(_INSERT, {"name": name, "kind": kind, "url": url, "consecutive_failures": 0}).scalar_one()
+        )
+    if (row.kind, row.url) != (kind, url):
+        conn.execute(update(SOURCES).where(SOURCES.c.id == row.id).values(kind=kind, url=url))
+    return int(row.id)
 
 
 def source_cache(session: Session, name: str) -> CacheValidators:
     """The ETag and Last-Modified saved for a source's conditional GET."""
-    row = session.execute(select(SourceRow.etag, SourceRow.last_modified).where(SourceRow.name == name)).first()
+    row = session.connection().execute(_VALIDATORS, {"name": name}).first()
     return CacheValidators(row[0], row[1]) if row else CacheValidators()
 
 
@@ -46,30 +52,39 @@ def record_fetch_success(
     status: str = SourceStatus.OK,
 ) -> None:
     """Record a successful fetch (or a 304) and reset the failure count."""
-    row = _source_or_placeholder(session, name)
+    source_id(session, name)  # a placeholder for a name never registered
+    values: dict[str, object] = {
+        "etag": etag,
+        "last_modified": last_modified,
+        "last_status": status,
+        "last_error": None,
+        "last_error_kind": None,
+        "last_success_at": _utc(at),
+        "last_attempt_at": _utc(at),
+        "consecutive_failures": 0,
+    }
     if status == SourceStatus.NOT_MODIFIED:
         # A 304 need not repeat the validators: keep the ones that produced it.
-        etag = etag or row.etag
-        last_modified = last_modified or row.last_modified
-    _set(row, "etag", etag)
-    _set(row, "last_modified", last_modified)
-    _set(row, "last_status", status)
-    _set(row, "last_error", None)
-    _set(row, "last_error_kind", None)
-    _set(row, "last_success_at", _utc(at))
-    _set(row, "last_attempt_at", _utc(at))
-    _set(row, "consecutive_failures", 0)
+        values["etag"] = etag or SOURCES.c.etag
+        values["last_modified"] = last_modified or SOURCES.c.last_modified
+    session.execute(update(SOURCES).where(SOURCES.c.name == name).values(values))
 
 
 def record_fetch_failure(session: Session, name: str, *, at: datetime, kind: str, message: str) -> None:
     """Record a failed fetch and count it."""
-    row = _source_or_placeholder(session, name)
-    row.last_status = SourceStatus.FAILED
-    # Shown by `tracker status` and the logs: no credentials, no terminal controls.
-    row.last_error = mask_text(strip_controls(message))
-    row.last_error_kind = kind
-    row.last_attempt_at = _utc(at)
-    row.consecutive_failures = (row.consecutive_failures or 0) + 1
+    source_id(session, name)  # a placeholder for a name never registered
+    session.execute(
+        update(SOURCES)
+        .where(SOURCES.c.name == name)
+        .values(
+            last_status=SourceStatus.FAILED,
+            # Shown by `tracker status` and the logs: no credentials, no terminal controls.
+            last_error=mask_text(strip_controls(message)),
+            last_error_kind=kind,
+            last_attempt_at=_utc(at),
+            consecutive_failures=func.coalesce(SOURCES.c.consecutive_failures, 0) + 1,
+        )
+    )
 
 
 def load_robots(session: Session, origin: str) -> CachedRobots | None:
