@@ -32,7 +32,21 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Integer, Select, String, bindparam, column, func, insert, or_, select, text, true, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    text,
+    true,
+    union,
+    update,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.items import AnnouncementRecord, Link, NormalizedAnnouncement, Service
@@ -368,17 +382,42 @@ def _candidates_statement(dialect: str) -> Select[Any]:
         .columns(column("n", Integer), column("slug", String), column("lo", String), column("hi", String))
         .cte("wanted")
     )
-    hits = (
+    # The links are read in index order (service, sort_at): a link's sort_at is its
+    # announcement's date, or UNDATED for an undated one (this module keeps them equal), so a
+    # window of dates is a range of the index, not every announcement of the service.
+    if dialect == "postgresql":
+        # A LATERAL subquery behind OFFSET 0, planned on its own: PostgreSQL then reads the
+        # range of the index for each request (joined flat, it scanned every link of the
+        # service and filtered the dates).
+        ranged: Any = (
+            select(LINKS.c.announcement_id.label("aid"))
+            .where(LINKS.c.service_id == SERVICES.c.id, LINKS.c.sort_at.between(wanted.c.lo, wanted.c.hi))
+            .offset(0)
+            .lateral("ranged")
+        )
+        links = wanted.join(SERVICES, SERVICES.c.slug == wanted.c.slug).join(ranged, true())
+        aid = ranged.c.aid
+    else:
+        ranged = LINKS
+        links = wanted.join(SERVICES, SERVICES.c.slug == wanted.c.slug).join(
+            LINKS, and_(LINKS.c.service_id == SERVICES.c.id, LINKS.c.sort_at.between(wanted.c.lo, wanted.c.hi))
+        )
+        aid = LINKS.c.announcement_id
+    dated = (
+        select(wanted.c.n, aid.label("aid"))
+        .select_from(links.join(A, A.c.id == aid))
+        .where(A.c.announced_at.between(wanted.c.lo, wanted.c.hi))
+    )
+    undated = (
         select(wanted.c.n, LINKS.c.announcement_id.label("aid"))
         .select_from(
             wanted.join(SERVICES, SERVICES.c.slug == wanted.c.slug)
-            .join(LINKS, LINKS.c.service_id == SERVICES.c.id)
+            .join(LINKS, and_(LINKS.c.service_id == SERVICES.c.id, LINKS.c.sort_at == bindparam("undated")))
             .join(A, A.c.id == LINKS.c.announcement_id)
         )
-        .where(or_(A.c.announced_at.is_(None), A.c.announced_at.between(wanted.c.lo, wanted.c.hi)))
-        .distinct()
-        .subquery("hits")
+        .where(A.c.announced_at.is_(None))
     )
+    hits = union(dated, undated).subquery("hits")  # each (request, announcement) once
     ranked = (
         select(
             hits.c.n,
@@ -490,11 +529,12 @@ class AnnouncementWriter:
 
     def _load_candidates(self, requests: Sequence[CandidateRequest]) -> None:
         dialect = self.session.get_bind().dialect
-        bind = UTCDateTime().bind_processor(dialect)
+        bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
         assert bind is not None
 
         def stored(at: datetime) -> str:
-            # As the column stores it: SQLite compares these strings, PostgreSQL reads ISO 8601.
+            # As the column stores it: SQLite compares these strings ("2030-12-05 12:00:00.000000"),
+            # PostgreSQL reads ISO 8601.
             value = bind(at)
             return value.isoformat() if isinstance(value, datetime) else str(value)
 
@@ -509,7 +549,8 @@ class AnnouncementWriter:
         limits = {n: r.limit for n, r in enumerate(requests)}
         lists: dict[int, dict[int, _Row]] = {n: {} for n in range(len(requests))}
         for record in self._execute(
-            _candidates_statement(dialect.name), {"wanted": json.dumps(wanted), "limit": max(limits.values())}
+            _candidates_statement(dialect.name),
+            {"wanted": json.dumps(wanted), "limit": max(limits.values()), "undated": UNDATED},
         ):
             if record.rank <= limits[record.n]:
                 row = self._keep(record)
