@@ -221,7 +221,9 @@ def process_source(
 ) -> SourceOutcome:
     """Fetch (or take from `prefetch`), extract and store one source; failures are recorded, never raised."""
     outcome = SourceOutcome(source.name)
-    with unit_of_work(ctx.factory) as session:
+    # The transactions of a source (its row, its documents, its outcome) are redone by the next
+    # run if a crash of the database server loses them: they need not wait for the disk.
+    with unit_of_work(ctx.factory, durable=False) as session:
         get_or_create_source(session, source.name, kind=source.kind, url=source.url)
         validators = source_cache(session, source.name)
     try:
@@ -267,7 +269,7 @@ def process_source(
                     if source.fetch_pages:
                         doc, doc_hash, page_sha = with_page(ctx, fetcher, source, doc, outcome.counts)
                         doc_sha = page_sha or archive_sha
-                    with unit_of_work(ctx.factory) as session:
+                    with unit_of_work(ctx.factory, durable=False) as session:
                         outcome.counts.update(
                             ingest_document(
                                 ctx,
@@ -299,8 +301,9 @@ def process_source(
             )
         return outcome
     # The cache validators are saved only once the documents are stored, so that an
-    # interrupted run fetches the source again instead of skipping it.
-    with unit_of_work(ctx.factory) as session:
+    # interrupted run fetches the source again instead of skipping it (an asynchronous commit
+    # is never kept without the ones before it).
+    with unit_of_work(ctx.factory, durable=False) as session:
         record_fetch_success(
             session, source.name, at=ctx.now, etag=raw.etag, last_modified=raw.last_modified, status=outcome.status
         )
@@ -490,7 +493,7 @@ def ingest_many(
         nonlocal done
         stored: list[Counter[str]] = []
         try:
-            with unit_of_work(ctx.factory) as session:
+            with unit_of_work(ctx.factory, durable=False) as session:
                 for item in batch:
                     try:
                         with session.begin_nested():
