@@ -35,12 +35,11 @@ from tracker.store.db import DiskError, disk_error, is_disk_failure, unit_of_wor
 from tracker.store.documents import document_is_current, upsert_document
 from tracker.store.sessions import SessionWriter
 from tracker.store.sources import (
-    get_or_create_source,
     load_robots,
     record_fetch_failure,
     record_fetch_success,
+    register_source,
     save_robots,
-    source_cache,
 )
 
 log = logging.getLogger(__name__)
@@ -144,10 +143,18 @@ def ingest_document(
         session, now=ctx.now, ids=ctx.ids, document_id=doc_id, document_url=doc.url, document_is_new=stored_doc.created
     )
     event_ids = [_event_for(ctx, session, na.event, on=na.announced_at or doc.published_at)[0] for na in normalized]
-    # Everything the merge below may read, in two statements: the rows under each key (and
-    # under the key of its own it may get), then the dedupe candidates of those not stored.
-    writer.load(k for na in normalized for k in (na.key, dedupe.own_key(na).key))
-    writer.load_candidates(_candidate_request(na) for na in normalized if na.services and not _own_key(writer, na)[1])
+    # Everything the merge below may read: the rows under each key (and under the key of its
+    # own it may get) and the dedupe candidates of the launches not stored. A new document reads
+    # both in one statement (its launches are mostly new); a document stored before reads the
+    # candidates only for the launches whose keys are not stored (mostly none).
+    keys = [k for na in normalized for k in (na.key, dedupe.own_key(na).key)]
+    if stored_doc.created:
+        writer.load(keys, candidates=[_candidate_request(na) for na in normalized if na.services])
+    else:
+        writer.load(keys)
+        writer.load_candidates(
+            _candidate_request(na) for na in normalized if na.services and not _own_key(writer, na)[1]
+        )
     for na, links, event_id in zip(normalized, in_doc, event_ids, strict=True):
         na, stored = _own_key(writer, na)
         duplicate = None if stored else _stored_duplicate(ctx, writer, na)
@@ -224,8 +231,16 @@ def process_source(
     # The transactions of a source (its row, its documents, its outcome) are redone by the next
     # run if a crash of the database server loses them: they need not wait for the disk.
     with unit_of_work(ctx.factory, durable=False) as session:
-        get_or_create_source(session, source.name, kind=source.kind, url=source.url)
-        validators = source_cache(session, source.name)
+        validators = register_source(session, source.name, kind=source.kind, url=source.url, ids=ctx.ids)
+    recorded = False
+
+    def record_success(session: Session) -> None:
+        nonlocal recorded
+        record_fetch_success(
+            session, source.name, at=ctx.now, etag=raw.etag, last_modified=raw.last_modified, status=outcome.status
+        )
+        recorded = True
+
     try:
         if prefetch is not None and prefetch.has(source.name):
             raw = prefetch.result(source.name)
@@ -242,7 +257,7 @@ def process_source(
             archive_sha = archive(ctx, raw.body)
             docs = extract_raw(ctx, raw, kind=source.kind, event=source.event, url=source.public_url)
             if not source.fetch_pages:
-                # Batched: one commit per INGEST_BATCH documents, one savepoint per document.
+                # Batched: one commit per INGEST_BATCH documents; the outcome is saved with the last.
                 done = ingest_many(
                     ctx,
                     (Prepared(doc, archive_sha) for doc in docs),
@@ -252,6 +267,7 @@ def process_source(
                     progress=progress,
                     total=len(docs),
                     stop=ctx.stop,
+                    finish=record_success,
                 )
                 if not done:
                     outcome.status = SourceStatus.INTERRUPTED
@@ -300,13 +316,12 @@ def process_source(
                 session, source.name, at=ctx.now, kind=outcome.error_kind or FailureKind.ERROR, message=outcome.error
             )
         return outcome
-    # The cache validators are saved only once the documents are stored, so that an
-    # interrupted run fetches the source again instead of skipping it (an asynchronous commit
-    # is never kept without the ones before it).
-    with unit_of_work(ctx.factory, durable=False) as session:
-        record_fetch_success(
-            session, source.name, at=ctx.now, etag=raw.etag, last_modified=raw.last_modified, status=outcome.status
-        )
+    # The cache validators are saved only once the documents are stored (with the last of them,
+    # or after), so that an interrupted run fetches the source again instead of skipping it (an
+    # asynchronous commit is never kept without the ones before it).
+    if not recorded:
+        with unit_of_work(ctx.factory, durable=False) as session:
+            record_success(session)
     return outcome
 
 
@@ -456,9 +471,10 @@ def extract_location(
     return {"announcements": announcements, "sessions": sessions}
 
 
-# Documents stored per transaction. Each document still gets its own SAVEPOINT, so a bad
-# document loses only itself, but the commit (an fsync on SQLite, a round trip on
-# PostgreSQL) is paid once per batch instead of once per document.
+# Documents stored per transaction. A batch is first stored without a savepoint per document;
+# when a document fails, the batch is stored again with one SAVEPOINT each, so a bad document
+# loses only itself. The commit (an fsync on SQLite, a round trip on PostgreSQL) is paid once
+# per batch instead of once per document, and the savepoints only when one is needed.
 INGEST_BATCH = 200
 
 
@@ -481,40 +497,54 @@ def ingest_many(
     progress: Progress | None = None,
     total: int | None = None,
     stop: Callable[[], bool] | None = None,
+    finish: Callable[[Session], None] | None = None,
 ) -> bool:
-    """Store documents in batches of INGEST_BATCH, one savepoint each; failures are counted, never raised.
+    """Store documents in batches of INGEST_BATCH; failures are counted, never raised.
 
-    Returns False when `stop()` asked to stop before every document was stored.
+    `finish(session)` runs in the transaction of the last batch once every document is handed
+    over (a source's outcome, saved with its documents). Returns False when `stop()` asked to
+    stop before every document was stored.
     """
     batch: list[Prepared] = []
     done = 0
+    finished = False
 
-    def flush() -> None:
-        nonlocal done
+    def store(session: Session, *, savepoints: bool) -> list[Counter[str]]:
+        stored: list[Counter[str]] = []
+        for item in batch:
+            if not savepoints:
+                stored.append(_ingest_prepared(ctx, session, item, source=source, declared_event=declared_event))
+                continue
+            try:
+                with session.begin_nested():
+                    counts = _ingest_prepared(ctx, session, item, source=source, declared_event=declared_event)
+            except DiskError:
+                raise
+            except (TrackerError, DBAPIError) as exc:
+                if isinstance(exc, DBAPIError) and is_disk_failure(exc):
+                    raise  # the unit of work turns it into a DiskError: the run ends
+                log.warning("%s: document %s failed: %s", source, mask_url(item.doc.url), mask_text(str(exc)))
+                outcome.counts["documents_failed"] += 1
+                continue
+            stored.append(counts)
+        return stored
+
+    def flush(last: bool) -> None:
+        nonlocal done, finished
         stored: list[Counter[str]] = []
         try:
-            with unit_of_work(ctx.factory, durable=False) as session:
-                for item in batch:
-                    try:
-                        with session.begin_nested():
-                            counts = ingest_document(
-                                ctx,
-                                session,
-                                item.doc,
-                                source=source,
-                                archive_sha=item.archive_sha,
-                                declared_event=declared_event,
-                                content_hash=item.content_hash,
-                            )
-                    except DiskError:
-                        raise
-                    except (TrackerError, DBAPIError) as exc:
-                        if isinstance(exc, DBAPIError) and is_disk_failure(exc):
-                            raise  # the unit of work turns it into a DiskError: the run ends
-                        log.warning("%s: document %s failed: %s", source, mask_url(item.doc.url), mask_text(str(exc)))
-                        outcome.counts["documents_failed"] += 1
-                        continue
-                    stored.append(counts)
+            try:
+                with unit_of_work(ctx.factory, durable=False) as session:
+                    stored = store(session, savepoints=False)
+                    if last and finish is not None:
+                        finish(session)
+                finished = last and finish is not None
+            except DiskError:
+                raise
+            except TrackerError:
+                # A document failed (or the commit did): again, one savepoint per document.
+                with unit_of_work(ctx.factory, durable=False) as session:
+                    stored = store(session, savepoints=True)
         except DiskError:
             raise
         except TrackerError as exc:
@@ -530,14 +560,33 @@ def ingest_many(
         if progress:
             progress(source, done, total)
 
-    for item in prepared:
+    items = iter(prepared)
+    upcoming = next(items, None)
+    while upcoming is not None:
         if stop is not None and stop():
             if batch:
-                flush()
+                flush(last=False)
             return False
-        batch.append(item)
-        if len(batch) >= INGEST_BATCH:
-            flush()
-    if batch:
-        flush()
+        batch.append(upcoming)
+        upcoming = next(items, None)
+        if len(batch) >= INGEST_BATCH or upcoming is None:
+            flush(last=upcoming is None)
+    if finish is not None and not finished:
+        # No document, or the last batch was stored again document by document.
+        with unit_of_work(ctx.factory, durable=False) as session:
+            finish(session)
     return True
+
+
+def _ingest_prepared(
+    ctx: Context, session: Session, item: Prepared, *, source: str, declared_event: str | None
+) -> Counter[str]:
+    return ingest_document(
+        ctx,
+        session,
+        item.doc,
+        source=source,
+        archive_sha=item.archive_sha,
+        declared_event=declared_event,
+        content_hash=item.content_hash,
+    )

@@ -27,7 +27,7 @@ from tracker.sources.prefetch import Prefetch, runs_ahead
 from tracker.store.db import DiskError, unit_of_work
 from tracker.store.documents import DocumentState, archived_bodies, document_states
 from tracker.store.runs import finish_run, previous_run, start_run
-from tracker.store.sources import get_or_create_source, source_cache
+from tracker.store.sources import register_source
 from tracker.textutil import plural
 
 log = logging.getLogger(__name__)
@@ -182,8 +182,9 @@ def _prefetch(ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig]) ->
         # Only then: a run over one site (the daily default) pays no extra transaction for it.
         with unit_of_work(ctx.factory) as session:
             for source in chosen:
-                get_or_create_source(session, source.name, kind=source.kind, url=source.url)
-                validators[source.name] = source_cache(session, source.name)
+                validators[source.name] = register_source(
+                    session, source.name, kind=source.kind, url=source.url, ids=ctx.ids
+                )
     urls = dict(sources)
 
     def fetch(name: str) -> RawDocument:

@@ -38,13 +38,16 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    cast,
     column,
     func,
     insert,
+    null,
     select,
     text,
     true,
     union,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session, selectinload
@@ -436,6 +439,17 @@ def _candidates_statement(dialect: str) -> Select[Any]:
     )
 
 
+@functools.cache
+def _keys_and_candidates_statement(dialect: str) -> Any:
+    """The rows under some keys (n and rank NULL) and the candidates of some requests, in one statement."""
+    by_keys = (
+        select(cast(null(), Integer).label("n"), cast(null(), Integer).label("rank"), *_COLUMNS)
+        .select_from(_with_links(A))
+        .where(A.c.key.in_(bindparam("keys", expanding=True)))
+    )
+    return union_all(by_keys, _candidates_statement(dialect))
+
+
 class AnnouncementWriter:
     """Get-or-create and merge of one document's announcements (see the module docstring), with
     their services, regions, mentions and session links, written in bulk.
@@ -511,15 +525,20 @@ class AnnouncementWriter:
             row.region_ids.add(record.region_id)
         return row
 
-    def load(self, keys: Iterable[str]) -> None:
-        """Read the stored announcements with these keys (one statement), for `stored` and `upsert`."""
+    def load(self, keys: Iterable[str], candidates: Iterable[CandidateRequest] = ()) -> None:
+        """Read the stored announcements with these keys, for `stored` and `upsert`, and with them, in
+        the same statement, the dedupe candidates of these requests (see `candidates`)."""
         wanted = [k for k in unique(keys) if k not in self._rows]
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
+        requests = [r for r in unique(candidates) if r.service_slugs and r not in self._candidates]
+        chunks = [wanted[start : start + _CHUNK] for start in range(0, len(wanted), _CHUNK)] or [[]]
+        for number, chunk in enumerate(chunks):
             for key in chunk:
                 self._rows[key] = None
-            for record in self._execute(_BY_KEYS, {"keys": chunk}):
-                self._keep(record)
+            if number == 0 and requests:
+                self._load_candidates(requests, keys=chunk)
+            elif chunk:
+                for record in self._execute(_BY_KEYS, {"keys": chunk}):
+                    self._keep(record)
 
     def load_candidates(self, requests: Iterable[CandidateRequest]) -> None:
         """Read the dedupe candidates of these requests, all in one statement (see `candidates`)."""
@@ -527,7 +546,7 @@ class AnnouncementWriter:
         if wanted:
             self._load_candidates(wanted)
 
-    def _load_candidates(self, requests: Sequence[CandidateRequest]) -> None:
+    def _load_candidates(self, requests: Sequence[CandidateRequest], keys: list[str] | None = None) -> None:
         dialect = self.session.get_bind().dialect
         bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
         assert bind is not None
@@ -548,11 +567,16 @@ class AnnouncementWriter:
             )
         limits = {n: r.limit for n, r in enumerate(requests)}
         lists: dict[int, dict[int, _Row]] = {n: {} for n in range(len(requests))}
-        for record in self._execute(
-            _candidates_statement(dialect.name),
-            {"wanted": json.dumps(wanted), "limit": max(limits.values()), "undated": UNDATED},
-        ):
-            if record.rank <= limits[record.n]:
+        params: dict[str, object] = {"wanted": json.dumps(wanted), "limit": max(limits.values()), "undated": UNDATED}
+        if keys is None:
+            statement = _candidates_statement(dialect.name)
+        else:
+            statement = _keys_and_candidates_statement(dialect.name)
+            params["keys"] = keys
+        for record in self._execute(statement, params):
+            if record.n is None:
+                self._keep(record)  # a row under one of the keys
+            elif record.rank <= limits[record.n]:
                 row = self._keep(record)
                 lists[record.n][record.id] = row
         for n, request in enumerate(requests):

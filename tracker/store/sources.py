@@ -13,33 +13,58 @@ from sqlalchemy.orm import Session
 from tracker.items import CachedRobots, CacheValidators, SourceStatus
 from tracker.redact import mask_text, strip_controls
 from tracker.store._common import _set, table_of
-from tracker.store.ids import source_id
+from tracker.store.ids import IdCache, source_id
 from tracker.store.models import RobotsRow, SourceRow
 from tracker.store.queries import _utc
 
 SOURCES = table_of(SourceRow)
-_BY_NAME = select(SOURCES.c.id, SOURCES.c.kind, SOURCES.c.url).where(SOURCES.c.name == bindparam("name"))
+_BY_NAME = select(SOURCES.c.id, SOURCES.c.kind, SOURCES.c.url, SOURCES.c.etag, SOURCES.c.last_modified).where(
+    SOURCES.c.name == bindparam("name")
+)
 _INSERT = insert(SOURCES).returning(SOURCES.c.id)
 _VALIDATORS = select(SOURCES.c.etag, SOURCES.c.last_modified).where(SOURCES.c.name == bindparam("name"))
 
 
-def get_or_create_source(session: Session, name: str, *, kind: str, url: str) -> int:
+def get_or_create_source(session: Session, name: str, *, kind: str, url: str, ids: IdCache | None = None) -> int:
     """The id of the named source, created or updated to the given kind and URL."""
+    return _register(session, name, kind=kind, url=url, ids=ids)[0]
+
+
+def register_source(session: Session, name: str, *, kind: str, url: str, ids: IdCache | None = None) -> CacheValidators:
+    """Get-or-create the named source (its kind and URL as given) and read its saved validators, in one look-up."""
+    return _register(session, name, kind=kind, url=url, ids=ids)[1]
+
+
+def _register(session: Session, name: str, *, kind: str, url: str, ids: IdCache | None) -> tuple[int, CacheValidators]:
     conn = session.connection()
     row = conn.execute(_BY_NAME, {"name": name}).first()
     if row is None:
-        return int(
+        found = int(
             conn.execute(_INSERT, {"name": name, "kind": kind, "url": url, "consecutive_failures": 0}).scalar_one()
         )
-    if (row.kind, row.url) != (kind, url):
-        conn.execute(update(SOURCES).where(SOURCES.c.id == row.id).values(kind=kind, url=url))
-    return int(row.id)
+        validators = CacheValidators()
+    else:
+        found = int(row.id)
+        validators = CacheValidators(row.etag, row.last_modified)
+        if (row.kind, row.url) != (kind, url):
+            conn.execute(update(SOURCES).where(SOURCES.c.id == row.id).values(kind=kind, url=url))
+    if ids is not None:
+        ids.put(session, "source", name, found)
+    return found, validators
 
 
 def source_cache(session: Session, name: str) -> CacheValidators:
     """The ETag and Last-Modified saved for a source's conditional GET."""
     row = session.connection().execute(_VALIDATORS, {"name": name}).first()
     return CacheValidators(row[0], row[1]) if row else CacheValidators()
+
+
+def _update_by_name(session: Session, name: str, values: dict[str, object]) -> None:
+    """Update the named source; a name never registered gets its placeholder row first."""
+    conn = session.connection()
+    if conn.execute(update(SOURCES).where(SOURCES.c.name == name).values(values)).rowcount == 0:
+        source_id(session, name)
+        conn.execute(update(SOURCES).where(SOURCES.c.name == name).values(values))
 
 
 def record_fetch_success(
@@ -52,7 +77,6 @@ def record_fetch_success(
     status: str = SourceStatus.OK,
 ) -> None:
     """Record a successful fetch (or a 304) and reset the failure count."""
-    source_id(session, name)  # a placeholder for a name never registered
     values: dict[str, object] = {
         "etag": etag,
         "last_modified": last_modified,
@@ -67,23 +91,22 @@ def record_fetch_success(
         # A 304 need not repeat the validators: keep the ones that produced it.
         values["etag"] = etag or SOURCES.c.etag
         values["last_modified"] = last_modified or SOURCES.c.last_modified
-    session.execute(update(SOURCES).where(SOURCES.c.name == name).values(values))
+    _update_by_name(session, name, values)
 
 
 def record_fetch_failure(session: Session, name: str, *, at: datetime, kind: str, message: str) -> None:
     """Record a failed fetch and count it."""
-    source_id(session, name)  # a placeholder for a name never registered
-    session.execute(
-        update(SOURCES)
-        .where(SOURCES.c.name == name)
-        .values(
-            last_status=SourceStatus.FAILED,
+    _update_by_name(
+        session,
+        name,
+        {
+            "last_status": SourceStatus.FAILED,
             # Shown by `tracker status` and the logs: no credentials, no terminal controls.
-            last_error=mask_text(strip_controls(message)),
-            last_error_kind=kind,
-            last_attempt_at=_utc(at),
-            consecutive_failures=func.coalesce(SOURCES.c.consecutive_failures, 0) + 1,
-        )
+            "last_error": mask_text(strip_controls(message)),
+            "last_error_kind": kind,
+            "last_attempt_at": _utc(at),
+            "consecutive_failures": func.coalesce(SOURCES.c.consecutive_failures, 0) + 1,
+        },
     )
 
 
