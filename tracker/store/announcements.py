@@ -57,6 +57,7 @@ from tracker.normalize.dedupe import Known
 from tracker.normalize.text import public_url
 from tracker.redact import strip_controls
 from tracker.store._common import _link_wins, _set, table_of
+from tracker.store.changes import mark_changed, transaction_revision, written_at_revision
 from tracker.store.ids import IdCache, event_names, region_ids, service_ids, upsert_insert
 from tracker.store.ids import event_id as event_id_of
 from tracker.store.models import (
@@ -343,6 +344,7 @@ _UPDATE_ANNOUNCEMENTS = (
         event_id=bindparam("event_id"),
         updated_at=bindparam("updated_at"),
         content_hash=bindparam("content_hash"),
+        revision=bindparam("revision"),
     )
 )
 _UPDATE_SORT_AT = update(LINKS).where(LINKS.c.announcement_id == bindparam("row_id")).values(sort_at=bindparam("at"))
@@ -758,8 +760,17 @@ class AnnouncementWriter:
     # ------------------------------------------------------------------ writes
 
     def flush(self) -> Written:
-        """Write what was upserted: one INSERT and at most one executemany UPDATE per table."""
+        """Write what was upserted: one INSERT and at most one executemany UPDATE per table.
+
+        Keeps the store's revision as the ORM's flush events do (`tracker.store.changes`): new and
+        changed announcements are written at this transaction's revision; those that only gained
+        a service, a mention or a session link (or a changed one) are marked after.
+        """
         new = [r for r in self._touched.values() if r.new and r.id is None]
+        changed = [r for r in self._touched.values() if r.dirty and not r.new]
+        revision = transaction_revision(self.session) if new or changed else None
+        # Stored announcements whose links or mentions this flush adds or changes.
+        touched: set[int] = {r.id for r in self._touched.values() if r.to_link and not r.new and r.id is not None}
         if new:
             made: dict[str, int] = dict(
                 self._execute(
@@ -777,6 +788,7 @@ class AnnouncementWriter:
                             "created_at": r.created_at,
                             "updated_at": r.updated_at,
                             "content_hash": r.content_hash,
+                            "revision": revision,
                         }
                         for r in new
                     ],
@@ -786,7 +798,7 @@ class AnnouncementWriter:
                 r.id = made[r.key]
                 self._by_id[r.id] = r
                 self._made_ids.add(r.id)
-        changed = [r for r in self._touched.values() if r.dirty and not r.new]
+            written_at_revision(self.session, made.values())
         if changed:
             self._execute(
                 _UPDATE_ANNOUNCEMENTS,
@@ -802,10 +814,12 @@ class AnnouncementWriter:
                         "event_id": r.event_id,
                         "updated_at": r.updated_at,
                         "content_hash": r.content_hash,
+                        "revision": revision,
                     }
                     for r in changed
                 ],
             )
+            written_at_revision(self.session, (r.id for r in changed))
             moved = [r for r in changed if r.date_moved]
             if moved:
                 # The links' sort key follows the announcement's (earlier) date.
@@ -826,10 +840,13 @@ class AnnouncementWriter:
             r.new = r.dirty = r.date_moved = False
             r.to_link.clear()
             r.regions.clear()
-        mentions = self._flush_mentions()
-        return Written(mentions=mentions, links=self._flush_links())
+        mentions = self._flush_mentions(touched)
+        session_links = self._flush_links(touched)
+        # One UPDATE at most: those written above are at this revision already.
+        mark_changed(self.session, touched)
+        return Written(mentions=mentions, links=session_links)
 
-    def _flush_mentions(self) -> int:
+    def _flush_mentions(self, touched: set[int]) -> int:
         # Written by their natural key (announcement, document): no ids to read back.
         fresh = [(r, m) for r in self._mention_rows if not (m := self._mentions[id(r)]).stored]
         if fresh:
@@ -846,8 +863,9 @@ class AnnouncementWriter:
                     for r, m in fresh
                 ],
             )
-            for _, m in fresh:
+            for r, m in fresh:
                 m.stored = True
+                touched.add(r.id)  # type: ignore[arg-type]
         changed = [(r, m) for r in self._mention_rows if (m := self._mentions[id(r)]).dirty]
         if changed:
             self._execute(
@@ -868,7 +886,7 @@ class AnnouncementWriter:
         self._mention_rows.clear()
         return len(fresh)
 
-    def _flush_links(self) -> int:
+    def _flush_links(self, touched: set[int]) -> int:
         if not self._links:
             return 0
         state = self._link_state
@@ -908,6 +926,8 @@ class AnnouncementWriter:
                     updates[pair] = None
                 changed += 1
         self._links.clear()
+        touched.update(a for a, _ in inserts)
+        touched.update(a for a, _ in updates)
         if inserts:
             self._execute(
                 _INSERT_SESSION_LINKS,
@@ -1024,6 +1044,7 @@ def add_mention(
                 announcement_id=announcement_id, document_id=document_id, excerpt=excerpt, position=position, rule=rule
             )
         )
+        mark_changed(session, [announcement_id])  # its entry lists the documents that mention it
         return True
     # The document was re-extracted: keep the mention current without counting it as new.
     if (row.excerpt, row.position, row.rule) != (excerpt, position, rule):

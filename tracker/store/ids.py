@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from tracker.items import Service
 from tracker.store._common import table_of
+from tracker.store.changes import mark_changed
 from tracker.store.models import EventRow, RegionRow, ServiceAliasRow, ServiceRow, SourceRow
 from tracker.store.queries import unique
 
@@ -189,6 +190,9 @@ def event_id(session: Session, slug: str, name: str, year: int | None = None, id
     wanted = EventIds(stored.id, name or stored.name, stored.year if year is None else year)
     if wanted != stored:
         session.execute(update(EVENTS).where(EVENTS.c.id == stored.id).values(name=wanted.name, year=wanted.year))
+        if wanted.name != stored.name:
+            # Its announcements' entries (and its sessions') show the event's name.
+            mark_changed(session, events=[stored.id])
     ids.put(session, "event", slug, wanted)
     ids.put(session, "event-name", str(stored.id), wanted.name)
     return int(stored.id)

@@ -20,6 +20,7 @@ from tracker.items import ConferenceSession, Link, LinkMethod, SessionKind
 from tracker.normalize.text import public_url
 from tracker.redact import strip_controls
 from tracker.store._common import _link_wins, _set, table_of
+from tracker.store.changes import SESSION_FIELDS, mark_changed, transaction_revision
 from tracker.store.models import (
     AnnouncementRow,
     AnnouncementServiceRow,
@@ -137,6 +138,12 @@ class _SessionRow:
     order: int
     new: bool = False
     dirty: bool = False
+    revision: int = 0  # the store's revision it was stored or last changed at (`tracker.store.changes`)
+    linked: tuple[Any, ...] | None = None  # what linking reads of it (LINKED_FIELDS) as loaded; None: new
+
+    def linked_changed(self) -> bool:
+        """Whether what linking and the feeds read of it changed since it was loaded."""
+        return self.linked is not None and self.linked != tuple(getattr(self, f) for f in LINKED_FIELDS)
 
     def fill(self, attr: str, value: Any) -> bool:
         """Set a field that is still empty (later sources only fill gaps); True when it was."""
@@ -146,6 +153,10 @@ class _SessionRow:
             return True
         return False
 
+
+# What linking and the feeds read of a session: a change raises its revision and marks the
+# announcements linked to it (as `tracker.store.changes` does for an ORM flush).
+LINKED_FIELDS = SESSION_FIELDS
 
 _SESSION_COLUMNS = (
     "natural_key",
@@ -172,7 +183,9 @@ _FIND = select(SESSIONS_T).where(
 )
 _INSERT = insert(SESSIONS_T).returning(SESSIONS_T.c.natural_key, SESSIONS_T.c.id)
 _UPDATE = (
-    update(SESSIONS_T).where(SESSIONS_T.c.id == bindparam("row_id")).values({c: bindparam(c) for c in _SESSION_COLUMNS})
+    update(SESSIONS_T)
+    .where(SESSIONS_T.c.id == bindparam("row_id"))
+    .values({c: bindparam(c) for c in (*_SESSION_COLUMNS, "revision")})
 )
 
 
@@ -261,7 +274,9 @@ class SessionWriter:
                     abstract=r.abstract,
                     published_at=_utc(r.published_at),
                     order=r.id,
+                    revision=r.revision,
                 )
+                row.linked = tuple(getattr(row, f) for f in LINKED_FIELDS)
                 self._by_id[r.id] = row
                 self._rows.append(row)
                 self._index(row)
@@ -350,14 +365,25 @@ class SessionWriter:
         return PendingSession(row)
 
     def flush(self) -> None:
-        """Write the sessions made (one INSERT) and changed (one executemany UPDATE)."""
+        """Write the sessions made (one INSERT) and changed (one executemany UPDATE).
+
+        Keeps the store's revision as the ORM's flush events do (`tracker.store.changes`): a new
+        session, or one whose linked fields changed, is written at this transaction's revision,
+        and the announcements linked to the latter are marked changed.
+        """
         new = [r for r in self._rows if r.new]
+        changed = [r for r in self._rows if r.dirty and not r.new]
+        relinked = [r for r in changed if r.linked_changed()]
+        if new or relinked:
+            revision = transaction_revision(self.session)
+            for r in (*new, *relinked):
+                r.revision = revision
         if new:
             made: dict[str, int] = dict(
                 self.session.connection()
                 .execute(
                     _INSERT,
-                    [{c: getattr(r, c) for c in _SESSION_COLUMNS} for r in new],
+                    [{c: getattr(r, c) for c in (*_SESSION_COLUMNS, "revision")} for r in new],
                 )
                 .all()
             )
@@ -365,14 +391,17 @@ class SessionWriter:
                 r.id = made[r.natural_key]
                 self._by_id[r.id] = r
                 r.new = r.dirty = False
-        changed = [r for r in self._rows if r.dirty]
+                r.linked = tuple(getattr(r, f) for f in LINKED_FIELDS)
         if changed:
             self.session.connection().execute(
                 _UPDATE,
-                [{"row_id": r.id, **{c: getattr(r, c) for c in _SESSION_COLUMNS}} for r in changed],
+                [{"row_id": r.id, **{c: getattr(r, c) for c in (*_SESSION_COLUMNS, "revision")}} for r in changed],
             )
             for r in changed:
                 r.dirty = False
+                r.linked = tuple(getattr(r, f) for f in LINKED_FIELDS)
+        if relinked:
+            mark_changed(self.session, sessions=[r.id for r in relinked if r.id is not None])
 
 
 def upsert_session(session: Session, s: ConferenceSession, *, event_id: int | None, event_slug: str | None) -> int:
