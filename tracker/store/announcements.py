@@ -50,6 +50,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.items import AnnouncementRecord, Link, NormalizedAnnouncement, Service
@@ -493,10 +494,14 @@ class AnnouncementWriter:
         self._made = 0
         self._dialect = session.get_bind().dialect.name
         self._nulls_first = self._dialect == "postgresql"
+        self._connection: Connection | None = None
 
     def _execute(self, statement: Any, params: Any = None) -> Any:
         # On the session's connection: a Core statement needs none of the ORM's execution steps.
-        return self.session.connection().execute(statement, params)
+        # Asked for once: a writer lives inside one transaction (savepoints keep the connection).
+        if self._connection is None:
+            self._connection = self.session.connection()
+        return self._connection.execute(statement, params)
 
     # ------------------------------------------------------------------ reads
 

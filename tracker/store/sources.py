@@ -6,6 +6,7 @@ Functions take a session first and never commit: the caller owns the transaction
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -59,12 +60,37 @@ def source_cache(session: Session, name: str) -> CacheValidators:
     return CacheValidators(row[0], row[1]) if row else CacheValidators()
 
 
-def _update_by_name(session: Session, name: str, values: dict[str, object]) -> None:
-    """Update the named source; a name never registered gets its placeholder row first."""
+# A fetch's outcome, one per imported file in a backfill: built once, only its values bound.
+_SUCCESS_COLUMNS = (
+    "etag",
+    "last_modified",
+    "last_status",
+    "last_error",
+    "last_error_kind",
+    "last_success_at",
+    "last_attempt_at",
+    "consecutive_failures",
+)
+_RECORD_SUCCESS = (
+    update(SOURCES)
+    .where(SOURCES.c.name == bindparam("source_name"))
+    .values({c: bindparam(c, type_=SOURCES.c[c].type) for c in _SUCCESS_COLUMNS})
+)
+
+
+def _update_by_name(session: Session, name: str, values: dict[str, object], *, prebuilt: bool = False) -> None:
+    """Update the named source; a name never registered gets its placeholder row first.
+    `prebuilt`: the values are plain values of `_SUCCESS_COLUMNS`, bound to `_RECORD_SUCCESS`."""
     conn = session.connection()
-    if conn.execute(update(SOURCES).where(SOURCES.c.name == name).values(values)).rowcount == 0:
+    statement: Any
+    params: dict[str, object] | None
+    if prebuilt:
+        statement, params = _RECORD_SUCCESS, {"source_name": name, **values}
+    else:
+        statement, params = update(SOURCES).where(SOURCES.c.name == name).values(values), None
+    if conn.execute(statement, params).rowcount == 0:
         source_id(session, name)
-        conn.execute(update(SOURCES).where(SOURCES.c.name == name).values(values))
+        conn.execute(statement, params)
 
 
 def record_fetch_success(
@@ -91,7 +117,9 @@ def record_fetch_success(
         # A 304 need not repeat the validators: keep the ones that produced it.
         values["etag"] = etag or SOURCES.c.etag
         values["last_modified"] = last_modified or SOURCES.c.last_modified
-    _update_by_name(session, name, values)
+        _update_by_name(session, name, values)
+    else:
+        _update_by_name(session, name, values, prebuilt=True)
 
 
 def record_fetch_failure(session: Session, name: str, *, at: datetime, kind: str, message: str) -> None:
