@@ -17,7 +17,7 @@ from tracker.config import Settings, SourceConfig, SourceKind, data_file
 from tracker.errors import ExtractError, FailureKind, FetchError, TrackerError
 from tracker.extract import completed_from_page, extract
 from tracker.extract.rules import Rules, load_rules
-from tracker.items import CachedRobots, Document, NormalizedAnnouncement, RawDocument, SourceStatus
+from tracker.items import CachedRobots, CacheValidators, Document, NormalizedAnnouncement, RawDocument, SourceStatus
 from tracker.normalize import Taxonomy, dedupe, normalize
 from tracker.normalize.events import detect_event, load_declared_events
 from tracker.pipeline.context import REPORTED, Context, Progress, SourceOutcome
@@ -225,13 +225,19 @@ def process_source(
     *,
     progress: Progress | None = None,
     prefetch: Prefetch | None = None,
+    validators: CacheValidators | None = None,
 ) -> SourceOutcome:
-    """Fetch (or take from `prefetch`), extract and store one source; failures are recorded, never raised."""
+    """Fetch (or take from `prefetch`), extract and store one source; failures are recorded, never raised.
+
+    `validators`: the source is registered already (a run registers all of its sources at
+    once), with these saved validators; else it is registered here.
+    """
     outcome = SourceOutcome(source.name)
     # The transactions of a source (its row, its documents, its outcome) are redone by the next
     # run if a crash of the database server loses them: they need not wait for the disk.
-    with unit_of_work(ctx.factory, durable=False) as session:
-        validators = register_source(session, source.name, kind=source.kind, url=source.url, ids=ctx.ids)
+    if validators is None:
+        with unit_of_work(ctx.factory, durable=False) as session:
+            validators = register_source(session, source.name, kind=source.kind, url=source.url, ids=ctx.ids)
     recorded = False
 
     def record_success(session: Session) -> None:

@@ -23,11 +23,11 @@ from tracker.publish import PublishReport
 from tracker.publish.objectstore import feeds_present
 from tracker.redact import mask_text, mask_url
 from tracker.sources import Fetcher, hosts_of, is_remote
-from tracker.sources.prefetch import Prefetch, runs_ahead
+from tracker.sources.prefetch import Prefetch
 from tracker.store.db import DiskError, unit_of_work
 from tracker.store.documents import DocumentState, archived_bodies, document_states
 from tracker.store.runs import finish_run, previous_run, start_run
-from tracker.store.sources import register_source
+from tracker.store.sources import register_sources
 from tracker.textutil import plural
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,13 @@ def _run(
     """The body of `run`, after its start is recorded."""
     settings = ctx.settings
     allowed = hosts_of(s.url for s in chosen if is_remote(s.url))
+    # Every source registered (and its validators read) in one transaction of a few statements,
+    # not one transaction per source: a backfill of a thousand files is a thousand sources.
+    with unit_of_work(ctx.factory, durable=False) as session:
+        validators = register_sources(session, ((s.name, s.kind, s.url) for s in chosen), ids=ctx.ids)
     with (
         Fetcher(settings.http, allowed_hosts=allowed or None, robots_cache=StoredRobots(ctx)) as fetcher,
-        _prefetch(ctx, fetcher, chosen) as prefetch,
+        _prefetch(ctx, fetcher, chosen, validators) as prefetch,
     ):
         for number, source in enumerate(chosen, 1):
             if ctx.stop():
@@ -83,7 +87,9 @@ def _run(
                 break
             if progress:
                 progress(f"[{number}/{len(chosen)}] {source.name}: {mask_url(source.url)}")
-            outcome = process_source(ctx, fetcher, source, progress=progress, prefetch=prefetch)
+            outcome = process_source(
+                ctx, fetcher, source, progress=progress, prefetch=prefetch, validators=validators[source.name]
+            )
             report.outcomes.append(outcome)
             if progress:
                 progress(f"[{number}/{len(chosen)}] {source.name}: {_describe(outcome)}")
@@ -171,20 +177,15 @@ def recorded_failure(ctx: Context, run_id: int, report: RunReport) -> Iterator[N
         raise
 
 
-def _prefetch(ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig]) -> Prefetch:
-    """Sources on other hosts are fetched while earlier ones are stored (`http.concurrency` hosts at once)."""
+def _prefetch(
+    ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig], validators: dict[str, CacheValidators]
+) -> Prefetch:
+    """Sources on other hosts are fetched while earlier ones are stored (`http.concurrency` hosts
+    at once), with the validators saved for each (`validators`, by name: registered already)."""
     sources = [(s.name, s.url) for s in chosen]
     lanes = ctx.settings.http.concurrency
     if ctx.factory.kw["bind"].url.database in (None, "", ":memory:"):
         lanes = 1  # one shared in-memory connection: the robots.txt cache must not be used from two threads
-    validators: dict[str, CacheValidators] = {}
-    if runs_ahead(sources, lanes=lanes):
-        # Only then: a run over one site (the daily default) pays no extra transaction for it.
-        with unit_of_work(ctx.factory) as session:
-            for source in chosen:
-                validators[source.name] = register_source(
-                    session, source.name, kind=source.kind, url=source.url, ids=ctx.ids
-                )
     urls = dict(sources)
 
     def fetch(name: str) -> RawDocument:

@@ -5,6 +5,7 @@ Functions take a session first and never commit: the caller owns the transaction
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,16 @@ _BY_NAME = select(SOURCES.c.id, SOURCES.c.kind, SOURCES.c.url, SOURCES.c.etag, S
 )
 _INSERT = insert(SOURCES).returning(SOURCES.c.id)
 _VALIDATORS = select(SOURCES.c.etag, SOURCES.c.last_modified).where(SOURCES.c.name == bindparam("name"))
+_BY_NAMES = select(
+    SOURCES.c.id, SOURCES.c.name, SOURCES.c.kind, SOURCES.c.url, SOURCES.c.etag, SOURCES.c.last_modified
+).where(SOURCES.c.name.in_(bindparam("names", expanding=True)))
+_INSERT_NAMED = insert(SOURCES).returning(SOURCES.c.name, SOURCES.c.id)
+_UPDATE_KIND_URL = (
+    update(SOURCES)
+    .where(SOURCES.c.id == bindparam("source_id"))
+    .values(kind=bindparam("new_kind"), url=bindparam("new_url"))
+)
+_NAMES_PER_STATEMENT = 500  # bound parameters of one IN list, well under every database's limit
 
 
 def get_or_create_source(session: Session, name: str, *, kind: str, url: str, ids: IdCache | None = None) -> int:
@@ -52,6 +63,51 @@ def _register(session: Session, name: str, *, kind: str, url: str, ids: IdCache 
     if ids is not None:
         ids.put(session, "source", name, found)
     return found, validators
+
+
+def register_sources(
+    session: Session, sources: Iterable[tuple[str, str, str]], *, ids: IdCache | None = None
+) -> dict[str, CacheValidators]:
+    """Get-or-create many sources, each (name, kind, url), and read their saved validators, by name.
+
+    What `register_source` does for each, in three statements at most whatever their number
+    (a look-up, an INSERT of the new ones, an UPDATE of those whose kind or URL changed): a
+    backfill of a thousand files is a thousand sources. A name given twice keeps its last kind and URL.
+    """
+    wanted = {name: (kind, url) for name, kind, url in sources}
+    if not wanted:
+        return {}
+    conn = session.connection()
+    names = list(wanted)
+    found: dict[str, Any] = {}
+    for start in range(0, len(names), _NAMES_PER_STATEMENT):
+        chunk = names[start : start + _NAMES_PER_STATEMENT]
+        for row in conn.execute(_BY_NAMES, {"names": chunk}):
+            found[row.name] = row
+    out: dict[str, CacheValidators] = {}
+    ids_by_name: dict[str, int] = {}
+    new = [n for n in names if n not in found]
+    if new:
+        made = conn.execute(
+            _INSERT_NAMED,
+            [{"name": n, "kind": wanted[n][0], "url": wanted[n][1], "consecutive_failures": 0} for n in new],
+        ).all()
+        ids_by_name.update((name, int(sid)) for name, sid in made)
+        out.update((n, CacheValidators()) for n in new)
+    changed = [
+        {"source_id": row.id, "new_kind": wanted[name][0], "new_url": wanted[name][1]}
+        for name, row in found.items()
+        if (row.kind, row.url) != wanted[name]
+    ]
+    if changed:
+        conn.execute(_UPDATE_KIND_URL, changed)
+    for name, row in found.items():
+        ids_by_name[name] = int(row.id)
+        out[name] = CacheValidators(row.etag, row.last_modified)
+    if ids is not None:
+        for name, sid in ids_by_name.items():
+            ids.put(session, "source", name, sid)
+    return out
 
 
 def source_cache(session: Session, name: str) -> CacheValidators:
