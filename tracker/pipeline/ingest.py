@@ -260,8 +260,13 @@ def process_source(
             # Hostile XML and a feed source answering with an error page are refused whole;
             # a charset the server got wrong is corrected.
             raw = check_document(raw, source.kind)
-            archive_sha = archive(ctx, raw.body)
-            docs = extract_raw(ctx, raw, kind=source.kind, event=source.event, url=source.public_url)
+            # The wait for the disk to hold the body overlaps its extraction; it is over before
+            # a document naming the body is stored.
+            archive_sha = archive(ctx, raw.body, wait=False)
+            try:
+                docs = extract_raw(ctx, raw, kind=source.kind, event=source.event, url=source.public_url)
+            finally:
+                archived(ctx)
             if not source.fetch_pages:
                 # Batched: one commit per INGEST_BATCH documents; the outcome is saved with the last.
                 done = ingest_many(
@@ -386,10 +391,21 @@ def with_page(
     return completed_from_page(item, page_docs[0]), item_hash, page_sha
 
 
-def archive(ctx: Context, body: bytes) -> str:
-    """Archive fetched bytes; a disk that refuses them is a `DiskError` (exit 74) naming the folder."""
+def archive(ctx: Context, body: bytes, *, wait: bool = True) -> str:
+    """Archive fetched bytes; a disk that refuses them is a `DiskError` (exit 74) naming the folder.
+
+    `wait=False`: written, but synced to the disk in the background until `archived(ctx)`.
+    """
     try:
-        return ctx.archive.put(body)
+        return ctx.archive.put(body, wait=wait)
+    except OSError as exc:
+        raise disk_error(exc, ctx.settings.archive_dir, "archiving a fetched document", "archive_dir") from exc
+
+
+def archived(ctx: Context) -> None:
+    """Wait until the bodies archived with `wait=False` are on disk; a refusal is a `DiskError` as in `archive`."""
+    try:
+        ctx.archive.synced()
     except OSError as exc:
         raise disk_error(exc, ctx.settings.archive_dir, "archiving a fetched document", "archive_dir") from exc
 
