@@ -3,10 +3,12 @@ announcements, and storing the same document again changes nothing (SQLite and P
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -277,21 +279,24 @@ def test_the_search_index_follows_bulk_writes(ctx: Context) -> None:
 def test_a_batch_stored_again_after_a_failing_document_keeps_the_revisions(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A batch is first stored without savepoints; a document failing rolls it all back (the
-    # revision it had taken with it) and the batch is stored again with one savepoint each.
-    # The launches of the good documents must still be above the revision before the batch.
+    # A batch is first stored as one, without savepoints; a document failing rolls it all back
+    # (the revision it had taken with it) and the batch is stored again document by document,
+    # with one savepoint each. The launches of the good documents must still be above the
+    # revision before the batch.
     from tracker.errors import StoreError
     from tracker.pipeline import ingest
 
-    real = ingest.ingest_document
+    real = ingest._plan
+    planned: list[str] = []
 
-    def failing(ctx: Context, session: Any, doc: Document, **kwargs: Any) -> Any:
-        counts = real(ctx, session, doc, **kwargs)  # its rows are written, then it fails
+    def failing(ctx: Context, session: Any, doc: Document, *args: Any, **kwargs: Any) -> Any:
+        plan = real(ctx, session, doc, *args, **kwargs)  # its document and sessions are written, then it fails
+        planned.append(doc.url)
         if doc.url.endswith("/bad"):
             raise StoreError("refused", url=doc.url)
-        return counts
+        return plan
 
-    monkeypatch.setattr(ingest, "ingest_document", failing)
+    monkeypatch.setattr(ingest, "_plan", failing)
     before = revision(ctx)
     docs = [recap("good1", 3, sessions=1), recap("bad", 3, sessions=1), recap("good2", 3, sessions=1)]
     outcome = ingest.SourceOutcome("test")
@@ -299,6 +304,127 @@ def test_a_batch_stored_again_after_a_failing_document_keeps_the_revisions(
         ctx, (ingest.Prepared(d, None) for d in docs), outcome, source="test", declared_event=None
     )
     assert outcome.counts["documents_failed"] == 1
+    # Stored together until the bad one failed, then one by one.
+    assert [u.rsplit("/", 1)[1] for u in planned] == ["good1", "bad", "good1", "bad", "good2"]
     changed = changed_after(ctx, before)
     assert sorted(changed) == sorted(clean(a.title) for d in (docs[0], docs[2]) for a in d.announcements)
     assert all(before < rev <= revision(ctx) for rev in changed.values())
+
+
+@pytest.fixture
+def twin_url(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second fresh store of the same kind as `database_url`."""
+    if database_url.startswith("sqlite"):
+        from tests.conftest import copy_sqlite
+
+        target = tmp_path / "twin.db"
+        copy_sqlite(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    from tests.conftest import postgres_database
+
+    with postgres_database(
+        request.getfixturevalue("postgres_server"), request.getfixturevalue("postgres_template")
+    ) as url:
+        yield url
+
+
+def corpus_documents(ctx: Context, root: Path, fixtures: Path) -> list[Document]:
+    """The documents of a small synthetic backfill (launch posts, a What's New feed of 100 items
+    that repeats some of them in other words, re:Invent recaps) and of the project's fixtures."""
+    from tests.benchmarks.corpus import CorpusSize, generate
+    from tracker.extract import extract
+    from tracker.sources.fetch import _guess_type
+
+    manifest = generate(root, CorpusSize(posts=20, whats_new=100, announcements=200))
+    files = [Path(f) for f in manifest.backfill_files()]
+    files += [fixtures / "extract" / n for n in ("whats-new-feed.xml", "news-blog-feed.xml", "recap-reinvent-2031.md")]
+    files += [fixtures / "extract" / n for n in ("roundup-page.html", "post-page.html", "keynote-references.md")]
+    # Recaps with sessions that their launches link to, and one listing again, under its own
+    # URL, launches that an earlier document of the batch stored.
+    alpha = recap("alpha", 12, sessions=3)
+    docs: list[Document] = [alpha]
+    for path in files:
+        docs += extract(path.read_bytes(), url=path.as_uri(), content_type=_guess_type(path), rules=ctx.rules)
+    again = replace(recap("beta", 6, sessions=2), url="https://recaps.example.org/beta-again")
+    return [*docs, recap("beta", 6, sessions=2), replace(again, announcements=alpha.announcements[:5])]
+
+
+def contents(ctx: Context) -> dict[str, list[tuple[Any, ...]]]:
+    """What the store holds of documents, announcements and what links them, by natural keys;
+    ids as their rank (the order they were given in), so two stores filled alike compare equal."""
+    engine: Engine = ctx.factory.kw["bind"]
+    with engine.connect() as conn:
+
+        def ranks(table: str) -> dict[int, int]:
+            return {i: n for n, (i,) in enumerate(conn.execute(text(f"SELECT id FROM {table} ORDER BY id")))}
+
+        ann, docs, sess = ranks("announcements"), ranks("documents"), ranks("sessions")
+        columns = (
+            "key, title, summary, url, announced_at, announced_at_source, status, event_id, content_hash, revision"
+        )
+        out: dict[str, list[tuple[Any, ...]]] = {
+            "announcements": [
+                (ann[r[0]], *r[1:]) for r in conn.execute(text(f"SELECT id, {columns} FROM announcements"))
+            ],
+            "documents": [
+                (docs[r[0]], *r[1:])
+                for r in conn.execute(text("SELECT id, url, title, content_hash, source_id FROM documents"))
+            ],
+            "sessions": [
+                (sess[r[0]], *r[1:])
+                for r in conn.execute(
+                    text("SELECT id, natural_key, title, kind, code, event_id, revision FROM sessions")
+                )
+            ],
+            "services": list(
+                conn.execute(text("SELECT announcement_id, service_id, sort_at FROM announcement_services"))
+            ),
+            "regions": list(conn.execute(text("SELECT announcement_id, region_id FROM announcement_regions"))),
+            "mentions": list(
+                conn.execute(text("SELECT id, announcement_id, document_id, excerpt, position, rule FROM mentions"))
+            ),
+            "session_links": list(
+                conn.execute(
+                    text("SELECT announcement_id, session_id, method, score, reason FROM announcement_sessions")
+                )
+            ),
+        }
+        mentions = ranks("mentions")
+        out["services"] = [(ann[a], s, at) for a, s, at in out["services"]]
+        out["regions"] = [(ann[a], r) for a, r in out["regions"]]
+        out["mentions"] = [(mentions[i], ann[a], docs[d], *rest) for i, a, d, *rest in out["mentions"]]
+        out["session_links"] = [(ann[a], sess[s], *rest) for a, s, *rest in out["session_links"]]
+    return {name: sorted(rows, key=repr) for name, rows in out.items()}
+
+
+def test_a_batch_stored_together_stores_what_storing_it_document_by_document_does(
+    ctx: Context, twin_url: str, tmp_path: Path, fixtures: Path
+) -> None:
+    # `ingest_documents` writes a batch's documents with one statement per table: every launch
+    # merged, deduplicated, mentioned and linked exactly as storing the documents one after
+    # the other in the same transaction, down to the order of the ids.
+    from tracker.pipeline.ingest import Prepared, ingest_documents
+
+    docs = corpus_documents(ctx, tmp_path / "corpus", fixtures)
+    assert len({d.url for d in docs}) == len(docs) > 100  # distinct URLs: stored as one batch
+    one_by_one = Context(Settings(config_dir=PACKAGE_ROOT / "config", database_url=twin_url), now=NOW)
+    for run in range(2):  # new documents, then the same documents stored again (re-extracted)
+        if run:
+            ctx.version = one_by_one.version = f"{ctx.version}+again"
+        with statements(ctx) as together, unit_of_work(ctx.factory) as session:
+            counted = ingest_documents(
+                ctx, session, [Prepared(d, None) for d in docs], source="corpus", declared_event=None
+            )
+        expected: Counter[str] = Counter()
+        with statements(one_by_one) as alone, unit_of_work(one_by_one.factory) as session:
+            for doc in docs:
+                expected.update(ingest_document(one_by_one, session, doc, source="corpus", archive_sha=None))
+        assert sum(counted, Counter()) == expected
+        if not run:
+            assert expected["announcements_created"] > 100 and expected["mentions"] > 100
+            assert expected["announcements_merged"] and expected["links"] and expected["sessions"]
+        else:
+            assert expected["documents_changed"] == len(docs) and expected["announcements_unchanged"] > 100
+        assert contents(ctx) == contents(one_by_one)
+        assert len(together) * 4 < len(alone)

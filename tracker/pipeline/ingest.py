@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -28,11 +28,19 @@ from tracker.sources.prefetch import Prefetch
 from tracker.store.announcements import (
     AnnouncementWriter,
     CandidateRequest,
+    Written,
     get_or_create_event,
     keys_mentioned_by,
+    keys_mentioned_by_documents,
 )
 from tracker.store.db import DiskError, disk_error, is_disk_failure, unit_of_work
-from tracker.store.documents import document_is_current, upsert_document
+from tracker.store.documents import (
+    DocumentInput,
+    UpsertedDocument,
+    document_is_current,
+    upsert_document,
+    upsert_documents,
+)
 from tracker.store.sessions import SessionWriter
 from tracker.store.sources import (
     load_robots,
@@ -93,13 +101,133 @@ def ingest_document(
         fetched_at=ctx.now,
         ids=ctx.ids,
     )
-    doc_id = stored_doc.id
     if not stored_doc.changed:
         counts["documents_unchanged"] += 1
         return counts
     counts["documents_changed"] += 1
-    doc_event = declared_event or doc.event
+    plan = _plan(ctx, session, doc, stored_doc, declared_event=declared_event, counts=counts)
+    if plan is None:
+        return counts
+    writer = AnnouncementWriter(
+        session,
+        now=ctx.now,
+        ids=ctx.ids,
+        document_id=stored_doc.id,
+        document_url=doc.url,
+        document_is_new=stored_doc.created,
+    )
+    _load([plan], writer)
+    _merge(ctx, writer, plan)
+    _count_written(writer.flush(), counts)
+    return counts
 
+
+def ingest_documents(
+    ctx: Context, session: Session, items: Sequence[Prepared], *, source: str | None, declared_event: str | None
+) -> list[Counter[str]]:
+    """Store several documents (a batch of one source) as `ingest_document` stores each, one after
+    the other, with the statements of all of them together: the documents in three statements
+    at most, their announcements read in one or two and written by one `AnnouncementWriter`
+    flush (one statement per table), instead of a handful per document. Returns each
+    document's counts, in order (what the shared flush wrote is counted with the last).
+
+    Documents sharing a URL (the same page twice in a feed) are stored one after the other.
+    """
+    if len({item.doc.url for item in items}) != len(items):
+        return [
+            ingest_document(
+                ctx,
+                session,
+                item.doc,
+                source=source,
+                archive_sha=item.archive_sha,
+                declared_event=declared_event,
+                content_hash=item.content_hash,
+            )
+            for item in items
+        ]
+    states = upsert_documents(
+        session,
+        [
+            DocumentInput(
+                url=item.doc.url,
+                title=item.doc.title,
+                author=item.doc.author,
+                published_at=item.doc.published_at,
+                content_hash=item.content_hash or _document_hash(item.doc),
+                extractor_version=ctx.version,
+                archive_sha=item.archive_sha,
+                source_name=source,
+                kind=item.doc.kind,
+                fetched_at=ctx.now,
+            )
+            for item in items
+        ],
+        ids=ctx.ids,
+    )
+    # What the documents stored before mentioned, read for all of them at once.
+    stored_before = [s.id for s in states if s.changed and not s.created]
+    previous = keys_mentioned_by_documents(session, stored_before) if stored_before else {}
+    counted: list[Counter[str]] = []
+    plans: list[_Plan] = []
+    for item, stored_doc in zip(items, states, strict=True):
+        counts: Counter[str] = Counter()
+        counted.append(counts)
+        if not stored_doc.changed:
+            counts["documents_unchanged"] += 1
+            continue
+        counts["documents_changed"] += 1
+        plan = _plan(
+            ctx,
+            session,
+            item.doc,
+            stored_doc,
+            declared_event=declared_event,
+            counts=counts,
+            previous=previous.get(stored_doc.id, []),
+        )
+        if plan is not None:
+            plans.append(plan)
+    if plans:
+        writer = AnnouncementWriter(session, now=ctx.now, ids=ctx.ids)
+        writer.load_mentions(p.document_id for p in plans if not p.created)
+        _load(plans, writer)
+        for plan in plans:
+            writer.for_document(plan.document_id, document_url=plan.url, document_is_new=plan.created)
+            _merge(ctx, writer, plan)
+        _count_written(writer.flush(), counted[-1])
+    return counted
+
+
+@dataclass
+class _Plan:
+    """A changed document's announcements, normalised and linked to its sessions, ready to merge."""
+
+    document_id: int
+    url: str
+    created: bool  # the document is new: it mentioned nothing before
+    normalized: list[NormalizedAnnouncement]
+    in_doc: list[list[linking.SessionMatch[str]]]  # per announcement, its links to the document's sessions
+    session_ids: dict[str, int]
+    event_ids: list[int | None]
+    counts: Counter[str]
+
+
+def _plan(
+    ctx: Context,
+    session: Session,
+    doc: Document,
+    stored_doc: UpsertedDocument,
+    *,
+    declared_event: str | None,
+    counts: Counter[str],
+    previous: Sequence[str] | None = None,
+) -> _Plan | None:
+    """Store a changed document's sessions and normalise its announcements; None when it has none.
+
+    `previous`: the keys the document (stored before) mentioned, when they are read already.
+    """
+    doc_event = declared_event or doc.event
     session_ids: dict[str, int] = {}
     session_events: dict[str, str | None] = {}
     if doc.sessions:
@@ -123,7 +251,9 @@ def ingest_document(
     if len(normalized) == 1 and not stored_doc.created:
         # Only then is the look-up worth its query: a document of several launches keeps its
         # keys, and a new document mentioned nothing before.
-        normalized = dedupe.keep_previous_key(normalized, keys_mentioned_by(session, doc_id))
+        if previous is None:
+            previous = keys_mentioned_by(session, stored_doc.id)
+        normalized = dedupe.keep_previous_key(normalized, previous)
     in_doc = linking.links_in_document(
         [linking.DocumentSession(conf.key, conf.title, session_events.get(conf.key)) for conf in doc.sessions],
         [
@@ -138,24 +268,33 @@ def ingest_document(
         ctx.settings.link_threshold,
     )
     if not normalized:
-        return counts
-    writer = AnnouncementWriter(
-        session, now=ctx.now, ids=ctx.ids, document_id=doc_id, document_url=doc.url, document_is_new=stored_doc.created
-    )
+        return None
     event_ids = [_event_for(ctx, session, na.event, on=na.announced_at or doc.published_at)[0] for na in normalized]
-    # Everything the merge below may read: the rows under each key (and under the key of its
-    # own it may get) and the dedupe candidates of the launches not stored. A new document reads
-    # both in one statement (its launches are mostly new); a document stored before reads the
-    # candidates only for the launches whose keys are not stored (mostly none).
-    keys = [k for na in normalized for k in (na.key, dedupe.own_key(na).key)]
-    if stored_doc.created:
-        writer.load(keys, candidates=[_candidate_request(na) for na in normalized if na.services])
-    else:
-        writer.load(keys)
-        writer.load_candidates(
-            _candidate_request(na) for na in normalized if na.services and not _own_key(writer, na)[1]
-        )
-    for na, links, event_id in zip(normalized, in_doc, event_ids, strict=True):
+    return _Plan(stored_doc.id, doc.url, stored_doc.created, normalized, in_doc, session_ids, event_ids, counts)
+
+
+def _load(plans: Sequence[_Plan], writer: AnnouncementWriter) -> None:
+    """Read everything the merge of these documents may read: the rows under each key (and under
+    the key of its own it may get) and the dedupe candidates of the launches not stored. New
+    documents read both in one statement (their launches are mostly new); documents stored
+    before read the candidates only for the launches whose keys are not stored (mostly none)."""
+    keys = [k for plan in plans for na in plan.normalized for k in (na.key, dedupe.own_key(na).key)]
+    writer.load(
+        keys, candidates=[_candidate_request(na) for p in plans if p.created for na in p.normalized if na.services]
+    )
+    writer.load_candidates(
+        _candidate_request(na)
+        for p in plans
+        if not p.created
+        for na in p.normalized
+        if na.services and not _own_key(writer, na)[1]
+    )
+
+
+def _merge(ctx: Context, writer: AnnouncementWriter, plan: _Plan) -> None:
+    """Merge a document's announcements into the writer (its `for_document` set), one after the other."""
+    counts = plan.counts
+    for na, links, event_id in zip(plan.normalized, plan.in_doc, plan.event_ids, strict=True):
         na, stored = _own_key(writer, na)
         duplicate = None if stored else _stored_duplicate(ctx, writer, na)
         if duplicate is not None:
@@ -170,13 +309,14 @@ def ingest_document(
             rule=na.announcement.rule,
         )
         for match in links:
-            writer.link(upserted, session_ids[match.session], match.link)
-    written = writer.flush()
+            writer.link(upserted, plan.session_ids[match.session], match.link)
+
+
+def _count_written(written: Written, counts: Counter[str]) -> None:
     if written.mentions:
         counts["mentions"] += written.mentions
     if written.links:
         counts["links"] += written.links
-    return counts
 
 
 def _candidate_request(na: NormalizedAnnouncement) -> CandidateRequest:
@@ -493,10 +633,11 @@ def extract_location(
     return {"announcements": announcements, "sessions": sessions}
 
 
-# Documents stored per transaction. A batch is first stored without a savepoint per document;
-# when a document fails, the batch is stored again with one SAVEPOINT each, so a bad document
-# loses only itself. The commit (an fsync on SQLite, a round trip on PostgreSQL) is paid once
-# per batch instead of once per document, and the savepoints only when one is needed.
+# Documents stored per transaction. A batch is first stored as one (`ingest_documents`: the
+# statements of all its documents together, no savepoint); when a document fails, the batch is
+# stored again document by document with one SAVEPOINT each, so a bad document loses only
+# itself. The commit (an fsync on SQLite, a round trip on PostgreSQL) is paid once per batch
+# instead of once per document, and the savepoints only when one is needed.
 INGEST_BATCH = 200
 
 
@@ -532,11 +673,10 @@ def ingest_many(
     finished = False
 
     def store(session: Session, *, savepoints: bool) -> list[Counter[str]]:
+        if not savepoints:
+            return ingest_documents(ctx, session, batch, source=source, declared_event=declared_event)
         stored: list[Counter[str]] = []
         for item in batch:
-            if not savepoints:
-                stored.append(_ingest_prepared(ctx, session, item, source=source, declared_event=declared_event))
-                continue
             try:
                 with session.begin_nested():
                     counts = _ingest_prepared(ctx, session, item, source=source, declared_event=declared_event)
