@@ -139,6 +139,12 @@ def bench_database(
         "size": {"files": back["files"]},
         "target": BACKFILL_RATIO_TARGET.get(kind, ""),
     }
+    out["backfill_cpu_ratio_to_parsers"] = {
+        # Process CPU (with the PostgreSQL backends' where readable) over the parsers' CPU: what
+        # the wall-time ratio is on an idle machine; the load average before and after the run.
+        "value": back["cpu_ratio_to_parsers"],
+        "size": {"files": back["files"], "load": back["load_average"]},
+    }
     out["backfill_peak_rss_mb"] = {"value": back["peak_rss_mb"], "size": corpus_size, "target": "< 500"}
     if only_backfill:
         return out
