@@ -132,3 +132,20 @@ def test_a_sync_the_disk_refuses_is_raised_by_synced_and_leaves_nothing(
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # its temp file removed
     with pytest.raises(OSError, match="No space left"):
         archive.put(b"waited for", wait=True)
+
+
+def test_a_body_put_while_the_interpreter_shuts_down_is_synced_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A scheduled run finishing in a worker thread after SIGTERM: concurrent.futures takes no
+    # new work once the interpreter shuts down; the body is then written, synced and renamed inline.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def shutting_down(self: ThreadPoolExecutor, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", shutting_down)
+    archive = Archive(tmp_path)
+    sha = archive.put(b"stored during shutdown", wait=False)
+    assert archive.has(sha) and archive.get(sha) == b"stored during shutdown"
+    archive.synced()

@@ -66,13 +66,18 @@ class Archive:
             handle.close()
             Path(tmp).unlink(missing_ok=True)
             raise
-        if wait:
-            _sync_into_place(handle, tmp, target)
-        else:
+        if not wait:
             with self._lock:
                 if self._syncer is None:
                     self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-sync")
-                self._pending[sha] = self._syncer.submit(_sync_into_place, handle, tmp, target)
+                try:
+                    self._pending[sha] = self._syncer.submit(_sync_into_place, handle, tmp, target)
+                except RuntimeError:
+                    # The interpreter is shutting down (a run finishing in a worker thread after
+                    # SIGTERM): no new thread work is taken, so the body is synced here.
+                    wait = True
+        if wait:
+            _sync_into_place(handle, tmp, target)
         log.debug("archived %d bytes as %s", len(body), sha)
         return sha
 
