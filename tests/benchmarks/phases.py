@@ -87,7 +87,10 @@ def _parser_floor(files: list[str]) -> tuple[float, float]:
 
 def _server_cpu_seconds(database_url: str) -> float | None:
     """CPU seconds the PostgreSQL backends of the run's open connections used, read from /proc
-    (the server on this machine); None on SQLite or when they cannot be read."""
+    (the server on this machine); None on SQLite or when they cannot be read.
+
+    The run's pool keeps its connections open (this reads through one of them), so their
+    backends are the run's; a connection the pool closed during the run would be missed."""
     if not database_url.startswith("postgresql"):
         return None
     from sqlalchemy import text
@@ -96,10 +99,7 @@ def _server_cpu_seconds(database_url: str) -> float | None:
 
     try:
         with open_store(database_url).kw["bind"].connect() as conn:
-            me = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-            pids = conn.execute(
-                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> :me"), {"me": me}
-            ).scalars()
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()
             tick = os.sysconf("SC_CLK_TCK")
             total = 0.0
             for pid in pids:
