@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, inspect, select, text
 
-from tracker.config import PACKAGE_ROOT, Settings
+from tracker.config import PACKAGE_ROOT, Settings, SourceConfig
 from tracker.items import Announcement, ConferenceSession, Document, DocumentKind
 from tracker.pipeline import Context, ingest_document
 from tracker.store.changes import store_revision
@@ -350,9 +350,10 @@ def corpus_documents(ctx: Context, root: Path, fixtures: Path) -> list[Document]
     return [*docs, recap("beta", 6, sessions=2), replace(again, announcements=alpha.announcements[:5])]
 
 
-def contents(ctx: Context) -> dict[str, list[tuple[Any, ...]]]:
+def contents(ctx: Context, *, revisions: bool = True) -> dict[str, list[tuple[Any, ...]]]:
     """What the store holds of documents, announcements and what links them, by natural keys;
-    ids as their rank (the order they were given in), so two stores filled alike compare equal."""
+    ids as their rank (the order they were given in), so two stores filled alike compare equal
+    (`revisions=False`: without the revisions, which count transactions)."""
     engine: Engine = ctx.factory.kw["bind"]
     with engine.connect() as conn:
 
@@ -360,8 +361,9 @@ def contents(ctx: Context) -> dict[str, list[tuple[Any, ...]]]:
             return {i: n for n, (i,) in enumerate(conn.execute(text(f"SELECT id FROM {table} ORDER BY id")))}
 
         ann, docs, sess = ranks("announcements"), ranks("documents"), ranks("sessions")
+        revision = ", revision" if revisions else ""
         columns = (
-            "key, title, summary, url, announced_at, announced_at_source, status, event_id, content_hash, revision"
+            f"key, title, summary, url, announced_at, announced_at_source, status, event_id, content_hash{revision}"
         )
         out: dict[str, list[tuple[Any, ...]]] = {
             "announcements": [
@@ -374,7 +376,7 @@ def contents(ctx: Context) -> dict[str, list[tuple[Any, ...]]]:
             "sessions": [
                 (sess[r[0]], *r[1:])
                 for r in conn.execute(
-                    text("SELECT id, natural_key, title, kind, code, event_id, revision FROM sessions")
+                    text(f"SELECT id, natural_key, title, kind, code, event_id{revision} FROM sessions")
                 )
             ],
             "services": list(
@@ -416,11 +418,10 @@ def test_a_batch_stored_together_stores_what_storing_it_document_by_document_doe
             counted = ingest_documents(
                 ctx, session, [Prepared(d, None) for d in docs], source="corpus", declared_event=None
             )
-        expected: Counter[str] = Counter()
         with statements(one_by_one) as alone, unit_of_work(one_by_one.factory) as session:
-            for doc in docs:
-                expected.update(ingest_document(one_by_one, session, doc, source="corpus", archive_sha=None))
-        assert sum(counted, Counter()) == expected
+            each = [ingest_document(one_by_one, session, doc, source="corpus", archive_sha=None) for doc in docs]
+        assert counted == each  # each document's counts, its mentions and links included
+        expected = sum(each, Counter())
         if not run:
             assert expected["announcements_created"] > 100 and expected["mentions"] > 100
             assert expected["announcements_merged"] and expected["links"] and expected["sessions"]
@@ -428,3 +429,75 @@ def test_a_batch_stored_together_stores_what_storing_it_document_by_document_doe
             assert expected["documents_changed"] == len(docs) and expected["announcements_unchanged"] > 100
         assert contents(ctx) == contents(one_by_one)
         assert len(together) * 4 < len(alone)
+
+
+def small_files(root: Path, fixtures: Path) -> list[SourceConfig]:
+    """Sources of one small file each (launch posts, recaps, a feed), as a backfill imports them."""
+    from tests.benchmarks.corpus import CorpusSize, generate
+
+    manifest = generate(root, CorpusSize(posts=20, whats_new=100, announcements=200))
+    files = [*manifest.backfill_files(), str(fixtures / "extract" / "whats-new-feed.xml")]
+    files.append(str(fixtures / "extract" / "roundup-page.html"))
+    return [SourceConfig(name=f"import:{f}", url=f, kind="auto") for f in files]
+
+
+def test_a_run_stores_small_sources_together_as_each_on_its_own(
+    ctx: Context, twin_url: str, tmp_path: Path, fixtures: Path
+) -> None:
+    # A run stores sources of a few documents together (one transaction for a batch's worth of
+    # them); each source's outcome and the store end as when each is stored on its own.
+    from tracker import pipeline
+    from tracker.pipeline.ingest import process_source
+    from tracker.sources import Fetcher
+
+    sources = small_files(tmp_path / "corpus", fixtures)
+    assert len(sources) > 30
+    engine: Engine = ctx.factory.kw["bind"]
+    commits: list[object] = []
+
+    def count(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(engine, "commit", count)
+    try:
+        report = pipeline.run(ctx.settings, sources=sources, now=NOW, do_publish=False)
+    finally:
+        event.remove(engine, "commit", count)
+    alone = Context(Settings(config_dir=PACKAGE_ROOT / "config", database_url=twin_url), now=NOW)
+    with Fetcher(alone.settings.http) as fetcher:
+        each = [process_source(alone, fetcher, source) for source in sources]
+    assert [o.as_dict() for o in report.outcomes] == [o.as_dict() for o in each]
+    assert sum(o.documents for o in each) > 100 and not report.failed
+    # The same rows; the revisions differ: several sources share a transaction.
+    assert contents(ctx, revisions=False) == contents(alone, revisions=False)
+    # A handful of transactions for the run (its start and end, the sources' registration,
+    # linking, a transaction per batch of documents), not one or more per source.
+    assert len(commits) < len(sources) / 3
+
+
+def test_a_source_failing_in_a_group_is_stored_again_alone_and_loses_only_itself(
+    ctx: Context, tmp_path: Path, fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker import pipeline
+    from tracker.errors import StoreError
+    from tracker.pipeline import ingest
+
+    sources = small_files(tmp_path / "corpus", fixtures)
+    bad = next(s for s in sources if s.url.endswith("index.html"))
+    real = ingest._plan
+
+    def failing(ctx: Context, session: Any, doc: Document, *args: Any, **kwargs: Any) -> Any:
+        if Path(bad.url).parent.name in doc.url:
+            raise StoreError("refused", url=doc.url)
+        return real(ctx, session, doc, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_plan", failing)
+    report = pipeline.run(ctx.settings, sources=sources, now=NOW, do_publish=False)
+    outcomes = {o.name: o for o in report.outcomes}
+    assert outcomes[bad.name].counts["documents_failed"] == 1 and outcomes[bad.name].documents == 0
+    others = [o for name, o in outcomes.items() if name != bad.name]
+    assert all(o.status == "ok" and not o.counts["documents_failed"] for o in others)
+    assert sum(o.documents for o in others) > 100
+    with unit_of_work(ctx.factory) as session:
+        stored = set(session.scalars(text("SELECT name FROM sources WHERE last_status = 'ok'")))
+    assert stored == set(outcomes)  # every source's outcome saved, the failing one's too (its document failed)

@@ -6,7 +6,7 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
@@ -129,11 +129,18 @@ def ingest_documents(
     the other, with the statements of all of them together: the documents in three statements
     at most, their announcements read in one or two and written by one `AnnouncementWriter`
     flush (one statement per table), instead of a handful per document. Returns each
-    document's counts, in order (what the shared flush wrote is counted with the last).
+    document's counts, in order.
 
     Documents sharing a URL (the same page twice in a feed) are stored one after the other.
     """
-    if len({item.doc.url for item in items}) != len(items):
+    return _ingest_together(ctx, session, [(item, source, declared_event) for item in items])
+
+
+def _ingest_together(
+    ctx: Context, session: Session, entries: Sequence[tuple[Prepared, str | None, str | None]]
+) -> list[Counter[str]]:
+    """`ingest_documents` for documents each with its source and declared event (several sources' at once)."""
+    if len({item.doc.url for item, _, _ in entries}) != len(entries):
         return [
             ingest_document(
                 ctx,
@@ -144,7 +151,7 @@ def ingest_documents(
                 declared_event=declared_event,
                 content_hash=item.content_hash,
             )
-            for item in items
+            for item, source, declared_event in entries
         ]
     states = upsert_documents(
         session,
@@ -161,7 +168,7 @@ def ingest_documents(
                 kind=item.doc.kind,
                 fetched_at=ctx.now,
             )
-            for item in items
+            for item, source, _ in entries
         ],
         ids=ctx.ids,
     )
@@ -170,7 +177,7 @@ def ingest_documents(
     previous = keys_mentioned_by_documents(session, stored_before) if stored_before else {}
     counted: list[Counter[str]] = []
     plans: list[_Plan] = []
-    for item, stored_doc in zip(items, states, strict=True):
+    for (item, _, declared_event), stored_doc in zip(entries, states, strict=True):
         counts: Counter[str] = Counter()
         counted.append(counts)
         if not stored_doc.changed:
@@ -195,7 +202,10 @@ def ingest_documents(
         for plan in plans:
             writer.for_document(plan.document_id, document_url=plan.url, document_is_new=plan.created)
             _merge(ctx, writer, plan)
-        _count_written(writer.flush(), counted[-1])
+        written = writer.flush()
+        for plan in plans:
+            mentions, links = written.by_document.get(plan.document_id, (0, 0))
+            _count_written(Written(mentions, links), plan.counts)
     return counted
 
 
@@ -372,21 +382,43 @@ def process_source(
     `validators`: the source is registered already (a run registers all of its sources at
     once), with these saved validators; else it is registered here.
     """
+    fetched = fetch_source(ctx, fetcher, source, prefetch=prefetch, validators=validators)
+    if isinstance(fetched, SourceOutcome):
+        return fetched
+    return store_source(ctx, fetcher, fetched, progress=progress)
+
+
+@dataclass
+class Fetched:
+    """A source fetched (or not modified) and extracted; its documents and outcome not stored yet."""
+
+    source: SourceConfig
+    outcome: SourceOutcome
+    raw: RawDocument
+    archive_sha: str | None = None
+    docs: list[Document] = field(default_factory=list)
+
+    def prepared(self) -> list[Prepared]:
+        """Its documents, ready to store."""
+        return [Prepared(doc, self.archive_sha) for doc in self.docs]
+
+
+def fetch_source(
+    ctx: Context,
+    fetcher: Fetcher,
+    source: SourceConfig,
+    *,
+    prefetch: Prefetch | None = None,
+    validators: CacheValidators | None = None,
+) -> Fetched | SourceOutcome:
+    """Fetch (or take from `prefetch`), archive and extract one source, storing nothing of it yet;
+    a source that failed is recorded and its outcome returned (never raised)."""
     outcome = SourceOutcome(source.name)
     # The transactions of a source (its row, its documents, its outcome) are redone by the next
     # run if a crash of the database server loses them: they need not wait for the disk.
     if validators is None:
         with unit_of_work(ctx.factory, durable=False) as session:
             validators = register_source(session, source.name, kind=source.kind, url=source.url, ids=ctx.ids)
-    recorded = False
-
-    def record_success(session: Session) -> None:
-        nonlocal recorded
-        record_fetch_success(
-            session, source.name, at=ctx.now, etag=raw.etag, last_modified=raw.last_modified, status=outcome.status
-        )
-        recorded = True
-
     try:
         if prefetch is not None and prefetch.has(source.name):
             raw = prefetch.result(source.name)
@@ -396,77 +428,113 @@ def process_source(
             )
         if raw.not_modified:
             outcome.status = SourceStatus.NOT_MODIFIED
-        else:
-            # Hostile XML and a feed source answering with an error page are refused whole;
-            # a charset the server got wrong is corrected.
-            raw = check_document(raw, source.kind)
-            # The wait for the disk to hold the body overlaps its extraction; it is over before
-            # a document naming the body is stored.
-            archive_sha = archive(ctx, raw.body, wait=False)
-            try:
-                docs = extract_raw(ctx, raw, kind=source.kind, event=source.event, url=source.public_url)
-            finally:
-                archived(ctx)
-            if not source.fetch_pages:
-                # Batched: one commit per INGEST_BATCH documents; the outcome is saved with the last.
-                done = ingest_many(
-                    ctx,
-                    (Prepared(doc, archive_sha) for doc in docs),
-                    outcome,
-                    source=source.name,
-                    declared_event=source.event,
-                    progress=progress,
-                    total=len(docs),
-                    stop=ctx.stop,
-                    finish=record_success,
-                )
-                if not done:
-                    outcome.status = SourceStatus.INTERRUPTED
-                    return outcome
-                docs = []
-            for index, doc in enumerate(docs, 1):
-                if ctx.stop():
-                    # Stopping between documents: the validators are not saved, so the
-                    # next run fetches this source again and stores the rest.
-                    outcome.status = SourceStatus.INTERRUPTED
-                    return outcome
-                # One transaction per document: a bad document loses only itself.
-                try:
-                    doc_hash, doc_sha = None, archive_sha
-                    if source.fetch_pages:
-                        doc, doc_hash, page_sha = with_page(ctx, fetcher, source, doc, outcome.counts)
-                        doc_sha = page_sha or archive_sha
-                    with unit_of_work(ctx.factory, durable=False) as session:
-                        outcome.counts.update(
-                            ingest_document(
-                                ctx,
-                                session,
-                                doc,
-                                source=source.name,
-                                archive_sha=doc_sha,
-                                declared_event=source.event,
-                                content_hash=doc_hash,
-                            )
-                        )
-                    outcome.documents += 1
-                except DiskError:
-                    raise  # a full or read-only disk fails every later document too: the run ends
-                except TrackerError as exc:
-                    log.warning("%s: document %s failed: %s", source.name, mask_url(doc.url), mask_text(str(exc)))
-                    outcome.counts["documents_failed"] += 1
-                if progress:
-                    progress(source.name, index, len(docs))
+            return Fetched(source, outcome, raw)
+        # Hostile XML and a feed source answering with an error page are refused whole;
+        # a charset the server got wrong is corrected.
+        raw = check_document(raw, source.kind)
+        # The wait for the disk to hold the body overlaps its extraction; it is over before
+        # a document naming the body is stored.
+        archive_sha = archive(ctx, raw.body, wait=False)
+        try:
+            docs = extract_raw(ctx, raw, kind=source.kind, event=source.event, url=source.public_url)
+        finally:
+            archived(ctx)
+        return Fetched(source, outcome, raw, archive_sha, docs)
     except (FetchError, ExtractError) as exc:
-        outcome.status = SourceStatus.FAILED
-        outcome.error_kind = getattr(exc, "kind", FailureKind.EXTRACT)
-        # Recorded, printed and logged without the credentials or tokens of any URL in it.
-        outcome.error = mask_text(str(exc))
-        log.error("source %s failed: %s", source.name, outcome.error, extra=REPORTED)
-        with unit_of_work(ctx.factory) as session:
-            record_fetch_failure(
-                session, source.name, at=ctx.now, kind=outcome.error_kind or FailureKind.ERROR, message=outcome.error
+        return _failed(ctx, outcome, exc)
+
+
+def _failed(ctx: Context, outcome: SourceOutcome, exc: FetchError | ExtractError) -> SourceOutcome:
+    """Record a source's failure (fetching, extracting) and return its outcome."""
+    outcome.status = SourceStatus.FAILED
+    outcome.error_kind = getattr(exc, "kind", FailureKind.EXTRACT)
+    # Recorded, printed and logged without the credentials or tokens of any URL in it.
+    outcome.error = mask_text(str(exc))
+    log.error("source %s failed: %s", outcome.name, outcome.error, extra=REPORTED)
+    with unit_of_work(ctx.factory) as session:
+        record_fetch_failure(
+            session, outcome.name, at=ctx.now, kind=outcome.error_kind or FailureKind.ERROR, message=outcome.error
+        )
+    return outcome
+
+
+def _record_success(ctx: Context, session: Session, fetched: Fetched) -> None:
+    raw = fetched.raw
+    record_fetch_success(
+        session,
+        fetched.source.name,
+        at=ctx.now,
+        etag=raw.etag,
+        last_modified=raw.last_modified,
+        status=fetched.outcome.status,
+    )
+
+
+def store_source(
+    ctx: Context, fetcher: Fetcher, fetched: Fetched, *, progress: Progress | None = None
+) -> SourceOutcome:
+    """Store a fetched source's documents, then its outcome (see `fetch_source`); failures are recorded, never raised."""
+    source, outcome = fetched.source, fetched.outcome
+    recorded = False
+
+    def record_success(session: Session) -> None:
+        nonlocal recorded
+        _record_success(ctx, session, fetched)
+        recorded = True
+
+    docs = fetched.docs
+    try:
+        if docs and not source.fetch_pages:
+            # Batched: one commit per INGEST_BATCH documents; the outcome is saved with the last.
+            done = ingest_many(
+                ctx,
+                fetched.prepared(),
+                outcome,
+                source=source.name,
+                declared_event=source.event,
+                progress=progress,
+                total=len(docs),
+                stop=ctx.stop,
+                finish=record_success,
             )
-        return outcome
+            if not done:
+                outcome.status = SourceStatus.INTERRUPTED
+                return outcome
+            docs = []
+        for index, doc in enumerate(docs, 1):
+            if ctx.stop():
+                # Stopping between documents: the validators are not saved, so the
+                # next run fetches this source again and stores the rest.
+                outcome.status = SourceStatus.INTERRUPTED
+                return outcome
+            # One transaction per document: a bad document loses only itself.
+            try:
+                doc_hash, doc_sha = None, fetched.archive_sha
+                if source.fetch_pages:
+                    doc, doc_hash, page_sha = with_page(ctx, fetcher, source, doc, outcome.counts)
+                    doc_sha = page_sha or fetched.archive_sha
+                with unit_of_work(ctx.factory, durable=False) as session:
+                    outcome.counts.update(
+                        ingest_document(
+                            ctx,
+                            session,
+                            doc,
+                            source=source.name,
+                            archive_sha=doc_sha,
+                            declared_event=source.event,
+                            content_hash=doc_hash,
+                        )
+                    )
+                outcome.documents += 1
+            except DiskError:
+                raise  # a full or read-only disk fails every later document too: the run ends
+            except TrackerError as exc:
+                log.warning("%s: document %s failed: %s", source.name, mask_url(doc.url), mask_text(str(exc)))
+                outcome.counts["documents_failed"] += 1
+            if progress:
+                progress(source.name, index, len(docs))
+    except (FetchError, ExtractError) as exc:
+        return _failed(ctx, outcome, exc)
     # The cache validators are saved only once the documents are stored (with the last of them,
     # or after), so that an interrupted run fetches the source again instead of skipping it (an
     # asynchronous commit is never kept without the ones before it).
@@ -474,6 +542,44 @@ def process_source(
         with unit_of_work(ctx.factory, durable=False) as session:
             record_success(session)
     return outcome
+
+
+def groups_with(fetched: Fetched) -> bool:
+    """Whether a fetched source may be stored together with others (`store_sources`): its
+    documents fit in one batch and need nothing fetched while they are stored."""
+    return not fetched.source.fetch_pages and len(fetched.docs) <= INGEST_BATCH
+
+
+def store_sources(
+    ctx: Context, fetcher: Fetcher, group: Sequence[Fetched], *, progress: Progress | None = None
+) -> None:
+    """Store several fetched sources (each `groups_with` others) in one transaction: all of their
+    documents together (`ingest_documents`), each source's outcome saved with them.
+
+    A backfill of many small files (a launch post each) otherwise paid, per file, a transaction
+    and a statement per table. When storing them together fails, each source is stored again on
+    its own (`store_source`), so a bad source loses only itself. The outcomes are completed in place.
+    """
+    entries = [(item, f.source.name, f.source.event) for f in group for item in f.prepared()]
+    try:
+        with unit_of_work(ctx.factory, durable=False) as session:
+            counted = _ingest_together(ctx, session, entries) if entries else []
+            for fetched in group:
+                _record_success(ctx, session, fetched)
+    except DiskError:
+        raise
+    except TrackerError as exc:
+        log.info("%d sources stored together failed (%s): each is stored on its own", len(group), mask_text(str(exc)))
+        for fetched in group:
+            store_source(ctx, fetcher, fetched, progress=progress)
+        return
+    counts = iter(counted)
+    for fetched in group:
+        for _ in fetched.docs:
+            fetched.outcome.counts.update(next(counts))
+            fetched.outcome.documents += 1
+        if progress and fetched.docs:
+            progress(fetched.source.name, len(fetched.docs), len(fetched.docs))
 
 
 class StoredRobots:

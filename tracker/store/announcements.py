@@ -289,10 +289,12 @@ class PendingAnnouncement:
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """What a writer's flush stored: new mentions, and links made or changed."""
+    """What a writer's flush stored: new mentions, and links made or changed (with each
+    document's share, by document id, for a writer that stored several documents)."""
 
     mentions: int
     links: int
+    by_document: dict[int | None, tuple[int, int]] = field(default_factory=dict)  # id -> (mentions, links)
 
 
 def _with_links(announcements: Any) -> Any:
@@ -493,7 +495,7 @@ class AnnouncementWriter:
         self._mention_rows: list[tuple[_Row, int]] = []
         # document id -> its stored mentions by announcement id, read on first use.
         self._stored_mentions: dict[int, dict[int, _Mention]] = {}
-        self._links: list[tuple[_Row, int, Link]] = []
+        self._links: list[tuple[_Row, int, Link, int | None]] = []  # with the linking document's id
         self._link_state: dict[tuple[int, int], _LinkState] = {}
         self._made_ids: set[int] = set()  # rows this writer inserted
         self._made = 0
@@ -786,7 +788,7 @@ class AnnouncementWriter:
 
     def link(self, pending: PendingAnnouncement, session_id: int, link: Link) -> None:
         """Link an announcement to a session (insert, or update by `_link_wins`); counted by `flush`."""
-        self._links.append((pending._row, session_id, link))
+        self._links.append((pending._row, session_id, link, self.document_id))
 
     # ------------------------------------------------------------------ writes
 
@@ -871,13 +873,16 @@ class AnnouncementWriter:
             r.new = r.dirty = r.date_moved = False
             r.to_link.clear()
             r.regions.clear()
-        mentions = self._flush_mentions(touched)
-        session_links = self._flush_links(touched)
+        by_document: dict[int | None, list[int]] = {}
+        mentions = self._flush_mentions(touched, by_document)
+        session_links = self._flush_links(touched, by_document)
         # One UPDATE at most: those written above are at this revision already.
         mark_changed(self.session, touched)
-        return Written(mentions=mentions, links=session_links)
+        return Written(
+            mentions=mentions, links=session_links, by_document={d: (m, n) for d, (m, n) in by_document.items()}
+        )
 
-    def _flush_mentions(self, touched: set[int]) -> int:
+    def _flush_mentions(self, touched: set[int], by_document: dict[int | None, list[int]]) -> int:
         # Written by their natural key (announcement, document): no ids to read back.
         fresh = [(r, d, m) for r, d in self._mention_rows if not (m := self._mentions[(id(r), d)]).stored]
         if fresh:
@@ -894,9 +899,10 @@ class AnnouncementWriter:
                     for r, d, m in fresh
                 ],
             )
-            for r, _, m in fresh:
+            for r, d, m in fresh:
                 m.stored = True
                 touched.add(r.id)  # type: ignore[arg-type]
+                by_document.setdefault(d, [0, 0])[0] += 1
         changed = [(r, d, m) for r, d in self._mention_rows if (m := self._mentions[(id(r), d)]).dirty]
         if changed:
             self._execute(
@@ -917,13 +923,15 @@ class AnnouncementWriter:
         self._mention_rows.clear()
         return len(fresh)
 
-    def _flush_links(self, touched: set[int]) -> int:
+    def _flush_links(self, touched: set[int], by_document: dict[int | None, list[int]]) -> int:
         if not self._links:
             return 0
         state = self._link_state
         # The stored links of the pairs not seen yet, in one statement (a launch made by this
         # writer has none).
-        unknown = [(r.id, sid) for r, sid, _ in self._links if r.id not in self._made_ids and (r.id, sid) not in state]
+        unknown = [
+            (r.id, sid) for r, sid, _, _ in self._links if r.id not in self._made_ids and (r.id, sid) not in state
+        ]
         ann_ids = unique(a for a, _ in unknown)
         session_ids = unique(sid for _, sid in unknown)
         for start in range(0, len(ann_ids), _CHUNK // 2):
@@ -939,7 +947,7 @@ class AnnouncementWriter:
         changed = 0
         inserts: dict[tuple[int, int], None] = {}
         updates: dict[tuple[int, int], None] = {}
-        for row, session_id, link in self._links:
+        for row, session_id, link, document_id in self._links:
             assert row.id is not None
             pair = (row.id, session_id)
             score = float(link.score)
@@ -948,6 +956,7 @@ class AnnouncementWriter:
                 state[pair] = _LinkState(link.method, score, link.reason, stored=False)
                 inserts[pair] = None
                 changed += 1
+                by_document.setdefault(document_id, [0, 0])[1] += 1
                 continue
             if not _link_wins(link.method, score, had.method, had.score):
                 continue
@@ -956,6 +965,7 @@ class AnnouncementWriter:
                 if had.stored:
                     updates[pair] = None
                 changed += 1
+                by_document.setdefault(document_id, [0, 0])[1] += 1
         self._links.clear()
         touched.update(a for a, _ in inserts)
         touched.update(a for a, _ in updates)
