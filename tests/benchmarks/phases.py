@@ -65,16 +65,16 @@ def _lxml_floor(files: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def _parser_floor(files: list[str]) -> float:
-    """Seconds the parsers the project must use take on the same bytes: feedparser for feeds,
-    BeautifulSoup (with lxml) for HTML; markdown has no parse step to count."""
+def _parser_floor(files: list[str]) -> tuple[float, float]:
+    """Seconds (wall, CPU) the parsers the project must use take on the same bytes: feedparser
+    for feeds, BeautifulSoup (with lxml) for HTML; markdown has no parse step to count."""
     import warnings
 
     import feedparser
     from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
     bodies = [(f, Path(f).read_bytes()) for f in files]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         for name, body in bodies:
@@ -82,7 +82,33 @@ def _parser_floor(files: list[str]) -> float:
                 feedparser.parse(body)
             elif name.endswith((".html", ".htm")):
                 BeautifulSoup(body, "lxml")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def _server_cpu_seconds(database_url: str) -> float | None:
+    """CPU seconds the PostgreSQL backends of the run's open connections used, read from /proc
+    (the server on this machine); None on SQLite or when they cannot be read.
+
+    The run's pool keeps its connections open (this reads through one of them), so their
+    backends are the run's; a connection the pool closed during the run would be missed."""
+    if not database_url.startswith("postgresql"):
+        return None
+    from sqlalchemy import text
+
+    from tracker.store.db import open_store
+
+    try:
+        with open_store(database_url).kw["bind"].connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()
+            tick = os.sysconf("SC_CLK_TCK")
+            total = 0.0
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            return total
+    except (OSError, ValueError, IndexError) as exc:
+        log.warning("the PostgreSQL backends' CPU time is not readable here: %s", exc)
+        return None
 
 
 @phase
@@ -95,11 +121,25 @@ def backfill(args: dict[str, Any]) -> dict[str, Any]:
     files = manifest.backfill_files()
     settings = _settings(args)
     sources = [SourceConfig(name=f"import:{f}", url=f, kind="auto") for f in files]
-    start = time.perf_counter()
+    profiler = None
+    if args.get("profile"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    load_before = os.getloadavg()[0]
+    start, cpu_start = time.perf_counter(), time.process_time()
     report = pipeline.run(settings, sources=sources, do_publish=False)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    load_after = os.getloadavg()[0]
+    if profiler is not None:
+        # Written for `python -m pstats PATH`: where the backfill's time goes (the timing above
+        # then includes the profiler's overhead).
+        profiler.disable()
+        profiler.dump_stats(args["profile"])
+    server_cpu = _server_cpu_seconds(settings.database_url)
     floor = min(_lxml_floor(files) for _ in range(3))
-    parsers = min(_parser_floor(files) for _ in range(2))
+    parsers, parsers_cpu = min(_parser_floor(files) for _ in range(2))
     counts = report.counts
     return {
         "files": len(files),
@@ -116,6 +156,13 @@ def backfill(args: dict[str, Any]) -> dict[str, Any]:
         "parsers_seconds": parsers,
         "parsers_ratio_to_lxml": parsers / floor,
         "ratio_to_parsers": seconds / parsers,
+        # On a machine other jobs share, wall times stretch with their load: the CPU time of
+        # this process (and of the PostgreSQL backends, when readable) against the parsers'.
+        "cpu_seconds": cpu,
+        "server_cpu_seconds": server_cpu,
+        "parsers_cpu_seconds": parsers_cpu,
+        "cpu_ratio_to_parsers": (cpu + (server_cpu or 0.0)) / parsers_cpu,
+        "load_average": [round(load_before, 2), round(load_after, 2)],
     }
 
 

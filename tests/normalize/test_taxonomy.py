@@ -462,3 +462,41 @@ def test_an_instance_size_names_ec2_on_its_own() -> None:
     for text in ("P9dn.48xlarge", "the new q9g.metal size", "m9.large"):
         assert "Amazon EC2" in [s.name for s in taxonomy.find(text)], text
     assert not [s.name for s in taxonomy.find("the config file name.large")]
+
+
+def _one_edit_variants(word: str) -> set[str]:
+    """Every spelling one edit from `word`: a letter changed, dropped, added, two neighbours swapped."""
+    out = {word}
+    for i in range(len(word) + 1):
+        out.add(word[:i] + "x" + word[i:])
+        if i < len(word):
+            out.add(word[:i] + word[i + 1 :])
+            out.add(word[:i] + "x" + word[i + 1 :])
+        if i + 1 < len(word):
+            out.add(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
+    return out
+
+
+def test_regions_in_gives_what_a_full_scan_finds(tx: Taxonomy) -> None:
+    # regions_in skips the scan of a text where no Region can be named: for every spelling of
+    # every Region alias and every one-edit typo of it, in a sentence (as a summary has it, too
+    # long to be memoised), it must give exactly the Regions the full scan gives.
+    regions = [s for s in tx.services if s.region]
+    assert regions
+    spellings = {alias for s in regions for alias in (s.name, *s.aliases) if alias}
+    filler = "Customers can now use it from the console and the CLI with CloudWatch metrics. " * 4
+    checked = 0
+    for spelling in sorted(spellings):
+        words = spelling.split()
+        for w, word in enumerate(words):
+            for variant in sorted(_one_edit_variants(word)):
+                phrase = " ".join([*words[:w], variant, *words[w + 1 :]])
+                for text in (f"{filler}Now in {phrase}. {filler}", f"{phrase} {filler}", f"{filler}{phrase}"):
+                    assert len(text) > taxonomy_module.FIND_MEMO_TEXT  # scanned, not memoised
+                    full = [s for s in tx.find(text) if s.region]
+                    assert tx.regions_in(text) == full, text
+                    checked += bool(full)
+    assert checked > 50  # the typos the scan takes for a Region were among them
+    assert tx.regions_in(filler) == [] and tx.regions_in("") == []
+    # The point: a text naming no Region is not scanned, though its words hold "cloud".
+    assert not tx._may_name_region(filler)

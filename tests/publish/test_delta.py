@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 
 from tracker import pipeline
 from tracker.config import load_settings
-from tracker.items import Announcement, ConferenceSession, Link, NormalizedAnnouncement, Service
+from tracker.items import Announcement, ConferenceSession, Document, DocumentKind, Link, NormalizedAnnouncement, Service
 from tracker.pipeline import folder
 from tracker.publish import FeedContext, PublishReport, build_feed_files
 from tracker.publish.feeds import entry_order, feed_specs
@@ -411,3 +411,65 @@ def test_full_publish_renders_everything_and_prunes(site: Site) -> None:
     assert report.written == ["services/amazon-s3.rss"]
     assert report.removed == ["services/amazon-gone.atom"]
     assert site.files() == site.reference()
+
+
+def _recap(name: str, launches: list[tuple[str, str, int]], sessions: int = 2) -> Document:
+    """A recap at an event: its sessions, and launches (title, summary, session number) listed under them."""
+    confs = tuple(
+        ConferenceSession(key=f"{name.upper()}{n}", title=f"{name} session {n}", kind="breakout", code=f"X{name}{n}")
+        for n in range(sessions)
+    )
+    return Document(
+        url=f"https://recaps.example.test/{name}",
+        title=f"AWS re:Invent 2031 recap: {name}",
+        published_at=START,
+        event="AWS re:Invent 2031",
+        announcements=tuple(
+            Announcement(
+                title=title,
+                summary=summary,
+                published_at=START + timedelta(days=i),
+                sessions=(confs[s].key,),
+                rule="test",
+                position=i,
+            )
+            for i, (title, summary, s) in enumerate(launches)
+        ),
+        sessions=confs,
+        kind=DocumentKind.RECAP,
+    )
+
+
+def test_documents_stored_in_bulk_publish_what_a_full_build_gives(site: Site) -> None:
+    # The pipeline's own write path (a document's rows a table at a time), step by step: each
+    # publish reads only what the steps changed and the folder is what a full build gives.
+    def ingest(doc: Document) -> None:
+        with unit_of_work(site.ctx.factory) as session:
+            pipeline.ingest_document(site.ctx, session, doc, source=None, archive_sha=None)
+
+    def publish_matches() -> PublishReport:
+        report = site.publish()
+        assert state_problems(site) == []
+        assert site.files() == site.reference()
+        return report
+
+    launches = [
+        (f"Amazon S3 adds {word} for buckets", f"S3 {word}.", n % 2)
+        for n, word in enumerate(("tags", "alarms", "exports", "replicas", "snapshots", "quotas"))
+    ]
+    ingest(_recap("one", launches))
+    publish_matches()
+    # Another recap: two launches of the first again (their sources change) and a new one.
+    ingest(_recap("two", [launches[1], launches[4], ("AWS Lambda adds tiered pools", "Pools.", 0)]))
+    publish_matches()
+    # The first recap edited: a summary rewritten, a launch listed under the other session.
+    edited = list(launches)
+    edited[2] = (launches[2][0], "S3 exports, now in every Region.", launches[2][2])
+    edited[5] = (launches[5][0], launches[5][1], 1 - launches[5][2])
+    ingest(_recap("one", edited))
+    publish_matches()
+    # Stored again as it is, under another extractor version: nothing to publish.
+    site.ctx.version += "+again"
+    ingest(_recap("one", edited))
+    again = publish_matches()
+    assert again.written == []

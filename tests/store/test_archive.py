@@ -101,3 +101,51 @@ def test_a_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
         watcher.join()
     assert seen_partial == []
     assert all(archive.get(sha) == body for sha, body in zip(shas, bodies, strict=True))
+
+
+def test_a_body_put_without_waiting_is_in_place_once_synced(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    bodies = [f"document {i}".encode() * 1000 for i in range(12)]
+    shas = [archive.put(body, wait=False) for body in bodies]
+    assert archive.put(bodies[0], wait=False) == shas[0]  # the same bytes while in flight: stored once
+    archive.synced()
+    assert shas == [hashlib.sha256(b).hexdigest() for b in bodies]
+    assert all(archive.get(sha) == body for sha, body in zip(shas, bodies, strict=True))
+    names = [p.name for p in tmp_path.rglob("*") if p.is_file()]
+    assert sorted(names) == sorted(shas)  # no temp file left, each body once
+    archive.synced()  # nothing pending: returns at once
+
+
+def test_a_sync_the_disk_refuses_is_raised_by_synced_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = Archive(tmp_path)
+
+    def refused(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", refused)
+    sha = archive.put(b"a body the disk will not keep", wait=False)
+    with pytest.raises(OSError, match="No space left"):
+        archive.synced()
+    assert not archive.has(sha)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # its temp file removed
+    with pytest.raises(OSError, match="No space left"):
+        archive.put(b"waited for", wait=True)
+
+
+def test_a_body_put_while_the_interpreter_shuts_down_is_synced_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A scheduled run finishing in a worker thread after SIGTERM: concurrent.futures takes no
+    # new work once the interpreter shuts down; the body is then written, synced and renamed inline.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def shutting_down(self: ThreadPoolExecutor, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", shutting_down)
+    archive = Archive(tmp_path)
+    sha = archive.put(b"stored during shutdown", wait=False)
+    assert archive.has(sha) and archive.get(sha) == b"stored during shutdown"
+    archive.synced()

@@ -78,13 +78,34 @@ _ORDINAL = re.compile(r"(?i)\b(\d+)(?:st|nd|rd|th)\b")  # "3rd generation" is ge
 
 
 @lru_cache(maxsize=65536)
+def _plain_alone(title: str) -> str:
+    return _ORDINAL.sub(r"\1", _VERSION.sub(r"v\1", _PLURAL_ACRONYM.sub(r"\1", _spaced(title))))
+
+
+@lru_cache(maxsize=65536)
+def _has_long_form(title: str) -> bool:
+    """Whether a title writes a long form with its acronym: only then does `_plain` depend on the other title."""
+    return _ACRONYM.search(_plain_alone(title)) is not None
+
+
+def _against(title: str, other: str | None) -> str | None:
+    """The other title as far as `_plain(title, other)` depends on it: None when it does not.
+
+    Most titles write no long form with its acronym, so what is derived from a title compared
+    with another is then the title's own, cached once per title instead of once per pair (a
+    backfill compares each new launch with hundreds of stored ones).
+    """
+    return other if other is not None and _has_long_form(title) else None
+
+
+@lru_cache(maxsize=65536)
 def _plain(title: str, other: str | None = None) -> str:
     """A title as compared with another: every character without an ASCII form a space, an
     acronym in the singular ("LLMs" is "LLM"), and a long form with its acronym ("Integrated
     Development Environment (IDE)") written as the other title writes it: the acronym where
     that title has it, else the long form."""
-    text = _ORDINAL.sub(r"\1", _VERSION.sub(r"v\1", _PLURAL_ACRONYM.sub(r"\1", _spaced(title))))
-    if other is None:
+    text = _plain_alone(title)
+    if other is None or not _has_long_form(title):
         return text
     theirs = set(_WORD.findall(_PLURAL_ACRONYM.sub(r"\1", _spaced(other)).lower()))
 
@@ -121,8 +142,12 @@ def _service_words(service: Service) -> frozenset[str]:
     return frozenset(words)
 
 
-@lru_cache(maxsize=65536)
 def _title_words(title: str, other: str | None = None) -> frozenset[str]:
+    return _title_words_against(title, _against(title, other))
+
+
+@lru_cache(maxsize=65536)
+def _title_words_against(title: str, other: str | None) -> frozenset[str]:
     return _words(title_key(_plain(title, other)))
 
 
@@ -162,6 +187,7 @@ _EXPANSION = re.compile(
 )
 
 
+@lru_cache(maxsize=65536)
 def is_expansion(title: str) -> bool:
     """Whether a title announces a Region expansion of an earlier launch."""
     return _EXPANSION.search(title) is not None
@@ -307,6 +333,11 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 def _numbers(title: str, services: Iterable[Service] = ()) -> frozenset[str]:
     """The numbers of a title outside its services' own names (the 2 of "EC2", the 3 of "S3")."""
+    return _numbers_of(title, tuple(services))
+
+
+@lru_cache(maxsize=65536)
+def _numbers_of(title: str, services: tuple[Service, ...]) -> frozenset[str]:
     names = {w for service in services for w in _WORD.findall(fold(service.name).lower())}
     words = _WORD.findall(fold(_spaced(title)).lower())
     return frozenset(n for w in words if w not in names for n in _NUMBER.findall(w))
@@ -345,8 +376,19 @@ _LAUNCH_VERBS = frozenset("launches announces introduces unveils debuts adds".sp
 _STAGES = frozenset("ga preview available generally now public limited".split())
 
 
-def _tokens(title: str, other: str | None = None) -> list[str]:
-    return _TOKEN.findall(fold(_plain(clean_text(title), other and clean_text(other))).replace("'", ""))
+def _tokens(title: str, other: str | None = None) -> tuple[str, ...]:
+    cleaned = _clean(title)
+    return _tokens_against(cleaned, _against(cleaned, other and _clean(other)))
+
+
+@lru_cache(maxsize=65536)
+def _clean(text: str) -> str:
+    return clean_text(text)
+
+
+@lru_cache(maxsize=65536)
+def _tokens_against(cleaned: str, other: str | None) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(fold(_plain(cleaned, other)).replace("'", "")))
 
 
 def _bare(title: str, services: Sequence[Service]) -> bool:
@@ -485,8 +527,12 @@ def _naming_words(
     return naming(words), naming(other_words)
 
 
-@lru_cache(maxsize=65536)
 def _sequence(title: str, other: str) -> tuple[str, ...]:
+    return _sequence_against(title, _against(title, other))
+
+
+@lru_cache(maxsize=65536)
+def _sequence_against(title: str, other: str | None) -> tuple[str, ...]:
     return tuple(_stem(w) for w in title_key(_plain(title, other)).split())
 
 

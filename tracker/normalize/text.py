@@ -260,6 +260,9 @@ _TAIL = re.compile(
 )
 
 
+# Remembered: dedupe compares each new launch's title with hundreds of stored ones, and
+# normalising, keying and comparing a title each ask for its key.
+@functools.lru_cache(maxsize=65536)
 def title_key(title: str) -> str:
     """The dedupe text of a title: lower-case ASCII words without launch wording, so
     "Announcing Amazon X" and "Amazon X is now generally available" share a key."""

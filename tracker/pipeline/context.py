@@ -21,6 +21,7 @@ from tracker.publish import PublishReport
 from tracker.store.announcements import declare_event, sync_services
 from tracker.store.archive import Archive
 from tracker.store.db import open_store, unit_of_work
+from tracker.store.ids import IdCache, remember_services
 
 # Marks a log line whose error the caller also gets (a failed outcome, an exception) and reports:
 # the CLI prints those errors itself and drops these lines, so each error is printed once;
@@ -103,8 +104,12 @@ class Context:
         self.version = f"{EXTRACTOR_VERSION}+{_taxonomy_fingerprint(self.taxonomy)}"
         # Events declared in tracker/data/events.toml: their days, and names no pattern knows.
         self.events: tuple[DeclaredEvent, ...] = load_declared_events(data_file(settings.config_dir, "events.toml"))
+        # The ids of services, events, regions and sources, kept for the run: storing a
+        # document looks its names up here, not in the database.
+        self.ids = IdCache()
         with unit_of_work(self.factory) as session:
             sync_services(session, self.taxonomy.services)
+            remember_services(session, self.ids)
             for declared in self.events:
                 declare_event(
                     session,
@@ -113,6 +118,7 @@ class Context:
                     declared.event.year,
                     starts_on=declared.starts,
                     ends_on=declared.ends,
+                    ids=self.ids,
                 )
 
 

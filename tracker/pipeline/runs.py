@@ -16,18 +16,29 @@ from tracker.extract import KINDS
 from tracker.items import CacheValidators, RawDocument, RunStatus, SourceStatus
 from tracker.parallel import Job, default_workers, extract_archived
 from tracker.pipeline.context import REPORTED, Context, Progress, RunReport, SourceOutcome
-from tracker.pipeline.ingest import Prepared, StoredRobots, _document_hash, ingest_many, process_source
+from tracker.pipeline.ingest import (
+    INGEST_BATCH,
+    Fetched,
+    Prepared,
+    StoredRobots,
+    _document_hash,
+    fetch_source,
+    groups_with,
+    ingest_many,
+    store_source,
+    store_sources,
+)
 from tracker.pipeline.links import link_across_documents
 from tracker.pipeline.pages import publish, push_changes
 from tracker.publish import PublishReport
 from tracker.publish.objectstore import feeds_present
 from tracker.redact import mask_text, mask_url
 from tracker.sources import Fetcher, hosts_of, is_remote
-from tracker.sources.prefetch import Prefetch, runs_ahead
+from tracker.sources.prefetch import Prefetch
 from tracker.store.db import DiskError, unit_of_work
 from tracker.store.documents import DocumentState, archived_bodies, document_states
 from tracker.store.runs import finish_run, previous_run, start_run
-from tracker.store.sources import get_or_create_source, source_cache
+from tracker.store.sources import register_sources
 from tracker.textutil import plural
 
 log = logging.getLogger(__name__)
@@ -71,24 +82,60 @@ def _run(
     """The body of `run`, after its start is recorded."""
     settings = ctx.settings
     allowed = hosts_of(s.url for s in chosen if is_remote(s.url))
+    # Every source registered (and its validators read) in one transaction of a few statements,
+    # not one transaction per source: a backfill of a thousand files is a thousand sources.
+    with unit_of_work(ctx.factory, durable=False) as session:
+        validators = register_sources(session, ((s.name, s.kind, s.url) for s in chosen), ids=ctx.ids)
     with (
         Fetcher(settings.http, allowed_hosts=allowed or None, robots_cache=StoredRobots(ctx)) as fetcher,
-        _prefetch(ctx, fetcher, chosen) as prefetch,
+        _prefetch(ctx, fetcher, chosen, validators) as prefetch,
     ):
+        # Sources fetched and extracted, stored together once they hold a batch of documents
+        # (`store_sources`): a backfill of many small files pays a transaction per batch, not per file.
+        group: list[tuple[int, Fetched]] = []
+
+        def done(number: int, outcome: SourceOutcome) -> None:
+            if progress:
+                progress(f"[{number}/{len(chosen)}] {outcome.name}: {_describe(outcome)}")
+                if len(chosen) > 1:
+                    progress("sources", number, len(chosen), unit="sources")
+
+        def store_group() -> None:
+            if group:
+                store_sources(ctx, fetcher, [fetched for _, fetched in group], progress=progress)
+                for number, fetched in group:
+                    done(number, fetched.outcome)
+                group.clear()
+
         for number, source in enumerate(chosen, 1):
             if ctx.stop():
+                store_group()  # fetched and extracted whole: stored before stopping
                 log.warning(
                     "stopping: %d of %d sources not processed in this run", len(chosen) - number + 1, len(chosen)
                 )
                 break
             if progress:
                 progress(f"[{number}/{len(chosen)}] {source.name}: {mask_url(source.url)}")
-            outcome = process_source(ctx, fetcher, source, progress=progress, prefetch=prefetch)
-            report.outcomes.append(outcome)
-            if progress:
-                progress(f"[{number}/{len(chosen)}] {source.name}: {_describe(outcome)}")
-                if len(chosen) > 1:
-                    progress("sources", number, len(chosen), unit="sources")
+            fetched = fetch_source(ctx, fetcher, source, prefetch=prefetch, validators=validators[source.name])
+            outcome = fetched if isinstance(fetched, SourceOutcome) else fetched.outcome
+            report.outcomes.append(outcome)  # completed in place when its group is stored
+            if isinstance(fetched, SourceOutcome):
+                done(number, outcome)
+            elif fetched.docs and ctx.stop():
+                # Asked to stop while it was fetched: none of its documents is stored and its
+                # validators are not saved, so the next run fetches it again (as a source whose
+                # documents are being stored stops before the next one).
+                outcome.status = SourceStatus.INTERRUPTED
+                done(number, outcome)
+            elif groups_with(fetched):
+                group.append((number, fetched))
+                if sum(max(1, len(f.docs)) for _, f in group) >= INGEST_BATCH:
+                    store_group()
+            else:
+                store_group()
+                store_source(ctx, fetcher, fetched, progress=progress)
+                done(number, outcome)
+        store_group()
     _finish(ctx, run_id, report, do_publish=do_publish, push=True, what="run")
 
 
@@ -171,19 +218,15 @@ def recorded_failure(ctx: Context, run_id: int, report: RunReport) -> Iterator[N
         raise
 
 
-def _prefetch(ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig]) -> Prefetch:
-    """Sources on other hosts are fetched while earlier ones are stored (`http.concurrency` hosts at once)."""
+def _prefetch(
+    ctx: Context, fetcher: Fetcher, chosen: Sequence[SourceConfig], validators: dict[str, CacheValidators]
+) -> Prefetch:
+    """Sources on other hosts are fetched while earlier ones are stored (`http.concurrency` hosts
+    at once), with the validators saved for each (`validators`, by name: registered already)."""
     sources = [(s.name, s.url) for s in chosen]
     lanes = ctx.settings.http.concurrency
     if ctx.factory.kw["bind"].url.database in (None, "", ":memory:"):
         lanes = 1  # one shared in-memory connection: the robots.txt cache must not be used from two threads
-    validators: dict[str, CacheValidators] = {}
-    if runs_ahead(sources, lanes=lanes):
-        # Only then: a run over one site (the daily default) pays no extra transaction for it.
-        with unit_of_work(ctx.factory) as session:
-            for source in chosen:
-                get_or_create_source(session, source.name, kind=source.kind, url=source.url)
-                validators[source.name] = source_cache(session, source.name)
     urls = dict(sources)
 
     def fetch(name: str) -> RawDocument:

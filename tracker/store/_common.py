@@ -1,17 +1,20 @@
-"""Private helpers the store's write modules share: assign-if-different and the source row of a name."""
+"""Private helpers the store's write modules share: assign-if-different, a model's table, which link wins."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table
 
 from tracker.store import changes as changes  # noqa: F401 - registers the revision marking on every ORM session
-from tracker.store.models import SourceRow
 
 log = logging.getLogger(__name__)
+
+
+def table_of(model: type[Any]) -> Table:
+    """The Core table of a model, for the bulk statements that write without the ORM."""
+    return cast(Table, model.__table__)
 
 
 def _set(row: object, attr: str, value: Any) -> bool:
@@ -22,16 +25,7 @@ def _set(row: object, attr: str, value: Any) -> bool:
     return True
 
 
-def _source(session: Session, name: str) -> SourceRow | None:
-    return session.scalar(select(SourceRow).where(SourceRow.name == name))
-
-
-def _source_or_placeholder(session: Session, name: str) -> SourceRow:
-    row = _source(session, name)
-    if row is None:
-        # Callers register sources first; a placeholder keeps a stray call from failing a run.
-        log.warning("source %r was not registered; recording it with an unknown kind", name)
-        row = SourceRow(name=name, kind="unknown", url="", consecutive_failures=0)
-        session.add(row)
-        session.flush()
-    return row
+def _link_wins(method: str, score: float, stored_method: str, stored_score: float) -> bool:
+    """Whether a link replaces the stored one of the same pair: the same method's new verdict or a
+    higher score, never a weaker link of another method (a title match does not undo a structural link)."""
+    return method == stored_method or score > stored_score

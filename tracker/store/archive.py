@@ -11,7 +11,10 @@ import logging
 import os
 import re
 import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,10 @@ class Archive:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        # Bodies written but not yet synced and renamed into place (`put(..., wait=False)`).
+        self._lock = threading.Lock()
+        self._pending: dict[str, Future[None]] = {}
+        self._syncer: ThreadPoolExecutor | None = None
 
     def path_for(self, sha: str) -> Path:
         """Where the bytes with this hash live (whether or not they are stored)."""
@@ -30,29 +37,63 @@ class Archive:
             raise ValueError(f"not a sha256 hex digest: {sha!r}")
         return self.root / sha[:2] / sha[2:4] / sha
 
-    def put(self, body: bytes) -> str:
-        """Store the bytes (once) and return their sha256 hex digest."""
+    def put(self, body: bytes, *, wait: bool = True) -> str:
+        """Store the bytes (once) and return their sha256 hex digest.
+
+        `wait=False` returns once the bytes are written: the wait for the disk (fsync) and the
+        rename into place run on a background thread, so that they overlap the caller's work
+        (extracting the body) instead of adding to it; `synced()` waits for them, and must be
+        called before anything that names the body is committed. A full disk still fails here.
+        """
         sha = hashlib.sha256(body).hexdigest()
         target = self.path_for(sha)
-        if target.exists():
+        if sha in self._pending or target.exists():
             return sha
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write to a temp file in the same folder, then rename: a reader never sees a
         # half-written file, and a crash leaves at most a stray temp file behind.
         fd, tmp = tempfile.mkstemp(prefix=f".{sha[:8]}.", suffix=".tmp", dir=target.parent)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            # mkstemp makes the file private; archived documents are ordinary data.
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
+            handle = os.fdopen(fd, "wb")
         except BaseException:
+            os.close(fd)
             Path(tmp).unlink(missing_ok=True)
             raise
+        try:
+            handle.write(body)
+            handle.flush()
+        except BaseException:
+            handle.close()
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        if not wait:
+            with self._lock:
+                if self._syncer is None:
+                    self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-sync")
+                try:
+                    self._pending[sha] = self._syncer.submit(_sync_into_place, handle, tmp, target)
+                except RuntimeError:
+                    # The interpreter is shutting down (a run finishing in a worker thread after
+                    # SIGTERM): no new thread work is taken, so the body is synced here.
+                    wait = True
+        if wait:
+            _sync_into_place(handle, tmp, target)
         log.debug("archived %d bytes as %s", len(body), sha)
         return sha
+
+    def synced(self) -> None:
+        """Wait until every body put with `wait=False` is on disk under its name; raises the first
+        failure (an OSError: the disk refused it, its temp file removed)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        failure: BaseException | None = None
+        for future in pending.values():
+            try:
+                future.result()
+            except BaseException as exc:  # every one waited for; the first failure raised
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def get(self, sha: str) -> bytes:
         """The stored bytes; FileNotFoundError when absent."""
@@ -64,3 +105,16 @@ class Archive:
             return self.path_for(sha).is_file()
         except ValueError:
             return False
+
+
+def _sync_into_place(handle: BinaryIO, tmp: str, target: Path) -> None:
+    """Wait for the disk to hold a written temp file, then rename it to its name (the temp file removed on failure)."""
+    try:
+        with handle:
+            os.fsync(handle.fileno())
+        # mkstemp makes the file private; archived documents are ordinary data.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

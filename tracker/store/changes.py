@@ -8,7 +8,10 @@ Publishing reads only the announcements whose `revision` is above the revision i
   row; a service, session or mention link added, changed or removed; a session, service or
   event whose rendered fields (title, name, code, video...) changed, for every announcement
   linked to it. Changes nothing renders (a mention's excerpt, an alias, a region) do not count;
-* a write that bypasses the ORM (a Core INSERT or UPDATE) must call `mark_changed` itself.
+* a write that bypasses the ORM (a Core INSERT or UPDATE) must do it itself: write
+  `transaction_revision` into the rows it inserts or updates and tell `written_at_revision`
+  which they are, and call `mark_changed` for the announcements whose links or mentions it
+  changed (`tracker.store.announcements.AnnouncementWriter`, `tracker.store.sessions.SessionWriter`).
 
 Deleted announcements need nothing: their published entries keep their place with
 `announcement_id` set NULL by the foreign key (`PublishedEntryRow`). Sessions carry a revision
@@ -48,10 +51,18 @@ _CHUNK = 500  # ids per IN (...) list
 
 # The columns of linked rows a feed entry shows (tracker.publish.feeds): a change to any other
 # (a session's abstract, a mention's excerpt) leaves every feed as it is.
-_SESSION_FIELDS = ("title", "kind", "code", "video_url", "event_id")
+SESSION_FIELDS = ("title", "kind", "code", "video_url", "event_id")
 _SERVICE_FIELDS = ("slug", "name", "category")
 _EVENT_FIELDS = ("slug", "name")
 _LINK_FIELDS = ("method", "score", "reason")
+
+
+_BUMP = (
+    update(StoreRevisionRow)
+    .where(StoreRevisionRow.id == 1)
+    .values(value=StoreRevisionRow.value + 1)
+    .returning(StoreRevisionRow.value)
+)
 
 
 def store_revision(session: Session) -> int:
@@ -65,16 +76,24 @@ def transaction_revision(session: Session) -> int:
     if cached is not None:
         return int(cached)
     connection = session.connection()
-    bumped = connection.execute(
-        update(StoreRevisionRow).where(StoreRevisionRow.id == 1).values(value=StoreRevisionRow.value + 1)
-    )
-    if bumped.rowcount == 0:
+    # One round trip (UPDATE ... RETURNING: SQLite 3.35+, PostgreSQL).
+    bumped = connection.execute(_BUMP).scalar()
+    if bumped is None:
         # A schema made without the migration's first row (metadata.create_all in a tool).
         connection.execute(cast(Table, StoreRevisionRow.__table__).insert().values(id=1, value=1))
-    value = int(connection.execute(select(StoreRevisionRow.value).where(StoreRevisionRow.id == 1)).scalar_one())
+        bumped = 1
+    value = int(bumped)
     session.info[_REVISION] = value
     session.info[_MARKED] = set()
     return value
+
+
+def written_at_revision(session: Session, announcement_ids: Iterable[int | None]) -> None:
+    """Record that these announcements were just inserted or updated by a Core statement that
+    set their revision to `transaction_revision`: `mark_changed` leaves them alone from now on."""
+    transaction_revision(session)
+    marked: set[int] = session.info[_MARKED]
+    marked.update(i for i in announcement_ids if i is not None)
 
 
 def mark_changed(
@@ -144,7 +163,7 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: Any) -
     rows: list[AnnouncementRow | SessionRow] = [
         obj for obj in session.new if isinstance(obj, AnnouncementRow | SessionRow)
     ]
-    rows.extend(obj for obj in session.dirty if isinstance(obj, SessionRow) and _changed(obj, _SESSION_FIELDS))
+    rows.extend(obj for obj in session.dirty if isinstance(obj, SessionRow) and _changed(obj, SESSION_FIELDS))
     if rows:
         revision = transaction_revision(session)
         for row in rows:
@@ -174,7 +193,7 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
             if _changed(obj, _LINK_FIELDS):
                 ids.add(obj.announcement_id)
         elif isinstance(obj, SessionRow):
-            if _changed(obj, _SESSION_FIELDS):
+            if _changed(obj, SESSION_FIELDS):
                 sessions.add(obj.id)
         elif isinstance(obj, ServiceRow):
             if _changed(obj, _SERVICE_FIELDS):

@@ -167,6 +167,11 @@ def _sqlite_setup(engine: Engine) -> None:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             if engine.url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # In WAL mode NORMAL never corrupts the database and survives a killed process;
+                # only a power cut or an OS crash may lose the last commits (the next run fetches
+                # those documents again). FULL syncs the disk at every commit: 2-7 ms each here,
+                # three commits per imported file, more than storing its rows costs.
+                cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
             cursor.close()
 
@@ -428,17 +433,26 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+def unit_of_work(factory: sessionmaker[Session], *, durable: bool = True) -> Iterator[Session]:
     """One session, one transaction: commit on success, roll back on any error.
 
     Database errors (unreachable, locked, constraint refused) become a `StoreError`
     naming the database, so callers handle one error type.
+
+    `durable=False` is for writes a later run redoes anyway (fetched documents and their
+    sources' state): on PostgreSQL the commit then returns without waiting for the disk
+    (synchronous_commit off, 0.2 ms instead of 3.5 ms here). A crash of the database server
+    may lose the last fraction of a second of such commits, whole and in order; it never
+    corrupts or half-applies one, and a killed tracker process loses nothing committed. SQLite
+    files run with synchronous=NORMAL for every transaction (see `_sqlite_setup`).
     """
     bind = factory.kw.get("bind")
     url = bind.url if isinstance(bind, Engine) else "unknown"
     session = factory()
     try:
         with session.begin():
+            if not durable and isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+                session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             yield session
     except DBAPIError as exc:
         raise store_error(exc, url, "a database transaction") from exc

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.items import ConferenceSession, Link, LinkMethod, SessionKind
 from tracker.normalize.text import public_url
 from tracker.redact import strip_controls
-from tracker.store._common import _set
+from tracker.store._common import _link_wins, _set, table_of
+from tracker.store.changes import SESSION_FIELDS, mark_changed, transaction_revision
 from tracker.store.models import (
     AnnouncementRow,
     AnnouncementServiceRow,
@@ -28,9 +30,10 @@ from tracker.store.models import (
     ServiceRow,
     SessionRow,
 )
-from tracker.store.queries import _utc
+from tracker.store.queries import _utc, unique
 from tracker.textutil import slugify
 
+SESSIONS_T = table_of(SessionRow)
 NATURAL_KEY_MAX = 600  # the width of sessions.natural_key
 GENERIC_SESSION_KIND = SessionKind.SESSION
 
@@ -111,35 +114,100 @@ def _legacy_session_key(s: ConferenceSession, event_slug: str | None) -> str | N
     return _bounded(f"title:{event_slug or '-'}:{old_slug}")
 
 
-def _find_session(session: Session, s: ConferenceSession, key: str, event_id: int | None) -> SessionRow | None:
-    row = session.scalar(select(SessionRow).where(SessionRow.natural_key == key))
-    if row is not None:
-        return row
-    code = s.code.strip().upper() if s.code and s.code.strip() else None
-    same_event = SessionRow.event_id.is_(None) if event_id is None else SessionRow.event_id == event_id
-    if code:
-        # A row first stored under its video or title and given its code later.
-        row = session.scalar(select(SessionRow).where(SessionRow.code == code, same_event).order_by(SessionRow.id))
-        if row is not None:
-            return row
-    video = public_url(s.url)
-    if video:
-        for candidate in session.scalars(
-            select(SessionRow).where(SessionRow.video_url == video).order_by(SessionRow.id)
-        ):
-            # The same video under another code is another session (e.g. a different event).
-            if code is None or candidate.code in (None, code):
-                return candidate
-    return None
+# Sort position of a row made by a writer: after every stored id, in the order made.
+_NEW_ORDER = 1 << 62
+_PER_STATEMENT = 500  # sessions whose rows one look-up reads: four values each, well under any parameter limit
 
 
-def upsert_session(session: Session, s: ConferenceSession, *, event_id: int | None, event_slug: str | None) -> int:
-    """Get-or-create a session by its natural key; later sources only fill empty fields."""
-    key = session_natural_key(s, event_slug)
-    code = s.code.strip().upper() if s.code and s.code.strip() else None
-    # Only a public http(s) link is stored (never javascript: or data:); text without controls.
-    video = public_url(s.url)
-    s = replace(
+@dataclass(slots=True)
+class _SessionRow:
+    """A session row as a writer sees it: loaded, or made by the writer (id None until flushed)."""
+
+    id: int | None
+    natural_key: str
+    event_id: int | None
+    code: str | None
+    title: str
+    kind: str
+    speakers: list[str]
+    level: str | None
+    track: str | None
+    video_url: str | None
+    abstract: str | None
+    published_at: datetime | None
+    order: int
+    new: bool = False
+    dirty: bool = False
+    revision: int = 0  # the store's revision it was stored or last changed at (`tracker.store.changes`)
+    linked: tuple[Any, ...] | None = None  # what linking reads of it (LINKED_FIELDS) as loaded; None: new
+
+    def linked_changed(self) -> bool:
+        """Whether what linking and the feeds read of it changed since it was loaded."""
+        return self.linked is not None and self.linked != tuple(getattr(self, f) for f in LINKED_FIELDS)
+
+    def fill(self, attr: str, value: Any) -> bool:
+        """Set a field that is still empty (later sources only fill gaps); True when it was."""
+        if getattr(self, attr) is None and value is not None:
+            setattr(self, attr, value)
+            self.dirty = True
+            return True
+        return False
+
+
+# What linking and the feeds read of a session: a change raises its revision and marks the
+# announcements linked to it (as `tracker.store.changes` does for an ORM flush).
+LINKED_FIELDS = SESSION_FIELDS
+
+_SESSION_COLUMNS = (
+    "natural_key",
+    "event_id",
+    "code",
+    "title",
+    "kind",
+    "speakers",
+    "level",
+    "track",
+    "video_url",
+    "abstract",
+    "published_at",
+)
+
+
+# The rows a document's sessions may be: by natural key (or legacy key), by code, by video.
+_FIND = select(SESSIONS_T).where(
+    or_(
+        SESSIONS_T.c.natural_key.in_(bindparam("keys", expanding=True)),
+        SESSIONS_T.c.code.in_(bindparam("codes", expanding=True)),
+        SESSIONS_T.c.video_url.in_(bindparam("videos", expanding=True)),
+    )
+)
+_INSERT = insert(SESSIONS_T).returning(SESSIONS_T.c.natural_key, SESSIONS_T.c.id)
+_UPDATE = (
+    update(SESSIONS_T)
+    .where(SESSIONS_T.c.id == bindparam("row_id"))
+    .values({c: bindparam(c) for c in (*_SESSION_COLUMNS, "revision")})
+)
+
+
+class PendingSession:
+    """A session `SessionWriter.upsert` found or made; its id is known once the writer is flushed."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: _SessionRow) -> None:
+        self._row = row
+
+    @property
+    def id(self) -> int:
+        """The session's id (after `flush` for one the writer creates)."""
+        if self._row.id is None:
+            raise RuntimeError("the session is not written yet: flush the writer first")
+        return self._row.id
+
+
+def _clean(s: ConferenceSession) -> ConferenceSession:
+    # Text without controls.
+    return replace(
         s,
         title=strip_controls(s.title),
         speakers=tuple(strip_controls(x) for x in s.speakers),
@@ -147,47 +215,201 @@ def upsert_session(session: Session, s: ConferenceSession, *, event_id: int | No
         track=strip_controls(s.track) if s.track else s.track,
         abstract=strip_controls(s.abstract) if s.abstract else s.abstract,
     )
-    row = _find_session(session, s, key, event_id)
-    legacy = _legacy_session_key(s, event_slug) if row is None else None
-    if legacy is not None:
-        row = session.scalar(select(SessionRow).where(SessionRow.natural_key == legacy))
+
+
+def _code(s: ConferenceSession) -> str | None:
+    return s.code.strip().upper() if s.code and s.code.strip() else None
+
+
+class SessionWriter:
+    """Get-or-create of one document's sessions by natural key (later sources only fill empty fields), in bulk.
+
+    `load` reads every stored row the sessions may be (by key, code, video or legacy key) in one
+    statement; `upsert` finds or makes each in memory, in order, as the one-by-one rules say;
+    `flush` writes one INSERT of the new rows and one executemany UPDATE of the changed ones.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._rows: list[_SessionRow] = []
+        self._by_id: dict[int, _SessionRow] = {}
+        self._loaded: set[tuple[str, str | None, str | None, str | None]] = set()
+        self._by_key: dict[str, _SessionRow] = {}
+        self._by_code: dict[str, list[_SessionRow]] = {}
+        self._by_video: dict[str, list[_SessionRow]] = {}
+        self._made = 0
+
+    def load(self, sessions: Iterable[tuple[ConferenceSession, str | None]]) -> None:
+        """Read the stored rows these (session, event slug) pairs may be, for `upsert`."""
+        wanted: list[tuple[str, str | None, str | None, str | None]] = []
+        for s, event_slug in sessions:
+            probe = (
+                session_natural_key(s, event_slug),
+                _legacy_session_key(s, event_slug),
+                _code(s),
+                public_url(s.url),
+            )
+            if probe not in self._loaded:
+                self._loaded.add(probe)
+                wanted.append(probe)
+        for start in range(0, len(wanted), _PER_STATEMENT):
+            chunk = wanted[start : start + _PER_STATEMENT]
+            keys = unique(k for key, legacy, _, _ in chunk for k in (key, legacy) if k is not None)
+            codes = unique(code for _, _, code, _ in chunk if code is not None)
+            videos = unique(video for _, _, _, video in chunk if video is not None)
+            for r in self.session.connection().execute(_FIND, {"keys": keys, "codes": codes, "videos": videos}):
+                if r.id in self._by_id:
+                    continue
+                row = _SessionRow(
+                    id=r.id,
+                    natural_key=r.natural_key,
+                    event_id=r.event_id,
+                    code=r.code,
+                    title=r.title,
+                    kind=r.kind,
+                    speakers=list(r.speakers or []),
+                    level=r.level,
+                    track=r.track,
+                    video_url=r.video_url,
+                    abstract=r.abstract,
+                    published_at=_utc(r.published_at),
+                    order=r.id,
+                    revision=r.revision,
+                )
+                row.linked = tuple(getattr(row, f) for f in LINKED_FIELDS)
+                self._by_id[r.id] = row
+                self._rows.append(row)
+                self._index(row)
+
+    def _index(self, row: _SessionRow) -> None:
+        self._by_key[row.natural_key] = row
+        if row.code is not None:
+            self._by_code.setdefault(row.code, []).append(row)
+        if row.video_url is not None:
+            self._by_video.setdefault(row.video_url, []).append(row)
+
+    def _find(self, key: str, code: str | None, video: str | None, event_id: int | None) -> _SessionRow | None:
+        # The one-by-one look-ups, in their order, each taking the lowest id: by key, by code
+        # within the event, by video.
+        row = self._by_key.get(key)
         if row is not None:
-            row.natural_key = key  # moved to today's key: found by it from now on
-    if row is None:
-        row = SessionRow(
-            natural_key=key,
-            event_id=event_id,
-            code=code,
-            title=s.title,
-            kind=s.kind or GENERIC_SESSION_KIND,
-            speakers=list(s.speakers),
-            level=s.level,
-            track=s.track,
-            video_url=video,
-            abstract=s.abstract,
-            published_at=_utc(s.published_at),
-        )
-        session.add(row)
-        session.flush()
-        return row.id
-    if not row.title and s.title:
-        row.title = s.title
-    if row.kind == GENERIC_SESSION_KIND and s.kind and s.kind != GENERIC_SESSION_KIND:
-        row.kind = s.kind
-    if not row.speakers and s.speakers:
-        row.speakers = list(s.speakers)
-    for attr, value in (
-        ("event_id", event_id),
-        ("code", code),
-        ("level", s.level),
-        ("track", s.track),
-        ("video_url", video),
-        ("abstract", s.abstract),
-        ("published_at", _utc(s.published_at)),
-    ):
-        if getattr(row, attr) is None and value is not None:
-            setattr(row, attr, value)
-    return row.id
+            return row
+        if code:
+            # A row first stored under its video or title and given its code later.
+            same = [r for r in self._by_code.get(code, ()) if r.code == code and r.event_id == event_id]
+            if same:
+                return min(same, key=lambda r: r.order)
+        if video:
+            # The same video under another code is another session (e.g. a different event).
+            for r in sorted(self._by_video.get(video, ()), key=lambda r: r.order):
+                if r.video_url == video and (code is None or r.code in (None, code)):
+                    return r
+        return None
+
+    def upsert(self, s: ConferenceSession, *, event_id: int | None, event_slug: str | None) -> PendingSession:
+        """Get-or-create a session by its natural key, in memory until `flush`; later sources only fill empty fields."""
+        self.load([(s, event_slug)])
+        key = session_natural_key(s, event_slug)
+        code = _code(s)
+        # Only a public http(s) link is stored (never javascript: or data:); text without controls.
+        video = public_url(s.url)
+        s = _clean(s)
+        row = self._find(key, code, video, event_id)
+        legacy = _legacy_session_key(s, event_slug) if row is None else None
+        if legacy is not None:
+            row = self._by_key.get(legacy)
+            if row is not None:
+                del self._by_key[legacy]
+                row.natural_key = key  # moved to today's key: found by it from now on
+                self._by_key[key] = row
+                row.dirty = True
+        if row is None:
+            row = _SessionRow(
+                id=None,
+                natural_key=key,
+                event_id=event_id,
+                code=code,
+                title=s.title,
+                kind=s.kind or GENERIC_SESSION_KIND,
+                speakers=list(s.speakers),
+                level=s.level,
+                track=s.track,
+                video_url=video,
+                abstract=s.abstract,
+                published_at=_utc(s.published_at),
+                order=_NEW_ORDER + self._made,
+                new=True,
+            )
+            self._made += 1
+            self._rows.append(row)
+            self._index(row)
+            return PendingSession(row)
+        if not row.title and s.title:
+            row.title = s.title
+            row.dirty = True
+        if row.kind == GENERIC_SESSION_KIND and s.kind and s.kind != GENERIC_SESSION_KIND:
+            row.kind = s.kind
+            row.dirty = True
+        if not row.speakers and s.speakers:
+            row.speakers = list(s.speakers)
+            row.dirty = True
+        row.fill("event_id", event_id)
+        if row.fill("code", code):
+            self._by_code.setdefault(row.code or "", []).append(row)
+        row.fill("level", s.level)
+        row.fill("track", s.track)
+        if row.fill("video_url", video):
+            self._by_video.setdefault(row.video_url or "", []).append(row)
+        row.fill("abstract", s.abstract)
+        row.fill("published_at", _utc(s.published_at))
+        return PendingSession(row)
+
+    def flush(self) -> None:
+        """Write the sessions made (one INSERT) and changed (one executemany UPDATE).
+
+        Keeps the store's revision as the ORM's flush events do (`tracker.store.changes`): a new
+        session, or one whose linked fields changed, is written at this transaction's revision,
+        and the announcements linked to the latter are marked changed.
+        """
+        new = [r for r in self._rows if r.new]
+        changed = [r for r in self._rows if r.dirty and not r.new]
+        relinked = [r for r in changed if r.linked_changed()]
+        if new or relinked:
+            revision = transaction_revision(self.session)
+            for r in (*new, *relinked):
+                r.revision = revision
+        if new:
+            made: dict[str, int] = dict(
+                self.session.connection()
+                .execute(
+                    _INSERT,
+                    [{c: getattr(r, c) for c in (*_SESSION_COLUMNS, "revision")} for r in new],
+                )
+                .all()
+            )
+            for r in new:
+                r.id = made[r.natural_key]
+                self._by_id[r.id] = r
+                r.new = r.dirty = False
+                r.linked = tuple(getattr(r, f) for f in LINKED_FIELDS)
+        if changed:
+            self.session.connection().execute(
+                _UPDATE,
+                [{"row_id": r.id, **{c: getattr(r, c) for c in (*_SESSION_COLUMNS, "revision")}} for r in changed],
+            )
+            for r in changed:
+                r.dirty = False
+                r.linked = tuple(getattr(r, f) for f in LINKED_FIELDS)
+        if relinked:
+            mark_changed(self.session, sessions=[r.id for r in relinked if r.id is not None])
+
+
+def upsert_session(session: Session, s: ConferenceSession, *, event_id: int | None, event_slug: str | None) -> int:
+    """Get-or-create a session by its natural key; later sources only fill empty fields (one through `SessionWriter`)."""
+    writer = SessionWriter(session)
+    pending = writer.upsert(s, event_id=event_id, event_slug=event_slug)
+    writer.flush()
+    return pending.id
 
 
 def link_session(session: Session, announcement_id: int, session_id: int, link: Link) -> bool:
@@ -209,7 +431,7 @@ def link_session(session: Session, announcement_id: int, session_id: int, link: 
         )
         session.flush()
         return True
-    if row.method != link.method and float(link.score) <= row.score:
+    if not _link_wins(link.method, float(link.score), row.method, row.score):
         return False
     changed = _set(row, "method", link.method)
     changed |= _set(row, "score", float(link.score))
