@@ -142,15 +142,7 @@ def _ingest_together(
     """`ingest_documents` for documents each with its source and declared event (several sources' at once)."""
     if len({item.doc.url for item, _, _ in entries}) != len(entries):
         return [
-            ingest_document(
-                ctx,
-                session,
-                item.doc,
-                source=source,
-                archive_sha=item.archive_sha,
-                declared_event=declared_event,
-                content_hash=item.content_hash,
-            )
+            _ingest_prepared(ctx, session, item, source=source, declared_event=declared_event)
             for item, source, declared_event in entries
         ]
     states = upsert_documents(
@@ -847,7 +839,7 @@ def ingest_many(
 
 
 def _ingest_prepared(
-    ctx: Context, session: Session, item: Prepared, *, source: str, declared_event: str | None
+    ctx: Context, session: Session, item: Prepared, *, source: str | None, declared_event: str | None
 ) -> Counter[str]:
     return ingest_document(
         ctx,

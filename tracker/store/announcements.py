@@ -252,6 +252,22 @@ class _LinkState:
     stored: bool  # in the database (else to INSERT)
 
 
+def _link_rows(
+    pairs: Iterable[tuple[int, int]], state: dict[tuple[int, int], _LinkState], a_key: str, s_key: str
+) -> list[dict[str, object]]:
+    """The parameters of the session-link statements, the two ids under the statement's names."""
+    return [
+        {
+            a_key: a,
+            s_key: s,
+            "method": state[(a, s)].method,
+            "score": state[(a, s)].score,
+            "reason": state[(a, s)].reason,
+        }
+        for a, s in pairs
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class StoredDateAndEvent:
     """The date and event of a stored announcement: whether a new one under its key is another launch."""
@@ -970,35 +986,11 @@ class AnnouncementWriter:
         touched.update(a for a, _ in inserts)
         touched.update(a for a, _ in updates)
         if inserts:
-            self._execute(
-                _INSERT_SESSION_LINKS,
-                [
-                    {
-                        "announcement_id": a,
-                        "session_id": s,
-                        "method": state[(a, s)].method,
-                        "score": state[(a, s)].score,
-                        "reason": state[(a, s)].reason,
-                    }
-                    for a, s in inserts
-                ],
-            )
+            self._execute(_INSERT_SESSION_LINKS, _link_rows(inserts, state, "announcement_id", "session_id"))
             for pair in inserts:
                 state[pair].stored = True
         if updates:
-            self._execute(
-                _UPDATE_SESSION_LINKS,
-                [
-                    {
-                        "a_id": a,
-                        "s_id": s,
-                        "method": state[(a, s)].method,
-                        "score": state[(a, s)].score,
-                        "reason": state[(a, s)].reason,
-                    }
-                    for a, s in updates
-                ],
-            )
+            self._execute(_UPDATE_SESSION_LINKS, _link_rows(updates, state, "a_id", "s_id"))
         return changed
 
 
