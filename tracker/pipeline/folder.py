@@ -44,10 +44,12 @@ from tracker.publish.feeds import (
     feed_updated,
     page_count,
     record_feeds,
+    redate_opml,
     settings_digest,
     subscription_paging,
 )
 from tracker.publish.writer import (
+    current_file,
     forget_fingerprints,
     forget_marker,
     load_fingerprints,
@@ -186,7 +188,7 @@ def _publish_changes(job: _Job) -> PublishReport | None:
         renderer = DocumentRenderer(job.feed_ctx, sink=writer.write, fingerprints=False)
         delta = _Feeds(job, session, renderer, remove=writer.remove)
         delta.apply(feeds, changed, orphans)
-        delta.render_indexes()
+        delta.render_indexes_after(feeds, keep=writer.keep, current=lambda rel: current_file(job.output, rel))
         new_state = replace(state, revision=revision)
         save_publish_state(session, new_state, at=datetime.now(UTC))
     report = writer.finish()
@@ -329,6 +331,10 @@ class _Feeds:
         self.limit = job.limit
         self.changed: dict[int, AnnouncementRecord] = {}  # the changed records, read once
         self.checking = True  # whether the entries read are checked against their records' feeds
+        # After `apply`: every feed as now recorded, by path, and whether the list of feeds the
+        # indexes show (a feed added or gone, a title, description or category) changed.
+        self.listed: dict[str, PublishedFeed] = {}
+        self.listing_changed = False
 
     # -- what changed ----------------------------------------------------------------------
 
@@ -336,6 +342,7 @@ class _Feeds:
         """Move the entries of the changed and removed announcements; render what that touches."""
         session = self.session
         stored = {f.path: f for f in feeds}
+        self.listed = dict(stored)
         paths = {f.id: f.path for f in stored.values()}
         self.changed = records_of(session, changed)
         old: dict[str, dict[Place, int | None]] = {}
@@ -378,12 +385,16 @@ class _Feeds:
             gone = [spec.path] + [archive_path(spec.path, n) for n in range(1, page_count(old_total, self.limit) + 1)]
             self.remove([p for doc in gone for p in document_paths(doc)])
             delete_feed(session, feed_id)
+            self.listed.pop(spec.path, None)
+            self.listing_changed = True
             return
-        everything = (
-            feed is None
-            or (feed.title, feed.description, feed.category) != (spec.title, spec.description, spec.category)
-            or len(edited) > MANY_EDITS
+        relisted = feed is None or (feed.title, feed.description, feed.category) != (
+            spec.title,
+            spec.description,
+            spec.category,
         )
+        self.listing_changed |= relisted
+        everything = relisted or len(edited) > MANY_EDITS
         shifted_from = None
         if not everything and (removed or added):
             oldest = max([*removed, *added])
@@ -392,7 +403,9 @@ class _Feeds:
         plan = plan_pages(old_total, total, self.limit, shifted_from=shifted_from, edited=older, everything=everything)
         self.remove([p for n in plan.remove for p in document_paths(archive_path(spec.path, n))])
         updated = self._render(spec, feed_id, total, plan)
-        update_feed(session, _feed_row(spec, feed_id=feed_id, entries=total, updated=updated))
+        row = _feed_row(spec, feed_id=feed_id, entries=total, updated=updated)
+        update_feed(session, row)
+        self.listed[spec.path] = row
 
     def _older(self, feed_id: int, place: Place, total: int, *, present: bool) -> int:
         """How many entries of the feed are older than `place`, counted from the nearer end:
@@ -494,6 +507,31 @@ class _Feeds:
         if record is None or entry_order(record) != (entry.order_ts, entry.key):
             raise StaleState(f"{path}: the entry {entry.key!r} is not where the store says")
         return record
+
+    def render_indexes_after(
+        self,
+        before: Sequence[PublishedFeed],
+        *,
+        keep: Callable[[Iterable[str]], None],
+        current: Callable[[str], bytes | None],
+    ) -> None:
+        """The indexes after `apply` changed the feeds that were `before`: when the list of feeds
+        is the same, index.html is already right on disk (the folder holds the last publish) and
+        index.opml differs at most by its dateModified (the newest `updated`); else both are
+        rendered from every feed. `keep` takes the files left as they are, `current` reads one."""
+        if not self.listing_changed:
+            was = max((f.updated for f in before), default=EPOCH)
+            now = max((f.updated for f in self.listed.values()), default=EPOCH)
+            opml = current("index.opml")
+            redated = None if opml is None else redate_opml(opml, was, now)
+            if redated is not None and current("index.html") is not None:
+                keep(["index.html"])
+                if redated == opml:
+                    keep(["index.opml"])
+                else:
+                    self.renderer.emit("index.opml", redated)
+                return
+        self.render_indexes()
 
     def render_indexes(self) -> None:
         """index.opml and index.html, from every published feed."""

@@ -678,6 +678,20 @@ def render_opml(specs: Sequence[FeedSpec], ctx: FeedContext, *, title: str, upda
     return bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True)) + b"\n"
 
 
+def redate_opml(data: bytes, updated_before: datetime, updated: datetime) -> bytes | None:
+    """The bytes of `render_opml` for the same feeds with `updated`, from `data`, its bytes with
+    `updated_before` (only dateModified depends on it); None when `data` has no such dateModified."""
+    old = _opml_date(updated_before)
+    at = data.find(old)
+    if at < 0 or at > data.find(b"<body"):
+        return None
+    return data[:at] + _opml_date(updated) + data[at + len(old) :]
+
+
+def _opml_date(updated: datetime) -> bytes:
+    return f"<dateModified>{_rfc822(_utc(updated) or EPOCH)}</dateModified>".encode()
+
+
 def render_index_html(specs: Sequence[FeedSpec], ctx: FeedContext, *, title: str) -> bytes:
     """A static index.html listing every subscription feed, grouped like the OPML index."""
     esc = html.escape
