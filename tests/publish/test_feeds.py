@@ -16,7 +16,7 @@ import pytest
 
 from tracker.items import AnnouncementRecord, Service
 from tracker.publish import FeedContext, FeedSpec, build_feed_files, entry_id, render_atom, render_json, render_rss
-from tracker.publish.feeds import EPOCH, feed_specs, redate_opml, render_opml
+from tracker.publish.feeds import EPOCH, _json_document, feed_specs, redate_opml, render_opml
 
 from .conftest import BASE_URL, EVENT_SLUG
 
@@ -422,3 +422,19 @@ def test_redating_the_opml_index_gives_the_bytes_a_render_gives(
     # Not the dateModified it is said to have (or not an index at all): nothing to splice into.
     assert redate_opml(old, after, before) is None
     assert redate_opml(b"<opml><head><dateModified>x</dateModified></head></opml>", before, after) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {
+            "text": "".join(chr(i) for i in range(128)) + '\u2028\u00e9\U0001f600\\"',
+            "n": [0, -0.0, 0.83, 1e16, True, None],
+        },
+        {"small": [1e-05, 2.5e-7], "odd": [float("nan"), float("inf")]},  # floats orjson writes otherwise
+        {"big": 2**70},  # beyond orjson's integers
+        {"empty": [[], {}], "nested": {"a": {"b": []}}},
+    ],
+)
+def test_json_documents_are_the_bytes_json_dumps_writes(data: object) -> None:
+    assert _json_document(data) == (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
