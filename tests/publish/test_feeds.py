@@ -16,7 +16,7 @@ import pytest
 
 from tracker.items import AnnouncementRecord, Service
 from tracker.publish import FeedContext, FeedSpec, build_feed_files, entry_id, render_atom, render_json, render_rss
-from tracker.publish.feeds import EPOCH
+from tracker.publish.feeds import EPOCH, _json_document, feed_specs, redate_opml, render_opml
 
 from .conftest import BASE_URL, EVENT_SLUG
 
@@ -409,3 +409,32 @@ def test_characters_xml_cannot_carry_are_dropped(records: list[AnnouncementRecor
         entry = parse(render(ALL, [odd], ctx)).entries[0]
         assert entry.title == "Verticaltab and escape"
     assert json.loads(render_json(ALL, [odd], ctx))["items"][0]["summary"] == "ab"
+
+
+def test_redating_the_opml_index_gives_the_bytes_a_render_gives(
+    records: list[AnnouncementRecord], ctx: FeedContext
+) -> None:
+    specs = [spec for spec, _ in feed_specs(records, title="AWS")]
+    before, after = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)
+    old = render_opml(specs, ctx, title="AWS", updated=before)
+    assert redate_opml(old, before, after) == render_opml(specs, ctx, title="AWS", updated=after)
+    assert redate_opml(old, before, before) == old
+    # Not the dateModified it is said to have (or not an index at all): nothing to splice into.
+    assert redate_opml(old, after, before) is None
+    assert redate_opml(b"<opml><head><dateModified>x</dateModified></head></opml>", before, after) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {
+            "text": "".join(chr(i) for i in range(128)) + '\u2028\u00e9\U0001f600\\"',
+            "n": [0, -0.0, 0.83, 1e16, True, None],
+        },
+        {"small": [1e-05, 2.5e-7], "odd": [float("nan"), float("inf")]},  # floats orjson writes otherwise
+        {"big": 2**70},  # beyond orjson's integers
+        {"empty": [[], {}], "nested": {"a": {"b": []}}},
+    ],
+)
+def test_json_documents_are_the_bytes_json_dumps_writes(data: object) -> None:
+    assert _json_document(data) == (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

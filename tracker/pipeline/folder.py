@@ -44,10 +44,12 @@ from tracker.publish.feeds import (
     feed_updated,
     page_count,
     record_feeds,
+    redate_opml,
     settings_digest,
     subscription_paging,
 )
 from tracker.publish.writer import (
+    current_file,
     forget_fingerprints,
     forget_marker,
     load_fingerprints,
@@ -71,10 +73,12 @@ from tracker.store.published import (
     entries_of,
     feed_range,
     feed_sizes,
+    newest_feed_update,
     orphaned_entries,
     placement_records,
     publish_state,
     published_feeds,
+    published_feeds_of,
     records_of,
     remove_entries,
     save_publish_state,
@@ -161,8 +165,7 @@ def _publish_changes(job: _Job) -> PublishReport | None:
         if not changed and not orphans:
             log.info("publishing: nothing changed since revision %d", state.revision)
             return PublishReport(written=[], unchanged=0, removed=[])
-        feeds = published_feeds(session)
-        stored = next((f.entries for f in feeds if f.kind == FeedKind.ALL), 0)
+        stored = sum(f.entries for f in published_feeds_of(session, kind=FeedKind.ALL))
         if len(changed) + len(orphans) > max(MANY_CHANGES, stored // 5):
             # Most of the store changed (a taxonomy change re-extracted): a full publish reads the
             # records in one pass instead of holding every changed one at once.
@@ -185,8 +188,9 @@ def _publish_changes(job: _Job) -> PublishReport | None:
         writer = FeedWriter(job.output, sweep=False)
         renderer = DocumentRenderer(job.feed_ctx, sink=writer.write, fingerprints=False)
         delta = _Feeds(job, session, renderer, remove=writer.remove)
-        delta.apply(feeds, changed, orphans)
-        delta.render_indexes()
+        newest = newest_feed_update(session)
+        delta.apply(changed, orphans)
+        delta.render_indexes_after(newest, keep=writer.keep, current=lambda rel: current_file(job.output, rel))
         new_state = replace(state, revision=revision)
         save_publish_state(session, new_state, at=datetime.now(UTC))
     report = writer.finish()
@@ -329,18 +333,17 @@ class _Feeds:
         self.limit = job.limit
         self.changed: dict[int, AnnouncementRecord] = {}  # the changed records, read once
         self.checking = True  # whether the entries read are checked against their records' feeds
+        # After `apply`: whether the list of feeds the indexes show changed (a feed added or
+        # gone, a title, description or category).
+        self.listing_changed = False
 
     # -- what changed ----------------------------------------------------------------------
 
-    def apply(self, feeds: Sequence[PublishedFeed], changed: Sequence[int], orphans: Sequence[FeedEntry]) -> None:
+    def apply(self, changed: Sequence[int], orphans: Sequence[FeedEntry]) -> None:
         """Move the entries of the changed and removed announcements; render what that touches."""
         session = self.session
-        stored = {f.path: f for f in feeds}
-        paths = {f.id: f.path for f in stored.values()}
         self.changed = records_of(session, changed)
-        old: dict[str, dict[Place, int | None]] = {}
-        for entry in [*entries_of(session, changed), *orphans]:
-            old.setdefault(paths[entry.feed_id], {})[(entry.order_ts, entry.key)] = entry.announcement_id
+        entries = [*entries_of(session, changed), *orphans]
         new: dict[str, dict[Place, int]] = {}
         specs: dict[str, FeedSpec] = {}
         skipped: set[str] = set()
@@ -350,6 +353,12 @@ class _Feeds:
                 specs.setdefault(spec.path, spec)
                 new.setdefault(spec.path, {})[place] = record.id
         _warn_skipped(skipped)
+        # Only the feeds the change touches: those of the entries it moves and those it enters.
+        stored = {f.path: f for f in published_feeds_of(session, paths=new, ids={e.feed_id for e in entries})}
+        paths = {f.id: f.path for f in stored.values()}
+        old: dict[str, dict[Place, int | None]] = {}
+        for entry in entries:
+            old.setdefault(paths[entry.feed_id], {})[(entry.order_ts, entry.key)] = entry.announcement_id
         for path in sorted(set(old) | set(new)):
             feed = stored.get(path)
             found = specs.get(path) or (_stored_spec(feed) if feed is not None else None)
@@ -378,12 +387,15 @@ class _Feeds:
             gone = [spec.path] + [archive_path(spec.path, n) for n in range(1, page_count(old_total, self.limit) + 1)]
             self.remove([p for doc in gone for p in document_paths(doc)])
             delete_feed(session, feed_id)
+            self.listing_changed = True
             return
-        everything = (
-            feed is None
-            or (feed.title, feed.description, feed.category) != (spec.title, spec.description, spec.category)
-            or len(edited) > MANY_EDITS
+        relisted = feed is None or (feed.title, feed.description, feed.category) != (
+            spec.title,
+            spec.description,
+            spec.category,
         )
+        self.listing_changed |= relisted
+        everything = relisted or len(edited) > MANY_EDITS
         shifted_from = None
         if not everything and (removed or added):
             oldest = max([*removed, *added])
@@ -494,6 +506,32 @@ class _Feeds:
         if record is None or entry_order(record) != (entry.order_ts, entry.key):
             raise StaleState(f"{path}: the entry {entry.key!r} is not where the store says")
         return record
+
+    def render_indexes_after(
+        self,
+        newest: datetime | None,
+        *,
+        keep: Callable[[Iterable[str]], None],
+        current: Callable[[str], bytes | None],
+    ) -> None:
+        """The indexes after `apply`, the newest feed `updated` having been `newest` before it:
+        when the list of feeds is the same, index.html is already right on disk (the folder holds
+        the last publish) and index.opml differs at most by its dateModified (the newest
+        `updated`); else both are rendered from every feed. `keep` takes the files left as they
+        are, `current` reads one."""
+        if not self.listing_changed:
+            was = newest or EPOCH
+            now = newest_feed_update(self.session) or EPOCH
+            opml = current("index.opml")
+            redated = None if opml is None else redate_opml(opml, was, now)
+            if redated is not None and current("index.html") is not None:
+                keep(["index.html"])
+                if redated == opml:
+                    keep(["index.opml"])
+                else:
+                    self.renderer.emit("index.opml", redated)
+                return
+        self.render_indexes()
 
     def render_indexes(self) -> None:
         """index.opml and index.html, from every published feed."""

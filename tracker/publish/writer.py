@@ -87,6 +87,11 @@ def _current_bytes(target: Path) -> bytes | None:
     return target.read_bytes()
 
 
+def current_file(output_dir: Path, rel: str) -> bytes | None:
+    """The bytes of a feed file of the output folder as they are on disk, or None (missing, not a regular file)."""
+    return _current_bytes(output_dir.joinpath(*_checked_relative(rel).parts))
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)

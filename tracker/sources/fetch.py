@@ -187,20 +187,38 @@ class Fetcher:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._user_agent = http.user_agent.strip() or USER_AGENT
-        self._client = httpx.Client(
+        self._scope = net.Scope(self._clock)
+        # Made at the first remote request: its TLS context (the CA bundle read) costs more than
+        # a run over local files does.
+        self._http: httpx.Client | None = None
+        self._http_guard = threading.Lock()
+
+    @property
+    def _client(self) -> httpx.Client:
+        """The pooled HTTP client, made once (by whichever thread asks first)."""
+        client = self._http
+        if client is None:
+            with self._http_guard:
+                if self._http is None:
+                    self._http = self._make_client()
+                client = self._http
+        return client
+
+    def _make_client(self) -> httpx.Client:
+        client = httpx.Client(
             http1=True,
             http2=False,
             # Only the codings BodyDecoder can decode under the byte cap.
             headers={"User-Agent": self._user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
-            timeout=httpx.Timeout(http.timeout, connect=http.connect_timeout),
+            timeout=httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
             # Redirects are followed by hand (see _attempt) so each hop is host-checked
             # and no intermediate body is read; max_redirects is the same limit.
             follow_redirects=False,
             max_redirects=MAX_REDIRECTS,
         )
         # Every socket under the client: addresses checked after DNS, the deadline on every read.
-        self._scope = net.Scope(self._clock)
-        net.install(self._client, self._scope, trusted=self.allowed_hosts)
+        net.install(client, self._scope, trusted=self.allowed_hosts)
+        return client
 
     def __enter__(self) -> Fetcher:
         return self
@@ -212,7 +230,9 @@ class Fetcher:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._client.close()
+        with self._http_guard:
+            if self._http is not None:
+                self._http.close()
 
     # -- entry point -------------------------------------------------------------------
 

@@ -128,10 +128,18 @@ def _new_service(svc: Service) -> ServiceRow:
 
 def sync_services(session: Session, services: Sequence[Service]) -> None:
     """Make the services and their aliases match the taxonomy (services are never deleted)."""
-    rows = {r.slug: r for r in session.scalars(select(ServiceRow).options(selectinload(ServiceRow.aliases)))}
-    added = 0
     # Partitions and Regions are stored as regions (`_link_regions`), never as services.
-    for svc in (s for s in services if not s.region):
+    wanted = [s for s in services if not s.region]
+    # A slug listed twice is applied twice in its order, as always.
+    differ = _services_to_sync(session, wanted) if len({s.slug for s in wanted}) == len(wanted) else wanted
+    if not differ:
+        return  # the common case (every run starts with this): read as plain rows, nothing loaded
+    stmt = select(ServiceRow).options(selectinload(ServiceRow.aliases))
+    if len(differ) <= 500:  # else (a first sync) every row
+        stmt = stmt.where(ServiceRow.slug.in_(sorted({s.slug for s in differ})))
+    rows = {r.slug: r for r in session.scalars(stmt)}
+    added = 0
+    for svc in differ:
         row = rows.get(svc.slug)
         if row is None:
             row = _new_service(svc)
@@ -143,6 +151,29 @@ def sync_services(session: Session, services: Sequence[Service]) -> None:
     session.flush()
     if added:
         log.info("services synchronised: %d added, %d in the taxonomy", added, len(services))
+
+
+def _services_to_sync(session: Session, services: Sequence[Service]) -> list[Service]:
+    """The services whose row is missing or differs (name, category, the set of aliases)."""
+    stored = {
+        slug: (sid, name, category)
+        for sid, slug, name, category in session.execute(
+            select(ServiceRow.id, ServiceRow.slug, ServiceRow.name, ServiceRow.category)
+        )
+    }
+    aliases: dict[int, set[str]] = {}
+    for sid, alias in session.execute(select(ServiceAliasRow.service_id, ServiceAliasRow.alias)):
+        aliases.setdefault(sid, set()).add(alias)
+    differ = []
+    for svc in services:
+        row = stored.get(svc.slug)
+        if (
+            row is None
+            or (row[1], row[2]) != (svc.name, svc.category)
+            or aliases.get(row[0], set()) != {a for a in svc.aliases if a}
+        ):
+            differ.append(svc)
+    return differ
 
 
 def get_or_create_event(

@@ -126,7 +126,29 @@ def clear_published_state(session: Session) -> None:
 
 def published_feeds(session: Session) -> list[PublishedFeed]:
     """Every feed of the last publish, by path."""
-    rows = session.execute(select(*_FEEDS.c).order_by(_FEEDS.c.path))
+    return _feeds(session.execute(select(*_FEEDS.c).order_by(_FEEDS.c.path)))
+
+
+def published_feeds_of(
+    session: Session, *, paths: Iterable[str] = (), ids: Iterable[int] = (), kind: str | None = None
+) -> list[PublishedFeed]:
+    """The feeds of the last publish with these paths, ids or kind (by path; each once)."""
+    found: dict[str, PublishedFeed] = {}
+    for column, values in ((_FEEDS.c.path, sorted(set(paths))), (_FEEDS.c.id, sorted(set(ids)))):
+        for start in range(0, len(values), _CHUNK):
+            stmt = select(*_FEEDS.c).where(column.in_(values[start : start + _CHUNK]))
+            found.update((f.path, f) for f in _feeds(session.execute(stmt)))
+    if kind is not None:
+        found.update((f.path, f) for f in _feeds(session.execute(select(*_FEEDS.c).where(_FEEDS.c.kind == kind))))
+    return [found[path] for path in sorted(found)]
+
+
+def newest_feed_update(session: Session) -> datetime | None:
+    """The newest `updated` of the feeds of the last publish (None without feeds)."""
+    return _utc(session.scalar(select(func.max(_FEEDS.c.updated))))
+
+
+def _feeds(rows: Iterable[Any]) -> list[PublishedFeed]:
     return [
         PublishedFeed(
             id=r.id,
