@@ -43,6 +43,7 @@ MIN_SHARED_WORDS = 2
 _SUFFIXES = ("ations", "ation", "ing", "ed", "e")
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     # A light fold: "doubling" and "double", "automated" and "automate" share a stem.
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
@@ -558,17 +559,31 @@ def _joined(title: str, other_title: str) -> frozenset[str]:
     "Guard Duty" and "GuardDuty", "Ultra Servers" and "UltraServer", "Graviton 4" and "Graviton4";
     a long word misspelt by one letter as the other title spells it."""
     sequence, other = _sequence(title, other_title), _title_words(other_title, title)
+    # A word can be a misspelling only of a word of the other title as long as it: most words
+    # have no such word to be compared with (this pass was most of a pair's comparison).
+    lengths = _misspelt_lengths(other)
     out: list[str] = []
     i = 0
-    while i < len(sequence):
-        pair = sequence[i] + sequence[i + 1] if i + 1 < len(sequence) else ""
-        if pair and (pair in other or _stem(pair) in other or _misspelt(_stem(pair), other)):
-            out.append(_misspelt(_stem(pair), other) or _stem(pair))
-            i += 2
-        else:
-            out.append(_misspelt(sequence[i], other) or sequence[i])
-            i += 1
+    n = len(sequence)
+    while i < n:
+        word = sequence[i]
+        if i + 1 < n:
+            pair = word + sequence[i + 1]
+            stem = _stem(pair)
+            misspelt = _misspelt(stem, other) if len(stem) in lengths else None
+            if pair in other or stem in other or misspelt:
+                out.append(misspelt or stem)
+                i += 2
+                continue
+        out.append((_misspelt(word, other) if len(word) in lengths else None) or word)
+        i += 1
     return frozenset(out)
+
+
+@lru_cache(maxsize=65536)
+def _misspelt_lengths(other: frozenset[str]) -> frozenset[int]:
+    """The lengths of the words of `other` that a word may be a misspelling of (`_misspelt`)."""
+    return frozenset(len(word) for word in other if len(word) >= MIN_MISSPELT and word.isalpha())
 
 
 # Capitalised words that many launches write ("generative AI"): they name no one thing.
