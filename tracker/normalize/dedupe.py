@@ -14,7 +14,7 @@ words written as one ("GuardDuty", "Guard Duty"), Japanese text between words as
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -403,7 +403,7 @@ def _bare(title: str, services: Sequence[Service]) -> bool:
     return _words(bare_key(_spaced(title))) <= names
 
 
-def _past_service(words: list[str], own: set[str]) -> list[str]:
+def _past_service(words: list[str], own: Set[str]) -> list[str]:
     """The words after the services' own names ("… in the AWS Management Console simplifies")."""
     i = 0
     while i < len(words):
@@ -440,39 +440,27 @@ def _within(title: str, other_title: str, services: Sequence[Service]) -> str | 
     or a qualifier naming a target ("for Redis"); never another capitalised word, which would
     make it a longer name ("Amazon Nova" in "Amazon Nova Canvas").
     """
-    short, long = (
-        (title, other_title)
-        if len(_tokens(title, other_title)) <= len(_tokens(other_title, title))
-        else (other_title, title)
+    # What depends on one title, or on the services, is derived once (cached): a backfill asks
+    # this of each new launch against every stored launch of its services.
+    mine, theirs = _tokens(title, other_title), _tokens(other_title, title)
+    short, long, short_tokens, long_tokens = (
+        (title, other_title, mine, theirs) if len(mine) <= len(theirs) else (other_title, title, theirs, mine)
     )
-    own = {w for s in services for w in _WORD.findall(fold(s.name).lower())}
-    name = [w.lower() for w in _tokens(short, long) if w[0].isalnum() and w.lower() not in _BRAND]
-    while name and name[0] in _LEADS:
-        name.pop(0)
-    # "Amazon Braket launches Braket Direct" names Braket Direct.
-    verb = next((k for k, w in enumerate(name) if w in _LAUNCH_VERBS and set(name[:k]) <= own), None)
-    if verb is not None:
-        name = name[verb + 1 :]
-    while name and name[-1] in _STAGES:
-        name.pop()
-    # "Knowledge Bases for Amazon Bedrock": the qualifier naming its own service is not the name.
-    for cut in range(1, len(name) - 1):
-        if name[cut] in _QUALIFIERS and set(name[cut + 1 :]) <= own:
-            name = name[:cut]
-            break
+    own = _own_words(tuple(services))
+    name = _launch_name(short_tokens, own)
     if not name or _lossy(short):
         return None
     bare = set(name) <= own
     if not bare and not (set(name) - _FILLER):
         return None
     found: str | None = None
-    words = [w for w in _tokens(long, short) if w.lower() not in _BRAND]
-    lower = [w.lower() for w in words]
+    words, lower = _unbranded(long_tokens)
+    first = name[0]
     for start in range(len(words) - len(name) + 1):
-        if lower[start : start + len(name)] != name:
+        if lower[start] != first or lower[start : start + len(name)] != name:
             continue
         before = [w for w in words[:start] if w[0].isalnum()]
-        after = words[start + len(name) :]
+        after = list(words[start + len(name) :])
         if bare:
             if all(w.lower() in _LEADS for w in before) and (not after or not after[0][0].isalnum()):
                 return "name"
@@ -495,6 +483,41 @@ def _within(title: str, other_title: str, services: Sequence[Service]) -> str | 
         if after[0] == "for" and len(after) > 1 and after[1][0].isupper():
             return "name"  # "… for Redis and Memcached": the engines it serves
     return found
+
+
+@lru_cache(maxsize=4096)
+def _own_words(services: tuple[Service, ...]) -> frozenset[str]:
+    """The words of the services' names (`_within`)."""
+    return frozenset(w for s in services for w in _WORD.findall(fold(s.name).lower()))
+
+
+@lru_cache(maxsize=65536)
+def _launch_name(tokens: tuple[str, ...], own: frozenset[str]) -> tuple[str, ...]:
+    """The words of a title that are the name of its launch (`_within`): past the lead words and
+    a launch verb after the services' names, before the stage words and a qualifier naming the
+    title's own service."""
+    name = [w.lower() for w in tokens if w[0].isalnum() and w.lower() not in _BRAND]
+    while name and name[0] in _LEADS:
+        name.pop(0)
+    # "Amazon Braket launches Braket Direct" names Braket Direct.
+    verb = next((k for k, w in enumerate(name) if w in _LAUNCH_VERBS and set(name[:k]) <= own), None)
+    if verb is not None:
+        name = name[verb + 1 :]
+    while name and name[-1] in _STAGES:
+        name.pop()
+    # "Knowledge Bases for Amazon Bedrock": the qualifier naming its own service is not the name.
+    for cut in range(1, len(name) - 1):
+        if name[cut] in _QUALIFIERS and set(name[cut + 1 :]) <= own:
+            name = name[:cut]
+            break
+    return tuple(name)
+
+
+@lru_cache(maxsize=65536)
+def _unbranded(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A title's tokens without the brand words, as written and in lower case (`_within`)."""
+    words = tuple(w for w in tokens if w.lower() not in _BRAND)
+    return words, tuple(w.lower() for w in words)
 
 
 @lru_cache(maxsize=65536)
