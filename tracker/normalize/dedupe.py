@@ -211,7 +211,7 @@ def same_announcement(
     each other (an undated one merges only on an identical name at the same event), name the
     same services (one side's within the other's) and the same naming words.
     """
-    return decide(title, services, when, event, other_title, other_services, other_when, other_event)[0]
+    return _decide(title, services, when, event, other_title, other_services, other_when, other_event, explain=False)[0]
 
 
 def decide(
@@ -225,6 +225,23 @@ def decide(
     other_event: str | None,
 ) -> tuple[bool, str]:
     """`same_announcement` with the step that decided it, in a few words (for error analysis)."""
+    return _decide(title, services, when, event, other_title, other_services, other_when, other_event, explain=True)
+
+
+def _decide(
+    title: str,
+    services: Iterable[Service],
+    when: datetime | None,
+    event: str | None,
+    other_title: str,
+    other_services: Iterable[Service],
+    other_when: datetime | None,
+    other_event: str | None,
+    *,
+    explain: bool,
+) -> tuple[bool, str]:
+    # `explain`: whether the naming words are written into the reason (a backfill asks for the
+    # answer alone, of most pairs, and writing the words was a tenth of the comparison).
     services, other_services = list(services), list(other_services)
     if is_expansion(title) != is_expansion(other_title):
         return False, "one title reads as a Region expansion"
@@ -252,7 +269,7 @@ def decide(
     elif not same_event:
         return False, "a title naming no service, across events"
     mine, theirs = _naming_words(title, services, other_title, other_services)
-    words = f"naming words {sorted(mine)} / {sorted(theirs)} (Jaccard {_jaccard(mine, theirs):.2f})"
+    words = f"naming words {sorted(mine)} / {sorted(theirs)} (Jaccard {_jaccard(mine, theirs):.2f})" if explain else ""
     lossy, other_lossy = _lossy(title), _lossy(other_title)
     if lossy and other_lossy:
         # Two titles written in Japanese keep of their names only what has an ASCII form (the
