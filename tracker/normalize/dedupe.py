@@ -43,7 +43,10 @@ MIN_SHARED_WORDS = 2
 _SUFFIXES = ("ations", "ation", "ing", "ed", "e")
 
 
-@lru_cache(maxsize=65536)
+# The caches of what a title comparison derives of one title hold the titles a backfill is
+# comparing now (the stored launches near the new ones): a few thousand, not every title seen,
+# which would cost a backfill of 45,000 documents tens of MB.
+@lru_cache(maxsize=16384)
 def _stem(word: str) -> str:
     # A light fold: "doubling" and "double", "automated" and "automate" share a stem.
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
@@ -508,7 +511,7 @@ def _own_words(services: tuple[Service, ...]) -> frozenset[str]:
     return frozenset(w for s in services for w in _WORD.findall(fold(s.name).lower()))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _launch_name(tokens: tuple[str, ...], own: frozenset[str]) -> tuple[str, ...]:
     """The words of a title that are the name of its launch (`_within`): past the lead words and
     a launch verb after the services' names, before the stage words and a qualifier naming the
@@ -530,7 +533,7 @@ def _launch_name(tokens: tuple[str, ...], own: frozenset[str]) -> tuple[str, ...
     return tuple(name)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _unbranded(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A title's tokens without the brand words, as written and in lower case (`_within`)."""
     words = tuple(w for w in tokens if w.lower() not in _BRAND)
@@ -620,7 +623,7 @@ def _joined(title: str, other_title: str) -> frozenset[str]:
     return frozenset(out)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _misspelt_lengths(other: frozenset[str]) -> frozenset[int]:
     """The lengths of the words of `other` that a word may be a misspelling of (`_misspelt`)."""
     return frozenset(len(word) for word in other if len(word) >= MIN_MISSPELT and word.isalpha())
