@@ -14,7 +14,7 @@ words written as one ("GuardDuty", "Guard Duty"), Japanese text between words as
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -43,6 +43,10 @@ MIN_SHARED_WORDS = 2
 _SUFFIXES = ("ations", "ation", "ing", "ed", "e")
 
 
+# The caches of what a title comparison derives of one title hold the titles a backfill is
+# comparing now (the stored launches near the new ones): a few thousand, not every title seen,
+# which would cost a backfill of 45,000 documents tens of MB.
+@lru_cache(maxsize=16384)
 def _stem(word: str) -> str:
     # A light fold: "doubling" and "double", "automated" and "automate" share a stem.
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
@@ -210,7 +214,7 @@ def same_announcement(
     each other (an undated one merges only on an identical name at the same event), name the
     same services (one side's within the other's) and the same naming words.
     """
-    return decide(title, services, when, event, other_title, other_services, other_when, other_event)[0]
+    return _decide(title, services, when, event, other_title, other_services, other_when, other_event, explain=False)[0]
 
 
 def decide(
@@ -224,6 +228,23 @@ def decide(
     other_event: str | None,
 ) -> tuple[bool, str]:
     """`same_announcement` with the step that decided it, in a few words (for error analysis)."""
+    return _decide(title, services, when, event, other_title, other_services, other_when, other_event, explain=True)
+
+
+def _decide(
+    title: str,
+    services: Iterable[Service],
+    when: datetime | None,
+    event: str | None,
+    other_title: str,
+    other_services: Iterable[Service],
+    other_when: datetime | None,
+    other_event: str | None,
+    *,
+    explain: bool,
+) -> tuple[bool, str]:
+    # `explain`: whether the naming words are written into the reason (a backfill asks for the
+    # answer alone, of most pairs, and writing the words was a tenth of the comparison).
     services, other_services = list(services), list(other_services)
     if is_expansion(title) != is_expansion(other_title):
         return False, "one title reads as a Region expansion"
@@ -251,7 +272,7 @@ def decide(
     elif not same_event:
         return False, "a title naming no service, across events"
     mine, theirs = _naming_words(title, services, other_title, other_services)
-    words = f"naming words {sorted(mine)} / {sorted(theirs)} (Jaccard {_jaccard(mine, theirs):.2f})"
+    words = f"naming words {sorted(mine)} / {sorted(theirs)} (Jaccard {_jaccard(mine, theirs):.2f})" if explain else ""
     lossy, other_lossy = _lossy(title), _lossy(other_title)
     if lossy and other_lossy:
         # Two titles written in Japanese keep of their names only what has an ASCII form (the
@@ -402,7 +423,7 @@ def _bare(title: str, services: Sequence[Service]) -> bool:
     return _words(bare_key(_spaced(title))) <= names
 
 
-def _past_service(words: list[str], own: set[str]) -> list[str]:
+def _past_service(words: list[str], own: Set[str]) -> list[str]:
     """The words after the services' own names ("… in the AWS Management Console simplifies")."""
     i = 0
     while i < len(words):
@@ -439,39 +460,27 @@ def _within(title: str, other_title: str, services: Sequence[Service]) -> str | 
     or a qualifier naming a target ("for Redis"); never another capitalised word, which would
     make it a longer name ("Amazon Nova" in "Amazon Nova Canvas").
     """
-    short, long = (
-        (title, other_title)
-        if len(_tokens(title, other_title)) <= len(_tokens(other_title, title))
-        else (other_title, title)
+    # What depends on one title, or on the services, is derived once (cached): a backfill asks
+    # this of each new launch against every stored launch of its services.
+    mine, theirs = _tokens(title, other_title), _tokens(other_title, title)
+    short, long, short_tokens, long_tokens = (
+        (title, other_title, mine, theirs) if len(mine) <= len(theirs) else (other_title, title, theirs, mine)
     )
-    own = {w for s in services for w in _WORD.findall(fold(s.name).lower())}
-    name = [w.lower() for w in _tokens(short, long) if w[0].isalnum() and w.lower() not in _BRAND]
-    while name and name[0] in _LEADS:
-        name.pop(0)
-    # "Amazon Braket launches Braket Direct" names Braket Direct.
-    verb = next((k for k, w in enumerate(name) if w in _LAUNCH_VERBS and set(name[:k]) <= own), None)
-    if verb is not None:
-        name = name[verb + 1 :]
-    while name and name[-1] in _STAGES:
-        name.pop()
-    # "Knowledge Bases for Amazon Bedrock": the qualifier naming its own service is not the name.
-    for cut in range(1, len(name) - 1):
-        if name[cut] in _QUALIFIERS and set(name[cut + 1 :]) <= own:
-            name = name[:cut]
-            break
+    own = _own_words(tuple(services))
+    name = _launch_name(short_tokens, own)
     if not name or _lossy(short):
         return None
     bare = set(name) <= own
     if not bare and not (set(name) - _FILLER):
         return None
     found: str | None = None
-    words = [w for w in _tokens(long, short) if w.lower() not in _BRAND]
-    lower = [w.lower() for w in words]
+    words, lower = _unbranded(long_tokens)
+    first = name[0]
     for start in range(len(words) - len(name) + 1):
-        if lower[start : start + len(name)] != name:
+        if lower[start] != first or lower[start : start + len(name)] != name:
             continue
         before = [w for w in words[:start] if w[0].isalnum()]
-        after = words[start + len(name) :]
+        after = list(words[start + len(name) :])
         if bare:
             if all(w.lower() in _LEADS for w in before) and (not after or not after[0][0].isalnum()):
                 return "name"
@@ -494,6 +503,41 @@ def _within(title: str, other_title: str, services: Sequence[Service]) -> str | 
         if after[0] == "for" and len(after) > 1 and after[1][0].isupper():
             return "name"  # "… for Redis and Memcached": the engines it serves
     return found
+
+
+@lru_cache(maxsize=4096)
+def _own_words(services: tuple[Service, ...]) -> frozenset[str]:
+    """The words of the services' names (`_within`)."""
+    return frozenset(w for s in services for w in _WORD.findall(fold(s.name).lower()))
+
+
+@lru_cache(maxsize=8192)
+def _launch_name(tokens: tuple[str, ...], own: frozenset[str]) -> tuple[str, ...]:
+    """The words of a title that are the name of its launch (`_within`): past the lead words and
+    a launch verb after the services' names, before the stage words and a qualifier naming the
+    title's own service."""
+    name = [w.lower() for w in tokens if w[0].isalnum() and w.lower() not in _BRAND]
+    while name and name[0] in _LEADS:
+        name.pop(0)
+    # "Amazon Braket launches Braket Direct" names Braket Direct.
+    verb = next((k for k, w in enumerate(name) if w in _LAUNCH_VERBS and set(name[:k]) <= own), None)
+    if verb is not None:
+        name = name[verb + 1 :]
+    while name and name[-1] in _STAGES:
+        name.pop()
+    # "Knowledge Bases for Amazon Bedrock": the qualifier naming its own service is not the name.
+    for cut in range(1, len(name) - 1):
+        if name[cut] in _QUALIFIERS and set(name[cut + 1 :]) <= own:
+            name = name[:cut]
+            break
+    return tuple(name)
+
+
+@lru_cache(maxsize=8192)
+def _unbranded(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A title's tokens without the brand words, as written and in lower case (`_within`)."""
+    words = tuple(w for w in tokens if w.lower() not in _BRAND)
+    return words, tuple(w.lower() for w in words)
 
 
 @lru_cache(maxsize=65536)
@@ -558,17 +602,31 @@ def _joined(title: str, other_title: str) -> frozenset[str]:
     "Guard Duty" and "GuardDuty", "Ultra Servers" and "UltraServer", "Graviton 4" and "Graviton4";
     a long word misspelt by one letter as the other title spells it."""
     sequence, other = _sequence(title, other_title), _title_words(other_title, title)
+    # A word can be a misspelling only of a word of the other title as long as it: most words
+    # have no such word to be compared with (this pass was most of a pair's comparison).
+    lengths = _misspelt_lengths(other)
     out: list[str] = []
     i = 0
-    while i < len(sequence):
-        pair = sequence[i] + sequence[i + 1] if i + 1 < len(sequence) else ""
-        if pair and (pair in other or _stem(pair) in other or _misspelt(_stem(pair), other)):
-            out.append(_misspelt(_stem(pair), other) or _stem(pair))
-            i += 2
-        else:
-            out.append(_misspelt(sequence[i], other) or sequence[i])
-            i += 1
+    n = len(sequence)
+    while i < n:
+        word = sequence[i]
+        if i + 1 < n:
+            pair = word + sequence[i + 1]
+            stem = _stem(pair)
+            misspelt = _misspelt(stem, other) if len(stem) in lengths else None
+            if pair in other or stem in other or misspelt:
+                out.append(misspelt or stem)
+                i += 2
+                continue
+        out.append((_misspelt(word, other) if len(word) in lengths else None) or word)
+        i += 1
     return frozenset(out)
+
+
+@lru_cache(maxsize=8192)
+def _misspelt_lengths(other: frozenset[str]) -> frozenset[int]:
+    """The lengths of the words of `other` that a word may be a misspelling of (`_misspelt`)."""
+    return frozenset(len(word) for word in other if len(word) >= MIN_MISSPELT and word.isalpha())
 
 
 # Capitalised words that many launches write ("generative AI"): they name no one thing.

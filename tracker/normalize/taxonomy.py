@@ -477,6 +477,8 @@ class Taxonomy:
         keys = [tokens[j].lower]
         for k in range(j + 1, j + limit):
             keys.append(keys[-1] + tokens[k].lower)
+        near_index = self._near
+        heads, tails = near_index.reachable_heads, near_index.reachable_tails
         for length in range(limit, 0, -1):
             key = keys[length - 1]
             if key in self._blocked:
@@ -484,7 +486,14 @@ class Taxonomy:
             for alias in self._text.get(key, ()):
                 if self._allowed(alias, tokens, j, length, prefixed=prefixed, strict=strict, title_case=title_case):
                     return _Match(alias.slug, j, j + length)
-            if len(key) >= 5 and key not in self._text:
+            size = len(key)
+            if (
+                size >= 5
+                and ((key[:3], size) in heads or (key[:1] + key[-2:], size) in tails)
+                and key not in self._text
+            ):
+                # (Most spans are near no key by their first letters and length: `_NearIndex.near`
+                # would answer nothing, and two calls per span were a tenth of a title's scan.)
                 # A typo only when the words are no known spelling (a known one refused by
                 # its rules must not come back as a near miss of another spelling).
                 near = self._fuzzy(key, tokens[j : j + length], prefixed=prefixed)
@@ -634,6 +643,14 @@ class _NearIndex:
         self._tail_sizes: dict[str, set[int]] = {}
         for tail, size in self._by_tail:
             self._tail_sizes.setdefault(tail, set()).add(size)
+        # The (head, length) and (first letter and tail, length) of every text `near` may find
+        # a key for (a length within one of a key's): what it answers () for is in neither.
+        self.reachable_heads: set[tuple[str, int]] = {
+            (head, size + d) for head, size in self._by_head for d in (-1, 0, 1)
+        }
+        self.reachable_tails: set[tuple[str, int]] = {
+            (tail, size + d) for tail, size in self._by_tail for d in (-1, 0, 1)
+        }
         self._memo: dict[str, tuple[str, ...]] = {}
 
     def near(self, key: str) -> tuple[str, ...]:

@@ -93,6 +93,7 @@ def _run(
         # Sources fetched and extracted, stored together once they hold a batch of documents
         # (`store_sources`): a backfill of many small files pays a transaction per batch, not per file.
         group: list[tuple[int, Fetched]] = []
+        grouped = [0]  # the documents in `group`, counted as they come (a sum per source was quadratic)
 
         def done(number: int, outcome: SourceOutcome) -> None:
             if progress:
@@ -106,6 +107,7 @@ def _run(
                 for number, fetched in group:
                     done(number, fetched.outcome)
                 group.clear()
+                grouped[0] = 0
 
         for number, source in enumerate(chosen, 1):
             if ctx.stop():
@@ -129,7 +131,8 @@ def _run(
                 done(number, outcome)
             elif groups_with(fetched):
                 group.append((number, fetched))
-                if sum(max(1, len(f.docs)) for _, f in group) >= INGEST_BATCH:
+                grouped[0] += max(1, len(fetched.docs))
+                if grouped[0] >= INGEST_BATCH:
                     store_group()
             else:
                 store_group()
