@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, text
 
 from tracker import pipeline
 from tracker.config import load_settings
@@ -473,3 +473,15 @@ def test_documents_stored_in_bulk_publish_what_a_full_build_gives(site: Site) ->
     ingest(_recap("one", edited))
     again = publish_matches()
     assert again.written == []
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_full_publish_leaves_postgresql_the_count_of_its_entries(site: Site) -> None:
+    # A planner that believes the entries are few sorts a whole feed to read one page of it.
+    fill(site, 12)
+    site.publish()
+    with unit_of_work(site.ctx.factory) as session:
+        entries = session.scalar(select(func.count()).select_from(PublishedEntryRow))
+        counted = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'published_entries'::regclass"))
+    assert entries is not None and entries > 12
+    assert counted == entries

@@ -80,6 +80,7 @@ from tracker.store.published import (
     published_feeds,
     published_feeds_of,
     records_of,
+    refresh_entry_statistics,
     remove_entries,
     save_publish_state,
     update_feed,
@@ -444,6 +445,7 @@ class _Feeds:
                     entries.append(FeedEntry(feed_id, *place, record.id))
             placed += add_entries(session, entries)
         _warn_skipped(skipped)
+        refresh_entry_statistics(session)
         sizes = feed_sizes(session)
         log.info("publishing every feed: %d feeds, %d entries", len(ids), placed)
         # One pass over the feed of every announcement, newest first: every other feed is a part

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, tuple_, update
+from sqlalchemy import Table, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from tracker.items import AnnouncementRecord, Service
@@ -248,6 +248,16 @@ def remove_entries(session: Session, entries: Iterable[FeedEntry]) -> None:
         session.execute(
             delete(_ENTRIES).where(tuple_(_ENTRIES.c.feed_id, _ENTRIES.c.order_ts, _ENTRIES.c.key).in_(chunk))
         )
+
+
+def refresh_entry_statistics(session: Session) -> None:
+    """Have PostgreSQL's planner count the published entries anew, after placing them all."""
+    # Where autovacuum is off or has not come round yet, the planner keeps the counts of the
+    # last ANALYZE (say, before a full publish put a million entries into the feed of every
+    # announcement): it then reads a page of that feed by sorting all of it (0.2-0.3 s a
+    # statement at 1,000,000) instead of walking the primary key in order (2 ms).
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE published_entries, published_feeds"))
 
 
 def add_entries(session: Session, entries: Iterable[FeedEntry]) -> int:
