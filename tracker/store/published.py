@@ -289,6 +289,10 @@ def count_newer(session: Session, feed_id: int, order_ts: int, key: str, *, cap:
     inner = (
         select(_ENTRIES.c.order_ts)
         .where(_ENTRIES.c.feed_id == feed_id, place < tuple_(order_ts, key))
+        # In the primary key's order from the place on: PostgreSQL walks the index from there.
+        # Unordered, it may scan the table for the first `cap` rows that match, and in the feed
+        # of every announcement (nearly every row) those can lie at its far end (0.2 s at 1,000,000).
+        .order_by(_ENTRIES.c.order_ts.desc(), _ENTRIES.c.key.desc())
         .limit(cap)
         .subquery()
     )
@@ -301,6 +305,7 @@ def count_older(session: Session, feed_id: int, order_ts: int, key: str, *, cap:
     inner = (
         select(_ENTRIES.c.order_ts)
         .where(_ENTRIES.c.feed_id == feed_id, place > tuple_(order_ts, key))
+        .order_by(_ENTRIES.c.order_ts, _ENTRIES.c.key)  # as in count_newer
         .limit(cap)
         .subquery()
     )
