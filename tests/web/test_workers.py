@@ -138,8 +138,9 @@ def _cpus_allowed(pid: int) -> set[int]:
     return cpus
 
 
-def _established(pid: int, port: int) -> int:
-    """Established TCP connections to local `port` whose socket is one of the process's descriptors."""
+def _established(pid: int, port: int, peers: set[int]) -> int:
+    """Established TCP connections to local `port` from one of the client ports `peers`, whose
+    socket is one of the process's descriptors."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -153,7 +154,10 @@ def _established(pid: int, port: int) -> int:
         for row in Path(table).read_text().splitlines()[1:]:
             cols = row.split()
             local_port = int(cols[1].rsplit(":", 1)[1], 16)
-            if local_port == port and cols[3] == "01" and cols[9] in inodes:  # 01: ESTABLISHED
+            remote_port = int(cols[2].rsplit(":", 1)[1], 16)
+            # 01: ESTABLISHED. Only the test's own connections: a probe of the server's start may
+            # still be open on either worker.
+            if local_port == port and remote_port in peers and cols[3] == "01" and cols[9] in inodes:
                 count += 1
     return count
 
@@ -195,7 +199,9 @@ def test_every_worker_answers_with_its_own_database_connections(published: tuple
             assert {status for status, _ in answers} == {200}
             assert len({body for _, body in answers}) == 1  # the same page from either worker
             assert len(json.loads(answers[0][1])["items"]) == 5
-            held = {pid: _established(pid, served.port) for pid in workers}
+            peers = {conn.sock.getsockname()[1] for conn in conns if conn.sock is not None}
+            assert len(peers) == 24
+            held = {pid: _established(pid, served.port, peers) for pid in workers}
             assert sum(held.values()) == 24 and all(held.values()), held
             # Each worker answers again on the connections it holds (its database connections work on).
             for conn in conns:
@@ -246,7 +252,8 @@ def test_a_killed_worker_is_replaced_and_requests_keep_being_answered(sqlite_url
         conns = [http.client.HTTPConnection("127.0.0.1", served.port, timeout=30) for _ in range(24)]
         try:
             assert {_get(served.port, conn=conn)[0] for conn in conns} == {200}
-            assert all(_established(pid, served.port) for pid in now)  # the replacement answers too
+            peers = {conn.sock.getsockname()[1] for conn in conns if conn.sock is not None}
+            assert all(_established(pid, served.port, peers) for pid in now)  # the replacement answers too
         finally:
             for conn in conns:
                 conn.close()
