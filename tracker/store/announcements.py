@@ -283,6 +283,13 @@ class _LinkState:
     stored: bool  # in the database (else to INSERT)
 
 
+def _mention_rows(mentions: Iterable[tuple[_Row, int, _Mention]], a_key: str, d_key: str) -> list[dict[str, object]]:
+    """The parameters of the mention statements, the two ids under the statement's names."""
+    return [
+        {a_key: r.id, d_key: d, "excerpt": m.excerpt, "position": m.position, "rule": m.rule} for r, d, m in mentions
+    ]
+
+
 def _link_rows(
     pairs: Iterable[tuple[int, int]], state: dict[tuple[int, int], _LinkState], a_key: str, s_key: str
 ) -> list[dict[str, object]]:
@@ -933,38 +940,14 @@ class AnnouncementWriter:
         # Written by their natural key (announcement, document): no ids to read back.
         fresh = [(r, d, m) for r, d in self._mention_rows if not (m := self._mentions[(id(r), d)]).stored]
         if fresh:
-            self._execute(
-                _INSERT_MENTIONS,
-                [
-                    {
-                        "announcement_id": r.id,
-                        "document_id": d,
-                        "excerpt": m.excerpt,
-                        "position": m.position,
-                        "rule": m.rule,
-                    }
-                    for r, d, m in fresh
-                ],
-            )
+            self._execute(_INSERT_MENTIONS, _mention_rows(fresh, "announcement_id", "document_id"))
             for r, d, m in fresh:
                 m.stored = True
                 touched.add(r.id)  # type: ignore[arg-type]
                 by_document.setdefault(d, [0, 0])[0] += 1
         changed = [(r, d, m) for r, d in self._mention_rows if (m := self._mentions[(id(r), d)]).dirty]
         if changed:
-            self._execute(
-                _UPDATE_MENTIONS,
-                [
-                    {
-                        "a_id": r.id,
-                        "d_id": d,
-                        "excerpt": m.excerpt,
-                        "position": m.position,
-                        "rule": m.rule,
-                    }
-                    for r, d, m in changed
-                ],
-            )
+            self._execute(_UPDATE_MENTIONS, _mention_rows(changed, "a_id", "d_id"))
             for _, _, m in changed:
                 m.dirty = False
         self._mention_rows.clear()
