@@ -283,6 +283,22 @@ class _LinkState:
     stored: bool  # in the database (else to INSERT)
 
 
+def _row_values(r: _Row, revision: int | None) -> dict[str, object]:
+    """An announcement's columns that both its INSERT and its UPDATE write."""
+    return {
+        "title": r.title,
+        "summary": r.summary,
+        "url": r.url,
+        "announced_at": r.announced_at,
+        "announced_at_source": r.announced_at_source,
+        "status": r.status,
+        "event_id": r.event_id,
+        "updated_at": r.updated_at,
+        "content_hash": r.content_hash,
+        "revision": revision,
+    }
+
+
 def _mention_rows(mentions: Iterable[tuple[_Row, int, _Mention]], a_key: str, d_key: str) -> list[dict[str, object]]:
     """The parameters of the mention statements, the two ids under the statement's names."""
     return [
@@ -862,23 +878,7 @@ class AnnouncementWriter:
             made: dict[str, int] = dict(
                 self._execute(
                     _INSERT_ANNOUNCEMENTS,
-                    [
-                        {
-                            "key": r.key,
-                            "title": r.title,
-                            "summary": r.summary,
-                            "url": r.url,
-                            "announced_at": r.announced_at,
-                            "announced_at_source": r.announced_at_source,
-                            "status": r.status,
-                            "event_id": r.event_id,
-                            "created_at": r.created_at,
-                            "updated_at": r.updated_at,
-                            "content_hash": r.content_hash,
-                            "revision": revision,
-                        }
-                        for r in new
-                    ],
+                    [{"key": r.key, "created_at": r.created_at, **_row_values(r, revision)} for r in new],
                 ).all()
             )
             for r in new:
@@ -889,22 +889,7 @@ class AnnouncementWriter:
         if changed:
             self._execute(
                 _UPDATE_ANNOUNCEMENTS,
-                [
-                    {
-                        "row_id": r.id,
-                        "title": r.title,
-                        "summary": r.summary,
-                        "url": r.url,
-                        "announced_at": r.announced_at,
-                        "announced_at_source": r.announced_at_source,
-                        "status": r.status,
-                        "event_id": r.event_id,
-                        "updated_at": r.updated_at,
-                        "content_hash": r.content_hash,
-                        "revision": revision,
-                    }
-                    for r in changed
-                ],
+                [{"row_id": r.id, **_row_values(r, revision)} for r in changed],
             )
             written_at_revision(self.session, (r.id for r in changed))
             moved = [r for r in changed if r.date_moved]
