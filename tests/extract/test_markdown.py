@@ -213,3 +213,30 @@ def test_reference_style_links_are_links() -> None:
         ("Amazon Kelp DB", "https://aws.amazon.com/about-aws/whats-new/2031/12/kelp-db/"),
         ("Pebble Queue", "https://aws.amazon.com/blogs/aws/pebble-queue/"),
     ]
+
+
+def test_a_newsletter_whose_first_story_opens_with_today_is_not_a_launch_post() -> None:
+    """ "Today at re:Invent, X was announced" under a digest's title does not make the digest
+    one launch named by its title; a post whose title names what its opening launches does."""
+    from tracker.extract import extract
+    from tracker.extract.rules import load_rules
+
+    digest = (
+        "# Cloud Ops - Links of the Fortnight\n\n"
+        "## [Kelp DB arrives for teams who hate sharding](https://news.example.org/2031/12/kelp)\n\n"
+        "Today at AWS re:Invent, the keynote announced Amazon Kelp DB, a database that grows with "
+        "your data, and Pebble Queue for ordered messages.\n\n"
+        "## [Why we moved our builds to Fir CI](https://blog.example.org/fir-ci)\n\n"
+        "A long story about our build farm and what it cost us over the years, told in detail.\n"
+    )
+    [doc] = extract(digest, url="https://example.org/digest.md", rules=load_rules())
+    assert "Cloud Ops - Links of the Fortnight" not in [a.title for a in doc.announcements]
+
+    post = (
+        "# Amazon Kelp DB: a database that grows with your data\n\n"
+        "Today we are announcing Amazon Kelp DB, a serverless database that grows with your data "
+        "without any sharding.\n\n"
+        "## How it works\n\nTables split themselves as they grow, and nobody is paged at night.\n"
+    )
+    [doc] = extract(post, url="https://example.org/post.md", rules=load_rules())
+    assert doc.announcements[0].title.startswith("Amazon Kelp DB")

@@ -740,6 +740,16 @@ def _today_paragraph(blocks: list[Block], rules: Rules) -> Block | None:
     return None
 
 
+# Words that any title and any opening may share: they name nothing in particular.
+_UNNAMING = frozenset("amazon aws the and for with new now your you from into what how".split())
+
+
+def _shares_a_name(title: str, text: str) -> bool:
+    """Whether a title and a paragraph share a word that names something (not "Amazon", "new")."""
+    words = {w for w in norm_words(title).split() if len(w) > 2 and w not in _UNNAMING}
+    return bool(words & set(norm_words(text).split()))
+
+
 def post_announcement(
     *,
     title: str,
@@ -759,7 +769,9 @@ def post_announcement(
         rule = "post:title"
     elif any(matches_any(c, rules.launch_categories) for c in categories):
         rule = "post:category"
-    elif today is not None:
+    elif today is not None and _shares_a_name(title, today.text):
+        # "Today we launch X" opens a launch post only when X is what the title is about: a
+        # newsletter whose first story says "today at re:Invent, Y was announced" is a digest.
         rule = "post:today"
     if rule is None:
         return None
