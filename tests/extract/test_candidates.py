@@ -177,6 +177,26 @@ def test_a_heading_over_headings_is_marked_as_a_group() -> None:
     assert "heading_over_heading" not in features["Amazon Kelp DB"]
 
 
+def test_an_item_is_described_by_what_the_other_items_of_its_list_name_and_link() -> None:
+    features = _features(
+        "# Recap\n\n## Launches\n\n"
+        "* [Kelp Tables](https://aws.amazon.com/about-aws/whats-new/2031/12/kelp-tables/): tables of kelp\n"
+        "* [Amazon S3 Pebbles](https://aws.amazon.com/blogs/aws/s3-pebbles/): small objects, cheaply\n"
+        "* [Amazon EC2 Q9 instances](https://example.org/q9): twice the memory bandwidth\n\n"
+        "## Logistics\n\n"
+        "* Lunch: sandwiches\n"
+        "* Party: loud music\n"
+    )
+    # Both other items of its list name a service; one of them links to a launch page.
+    assert features["Kelp Tables"]["siblings_named"] == 1.0
+    assert features["Kelp Tables"]["siblings_linked"] == 0.5
+    # Of S3 Pebbles' siblings, Kelp Tables names no service the taxonomy knows.
+    assert features["Amazon S3 Pebbles"]["siblings_named"] == 0.5
+    assert features["Amazon S3 Pebbles"]["siblings_linked"] == 0.5
+    assert features["Lunch"]["siblings_named"] == 0.0
+    assert features["Lunch"]["siblings_linked"] == 0.0
+
+
 # A weekly roundup saved on someone's site: the front matter's title is the site's ("Notes 4"),
 # the roundup's own title is its first heading.
 SAVED_ROUNDUP = (

@@ -657,6 +657,7 @@ def describe(
         return bool(launch_word and launch_word.search(blocks[index].text[:200]))
 
     headings_total = sum(1 for b in blocks if b.kind == HEADING and b.level > 1) or 1
+    members: dict[tuple[object, ...], list[Candidate]] = defaultdict(list)
     for c in candidates:
         f: dict[str, float] = {}
         block = blocks[c.block]
@@ -801,6 +802,27 @@ def describe(
         # whatever the model says of its features (which stay those of a sentence, so the
         # model is fitted on the same evidence either way).
         c.forced = c.spoken and (regime == "open" or spoken_marks)
+        if len(group) > 1:
+            members[group_key].append(c)
+    _describe_siblings(members)
+
+
+def _describe_siblings(members: dict[tuple[object, ...], list[Candidate]]) -> None:
+    """Per candidate of a list, what the other items' candidates are: how many of the other
+    items name a service, and how many link to a launch page. A list whose items name products
+    and link to launches is a list of launches, whatever one item looks like alone."""
+    for group in members.values():
+        named: dict[int, bool] = defaultdict(bool)
+        linked: dict[int, bool] = defaultdict(bool)
+        for c in group:
+            named[c.block] |= c.features.get("title_services", 0.0) > 0
+            linked[c.block] |= bool(c.features.get("link=whats_new") or c.features.get("link=blog"))
+        for c in group:
+            others = [b for b in named if b != c.block]
+            if not others:
+                continue
+            c.features["siblings_named"] = sum(named[b] for b in others) / len(others)
+            c.features["siblings_linked"] = sum(linked[b] for b in others) / len(others)
 
 
 def _is_rule(c: Candidate) -> bool:
