@@ -244,6 +244,26 @@ def test_saved_weekly_roundup_reads_its_launch_links() -> None:
     assert by_title["Q9m instances"].service_tags == ("Amazon EC2",)
 
 
+def test_a_roundup_headline_loses_its_launch_word_and_a_repeat_of_its_name() -> None:
+    roundup = (
+        "# AWS Weekly Roundup: Amazon Kelp DB and more (March 10, 2031)\n\n"
+        "## Last week's launches\n\n"
+        "- [Announcing up to 40% lower prices for Amazon Kelp DB — Amazon Kelp DB]"
+        "(https://aws.amazon.com/about-aws/whats-new/2031/03/kelp-db-prices/) – cheaper kelp.\n"
+        "- [Introducing Amazon Pebble Queue: ordered messages at any scale]"
+        "(https://aws.amazon.com/blogs/aws/introducing-pebble-queue/) – a new queue.\n"
+        "- [Amazon Zeta Streams adds replay — for audits]"
+        "(https://aws.amazon.com/about-aws/whats-new/2031/03/zeta-replay/) – replay a stream.\n"
+    )
+    [doc] = extract(roundup, url="https://example.org/roundup.md", rules=RULES)
+    assert [a.title for a in doc.announcements] == [
+        "up to 40% lower prices for Amazon Kelp DB",
+        "Amazon Pebble Queue: ordered messages at any scale",
+        # A dash followed by words the headline has not named is part of the headline.
+        "Amazon Zeta Streams adds replay — for audits",
+    ]
+
+
 def test_headings_that_name_nothing_are_not_launches_in_an_essay() -> None:
     titles = _titles(
         "# My week at the AWS Summit in Lyon 2031\n\n"

@@ -676,7 +676,7 @@ def roundup_announcements(
             # "[Amazon EC2](ec2/) – new [M8a instances](post)": the item's label is its service.
             service_tags = (strip_trailing_punct(opening.text),)
         for i, link in enumerate(links):
-            title = _link_title(block.text, link)
+            title = headline_title(_link_title(block.text, link))
             if len(links) == 1:
                 summary = _clean_summary(block.text[link.end :])
                 if not summary and block.kind == PARAGRAPH:
@@ -704,6 +704,25 @@ def roundup_announcements(
                 )
             )
     return found
+
+
+_HEADLINE_LEAD = re.compile(r"(?i)^(?:announcing|introducing)\s+(?:(?:the|a|an)\s+)?(?:new\s+)?(?=\S)")
+_HEADLINE_REPEAT = re.compile(r"\s+[—–]\s+(?P<name>[^—–]+)$")
+
+
+def headline_title(title: str) -> str:
+    """A roundup's launch headline as the launch's title: its leading "Announcing"/"Introducing"
+    and a closing repeat of the name ("X for Y — Y", as some copies of roundups write links) go;
+    the rest of the headline stays whole (it is the News Blog's or What's New's own title)."""
+    m = _HEADLINE_REPEAT.search(title)
+    if m and m.start() > 0:
+        name = norm_words(m.group("name"))
+        if name and name in norm_words(title[: m.start()]):
+            title = title[: m.start()]
+    m = _HEADLINE_LEAD.match(title)
+    if m and m.end() < len(title):
+        title = title[m.end() :]
+    return title
 
 
 def _labelled_launch(text: str, rules: Rules) -> str | None:
