@@ -51,6 +51,10 @@ def _titles(markdown: str) -> list[str]:
         ("preview of Serverless Weftsearch", "Serverless Weftsearch", "preview"),
         ("public preview of AWS Loom Agents", "AWS Loom Agents", "preview"),
         ("GA of Shuttle2 powered Sh2 instances", "Shuttle2 powered Sh2 instances", "ga"),
+        # A ranking is numbering: "Top 1 - X" names X.
+        ("Top 1 - Loom Pipes", "Loom Pipes", None),
+        ("No. 3 – Weft SnapStart", "Weft SnapStart", None),
+        ("Top 10 announcements", "Top 10 announcements", None),
     ],
 )
 def test_clean_title(raw: str, title: str, status: str | None) -> None:

@@ -75,7 +75,8 @@ RECORDER: contextvars.ContextVar[list[Candidate] | None] = contextvars.ContextVa
 # --- cleaning ----------------------------------------------------------------------------------
 
 _EMOJI = re.compile("^[\\s\u2600-\u27bf\U0001f000-\U0001faff\u2b00-\u2bff\ufe0f\u200d*•·▪►▶✅✔☑→⇒>#-]+")
-_NUMBERING = re.compile(r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\))\s+")
+# "1. X", "a) X", "(2) X", and a ranking: "Top 3 - X", "No. 2 – X".
+_NUMBERING = re.compile(r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\))\s+|^\s*(?i:top|no\.?)\s*\d{1,3}\s*[-–—:.)]\s+")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’.+/&-]*")
 
 
