@@ -27,8 +27,12 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # Every labelled document: 0.867 / 0.945 on 87 documents from 50 sources; six documents labelled
 # since (three prose, three spoken, from five new sources; 0.50 mean F1 among them) brought it to
 # 0.842 / 0.927 on 93; eight more (four rendered HTML pages, four markdown lists and digests, eight
-# new sources; 0.62 mean F1 by the model of 93 before any change), with the L2 penalty 3 and "preview of X" read as X, bring it to:
-PIN_FULL = (0.842, 0.930, 0.0)
+# new sources; 0.62 mean F1 by the model of 93 before any change), with the L2 penalty 3 and "preview of X" read as X, bring it to
+# 0.842 / 0.930 on 101; a newsletter no longer read as one launch post and the list-sibling
+# features gave 0.856 / 0.932 on 101; six more (two recaps in German and Spanish, a slide deck, a
+# copied weekly roundup, an HTML event report, a newsletter; six new sources; 0.53 mean F1 by the
+# model of 101 before any change), with "Top 1 - X" and "New AWS Storage Feature: X" read as X, bring it to:
+PIN_FULL = (0.844, 0.941, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -48,7 +52,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 101, 63)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 107, 69)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:

@@ -55,6 +55,8 @@ def _titles(markdown: str) -> list[str]:
         ("Top 1 - Loom Pipes", "Loom Pipes", None),
         ("No. 3 – Weft SnapStart", "Weft SnapStart", None),
         ("Top 10 announcements", "Top 10 announcements", None),
+        # "New <kind of thing>: X", as "New service: X" is.
+        ("New AWS Storage Feature: Kelp Tiering", "Kelp Tiering", None),
     ],
 )
 def test_clean_title(raw: str, title: str, status: str | None) -> None:
