@@ -818,12 +818,13 @@ def _describe_siblings(members: dict[tuple[object, ...], list[Candidate]]) -> No
         for c in group:
             named[c.block] |= c.features.get("title_services", 0.0) > 0
             linked[c.block] |= bool(c.features.get("link=whats_new") or c.features.get("link=blog"))
+        if len(named) < 2:
+            continue
+        # Totals once per list, each item's own block taken out: linear in the list's length.
+        all_named, all_linked, others = sum(named.values()), sum(linked.values()), len(named) - 1
         for c in group:
-            others = [b for b in named if b != c.block]
-            if not others:
-                continue
-            c.features["siblings_named"] = sum(named[b] for b in others) / len(others)
-            c.features["siblings_linked"] = sum(linked[b] for b in others) / len(others)
+            c.features["siblings_named"] = (all_named - named[c.block]) / others
+            c.features["siblings_linked"] = (all_linked - linked[c.block]) / others
 
 
 def _is_rule(c: Candidate) -> bool:
