@@ -26,6 +26,7 @@ import functools
 import hashlib
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -558,6 +559,10 @@ class AnnouncementWriter:
         self._rows: dict[str, _Row | None] = {}  # key -> row, or None when no row has it
         self._by_id: dict[int, _Row] = {}
         self._touched: dict[str, _Row] = {}  # rows this writer made or merged into, in order
+        # The same rows by each of their services: a request's candidates among them are read
+        # from its services' entries, not from every row the writer touched (a writer stores a
+        # group of documents, and scanning all of its rows for each launch grew with the square).
+        self._touched_by_slug: dict[str, dict[int, _Row]] = defaultdict(dict)
         self._candidates: dict[CandidateRequest, list[_Row]] = {}
         self._service_ids: dict[str, int] = {}
         # (id(row), document id) -> the document's mention of the row; the pairs to write, in order.
@@ -697,7 +702,8 @@ class AnnouncementWriter:
         around = _utc(request.around)
         window = timedelta(days=request.days)
         rows = {id(r): r for r in self._candidates.get(request, [])}
-        rows.update((id(r), r) for r in self._touched.values())
+        for slug in slugs:
+            rows.update(self._touched_by_slug.get(slug, {}))
         kept = [
             r
             for r in rows.values()
@@ -762,10 +768,9 @@ class AnnouncementWriter:
             self._made += 1
             row.content_hash = _published_hash(row, slugs)
             self._rows[row.key] = row
-            self._touched[row.key] = row
+            self._touch(row)
             return PendingAnnouncement(row, "created")
 
-        self._touched[row.key] = row
         document_url = self.document_url
         same_owner = url is not None and url == row.url and document_url in (None, url)
         takes_over = url_rank(url) > url_rank(row.url)
@@ -801,6 +806,7 @@ class AnnouncementWriter:
             if rid not in row.region_ids:
                 row.region_ids.add(rid)
                 row.regions[slug] = rid
+        self._touch(row)
 
         digest = _published_hash(row, row.slugs)
         if digest == row.content_hash:
@@ -808,6 +814,12 @@ class AnnouncementWriter:
         row.assign("content_hash", digest)
         row.assign("updated_at", self.now)
         return PendingAnnouncement(row, "updated")
+
+    def _touch(self, row: _Row) -> None:
+        # Once its services are merged: a row's services only grow, and each upsert indexes them all.
+        self._touched[row.key] = row
+        for slug in row.slugs:
+            self._touched_by_slug[slug][id(row)] = row
 
     def mention(self, pending: PendingAnnouncement, *, excerpt: str, position: int, rule: str) -> bool:
         """Record that the writer's document mentions an announcement; True when the mention is new."""
