@@ -563,8 +563,9 @@ def _naming_words(
     # of what tells launches apart.
     mine_slugs = {s.slug for s in services}
     common = tuple(s for s in other_services if s.slug in mine_slugs)
-    words = _joined(title, other_title)
-    other_words = _joined(other_title, title)
+    forms, other_forms = _forms(title, other_title), _forms(other_title, title)
+    words = _joined_forms(forms, other_forms)
+    other_words = _joined_forms(other_forms, forms)
     # The services' names are set aside always, a short alias only when both titles write it.
     _, aliases = _common_names(common)
     shared = words & other_words if aliases else frozenset()
@@ -602,10 +603,6 @@ def _naming_of(found: frozenset[str], common: tuple[Service, ...]) -> frozenset[
     return frozenset(w for w in found if w not in base and (len(w) > 1 or w.isdigit()))
 
 
-def _sequence(title: str, other: str) -> tuple[str, ...]:
-    return _sequence_against(title, _against(title, other))
-
-
 @lru_cache(maxsize=65536)
 def _sequence_against(title: str, other: str | None) -> tuple[str, ...]:
     return tuple(_stem(w) for w in title_key(_plain(title, other)).split())
@@ -628,22 +625,66 @@ def _misspelt(word: str, other: frozenset[str]) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Forms:
+    """What `_joined` reads of one title, as compared with another (`_against`): derived once."""
+
+    sequence: tuple[str, ...]  # its words in order, stemmed
+    words: frozenset[str]  # the same as a set
+    joinable: frozenset[str]  # each two neighbours written as one, and the stem of that
+    long: frozenset[str]  # the words and joined stems that could be a misspelling (`_misspelt`)
+    keys: dict[str, frozenset[str]]  # of each of those, its `_one_letter_keys`
+    title_words: frozenset[str]  # `_title_words`: what the other title's words are looked up in
+    lengths: frozenset[int]  # `_misspelt_lengths` of those
+    title_keys: frozenset[str]  # `_one_letter_keys` of those
+
+
+def _forms(title: str, other_title: str) -> _Forms:
+    return _forms_against(title, _against(title, other_title))
+
+
+@lru_cache(maxsize=65536)
+def _forms_against(title: str, other: str | None) -> _Forms:
+    sequence = _sequence_against(title, other)
+    joined = [sequence[i] + sequence[i + 1] for i in range(len(sequence) - 1)]
+    stems = [_stem(pair) for pair in joined]
+    long = frozenset(w for w in (*sequence, *stems) if len(w) >= MIN_MISSPELT and w.isalpha())
+    title_words = _title_words_against(title, other)
+    return _Forms(
+        sequence=sequence,
+        words=frozenset(sequence),
+        joinable=frozenset(joined) | frozenset(stems),
+        long=long,
+        keys={w: _one_letter_keys(frozenset((w,))) for w in long},
+        title_words=title_words,
+        lengths=_misspelt_lengths(title_words),
+        title_keys=_one_letter_keys(title_words),
+    )
+
+
 def _joined(title: str, other_title: str) -> frozenset[str]:
     """A title's words, two of them written as one where the other title writes them so:
     "Guard Duty" and "GuardDuty", "Ultra Servers" and "UltraServer", "Graviton 4" and "Graviton4";
     a long word misspelt by one letter as the other title spells it."""
-    sequence, other = _sequence(title, other_title), _title_words(other_title, title)
+    return _joined_forms(_forms(title, other_title), _forms(other_title, title))
+
+
+def _joined_forms(mine: _Forms, theirs: _Forms) -> frozenset[str]:
+    """`_joined` of the forms of a title and of the other title."""
+    other = theirs.title_words
     # A word can be a misspelling only of a word of the other title as long as it: most words
     # have no such word to be compared with (this pass was most of a pair's comparison).
-    lengths = _misspelt_lengths(other)
-    words, joinable, long_words = _sequence_forms(sequence)
-    if joinable.isdisjoint(other) and (
-        not lengths
-        or not any(w not in other and not keys.isdisjoint(_one_letter_keys(other)) for w, keys in long_words)
-    ):
-        # No two words the other title writes as one, no word it may spell otherwise: the
-        # title's own words (most pairs; the walk below would find the same).
-        return words
+    lengths = theirs.lengths
+    if mine.joinable.isdisjoint(other):
+        # No two words the other title writes as one, and no word it may spell otherwise (two
+        # words of one length a letter apart share a one-letter key): the title's own words,
+        # as the walk below would find them (most pairs).
+        if not lengths:
+            return mine.words
+        unshared = mine.long - other
+        if not unshared or all(mine.keys[w].isdisjoint(theirs.title_keys) for w in unshared):
+            return mine.words
+    sequence = mine.sequence
     out: list[str] = []
     i = 0
     n = len(sequence)
@@ -660,20 +701,6 @@ def _joined(title: str, other_title: str) -> frozenset[str]:
         out.append((_misspelt(word, other) if len(word) in lengths else None) or word)
         i += 1
     return frozenset(out)
-
-
-@lru_cache(maxsize=65536)
-def _sequence_forms(
-    sequence: tuple[str, ...],
-) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, frozenset[str]], ...]]:
-    """Of a title's words (`_joined`): the words; each two neighbours written as one, and its
-    stem; the words and joined stems that could be a misspelling (`_misspelt`), each with its
-    `_one_letter_keys`."""
-    joined = [sequence[i] + sequence[i + 1] for i in range(len(sequence) - 1)]
-    stems = [_stem(pair) for pair in joined]
-    long_words = dict.fromkeys(w for w in (*sequence, *stems) if len(w) >= MIN_MISSPELT and w.isalpha())
-    keyed = tuple((w, _one_letter_keys(frozenset((w,)))) for w in long_words)
-    return frozenset(sequence), frozenset(joined) | frozenset(stems), keyed
 
 
 @lru_cache(maxsize=65536)
