@@ -35,7 +35,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Integer,
-    Select,
     String,
     and_,
     bindparam,
@@ -454,11 +453,17 @@ def _link_regions_statement(dialect: str) -> Any:
     return upsert_insert(dialect, REGION_LINKS).on_conflict_do_nothing(index_elements=["announcement_id", "region_id"])
 
 
-@functools.cache
-def _candidates_statement(dialect: str) -> Select[Any]:
+def _candidates_parts(dialect: str) -> tuple[Any, Any]:
     """Each request's candidates: announcements linked to one of its services, dated in its window
     or undated, its newest `limit` ranked in the database (undated ones last on SQLite, first on
-    PostgreSQL, as the one-request query orders them)."""
+    PostgreSQL, as the one-request query orders them). Two selects to UNION ALL: the rows of
+    the candidates, each announcement once whatever number of requests it answers (n and rank
+    NULL, as `_BY_KEYS` reads them), and the (n, rank, id) of each request's candidates, the
+    other columns NULL.
+
+    A group's requests share services and overlapping windows: the same announcement is the
+    candidate of many of them, and its row (with its summary, once per service and region
+    linked) was read and sent again for each."""
     wanted = (
         text(_WANTED[dialect])
         .columns(column("n", Integer), column("slug", String), column("lo", String), column("hi", String))
@@ -511,11 +516,22 @@ def _candidates_statement(dialect: str) -> Select[Any]:
         .select_from(hits.join(A, A.c.id == hits.c.aid))
         .subquery("ranked")
     )
-    return (
-        select(ranked.c.n, ranked.c.rank, *_COLUMNS)
-        .select_from(_with_links(ranked.join(A, A.c.id == ranked.c.aid)))
-        .where(ranked.c.rank <= bindparam("limit"))
+    kept = select(ranked.c.n, ranked.c.rank, ranked.c.aid).where(ranked.c.rank <= bindparam("limit")).cte("kept")
+    rows = (
+        select(cast(null(), Integer).label("n"), cast(null(), Integer).label("rank"), *_COLUMNS)
+        .select_from(_with_links(A))
+        .where(A.c.id.in_(select(kept.c.aid)))
     )
+    # The first select of the UNION types the result's columns (a date is read back as one):
+    # the rows come first, the requests' lists after, their other columns NULL.
+    lists = select(kept.c.n, kept.c.rank, kept.c.aid, *(null() for _ in _COLUMNS[1:]))
+    return rows, lists
+
+
+@functools.cache
+def _candidates_statement(dialect: str) -> Any:
+    """The candidates of some requests (`_candidates_parts`), in one statement."""
+    return union_all(*_candidates_parts(dialect))
 
 
 @functools.cache
@@ -526,7 +542,7 @@ def _keys_and_candidates_statement(dialect: str) -> Any:
         .select_from(_with_links(A))
         .where(A.c.key.in_(bindparam("keys", expanding=True)))
     )
-    return union_all(by_keys, _candidates_statement(dialect))
+    return union_all(by_keys, *_candidates_parts(dialect))
 
 
 class AnnouncementWriter:
@@ -669,12 +685,14 @@ class AnnouncementWriter:
         else:
             statement = _keys_and_candidates_statement(dialect.name)
             params["keys"] = keys
+        listed: list[tuple[int, int]] = []
         for record in self._execute(statement, params):
             if record.n is None:
-                self._keep(record)  # a row under one of the keys
+                self._keep(record)  # a row under one of the keys, or a candidate's
             elif record.rank <= limits[record.n]:
-                row = self._keep(record)
-                lists[record.n][record.id] = row
+                listed.append((record.n, record.id))
+        for n, aid in listed:
+            lists[n][aid] = self._by_id[aid]
         for n, request in enumerate(requests):
             self._candidates[request] = list(lists[n].values())
 
