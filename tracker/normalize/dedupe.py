@@ -632,8 +632,9 @@ class _Forms:
     sequence: tuple[str, ...]  # its words in order, stemmed
     words: frozenset[str]  # the same as a set
     joinable: frozenset[str]  # each two neighbours written as one, and the stem of that
-    long: frozenset[str]  # the words and joined stems that could be a misspelling (`_misspelt`)
+    long: frozenset[str]  # its words that could be a misspelling (`_misspelt`)
     keys: dict[str, frozenset[str]]  # of each of those, its `_one_letter_keys`
+    joined_keys: frozenset[str]  # the `_one_letter_keys` of the joined stems
     title_words: frozenset[str]  # `_title_words`: what the other title's words are looked up in
     lengths: frozenset[int]  # `_misspelt_lengths` of those
     title_keys: frozenset[str]  # `_one_letter_keys` of those
@@ -648,7 +649,7 @@ def _forms_against(title: str, other: str | None) -> _Forms:
     sequence = _sequence_against(title, other)
     joined = [sequence[i] + sequence[i + 1] for i in range(len(sequence) - 1)]
     stems = [_stem(pair) for pair in joined]
-    long = frozenset(w for w in (*sequence, *stems) if len(w) >= MIN_MISSPELT and w.isalpha())
+    long = frozenset(w for w in sequence if len(w) >= MIN_MISSPELT and w.isalpha())
     title_words = _title_words_against(title, other)
     return _Forms(
         sequence=sequence,
@@ -656,6 +657,7 @@ def _forms_against(title: str, other: str | None) -> _Forms:
         joinable=frozenset(joined) | frozenset(stems),
         long=long,
         keys={w: _one_letter_keys(frozenset((w,))) for w in long},
+        joined_keys=_one_letter_keys(frozenset(stems)),
         title_words=title_words,
         lengths=_misspelt_lengths(title_words),
         title_keys=_one_letter_keys(title_words),
@@ -681,8 +683,12 @@ def _joined_forms(mine: _Forms, theirs: _Forms) -> frozenset[str]:
         # as the walk below would find them (most pairs).
         if not lengths:
             return mine.words
-        unshared = mine.long - other
-        if not unshared or all(mine.keys[w].isdisjoint(theirs.title_keys) for w in unshared):
+        # A joined stem is not a word of the other title here: one that shares a key with one
+        # of its words is a misspelling of it. So is a word of this title the other does not write.
+        other_keys = theirs.title_keys
+        if mine.joined_keys.isdisjoint(other_keys) and all(
+            mine.keys[w].isdisjoint(other_keys) for w in mine.long - other
+        ):
             return mine.words
     sequence = mine.sequence
     out: list[str] = []

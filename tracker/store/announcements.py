@@ -905,12 +905,14 @@ class AnnouncementWriter:
         # Stored announcements whose links or mentions this flush adds or changes.
         touched: set[int] = {r.id for r in self._touched.values() if r.to_link and not r.new and r.id is not None}
         if new:
-            made: dict[str, int] = dict(
-                self._execute(
-                    _INSERT_ANNOUNCEMENTS,
-                    [{"key": r.key, "created_at": r.created_at, **_row_values(r, revision)} for r in new],
-                ).all()
-            )
+            rows = [{"key": r.key, "created_at": r.created_at, **_row_values(r, revision)} for r in new]
+            if self._dialect == "postgresql":
+                # Inserted with the facets its links will give it (as the trigger spells them, in
+                # byte order): the trigger of each link then leaves the row as it is, instead of
+                # writing it and its full-text document again (migration 0012).
+                for values, r in zip(rows, new, strict=True):
+                    values["search_facets"] = self._facets(r)
+            made: dict[str, int] = dict(self._execute(_INSERT_ANNOUNCEMENTS, rows).all())
             for r in new:
                 r.id = made[r.key]
                 self._by_id[r.id] = r
@@ -950,6 +952,11 @@ class AnnouncementWriter:
         return Written(
             mentions=mentions, links=session_links, by_document={d: (m, n) for d, (m, n) in by_document.items()}
         )
+
+    def _facets(self, r: _Row) -> str | None:
+        """A new row's `search_facets` once its links are written: "s<service id>" and "r<region id>", sorted."""
+        facets = [f"s{self._service_ids[slug]}" for slug in r.to_link] + [f"r{rid}" for rid in r.regions.values()]
+        return " ".join(sorted(facets, key=lambda f: f.encode())) if facets else None
 
     def _flush_mentions(self, touched: set[int], by_document: dict[int | None, list[int]]) -> int:
         # Written by their natural key (announcement, document): no ids to read back.
