@@ -596,7 +596,7 @@ def _common_names(common: tuple[Service, ...]) -> tuple[frozenset[str], tuple[fr
     return base, tuple(a for a in dict.fromkeys(aliases) if not a <= base)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _naming_of(found: frozenset[str], common: tuple[Service, ...]) -> frozenset[str]:
     """The words of `found` that may name a launch: not filler, not the services' own names, not one letter."""
     base = _common_names(common)[0]
@@ -644,7 +644,10 @@ def _forms(title: str, other_title: str) -> _Forms:
     return _forms_against(title, _against(title, other_title))
 
 
-@lru_cache(maxsize=65536)
+# Bounded as the caches above are, and smaller: a title's forms with their one-letter keys weigh
+# about 10 kB, and the titles a backfill compares at one time are those near in date to the new
+# ones (held whole for 46,000 titles, they took 400 MB).
+@lru_cache(maxsize=4096)
 def _forms_against(title: str, other: str | None) -> _Forms:
     sequence = _sequence_against(title, other)
     joined = [sequence[i] + sequence[i + 1] for i in range(len(sequence) - 1)]
@@ -709,7 +712,7 @@ def _joined_forms(mine: _Forms, theirs: _Forms) -> frozenset[str]:
     return frozenset(out)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _one_letter_keys(words: frozenset[str]) -> frozenset[str]:
     """Each long word of letters (`_misspelt`) with one of its letters as "?": two words of one
     length share such a key exactly when they differ in at most that letter."""
