@@ -180,6 +180,12 @@ class Service:
     region: bool = False  # a partition or Region ("AWS GovCloud (US)"): filterable, not a service
     successor: str | None = None  # a retired product's current service, by name
 
+    def __hash__(self) -> int:
+        # By its slug alone (equal services have equal slugs): services are the keys of the
+        # caches of a backfill's title comparisons, hashed hundreds of thousands of times, and
+        # the generated hash went through every field, the aliases' tuple with it.
+        return hash(self.slug)
+
 
 @dataclass(frozen=True, slots=True)
 class Link:

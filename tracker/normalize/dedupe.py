@@ -371,8 +371,14 @@ def _identical(title: str, other_title: str) -> bool:
     key, so it is identical only to the very same text.
     """
     if _lossy(title) or _lossy(other_title):
-        return " ".join(clean_text(title).casefold().split()) == " ".join(clean_text(other_title).casefold().split())
+        return _whole_text(title) == _whole_text(other_title)
     return bare_key(title) == bare_key(other_title)
+
+
+@lru_cache(maxsize=65536)
+def _whole_text(title: str) -> str:
+    """A title as `_identical` compares it whole: cleaned, case-folded, its spaces one each."""
+    return " ".join(clean_text(title).casefold().split())
 
 
 # A name inside a longer title ends where a verb, a tagline or a qualifier naming a target
@@ -473,9 +479,11 @@ def _within(title: str, other_title: str, services: Sequence[Service]) -> str | 
     bare = set(name) <= own
     if not bare and not (set(name) - _FILLER):
         return None
-    found: str | None = None
-    words, lower = _unbranded(long_tokens)
+    words, lower, present = _unbranded(long_tokens)
     first = name[0]
+    if first not in present:
+        return None  # the longer title does not write the name's first word: nowhere to find it
+    found: str | None = None
     for start in range(len(words) - len(name) + 1):
         if lower[start] != first or lower[start : start + len(name)] != name:
             continue
@@ -534,10 +542,11 @@ def _launch_name(tokens: tuple[str, ...], own: frozenset[str]) -> tuple[str, ...
 
 
 @lru_cache(maxsize=8192)
-def _unbranded(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A title's tokens without the brand words, as written and in lower case (`_within`)."""
+def _unbranded(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
+    """A title's tokens without the brand words, as written, in lower case, and the set of those (`_within`)."""
     words = tuple(w for w in tokens if w.lower() not in _BRAND)
-    return words, tuple(w.lower() for w in words)
+    lower = tuple(w.lower() for w in words)
+    return words, lower, frozenset(lower)
 
 
 @lru_cache(maxsize=65536)
@@ -553,26 +562,45 @@ def _naming_words(
     # one title does not write ("S3 Express" of Amazon S3 in "S3 Metadata price cut") is part
     # of what tells launches apart.
     mine_slugs = {s.slug for s in services}
-    common = [s for s in other_services if s.slug in mine_slugs]
-    words = _joined(title, other_title)
-    other_words = _joined(other_title, title)
-    shared = words & other_words
+    common = tuple(s for s in other_services if s.slug in mine_slugs)
+    forms, other_forms = _forms(title, other_title), _forms(other_title, title)
+    words = _joined_forms(forms, other_forms)
+    other_words = _joined_forms(other_forms, forms)
+    # The services' names are set aside always, a short alias only when both titles write it.
+    _, aliases = _common_names(common)
+    shared = words & other_words if aliases else frozenset()
+    extra = frozenset().union(*(spelled for spelled in aliases if spelled <= shared)) if aliases else frozenset()
+    mine, theirs = _naming_of(words, common), _naming_of(other_words, common)
+    if extra:
+        mine, theirs = mine - extra, theirs - extra
+    return mine, theirs
+
+
+@lru_cache(maxsize=4096)
+def _common_names(common: tuple[Service, ...]) -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
+    """What `_naming_words` sets aside for the services both titles name: the filler and the
+    services' own names always; the words of each short alias (three words at most) only when
+    both titles write it. Derived once per set of services, not once per pair."""
     generic = set(_GENERIC)
+    aliases: list[frozenset[str]] = []
     for service in common:
         for name in (service.name, *service.aliases):
             spelled = _words(name)
-            # The service's name, or a short alias that both titles write.
-            if spelled and (name == service.name or (len(spelled) <= 3 and spelled <= shared)):
+            if not spelled:
+                continue
+            if name == service.name:
                 generic |= spelled
+            elif len(spelled) <= 3:
+                aliases.append(spelled)
+    base = frozenset(generic)
+    return base, tuple(a for a in dict.fromkeys(aliases) if not a <= base)
 
-    def naming(found: frozenset[str]) -> frozenset[str]:
-        return frozenset(w for w in found if w not in generic and (len(w) > 1 or w.isdigit()))
 
-    return naming(words), naming(other_words)
-
-
-def _sequence(title: str, other: str) -> tuple[str, ...]:
-    return _sequence_against(title, _against(title, other))
+@lru_cache(maxsize=16384)
+def _naming_of(found: frozenset[str], common: tuple[Service, ...]) -> frozenset[str]:
+    """The words of `found` that may name a launch: not filler, not the services' own names, not one letter."""
+    base = _common_names(common)[0]
+    return frozenset(w for w in found if w not in base and (len(w) > 1 or w.isdigit()))
 
 
 @lru_cache(maxsize=65536)
@@ -597,14 +625,75 @@ def _misspelt(word: str, other: frozenset[str]) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Forms:
+    """What `_joined` reads of one title, as compared with another (`_against`): derived once."""
+
+    sequence: tuple[str, ...]  # its words in order, stemmed
+    words: frozenset[str]  # the same as a set
+    joinable: frozenset[str]  # each two neighbours written as one, and the stem of that
+    long: frozenset[str]  # its words that could be a misspelling (`_misspelt`)
+    keys: dict[str, frozenset[str]]  # of each of those, its `_one_letter_keys`
+    joined_keys: frozenset[str]  # the `_one_letter_keys` of the joined stems
+    title_words: frozenset[str]  # `_title_words`: what the other title's words are looked up in
+    lengths: frozenset[int]  # `_misspelt_lengths` of those
+    title_keys: frozenset[str]  # `_one_letter_keys` of those
+
+
+def _forms(title: str, other_title: str) -> _Forms:
+    return _forms_against(title, _against(title, other_title))
+
+
+# Bounded as the caches above are, and smaller: a title's forms with their one-letter keys weigh
+# about 10 kB, and the titles a backfill compares at one time are those near in date to the new
+# ones (held whole for 46,000 titles, they took 400 MB).
+@lru_cache(maxsize=4096)
+def _forms_against(title: str, other: str | None) -> _Forms:
+    sequence = _sequence_against(title, other)
+    joined = [sequence[i] + sequence[i + 1] for i in range(len(sequence) - 1)]
+    stems = [_stem(pair) for pair in joined]
+    long = frozenset(w for w in sequence if len(w) >= MIN_MISSPELT and w.isalpha())
+    title_words = _title_words_against(title, other)
+    return _Forms(
+        sequence=sequence,
+        words=frozenset(sequence),
+        joinable=frozenset(joined) | frozenset(stems),
+        long=long,
+        keys={w: _one_letter_keys(frozenset((w,))) for w in long},
+        joined_keys=_one_letter_keys(frozenset(stems)),
+        title_words=title_words,
+        lengths=_misspelt_lengths(title_words),
+        title_keys=_one_letter_keys(title_words),
+    )
+
+
 def _joined(title: str, other_title: str) -> frozenset[str]:
     """A title's words, two of them written as one where the other title writes them so:
     "Guard Duty" and "GuardDuty", "Ultra Servers" and "UltraServer", "Graviton 4" and "Graviton4";
     a long word misspelt by one letter as the other title spells it."""
-    sequence, other = _sequence(title, other_title), _title_words(other_title, title)
+    return _joined_forms(_forms(title, other_title), _forms(other_title, title))
+
+
+def _joined_forms(mine: _Forms, theirs: _Forms) -> frozenset[str]:
+    """`_joined` of the forms of a title and of the other title."""
+    other = theirs.title_words
     # A word can be a misspelling only of a word of the other title as long as it: most words
     # have no such word to be compared with (this pass was most of a pair's comparison).
-    lengths = _misspelt_lengths(other)
+    lengths = theirs.lengths
+    if mine.joinable.isdisjoint(other):
+        # No two words the other title writes as one, and no word it may spell otherwise (two
+        # words of one length a letter apart share a one-letter key): the title's own words,
+        # as the walk below would find them (most pairs).
+        if not lengths:
+            return mine.words
+        # A joined stem is not a word of the other title here: one that shares a key with one
+        # of its words is a misspelling of it. So is a word of this title the other does not write.
+        other_keys = theirs.title_keys
+        if mine.joined_keys.isdisjoint(other_keys) and all(
+            mine.keys[w].isdisjoint(other_keys) for w in mine.long - other
+        ):
+            return mine.words
+    sequence = mine.sequence
     out: list[str] = []
     i = 0
     n = len(sequence)
@@ -621,6 +710,15 @@ def _joined(title: str, other_title: str) -> frozenset[str]:
         out.append((_misspelt(word, other) if len(word) in lengths else None) or word)
         i += 1
     return frozenset(out)
+
+
+@lru_cache(maxsize=8192)
+def _one_letter_keys(words: frozenset[str]) -> frozenset[str]:
+    """Each long word of letters (`_misspelt`) with one of its letters as "?": two words of one
+    length share such a key exactly when they differ in at most that letter."""
+    return frozenset(
+        w[:i] + "?" + w[i + 1 :] for w in words if len(w) >= MIN_MISSPELT and w.isalpha() for i in range(len(w))
+    )
 
 
 @lru_cache(maxsize=8192)

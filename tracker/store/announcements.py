@@ -26,6 +26,7 @@ import functools
 import hashlib
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +35,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Integer,
-    Select,
     String,
     and_,
     bindparam,
@@ -453,11 +453,17 @@ def _link_regions_statement(dialect: str) -> Any:
     return upsert_insert(dialect, REGION_LINKS).on_conflict_do_nothing(index_elements=["announcement_id", "region_id"])
 
 
-@functools.cache
-def _candidates_statement(dialect: str) -> Select[Any]:
+def _candidates_parts(dialect: str) -> tuple[Any, Any]:
     """Each request's candidates: announcements linked to one of its services, dated in its window
     or undated, its newest `limit` ranked in the database (undated ones last on SQLite, first on
-    PostgreSQL, as the one-request query orders them)."""
+    PostgreSQL, as the one-request query orders them). Two selects to UNION ALL: the rows of
+    the candidates, each announcement once whatever number of requests it answers (n and rank
+    NULL, as `_BY_KEYS` reads them), and the (n, rank, id) of each request's candidates, the
+    other columns NULL.
+
+    A group's requests share services and overlapping windows: the same announcement is the
+    candidate of many of them, and its row (with its summary, once per service and region
+    linked) was read and sent again for each."""
     wanted = (
         text(_WANTED[dialect])
         .columns(column("n", Integer), column("slug", String), column("lo", String), column("hi", String))
@@ -510,11 +516,22 @@ def _candidates_statement(dialect: str) -> Select[Any]:
         .select_from(hits.join(A, A.c.id == hits.c.aid))
         .subquery("ranked")
     )
-    return (
-        select(ranked.c.n, ranked.c.rank, *_COLUMNS)
-        .select_from(_with_links(ranked.join(A, A.c.id == ranked.c.aid)))
-        .where(ranked.c.rank <= bindparam("limit"))
+    kept = select(ranked.c.n, ranked.c.rank, ranked.c.aid).where(ranked.c.rank <= bindparam("limit")).cte("kept")
+    rows = (
+        select(cast(null(), Integer).label("n"), cast(null(), Integer).label("rank"), *_COLUMNS)
+        .select_from(_with_links(A))
+        .where(A.c.id.in_(select(kept.c.aid)))
     )
+    # The first select of the UNION types the result's columns (a date is read back as one):
+    # the rows come first, the requests' lists after, their other columns NULL.
+    lists = select(kept.c.n, kept.c.rank, kept.c.aid, *(null() for _ in _COLUMNS[1:]))
+    return rows, lists
+
+
+@functools.cache
+def _candidates_statement(dialect: str) -> Any:
+    """The candidates of some requests (`_candidates_parts`), in one statement."""
+    return union_all(*_candidates_parts(dialect))
 
 
 @functools.cache
@@ -525,7 +542,7 @@ def _keys_and_candidates_statement(dialect: str) -> Any:
         .select_from(_with_links(A))
         .where(A.c.key.in_(bindparam("keys", expanding=True)))
     )
-    return union_all(by_keys, _candidates_statement(dialect))
+    return union_all(by_keys, *_candidates_parts(dialect))
 
 
 class AnnouncementWriter:
@@ -558,6 +575,10 @@ class AnnouncementWriter:
         self._rows: dict[str, _Row | None] = {}  # key -> row, or None when no row has it
         self._by_id: dict[int, _Row] = {}
         self._touched: dict[str, _Row] = {}  # rows this writer made or merged into, in order
+        # The same rows by each of their services: a request's candidates among them are read
+        # from its services' entries, not from every row the writer touched (a writer stores a
+        # group of documents, and scanning all of its rows for each launch grew with the square).
+        self._touched_by_slug: dict[str, dict[int, _Row]] = defaultdict(dict)
         self._candidates: dict[CandidateRequest, list[_Row]] = {}
         self._service_ids: dict[str, int] = {}
         # (id(row), document id) -> the document's mention of the row; the pairs to write, in order.
@@ -664,12 +685,14 @@ class AnnouncementWriter:
         else:
             statement = _keys_and_candidates_statement(dialect.name)
             params["keys"] = keys
+        listed: list[tuple[int, int]] = []
         for record in self._execute(statement, params):
             if record.n is None:
-                self._keep(record)  # a row under one of the keys
+                self._keep(record)  # a row under one of the keys, or a candidate's
             elif record.rank <= limits[record.n]:
-                row = self._keep(record)
-                lists[record.n][record.id] = row
+                listed.append((record.n, record.id))
+        for n, aid in listed:
+            lists[n][aid] = self._by_id[aid]
         for n, request in enumerate(requests):
             self._candidates[request] = list(lists[n].values())
 
@@ -697,7 +720,8 @@ class AnnouncementWriter:
         around = _utc(request.around)
         window = timedelta(days=request.days)
         rows = {id(r): r for r in self._candidates.get(request, [])}
-        rows.update((id(r), r) for r in self._touched.values())
+        for slug in slugs:
+            rows.update(self._touched_by_slug.get(slug, {}))
         kept = [
             r
             for r in rows.values()
@@ -762,10 +786,9 @@ class AnnouncementWriter:
             self._made += 1
             row.content_hash = _published_hash(row, slugs)
             self._rows[row.key] = row
-            self._touched[row.key] = row
+            self._touch(row)
             return PendingAnnouncement(row, "created")
 
-        self._touched[row.key] = row
         document_url = self.document_url
         same_owner = url is not None and url == row.url and document_url in (None, url)
         takes_over = url_rank(url) > url_rank(row.url)
@@ -801,6 +824,7 @@ class AnnouncementWriter:
             if rid not in row.region_ids:
                 row.region_ids.add(rid)
                 row.regions[slug] = rid
+        self._touch(row)
 
         digest = _published_hash(row, row.slugs)
         if digest == row.content_hash:
@@ -808,6 +832,12 @@ class AnnouncementWriter:
         row.assign("content_hash", digest)
         row.assign("updated_at", self.now)
         return PendingAnnouncement(row, "updated")
+
+    def _touch(self, row: _Row) -> None:
+        # Once its services are merged: a row's services only grow, and each upsert indexes them all.
+        self._touched[row.key] = row
+        for slug in row.slugs:
+            self._touched_by_slug[slug][id(row)] = row
 
     def mention(self, pending: PendingAnnouncement, *, excerpt: str, position: int, rule: str) -> bool:
         """Record that the writer's document mentions an announcement; True when the mention is new."""
@@ -875,12 +905,14 @@ class AnnouncementWriter:
         # Stored announcements whose links or mentions this flush adds or changes.
         touched: set[int] = {r.id for r in self._touched.values() if r.to_link and not r.new and r.id is not None}
         if new:
-            made: dict[str, int] = dict(
-                self._execute(
-                    _INSERT_ANNOUNCEMENTS,
-                    [{"key": r.key, "created_at": r.created_at, **_row_values(r, revision)} for r in new],
-                ).all()
-            )
+            rows = [{"key": r.key, "created_at": r.created_at, **_row_values(r, revision)} for r in new]
+            if self._dialect == "postgresql":
+                # Inserted with the facets its links will give it (as the trigger spells them, in
+                # byte order): the trigger of each link then leaves the row as it is, instead of
+                # writing it and its full-text document again (migration 0012).
+                for values, r in zip(rows, new, strict=True):
+                    values["search_facets"] = self._facets(r)
+            made: dict[str, int] = dict(self._execute(_INSERT_ANNOUNCEMENTS, rows).all())
             for r in new:
                 r.id = made[r.key]
                 self._by_id[r.id] = r
@@ -920,6 +952,11 @@ class AnnouncementWriter:
         return Written(
             mentions=mentions, links=session_links, by_document={d: (m, n) for d, (m, n) in by_document.items()}
         )
+
+    def _facets(self, r: _Row) -> str | None:
+        """A new row's `search_facets` once its links are written: "s<service id>" and "r<region id>", sorted."""
+        facets = [f"s{self._service_ids[slug]}" for slug in r.to_link] + [f"r{rid}" for rid in r.regions.values()]
+        return " ".join(sorted(facets, key=lambda f: f.encode())) if facets else None
 
     def _flush_mentions(self, touched: set[int], by_document: dict[int | None, list[int]]) -> int:
         # Written by their natural key (announcement, document): no ids to read back.
