@@ -52,6 +52,9 @@ def clean_text(s: str) -> str:
     # After unescaping: "&#27;[2J" is an escape sequence too. A screen-clearing sequence or a
     # right-to-left override in a title would reach terminals, feed readers and the API.
     s = strip_controls(s).translate(_INVISIBLE)
+    # Whitespace collapsed first as well: emphasis across a line break ("*a\nb*") is emphasis
+    # once the break is a space, and cleaning the result again must change nothing.
+    s = " ".join(s.split())
     previous = None
     while previous != s:
         previous = s
