@@ -214,7 +214,14 @@ def test_meaning_thresholds_hold_out_by_event(monkeypatch: pytest.MonkeyPatch) -
     if not meaning.available():
         pytest.skip("matching by meaning needs the `semantic` extra (pip install -e '.[semantic]')")
     rows, calibration = _held_rows(monkeypatch)
-    assert _fit(rows + calibration) == (dedupe.SAME_MEANING, dedupe.SAME_MEANING_SHARED, dedupe.SAME_MEANING_CROSS)
+    fitted = _fit(rows + calibration)
+    shipped = (dedupe.SAME_MEANING, dedupe.SAME_MEANING_SHARED, dedupe.SAME_MEANING_CROSS)
+    # The model's engine computes the last digits of a similarity differently on different CPUs
+    # (0.9478 fitted on one machine where another fitted 0.9481, a positive scoring between):
+    # the shipped constants must merge no negative here either and lie within a hair of the
+    # fitted ones; what they merge is pinned by test_merge_precision_and_recall.
+    assert not [r for r in rows + calibration if _merges(r, shipped) and not r.same]
+    assert all(abs(a - b) <= 0.002 for a, b in zip(fitted, shipped, strict=True)), (fitted, shipped)
     tp = fp = fn = 0
     for event in sorted({r.event for r in rows}):
         thresholds = _fit([r for r in rows if r.event != event] + calibration)
