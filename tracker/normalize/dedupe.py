@@ -596,7 +596,7 @@ def _common_names(common: tuple[Service, ...]) -> tuple[frozenset[str], tuple[fr
     return base, tuple(a for a in dict.fromkeys(aliases) if not a <= base)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def _naming_of(found: frozenset[str], common: tuple[Service, ...]) -> frozenset[str]:
     """The words of `found` that may name a launch: not filler, not the services' own names, not one letter."""
     base = _common_names(common)[0]
@@ -646,8 +646,9 @@ def _forms(title: str, other_title: str) -> _Forms:
 
 # Bounded as the caches above are, and smaller: a title's forms with their one-letter keys weigh
 # about 10 kB, and the titles a backfill compares at one time are those near in date to the new
-# ones (held whole for 46,000 titles, they took 400 MB).
-@lru_cache(maxsize=4096)
+# ones (held whole for 46,000 titles, they took 400 MB; 4,096 of them still put a backfill's
+# peak at 538 MB, over its 500 MB bound; 1,024 at 502 MB).
+@lru_cache(maxsize=512)
 def _forms_against(title: str, other: str | None) -> _Forms:
     sequence = _sequence_against(title, other)
     joined = [sequence[i] + sequence[i + 1] for i in range(len(sequence) - 1)]
@@ -712,7 +713,7 @@ def _joined_forms(mine: _Forms, theirs: _Forms) -> frozenset[str]:
     return frozenset(out)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1024)
 def _one_letter_keys(words: frozenset[str]) -> frozenset[str]:
     """Each long word of letters (`_misspelt`) with one of its letters as "?": two words of one
     length share such a key exactly when they differ in at most that letter."""
