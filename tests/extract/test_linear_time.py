@@ -73,6 +73,11 @@ def test_time_grows_linearly(shape: Callable[[int], str]) -> None:
     extract(shape(2_000), url="https://example.org/doc.md", rules=RULES)  # warm-up
     small, large = _best_of_three(shape(30_000)), _best_of_three(shape(60_000))
     print(f"{shape.__name__}: {small * 1000:.1f} ms -> {large * 1000:.1f} ms")
+    if not large < 3.0 * small + 0.05:
+        # Measured once more before failing: in a loaded full suite one pair of timings came out
+        # 3.7x apart where alone they are 2.0x; a quadratic step is over the bound both times.
+        small, large = _best_of_three(shape(30_000)), _best_of_three(shape(60_000))
+        print(f"{shape.__name__}, again: {small * 1000:.1f} ms -> {large * 1000:.1f} ms")
     assert large < 3.0 * small + 0.05, (small, large)
 
 
