@@ -676,7 +676,7 @@ def roundup_announcements(
             # "[Amazon EC2](ec2/) – new [M8a instances](post)": the item's label is its service.
             service_tags = (strip_trailing_punct(opening.text),)
         for i, link in enumerate(links):
-            title = headline_title(_link_title(block.text, link))
+            title = headline_title(_link_title(block.text, link), rules)
             if len(links) == 1:
                 summary = _clean_summary(block.text[link.end :])
                 if not summary and block.kind == PARAGRAPH:
@@ -706,11 +706,10 @@ def roundup_announcements(
     return found
 
 
-_HEADLINE_LEAD = re.compile(r"(?i)^(?:announcing|introducing)\s+(?:(?:the|a|an)\s+)?(?:new\s+)?(?=\S)")
 _HEADLINE_REPEAT = re.compile(r"\s+[—–]\s+(?P<name>[^—–]+)$")
 
 
-def headline_title(title: str) -> str:
+def headline_title(title: str, rules: Rules) -> str:
     """A roundup's launch headline as the launch's title: its leading "Announcing"/"Introducing"
     and a closing repeat of the name ("X for Y — Y", as some copies of roundups write links) go;
     the rest of the headline stays whole (it is the News Blog's or What's New's own title)."""
@@ -719,7 +718,8 @@ def headline_title(title: str) -> str:
         name = norm_words(m.group("name"))
         if name and name in norm_words(title[: m.start()]):
             title = title[: m.start()]
-    m = _HEADLINE_LEAD.match(title)
+    lead = rules.candidate_patterns.get("headline_lead")
+    m = lead.match(title) if lead is not None else None
     if m and m.end() < len(title):
         title = title[m.end() :]
     return title

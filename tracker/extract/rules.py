@@ -282,6 +282,7 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
 
 _CANDIDATE_PATTERNS = (
     "lead_marker",
+    "headline_lead",
     "new_for",
     "company_headline",
     "purpose_clause",
