@@ -209,6 +209,29 @@ def test_sqlite_engine_settings(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_a_unit_of_work_that_reads_then_writes_survives_another_process_writing(tmp_path: Path) -> None:
+    import sqlite3
+
+    target = tmp_path / "tracker.db"
+    factory = open_store(f"sqlite:///{target}")
+    with unit_of_work(factory) as session:
+        session.add(RunRow(started_at=datetime(2030, 1, 1, tzinfo=UTC), status="running", counts={}, outcomes={}))
+    other = sqlite3.connect(target, timeout=0.2, isolation_level=None)  # as another process would
+    with unit_of_work(factory) as session:
+        row = session.scalars(select(RunRow)).one()  # read first
+        # The unit of work holds the write lock already: the other writer waits (here: gives up)
+        # instead of committing between this read and the write below, which would make SQLite
+        # refuse that write at once ("database is locked", no busy wait).
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("UPDATE runs SET status = 'other'")
+        row.status = "ok"
+    other.execute("UPDATE runs SET error = 'after'")  # free again once the unit of work ended
+    other.close()
+    with unit_of_work(factory) as session:
+        assert session.execute(select(RunRow.status, RunRow.error)).one() == ("ok", "after")
+    close_stores()
+
+
 def test_sqlite_foreign_keys_are_enforced(sqlite_url: str) -> None:
     factory = open_store(sqlite_url)
     with pytest.raises(StoreError):

@@ -155,6 +155,13 @@ def store_error(exc: BaseException, url: URL | str, doing: str) -> StoreError:
 # --------------------------------------------------------------------------- engine
 
 
+# A unit of work on SQLite takes the write lock when it begins (BEGIN IMMEDIATE, waiting up to
+# the busy timeout). A deferred transaction that reads and then writes fails at once with
+# "database is locked" (SQLITE_BUSY_SNAPSHOT, no busy wait) when another process committed in
+# between; two schedulers on one file (their job stores write every tick) lost a run's end so.
+_WRITE_OPTION = "tracker_sqlite_write"
+
+
 def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -180,10 +187,11 @@ def _sqlite_setup(engine: Engine) -> None:
         # On the driver's connection: the same statement without SQLAlchemy's execution around
         # it, which cost more than the rest of opening a read transaction (every API request
         # opens one); a failure is SQLAlchemy's DBAPIError, as from any statement.
+        statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN"
         try:
-            conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+            conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
         except sqlite3.Error as exc:
-            raise DBAPIError.instance("BEGIN", (), exc, sqlite3.Error) from exc
+            raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
 
 
 def make_engine(url: str) -> Engine:
@@ -445,14 +453,20 @@ def unit_of_work(factory: sessionmaker[Session], *, durable: bool = True) -> Ite
     may lose the last fraction of a second of such commits, whole and in order; it never
     corrupts or half-applies one, and a killed tracker process loses nothing committed. SQLite
     files run with synchronous=NORMAL for every transaction (see `_sqlite_setup`).
+
+    On a SQLite file the transaction holds the write lock from its start (BEGIN IMMEDIATE):
+    one that reads, then writes, never fails because another process wrote in between.
     """
     bind = factory.kw.get("bind")
     url = bind.url if isinstance(bind, Engine) else "unknown"
     session = factory()
     try:
         with session.begin():
-            if not durable and isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-                session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+                if not durable:
+                    session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            elif isinstance(bind, Engine) and bind.url.database not in (None, "", ":memory:"):
+                session.connection(execution_options={_WRITE_OPTION: True})
             yield session
     except DBAPIError as exc:
         raise store_error(exc, url, "a database transaction") from exc
