@@ -31,8 +31,12 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # 0.842 / 0.930 on 101; a newsletter no longer read as one launch post and the list-sibling
 # features gave 0.856 / 0.932 on 101; six more (two recaps in German and Spanish, a slide deck, a
 # copied weekly roundup, an HTML event report, a newsletter; six new sources; 0.53 mean F1 by the
-# model of 101 before any change), with "Top 1 - X" and "New AWS Storage Feature: X" read as X, bring it to:
-PIN_FULL = (0.844, 0.941, 0.0)
+# model of 101 before any change), with "Top 1 - X" and "New AWS Storage Feature: X" read as X, bring it to
+# 0.844 / 0.941 on 107; four more (two Korean, one Chinese, one prose security recap; four new
+# sources; 0.24 mean F1 by the model of 107 before any change), with titles in other scripts
+# counted in their own words, items numbered inline read as a list, and brand-led names in prose
+# that something calls news as candidates, bring it to (0.860 / 0.948 on the 107 alone):
+PIN_FULL = (0.846, 0.949, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -52,7 +56,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 107, 69)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 111, 73)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:

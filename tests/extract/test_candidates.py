@@ -435,3 +435,69 @@ def test_a_status_sentence_names_what_stands_before_its_verb() -> None:
     assert found == ["Zeta Accelerate", "Kelp Serverless", "Agents for Amazon Pebble", "Widget Streams"]
     # Recalled ("in 2019"), and subjects that are no name ("The documentation", "This feature").
     assert not any(t in found for t in ("Amazon Quartz", "The documentation", "documentation", "This feature"))
+
+
+def test_a_title_in_another_script_is_as_long_as_its_words_there() -> None:
+    features = _features(
+        "# 주간 소식\n\n## Launches\n\n"
+        "* Pebble 서버가 Kelp 큐에게 임시 자격증명을 매일 전달한다\n"
+        "* Amazon Kelp DB\n"
+        "* Amazon Zeta Streams 新機能のプレビューが開始されました\n"
+    )
+    # Three Latin words, but a sentence of eight: not "a name of three words".
+    assert features["Pebble 서버가 Kelp 큐에게 임시 자격증명을 매일 전달한다"].get("words<=10") == 1.0
+    assert features["Amazon Kelp DB"].get("words<=3") == 1.0
+    # Japanese does not space its words: its characters count, two to a word.
+    assert "words<=3" not in features["Amazon Zeta Streams 新機能のプレビューが開始されました"]
+
+
+def test_items_numbered_inline_in_a_paragraph_are_a_list() -> None:
+    from tracker.extract.blocks import BULLET, PARAGRAPH
+    from tracker.extract.markdown import parse_blocks
+
+    blocks = parse_blocks(
+        "At the summit AWS announced: 1) **Amazon Kelp DB** in preview; 2) [Zeta Streams](https://example.org/z), "
+        "streams without shards; and 3) Quill Ledger for documents.\n\n"
+        "I was there from 1) Monday to 2) Tuesday.\n"
+    )
+    assert [(b.kind, b.text) for b in blocks] == [
+        (PARAGRAPH, "At the summit AWS announced:"),
+        (BULLET, "Amazon Kelp DB in preview"),
+        (BULLET, "Zeta Streams, streams without shards"),
+        (BULLET, "Quill Ledger for documents"),
+        # Two numbers are not a list.
+        (PARAGRAPH, "I was there from 1) Monday to 2) Tuesday."),
+    ]
+    kelp, zeta = blocks[1], blocks[2]
+    assert kelp.text[slice(*kelp.strong[0])] == "Amazon Kelp DB"
+    assert [(zeta.text[lk.start : lk.end], lk.url) for lk in zeta.links] == [("Zeta Streams", "https://example.org/z")]
+    assert {b.parent for b in blocks[1:4]} == {None} and {b.level for b in blocks[1:4]} == {0}
+
+
+def test_a_chinese_or_japanese_clause_mark_ends_a_name() -> None:
+    assert clean_title("Amazon Kelp DB预览版发布，支持大规模运营", RULES)[0] == "Amazon Kelp DB预览版发布"
+    assert clean_title("Amazon Zeta Streams：新しいストリーム", RULES)[0] == "Amazon Zeta Streams"
+
+
+def test_a_brand_led_name_in_prose_is_a_candidate_when_something_calls_it_news() -> None:
+    from tracker.extract import candidates
+
+    seen: list[candidates.Candidate] = []
+    token = candidates.RECORDER.set(seen)
+    try:
+        extract(
+            "# Three themes of the week\n\n"
+            "At the conference we launched services for security teams. One such service is Amazon Kelp "
+            "Lake, which gathers logs in one place. Amazon Kelp Lake stores them in Amazon Pebble Store as "
+            "it always did.\n\n"
+            "Monitoring got simpler too: the new AWS Zeta Guard watches your queues.\n",
+            url="https://example.org/recap.md",
+            rules=RULES,
+        )
+    finally:
+        candidates.RECORDER.reset(token)
+    named = {c.announcement.title: c for c in seen if "prose-name" in c.generators}
+    # Once per name, at its first mention; a name in passing with nothing about news is none.
+    assert set(named) == {"Amazon Kelp Lake", "AWS Zeta Guard"}
+    assert named["AWS Zeta Guard"].features.get("prose_cue_before") == 1.0
+    assert named["Amazon Kelp Lake"].features.get("prose_cue_before") == 1.0  # "we launched services"

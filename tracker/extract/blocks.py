@@ -332,6 +332,60 @@ def is_label(block: Block) -> bool:
     return not rest and len(block.strong) == 1
 
 
+# An inline item number: "1)", "(2)", "（3）" at the start or after a space or separator.
+_INLINE_NUMBER = re.compile(r"(?:^|(?<=[\s:：;；,，、.。]))[(（]?(\d{1,2})[)）]\s*")
+_ITEM_TAIL = re.compile(r"(?:[\s;；,，、.。]+|\s+(?:and|or)\s*)+$")
+MIN_INLINE_ITEMS = 3
+
+
+def _slice(block: Block, start: int, end: int, kind: str) -> Block | None:
+    """The part [start, end) of a block's text as a block of its own, its spans kept."""
+    text = block.text
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end <= start:
+        return None
+
+    def inside(span: tuple[int, int]) -> tuple[int, int] | None:
+        s, e = max(span[0], start), min(span[1], end)
+        return (s - start, e - start) if e > s else None
+
+    links = [
+        LinkSpan(max(lk.start, start) - start, min(lk.end, end) - start, lk.text, lk.url)
+        for lk in block.links
+        if lk.start < end and lk.end > start
+    ]
+    return Block(
+        kind=kind,
+        text=text[start:end],
+        strong=[t for t in map(inside, block.strong) if t],
+        em=[t for t in map(inside, block.em) if t],
+        links=links,
+    )
+
+
+def split_enumeration(block: Block) -> tuple[Block | None, list[Block]] | None:
+    """A paragraph numbering at least three items inline (1, 2, 3 …): its lead-in and its items."""
+    marks: list[re.Match[str]] = []
+    for m in _INLINE_NUMBER.finditer(block.text):
+        if int(m.group(1)) == len(marks) + 1:
+            marks.append(m)
+    if len(marks) < MIN_INLINE_ITEMS:
+        return None
+    items: list[Block] = []
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(block.text)
+        tail = _ITEM_TAIL.search(block.text, m.end(), end)
+        item = _slice(block, m.end(), tail.start() if tail else end, BULLET)
+        if item is not None:
+            items.append(item)
+    if len(items) < MIN_INLINE_ITEMS:
+        return None
+    return _slice(block, 0, marks[0].start(), PARAGRAPH), items
+
+
 class TreeBuilder:
     """Assigns indices, enclosing bullets and enclosing headings as blocks are appended."""
 
@@ -364,9 +418,20 @@ class TreeBuilder:
         return block
 
     def paragraph(self, block: Block, indent: int = 0, *, kind: str = PARAGRAPH) -> Block:
-        """Append a paragraph; an indented one belongs to the bullet above it."""
+        """Append a paragraph; an indented one belongs to the bullet above it; one that numbers
+        its items inline ("… announced: 1) X; 2) Y; 3) Z") is its lead-in and a list."""
         if block.kind == PARAGRAPH and kind == PARAGRAPH and is_label(block):
             return self.heading(block, LABEL_LEVEL, label=True)
+        if kind == PARAGRAPH and indent == 0:
+            split = split_enumeration(block)
+            if split is not None:
+                lead, items = split
+                self.bullet_stack.clear()
+                if lead is not None:
+                    self._append(lead, parent=None)
+                for item in items:
+                    self.bullet(item, 1)
+                return items[-1]
         parent = None
         if indent > 0:
             while self.bullet_stack and self.bullet_stack[-1][0] >= indent:

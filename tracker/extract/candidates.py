@@ -141,6 +141,24 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+# Chinese and Japanese do not space their words: a run of their characters counts a word per two.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
+
+
+def _length_in_words(text: str) -> int:
+    """How many words a title holds in any script: "STS는 Pod의 SDK에게 임시 자격증명을 전달한다" is a
+    sentence of six, not a name of three (`_words` counts Latin words, a CJK run as part of one)."""
+    count = 0
+    for token in text.split():
+        unspaced = len(_UNSPACED.findall(token))
+        if unspaced:
+            count += len(_WORD.findall(_UNSPACED.sub(" ", token))) + (unspaced + 1) // 2
+        elif _LETTER_OR_DIGIT.search(token):
+            count += max(1, len(_WORD.findall(token)))
+    return count
+
+
 # A word shaped like part of a product's name: an inner capital ("SageMaker", "DynamoDB"), an
 # acronym of three letters or more ("EKS", "IAM"; "ML" and "AI" are words), or a digit ("M8a", "gp3", "1.34").
 _PRODUCT_WORD = re.compile(r"^(?:[A-Za-z][a-z]+[A-Z][\w]*|[A-Z]{3,}[a-z]?s?|\w*\d\w*)$")
@@ -223,6 +241,7 @@ def generate(
     status_verb = _pattern(rules, "status_sentence")
     lead = _pattern(rules, "lead_marker")
     h1_count = sum(1 for b in blocks if b.kind == HEADING and b.level == 1)
+    named: set[str] = set()  # the names written in prose so far: each is a candidate once
     for block in blocks:
         text = block.text
         if not text:
@@ -234,6 +253,7 @@ def generate(
             if status_verb is not None:
                 out.extend(_status_sentences(block, status_verb, rules, event))
             out.extend(_inline_launch_links(block, None, rules, event))
+            out.extend(_prose_names(block, rules, event, named))
             continue
         if block.kind == HEADING:
             if block.level <= 1 and h1_count <= 1:
@@ -351,6 +371,41 @@ def generate(
         if status_verb is not None and block.kind in (PARAGRAPH, BULLET):
             out.extend(_status_sentences(block, status_verb, rules, event))
         out.extend(_inline_launch_links(block, opening, rules, event))
+        if block.kind in (PARAGRAPH, BULLET) and len(text) > 40:
+            out.extend(_prose_names(block, rules, event, named))
+    return out
+
+
+def _prose_names(block: Block, rules: Rules, event: str | None, named: set[str]) -> list[Candidate]:
+    """Brand-led names written in prose ("One such service is Amazon Kelp Lake, which …"), each
+    at its first mention in the document: whether it is a launch is the model's to say."""
+    pattern = _pattern(rules, "prose_name")
+    cue = _pattern(rules, "launch_word")
+    if pattern is None or cue is None:
+        return []
+    out: list[Candidate] = []
+    text = block.text
+    for m in pattern.finditer(text):
+        title, status = clean_title(m.group(0), rules)
+        key = norm_words(title)
+        if key in named or not usable(title, rules):
+            continue
+        named.add(key)
+        if not (cue.search(text[max(0, m.start() - 80) : m.start()]) or cue.search(text[m.end() : m.end() + 80])):
+            continue  # a name in passing ("store it in Amazon S3"): nothing says it is news
+        out.append(
+            _candidate(
+                block,
+                m.start(),
+                title,
+                status,
+                "prose-name",
+                summary=text[m.end() : m.end() + 300],
+                url=_first_launch_url(block, rules),
+                rules=rules,
+                event=event,
+            )
+        )
     return out
 
 
@@ -701,7 +756,8 @@ def describe(
                 f["section=skip"] = 1.0
             if any(heading_is(i)[2] for i in enclosing):
                 f["section=keynote"] = 1.0
-        f[_bucket(len(words), (1, 3, 6, 10), "words")] = 1.0
+        length = len(words) if title.isascii() else _length_in_words(title)
+        f[_bucket(length, (1, 3, 6, 10), "words")] = 1.0
         if words and words[0].lower() in ("amazon", "aws"):
             f["brand_first"] = 1.0
             if 2 <= len(words) <= 6 and all(w[:1].isupper() or w[:1].isdigit() for w in words):
@@ -709,7 +765,7 @@ def describe(
                 f["brand_name"] = 1.0
         capitals = sum(1 for w in words if w[:1].isupper() or w[:1].isdigit())
         if words:
-            f["capitalised"] = capitals / len(words)
+            f["capitalised"] = capitals / max(length, len(words))
         if not prose.isdisjoint(w.lower() for w in words):
             f["prose_word"] = 1.0
         if title.endswith("?") or title.endswith("!"):
@@ -752,6 +808,14 @@ def describe(
             before = block.text[max(0, c.offset - 160) : c.offset].lower()
             if _TODAY.search(before):
                 f["sentence_today"] = 1.0
+        if "prose-name" in c.generators and launch_word is not None:
+            # Is the name written as news ("the new Amazon X", "we launched Amazon X", "Amazon X,
+            # now in preview") or as something known ("store it in Amazon S3")?
+            if launch_word.search(block.text[max(0, c.offset - 80) : c.offset]):
+                f["prose_cue_before"] = 1.0
+            end = c.offset + len(title)
+            if launch_word.search(block.text[end : end + 80]):
+                f["prose_cue_after"] = 1.0
         if c.announcement.status:
             f["status_tag"] = 1.0
         url = c.announcement.url or next((lk.url for lk in block.links), "")

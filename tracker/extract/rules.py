@@ -302,6 +302,7 @@ _CANDIDATE_PATTERNS = (
     "video_link",
     "product_link",
     "launch_word",
+    "prose_name",
 )
 # Every candidate pattern is case-insensitive; a part that must not be says so with (?-i:...).
 _CASE_SENSITIVE: tuple[str, ...] = ()
