@@ -35,8 +35,11 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # 0.844 / 0.941 on 107; four more (two Korean, one Chinese, one prose security recap; four new
 # sources; 0.24 mean F1 by the model of 107 before any change), with titles in other scripts
 # counted in their own words, items numbered inline read as a list, and brand-led names in prose
-# that something calls news as candidates, bring it to (0.860 / 0.948 on the 107 alone):
-PIN_FULL = (0.846, 0.949, 0.0)
+# that something calls news as candidates, bring it to 0.846 / 0.949 on 111 (0.860 / 0.948 on the
+# 107 alone); five more (a rendered webinar report, a Vietnamese weekly roundup, a launch-post copy,
+# two English recaps; five new sources; 0.70 mean F1 by the model of 111 before any change), with a
+# paragraph written one item per line read as a list, bring it to:
+PIN_FULL = (0.839, 0.948, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -56,7 +59,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 111, 73)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 116, 78)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:

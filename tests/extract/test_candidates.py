@@ -501,3 +501,39 @@ def test_a_brand_led_name_in_prose_is_a_candidate_when_something_calls_it_news()
     assert set(named) == {"Amazon Kelp Lake", "AWS Zeta Guard"}
     assert named["AWS Zeta Guard"].features.get("prose_cue_before") == 1.0
     assert named["Amazon Kelp Lake"].features.get("prose_cue_before") == 1.0  # "we launched services"
+
+
+def test_a_paragraph_of_one_item_per_line_is_a_list() -> None:
+    from tracker.extract.blocks import BULLET, PARAGRAPH
+    from tracker.extract.html import html_blocks
+    from tracker.extract.markdown import parse_blocks
+
+    items = "Kelp Tables – tables of kelp\nZeta Streams – streams without shards\nQuill Ledger for documents"
+    # Wrapped prose, or sentences one to a line, stay paragraphs.
+    wrapped = "Kelp Tables are a new way to store\nkelp, and Zeta Streams move it\nAcross Regions in seconds"
+    sentences = "Kelp Tables store kelp.\nZeta Streams move it.\nQuill Ledger keeps the books."
+    blocks = parse_blocks(f"{items}\n\n{wrapped}\n\n{sentences}\n")
+    assert [(b.kind, b.text) for b in blocks[:3]] == [
+        (BULLET, "Kelp Tables – tables of kelp"),
+        (BULLET, "Zeta Streams – streams without shards"),
+        (BULLET, "Quill Ledger for documents"),
+    ]
+    assert [b.kind for b in blocks[3:]] == [PARAGRAPH, PARAGRAPH]
+    # The same in a page, where the source's line ends are all that separate the items.
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup(
+        f"<h3>Launches</h3><p>{items.replace('Quill', '<b>Quill</b>')}</p><p>{wrapped}</p>", "html.parser"
+    )
+    html = html_blocks(page)
+    assert [b.text for b in html if b.kind == BULLET] == [
+        "Kelp Tables – tables of kelp",
+        "Zeta Streams – streams without shards",
+        "Quill Ledger for documents",
+    ]
+    quill = next(b for b in html if b.text.startswith("Quill"))
+    assert quill.text[slice(*quill.strong[0])] == "Quill"
+
+
+def test_now_ga_closes_a_title_as_a_status() -> None:
+    assert clean_title("Widget Guard Runtime Monitoring now GA", RULES) == ("Widget Guard Runtime Monitoring", "ga")

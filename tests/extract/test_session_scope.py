@@ -25,6 +25,21 @@ def test_a_video_list_at_the_end_links_nothing_by_position() -> None:
     assert {s.key for s in doc.sessions} == {"RiLeYcEo002", "SaMcTo00003", "MoNdAy00004"}
 
 
+def test_a_video_list_inside_a_launch_section_makes_its_heading_no_session() -> None:
+    doc = _doc(
+        "# Meetup: AWS re:Invent 2031 recap\n\n"
+        "#### A few announcements\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n"
+        "* Announcing **AWS Pebble Store** for the edge\n\n"
+        "Some links:\n\n"
+        "* [Keynote with Riley Ceo](https://www.youtube.com/watch?v=RiLeYcEo002)\n"
+        "* [Keynote with Sam Cto](https://www.youtube.com/watch?v=SaMcTo00003)\n"
+    )
+    # The heading over both videos is neither of them: it does not take the first one's link.
+    assert {s.title for s in doc.sessions} == {"Keynote with Riley Ceo", "Keynote with Sam Cto"}
+    assert all(a.sessions == () for a in doc.announcements)
+
+
 def test_a_session_governs_its_own_section_only() -> None:
     doc = _doc(
         "# AWS re:Invent 2031 recap\n\n"

@@ -133,17 +133,25 @@ def sessions_from_blocks(
             # document links, which makes the title a session only when it names a talk.
             continue
         found: tuple[str | None, str] | None = None
+        several = False
         # By index: slicing blocks[h.index + 1 :] copied the rest of the list per heading.
         for i in range(h.index + 1, len(blocks)):
             block = blocks[i]
             if block.kind == HEADING and not block.label:
                 break
             for link in block.links:
-                found = _session_link(link, rules)
-                if found:
+                hit = _session_link(link, rules)
+                if hit is None:
+                    continue
+                if found is None:
+                    found = hit
+                elif (hit[0] or hit[1]) != (found[0] or found[1]):
+                    several = True  # a list of talks under the heading: it is none of them
                     break
-            if found:
+            if several:
                 break
+        if several:
+            found = None
         code = _code_in(h.text, rules) or next(
             (c for lk in h.links if (c := _code_in(lk.text + " " + lk.url, rules))), None
         )

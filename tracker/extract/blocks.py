@@ -45,6 +45,7 @@ class Block:
     parent: int | None = None  # enclosing bullet
     headings: tuple[int, ...] = ()  # enclosing headings, innermost first
     label: bool = False
+    breaks: list[int] = field(default_factory=list)  # where a line ended in the source (its space)
 
     def emphasis(self, forms: tuple[str, ...]) -> list[tuple[int, int]]:
         """The emphasised spans of the configured forms, in text order."""
@@ -69,9 +70,14 @@ class InlineBuilder:
         self.strong: list[tuple[int, int]] = []
         self.em: list[tuple[int, int]] = []
         self.links: list[LinkSpan] = []
+        self.breaks: list[int] = []
+        self.pending_break = False
 
     def add(self, text: str) -> None:
-        """Append text, collapsing whitespace runs."""
+        """Append text, collapsing whitespace runs (where a run held a line end is kept in `breaks`)."""
+        if "\n" in text:
+            self._add_lines(text)
+            return
         # str.split() breaks at exactly the runs `\s+` matches; the words go in as one piece.
         words = text.split()
         if not words:
@@ -82,13 +88,22 @@ class InlineBuilder:
             self.pending_space = True
         joined = " ".join(words)
         if self.pending_space:
+            if self.pending_break:
+                self.breaks.append(self._len)
             self.chars.append(" ")
             self._len += 1
-            self.pending_space = False
+            self.pending_space = self.pending_break = False
         self.chars.append(joined)
         self._len += len(joined)
         if text[-1].isspace():
             self.pending_space = True
+
+    def _add_lines(self, text: str) -> None:
+        for line_no, line in enumerate(text.split("\n")):
+            if line_no and self.chars:
+                self.pending_space = self.pending_break = True
+            if line:
+                self.add(line)
 
     def space(self) -> None:
         """A soft break (<br>, a line join)."""
@@ -132,7 +147,7 @@ class InlineBuilder:
         for link in self.links:
             s, e = max(0, link.start), min(len(text), link.end)
             links.append(LinkSpan(s, max(s, e), text[s:e].strip(), link.url))
-        return Block(kind=kind, text=text, level=level, strong=strong, em=em, links=links)
+        return Block(kind=kind, text=text, level=level, strong=strong, em=em, links=links, breaks=list(self.breaks))
 
 
 # --- markdown inline --------------------------------------------------------------------
@@ -366,6 +381,31 @@ def _slice(block: Block, start: int, end: int, kind: str) -> Block | None:
     )
 
 
+# A line that a sentence or a clause goes on from: it ends in a comma, a dash or a small word.
+_RUNS_ON = re.compile(r"(?:[,(\[–—-]|\b(?:and|or|the|a|an|of|to|in|for|with|by|on|at|from|as|is|are|was|that))$", re.I)
+_SENTENCE_END = re.compile(r"[.:;!?。]$")
+MIN_LINES = 3
+MAX_LINE_CHARS = 200
+
+
+def split_lines(block: Block) -> list[Block] | None:
+    """A paragraph written one item per line (each line a name, none running on into the next,
+    few of them sentences): its lines, each a block of its own."""
+    if len(block.breaks) + 1 < MIN_LINES:
+        return None
+    bounds = [0, *(b + 1 for b in block.breaks), len(block.text) + 1]
+    lines = [(bounds[i], bounds[i + 1] - 1) for i in range(len(bounds) - 1)]
+    texts = [block.text[a:b].strip() for a, b in lines]
+    if any(not t or len(t) > MAX_LINE_CHARS or not (t[0].isupper() or t[0].isdigit()) for t in texts):
+        return None
+    if any(_RUNS_ON.search(t) for t in texts[:-1]):
+        return None
+    if 3 * sum(1 for t in texts if _SENTENCE_END.search(t)) > len(texts):
+        return None  # sentences, one to a line: prose
+    items = [_slice(block, a, b, BULLET) for a, b in lines]
+    return [item for item in items if item is not None]
+
+
 def split_enumeration(block: Block) -> tuple[Block | None, list[Block]] | None:
     """A paragraph numbering at least three items inline (1, 2, 3 …): its lead-in and its items."""
     marks: list[re.Match[str]] = []
@@ -423,6 +463,12 @@ class TreeBuilder:
         if block.kind == PARAGRAPH and kind == PARAGRAPH and is_label(block):
             return self.heading(block, LABEL_LEVEL, label=True)
         if kind == PARAGRAPH and indent == 0:
+            lines = split_lines(block)
+            if lines is not None:
+                self.bullet_stack.clear()
+                for item in lines:
+                    self.bullet(item, 1)
+                return lines[-1]
             split = split_enumeration(block)
             if split is not None:
                 lead, items = split

@@ -105,7 +105,7 @@ def parse_blocks(text: str) -> list[Block]:
         if not pending:
             pending_kind = None
             return None
-        block = md_inline(" ".join(pending)).build(PARAGRAPH)
+        block = md_inline("\n".join(pending)).build(PARAGRAPH)
         kind, indent = pending_kind, pending_indent
         pending, pending_kind = [], None
         if kind == BULLET:
