@@ -38,8 +38,10 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # that something calls news as candidates, bring it to 0.846 / 0.949 on 111 (0.860 / 0.948 on the
 # 107 alone); five more (a rendered webinar report, a Vietnamese weekly roundup, a launch-post copy,
 # two English recaps; five new sources; 0.70 mean F1 by the model of 111 before any change), with a
-# paragraph written one item per line read as a list, bring it to:
-PIN_FULL = (0.839, 0.948, 0.0)
+# paragraph written one item per line read as a list, bring it to 0.839 / 0.948 on 116; four more
+# (a containers recap, summit notes, a weekly DevOps digest, a Japanese recap; four new sources;
+# 0.82 mean F1 by the model of 116 before any change) bring it to:
+PIN_FULL = (0.838, 0.949, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -59,7 +61,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 116, 78)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 120, 82)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:
