@@ -633,38 +633,35 @@ class _Forms:
     words: frozenset[str]  # the same as a set
     joinable: frozenset[str]  # each two neighbours written as one, and the stem of that
     long: frozenset[str]  # its words that could be a misspelling (`_misspelt`)
-    keys: dict[str, frozenset[str]]  # of each of those, its `_one_letter_keys`
-    joined_keys: frozenset[str]  # the `_one_letter_keys` of the joined stems
+    joined_long: tuple[str, ...]  # the joined stems that could be one (long, of letters)
     title_words: frozenset[str]  # `_title_words`: what the other title's words are looked up in
     lengths: frozenset[int]  # `_misspelt_lengths` of those
-    title_keys: frozenset[str]  # `_one_letter_keys` of those
+    title_long: tuple[str, ...]  # those of them a word may be a misspelling of (`_misspelt`)
 
 
 def _forms(title: str, other_title: str) -> _Forms:
     return _forms_against(title, _against(title, other_title))
 
 
-# Bounded as the caches above are, and smaller: a title's forms with their one-letter keys weigh
-# about 10 kB, and the titles a backfill compares at one time are those near in date to the new
-# ones (held whole for 46,000 titles, they took 400 MB; 4,096 of them still put a backfill's
-# peak at 538 MB, over its 500 MB bound; 1,024 at 502 MB).
-@lru_cache(maxsize=512)
+# Bounded as the caches above are: the titles a backfill compares at one time are those near in
+# date to the new ones. A title's forms hold its words only, 2-5 kB (they held each long word's
+# one-letter keys too, about 10 kB: 4,096 of them put a backfill's peak over its 500 MB).
+@lru_cache(maxsize=2048)
 def _forms_against(title: str, other: str | None) -> _Forms:
     sequence = _sequence_against(title, other)
     joined = [sequence[i] + sequence[i + 1] for i in range(len(sequence) - 1)]
     stems = [_stem(pair) for pair in joined]
-    long = frozenset(w for w in sequence if len(w) >= MIN_MISSPELT and w.isalpha())
+    long = frozenset(w for w in sequence if _may_be_misspelt(w))
     title_words = _title_words_against(title, other)
     return _Forms(
         sequence=sequence,
         words=frozenset(sequence),
         joinable=frozenset(joined) | frozenset(stems),
         long=long,
-        keys={w: _one_letter_keys(frozenset((w,))) for w in long},
-        joined_keys=_one_letter_keys(frozenset(stems)),
+        joined_long=tuple(dict.fromkeys(w for w in stems if _may_be_misspelt(w))),
         title_words=title_words,
         lengths=_misspelt_lengths(title_words),
-        title_keys=_one_letter_keys(title_words),
+        title_long=tuple(w for w in title_words if _may_be_misspelt(w)),
     )
 
 
@@ -682,16 +679,19 @@ def _joined_forms(mine: _Forms, theirs: _Forms) -> frozenset[str]:
     # have no such word to be compared with (this pass was most of a pair's comparison).
     lengths = theirs.lengths
     if mine.joinable.isdisjoint(other):
-        # No two words the other title writes as one, and no word it may spell otherwise (two
-        # words of one length a letter apart share a one-letter key): the title's own words,
-        # as the walk below would find them (most pairs).
+        # No two words the other title writes as one, and no word it may spell otherwise: the
+        # title's own words, as the walk below would find them (most pairs).
         if not lengths:
             return mine.words
-        # A joined stem is not a word of the other title here: one that shares a key with one
-        # of its words is a misspelling of it. So is a word of this title the other does not write.
-        other_keys = theirs.title_keys
-        if mine.joined_keys.isdisjoint(other_keys) and all(
-            mine.keys[w].isdisjoint(other_keys) for w in mine.long - other
+        # A joined stem is not a word of the other title here: one a letter apart from one of
+        # its words (of one length) is a misspelling of it. So is a word of this title the
+        # other does not write.
+        targets = theirs.title_long
+        if not any(
+            _one_letter_apart(word, target)
+            for word in (*mine.joined_long, *(mine.long - other))
+            if len(word) in lengths
+            for target in targets
         ):
             return mine.words
     sequence = mine.sequence
@@ -713,13 +713,19 @@ def _joined_forms(mine: _Forms, theirs: _Forms) -> frozenset[str]:
     return frozenset(out)
 
 
-@lru_cache(maxsize=1024)
-def _one_letter_keys(words: frozenset[str]) -> frozenset[str]:
-    """Each long word of letters (`_misspelt`) with one of its letters as "?": two words of one
-    length share such a key exactly when they differ in at most that letter."""
-    return frozenset(
-        w[:i] + "?" + w[i + 1 :] for w in words if len(w) >= MIN_MISSPELT and w.isalpha() for i in range(len(w))
-    )
+def _may_be_misspelt(word: str) -> bool:
+    """Whether a word is long and of letters: only such a word is a misspelling (`_misspelt`)."""
+    return len(word) >= MIN_MISSPELT and word.isalpha()
+
+
+def _one_letter_apart(word: str, other: str) -> bool:
+    """Whether two words of one length differ in at most one letter."""
+    if len(word) != len(other):
+        return False
+    for i, (a, b) in enumerate(zip(word, other, strict=True)):
+        if a != b:
+            return word[i + 1 :] == other[i + 1 :]
+    return True
 
 
 @lru_cache(maxsize=8192)
