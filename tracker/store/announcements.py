@@ -396,10 +396,11 @@ _BY_KEYS = select(*_COLUMNS).select_from(_with_links(A)).where(A.c.key.in_(bindp
 # one JSON parameter: the statement's text never changes, so it is compiled once (a VALUES list
 # would be compiled again for every document).
 _WANTED = {
-    "postgresql": "SELECT n, slug, lo, hi FROM jsonb_to_recordset(CAST(:wanted AS jsonb))"
-    " AS w(n integer, slug text, lo timestamptz, hi timestamptz)",
+    "postgresql": "SELECT n, slug, lo, hi, lim FROM jsonb_to_recordset(CAST(:wanted AS jsonb))"
+    " AS w(n integer, slug text, lo timestamptz, hi timestamptz, lim integer)",
     "sqlite": "SELECT json_extract(value, '$.n') AS n, json_extract(value, '$.slug') AS slug,"
-    " json_extract(value, '$.lo') AS lo, json_extract(value, '$.hi') AS hi FROM json_each(:wanted)",
+    " json_extract(value, '$.lo') AS lo, json_extract(value, '$.hi') AS hi,"
+    " json_extract(value, '$.lim') AS lim FROM json_each(:wanted)",
 }
 
 
@@ -458,15 +459,20 @@ def _candidates_parts(dialect: str) -> tuple[Any, Any]:
     or undated, its newest `limit` ranked in the database (undated ones last on SQLite, first on
     PostgreSQL, as the one-request query orders them). Two selects to UNION ALL: the rows of
     the candidates, each announcement once whatever number of requests it answers (n and rank
-    NULL, as `_BY_KEYS` reads them), and the (n, rank, id) of each request's candidates, the
-    other columns NULL.
+    NULL, as `_BY_KEYS` reads them), and a row per request with the ids of its candidates.
 
     A group's requests share services and overlapping windows: the same announcement is the
     candidate of many of them, and its row (with its summary, once per service and region
     linked) was read and sent again for each."""
     wanted = (
         text(_WANTED[dialect])
-        .columns(column("n", Integer), column("slug", String), column("lo", String), column("hi", String))
+        .columns(
+            column("n", Integer),
+            column("slug", String),
+            column("lo", String),
+            column("hi", String),
+            column("lim", Integer),
+        )
         .cte("wanted")
     )
     # The links are read in index order (service, sort_at): a link's sort_at is its
@@ -491,12 +497,12 @@ def _candidates_parts(dialect: str) -> tuple[Any, Any]:
         )
         aid = LINKS.c.announcement_id
     dated = (
-        select(wanted.c.n, aid.label("aid"))
+        select(wanted.c.n, aid.label("aid"), wanted.c.lim)
         .select_from(links.join(A, A.c.id == aid))
         .where(A.c.announced_at.between(wanted.c.lo, wanted.c.hi))
     )
     undated = (
-        select(wanted.c.n, LINKS.c.announcement_id.label("aid"))
+        select(wanted.c.n, LINKS.c.announcement_id.label("aid"), wanted.c.lim)
         .select_from(
             wanted.join(SERVICES, SERVICES.c.slug == wanted.c.slug)
             .join(LINKS, and_(LINKS.c.service_id == SERVICES.c.id, LINKS.c.sort_at == bindparam("undated")))
@@ -504,11 +510,12 @@ def _candidates_parts(dialect: str) -> tuple[Any, Any]:
         )
         .where(A.c.announced_at.is_(None))
     )
-    hits = union(dated, undated).subquery("hits")  # each (request, announcement) once
+    hits = union(dated, undated).subquery("hits")  # each (request, announcement) once (lim is the request's)
     ranked = (
         select(
             hits.c.n,
             hits.c.aid,
+            hits.c.lim,
             func.row_number()
             .over(partition_by=hits.c.n, order_by=(A.c.announced_at.desc(), A.c.id.desc()))
             .label("rank"),
@@ -516,15 +523,22 @@ def _candidates_parts(dialect: str) -> tuple[Any, Any]:
         .select_from(hits.join(A, A.c.id == hits.c.aid))
         .subquery("ranked")
     )
-    kept = select(ranked.c.n, ranked.c.rank, ranked.c.aid).where(ranked.c.rank <= bindparam("limit")).cte("kept")
+    kept = select(ranked.c.n, ranked.c.rank, ranked.c.aid).where(ranked.c.rank <= ranked.c.lim).cte("kept")
     rows = (
         select(cast(null(), Integer).label("n"), cast(null(), Integer).label("rank"), *_COLUMNS)
         .select_from(_with_links(A))
         .where(A.c.id.in_(select(kept.c.aid)))
     )
     # The first select of the UNION types the result's columns (a date is read back as one):
-    # the rows come first, the requests' lists after, their other columns NULL.
-    lists = select(kept.c.n, kept.c.rank, kept.c.aid, *(null() for _ in _COLUMNS[1:]))
+    # the rows come first, the requests' lists after, one row per request with the ids of its
+    # candidates joined by commas in the key's column (a text column), its other columns NULL.
+    # A row per (request, candidate) was most of what a backfill read: each new launch has
+    # a few dozen candidates, and fetching each pair was a row through the driver.
+    if dialect == "postgresql":
+        ids: Any = func.string_agg(cast(kept.c.aid, String), ",")
+    else:
+        ids = func.group_concat(kept.c.aid, ",")
+    lists = select(kept.c.n, null(), null(), ids, *(null() for _ in _COLUMNS[2:])).group_by(kept.c.n)
     return rows, lists
 
 
@@ -675,24 +689,25 @@ class AnnouncementWriter:
             window = timedelta(days=request.days)
             lo, hi = (_EARLIEST, _LATEST) if around is None else (around - window, around + window)
             wanted.extend(
-                {"n": n, "slug": slug, "lo": stored(lo), "hi": stored(hi)} for slug in sorted(request.service_slugs)
+                {"n": n, "slug": slug, "lo": stored(lo), "hi": stored(hi), "lim": request.limit}
+                for slug in sorted(request.service_slugs)
             )
-        limits = {n: r.limit for n, r in enumerate(requests)}
         lists: dict[int, dict[int, _Row]] = {n: {} for n in range(len(requests))}
-        params: dict[str, object] = {"wanted": json.dumps(wanted), "limit": max(limits.values()), "undated": UNDATED}
+        params: dict[str, object] = {"wanted": json.dumps(wanted), "undated": UNDATED}
         if keys is None:
             statement = _candidates_statement(dialect.name)
         else:
             statement = _keys_and_candidates_statement(dialect.name)
             params["keys"] = keys
-        listed: list[tuple[int, int]] = []
+        listed: list[tuple[int, str]] = []
         for record in self._execute(statement, params):
             if record.n is None:
                 self._keep(record)  # a row under one of the keys, or a candidate's
-            elif record.rank <= limits[record.n]:
-                listed.append((record.n, record.id))
-        for n, aid in listed:
-            lists[n][aid] = self._by_id[aid]
+            else:
+                listed.append((record.n, record.key))  # the ids of a request's candidates
+        by_id = self._by_id
+        for n, ids in listed:
+            lists[n] = {aid: by_id[aid] for aid in map(int, ids.split(","))}
         for n, request in enumerate(requests):
             self._candidates[request] = list(lists[n].values())
 
