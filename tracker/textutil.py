@@ -55,6 +55,10 @@ def clean_text(s: str) -> str:
     # Whitespace collapsed first as well: emphasis across a line break ("*a\nb*") is emphasis
     # once the break is a space, and cleaning the result again must change nothing.
     s = " ".join(s.split())
+    # Most texts have no marker at all: the two patterns (lookarounds over every character of
+    # a long summary) were most of a backfill's cleaning, to change nothing.
+    if "*" not in s and "_" not in s and "`" not in s:
+        return s
     previous = None
     while previous != s:
         previous = s
