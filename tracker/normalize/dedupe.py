@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
+from operator import ne
 
 from tracker import meaning
 from tracker.items import NormalizedAnnouncement, Service
@@ -692,6 +693,7 @@ def _joined_forms(mine: _Forms, theirs: _Forms) -> frozenset[str]:
             for word in (*mine.joined_long, *(mine.long - other))
             if len(word) in lengths
             for target in targets
+            if len(target) == len(word)
         ):
             return mine.words
     sequence = mine.sequence
@@ -720,12 +722,7 @@ def _may_be_misspelt(word: str) -> bool:
 
 def _one_letter_apart(word: str, other: str) -> bool:
     """Whether two words of one length differ in at most one letter."""
-    if len(word) != len(other):
-        return False
-    for i, (a, b) in enumerate(zip(word, other, strict=True)):
-        if a != b:
-            return word[i + 1 :] == other[i + 1 :]
-    return True
+    return len(word) == len(other) and sum(map(ne, word, other)) <= 1
 
 
 @lru_cache(maxsize=8192)

@@ -737,12 +737,15 @@ class AnnouncementWriter:
         rows = {id(r): r for r in self._candidates.get(request, [])}
         for slug in slugs:
             rows.update(self._touched_by_slug.get(slug, {}))
-        kept = [
-            r
-            for r in rows.values()
-            if r.slugs & slugs
-            and (around is None or r.announced_at is None or around - window <= r.announced_at <= around + window)
-        ]
+        if around is None:
+            kept = [r for r in rows.values() if not r.slugs.isdisjoint(slugs)]
+        else:
+            lo, hi = around - window, around + window  # once, not for every row
+            kept = [
+                r
+                for r in rows.values()
+                if not r.slugs.isdisjoint(slugs) and (r.announced_at is None or lo <= r.announced_at <= hi)
+            ]
         kept = self._newest_first(kept)[: request.limit]
         names = self._event_names(kept)
         return [Known(r.key, r.title, frozenset(r.slugs), r.announced_at, names.get(r.event_id or 0)) for r in kept]
