@@ -66,6 +66,11 @@ def strip_controls(text: str) -> str:
     """The text without escape sequences, C0/C1 controls (tab, newlines kept) and bidirectional overrides."""
     if not text:
         return text
+    # Every character the two patterns remove is unprintable (Cc, Cf): a text printable but for
+    # the tab and line breaks kept has none of them, and is found so in one pass in C instead
+    # of two regex scans (every title and summary of a backfill goes through here).
+    if text.replace("\n", "").replace("\r", "").replace("\t", "").isprintable():
+        return text
     return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
 
