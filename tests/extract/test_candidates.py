@@ -537,3 +537,20 @@ def test_a_paragraph_of_one_item_per_line_is_a_list() -> None:
 
 def test_now_ga_closes_a_title_as_a_status() -> None:
     assert clean_title("Widget Guard Runtime Monitoring now GA", RULES) == ("Widget Guard Runtime Monitoring", "ga")
+
+
+def test_advice_and_sentences_in_a_list_are_marked_so() -> None:
+    features = _features(
+        "# Recap\n\n## Next steps\n\n"
+        "* Evaluate Kelp DB for the catalogue\n"
+        "* Explored Amazon Zeta Streams at the booth\n"
+        "* Amazon Quill Ledger\n"
+        "* Pebble 서버가 임시 자격증명을 전달한다\n"
+        "* Pebble 대시보드 지원\n"
+    )
+    assert features["Evaluate Kelp DB for the catalogue"].get("verb_first") == 1.0
+    assert features["Explored Amazon Zeta Streams at the booth"].get("verb_first") == 1.0
+    assert "verb_first" not in features["Amazon Quill Ledger"]
+    # A Korean line that ends as a sentence does; one that ends in a noun ("support") does not.
+    assert features["Pebble 서버가 임시 자격증명을 전달한다"].get("sentence_end") == 1.0
+    assert "sentence_end" not in features["Pebble 대시보드 지원"]

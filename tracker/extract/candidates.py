@@ -662,6 +662,8 @@ def describe(
     video = _pattern(rules, "video_link")
     product = _pattern(rules, "product_link")
     prose = rules.candidate_prose_words
+    advice = rules.candidate_advice_verbs
+    sentence_end = _pattern(rules, "sentence_end")
     launch_word = _pattern(rules, "launch_word")
     # Sibling agreement: of the blocks of one list (same section, parent and kind), how many
     # carry a candidate of the same form.
@@ -768,6 +770,12 @@ def describe(
             f["capitalised"] = capitals / max(length, len(words))
         if not prose.isdisjoint(w.lower() for w in words):
             f["prose_word"] = 1.0
+        if sentence_end is not None and sentence_end.search(title):
+            f["sentence_end"] = 1.0
+        if words and words[0].lower() in advice:
+            # "Evaluate Graviton5 for …", "Explored Amazon Q Developer": a to-do or a diary line
+            # in a recap's list, where a News Blog headline ("Detect threats in …") is a launch.
+            f["verb_first"] = 1.0
         if title.endswith("?") or title.endswith("!"):
             f["question"] = 1.0
         if _DIGIT.search(title):

@@ -111,6 +111,7 @@ class Rules:
     # candidates (candidates.py): patterns that enumerate and clean them, and the fitted model
     candidate_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
     candidate_prose_words: frozenset[str] = frozenset()
+    candidate_advice_verbs: frozenset[str] = frozenset()
     candidate_max_words: int = 16
     model: CandidateModel | None = None
 
@@ -276,6 +277,7 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
         product_tag=r.regex("whats_new.product_tag"),
         candidate_patterns=_candidate_patterns(r),
         candidate_prose_words=frozenset(s.lower() for s in r.strings("candidates.prose_words")),
+        candidate_advice_verbs=frozenset(s.lower() for s in r.strings("candidates.advice_verbs")),
         candidate_max_words=r.get("candidates.max_words", int, default.candidate_max_words),
     )
 
@@ -303,6 +305,7 @@ _CANDIDATE_PATTERNS = (
     "product_link",
     "launch_word",
     "prose_name",
+    "sentence_end",
 )
 # Every candidate pattern is case-insensitive; a part that must not be says so with (?-i:...).
 _CASE_SENSITIVE: tuple[str, ...] = ()
