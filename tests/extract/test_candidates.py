@@ -134,17 +134,20 @@ def test_explain_lists_candidates_with_scores(tmp_path: Path) -> None:
     assert all(0.0 <= r["score"] <= 1.0 and r["forms"] for r in rows)
 
 
-def _features(markdown: str) -> dict[str, dict[str, float]]:
-    """Each candidate's features, by title, as the model sees them."""
-    from tracker.extract import candidates
-
-    seen: list[candidates.Candidate] = []
-    token = candidates.RECORDER.set(seen)
+def _candidates(markdown: str) -> list[cands.Candidate]:
+    """Every candidate of a document, with its features, as the model sees them."""
+    seen: list[cands.Candidate] = []
+    token = cands.RECORDER.set(seen)
     try:
         extract(markdown, url="https://example.org/recap.md", rules=RULES)
     finally:
-        candidates.RECORDER.reset(token)
-    return {c.announcement.title: c.features for c in seen}
+        cands.RECORDER.reset(token)
+    return seen
+
+
+def _features(markdown: str) -> dict[str, dict[str, float]]:
+    """Each candidate's features, by title."""
+    return {c.announcement.title: c.features for c in _candidates(markdown)}
 
 
 def test_a_list_led_in_by_a_sentence_about_launches() -> None:
@@ -480,22 +483,13 @@ def test_a_chinese_or_japanese_clause_mark_ends_a_name() -> None:
 
 
 def test_a_brand_led_name_in_prose_is_a_candidate_when_something_calls_it_news() -> None:
-    from tracker.extract import candidates
-
-    seen: list[candidates.Candidate] = []
-    token = candidates.RECORDER.set(seen)
-    try:
-        extract(
-            "# Three themes of the week\n\n"
-            "At the conference we launched services for security teams. One such service is Amazon Kelp "
-            "Lake, which gathers logs in one place. Amazon Kelp Lake stores them in Amazon Pebble Store as "
-            "it always did.\n\n"
-            "Monitoring got simpler too: the new AWS Zeta Guard watches your queues.\n",
-            url="https://example.org/recap.md",
-            rules=RULES,
-        )
-    finally:
-        candidates.RECORDER.reset(token)
+    seen = _candidates(
+        "# Three themes of the week\n\n"
+        "At the conference we launched services for security teams. One such service is Amazon Kelp "
+        "Lake, which gathers logs in one place. Amazon Kelp Lake stores them in Amazon Pebble Store as "
+        "it always did.\n\n"
+        "Monitoring got simpler too: the new AWS Zeta Guard watches your queues.\n"
+    )
     named = {c.announcement.title: c for c in seen if "prose-name" in c.generators}
     # Once per name, at its first mention; a name in passing with nothing about news is none.
     assert set(named) == {"Amazon Kelp Lake", "AWS Zeta Guard"}
