@@ -165,7 +165,7 @@ def _slot_done(settings: Settings, slot: datetime) -> bool:
     from tracker.store.db import open_store, unit_of_work
     from tracker.store.runs import slot_done
 
-    with unit_of_work(open_store(settings.database_url)) as session:
+    with unit_of_work(open_store(settings.database_url), write=False) as session:
         return slot_done(session, slot)
 
 

@@ -226,9 +226,11 @@ def test_a_unit_of_work_that_reads_then_writes_survives_another_process_writing(
             other.execute("UPDATE runs SET status = 'other'")
         row.status = "ok"
     other.execute("UPDATE runs SET error = 'after'")  # free again once the unit of work ended
-    other.close()
-    with unit_of_work(factory) as session:
+    with unit_of_work(factory, write=False) as session:
         assert session.execute(select(RunRow.status, RunRow.error)).one() == ("ok", "after")
+        # A unit of work that only reads takes no write lock: the other writer goes on.
+        other.execute("UPDATE runs SET error = 'while reading'")
+    other.close()
     close_stores()
 
 

@@ -582,7 +582,7 @@ class StoredRobots:
 
     def load(self, origin: str) -> CachedRobots | None:
         """The kept robots.txt of an origin."""
-        with unit_of_work(self.ctx.factory) as session:
+        with unit_of_work(self.ctx.factory, write=False) as session:
             return load_robots(session, origin)
 
     def save(self, origin: str, body: bytes, etag: str | None, last_modified: str | None) -> None:

@@ -441,7 +441,7 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session], *, durable: bool = True) -> Iterator[Session]:
+def unit_of_work(factory: sessionmaker[Session], *, durable: bool = True, write: bool = True) -> Iterator[Session]:
     """One session, one transaction: commit on success, roll back on any error.
 
     Database errors (unreachable, locked, constraint refused) become a `StoreError`
@@ -456,6 +456,7 @@ def unit_of_work(factory: sessionmaker[Session], *, durable: bool = True) -> Ite
 
     On a SQLite file the transaction holds the write lock from its start (BEGIN IMMEDIATE):
     one that reads, then writes, never fails because another process wrote in between.
+    `write=False` is for a unit that only reads: it neither takes nor waits for that lock.
     """
     bind = factory.kw.get("bind")
     url = bind.url if isinstance(bind, Engine) else "unknown"
@@ -465,7 +466,7 @@ def unit_of_work(factory: sessionmaker[Session], *, durable: bool = True) -> Ite
             if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
                 if not durable:
                     session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            elif isinstance(bind, Engine) and bind.url.database not in (None, "", ":memory:"):
+            elif write and isinstance(bind, Engine) and bind.url.database not in (None, "", ":memory:"):
                 session.connection(execution_options={_WRITE_OPTION: True})
             yield session
     except DBAPIError as exc:
