@@ -42,8 +42,10 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # (a containers recap, summit notes, a weekly DevOps digest, a Japanese recap; four new sources;
 # 0.82 mean F1 by the model of 116 before any change) bring it to 0.838 / 0.949 on 120; a title
 # opening with a verb of advice ("Evaluate X", "Explored Y") and one ending as a Korean sentence
-# marked as such:
-PIN_FULL = (0.842, 0.949, 0.0)
+# marked as such, 0.842 / 0.949; four more (a keynote memo, a daily What's New digest, a Japanese
+# catalogue of 2025 launches, recap-day notes; four new sources; 0.88 mean F1 by the model of 120
+# before any change), with a launch link's "Introducing"/"Announcing" dropped from its title:
+PIN_FULL = (0.840, 0.946, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -63,7 +65,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 120, 82)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 124, 86)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:

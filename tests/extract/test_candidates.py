@@ -548,3 +548,19 @@ def test_advice_and_sentences_in_a_list_are_marked_so() -> None:
     # A Korean line that ends as a sentence does; one that ends in a noun ("support") does not.
     assert features["Pebble 서버가 임시 자격증명을 전달한다"].get("sentence_end") == 1.0
     assert "sentence_end" not in features["Pebble 대시보드 지원"]
+
+
+def test_a_launch_link_in_a_list_loses_its_headline_marker() -> None:
+    titles = _titles(
+        "# Daily digest\n\n"
+        "* [**Introducing Amazon EC2 Q9 instances**](https://aws.amazon.com/about-aws/whats-new/2031/09/q9/): "
+        "twice the memory bandwidth\n"
+        "* [**Announcing daily payouts for Pebble Market sellers**]"
+        "(https://aws.amazon.com/about-aws/whats-new/2031/09/payouts/): every day\n"
+        "* [**Amazon Kelp DB now supports graph queries**](https://aws.amazon.com/about-aws/whats-new/2031/09/kelp/)\n"
+    )
+    assert titles == [
+        "Amazon EC2 Q9 instances",
+        "daily payouts for Pebble Market sellers",
+        "Amazon Kelp DB now supports graph queries",
+    ]

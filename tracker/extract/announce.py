@@ -597,7 +597,8 @@ def link_list_announcements(
             continue
         if not _usable_link(link, rules) or not (typed or is_launch_url(link.url, rules)):
             continue
-        title = _link_title(block.text, link)
+        # A launch link's text is its headline: "Introducing X" names X, as in a roundup.
+        title = headline_title(_link_title(block.text, link), rules)
         status = (typed[1] if typed and typed[1] else None) or detect_status([title], rules)
         found.append(
             Found(
