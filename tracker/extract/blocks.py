@@ -402,8 +402,8 @@ def split_lines(block: Block) -> list[Block] | None:
         return None
     if 3 * sum(1 for t in texts if _SENTENCE_END.search(t)) > len(texts):
         return None  # sentences, one to a line: prose
-    items = [_slice(block, a, b, BULLET) for a, b in lines]
-    return [item for item in items if item is not None]
+    items = [item for a, b in lines if (item := _slice(block, a, b, BULLET)) is not None]
+    return items if len(items) >= MIN_LINES else None
 
 
 def split_enumeration(block: Block) -> tuple[Block | None, list[Block]] | None:
@@ -458,8 +458,9 @@ class TreeBuilder:
         return block
 
     def paragraph(self, block: Block, indent: int = 0, *, kind: str = PARAGRAPH) -> Block:
-        """Append a paragraph; an indented one belongs to the bullet above it; one that numbers
-        its items inline ("… announced: 1) X; 2) Y; 3) Z") is its lead-in and a list."""
+        """Append a paragraph; an indented one belongs to the bullet above it; one written an
+        item per line, or numbering its items inline ("… announced: 1) X; 2) Y; 3) Z"), is a list
+        (after its lead-in)."""
         if block.kind == PARAGRAPH and kind == PARAGRAPH and is_label(block):
             return self.heading(block, LABEL_LEVEL, label=True)
         if kind == PARAGRAPH and indent == 0:
