@@ -376,6 +376,17 @@ def generate(
     return out
 
 
+NEWS_CUE_REACH = 80  # characters either side of a name in prose where a launch word may call it news
+
+
+def news_cues(text: str, start: int, end: int, cue: re.Pattern[str]) -> tuple[bool, bool]:
+    """Whether a launch word stands just before the name text[start:end], and just after it."""
+    return (
+        bool(cue.search(text[max(0, start - NEWS_CUE_REACH) : start])),
+        bool(cue.search(text[end : end + NEWS_CUE_REACH])),
+    )
+
+
 def _prose_names(block: Block, rules: Rules, event: str | None, named: set[str]) -> list[Candidate]:
     """Brand-led names written in prose ("One such service is Amazon Kelp Lake, which …"), each
     at its first mention in the document: whether it is a launch is the model's to say."""
@@ -391,7 +402,7 @@ def _prose_names(block: Block, rules: Rules, event: str | None, named: set[str])
         if key in named or not usable(title, rules):
             continue
         named.add(key)
-        if not (cue.search(text[max(0, m.start() - 80) : m.start()]) or cue.search(text[m.end() : m.end() + 80])):
+        if not any(news_cues(text, m.start(), m.end(), cue)):
             continue  # a name in passing ("store it in Amazon S3"): nothing says it is news
         out.append(
             _candidate(
@@ -819,10 +830,10 @@ def describe(
         if "prose-name" in c.generators and launch_word is not None:
             # Is the name written as news ("the new Amazon X", "we launched Amazon X", "Amazon X,
             # now in preview") or as something known ("store it in Amazon S3")?
-            if launch_word.search(block.text[max(0, c.offset - 80) : c.offset]):
+            cue_before, cue_after = news_cues(block.text, c.offset, c.offset + len(title), launch_word)
+            if cue_before:
                 f["prose_cue_before"] = 1.0
-            end = c.offset + len(title)
-            if launch_word.search(block.text[end : end + 80]):
+            if cue_after:
                 f["prose_cue_after"] = 1.0
         if c.announcement.status:
             f["status_tag"] = 1.0
