@@ -84,6 +84,16 @@ def _pattern(rules: Rules, name: str) -> re.Pattern[str] | None:
     return rules.candidate_patterns.get(name)
 
 
+# Cleaned titles, by text and rules: the same names recur across a backfill's documents (a recap
+# lists the titles What's New gave them, a roundup repeats its bullets' links), and a cleaning
+# runs a dozen patterns; four in five cleanings of a backfill were of a text cleaned before.
+# Keyed by the rules' id (`Rules` is not hashable), with the rules kept in the entry so that an
+# id reused by other rules is never taken for theirs. Bounded: short texts only, cleared when full.
+_CLEANED: dict[tuple[str, int], tuple[Rules, tuple[str, str | None]]] = {}
+_CLEANED_TEXT = 300  # characters: names and link texts, not paragraphs
+_CLEANED_SIZE = 32_768  # texts
+
+
 def clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
     """A launch's name from the text that carries it, and the status the text gave it.
 
@@ -91,6 +101,20 @@ def clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
     status tag goes ("(preview)", "NEW", "is now generally available") and a description after
     the name goes ("Amazon Foo: faster widgets" is "Amazon Foo").
     """
+    if len(text) > _CLEANED_TEXT:
+        return _clean_title(text, rules)
+    key = (text, id(rules))
+    known = _CLEANED.get(key)
+    if known is not None and known[0] is rules:
+        return known[1]
+    cleaned = _clean_title(text, rules)
+    if len(_CLEANED) >= _CLEANED_SIZE:
+        _CLEANED.clear()
+    _CLEANED[key] = (rules, cleaned)
+    return cleaned
+
+
+def _clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
     status = detect_status([text], rules)
     title = strip_site_name(collapse(text))
     title = _EMOJI.sub("", title)
