@@ -44,8 +44,11 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # opening with a verb of advice ("Evaluate X", "Explored Y") and one ending as a Korean sentence
 # marked as such, 0.842 / 0.949; four more (a keynote memo, a daily What's New digest, a Japanese
 # catalogue of 2025 launches, recap-day notes; four new sources; 0.88 mean F1 by the model of 120
-# before any change), with a launch link's "Introducing"/"Announcing" dropped from its title:
-PIN_FULL = (0.840, 0.946, 0.0)
+# before any change), with a launch link's "Introducing"/"Announcing" dropped from its title,
+# 0.840 / 0.946 on 124; four more (re:Invent 2018 attendee notes of "Name: description" bullets, a
+# Korean 2025 trend post, a DevOps newsletter, a rendered 2025 recap in prose; four new sources;
+# 0.59 mean F1 by the model of 124 before any change):
+PIN_FULL = (0.833, 0.942, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -65,7 +68,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 124, 86)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 128, 90)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:
