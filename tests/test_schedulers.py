@@ -14,7 +14,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -126,6 +126,11 @@ def test_a_killed_schedulers_slot_is_taken_over_once(
     bad = whats_new_feed([Item(5, "bad"), Item(6, "bad")])
     server.script("/bad/feed.xml", [Reply(body=bad, content_type=FEED, delay=45.0), Reply(body=bad, content_type=FEED)])
     # One daily slot, today's midnight, missed by less than the grace: the schedulers run it on start.
+    # The test takes a minute or two and must not cross midnight (UTC), where the slot would change.
+    now = datetime.now(UTC)
+    to_midnight = ((now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0) - now).total_seconds()
+    if to_midnight < 240:
+        time.sleep(to_midnight + 5)
     slot = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     args = ("--cron", "0 0 * * *", "--takeover", "1")
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
