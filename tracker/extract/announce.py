@@ -132,26 +132,17 @@ def sessions_from_blocks(
             # The document's own title heads the whole document: a video under it is one the
             # document links, which makes the title a session only when it names a talk.
             continue
-        found: tuple[str | None, str] | None = None
-        several = False
-        # By index: slicing blocks[h.index + 1 :] copied the rest of the list per heading.
+        # The distinct sessions its section links, by video or URL; over one, the section is a
+        # list of talks and the heading is none of them. By index: slicing blocks[h.index + 1 :]
+        # copied the rest of the list per heading.
+        linked: dict[str, tuple[str | None, str]] = {}
         for i in range(h.index + 1, len(blocks)):
             block = blocks[i]
-            if block.kind == HEADING and not block.label:
+            if (block.kind == HEADING and not block.label) or len(linked) > 1:
                 break
-            for link in block.links:
-                hit = _session_link(link, rules)
-                if hit is None:
-                    continue
-                if found is None:
-                    found = hit
-                elif (hit[0] or hit[1]) != (found[0] or found[1]):
-                    several = True  # a list of talks under the heading: it is none of them
-                    break
-            if several:
-                break
-        if several:
-            found = None
+            for session_link in filter(None, (_session_link(link, rules) for link in block.links)):
+                linked.setdefault(session_link[0] or session_link[1], session_link)
+        found = next(iter(linked.values())) if len(linked) == 1 else None
         code = _code_in(h.text, rules) or next(
             (c for lk in h.links if (c := _code_in(lk.text + " " + lk.url, rules))), None
         )

@@ -408,6 +408,8 @@ def split_lines(block: Block) -> list[Block] | None:
 
 def split_enumeration(block: Block) -> tuple[Block | None, list[Block]] | None:
     """A paragraph numbering at least three items inline (1, 2, 3 …): its lead-in and its items."""
+    if ")" not in block.text and "）" not in block.text:
+        return None  # most paragraphs: no item number, and no scan of their text for one
     marks: list[re.Match[str]] = []
     for m in _INLINE_NUMBER.finditer(block.text):
         if int(m.group(1)) == len(marks) + 1:
