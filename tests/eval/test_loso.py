@@ -48,8 +48,13 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # 0.840 / 0.946 on 124; four more (re:Invent 2018 attendee notes of "Name: description" bullets, a
 # Korean 2025 trend post, a DevOps newsletter, a rendered 2025 recap in prose; four new sources;
 # 0.59 mean F1 by the model of 124 before any change) bring it to 0.833 / 0.942; each source's
-# candidates weighed by its size to the power 0.3, not 0.5:
-PIN_FULL = (0.839, 0.945, 0.0)
+# candidates weighed by its size to the power 0.3, not 0.5: 0.839 / 0.945 on 128. Seven more (an HTML
+# What's New digest, a Chinese and a Portuguese recap, a Japanese weekly digest and diary, two
+# Korean notes; seven new sources; 0.71 mean F1 by the model of 128 before any change) bring it to
+# 0.828 / 0.942 on 135; lines opened by a bullet glyph ("・") read as a list, "new" in other
+# languages ("(Novidade)", "新機能") read as the English marker, and a headline over its launch
+# link on the next line a candidate with that link:
+PIN_FULL = (0.835, 0.940, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -69,7 +74,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 128, 90)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 135, 97)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:

@@ -564,3 +564,102 @@ def test_a_launch_link_in_a_list_loses_its_headline_marker() -> None:
         "daily payouts for Pebble Market sellers",
         "Amazon Kelp DB now supports graph queries",
     ]
+
+
+def test_lines_opened_by_a_bullet_glyph_are_a_list() -> None:
+    from tracker.extract.blocks import BULLET
+    from tracker.extract.markdown import parse_blocks
+
+    # A Japanese writer's list: "・" opens each line, and the names are links.
+    text = (
+        "基調講演で発表されたサービス\n\n"
+        "・[Amazon Kelp DB](https://example.org/kelp)\n"
+        "・[AWS Zeta Streams](https://example.org/zeta)\n"
+        "・Quill Ledger 新機能\n"
+    )
+    bullets = [b for b in parse_blocks(text) if b.kind == BULLET]
+    assert [b.text for b in bullets] == ["Amazon Kelp DB", "AWS Zeta Streams", "Quill Ledger 新機能"]
+    assert [b.links[0].url for b in bullets[:2]] == ["https://example.org/kelp", "https://example.org/zeta"]
+    # A glyph on some lines only is not a list of them.
+    mixed = "• Kelp DB is faster\nand Zeta Streams move data\n• Quill Ledger\n"
+    assert not [b for b in parse_blocks(mixed) if b.kind == BULLET]
+
+
+@pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        ("(Novidade) Amazon Kelp DB", "Amazon Kelp DB"),
+        ("Nuevo: AWS Zeta Streams", "AWS Zeta Streams"),
+        ("(新機能) Amazon Quill Ledger", "Amazon Quill Ledger"),
+        ("AWS Pebble Store (Neu)", "AWS Pebble Store"),
+        # "Amazon Nova" is a name, not the word "new".
+        ("Amazon Nova Reel", "Amazon Nova Reel"),
+    ],
+)
+def test_new_written_in_another_language_is_a_marker_not_part_of_the_title(raw: str, title: str) -> None:
+    assert clean_title(raw, RULES)[0] == title
+
+
+def test_a_label_new_in_another_language_marks_the_name_after_it() -> None:
+    def doc(label: str) -> str:
+        return (
+            "# Keynote\n\n"
+            f"- 🚀 **({label}) Kelp Assistant**: um assistente para engenheiros\n"
+            f"- 🚀 **({label})** - um ranking de benchmarks\n"
+            "- Amazon Zeta Streams continua igual\n"
+            "- Amazon Q\n"
+        )
+
+    titles = _titles(doc("Novidade"))
+    assert "Kelp Assistant" in titles
+    assert not [t for t in titles if "Novidade" in t]
+    assert titles == _titles(doc("New"))  # as the English label is read
+
+
+def test_a_digest_headline_with_its_launch_link_on_the_next_line_is_described_so() -> None:
+    features = _features(
+        "# Last week\n\n"
+        "### Amazon Kelp DB now supports graph queries\n\n"
+        "- **Date**: 2031-09-01\n"
+        "- **Link**: [https://aws.amazon.com/about-aws/whats-new/2031/09/kelp/](https://aws.amazon.com/about-aws/whats-new/2031/09/kelp/)\n\n"
+        "### Things we read\n\n"
+        "Some [notes](https://example.org/notes) from the week.\n"
+    )
+    assert features["Amazon Kelp DB now supports graph queries"].get("link_below=whats_new") == 1.0
+    assert not any(k.startswith("link_below") for k in features.get("Things we read", {}))
+
+
+def test_a_headline_standing_alone_over_its_launch_link_is_a_candidate_with_that_link() -> None:
+    panel = (
+        '<div class="panel"><div class="title">{title}</div><div class="body">'
+        '<p><strong>Link:</strong> <a href="{url}">{url}</a></p><p><strong>Summary:</strong> {summary}</p></div></div>'
+    )
+    page = "<html><body><h1>News of the week</h1>{}</body></html>".format(
+        "".join(
+            panel.format(title=t, url=u, summary=s)
+            for t, u, s in [
+                (
+                    "Kelp Tables now support point-in-time restore",
+                    "https://aws.amazon.com/about-aws/whats-new/2031/05/kelp-tables-pitr/",
+                    "You can now restore a table to any second of the last week.",
+                ),
+                (
+                    "Pebble Store adds a cold tier",
+                    "https://aws.amazon.com/about-aws/whats-new/2031/05/pebble-store-cold-tier/",
+                    "A cheaper tier for data read once a year.",
+                ),
+                ("Our favourite talks", "https://example.org/talks", "Three talks we liked."),
+            ]
+        )
+    )
+    seen: list[cands.Candidate] = []
+    token = cands.RECORDER.set(seen)
+    try:
+        extract(page, url="https://example.org/news.html", rules=RULES)
+    finally:
+        cands.RECORDER.reset(token)
+    titled = {c.announcement.title: c.announcement.url for c in seen if "titled-link" in c.generators}
+    assert titled == {
+        "Kelp Tables now support point-in-time restore": "https://aws.amazon.com/about-aws/whats-new/2031/05/kelp-tables-pitr/",
+        "Pebble Store adds a cold tier": "https://aws.amazon.com/about-aws/whats-new/2031/05/pebble-store-cold-tier/",
+    }

@@ -384,6 +384,8 @@ def _slice(block: Block, start: int, end: int, kind: str) -> Block | None:
 # A line that a sentence or a clause goes on from: it ends in a comma, a dash or a small word.
 _RUNS_ON = re.compile(r"(?:[,(\[–—-]|\b(?:and|or|the|a|an|of|to|in|for|with|by|on|at|from|as|is|are|was|that))$", re.I)
 _SENTENCE_END = re.compile(r"[.:;!?。]$")
+# A glyph that opens a line as a bullet where markdown has none: "・" (Japanese), "•", "●", "■", "◆", "▶", "➤", "✓".
+_LINE_GLYPH = re.compile("^[\u30fb\u2022\u2023\u2043\u2219\u25a0-\u25ff\u27a2-\u27bf\u2713\u2714\u2192]\\s*")
 MIN_LINES = 3
 MAX_LINE_CHARS = 200
 
@@ -396,7 +398,18 @@ def split_lines(block: Block) -> list[Block] | None:
     bounds = [0, *(b + 1 for b in block.breaks), len(block.text) + 1]
     lines = [(bounds[i], bounds[i + 1] - 1) for i in range(len(bounds) - 1)]
     texts = [block.text[a:b].strip() for a, b in lines]
-    if any(not t or len(t) > MAX_LINE_CHARS or not (t[0].isupper() or t[0].isdigit()) for t in texts):
+    glyphs = [len(m.group()) if (m := _LINE_GLYPH.match(t)) else 0 for t in texts]
+    if all(glyphs):
+        # Lines each opened by a bullet glyph ("・[Name](url)", "• Name"): a list whatever
+        # their first letter (a Japanese or Korean name, a link), the glyph left out.
+        lines = [
+            (a + (len(block.text[a:b]) - len(block.text[a:b].lstrip())) + g, b)
+            for (a, b), g in zip(lines, glyphs, strict=True)
+        ]
+        texts = [t[g:].strip() for t, g in zip(texts, glyphs, strict=True)]
+        if any(not t or len(t) > MAX_LINE_CHARS for t in texts):
+            return None
+    elif any(not t or len(t) > MAX_LINE_CHARS or not (t[0].isupper() or t[0].isdigit()) for t in texts):
         return None
     if any(_RUNS_ON.search(t) for t in texts[:-1]):
         return None

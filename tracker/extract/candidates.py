@@ -252,6 +252,12 @@ def _first_launch_url(block: Block, rules: Rules) -> str | None:
     return next((lk.url for lk in block.links if is_launch_url(lk.url, rules)), None)
 
 
+def _launch_url_below(blocks: list[Block], index: int, rules: Rules) -> str | None:
+    """The launch link right under a title block that has none of its own (`_link_below`)."""
+    url = _link_below(blocks, index)
+    return url if url and is_launch_url(url, rules) else None
+
+
 def generate(
     blocks: list[Block], rules: Rules, *, event: str | None, read: frozenset[tuple[int, int]] = frozenset()
 ) -> list[Candidate]:
@@ -293,7 +299,7 @@ def generate(
                         status,
                         gen,
                         summary=_next_text(blocks, block),
-                        url=_first_launch_url(block, rules),
+                        url=_first_launch_url(block, rules) or _launch_url_below(blocks, block.index, rules),
                         rules=rules,
                         event=event,
                     )
@@ -376,6 +382,16 @@ def generate(
                         event=event,
                         marker=marker_word,
                     )
+                )
+            elif (
+                usable(title, rules)
+                and block.kind == PARAGRAPH
+                and (link_below := _launch_url_below(blocks, block.index, rules))
+            ):
+                # A headline standing alone with its launch link on the next line (a digest
+                # page of "title / Link: …/whats-new/… / summary" panels).
+                out.append(
+                    _candidate(block, skipped, title, status, "titled-link", url=link_below, rules=rules, event=event)
                 )
             elif usable(title, rules) and block.kind == BULLET:
                 out.append(
@@ -680,6 +696,19 @@ def _intros(blocks: list[Block], launch_word: re.Pattern[str] | None) -> set[int
     return out
 
 
+LINK_BELOW_BLOCKS = 2
+
+
+def _link_below(blocks: list[Block], index: int) -> str:
+    """The first link of the blocks right under a title block, within its section (at most two)."""
+    for b in blocks[index + 1 : index + 1 + LINK_BELOW_BLOCKS]:
+        if b.kind == HEADING:
+            break
+        if b.links:
+            return b.links[0].url
+    return ""
+
+
 def describe(
     candidates: list[Candidate],
     blocks: list[Block],
@@ -861,7 +890,16 @@ def describe(
                 f["prose_cue_after"] = 1.0
         if c.announcement.status:
             f["status_tag"] = 1.0
-        url = c.announcement.url or next((lk.url for lk in block.links), "")
+        own = next((lk.url for lk in block.links), "")
+        below = "" if own or len(block.text) > 2 * max(len(title), 1) else _link_below(blocks, c.block)
+        # link=…: the candidate's own link; one taken from the line below is link_below=….
+        url = (c.announcement.url if c.announcement.url != below else "") or own
+        if below:
+            # A digest's headline with its link on the next line ("Link: …/whats-new/…").
+            if whats_new and whats_new.search(below):
+                f["link_below=whats_new"] = 1.0
+            elif blog and blog.search(below):
+                f["link_below=blog"] = 1.0
         if url:
             if whats_new and whats_new.search(url):
                 f["link=whats_new"] = 1.0
