@@ -663,3 +663,30 @@ def test_a_headline_standing_alone_over_its_launch_link_is_a_candidate_with_that
         "Kelp Tables now support point-in-time restore": "https://aws.amazon.com/about-aws/whats-new/2031/05/kelp-tables-pitr/",
         "Pebble Store adds a cold tier": "https://aws.amazon.com/about-aws/whats-new/2031/05/pebble-store-cold-tier/",
     }
+
+
+@pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        ("Kelp Search Serverless goes GA", "Kelp Search Serverless"),
+        ("Zeta Streams becomes generally available", "Zeta Streams"),
+        ("Amazon Quill is GA", "Amazon Quill"),
+    ],
+)
+def test_a_verb_before_a_status_goes_with_the_status(raw: str, title: str) -> None:
+    assert clean_title(raw, RULES) == (title, "ga")
+
+
+@pytest.mark.parametrize(
+    ("title", "ok"),
+    [
+        ("Invent 2022 and", False),  # cut from "announced at re:Invent 2022 and has been …"
+        ("Kelp DB support for the", False),
+        ("AWS Cloud", False),
+        ("AWS Architecture", False),
+        ("AWS Cloud Map", True),
+        ("Amazon Kelp for Teams", True),
+    ],
+)
+def test_fragments_and_brand_phrases_are_no_names(title: str, ok: bool) -> None:
+    assert usable(title, RULES) is ok

@@ -206,6 +206,9 @@ def usable(title: str, rules: Rules) -> bool:
     report = _pattern(rules, "report_title")
     if report is not None and report.search(title):
         return False
+    fragment = _pattern(rules, "fragment_end")
+    if fragment is not None and fragment.search(title):
+        return False
     words = _words(title)
     return 0 < len(words) <= rules.candidate_max_words
 

@@ -291,6 +291,7 @@ _CANDIDATE_PATTERNS = (
     "trailing_tag",
     "name_end",
     "generic_title",
+    "fragment_end",
     "report_title",
     "launch_section",
     "skip_section",
