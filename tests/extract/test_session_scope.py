@@ -99,3 +99,30 @@ def test_one_video_covers_every_launch_only_in_a_document_about_that_talk() -> N
     assert {a.title for a in recap.announcements} == {"Amazon Kelp DB", "AWS Pebble Store"}
     assert all(a.sessions == () for a in recap.announcements)
     assert "RiLeYcEo002" in {s.key for s in recap.sessions}  # still a session the recap names
+
+
+def test_a_document_whose_title_names_a_session_code_is_about_that_session() -> None:
+    doc = _doc(
+        "# Notes of AWS re:Invent 2031 - Practical kelp databases (DAT398-NEW)\n\n"
+        "# Overview\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n\n"
+        "## Details\n\n"
+        "* Announcing **AWS Pebble Store** for the edge\n"
+    )
+    [session] = doc.sessions
+    assert session.code == "DAT398"
+    assert {a.title: a.sessions for a in doc.announcements} == {
+        "Amazon Kelp DB": (session.key,),
+        "AWS Pebble Store": (session.key,),
+    }
+    # A recap titled by its event, with a code in a later heading, ties only that section.
+    recap = _doc(
+        "# AWS re:Invent 2031 recap\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n\n"
+        "## DAT398: Practical kelp databases\n\n"
+        "* Announcing **AWS Pebble Store** for the edge\n"
+    )
+    assert {a.title: a.sessions for a in recap.announcements} == {
+        "Amazon Kelp DB": (),
+        "AWS Pebble Store": ("DAT398",),
+    }

@@ -195,6 +195,11 @@ def sessions_from_blocks(
                     ConferenceSession(key=code, title=block.text, kind=SessionKind.SESSION, code=code, event=event),
                 )
     doc_key = None
+    first = next((b for b in blocks if b.text.strip()), None)
+    if first is not None and first.index in by_heading and first.level <= 1 and _code_in(first.text, rules):
+        # The document's own title names a session by its code ("Summary of … (AIM398-NEW)"):
+        # the document is about that session, whatever headings follow its title.
+        doc_key = by_heading[first.index]
     if not by_heading:
         videos = _video_links(blocks, rules)
         distinct = {vid for _, _, vid in videos}
