@@ -55,8 +55,11 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # languages ("(Novidade)", "新機能") read as the English marker, and a headline over its launch
 # link on the next line a candidate with that link: 0.835 / 0.940; "goes GA" closing a title as its
 # status, titles ending on a word that leads into more ("re:Invent 2022 and") and brand phrases
-# ("AWS Cloud") no names:
-PIN_FULL = (0.838, 0.943, 0.0)
+# ("AWS Cloud") no names: 0.838 / 0.943 on 135. Six more (a meetup's notes in English, a session
+# summary, two Japanese and one Korean digest, a Chinese list, Whisper notes of a Taipei keynote; six
+# new sources; 0.63 mean F1 by the model of 135 before any change) bring it to 0.828 / 0.936 on 141;
+# launch section headings and launch words in other languages ("新產品發表", "Novidades", "lançou"):
+PIN_FULL = (0.829, 0.936, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -76,7 +79,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 135, 97)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 141, 103)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:

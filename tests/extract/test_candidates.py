@@ -690,3 +690,12 @@ def test_a_verb_before_a_status_goes_with_the_status(raw: str, title: str) -> No
 )
 def test_fragments_and_brand_phrases_are_no_names(title: str, ok: bool) -> None:
     assert usable(title, RULES) is ok
+
+
+@pytest.mark.parametrize("heading", ["新產品發表", "Novidades da semana", "新サービス", "신규 출시"])
+def test_a_launch_section_heading_in_another_language_is_one(heading: str) -> None:
+    features = _features(
+        f"# Notes\n\n## {heading}\n\n* Amazon Kelp DB\n* AWS Zeta Streams\n\n## Lunch\n\n* Pebble Store\n"
+    )
+    assert features["Amazon Kelp DB"].get("section=launch") == 1.0
+    assert "section=launch" not in features["Pebble Store"]
