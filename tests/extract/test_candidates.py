@@ -699,3 +699,22 @@ def test_a_launch_section_heading_in_another_language_is_one(heading: str) -> No
     )
     assert features["Amazon Kelp DB"].get("section=launch") == 1.0
     assert "section=launch" not in features["Pebble Store"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        ("[アップデート] Amazon Kelp DB がグラフをサポートしました", "Amazon Kelp DB がグラフをサポートしました"),
+        ("【新機能】 AWS Zeta Streams", "AWS Zeta Streams"),
+        ("[New] Amazon Quill Ledger", "Amazon Quill Ledger"),
+        ("Amazon Pebble Store #AWSreInvent #storage", "Amazon Pebble Store"),
+        ("Amazon Kelp C# SDK", "Amazon Kelp C# SDK"),  # a '#' inside a name stays
+    ],
+)
+def test_bracketed_launch_labels_and_trailing_hashtags_leave_the_title(raw: str, title: str) -> None:
+    assert clean_title(raw, RULES)[0] == title
+
+
+@pytest.mark.parametrize("title", ["AWS::Kelp::Table", "AWS What's New", "AWS API Changes"])
+def test_resource_types_and_site_sections_are_no_names(title: str) -> None:
+    assert not usable(title, RULES)
