@@ -443,12 +443,12 @@ def test_a_status_sentence_names_what_stands_before_its_verb() -> None:
 def test_a_title_in_another_script_is_as_long_as_its_words_there() -> None:
     features = _features(
         "# 주간 소식\n\n## Launches\n\n"
-        "* Pebble 서버가 Kelp 큐에게 임시 자격증명을 매일 전달한다\n"
+        "* Pebble 서버가 Kelp 큐에게 임시 자격증명을 매일 전달하는 기능\n"
         "* Amazon Kelp DB\n"
         "* Amazon Zeta Streams 新機能のプレビューが開始されました\n"
     )
     # Three Latin words, but a sentence of eight: not "a name of three words".
-    assert features["Pebble 서버가 Kelp 큐에게 임시 자격증명을 매일 전달한다"].get("words<=10") == 1.0
+    assert features["Pebble 서버가 Kelp 큐에게 임시 자격증명을 매일 전달하는 기능"].get("words<=10") == 1.0
     assert features["Amazon Kelp DB"].get("words<=3") == 1.0
     # Japanese does not space its words: its characters count, two to a word.
     assert "words<=3" not in features["Amazon Zeta Streams 新機能のプレビューが開始されました"]
@@ -540,13 +540,16 @@ def test_advice_and_sentences_in_a_list_are_marked_so() -> None:
         "* Explored Amazon Zeta Streams at the booth\n"
         "* Amazon Quill Ledger\n"
         "* Pebble 서버가 임시 자격증명을 전달한다\n"
+        "* Pebble 출시했다\n"
         "* Pebble 대시보드 지원\n"
     )
     assert features["Evaluate Kelp DB for the catalogue"].get("verb_first") == 1.0
     assert features["Explored Amazon Zeta Streams at the booth"].get("verb_first") == 1.0
     assert "verb_first" not in features["Amazon Quill Ledger"]
-    # A Korean line that ends as a sentence does; one that ends in a noun ("support") does not.
-    assert features["Pebble 서버가 임시 자격증명을 전달한다"].get("sentence_end") == 1.0
+    # A Korean line that ends as a sentence is none when it is long, marked so when short;
+    # one that ends in a noun ("support") is not.
+    assert "Pebble 서버가 임시 자격증명을 전달한다" not in features
+    assert features["Pebble 출시했다"].get("sentence_end") == 1.0
     assert "sentence_end" not in features["Pebble 대시보드 지원"]
 
 

@@ -196,6 +196,11 @@ def names_something(title: str, services: int) -> bool:
     return any(_PRODUCT_WORD.match(w.strip(".'’")) for w in words)
 
 
+# From this many words on, a title ending as a Korean sentence is one; shorter, it may be a name
+# that ends on the same syllable, and the model weighs `sentence_end`.
+SENTENCE_MIN_WORDS = 4
+
+
 def usable(title: str, rules: Rules) -> bool:
     """Whether a cleaned title can be a name at all."""
     if not title or not re.search(r"[A-Za-z]", title):
@@ -209,6 +214,9 @@ def usable(title: str, rules: Rules) -> bool:
     fragment = _pattern(rules, "fragment_end")
     if fragment is not None and fragment.search(title):
         return False
+    ending = _pattern(rules, "sentence_end")
+    if ending is not None and ending.search(title) and _length_in_words(title) >= SENTENCE_MIN_WORDS:
+        return False  # a Korean sentence ("… 자격증명을 전달한다"), not a name
     words = _words(title)
     return 0 < len(words) <= rules.candidate_max_words
 
