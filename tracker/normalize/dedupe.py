@@ -470,10 +470,16 @@ def _within(title: str, other_title: str, services: Sequence[Service]) -> str | 
     # What depends on one title, or on the services, is derived once (cached): a backfill asks
     # this of each new launch against every stored launch of its services.
     mine, theirs = _tokens(title, other_title), _tokens(other_title, title)
+    return _within_tokens(title, other_title, mine, theirs, _own_words(tuple(services)))
+
+
+def _within_tokens(
+    title: str, other_title: str, mine: tuple[str, ...], theirs: tuple[str, ...], own: frozenset[str]
+) -> str | None:
+    """`_within` of two titles' tokens (`_tokens` of each against the other) and the services' own words."""
     short, long, short_tokens, long_tokens = (
         (title, other_title, mine, theirs) if len(mine) <= len(theirs) else (other_title, title, theirs, mine)
     )
-    own = _own_words(tuple(services))
     name = _launch_name(short_tokens, own)
     if not name or _lossy(short):
         return None
@@ -802,9 +808,16 @@ def find_duplicate(
     """The key of the stored announcement this one duplicates, if any (the closest wins)."""
     services = list(services)
     best: tuple[float, str] | None = None
+    # What `_decide` derives of the new title is derived once, not once per stored launch.
+    me = _side(title, tuple(services))
+    own = _own_words(me.services)
     for other in known:
         theirs = [service_index[s] for s in other.service_slugs if s in service_index]
-        if not same_announcement(title, services, when, event, other.title, theirs, other.announced_at, other.event):
+        them = _side(other.title, tuple(theirs))
+        same = _decide_sides(me, when, event, them, other.announced_at, other.event, own)
+        if same is None:
+            same = same_announcement(title, services, when, event, other.title, theirs, other.announced_at, other.event)
+        if not same:
             continue
         mine, other_words = _naming_words(title, services, other.title, theirs)
         # Prefer the candidate whose naming words overlap most (Jaccard).
@@ -812,6 +825,116 @@ def find_duplicate(
         if best is None or closeness > best[0]:
             best = (closeness, other.key)
     return best[1] if best else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """What `_decide` reads of one title with its services, derived once (`find_duplicate`)."""
+
+    title: str
+    services: tuple[Service, ...]
+    slugs: frozenset[str]
+    expansion: bool  # `is_expansion`
+    lossy: bool  # `_lossy`
+    identity: str  # what `_identical` compares when a side is lossy (`_whole_text`), else `bare_key`
+    bare: str  # `bare_key`
+    numbers: frozenset[str]  # `_numbers`
+    # None when the title writes a long form with its acronym: what follows depends on the other.
+    forms: _Forms | None  # `_forms` against any other title
+    naming: frozenset[str]  # the words of `forms` that may name a launch whatever the services
+    tokens: tuple[str, ...]  # `_tokens` against any other title
+    common: tuple[frozenset[str], tuple[frozenset[str], ...]]  # `_common_names` of its services
+
+
+# Bounded as `_forms_against`, whose forms a side holds: the titles compared at one time.
+@lru_cache(maxsize=2048)
+def _side(title: str, services: tuple[Service, ...]) -> _Side:
+    cleaned = _clean(title)
+    plain = not _has_long_form(title) and not _has_long_form(cleaned)
+    forms = _forms_against(title, None) if plain else None
+    lossy = _lossy(title)
+    return _Side(
+        title=title,
+        services=services,
+        slugs=frozenset(s.slug for s in services),
+        expansion=is_expansion(title),
+        lossy=lossy,
+        identity=_whole_text(title),
+        bare=bare_key(title),
+        numbers=_numbers_of(title, services),
+        forms=forms,
+        naming=frozenset(w for w in forms.words if w not in _GENERIC and (len(w) > 1 or w.isdigit()))
+        if forms
+        else frozenset(),
+        tokens=_tokens_against(cleaned, None) if plain else (),
+        common=_common_names(services),
+    )
+
+
+def _decide_sides(
+    me: _Side,
+    when: datetime | None,
+    event: str | None,
+    them: _Side,
+    other_when: datetime | None,
+    other_event: str | None,
+    own: frozenset[str],
+) -> bool | None:
+    """`same_announcement` of two sides, or None where it must be asked whole (one event, a long
+    form with its acronym): the same steps, on what each side derived once."""
+    if me.expansion != them.expansion:
+        return False
+    same_event = bool(event) and event == other_event
+    if event and other_event and event != other_event:
+        return False
+    identical = me.identity == them.identity if me.lossy or them.lossy else me.bare == them.bare
+    if identical and same_event:
+        return True
+    if when is None or other_when is None:
+        return False
+    if not same_event and abs((when - other_when).total_seconds()) > MAX_DAYS_APART * 86400:
+        return False
+    if identical:
+        return True
+    if me.numbers and them.numbers and me.numbers != them.numbers:
+        return False
+    slugs, other_slugs = me.slugs, them.slugs
+    if slugs and other_slugs:
+        if not (slugs <= other_slugs or other_slugs <= slugs):
+            return False
+    elif not same_event:
+        return False
+    if same_event or me.forms is None or them.forms is None:
+        return None
+    if me.lossy and them.lossy:
+        return False  # only meaning compares them, and only within one event
+    # `_naming_words`: the services both name are the other's of this title's (all of them when
+    # the other's are within this title's).
+    if other_slugs <= slugs:
+        base, aliases = them.common
+    else:
+        base, aliases = _common_names(tuple(s for s in them.services if s.slug in slugs))
+    words, other_words = _joined_forms(me.forms, them.forms), _joined_forms(them.forms, me.forms)
+    mine = (me.naming if words is me.forms.words else _naming_of_base(words)) - base
+    theirs = (them.naming if other_words is them.forms.words else _naming_of_base(other_words)) - base
+    if aliases:
+        shared = words & other_words
+        extra = frozenset().union(*(spelled for spelled in aliases if spelled <= shared))
+        if extra:
+            mine, theirs = mine - extra, theirs - extra
+    if _words_agree(mine, theirs):
+        return True
+    if slugs != other_slugs:
+        return False
+    if not mine and not theirs and not (me.lossy or them.lossy) and _words(me.bare) == _words(them.bare):
+        return True  # both titles are the service's name
+    # Not at one event: meaning is not asked.
+    return _within_tokens(me.title, them.title, me.tokens, them.tokens, own) == "name"
+
+
+def _naming_of_base(found: frozenset[str]) -> frozenset[str]:
+    """The words of `found` outside the filler and of more than one letter (`_naming_of` before the services' names)."""
+    return frozenset(w for w in found if w not in _GENERIC and (len(w) > 1 or w.isdigit()))
 
 
 def same_key_other_launch(
