@@ -52,6 +52,8 @@ def _stem(word: str) -> str:
     # A light fold: "doubling" and "double", "automated" and "automate" share a stem.
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
+    if not word.endswith(_SUFFIXES):
+        return word  # most words: no suffix to try
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 4 and not word.isdigit():
             return word[: -len(suffix)]
@@ -90,7 +92,9 @@ def _plain_alone(title: str) -> str:
 @lru_cache(maxsize=65536)
 def _has_long_form(title: str) -> bool:
     """Whether a title writes a long form with its acronym: only then does `_plain` depend on the other title."""
-    return _ACRONYM.search(_plain_alone(title)) is not None
+    text = _plain_alone(title)
+    # Most titles have no parenthesis, without which the pattern (slow to fail) cannot match.
+    return "(" in text and _ACRONYM.search(text) is not None
 
 
 def _against(title: str, other: str | None) -> str | None:

@@ -258,6 +258,9 @@ _TAIL = re.compile(
     r"|preview|launches|launched|ga|generally\s+available|now"
     r")$"
 )
+# The last word of every text `_TAIL` matches: a text ending otherwise is not searched (the
+# search tries the pattern at each space of the text).
+_TAIL_LAST = frozenset("available ga live here released launched region regions preview launches now".split())
 
 
 # Remembered: dedupe compares each new launch's title with hundreds of stored ones, and
@@ -276,7 +279,8 @@ def title_key(title: str) -> str:
     while previous != text:
         previous = text
         text = _LEAD.sub("", text + " ").strip() if _LEAD.match(text + " ") else text
-        text = _TAIL.sub("", text).strip()
+        if text.rpartition(" ")[2] in _TAIL_LAST:
+            text = _TAIL.sub("", text).strip()
     # A title that is nothing but launch wording keeps its own words as its key.
     return text or full
 
