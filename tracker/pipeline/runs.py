@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -65,9 +66,29 @@ def run(
     report = RunReport()
     with unit_of_work(ctx.factory) as session:
         run_id = start_run(session, at=ctx.now, slot=slot)
-    with recorded_failure(ctx, run_id, report):
+    with recorded_failure(ctx, run_id, report), fewer_collections():
         _run(ctx, run_id, report, chosen, progress=progress, do_publish=do_publish)
     return report
+
+
+# Allocations between two young-generation collections during a run (Python's default: 700).
+# A parsed page is a web of cycles (each tag points at its parent and neighbours) that lives
+# while its document is extracted: collected every 700 allocations, each page's tags outlived
+# a few collections, reached the oldest generation and were found dead only by a full
+# collection, which walks every object a backfill keeps (its caches): a tenth of its time.
+# Collected less often, a page is mostly dead by the first collection that sees it.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the body with the young generation collected every `GC_YOUNG_THRESHOLD` allocations."""
+    previous = gc.get_threshold()
+    gc.set_threshold(max(previous[0], GC_YOUNG_THRESHOLD), *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
 
 
 def _run(
