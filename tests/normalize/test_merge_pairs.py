@@ -233,3 +233,39 @@ def test_meaning_thresholds_hold_out_by_event(monkeypatch: pytest.MonkeyPatch) -
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     print(f"merge pairs, meaning thresholds held out by event: precision {precision:.3f}, recall {recall:.3f}")
     assert (round(precision, 3), round(recall, 3)) >= PIN_HELD_OUT
+
+
+def test_the_fast_path_of_find_duplicate_decides_as_same_announcement_does() -> None:
+    """find_duplicate decides most pairs on what it derived once per title (`_decide_sides`):
+    wherever that path answers, its answer is `same_announcement`'s, on every labelled pair in
+    both orders, at one event, across events and with no event, dated and a month apart."""
+    taxonomy = Taxonomy.load()
+    day = datetime(2031, 3, 4, tzinfo=UTC)
+    answered = 0
+    for pair in PAIRS:
+        a, b = pair["a"], pair["b"]
+        sides = [
+            (
+                side["title"],
+                services_for(Announcement(title=side["title"], context=tuple(side.get("services") or ())), taxonomy),
+            )
+            for side in (a, b)
+        ]
+        for (title, services), (other, other_services) in (sides, sides[::-1]):
+            for event, other_event in (("E1", "E1"), ("E1", "E2"), (None, None), ("E1", None)):
+                for other_day in (day, day.replace(day=30), None):
+                    fast = dedupe._decide_sides(
+                        dedupe._side(title, tuple(services)),
+                        day,
+                        event,
+                        dedupe._side(other, tuple(other_services)),
+                        other_day,
+                        other_event,
+                        dedupe._own_words(tuple(services)),
+                    )
+                    if fast is None:
+                        continue
+                    answered += 1
+                    slow = same_announcement(title, services, day, event, other, other_services, other_day, other_event)
+                    assert fast == slow, (title, other, event, other_event, other_day)
+    assert answered > len(PAIRS)  # the fast path answers most of them
