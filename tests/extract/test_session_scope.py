@@ -126,3 +126,17 @@ def test_a_document_whose_title_names_a_session_code_is_about_that_session() -> 
         "Amazon Kelp DB": (),
         "AWS Pebble Store": ("DAT398",),
     }
+
+
+def test_a_references_heading_in_any_language_is_no_session_of_its_own() -> None:
+    for heading in ("📚 Referências", "References", "参考資料"):
+        doc = _doc(
+            "# Keynote: Riley Ceo at AWS re:Invent 2031\n\n"
+            "* Announcing **Amazon Kelp DB**, a graph database\n\n"
+            f"## {heading}\n\n"
+            "* [AWS re:Invent 2031 - Keynote with Riley Ceo](https://www.youtube.com/watch?v=RiLeYcEo002)\n"
+        )
+        # The video is the talk the document is about, titled by its link, not by the heading.
+        [session] = doc.sessions
+        assert session.title == "AWS re:Invent 2031 - Keynote with Riley Ceo"
+        assert [a.sessions for a in doc.announcements] == [("RiLeYcEo002",)]
