@@ -211,11 +211,12 @@ def usable(title: str, rules: Rules) -> bool:
     report = _pattern(rules, "report_title")
     if report is not None and report.search(title):
         return False
+    last = title.rsplit(None, 1)[-1]
     fragment = _pattern(rules, "fragment_end")
-    if fragment is not None and fragment.search(title):
+    if fragment is not None and fragment.fullmatch(last):
         return False
     ending = _pattern(rules, "sentence_end")
-    if ending is not None and ending.search(title) and _length_in_words(title) >= SENTENCE_MIN_WORDS:
+    if ending is not None and ending.search(last) and _length_in_words(title) >= SENTENCE_MIN_WORDS:
         return False  # a Korean sentence ("… 자격증명을 전달한다"), not a name
     words = _words(title)
     return 0 < len(words) <= rules.candidate_max_words
