@@ -134,12 +134,12 @@ def test_explain_lists_candidates_with_scores(tmp_path: Path) -> None:
     assert all(0.0 <= r["score"] <= 1.0 and r["forms"] for r in rows)
 
 
-def _candidates(markdown: str) -> list[cands.Candidate]:
-    """Every candidate of a document, with its features, as the model sees them."""
+def _candidates(text: str, url: str = "https://example.org/recap.md") -> list[cands.Candidate]:
+    """Every candidate of a document (markdown, or a page for an .html url), with its features, as the model sees them."""
     seen: list[cands.Candidate] = []
     token = cands.RECORDER.set(seen)
     try:
-        extract(markdown, url="https://example.org/recap.md", rules=RULES)
+        extract(text, url=url, rules=RULES)
     finally:
         cands.RECORDER.reset(token)
     return seen
@@ -655,12 +655,7 @@ def test_a_headline_standing_alone_over_its_launch_link_is_a_candidate_with_that
             ]
         )
     )
-    seen: list[cands.Candidate] = []
-    token = cands.RECORDER.set(seen)
-    try:
-        extract(page, url="https://example.org/news.html", rules=RULES)
-    finally:
-        cands.RECORDER.reset(token)
+    seen = _candidates(page, url="https://example.org/news.html")
     titled = {c.announcement.title: c.announcement.url for c in seen if "titled-link" in c.generators}
     assert titled == {
         "Kelp Tables now support point-in-time restore": "https://aws.amazon.com/about-aws/whats-new/2031/05/kelp-tables-pitr/",
