@@ -261,7 +261,6 @@ def test_the_fast_path_of_find_duplicate_decides_as_same_announcement_does() -> 
                         dedupe._side(other, tuple(other_services)),
                         other_day,
                         other_event,
-                        dedupe._own_words(tuple(services)),
                     )
                     if fast is None:
                         continue

@@ -252,31 +252,19 @@ def _decide(
     # `explain`: whether the naming words are written into the reason (a backfill asks for the
     # answer alone, of most pairs, and writing the words was a tenth of the comparison).
     services, other_services = list(services), list(other_services)
-    if is_expansion(title) != is_expansion(other_title):
-        return False, "one title reads as a Region expansion"
-    same_event = bool(event) and event == other_event
-    if event and other_event and event != other_event:
-        return False, "other events"
-    identical = _identical(title, other_title)
-    if identical and same_event:
-        return True, "identical name at one event"
-    if when is None or other_when is None:
-        return False, "undated side (only an identical name merges)"
-    if not same_event and abs((when - other_when).total_seconds()) > MAX_DAYS_APART * 86400:
-        return False, f"dated more than {MAX_DAYS_APART} days apart"
-    if identical:
-        return True, "identical name"
-    versions, other_versions = _numbers(title, services), _numbers(other_title, other_services)
-    if versions and other_versions and versions != other_versions:
-        # Trainium2 and Trainium3, Kubernetes 1.28 and 1.29: versions, not wordings
-        return False, f"numbers differ {sorted(versions)} / {sorted(other_versions)}"
     slugs = frozenset(s.slug for s in services)
     other_slugs = frozenset(s.slug for s in other_services)
-    if slugs and other_slugs:
-        if not (slugs <= other_slugs or other_slugs <= slugs):
-            return False, f"services differ {sorted(slugs)} / {sorted(other_slugs)}"
-    elif not same_event:
-        return False, "a title naming no service, across events"
+    gated = _gate(
+        (is_expansion(title), is_expansion(other_title)),
+        (event, other_event),
+        (when, other_when),
+        _identical(title, other_title),
+        (_numbers(title, services), _numbers(other_title, other_services)),
+        (slugs, other_slugs),
+    )
+    if gated is not None:
+        return gated
+    same_event = bool(event) and event == other_event
     mine, theirs = _naming_words(title, services, other_title, other_services)
     words = f"naming words {sorted(mine)} / {sorted(theirs)} (Jaccard {_jaccard(mine, theirs):.2f})" if explain else ""
     lossy, other_lossy = _lossy(title), _lossy(other_title)
@@ -320,6 +308,44 @@ def _decide(
     if _same_meaning(title, other_title, len(mine & theirs) if slugs == other_slugs else 0):
         return True, "same meaning"
     return False, words + "; meaning below the threshold"
+
+
+def _gate(
+    expansions: tuple[bool, bool],
+    events: tuple[str | None, str | None],
+    dates: tuple[datetime | None, datetime | None],
+    identical: bool,
+    numbers: tuple[frozenset[str], frozenset[str]],
+    slugs: tuple[frozenset[str], frozenset[str]],
+) -> tuple[bool, str] | None:
+    """The steps every pair of titles passes before their words are compared (`_decide`, and
+    `_decide_sides` on what each side derived once): a decision with its reason, or None."""
+    if expansions[0] != expansions[1]:
+        return False, "one title reads as a Region expansion"
+    event, other_event = events
+    same_event = bool(event) and event == other_event
+    if event and other_event and event != other_event:
+        return False, "other events"
+    if identical and same_event:
+        return True, "identical name at one event"
+    when, other_when = dates
+    if when is None or other_when is None:
+        return False, "undated side (only an identical name merges)"
+    if not same_event and abs((when - other_when).total_seconds()) > MAX_DAYS_APART * 86400:
+        return False, f"dated more than {MAX_DAYS_APART} days apart"
+    if identical:
+        return True, "identical name"
+    versions, other_versions = numbers
+    if versions and other_versions and versions != other_versions:
+        # Trainium2 and Trainium3, Kubernetes 1.28 and 1.29: versions, not wordings
+        return False, f"numbers differ {sorted(versions)} / {sorted(other_versions)}"
+    mine, theirs = slugs
+    if mine and theirs:
+        if not (mine <= theirs or theirs <= mine):
+            return False, f"services differ {sorted(mine)} / {sorted(theirs)}"
+    elif not same_event:
+        return False, "a title naming no service, across events"
+    return None
 
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
@@ -815,11 +841,10 @@ def find_duplicate(
     best: tuple[float, str] | None = None
     # What `_decide` derives of the new title is derived once, not once per stored launch.
     me = _side(title, tuple(services))
-    own = _own_words(me.services)
     for other in known:
         theirs = [service_index[s] for s in other.service_slugs if s in service_index]
         them = _side(other.title, tuple(theirs))
-        same = _decide_sides(me, when, event, them, other.announced_at, other.event, own)
+        same = _decide_sides(me, when, event, them, other.announced_at, other.event)
         if same is None:
             same = same_announcement(title, services, when, event, other.title, theirs, other.announced_at, other.event)
         if not same:
@@ -849,6 +874,7 @@ class _Side:
     naming: frozenset[str]  # the words of `forms` that may name a launch whatever the services
     tokens: tuple[str, ...]  # `_tokens` against any other title
     common: tuple[frozenset[str], tuple[frozenset[str], ...]]  # `_common_names` of its services
+    own: frozenset[str]  # `_own_words` of its services (`_within`, asked with this side's services)
 
 
 # Bounded as `_forms_against`, whose forms a side holds: the titles compared at one time.
@@ -868,11 +894,10 @@ def _side(title: str, services: tuple[Service, ...]) -> _Side:
         bare=bare_key(title),
         numbers=_numbers_of(title, services),
         forms=forms,
-        naming=frozenset(w for w in forms.words if w not in _GENERIC and (len(w) > 1 or w.isdigit()))
-        if forms
-        else frozenset(),
+        naming=_naming_of_base(forms.words) if forms else frozenset(),
         tokens=_tokens_against(cleaned, None) if plain else (),
         common=_common_names(services),
+        own=_own_words(services),
     )
 
 
@@ -883,32 +908,22 @@ def _decide_sides(
     them: _Side,
     other_when: datetime | None,
     other_event: str | None,
-    own: frozenset[str],
 ) -> bool | None:
     """`same_announcement` of two sides, or None where it must be asked whole (one event, a long
     form with its acronym): the same steps, on what each side derived once."""
-    if me.expansion != them.expansion:
-        return False
-    same_event = bool(event) and event == other_event
-    if event and other_event and event != other_event:
-        return False
     identical = me.identity == them.identity if me.lossy or them.lossy else me.bare == them.bare
-    if identical and same_event:
-        return True
-    if when is None or other_when is None:
-        return False
-    if not same_event and abs((when - other_when).total_seconds()) > MAX_DAYS_APART * 86400:
-        return False
-    if identical:
-        return True
-    if me.numbers and them.numbers and me.numbers != them.numbers:
-        return False
+    gated = _gate(
+        (me.expansion, them.expansion),
+        (event, other_event),
+        (when, other_when),
+        identical,
+        (me.numbers, them.numbers),
+        (me.slugs, them.slugs),
+    )
+    if gated is not None:
+        return gated[0]
+    same_event = bool(event) and event == other_event
     slugs, other_slugs = me.slugs, them.slugs
-    if slugs and other_slugs:
-        if not (slugs <= other_slugs or other_slugs <= slugs):
-            return False
-    elif not same_event:
-        return False
     if same_event or me.forms is None or them.forms is None:
         return None
     if me.lossy and them.lossy:
@@ -934,7 +949,7 @@ def _decide_sides(
     if not mine and not theirs and not (me.lossy or them.lossy) and _words(me.bare) == _words(them.bare):
         return True  # both titles are the service's name
     # Not at one event: meaning is not asked.
-    return _within_tokens(me.title, them.title, me.tokens, them.tokens, own) == "name"
+    return _within_tokens(me.title, them.title, me.tokens, them.tokens, me.own) == "name"
 
 
 def _naming_of_base(found: frozenset[str]) -> frozenset[str]:
