@@ -51,7 +51,7 @@ class Format(StrEnum):
 
     FEED = "feed"  # RSS, Atom or JSON Feed
     HTML = "html"
-    JSON = "json"  # a session catalogue
+    JSON = "json"  # a session catalogue, or news items (a JSON Feed, a What's New dump)
     CSV = "csv"  # a session export
     PLAYLIST = "playlist"  # a YouTube playlist dump in markdown
     MARKDOWN = "markdown"
@@ -111,6 +111,12 @@ def _dispatch(
     from tracker.extract.markdown import extract_markdown
 
     fmt = detect_format(text, url=url, content_type=content_type, rules=rules)
+    if fmt == Format.JSON and kind in (SourceKind.AUTO, SourceKind.FEED, SourceKind.WHATS_NEW, SourceKind.NEWS_BLOG):
+        from tracker.extract.jsonnews import extract_json_news, news_items
+
+        items = news_items(text, rules)
+        if items is not None:
+            return extract_json_news(items, url=url, rules=rules, event=event)
     if kind in (SourceKind.FEED, SourceKind.WHATS_NEW, SourceKind.NEWS_BLOG) and fmt == Format.FEED:
         return extract_feed(text, url=url, rules=rules, event=event, kind=kind)
     if kind == SourceKind.FEED:

@@ -85,6 +85,8 @@ class Rules:
     title_tags: re.Pattern[str] | None = None
     title_channel_suffix: re.Pattern[str] | None = None
     columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # news items kept as JSON (JSON Feed, What's New dumps): field names, first present wins
+    news_fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # links
     launch_urls: tuple[re.Pattern[str], ...] = ()
     generic_link_titles: re.Pattern[str] | None = None
@@ -114,6 +116,13 @@ class Rules:
     candidate_advice_verbs: frozenset[str] = frozenset()
     candidate_max_words: int = 16
     model: CandidateModel | None = None
+
+    def news_field(self, name: str) -> tuple[str, ...]:
+        """The accepted field names of a news item kept as JSON."""
+        for key, names in self.news_fields:
+            if key == name:
+                return names
+        return (name,)
 
     def column(self, name: str) -> tuple[str, ...]:
         """The accepted column names for a session-listing field."""
@@ -256,6 +265,10 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
         title_tags=r.regex("sessions.title_tags"),
         title_channel_suffix=r.regex("sessions.title_channel_suffix"),
         columns=tuple((k, tuple(v) if isinstance(v, list) else (str(v),)) for k, v in columns.items()),
+        news_fields=tuple(
+            (k, tuple(v) if isinstance(v, list) else (str(v),))
+            for k, v in r.get("whats_new.json_fields", dict, {}).items()
+        ),
         launch_urls=r.regexes("links.launch_url"),
         generic_link_titles=r.regex("links.generic_texts"),
         roundup_url=r.regex("links.roundup_url"),
