@@ -101,6 +101,24 @@ def test_one_video_covers_every_launch_only_in_a_document_about_that_talk() -> N
     assert "RiLeYcEo002" in {s.key for s in recap.sessions}  # still a session the recap names
 
 
+def test_a_post_whose_opening_names_the_talk_it_summarises_ties_every_launch_to_it() -> None:
+    body = (
+        "## Databases\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n"
+        "* Announcing **AWS Pebble Store** for the edge\n\n"
+        "## References\n\n"
+        "* [AWS re:Invent 2031 - Keynote with Dr. Riley Carver](https://www.youtube.com/watch?v=RiLeYcEo002)\n"
+    )
+    title = "# Faster value with data: Kelp and Pebble\n\n"
+    about = _doc(title + "The keynote of Dr. Riley Carver was a highlight of re:Invent; here is my summary.\n\n" + body)
+    assert {a.title for a in about.announcements} == {"Amazon Kelp DB", "AWS Pebble Store"}
+    assert all(a.sessions == ("RiLeYcEo002",) for a in about.announcements)
+    # An opening that names no talk (or only the event and the word "keynote") ties nothing.
+    for lead in ("Here are my notes from re:Invent.\n\n", "The keynote at AWS re:Invent was long.\n\n"):
+        notes = _doc(title + lead + body)
+        assert all(a.sessions == () for a in notes.announcements), lead
+
+
 def test_a_document_whose_title_names_a_session_code_is_about_that_session() -> None:
     doc = _doc(
         "# Notes of AWS re:Invent 2031 - Practical kelp databases (DAT398-NEW)\n\n"

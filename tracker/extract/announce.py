@@ -73,6 +73,28 @@ def _kind_from(texts: list[str], patterns: tuple[NamedPattern, ...]) -> str | No
     return None
 
 
+# Words of a talk's title that do not tell one talk from another.
+_COMMON_TALK_WORDS = frozenset(
+    "aws amazon keynote reinvent re:invent invent summit session talk video the and with from".split()
+)
+
+
+def _lead_names(blocks: list[Block], talk: str) -> bool:
+    """Whether the text before the first section heading names a talk by at least two of its own
+    words (a speaker's names, the talk's subject), beyond the event and "keynote"."""
+    words = {w.lower() for w in re.findall(r"[^\W\d_][\w:'’-]{3,}", talk) if w.lower() not in _COMMON_TALK_WORDS}
+    if len(words) < 2:
+        return False
+    lead: list[str] = []
+    for block in blocks:
+        if block.kind == HEADING and not block.label and (block.level > 1 or lead):
+            break  # the document's own title may stand first; any other heading ends the lead
+        if block.kind == PARAGRAPH:
+            lead.append(block.text)
+    found = {w.lower() for w in re.findall(r"[\w:'’-]+", " ".join(lead)[:1500])}
+    return len(words & found) >= 2
+
+
 def _video_links(blocks: list[Block], rules: Rules) -> list[tuple[Block, LinkSpan, str]]:
     out = []
     for block in blocks:
@@ -225,6 +247,10 @@ def sessions_from_blocks(
             # Adam Selipsky"); a recap, a post or a podcast page that merely links a video has
             # no session of its own.
             if title and _is_talk(title, rules):
+                doc_key = vid
+            elif link_text and _is_talk(link_text, rules) and _lead_names(blocks, link_text):
+                # A post whose opening says it summarises that talk ("the keynote of Dr. Swami
+                # Sivasubramanian … here is a summary"), the video linked in its references.
                 doc_key = vid
             add(
                 vid,
