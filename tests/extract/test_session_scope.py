@@ -101,6 +101,21 @@ def test_one_video_covers_every_launch_only_in_a_document_about_that_talk() -> N
     assert "RiLeYcEo002" in {s.key for s in recap.sessions}  # still a session the recap names
 
 
+def test_a_heading_that_links_its_talk_itself_governs_its_section() -> None:
+    doc = _doc(
+        "# My re:Invent 2031\n\n"
+        "## Keynotes\n\n"
+        "### CEO Keynote with Riley Carver ([link](https://www.youtube.com/watch?v=RiLeYcEo002))\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n\n"
+        "## The expo\n\n"
+        "* Announcing **AWS Pebble Store** for the edge\n"
+    )
+    by_title = {a.title: a.sessions for a in doc.announcements}
+    assert by_title == {"Amazon Kelp DB": ("RiLeYcEo002",), "AWS Pebble Store": ()}
+    [session] = doc.sessions
+    assert session.title == "CEO Keynote with Riley Carver" and session.kind == "keynote"
+
+
 def test_a_post_whose_opening_names_the_talk_it_summarises_ties_every_launch_to_it() -> None:
     body = (
         "## Databases\n\n"

@@ -95,6 +95,16 @@ def _lead_names(blocks: list[Block], talk: str) -> bool:
     return len(words & found) >= 2
 
 
+def _without_link_words(heading: Block, rules: Rules) -> str:
+    """A heading's text without the words of its generic links ("Keynote (link)" is "Keynote")."""
+    text = heading.text
+    generic = rules.generic_link_texts
+    for link in heading.links:
+        if link.text and generic and generic.match(link.text):
+            text = re.sub(rf"\s*[(\[]?\s*{re.escape(link.text)}\s*[)\]]?\s*$", "", text)
+    return collapse(text) or heading.text
+
+
 def _video_links(blocks: list[Block], rules: Rules) -> list[tuple[Block, LinkSpan, str]]:
     out = []
     for block in blocks:
@@ -158,6 +168,9 @@ def sessions_from_blocks(
         # list of talks and the heading is none of them. By index: slicing blocks[h.index + 1 :]
         # copied the rest of the list per heading.
         linked: dict[str, tuple[str | None, str]] = {}
+        # A heading that links its talk itself ("### CEO Keynote ([link](…watch?v=…))").
+        for session_link in filter(None, (_session_link(link, rules) for link in h.links)):
+            linked.setdefault(session_link[0] or session_link[1], session_link)
         for i in range(h.index + 1, len(blocks)):
             block = blocks[i]
             if (block.kind == HEADING and not block.label) or len(linked) > 1:
@@ -185,7 +198,16 @@ def sessions_from_blocks(
         key = code or vid or url or h.text
         by_heading[h.index] = key
         add(
-            key, ConferenceSession(key=key, title=h.text, kind=kind, url=url, code=code, speakers=speakers, event=event)
+            key,
+            ConferenceSession(
+                key=key,
+                title=_without_link_words(h, rules),
+                kind=kind,
+                url=url,
+                code=code,
+                speakers=speakers,
+                event=event,
+            ),
         )
     # Sessions named in list items or paragraphs: a code with its title, a session page link.
     for block in blocks:
