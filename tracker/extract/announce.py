@@ -908,7 +908,11 @@ def body_announcements(
         cands.Candidate(f.block, f.offset, f.announcement, {_generator_of(f.announcement.rule, weak)}) for f in found
     ]
     recorder = cands.RECORDER.get()
-    if rules.model is not None or recorder is not None:
+    # In a post's body or a roundup the generic forms are in the "post" regime, which the model
+    # never accepts (the rules read such documents by structure): they are enumerated only for
+    # someone who looks at them (fitting, --explain), not for every document of a backfill.
+    hopeless = (post or roundup) and rules.model is not None and rules.model.never_accepts("post")
+    if (rules.model is not None and not hopeless) or recorder is not None:
         ruled: dict[int, set[str]] = {}
         for f in found:
             ruled.setdefault(f.block, set()).add(norm_words(f.announcement.title))

@@ -75,6 +75,11 @@ class CandidateModel:
                 return value
         return self.threshold
 
+    def never_accepts(self, regime: str) -> bool:
+        """Whether no candidate of this regime can pass (its threshold is above any probability)."""
+        threshold = self.thresholds.get(regime)
+        return threshold is not None and threshold > 1.0
+
     def accepts(self, features: Mapping[str, float]) -> bool:
         """Whether a candidate with these features is a launch."""
         return self.score(features) >= self.threshold_for(features)
