@@ -14,7 +14,6 @@ import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -40,45 +39,28 @@ class Archive:
     def put(self, body: bytes, *, wait: bool = True) -> str:
         """Store the bytes (once) and return their sha256 hex digest.
 
-        `wait=False` returns once the bytes are written: the wait for the disk (fsync) and the
-        rename into place run on a background thread, so that they overlap the caller's work
-        (extracting the body) instead of adding to it; `synced()` waits for them, and must be
-        called before anything that names the body is committed. A full disk still fails here.
+        `wait=False` returns at once with the digest: the writing, the wait for the disk (fsync)
+        and the rename into place run on a background thread, so that they overlap the caller's
+        work (extracting the body) instead of adding to it (on a disk slow to create folders and
+        files, a backfill's largest cost after parsing); `synced()` waits for them and raises what
+        the disk refused, and must be called before anything that names the body is committed.
         """
         sha = hashlib.sha256(body).hexdigest()
         target = self.path_for(sha)
-        if sha in self._pending or target.exists():
-            return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write to a temp file in the same folder, then rename: a reader never sees a
-        # half-written file, and a crash leaves at most a stray temp file behind.
-        fd, tmp = tempfile.mkstemp(prefix=f".{sha[:8]}.", suffix=".tmp", dir=target.parent)
-        try:
-            handle = os.fdopen(fd, "wb")
-        except BaseException:
-            os.close(fd)
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        try:
-            handle.write(body)
-            handle.flush()
-        except BaseException:
-            handle.close()
-            Path(tmp).unlink(missing_ok=True)
-            raise
         if not wait:
             with self._lock:
+                if sha in self._pending:
+                    return sha
                 if self._syncer is None:
                     self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-sync")
                 try:
-                    self._pending[sha] = self._syncer.submit(_sync_into_place, handle, tmp, target)
+                    self._pending[sha] = self._syncer.submit(_store, body, target)
+                    return sha
                 except RuntimeError:
                     # The interpreter is shutting down (a run finishing in a worker thread after
-                    # SIGTERM): no new thread work is taken, so the body is synced here.
-                    wait = True
-        if wait:
-            _sync_into_place(handle, tmp, target)
-        log.debug("archived %d bytes as %s", len(body), sha)
+                    # SIGTERM): no new thread work is taken, so the body is stored here.
+                    pass
+        _store(body, target)
         return sha
 
     def synced(self) -> None:
@@ -107,10 +89,24 @@ class Archive:
             return False
 
 
-def _sync_into_place(handle: BinaryIO, tmp: str, target: Path) -> None:
-    """Wait for the disk to hold a written temp file, then rename it to its name (the temp file removed on failure)."""
+def _store(body: bytes, target: Path) -> None:
+    """Write the bytes under their name unless there already: to a temp file in the same folder,
+    synced, then renamed (a reader never sees a half-written file, and a crash leaves at most a
+    stray temp file behind)."""
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:8]}.", suffix=".tmp", dir=target.parent)
+    try:
+        handle = os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
     try:
         with handle:
+            handle.write(body)
+            handle.flush()
             os.fsync(handle.fileno())
         # mkstemp makes the file private; archived documents are ordinary data.
         os.chmod(tmp, 0o644)
@@ -118,3 +114,4 @@ def _sync_into_place(handle: BinaryIO, tmp: str, target: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    log.debug("archived %d bytes as %s", len(body), target.name)
