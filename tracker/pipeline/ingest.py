@@ -632,7 +632,7 @@ def with_page(
 def archive(ctx: Context, body: bytes, *, wait: bool = True) -> str:
     """Archive fetched bytes; a disk that refuses them is a `DiskError` (exit 74) naming the folder.
 
-    `wait=False`: written, but synced to the disk in the background until `archived(ctx)`.
+    `wait=False`: written and synced to the disk in the background until `archived(ctx)`.
     """
     try:
         return ctx.archive.put(body, wait=wait)
