@@ -162,7 +162,7 @@ def test_a_document_whose_title_names_a_session_code_is_about_that_session() -> 
 
 
 def test_a_references_heading_in_any_language_is_no_session_of_its_own() -> None:
-    for heading in ("📚 Referências", "References", "参考資料"):
+    for heading in ("📚 Referências", "References", "参考資料", "Liens", "Enlaces", "Quellen", "関連リンク"):
         doc = _doc(
             "# Keynote: Riley Ceo at AWS re:Invent 2031\n\n"
             "* Announcing **Amazon Kelp DB**, a graph database\n\n"
