@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tracker.store.db import close_stores, open_store
-from tracker.web.server import CONNECTION_LIMIT, THREADS
+from tracker.web.server import CONNECTION_LIMIT, SQLITE_THREADS, THREADS
 
 from .conftest import populate, publish
 
@@ -338,4 +338,8 @@ def test_help_says_the_limits_are_per_worker() -> None:
     )
     text = " ".join(done.stdout.split())
     assert "--workers N" in text and "per process" in text
-    assert f"{CONNECTION_LIMIT:,} connections" in text and f"{THREADS} threads" in text and "API cache" in text
+    assert (
+        f"{CONNECTION_LIMIT:,} connections" in text
+        and f"{SQLITE_THREADS} thread on SQLite ({THREADS} on PostgreSQL)" in text
+        and "API cache" in text
+    )

@@ -15,7 +15,7 @@
   conditional repeats do not each query the database.
 * Only GET and HEAD: nothing in a request can change the store or the folder.
 * Connections are served by waitress: one event loop reads every request whole (head at most
-  MAX_HEADER_BYTES, else 431) before a fixed pool of THREADS runs it, and sends the answer
+  MAX_HEADER_BYTES, else 431) before a fixed pool of threads runs it (SQLITE_THREADS on SQLite, THREADS elsewhere), and sends the answer
   from the loop. A slow, idle or half-sent client therefore holds a socket, never a thread;
   at most CONNECTION_LIMIT are open (more wait in the kernel's backlog), one silent for
   IDLE_SECONDS is closed, and so is one whose request has not arrived whole REQUEST_SECONDS
@@ -85,7 +85,14 @@ MAX_QUERY = 4096
 API_CACHE_SECONDS = 5.0  # how long an API answer is reused for the same request
 API_CACHE_ENTRIES = 512
 # Server limits (see the module docstring).
-THREADS = 8  # requests run at once; the rest queue (each connection has at most one request in flight)
+THREADS = 8  # requests run at once on PostgreSQL; the rest queue (each connection has at most one request in flight)
+# On SQLite a request is all CPU in this process, and Python threads that each hold the GIL
+# between SQLite's steps hand it to one another at the switch interval: on 2 cores, the
+# uncached by-service page answered 2,062-2,209 requests/s with one thread, 780-895 with two or
+# three, 731-758 with four and 398-454 with eight (tests/benchmarks/api_vs_datasette.py). The
+# event loop still holds every connection; one thread answers each process's requests in turn,
+# and `--workers` adds processes.
+SQLITE_THREADS = 1
 CONNECTION_LIMIT = 4096  # open connections; twice the 2,000 idle ones the issue tried, each a socket only
 MIN_CONNECTIONS = 64  # never fewer, whatever the open-file limit says
 FD_RESERVE = 128  # descriptors kept for the database, the files being read and the loop's own pipe
@@ -464,11 +471,14 @@ class TrackerServer:
         sock: socket.socket | None = None,
         output_dir: Path,
         factory: sessionmaker[Session],
-        threads: int = THREADS,
+        threads: int | None = None,
         connection_limit: int = CONNECTION_LIMIT,
         idle_seconds: int = IDLE_SECONDS,
         request_seconds: int = REQUEST_SECONDS,
     ) -> None:
+        if threads is None:
+            threads = threads_for(factory)
+        self.threads = threads
         self.app = TrackerApp(output_dir, factory)
         self.files = self.app.files
         self.api = self.app.api
@@ -562,6 +572,13 @@ class TrackerServer:
         wasyncore.close_all(self._map, ignore_all=True)
 
 
+def threads_for(factory: sessionmaker[Session]) -> int:
+    """The threads that answer requests: one on SQLite (see SQLITE_THREADS), THREADS elsewhere."""
+    bind = factory.kw.get("bind")
+    dialect = getattr(bind, "dialect", None)
+    return SQLITE_THREADS if getattr(dialect, "name", "") == "sqlite" else THREADS
+
+
 def make_server(
     output_dir: Path, factory: sessionmaker[Session], *, host: str = "127.0.0.1", port: int = 8000
 ) -> TrackerServer:
@@ -578,7 +595,7 @@ def serve_forever(server: TrackerServer) -> None:
         server.url,
         os.getpid(),
         server.connection_limit,
-        THREADS,
+        server.threads,
     )
     try:
         server.serve_forever(poll_interval=0.5)
