@@ -716,3 +716,18 @@ def test_bracketed_launch_labels_and_trailing_hashtags_leave_the_title(raw: str,
 @pytest.mark.parametrize("title", ["AWS::Kelp::Table", "AWS What's New", "AWS API Changes"])
 def test_resource_types_and_site_sections_are_no_names(title: str) -> None:
     assert not usable(title, RULES)
+
+
+def test_read_more_links_in_other_languages_are_no_candidate() -> None:
+    from tracker.extract import extract
+    from tracker.extract.learn import recording
+
+    links = ("Acessar fonte", "Leia mais", "Saiba mais", "En savoir plus", "続きを読む", "자세히 보기")
+    text = "# Notícias AWS da semana\n\n" + "".join(
+        f"## Amazon Kelp DB {n} chega\n\nResumo da novidade.\n\n🔗 [{link}](https://aws.amazon.com/blogs/aws/kelp-{n}/)\n\n"
+        for n, link in enumerate(links)
+    )
+    with recording() as seen:
+        [doc] = extract(text, url="https://example.org/digest.md")
+    assert not {c.announcement.title for c in seen} & set(links)
+    assert not {a.title for a in doc.announcements} & set(links)
