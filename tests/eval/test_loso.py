@@ -63,8 +63,15 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # titles, CloudFormation resource types and site sections ("AWS What's New") no names: 0.830 / 0.936,
 # 17 documents below 0.6 (20 before); a title of four words or more that ends as a Korean sentence
 # no name (0.832 / 0.935); a references heading in other languages no session of its own, as
-# measured by this test at the end of that work: 0.830 / 0.937, link F1 0.949, 19 below 0.6:
-PIN_FULL = (0.830, 0.936, 0.0)
+# measured by this test at the end of that work: 0.830 / 0.937, link F1 0.949, 19 below 0.6.
+# Thirteen more (a re:Invent 2014 keynote summary, a saved What's New API answer in JSON, a Spanish
+# Obsidian copy of a weekly roundup, a Portuguese RSS digest, a Japanese 2015 keynote list, a
+# livestream's notes, a Korean attendee post, a dev.to 2025 recap, two consultant posts, a
+# Vietnamese HTML roundup, 2016 keynote notes, Spanish podcast notes; twelve new sources; 0.53
+# mean F1 for the first eight and 0.84 for the last five by the model of 141 before any change),
+# with news kept as JSON read like a feed and "read more" link texts in other languages no names,
+# bring it to 0.826 / 0.928 on 154 (link F1 0.954, 21 below 0.6):
+PIN_FULL = (0.826, 0.928, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -84,7 +91,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 141, 103)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 154, 115)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:
