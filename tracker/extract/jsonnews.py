@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 from tracker.extract.html import fragment_blocks, plain_text, whats_new_document
 from tracker.extract.markdown import post_document
 from tracker.extract.rules import Rules
+from tracker.extract.sessions import first_field
 from tracker.extract.text import collapse, detect_event, parse_date, youtube_id
 from tracker.items import Document
 
@@ -73,13 +74,6 @@ def _flat(item: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _first(fields: Mapping[str, Any], names: tuple[str, ...]) -> Any:
-    for name in names:
-        if fields.get(name) not in (None, "", []):
-            return fields[name]
-    return None
-
-
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -117,11 +111,13 @@ def _tags(value: Any) -> tuple[str, ...]:
 
 def _session_like(fields: Mapping[str, Any], rules: Rules) -> bool:
     """A row of a session listing: a video, a session code or speakers."""
-    url = _text(_first(fields, rules.column("url")))
+    url = _text(first_field(fields, rules.column("url")))
     if url and youtube_id(url):
         return True
     return bool(
-        _first(fields, rules.column("video_id")) or _first(fields, rules.column("code")) or fields.get("speakers")
+        first_field(fields, rules.column("video_id"))
+        or first_field(fields, rules.column("code"))
+        or fields.get("speakers")
     )
 
 
@@ -137,8 +133,8 @@ def news_items(text: str, rules: Rules) -> list[dict[str, Any]] | None:
     news = sum(
         1
         for f in items
-        if _first(f, rules.news_field("title"))
-        and (_first(f, rules.news_field("body")) or _first(f, rules.news_field("url")))
+        if first_field(f, rules.news_field("title"))
+        and (first_field(f, rules.news_field("body")) or first_field(f, rules.news_field("url")))
         and not _session_like(f, rules)
     )
     return items if news * 2 > len(items) else None
@@ -151,10 +147,10 @@ def extract_json_news(
     base = url if url.startswith(("http://", "https://")) else ""
     rows = []
     for fields in items:
-        title = collapse(_text(_first(fields, rules.news_field("title"))))
+        title = collapse(_text(first_field(fields, rules.news_field("title"))))
         if not title:
             continue
-        link = _text(_first(fields, rules.news_field("url"))).strip()
+        link = _text(first_field(fields, rules.news_field("url"))).strip()
         link = urljoin(base, link) if base and link else link
         rows.append((fields, title, link or url))
     # The same test as a feed's: What's New when its items link there (or the document is there).
@@ -164,9 +160,9 @@ def extract_json_news(
     )
     docs: list[Document] = []
     for fields, title, link in rows:
-        body = _text(_first(fields, rules.news_field("body")))
-        published = _date(_first(fields, rules.news_field("published")))
-        tags = _tags(_first(fields, rules.news_field("tags")))
+        body = _text(first_field(fields, rules.news_field("body")))
+        published = _date(first_field(fields, rules.news_field("published")))
+        tags = _tags(first_field(fields, rules.news_field("tags")))
         if whats_new:
             docs.append(whats_new_document(title, link, plain_text(body), published, tags, rules=rules, event=event))
             continue

@@ -45,6 +45,14 @@ class NamedPattern:
     value: str
 
 
+def _names_for(table: tuple[tuple[str, tuple[str, ...]], ...], name: str) -> tuple[str, ...]:
+    """The names a field may go by in a (field, names) table; the field's own name when absent."""
+    for key, names in table:
+        if key == name:
+            return names
+    return (name,)
+
+
 @dataclass(frozen=True)
 class Rules:
     """Everything the extractors decide by: compiled from extract.toml."""
@@ -119,17 +127,11 @@ class Rules:
 
     def news_field(self, name: str) -> tuple[str, ...]:
         """The accepted field names of a news item kept as JSON."""
-        for key, names in self.news_fields:
-            if key == name:
-                return names
-        return (name,)
+        return _names_for(self.news_fields, name)
 
     def column(self, name: str) -> tuple[str, ...]:
         """The accepted column names for a session-listing field."""
-        for key, names in self.columns:
-            if key == name:
-                return names
-        return (name,)
+        return _names_for(self.columns, name)
 
 
 class _Reader:

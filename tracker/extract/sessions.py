@@ -60,7 +60,8 @@ def parse_title(raw: str, rules: Rules) -> tuple[str, str | None, str | None, st
     return title or collapse(raw), event, code, suffix
 
 
-def _first(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+def first_field(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+    """The value of the first of `names` that a row holds, not empty; None when none does."""
     for name in names:
         if name in row and row[name] not in (None, "", []):
             return row[name]
@@ -109,25 +110,25 @@ def session_from_row(
     raw_attrs = row.get("attributes")
     attrs: Mapping[str, Any] = raw_attrs if isinstance(raw_attrs, Mapping) else {}
     merged: dict[str, Any] = {**attrs, **{k: v for k, v in row.items() if v not in (None, "", [])}}
-    raw_title = _text_value(_first(merged, rules.column("title")))
+    raw_title = _text_value(first_field(merged, rules.column("title")))
     if not raw_title:
         return None
     title, title_event, title_code, suffix = parse_title(raw_title, rules)
-    url = _text_value(_first(merged, rules.column("url")))
+    url = _text_value(first_field(merged, rules.column("url")))
     vid = youtube_id(url) if url else None
     if not vid:
-        raw_id = _text_value(_first(merged, rules.column("video_id")))
+        raw_id = _text_value(first_field(merged, rules.column("video_id")))
         vid = raw_id if raw_id and re.fullmatch(r"[A-Za-z0-9_-]{6,20}", raw_id) else None
     if vid:
         url = youtube_url(vid)
     code = title_code
-    raw_code = _text_value(_first(merged, rules.column("code")))
+    raw_code = _text_value(first_field(merged, rules.column("code")))
     if raw_code:
         cm = rules.code_pattern.match(raw_code.upper())
         if cm:
             code = cm.group("code")
             suffix = cm.groupdict().get("suffix") or suffix
-    kind_value = _text_value(_first(merged, rules.column("kind")))
+    kind_value = _text_value(first_field(merged, rules.column("kind")))
     if not (vid or code or kind_value or merged.get("speakers") or merged.get("abstract")):
         return None  # a title and a web link alone do not make a session (e.g. a post's metadata)
     kind = (
@@ -138,8 +139,8 @@ def session_from_row(
         or _kind_of(_playlists(merged, rules), rules.kind_headings)
         or "session"
     )
-    year = _text_value(_first(merged, rules.column("year")))
-    row_event = _text_value(_first(merged, rules.column("event")))
+    year = _text_value(first_field(merged, rules.column("year")))
+    row_event = _text_value(first_field(merged, rules.column("event")))
     session_event = (
         event
         or title_event
@@ -148,15 +149,15 @@ def session_from_row(
         or detect_event([str(merged.get("eventId", ""))], rules)
         or default_event
     )
-    speakers = _speakers(_first(merged, rules.column("speakers")))
+    speakers = _speakers(first_field(merged, rules.column("speakers")))
     if not speakers and rules.speaker_by:
         m = rules.speaker_by.search(title)
         if m:
             speakers = (m.group("name").strip(),)
-    published = parse_date(_text_value(_first(merged, rules.column("published"))))
-    level = _text_value(_first(merged, rules.column("level")))
-    track = _text_value(_first(merged, rules.column("track")))
-    abstract = _text_value(_first(merged, rules.column("abstract")))
+    published = parse_date(_text_value(first_field(merged, rules.column("published"))))
+    level = _text_value(first_field(merged, rules.column("level")))
+    track = _text_value(first_field(merged, rules.column("track")))
+    abstract = _text_value(first_field(merged, rules.column("abstract")))
     return ConferenceSession(
         key=code or vid or slugify(title, 80) or "untitled",
         title=title,
@@ -173,7 +174,7 @@ def session_from_row(
 
 
 def _playlists(row: Mapping[str, Any], rules: Rules) -> list[str]:
-    value = _first(row, rules.column("playlists"))
+    value = first_field(row, rules.column("playlists"))
     if not value:
         return []
     if isinstance(value, list):
