@@ -731,3 +731,19 @@ def test_read_more_links_in_other_languages_are_no_candidate() -> None:
         [doc] = extract(text, url="https://example.org/digest.md")
     assert not {c.announcement.title for c in seen} & set(links)
     assert not {a.title for a in doc.announcements} & set(links)
+
+
+def test_an_index_page_or_a_bare_url_in_a_link_list_is_no_launch() -> None:
+    from tracker.extract import extract
+
+    text = (
+        "# Launches of the week\n\n"
+        "- [Amazon Kelp DB adds graph snapshots](https://aws.amazon.com/about-aws/whats-new/2031/11/kelp-db-snapshots/)\n"
+        "- [AWS Pebble Store for edge devices](https://aws.amazon.com/blogs/aws/pebble-store-edge/)\n"
+        "- [What's New in November](https://aws.amazon.com/about-aws/whats-new/2031/11/)\n"
+        "- [https://aws.amazon.com/blogs/aws/quux-studio-ga/](https://aws.amazon.com/blogs/aws/quux-studio-ga/)\n"
+    )
+    [doc] = extract(text, url="https://example.org/week.md")
+    titles = {a.title for a in doc.announcements}
+    assert {"Amazon Kelp DB adds graph snapshots", "AWS Pebble Store for edge devices"} <= titles
+    assert not any(t.startswith(("What's New", "https://")) for t in titles), titles
