@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tracker.extract import extract
 from tracker.items import Document
 
 
@@ -240,3 +241,36 @@ def test_a_newsletter_whose_first_story_opens_with_today_is_not_a_launch_post() 
     )
     [doc] = extract(post, url="https://example.org/post.md", rules=load_rules())
     assert doc.announcements[0].title.startswith("Amazon Kelp DB")
+
+
+def test_a_document_fenced_whole_as_markdown_is_read_inside_its_fence() -> None:
+    from tracker.extract.markdown import unfenced
+
+    inner = (
+        "# Weekly notes\n\n## What was announced\n\n"
+        "- **Amazon Aurora DSQL**: clusters are created in seconds.\n"
+        "- **Amazon Cognito**: supports private connectivity with AWS PrivateLink.\n"
+        "- **AWS Application Migration Service**: supports IPv6 endpoints."
+    )
+    [doc] = extract(f"```markdown\n{inner}\n```\n", url="https://example.org/notes.md")
+    assert {"Amazon Aurora DSQL", "Amazon Cognito"} <= {a.title for a in doc.announcements}
+    assert unfenced(f"~~~md\n{inner}\n~~~") == inner
+    # Two code blocks, or a fence without the markdown tag, are not one wrapped document.
+    two = "```markdown\n# A\n```\n\ntext\n\n```markdown\n# B\n```"
+    assert unfenced(two) == two
+    assert unfenced(f"```\n{inner}\n```") == f"```\n{inner}\n```"
+
+
+def test_a_weekly_roundup_summary_without_launch_links_is_read_as_any_recap() -> None:
+    # A summary of a roundup (a language model's notes) keeps the roundup's title but none of
+    # its launch links: its launches are its bold lead-ins, as in any recap.
+    text = (
+        "# AWS Weekly Roundup: Amazon Aurora DSQL, Amazon Cognito and more (March 3, 2031)\n\n"
+        "## Key points\n\n"
+        "- **Amazon Aurora DSQL**: clusters are created in seconds.\n"
+        "- **Amazon Cognito**: supports private connectivity with AWS PrivateLink.\n"
+        "- **AWS Application Migration Service**: supports IPv6 endpoints.\n\n"
+        "## Source\n\n- URL: https://aws.amazon.com/blogs/aws/aws-weekly-roundup-march-3-2031/\n"
+    )
+    [doc] = extract(text, url="https://example.org/roundup-notes.md")
+    assert {"Amazon Aurora DSQL", "Amazon Cognito"} <= {a.title for a in doc.announcements}

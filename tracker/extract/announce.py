@@ -797,9 +797,12 @@ def is_roundup(title: str, rules: Rules) -> bool:
     return matches_any(title, rules.roundup_titles)
 
 
-def is_roundup_page(titles: Iterable[str], rules: Rules) -> bool:
-    """A saved page that is a weekly roundup, by its title or its top headings."""
-    return any(matches_any(t, rules.roundup_page_titles) for t in titles)
+def is_roundup_page(titles: Iterable[str], rules: Rules, blocks: Iterable[Block] = ()) -> bool:
+    """A saved page that is a weekly roundup, by its title or its top headings, and that links
+    launches as a roundup does (a summary of one written without its links is read as any recap)."""
+    if not any(matches_any(t, rules.roundup_page_titles) for t in titles):
+        return False
+    return any(is_launch_url(link.url, rules) for block in blocks for link in block.links)
 
 
 def _today_paragraph(blocks: list[Block], rules: Rules) -> Block | None:

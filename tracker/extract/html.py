@@ -618,7 +618,7 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
     post = None
     # A weekly roundup saved as a page: its launch links are the launches (see markdown.py).
     h1s = [b.text for b in blocks if b.kind == HEADING and b.level == 1][:3]
-    roundup = not sessions and announce.is_roundup_page((title, *h1s), rules)
+    roundup = not sessions and announce.is_roundup_page((title, *h1s), rules, blocks)
     if not sessions and not roundup:
         post = announce.post_announcement(
             title=title, categories=(), blocks=body, url=doc_url, published_at=published, rules=rules, event=doc_event

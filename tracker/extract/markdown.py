@@ -232,9 +232,28 @@ def _body_end(blocks: list[Block], start: int, rules: Rules) -> int:
     return len(blocks)
 
 
+# A whole document fenced as markdown ("```markdown … ```", as a language model answers), with no
+# fence of its own inside that would end it.
+_WHOLE_FENCE = re.compile(
+    r"\A\s*(?P<fence>`{3,}|~{3,})[ \t]*(?:markdown|md)[ \t]*\n(?P<inner>.*?)\n?(?P=fence)\s*\Z", re.I | re.S
+)
+
+
+def unfenced(body: str) -> str:
+    """The document inside a fence that wraps all of it as markdown; the body itself otherwise."""
+    m = _WHOLE_FENCE.match(body)
+    if m is None:
+        return body
+    inner = m.group("inner")
+    if re.search(rf"^[ \t]*{re.escape(m.group('fence'))}[ \t]*$", inner, re.M):
+        return body  # a fence inside would have closed it: not one wrapped document
+    return inner
+
+
 def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = None) -> list[Document]:
     """A recap or a converted News Blog post: one Document."""
     meta, body = front_matter(text)
+    body = unfenced(body)
     blocks = parse_blocks(body)
     byline = find_byline(blocks, rules)
     if byline is not None:
@@ -259,7 +278,7 @@ def extract_markdown(text: str, *, url: str, rules: Rules, event: str | None = N
     # A weekly roundup saved as a page ("AWS Weekly Roundup: ..." as its heading, whatever the
     # front matter calls it) lists its launches as links, and its other sections are not launches.
     h1s = [b.text for b in blocks if b.kind == HEADING and b.level == 1 and not b.label][:3]
-    roundup = not sessions and announce.is_roundup_page((title, *h1s), rules)
+    roundup = not sessions and announce.is_roundup_page((title, *h1s), rules, blocks)
     anns = announce.body_announcements(
         blocks, rules, event=doc_event, session_of_heading=by_heading, doc_session=doc_session, roundup=roundup
     )
