@@ -70,8 +70,13 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # Vietnamese HTML roundup, 2016 keynote notes, Spanish podcast notes; twelve new sources; 0.53
 # mean F1 for the first eight and 0.84 for the last five by the model of 141 before any change),
 # with news kept as JSON read like a feed and "read more" link texts in other languages no names,
-# bring it to 0.826 / 0.928 on 154 (link F1 0.954, 21 below 0.6):
-PIN_FULL = (0.826, 0.928, 0.0)
+# bring it to 0.826 / 0.928 on 154 (link F1 0.954, 21 below 0.6). Four more (a French summit
+# recap with no launch, a Japanese machine-written roundup summary fenced whole as markdown, a 2025
+# recap, Washington DC summit notes; four new sources; 0.11 mean F1 by the model of 154 before any
+# change) bring it to 0.804 / 0.916 on 158; a document fenced whole as markdown read inside its
+# fence, and a roundup title without launch links read as any recap: 0.815 / 0.929 (link F1
+# 0.948, 22 below 0.6):
+PIN_FULL = (0.815, 0.929, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -91,7 +96,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 154, 115)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 158, 119)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:
