@@ -75,8 +75,11 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # recap, Washington DC summit notes; four new sources; 0.11 mean F1 by the model of 154 before any
 # change) bring it to 0.804 / 0.916 on 158; a document fenced whole as markdown read inside its
 # fence, and a roundup title without launch links read as any recap: 0.815 / 0.929 (link F1
-# 0.948, 22 below 0.6):
-PIN_FULL = (0.815, 0.929, 0.0)
+# 0.948, 22 below 0.6). Four more (a security-minded 2023 recap, a 2025 post of WordPress block
+# HTML in markdown, a machine-made multi-cloud digest, Korean webinar notes; four new sources;
+# 0.80 mean F1 by the model of 158 before any change) bring it to 0.816 / 0.932 on 162 (link F1
+# 0.9497, 23 below 0.6):
+PIN_FULL = (0.816, 0.932, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -96,7 +99,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 158, 119)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 162, 123)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:
