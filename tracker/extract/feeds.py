@@ -13,7 +13,7 @@ from tracker.errors import ExtractError
 from tracker.extract.html import fragment_blocks, plain_text, whats_new_document
 from tracker.extract.markdown import post_document
 from tracker.extract.rules import Rules
-from tracker.extract.text import collapse, detect_event, event_from_categories, parse_date, youtube_id
+from tracker.extract.text import collapse, detect_event, event_from_categories, parse_date, split_terms, youtube_id
 from tracker.items import Document
 
 log = logging.getLogger(__name__)
@@ -37,17 +37,8 @@ def _date(entry: Any, *names: str) -> datetime | None:
 
 
 def _tags(entry: Any) -> tuple[str, ...]:
-    out: list[str] = []
-    for tag in entry.get("tags") or []:
-        term = tag.get("term") if isinstance(tag, dict) else None
-        if not term:
-            continue
-        # What's New puts every tag in one comma-joined element.
-        for piece in str(term).split(","):
-            piece = collapse(piece)
-            if piece:
-                out.append(piece)
-    return tuple(dict.fromkeys(out))
+    terms = (tag.get("term") if isinstance(tag, dict) else None for tag in entry.get("tags") or [])
+    return split_terms(str(term) for term in terms if term)
 
 
 def _link(entry: Any) -> str | None:

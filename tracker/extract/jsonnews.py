@@ -17,7 +17,7 @@ from tracker.extract.html import fragment_blocks, plain_text, whats_new_document
 from tracker.extract.markdown import post_document
 from tracker.extract.rules import Rules
 from tracker.extract.sessions import first_field
-from tracker.extract.text import collapse, detect_event, parse_date, youtube_id
+from tracker.extract.text import collapse, detect_event, parse_date, split_terms, youtube_id
 from tracker.items import Document
 
 log = logging.getLogger(__name__)
@@ -98,15 +98,10 @@ def _date(value: Any) -> datetime | None:
 
 def _tags(value: Any) -> tuple[str, ...]:
     raw = value if isinstance(value, list) else [value]
-    out: list[str] = []
-    for tag in raw:
-        if isinstance(tag, Mapping):
-            tag = tag.get("name") or tag.get("term") or tag.get("tagName") or ""
-        for piece in _text(tag).split(","):
-            piece = collapse(piece)
-            if piece:
-                out.append(piece)
-    return tuple(dict.fromkeys(out))
+    names = (
+        tag.get("name") or tag.get("term") or tag.get("tagName") if isinstance(tag, Mapping) else tag for tag in raw
+    )
+    return split_terms(_text(name) for name in names)
 
 
 def _session_like(fields: Mapping[str, Any], rules: Rules) -> bool:

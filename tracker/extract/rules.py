@@ -45,6 +45,11 @@ class NamedPattern:
     value: str
 
 
+def _name_table(data: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A TOML table of field -> name or [names] as (field, names) pairs."""
+    return tuple((k, tuple(v) if isinstance(v, list) else (str(v),)) for k, v in data.items())
+
+
 def _names_for(table: tuple[tuple[str, tuple[str, ...]], ...], name: str) -> tuple[str, ...]:
     """The names a field may go by in a (field, names) table; the field's own name when absent."""
     for key, names in table:
@@ -266,11 +271,8 @@ def rules_from_dict(data: dict[str, Any], file: str = "<rules>") -> Rules:
         title_event_prefix=r.regex("sessions.title_event_prefix"),
         title_tags=r.regex("sessions.title_tags"),
         title_channel_suffix=r.regex("sessions.title_channel_suffix"),
-        columns=tuple((k, tuple(v) if isinstance(v, list) else (str(v),)) for k, v in columns.items()),
-        news_fields=tuple(
-            (k, tuple(v) if isinstance(v, list) else (str(v),))
-            for k, v in r.get("whats_new.json_fields", dict, {}).items()
-        ),
+        columns=_name_table(columns),
+        news_fields=_name_table(r.get("whats_new.json_fields", dict, {})),
         launch_urls=r.regexes("links.launch_url"),
         generic_link_titles=r.regex("links.generic_texts"),
         roundup_url=r.regex("links.roundup_url"),

@@ -6,6 +6,7 @@ import codecs
 import html
 import logging
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -271,3 +272,14 @@ def is_launch_url(url: str | None, rules: Rules) -> bool:
     if not matches_any(url, rules.launch_urls):
         return False
     return not (rules.roundup_url and rules.roundup_url.search(url))
+
+
+def split_terms(terms: Iterable[str]) -> tuple[str, ...]:
+    """Category terms, each comma-joined element split (What's New puts every tag in one), in order, once each."""
+    out: list[str] = []
+    for term in terms:
+        for piece in term.split(","):
+            piece = collapse(piece)
+            if piece:
+                out.append(piece)
+    return tuple(dict.fromkeys(out))
