@@ -747,3 +747,47 @@ def test_an_index_page_or_a_bare_url_in_a_link_list_is_no_launch() -> None:
     titles = {a.title for a in doc.announcements}
     assert {"Amazon Kelp DB adds graph snapshots", "AWS Pebble Store for edge devices"} <= titles
     assert not any(t.startswith(("What's New", "https://")) for t in titles), titles
+
+
+@pytest.mark.parametrize(
+    ("title", "ok"),
+    [
+        ("Amazon Kelp SDK Blog", False),
+        ("Kelp Official Site", False),
+        ("AWS Zeta Streams Developer Guide", False),
+        ("Amazon Kelp DB documentation", False),
+        ("Amazon Kelp Blog Posts Export", True),  # a resource word inside a name, not at its end
+        ("Amazon Kelp Video", True),  # a product may end on "Video"
+    ],
+)
+def test_a_link_to_a_page_about_a_product_is_no_name(title: str, ok: bool) -> None:
+    assert usable(title, RULES) is ok
+
+
+@pytest.mark.parametrize(
+    "title", ["Kelp DBとは", "What is Amazon Kelp DB?", "Kelp DB란?", "什么是 Kelp DB", "Kelp DB って何？"]
+)
+def test_a_heading_explaining_a_product_is_no_launch(title: str) -> None:
+    assert not usable(title, RULES)
+
+
+@pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        ("Bonus: JavaScript resolvers for Amazon Kelp", "JavaScript resolvers for Amazon Kelp"),
+        ("Honorable mention – AWS Zeta Streams", "AWS Zeta Streams"),
+        ("Bonus", "Bonus"),  # a label alone is left as it is (and names nothing)
+    ],
+)
+def test_a_bonus_label_before_a_launch_is_not_its_name(raw: str, title: str) -> None:
+    assert clean_title(raw, RULES)[0] == title
+
+
+def test_a_heading_about_the_author_is_no_launch() -> None:
+    titles = _titles(
+        "# My re:Invent picks\n\n## Amazon Kelp DB\n\nA graph store.\n\n## AWS Zeta Streams\n\n"
+        "Streams for widgets.\n\n## Author\n\nJane writes about serverless on Amazon Kelp.\n"
+    )
+    assert "Author" not in titles
+    features = _features("# Picks\n\n## Amazon Kelp DB\n\nA graph store.\n\n## Author\n\nJane, on Amazon Kelp.\n")
+    assert features["Author"].get("title_is_section_word") == 1.0

@@ -180,3 +180,42 @@ def test_a_posts_generic_forms_are_enumerated_only_for_someone_looking(extract_f
     assert [[a.title for a in d.announcements] for d in plain] == [
         [a.title for a in d.announcements] for d in looked_at
     ]
+
+
+def test_a_saved_post_with_a_byline_of_bars_is_read_as_a_post() -> None:
+    from tracker.extract import extract
+
+    # The News Blog's newer byline, pasted as one line: "by X | on DATE | in CATEGORIES | Permalink".
+    page = """<html><body><main>
+    <h1>Blog 7</h1>
+    <h1>Test faster with Quux Emulators in the Widget Toolkit</h1>
+    <p>by Ann Example | on 14 MAR 2031 | in Announcements, Developer Tools, Launch | Permalink | Comments | Share</p>
+    <p>Today, we're announcing Quux Emulator integration in the AWS Widget Toolkit, so that you can
+    test functions on your laptop before you deploy them to Amazon Kelp DB.</p>
+    <h2>Let's try it out</h2>
+    <p>First, I update my copy of AWS Lambda and the AWS Serverless Application Model.</p>
+    </main></body></html>"""
+    [doc] = extract(page, url="https://example.org/blogs/blog7/")
+    assert doc.published_at is not None and doc.published_at.date().isoformat() == "2031-03-14"
+    assert "Launch" in doc.categories
+    # A headline that sells the launch is not its name: the opening that announces it gives it.
+    assert [a.title for a in doc.announcements] == ["Quux Emulator integration in the AWS Widget Toolkit"]
+
+
+def test_a_pages_own_heading_under_the_sites_heading_is_its_title() -> None:
+    from tracker.extract import extract
+
+    page = """<html><body><main>
+    <p><a href="/">Report</a> &gt; Blog 3</p>
+    <h1>Blog 3</h1>
+    <h1>Quux open models now available on AWS</h1>
+    <p>On 5 March 2031, AWS announced that two Quux open models are now available in Amazon
+    Bedrock and Amazon SageMaker, so that builders can run them without servers of their own.</p>
+    <h2>Deployment Options</h2><p>Either service runs them.</p>
+    </main></body></html>"""
+    [doc] = extract(page, url="https://example.org/blogs/blog3/")
+    assert doc.title == "Quux open models now available on AWS"
+    [launch] = doc.announcements
+    assert launch.title == "Quux open models now available on AWS"
+    # A title that names no AWS service takes its services from the opening that tells of it.
+    assert launch.context and "Amazon Bedrock" in launch.context[0]

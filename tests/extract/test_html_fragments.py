@@ -32,6 +32,7 @@ FRAGMENTS = (
     "<ol><li>one<ul><li>nested <a href='https://aws.amazon.com/x'>link</a></li></ul></li><li>two</li></ol>",
     "<o:p>word markup</o:p><svg><text>drawn</text></svg> <br> <br/>after breaks",
     "<p>\u00a0\u2003 unicode spaces \u200b zero width</p>",
+    "<h2 id='k'>Amazon Kelp<a class='headerlink' href='#k'>&para;</a></h2><p>see <a href='#k'>Kelp</a></p>",
 )
 
 
@@ -56,3 +57,15 @@ def test_random_tag_soup_reads_as_beautifulsoup_reads_it() -> None:
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
         if text.strip():
             assert fragment_blocks(text, BASE) == _reference(text), text
+
+
+@pytest.mark.parametrize("mark", ["&para;", "#", "\U0001f517", "\u00a7"])
+def test_a_headings_permalink_is_not_part_of_its_words(mark: str) -> None:
+    html = f"<h2 id='kelp'>Amazon Kelp DB<a class='headerlink' href='#kelp'>{mark}</a></h2>"
+    for blocks in (fragment_blocks(html, BASE), _reference(html)):
+        assert [b.text for b in blocks] == ["Amazon Kelp DB"]
+
+
+def test_an_in_page_link_with_words_keeps_them() -> None:
+    blocks = fragment_blocks("<p>see <a href='#kelp'>Amazon Kelp DB</a> below</p>", BASE)
+    assert [b.text for b in blocks] == ["see Amazon Kelp DB below"]

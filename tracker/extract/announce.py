@@ -825,6 +825,17 @@ def _shares_a_name(title: str, text: str) -> bool:
     return bool(words & set(norm_words(text).split()))
 
 
+def _announced_name(title: str, today: Block, rules: Rules, event: str | None) -> str | None:
+    """The name a post's opening announces ("Today, we're announcing X …"), when the title is about it."""
+    sentence = rules.candidate_patterns.get("announce_sentence")
+    if sentence is None:
+        return None
+    for c in cands.sentence_candidates(today, sentence, rules, event):
+        if _shares_a_name(c.announcement.title, title):
+            return c.announcement.title
+    return None
+
+
 def post_announcement(
     *,
     title: str,
@@ -850,6 +861,11 @@ def post_announcement(
         rule = "post:today"
     if rule is None:
         return None
+    name = title
+    if rule != "post:title" and today is not None:
+        # A headline that sells the launch ("Accelerate serverless testing with LocalStack
+        # integration in VS Code IDE") is not its name; the opening that announces it gives it.
+        name = _announced_name(title, today, rules, event) or title
     first = today or next((b for b in blocks if b.kind == PARAGRAPH and len(b.text) > 40), None)
     summary = first.text if first is not None else ""
     if first is not None and len(summary) < 200:
@@ -858,13 +874,15 @@ def post_announcement(
             summary = f"{summary} {nxt.text}"
     tags = tuple(c for c in categories if c.lower() not in rules.ignore_categories)
     return Announcement(
-        title=title,
+        title=name,
         summary=truncate(summary, rules.summary_max_chars),
         url=url,
         published_at=published_at,
         service_tags=tags,
         rule=rule,
         excerpt=title,
+        # What names its services when the title and the categories name none: its opening.
+        context=(summary,) if summary else (),
         status=detect_status([title, summary[:300]], rules),
         event=event,
     )

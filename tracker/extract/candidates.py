@@ -208,9 +208,10 @@ def usable(title: str, rules: Rules) -> bool:
     generic = _pattern(rules, "generic_title")
     if generic is not None and generic.match(title):
         return False
-    report = _pattern(rules, "report_title")
-    if report is not None and report.search(title):
-        return False
+    for name in ("report_title", "reference_title", "glossary_title"):
+        pattern = _pattern(rules, name)
+        if pattern is not None and pattern.search(title):
+            return False
     last = title.rsplit(None, 1)[-1]
     fragment = _pattern(rules, "fragment_end")
     if fragment is not None and fragment.fullmatch(last):
@@ -548,6 +549,11 @@ def _sentences(
                 # "Today I'm excited to announce X": a speaker's marker, as "Announcing **X**" is a writer's.
                 out[-1].spoken = True
     return out
+
+
+def sentence_candidates(block: Block, sentence: re.Pattern[str], rules: Rules, event: str | None) -> list[Candidate]:
+    """The names a block's launch sentences announce ("we are announcing the new X": X)."""
+    return _sentences(block, sentence, rules, event, frozenset())
 
 
 def _status_sentences(block: Block, status: re.Pattern[str], rules: Rules, event: str | None) -> list[Candidate]:

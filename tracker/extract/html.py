@@ -264,6 +264,8 @@ class _Walker:
         """Inline content of node into the current builder (block children are read inline too)."""
         b = self._inline()
         name = (node.name or "").lower()
+        if name == "a" and _is_permalink(node):
+            return
         if name in ("strong", "b", "em", "i", "a"):
             start = b.mark()
             self._children_inline(node)
@@ -317,6 +319,22 @@ class _Walker:
                     self._inline().space()
                 else:
                     self.walk_inline(child)
+
+
+def _is_permalink(node: Tag | _Node) -> bool:
+    """Whether an anchor is a heading's permalink ("¶", "#", "🔗" pointing into the page): a
+    site generator's marker, not part of the heading's words."""
+    href = node.get("href")
+    if not isinstance(href, str) or not href.startswith("#"):
+        return False
+    return not any(ch.isalnum() for ch in _all_text(node))
+
+
+def _all_text(node: Tag | _Node) -> str:
+    """The text inside an element of either DOM."""
+    if isinstance(node, Tag):
+        return node.get_text()
+    return "".join(c if isinstance(c, str) else _all_text(c) for c in node.children)
 
 
 def html_blocks(
@@ -579,6 +597,10 @@ def _post_marker(tag: Tag) -> bool:
     )
 
 
+# Blocks from a page's first top heading to a second one that is the page's own title.
+_SITE_HEADING_GAP = 2
+
+
 def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | None) -> Document:
     root = soup.find("article") or soup.find("main") or soup.body or soup
     blocks = html_blocks(root, url, skip_chrome=True)
@@ -588,7 +610,11 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
         # site's own heading ("Blog 1") comes first; the post is the heading above its byline.
         saved = byline_post(blocks, byline, {}, url=url, rules=rules, event=event)
         return replace(saved, canonical_url=saved.canonical_url or _canonical_of(soup, url))
-    h1 = next((b for b in blocks if b.kind == HEADING and b.level == 1), None)
+    tops = [b for b in blocks if b.kind == HEADING and b.level == 1]
+    h1 = tops[0] if tops else None
+    if len(tops) > 1 and tops[1].index - tops[0].index <= _SITE_HEADING_GAP:
+        # The site's own heading ("Blog 1") right over the page's: the page is the second.
+        h1 = tops[1]
     title = (h1.text if h1 else "") or _meta(soup, "og:title") or _text(soup.find("title"))
     published = parse_date(_meta(soup, "article:published_time"))
     published_source = "meta" if published else None

@@ -310,6 +310,8 @@ _CANDIDATE_PATTERNS = (
     "generic_title",
     "fragment_end",
     "report_title",
+    "reference_title",
+    "glossary_title",
     "launch_section",
     "skip_section",
     "keynote_section",
