@@ -78,8 +78,15 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # 0.948, 22 below 0.6). Four more (a security-minded 2023 recap, a 2025 post of WordPress block
 # HTML in markdown, a machine-made multi-cloud digest, Korean webinar notes; four new sources;
 # 0.80 mean F1 by the model of 158 before any change) bring it to 0.816 / 0.932 on 162 (link F1
-# 0.9497, 23 below 0.6):
-PIN_FULL = (0.816, 0.932, 0.0)
+# 0.9497, 23 below 0.6). Nine more (a 2022 recap of one heading per launch, 2013 keynote notes, a
+# 2025 HTML recap with permalinks, a rewritten weekly roundup, three launch-post copies, two of them
+# rendered under a study site's heading, a Japanese daily digest, personal notes of 2019 posts; nine
+# new sources; 0.60 mean F1 by the model of 162 before any change) bring it to 0.800 / 0.928 on
+# 170; a heading's permalink out of its words, "X Blog" / "X Official Site" and "Xとは" no names, a
+# saved post's barred byline, its own heading under the site's, and the name its opening announces
+# rather than a selling headline: 0.816 / 0.932 on 170, and with the ninth 0.812 / 0.932 on 171
+# (link F1 0.952, 27 below 0.6):
+PIN_FULL = (0.812, 0.932, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -99,7 +106,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 162, 123)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 171, 132)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:
