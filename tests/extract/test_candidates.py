@@ -680,6 +680,8 @@ def test_a_verb_before_a_status_goes_with_the_status(raw: str, title: str) -> No
     [
         ("Invent 2022 and", False),  # cut from "announced at re:Invent 2022 and has been …"
         ("Kelp DB support for the", False),
+        ("Amazon Kelp adds multilingual support across", False),  # cut before "… across N languages"
+        ("Zeta Streams now available in", False),
         ("AWS Cloud", False),
         ("AWS Architecture", False),
         ("AWS Cloud Map", True),
@@ -789,5 +791,9 @@ def test_a_heading_about_the_author_is_no_launch() -> None:
         "Streams for widgets.\n\n## Author\n\nJane writes about serverless on Amazon Kelp.\n"
     )
     assert "Author" not in titles
-    features = _features("# Picks\n\n## Amazon Kelp DB\n\nA graph store.\n\n## Author\n\nJane, on Amazon Kelp.\n")
+    features = _features(
+        "# Picks\n\n## Amazon Kelp DB\n\nA graph store.\n\n## Author\n\nJane, on Amazon Kelp.\n\n"
+        "## Closing thoughts\n\nSee you next year.\n"
+    )
     assert features["Author"].get("title_is_section_word") == 1.0
+    assert features["Closing thoughts"].get("title_is_section_word") == 1.0
