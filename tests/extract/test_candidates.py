@@ -797,3 +797,20 @@ def test_a_heading_about_the_author_is_no_launch() -> None:
     )
     assert features["Author"].get("title_is_section_word") == 1.0
     assert features["Closing thoughts"].get("title_is_section_word") == 1.0
+
+
+def test_a_launch_in_a_transcript_pasted_as_one_paragraph_takes_the_services_around_it() -> None:
+    from tracker.extract import extract
+
+    # A keynote pasted as one paragraph names every service of the talk: only the words near a
+    # launch's name are its own sentence (services_for reads its context innermost first).
+    filler = "Customers run Amazon S3, AWS Lambda, Amazon DynamoDB and Amazon Redshift at scale today. " * 12
+    text = (
+        f"# Keynote transcript\n\n{filler}So today I'm excited to announce the Quill family of instances "
+        f"for Amazon EC2, available next year. {filler}\n"
+    )
+    [doc] = extract(text, url="https://example.org/keynote.md")
+    assert doc.announcements
+    for launch in doc.announcements:
+        own = launch.context[0]
+        assert "Amazon EC2" in own and len(own) < len(text) / 3

@@ -475,6 +475,18 @@ def _context(blocks: list[Block], block: Block, *own: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t for t in texts if t))
 
 
+# Characters either side of a name that stand for "its own sentence" in a long block: a transcript
+# pasted as one paragraph names every service of a keynote, which says nothing of one launch.
+OWN_TEXT_REACH = 300
+
+
+def _around(text: str, offset: int) -> str:
+    """The part of a block's text around a name at offset (the whole text when it is short)."""
+    if len(text) <= 2 * OWN_TEXT_REACH:
+        return text
+    return text[max(0, offset - OWN_TEXT_REACH) : offset + OWN_TEXT_REACH]
+
+
 def _block_sessions(block: Block, session_of_heading: dict[int, str], doc_session: str | None) -> tuple[str, ...]:
     for i in block.headings:
         if i in session_of_heading:
@@ -965,7 +977,7 @@ def body_announcements(
             block = blocks[c.block]
             c.announcement = replace(
                 c.announcement,
-                context=_context(blocks, block, block.text),
+                context=_context(blocks, block, _around(block.text, c.offset)),
                 sessions=_block_sessions(block, session_of_heading, doc_session),
             )
     return [cands.to_announcement(c) for c in chosen]
