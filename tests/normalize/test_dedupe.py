@@ -112,6 +112,21 @@ def test_a_service_name_spelled_in_the_singular_is_the_same_launch() -> None:
     assert find_duplicate("Pebble Rooms Serverless", [pebbles], DAY, stored, index) is None
 
 
+def test_a_service_name_with_a_typo_is_the_same_launch_but_not_another_generation() -> None:
+    from tracker.normalize.dedupe import same_announcement
+
+    composer = Service(slug="aws-kelpcomposer", name="AWS KelpComposer", aliases=("KelpComposer",))
+    chip = Service(slug="aws-quillium", name="AWS Quillium", aliases=("Quillium", "Quillium2"))
+    later = DAY + timedelta(days=2)
+    # "Kelp Composor" is the same bare name written with a typo.
+    assert same_announcement("AWS KelpComposer", [composer], DAY, None, "Kelp Composor", [composer], later, None)
+    # Other digits are another generation, however alike the letters.
+    assert not same_announcement("AWS Quillium", [chip], DAY, None, "AWS Quillium2", [chip], later, None)
+    stored = [known("k1", "AWS KelpComposer", composer)]
+    index = {**INDEX, composer.slug: composer}
+    assert find_duplicate("Kelp Composor", [composer], later, stored, index) == "k1"
+
+
 def _launch(key: str, *, event: str | None = None, when: datetime | None = None) -> NormalizedAnnouncement:
     return NormalizedAnnouncement(key, Announcement("Amazon Widgets Turbo Mode"), announced_at=when, event=event)
 

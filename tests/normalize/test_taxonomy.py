@@ -500,3 +500,20 @@ def test_regions_in_gives_what_a_full_scan_finds(tx: Taxonomy) -> None:
     assert tx.regions_in(filler) == [] and tx.regions_in("") == []
     # The point: a text naming no Region is not scanned, though its words hold "cloud".
     assert not tx._may_name_region(filler)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Retired services that botocore no longer lists are services of their own, not their family's.
+        ("AWS IoT Analytics adds SQL functions", ["AWS IoT Analytics"]),
+        ("Amazon Lookout for Vision is now available", ["Amazon Lookout for Vision"]),
+        ("Bottlerocket adds FIPS images", ["Bottlerocket"]),
+        ("AWS Security Agent is generally available", ["AWS Security Agent"]),
+        # A name that others use too needs the brand: GitHub's Copilot is not AWS Copilot.
+        ("GitHub Copilot writes code", []),
+        ("AWS Copilot CLI 2.0", ["AWS Copilot"]),
+    ],
+)
+def test_retired_and_unlisted_services_are_found(tx: Taxonomy, text: str, expected: list[str]) -> None:
+    assert [s.name for s in tx.find(text)] == expected

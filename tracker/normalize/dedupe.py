@@ -13,6 +13,7 @@ words written as one ("GuardDuty", "Guard Duty"), Japanese text between words as
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, replace
@@ -279,7 +280,7 @@ def _decide(
         and not mine
         and not theirs
         and not (lossy or other_lossy)
-        and _words(bare_key(title)) == _words(bare_key(other_title))
+        and _spelled_alike(bare_key(title), bare_key(other_title))
     ):
         return True, "both titles are the service's name"  # one spelling ("AWS Clean Room(s)")
     elif same_event and slugs and slugs == other_slugs and _jaccard(mine, theirs) > SAME_EVENT_OVERLAP:
@@ -585,6 +586,23 @@ def _unbranded(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...
     words = tuple(w for w in tokens if w.lower() not in _BRAND)
     lower = tuple(w.lower() for w in words)
     return words, lower, frozenset(lower)
+
+
+# How alike two spellings of one bare service name must be to be one name with a typo
+# ("DeepComposer" / "Deep Composor"), and the shortest spelling that may carry one.
+TYPO_RATIO = 0.9
+TYPO_MIN_CHARS = 6
+
+
+def _spelled_alike(key: str, other_key: str) -> bool:
+    """Whether two bare titles are one name: the same words, or one spelling with a typo (never
+    with other digits: "Inferentia" and "Inferentia2" are two chips)."""
+    if _words(key) == _words(other_key):
+        return True
+    a, b = key.replace(" ", ""), other_key.replace(" ", "")
+    if min(len(a), len(b)) < TYPO_MIN_CHARS or re.sub(r"\D", "", a) != re.sub(r"\D", "", b):
+        return False
+    return difflib.SequenceMatcher(None, a, b).ratio() >= TYPO_RATIO
 
 
 @lru_cache(maxsize=16384)
@@ -946,7 +964,7 @@ def _decide_sides(
         return True
     if slugs != other_slugs:
         return False
-    if not mine and not theirs and not (me.lossy or them.lossy) and _words(me.bare) == _words(them.bare):
+    if not mine and not theirs and not (me.lossy or them.lossy) and _spelled_alike(me.bare, them.bare):
         return True  # both titles are the service's name
     # Not at one event: meaning is not asked.
     return _within_tokens(me.title, them.title, me.tokens, them.tokens, me.own) == "name"

@@ -951,12 +951,11 @@ def _make(
         words = _WORD.findall(stripped if stripped.isascii() else fold(stripped))
         # "StepFunctions", "Inspector2": camel-case parts are words; digits and versions are not.
         parts = [p for w in words for p in _CAMEL.findall(w) if not re.fullmatch(r"v?\d+", p, re.IGNORECASE)]
-        if prefix_required:
+        if prefix_required or len(key) < 2 or key in prefix_only:
+            # prefix_only wins over an acronym's own rule: "a new CLI" is any product's.
             kind = "prefix"
         elif _ACRONYM.match(stripped):
             kind = "acronym"
-        elif len(key) < 2 or key in prefix_only:
-            kind = "prefix"
         elif parts and all(p.lower() in common for p in parts):
             kind = "generic"
         else:
