@@ -814,3 +814,17 @@ def test_a_launch_in_a_transcript_pasted_as_one_paragraph_takes_the_services_aro
     for launch in doc.announcements:
         own = launch.context[0]
         assert "Amazon EC2" in own and len(own) < len(text) / 3
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Jane Example, CTO, Example Corp",
+        "Bo Sample, Head of Infrastructure, Widgets Inc",
+        "EKS 관련",
+        "AI 関連",
+        "Amazon Web Services",
+    ],
+)
+def test_speakers_topics_and_the_company_are_no_names(title: str) -> None:
+    assert not usable(title, RULES)

@@ -208,7 +208,7 @@ def usable(title: str, rules: Rules) -> bool:
     generic = _pattern(rules, "generic_title")
     if generic is not None and generic.match(title):
         return False
-    for name in ("report_title", "reference_title", "glossary_title"):
+    for name in ("report_title", "reference_title", "glossary_title", "person_title", "topic_title"):
         pattern = _pattern(rules, name)
         if pattern is not None and pattern.search(title):
             return False

@@ -312,6 +312,8 @@ _CANDIDATE_PATTERNS = (
     "report_title",
     "reference_title",
     "glossary_title",
+    "person_title",
+    "topic_title",
     "launch_section",
     "skip_section",
     "keynote_section",
