@@ -201,6 +201,10 @@ def names_something(title: str, services: int) -> bool:
 SENTENCE_MIN_WORDS = 4
 
 
+# The end of a title that end-anchored patterns ("… Developer Guide", "EKS 관련") need to see.
+_TAIL_CHARS = 48
+
+
 def usable(title: str, rules: Rules) -> bool:
     """Whether a cleaned title can be a name at all."""
     if not title or not re.search(r"[A-Za-z]", title):
@@ -208,9 +212,18 @@ def usable(title: str, rules: Rules) -> bool:
     generic = _pattern(rules, "generic_title")
     if generic is not None and generic.match(title):
         return False
-    for name in ("report_title", "reference_title", "glossary_title", "person_title", "topic_title"):
+    # Each pattern reads only what it can match: the end of the title for the end-anchored ones,
+    # and not at all where the title lacks what they need (a comma, a non-ASCII letter).
+    tail = title[-_TAIL_CHARS:]
+    for name, text in (
+        ("report_title", title),
+        ("reference_title", tail),
+        ("glossary_title", title if title[:4].lower() == "what" or not title.isascii() else ""),
+        ("person_title", title if "," in title else ""),
+        ("topic_title", "" if tail.isascii() else tail),
+    ):
         pattern = _pattern(rules, name)
-        if pattern is not None and pattern.search(title):
+        if text and pattern is not None and pattern.search(text):
             return False
     last = title.rsplit(None, 1)[-1]
     fragment = _pattern(rules, "fragment_end")
