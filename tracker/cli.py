@@ -1041,8 +1041,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"answer with N processes sharing the address (Linux SO_REUSEPORT; 1 to {MAX_SERVE_WORKERS}; default: "
             "serve.workers in tracker.toml, 1). The limits are per process: each holds up to 4,096 connections "
             "with 1 thread on SQLite (8 on PostgreSQL) and its own API cache, so N processes hold N times as many; "
-            "a process that dies is "
-            "restarted"
+            "a process that dies is restarted"
         ),
     )
 

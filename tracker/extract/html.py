@@ -643,7 +643,7 @@ def _generic_page(soup: BeautifulSoup, *, url: str, rules: Rules, event: str | N
     sessions, by_heading, doc_session = announce.sessions_from_blocks(blocks, rules, title=title, event=doc_event)
     post = None
     # A weekly roundup saved as a page: its launch links are the launches (see markdown.py).
-    h1s = [b.text for b in blocks if b.kind == HEADING and b.level == 1][:3]
+    h1s = [b.text for b in tops[:3]]
     roundup = not sessions and announce.is_roundup_page((title, *h1s), rules, blocks)
     if not sessions and not roundup:
         post = announce.post_announcement(

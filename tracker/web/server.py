@@ -16,11 +16,12 @@
 * Only GET and HEAD: nothing in a request can change the store or the folder.
 * Connections are served by waitress: one event loop reads every request whole (head at most
   MAX_HEADER_BYTES, else 431) before a fixed pool of threads runs it (SQLITE_THREADS on
-  SQLite, THREADS elsewhere), and sends the answer from the loop. A slow, idle or half-sent client therefore holds a socket, never a thread;
-  at most CONNECTION_LIMIT are open (more wait in the kernel's backlog), one silent for
-  IDLE_SECONDS is closed, and so is one whose request has not arrived whole REQUEST_SECONDS
-  after its first byte (a client dripping a byte at a time). The hand-built ThreadingHTTPServer it replaces made a thread per
-  connection: 3,000 slow clients made 2,869 threads and later clients timed out.
+  SQLite, THREADS elsewhere), and sends the answer from the loop. A slow, idle or half-sent
+  client therefore holds a socket, never a thread; at most CONNECTION_LIMIT are open (more
+  wait in the kernel's backlog), one silent for IDLE_SECONDS is closed, and so is one whose
+  request has not arrived whole REQUEST_SECONDS after its first byte (a client dripping a byte
+  at a time). The hand-built ThreadingHTTPServer it replaces made a thread per connection:
+  3,000 slow clients made 2,869 threads and later clients timed out.
 """
 
 from __future__ import annotations
