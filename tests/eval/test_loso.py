@@ -88,8 +88,12 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # (link F1 0.952, 27 below 0.6); titles ending on a preposition no names, a launch inside a long
 # block reading only the text around its name for its services, and the taxonomy knowing services
 # retired from the SDK ("AWS IoT Analytics", "Amazon Monitron") and "CLI"/"SDK" only as AWS's with
-# the brand: 0.819 / 0.947 on 171 (link F1 0.952, 23 below 0.6):
-PIN_FULL = (0.819, 0.947, 0.0)
+# the brand: 0.819 / 0.947 on 171 (link F1 0.952, 23 below 0.6). Nine more (2015 keynote notes,
+# summit notes, three Chinese machine translations of trade press, three rendered pages: an
+# explainer of one launch, Chinese recap notes, Korean summit notes naming none; six new sources;
+# 0.34 mean F1 by the model of 171 before any change) bring it to 0.796 / 0.944 on 180 (link F1
+# 0.949, 30 below 0.6):
+PIN_FULL = (0.796, 0.944, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -109,7 +113,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 171, 132)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 180, 138)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:
