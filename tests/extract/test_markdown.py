@@ -243,6 +243,26 @@ def test_a_newsletter_whose_first_story_opens_with_today_is_not_a_launch_post() 
     assert doc.announcements[0].title.startswith("Amazon Kelp DB")
 
 
+def test_a_post_explaining_a_launch_its_opening_says_was_recently_introduced_is_that_launch() -> None:
+    """A third party's post about one launch: "X recently introduced Y" (or "X today announced Y")
+    mid-sentence opens it as "Today we are announcing Y" opens the launch's own post."""
+    from tracker.extract import extract
+    from tracker.extract.rules import load_rules
+
+    for opening in ("Amazon Web Services recently introduced", "At its conference in Las Vegas, AWS today announced"):
+        post = (
+            "# Kelp DB - bridging tables and kelp forests\n\n"
+            f"{opening} Amazon Kelp DB, a database that grows with your data. Here is what it does.\n\n"
+            "## The problem it solves\n\nSharding by hand.\n\n"
+            "## Key features\n\n### Elastic tables\n\nTables split themselves.\n\n"
+            "### Low cost\n\nYou pay for what you store.\n"
+        )
+        [doc] = extract(post, url="https://example.org/kelp.md", rules=load_rules())
+        titles = [a.title for a in doc.announcements]
+        assert titles[:1] == ["Amazon Kelp DB"], (opening, titles)
+        assert not {"Elastic tables", "Low cost", "The problem it solves"} & set(titles)
+
+
 def test_a_document_fenced_whole_as_markdown_is_read_inside_its_fence() -> None:
     from tracker.extract.markdown import unfenced
 
