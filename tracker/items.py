@@ -119,6 +119,9 @@ class ConferenceSession:
     title: str
     kind: str = SessionKind.SESSION  # a SessionKind
     url: str | None = None  # the video, canonical form https://www.youtube.com/watch?v=ID when on YouTube
+    # The link as the document gives it (an embed or short link) where that is not `url`: what
+    # `tracker extract` names the session by, so a reader finds it in the document.
+    written_url: str | None = None
     code: str | None = None  # e.g. DAT342 (repeats' -R suffix removed)
     speakers: tuple[str, ...] = ()
     level: str | None = None  # e.g. "300 – Advanced"

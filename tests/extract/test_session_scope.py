@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
+from tracker.cli import main
 from tracker.extract import extract
 
 
@@ -173,3 +179,49 @@ def test_a_references_heading_in_any_language_is_no_session_of_its_own() -> None
         [session] = doc.sessions
         assert session.title == "AWS re:Invent 2031 - Keynote with Riley Ceo"
         assert [a.sessions for a in doc.announcements] == [("RiLeYcEo002",)]
+
+
+def test_a_session_keeps_the_link_its_document_gives_beside_the_canonical_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recap = tmp_path / "recap.md"
+    recap.write_text(
+        "# AWS re:Invent 2031 recap\n\n"
+        "## Keynote with Riley Ceo\n\n"
+        "[Watch](https://www.youtube.com/embed/RiLeYcEo002?rel=0)\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n",
+        encoding="utf-8",
+    )
+    [session] = _doc(recap.read_text(encoding="utf-8")).sessions
+    # Stored and published under the canonical watch link: one video, one session everywhere.
+    assert session.url == "https://www.youtube.com/watch?v=RiLeYcEo002"
+    assert session.written_url == "https://www.youtube.com/embed/RiLeYcEo002?rel=0"
+    assert main(["extract", str(recap), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    [launch] = out["announcements"]
+    # `tracker extract` names it as the document does, so the output reads against the document.
+    assert launch["sessions"] == ["https://www.youtube.com/embed/RiLeYcEo002?rel=0"]
+    assert out["sessions"][0]["url"] == "https://www.youtube.com/watch?v=RiLeYcEo002"
+
+
+def test_a_canonical_link_is_not_repeated_as_written() -> None:
+    doc = _doc(
+        "# AWS re:Invent 2031 recap\n\n"
+        "## Keynote with Riley Ceo\n\n"
+        "[Watch](https://www.youtube.com/watch?v=RiLeYcEo002)\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n"
+    )
+    [session] = doc.sessions
+    assert session.written_url is None
+
+
+def test_a_video_the_document_also_links_by_its_watch_link_is_named_by_that() -> None:
+    doc = _doc(
+        "# Keynote with Riley Ceo, re:Invent 2031\n\n"
+        '<iframe src="https://www.youtube.com/embed/RiLeYcEo002"></iframe>\n\n'
+        "* Announcing **Amazon Kelp DB**, a graph database\n\n"
+        "[At 2:10](https://www.youtube.com/watch?v=RiLeYcEo002&t=130)\n"
+    )
+    [session] = doc.sessions
+    assert session.url == "https://www.youtube.com/watch?v=RiLeYcEo002"
+    assert session.written_url is None

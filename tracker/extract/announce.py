@@ -116,15 +116,21 @@ def _video_links(blocks: list[Block], rules: Rules) -> list[tuple[Block, LinkSpa
     return out
 
 
-def _session_link(link: LinkSpan, rules: Rules) -> tuple[str | None, str] | None:
-    """(video id, url) of a link to a session: a video, or an event site's session page."""
+def _session_link(link: LinkSpan, rules: Rules) -> tuple[str | None, str, str] | None:
+    """(video id, canonical url, url as written) of a link to a session: a video, or an event
+    site's session page."""
     if rules.video_url.search(link.url):
         vid = youtube_id(link.url)
         if vid:
-            return vid, youtube_url(vid)
+            return vid, youtube_url(vid), link.url
     if rules.session_url is not None and rules.session_url.search(link.url):
-        return None, link.url
+        return None, link.url, link.url
     return None
+
+
+def _written(url: str | None, written: str | None) -> str | None:
+    """The link as written, kept only where it is not the canonical one."""
+    return written if written and written != url else None
 
 
 def _code_in(text: str, rules: Rules) -> str | None:
@@ -167,7 +173,7 @@ def sessions_from_blocks(
         # The distinct sessions its section links, by video or URL; over one, the section is a
         # list of talks and the heading is none of them. By index: slicing blocks[h.index + 1 :]
         # copied the rest of the list per heading.
-        linked: dict[str, tuple[str | None, str]] = {}
+        linked: dict[str, tuple[str | None, str, str]] = {}
         # A heading that links its talk itself ("### CEO Keynote ([link](…watch?v=…))").
         for session_link in filter(None, (_session_link(link, rules) for link in h.links)):
             linked.setdefault(session_link[0] or session_link[1], session_link)
@@ -183,7 +189,7 @@ def sessions_from_blocks(
         )
         if found is None and code is None:
             continue
-        vid, url = found if found else (None, None)
+        vid, url, written = found if found else (None, None, None)
         parents = [blocks[i].text for i in h.headings]
         kind = _kind_from([h.text], rules.kind_titles) or _kind_from(parents, rules.kind_headings) or "session"
         speakers: tuple[str, ...] = ()
@@ -204,6 +210,7 @@ def sessions_from_blocks(
                 title=_without_link_words(h, rules),
                 kind=kind,
                 url=url,
+                written_url=_written(url, written),
                 code=code,
                 speakers=speakers,
                 event=event,
@@ -227,6 +234,7 @@ def sessions_from_blocks(
                     title=link.text or block.text[:200],
                     kind=SessionKind.SESSION,
                     url=url,
+                    written_url=_written(url, hit[2] if hit else None),
                     code=code,
                     event=event,
                 ),
@@ -277,7 +285,13 @@ def sessions_from_blocks(
             add(
                 vid,
                 ConferenceSession(
-                    key=vid, title=session_title, kind=kind, url=youtube_url(vid), speakers=speakers, event=event
+                    key=vid,
+                    title=session_title,
+                    kind=kind,
+                    url=youtube_url(vid),
+                    written_url=_written(youtube_url(vid), link.url),
+                    speakers=speakers,
+                    event=event,
                 ),
             )
         else:
@@ -287,8 +301,31 @@ def sessions_from_blocks(
                 generic = rules.generic_link_texts
                 text = link.text if link.text and not (generic and generic.match(link.text)) else block.text[:200]
                 kind = _kind_from([text], rules.kind_titles) or "session"
-                add(vid, ConferenceSession(key=vid, title=text or vid, kind=kind, url=youtube_url(vid), event=event))
-    return sessions, by_heading, doc_key
+                url = youtube_url(vid)
+                add(
+                    vid,
+                    ConferenceSession(
+                        key=vid, title=text or vid, kind=kind, url=url, written_url=_written(url, link.url), event=event
+                    ),
+                )
+    return _named_as_watched(sessions, blocks), by_heading, doc_key
+
+
+def _named_as_watched(sessions: list[ConferenceSession], blocks: list[Block]) -> list[ConferenceSession]:
+    """Sessions whose video the document also links by its watch or short link keep no other
+    written link: that is how the document names it (an embed player above a transcript's
+    timestamped watch links is the same video)."""
+    if not any(s.written_url for s in sessions):
+        return sessions
+    watched = {
+        vid for block in blocks for link in block.links if _WATCH_FORM.match(link.url) and (vid := youtube_id(link.url))
+    }
+    return [
+        replace(s, written_url=None) if s.written_url and youtube_id(s.written_url) in watched else s for s in sessions
+    ]
+
+
+_WATCH_FORM = re.compile(r"(?i)^https?://(?:(?:www\.|m\.)?youtube\.com/watch\?|youtu\.be/)")
 
 
 # --- marker + emphasis ---------------------------------------------------------------------

@@ -114,7 +114,7 @@ def session_from_row(
     if not raw_title:
         return None
     title, title_event, title_code, suffix = parse_title(raw_title, rules)
-    url = _text_value(first_field(merged, rules.column("url")))
+    url = written = _text_value(first_field(merged, rules.column("url")))
     vid = youtube_id(url) if url else None
     if not vid:
         raw_id = _text_value(first_field(merged, rules.column("video_id")))
@@ -163,6 +163,7 @@ def session_from_row(
         title=title,
         kind=kind,
         url=url if url and url.startswith("http") else None,
+        written_url=written if written and written != url and written.startswith("http") else None,
         code=code,
         speakers=speakers,
         level=level,

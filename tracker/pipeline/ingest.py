@@ -671,7 +671,9 @@ def extract_location(
         detected = detect_event(event, doc.event, doc.title)
         if detected:
             event_slug = detected.slug
-        refs = {s.key: (s.url or s.title) for s in doc.sessions}
+        # A session is named by the link the document gives it (an embed link stays one), so
+        # the output can be read against the document; `url` is the canonical form stored.
+        refs = {s.key: (s.written_url or s.url or s.title) for s in doc.sessions}
         for conf in doc.sessions:
             sessions.append(
                 {
@@ -679,6 +681,7 @@ def extract_location(
                     "title": conf.title,
                     "kind": conf.kind,
                     "url": conf.url,
+                    "written_url": conf.written_url,
                     "code": conf.code,
                     "speakers": list(conf.speakers),
                     "level": conf.level,
