@@ -229,6 +229,14 @@ def test_words_written_as_one_are_the_same_words() -> None:
     assert find_duplicate("Amazon Widgets TurboMode servers", [WIDGETS], DAY, stored, INDEX) == "k1"
 
 
+def test_a_short_form_is_the_word_it_stands_for() -> None:
+    stored = [known("k1", "Double max queue length for Widgets", WIDGETS)]
+    assert find_duplicate("Amazon Widgets doubles the maximum queue length", [WIDGETS], DAY, stored, INDEX) == "k1"
+    # "min" may be a minute: not read as "minimum"
+    stored = [known("k2", "Widgets billing per min", WIDGETS)]
+    assert find_duplicate("Amazon Widgets billing per minimum", [WIDGETS], DAY, stored, INDEX) is None
+
+
 def test_a_bundle_is_not_one_of_its_launches() -> None:
     # "Construct Hub and AWS CDK v2" names two launches: "AWS CDK v2" alone is not all of it.
     stored = [known("k1", "Gadget Hub and Amazon Widgets Version 2", WIDGETS)]

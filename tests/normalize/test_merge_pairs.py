@@ -35,11 +35,11 @@ PAIRS = json.loads((Path(__file__).with_name("merge_pairs.json")).read_text(enco
 # merged the written calibration pairs' distinct launches (meaning_calibration.json: 214 of
 # 280 with the old Japanese threshold 0.812, "X adds variables to workflows" and "X adds a
 # local test mode for workflows" at 0.948 with 0.933): fitted with them, it is 0.781, and the
-# figure held out by event, the honest one, stays 0.769.
+# figure held out by event, the honest one, stays 0.769; "max" read as "maximum": 0.785, 0.773.
 PIN_PRECISION = {"lexical": 1.0, "meaning": 1.0}
-PIN_RECALL = {"lexical": 0.711, "meaning": 0.781}
+PIN_RECALL = {"lexical": 0.715, "meaning": 0.785}
 # The meaning thresholds measured on pairs they were not fitted on: leave one event out.
-PIN_HELD_OUT = (1.0, 0.769)
+PIN_HELD_OUT = (1.0, 0.773)
 # Translations of the written calibration launches that meaning merges (36 of 42).
 PIN_TRANSLATIONS = 0.857
 

@@ -43,6 +43,9 @@ MIN_SHARED_WORDS = 2
 
 
 _SUFFIXES = ("ations", "ation", "ing", "ed", "e")
+# Short forms that titles write for a word: only those that stand for one word alone ("min"
+# may be a minute, so it is not here).
+_SHORT_FORMS = {"max": "maximum"}
 
 
 # The caches of what a title comparison derives of one title hold the titles a backfill is
@@ -52,6 +55,7 @@ _SUFFIXES = ("ations", "ation", "ing", "ed", "e")
 @lru_cache(maxsize=16384)
 def _stem(word: str) -> str:
     # A light fold: "doubling" and "double", "automated" and "automate" share a stem.
+    word = _SHORT_FORMS.get(word, word)
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
     if not word.endswith(_SUFFIXES):
