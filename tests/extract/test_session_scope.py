@@ -225,3 +225,37 @@ def test_a_video_the_document_also_links_by_its_watch_link_is_named_by_that() ->
     [session] = doc.sessions
     assert session.url == "https://www.youtube.com/watch?v=RiLeYcEo002"
     assert session.written_url is None
+
+
+@pytest.mark.parametrize(
+    ("opening", "closing"),
+    [
+        (
+            "Day three of re:Invent 2031 brought many data launches, most of them in the keynote of Riley Carver.",
+            "Several more are listed on the AWS blog. Watch the whole keynote here:",
+        ),
+        (
+            "re:Invent 2031 第三天发布了大量新数据产品，其中许多是 Riley Carver 在其主题演讲中发布的。",
+            "AWS 的博客上还列出了其他几款产品。点击此处观看整个主题演讲:",
+        ),
+    ],
+    ids=["english", "chinese"],
+)
+def test_a_report_ending_on_its_keynote_video_ties_every_launch_to_it(opening: str, closing: str) -> None:
+    body = (
+        "## **Amazon Kelp DB**\n\n"
+        "The keynote announced Amazon Kelp DB, a graph database.\n\n"
+        "## **AWS Pebble Store**\n\n"
+        "AWS Pebble Store keeps data at the edge.\n\n"
+        f"{closing}\n\n"
+        "[https://www.youtube.com/embed/RiLeYcEo002?feature=oembed](https://www.youtube.com/embed/RiLeYcEo002?feature=oembed)\n"
+    )
+    doc = _doc(f"# Data launches of re:Invent 2031\n\n{opening}\n\n{body}")
+    by_title = {a.title: a.sessions for a in doc.announcements}
+    assert by_title == {"Amazon Kelp DB": ("RiLeYcEo002",), "AWS Pebble Store": ("RiLeYcEo002",)}
+    [session] = doc.sessions
+    assert session.kind == "keynote" and session.key == "RiLeYcEo002"
+    # The same video closing a report whose opening names no keynote ties nothing: it is the
+    # last section's, as any video in a section is.
+    other = _doc(f"# Data launches of re:Invent 2031\n\nDay three brought many launches.\n\n{body}")
+    assert all(a.sessions == () for a in other.announcements if a.title == "Amazon Kelp DB")

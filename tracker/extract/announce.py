@@ -79,6 +79,18 @@ _COMMON_TALK_WORDS = frozenset(
 )
 
 
+def _the_documents_talk(blocks: list[Block], heading: Block, where: dict[str, tuple[Block, LinkSpan]], rules: Rules) -> bool:
+    """Whether the one video of a section that names no talk is introduced as a keynote (a talk
+    of many launches, not one about the section's), and is the only video of the whole document:
+    the document's talk, which the section merely closes."""
+    if len(where) != 1 or _is_talk(heading.text, rules):
+        return False
+    block, link = next(iter(where.values()))
+    if _kind_from([_introduction(blocks, block, link, rules)], rules.kind_titles) is None:
+        return False
+    return len({vid for _, _, vid in _video_links(blocks, rules)}) == 1
+
+
 def _lead_names(blocks: list[Block], talk: str) -> bool:
     """Whether the text before the first section heading names a talk by at least two of its own
     words (a speaker's names, the talk's subject), beyond the event and "keynote"."""
@@ -93,6 +105,46 @@ def _lead_names(blocks: list[Block], talk: str) -> bool:
             lead.append(block.text)
     found = {w.lower() for w in re.findall(r"[\w:'’-]+", " ".join(lead)[:1500])}
     return len(words & found) >= 2
+
+
+def _lead_calls(blocks: list[Block], kind: str, rules: Rules) -> bool:
+    """Whether the text before the first section heading speaks of a talk of this kind (the
+    keynote whose launches the document reports)."""
+    for block in blocks:
+        if block.kind == HEADING and not block.label and (block.level > 1 or block.index > 0):
+            return False
+        if block.kind == PARAGRAPH and _kind_from([block.text], rules.kind_titles) == kind:
+            return True
+    return False
+
+
+def _link_words(link: LinkSpan, rules: Rules) -> str:
+    """A link's text when it says what it links to: not a generic word, not the address itself."""
+    text = link.text.strip()
+    generic = rules.generic_link_texts
+    if not text or (generic and generic.match(text)) or _ADDRESS.match(text):
+        return ""
+    return text
+
+
+_ADDRESS = re.compile(r"(?i)^(?:https?://|www\.)\S*$")
+
+
+def _introduction(blocks: list[Block], block: Block, link: LinkSpan, rules: Rules) -> str:
+    """What a document calls a link: its own words, else the words before it in its block, else
+    the paragraph just before that leads into it ("Watch the whole keynote here:" over a bare
+    video address)."""
+    words = _link_words(link, rules)
+    if words:
+        return words
+    before = collapse(block.text[: link.start])
+    if before:
+        return before
+    if block.index > 0:
+        previous = blocks[block.index - 1]
+        if previous.kind == PARAGRAPH and previous.text.rstrip().endswith((":", "：")):
+            return previous.text
+    return ""
 
 
 def _without_link_words(heading: Block, rules: Rules) -> str:
@@ -174,16 +226,24 @@ def sessions_from_blocks(
         # list of talks and the heading is none of them. By index: slicing blocks[h.index + 1 :]
         # copied the rest of the list per heading.
         linked: dict[str, tuple[str | None, str, str]] = {}
+        where: dict[str, tuple[Block, LinkSpan]] = {}
         # A heading that links its talk itself ("### CEO Keynote ([link](…watch?v=…))").
-        for session_link in filter(None, (_session_link(link, rules) for link in h.links)):
-            linked.setdefault(session_link[0] or session_link[1], session_link)
+        for link in h.links:
+            if session_link := _session_link(link, rules):
+                linked.setdefault(session_link[0] or session_link[1], session_link)
         for i in range(h.index + 1, len(blocks)):
             block = blocks[i]
             if (block.kind == HEADING and not block.label) or len(linked) > 1:
                 break
-            for session_link in filter(None, (_session_link(link, rules) for link in block.links)):
-                linked.setdefault(session_link[0] or session_link[1], session_link)
+            for link in block.links:
+                if session_link := _session_link(link, rules):
+                    linked.setdefault(session_link[0] or session_link[1], session_link)
+                    where.setdefault(session_link[0] or session_link[1], (block, link))
         found = next(iter(linked.values())) if len(linked) == 1 else None
+        if found is not None and found[0] is not None and _the_documents_talk(blocks, h, where, rules):
+            # The last section of a keynote's report ends on "Watch the whole keynote:" and its
+            # video: the document's talk, not one about the section's launch.
+            continue
         code = _code_in(h.text, rules) or next(
             (c for lk in h.links if (c := _code_in(lk.text + " " + lk.url, rules))), None
         )
@@ -257,13 +317,14 @@ def sessions_from_blocks(
         distinct = {vid for _, _, vid in videos}
         if len(distinct) == 1:
             block, link, vid = videos[0]
-            generic = rules.generic_link_texts
-            link_text = link.text if link.text and not (generic and generic.match(link.text)) else ""
+            link_text = _link_words(link, rules)
+            introduced = _introduction(blocks, block, link, rules)
             session_title = link_text or title or vid
             headings = [b.text for b in blocks if b.kind == HEADING]
             kind = (
                 _kind_from([link_text, title], rules.kind_titles)
                 or _kind_from([title, *headings], rules.kind_titles)
+                or _kind_from([introduced], rules.kind_titles)
                 or "session"
             )
             speakers = ()
@@ -281,6 +342,10 @@ def sessions_from_blocks(
             elif link_text and _is_talk(link_text, rules) and _lead_names(blocks, link_text):
                 # A post whose opening says it summarises that talk ("the keynote of Dr. Swami
                 # Sivasubramanian … here is a summary"), the video linked in its references.
+                doc_key = vid
+            elif not link_text and _is_talk(introduced, rules) and _lead_calls(blocks, kind, rules):
+                # A report whose opening says the launches came in a keynote and that ends on
+                # "Watch the whole keynote:" over the bare video address.
                 doc_key = vid
             add(
                 vid,
