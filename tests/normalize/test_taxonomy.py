@@ -464,6 +464,12 @@ def test_an_instance_size_names_ec2_on_its_own() -> None:
     assert not [s.name for s in taxonomy.find("the config file name.large")]
 
 
+def test_an_ml_instance_size_names_sagemaker_not_ec2() -> None:
+    taxonomy = Taxonomy.load()
+    for text in ("ml.p9dn.48xlarge", "new ml.q9g.2xlarge instances for endpoints"):
+        assert [s.name for s in taxonomy.find(text)] == ["Amazon SageMaker"], text
+
+
 def _one_edit_variants(word: str) -> set[str]:
     """Every spelling one edit from `word`: a letter changed, dropped, added, two neighbours swapped."""
     out = {word}
