@@ -519,6 +519,9 @@ def test_regions_in_gives_what_a_full_scan_finds(tx: Taxonomy) -> None:
         # A name that others use too needs the brand: GitHub's Copilot is not AWS Copilot.
         ("GitHub Copilot writes code", []),
         ("AWS Copilot CLI 2.0", ["AWS Copilot"]),
+        # A service's name at its announcement is its current service's.
+        ("Amazon Managed Apache Cassandra Service (preview)", ["Amazon Keyspaces"]),
+        ("CloudShell opens in the console", ["AWS CloudShell"]),
     ],
 )
 def test_retired_and_unlisted_services_are_found(tx: Taxonomy, text: str, expected: list[str]) -> None:
