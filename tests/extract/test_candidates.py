@@ -826,3 +826,23 @@ def test_a_launch_in_a_transcript_pasted_as_one_paragraph_takes_the_services_aro
     for launch in doc.announcements:
         own = launch.context[0]
         assert "Amazon EC2" in own and len(own) < len(text) / 3
+
+
+def test_a_service_name_then_a_feature_name_is_that_whole_launch() -> None:
+    from tracker.extract.markdown import parse_blocks
+
+    blocks = parse_blocks(
+        "# My re:Invent 2031\n\n"
+        "## Lambda: Provisioned Concurrency\n\nCold starts are gone.\n\n"
+        "## API Gateway: HTTP APIs\n\nCheaper and faster.\n\n"
+        "## Amazon Zeta Streams: streams without shards\n\nA new service.\n\n"
+        "* Amazon S3: Object Kelp\n"
+        "* Amazon S3: a change to how buckets are listed in the console\n"
+    )
+    titles = [c.announcement.title for c in cands.generate(blocks, RULES, event=None)]
+    assert "Lambda: Provisioned Concurrency" in titles and "API Gateway: HTTP APIs" in titles
+    assert "Amazon S3: Object Kelp" in titles
+    # Not a service's bare name before the colon, or no name after it: the name stops at the colon.
+    assert "Amazon Zeta Streams" in titles
+    assert not any(t.startswith("Amazon S3: a change") for t in titles)
+    assert "Lambda" not in titles and "API Gateway" not in titles

@@ -161,6 +161,28 @@ def _clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
     return title, status
 
 
+# "Lambda: Provisioned Concurrency": after a service's bare name and a colon, a short name in
+# capitals, and nothing more.
+_FEATURE_AFTER = re.compile(r"\s*:\s+((?:[A-Z0-9][\w.'’/&+-]*\s*){1,5})$")
+_SPELLED_AS_NAME = 0.99  # the share of a title the service's name covers: all of it
+
+
+def _service_and_feature(title: str, text: str, rules: Rules) -> str:
+    """The title of "Service: Feature Name" as that whole, not the service's bare name alone
+    (which `clean_title` leaves, cutting at the colon as it cuts "Amazon Foo: faster widgets")."""
+    start = collapse(text).find(title)
+    if start == -1 or ":" not in text:
+        return title
+    m = _FEATURE_AFTER.match(collapse(text)[start + len(title) :].rstrip(" *_`"))
+    if m is None:
+        return title
+    named = _default_services_in()(title)
+    if named.services != 1 or named.coverage < _SPELLED_AS_NAME:
+        return title
+    feature, _ = clean_title(m.group(1), rules)
+    return f"{title}: {feature}" if feature and usable(feature, rules) else title
+
+
 def _words(text: str) -> list[str]:
     return _WORD.findall(text)
 
@@ -315,6 +337,7 @@ def generate(
             if block.level <= 1 and h1_count <= 1:
                 continue  # the document's own title
             title, status = clean_title(text, rules)
+            title = _service_and_feature(title, text, rules)
             if usable(title, rules):
                 gen = "label" if block.label else "heading"
                 out.append(
@@ -390,6 +413,7 @@ def generate(
                 )
         else:
             title, status = clean_title(body, rules)
+            title = _service_and_feature(title, body, rules)
             # A name cut from what follows it ("Amazon Foo: faster widgets"), not a sentence
             # that merely lost its full stop ("Some prose about it.").
             if usable(title, rules) and collapse(body).rstrip(" .!?") not in (title, ""):
