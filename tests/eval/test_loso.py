@@ -97,8 +97,12 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # under one model): 0.801 / 0.949 on 180 (link F1 0.949, 29 below 0.6); a report ending on "Watch
 # the whole keynote:" over its video tied to that keynote, "keynote" in Chinese, Japanese and
 # Korean, "ml." instance sizes SageMaker's, Keyspaces' announced name and CloudShell in the
-# taxonomy: 0.803 / 0.953 on 180 (link F1 0.955, 28 below 0.6):
-PIN_FULL = (0.802, 0.952, 0.0)
+# taxonomy: 0.803 / 0.953 on 180 (link F1 0.955, 28 below 0.6). Five more (a 2019 serverless
+# recap, a short 2020 post, a machine-written 2024 keynote summary, a retold weekly roundup, a
+# Korean news brief; five new sources; 0.74 mean F1 by the shipped model before any change) bring
+# it to 0.801 / 0.945 on 185; "Lambda: Provisioned Concurrency" read as that whole launch, not the
+# service's name: 0.803 / 0.949 on 185 (link F1 0.956, 30 below 0.6):
+PIN_FULL = (0.802, 0.949, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -118,7 +122,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 180, 138)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 185, 143)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:
