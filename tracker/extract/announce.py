@@ -79,7 +79,9 @@ _COMMON_TALK_WORDS = frozenset(
 )
 
 
-def _the_documents_talk(blocks: list[Block], heading: Block, where: dict[str, tuple[Block, LinkSpan]], rules: Rules) -> bool:
+def _the_documents_talk(
+    blocks: list[Block], heading: Block, where: dict[str, tuple[Block, LinkSpan]], rules: Rules
+) -> bool:
     """Whether the one video of a section that names no talk is introduced as a keynote (a talk
     of many launches, not one about the section's), and is the only video of the whole document:
     the document's talk, which the section merely closes."""
