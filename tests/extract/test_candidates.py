@@ -846,3 +846,16 @@ def test_a_service_name_then_a_feature_name_is_that_whole_launch() -> None:
     assert "Amazon Zeta Streams" in titles
     assert not any(t.startswith("Amazon S3: a change") for t in titles)
     assert "Lambda" not in titles and "API Gateway" not in titles
+
+
+def test_a_long_run_of_capitals_after_a_service_and_colon_is_read_in_one_pass() -> None:
+    # Hostile input: a pattern that could split one long word into its pieces every way took
+    # 0.7 s for 60 capitals and would not end for thousands. A hang guard, not a speed test:
+    # linear work ends in milliseconds, the bound is generous. In a child process, since a
+    # pattern match holds the interpreter until it ends.
+    code = (
+        "from tracker.extract import candidates as c; from tracker.extract.rules import load_rules; "
+        "print(c._service_and_feature('Lambda', 'Lambda: ' + 'A' * 5000 + 'x!', load_rules()))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "Lambda"

@@ -163,17 +163,21 @@ def _clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
 
 # "Lambda: Provisioned Concurrency": after a service's bare name and a colon, a short name in
 # capitals, and nothing more.
-_FEATURE_AFTER = re.compile(r"\s*:\s+((?:[A-Z0-9][\w.'’/&+-]*\s*){1,5})$")
+# Words apart only where spaces part them: pieces of one word tried every way were exponential.
+_FEATURE_AFTER = re.compile(r"\s*:\s+([A-Z0-9][\w.'’/&+-]*(?:\s+[A-Z0-9][\w.'’/&+-]*){0,4})\s*$")
 _SPELLED_AS_NAME = 0.99  # the share of a title the service's name covers: all of it
 
 
 def _service_and_feature(title: str, text: str, rules: Rules) -> str:
     """The title of "Service: Feature Name" as that whole, not the service's bare name alone
     (which `clean_title` leaves, cutting at the colon as it cuts "Amazon Foo: faster widgets")."""
-    start = collapse(text).find(title)
-    if start == -1 or ":" not in text:
+    if ":" not in text:
         return title
-    m = _FEATURE_AFTER.match(collapse(text)[start + len(title) :].rstrip(" *_`"))
+    flat = collapse(text)
+    start = flat.find(title)
+    if start == -1:
+        return title
+    m = _FEATURE_AFTER.match(flat[start + len(title) :].rstrip(" *_`"))
     if m is None:
         return title
     named = _default_services_in()(title)
