@@ -80,17 +80,17 @@ _COMMON_TALK_WORDS = frozenset(
 
 
 def _the_documents_talk(
-    blocks: list[Block], heading: Block, where: dict[str, tuple[Block, LinkSpan]], rules: Rules
+    blocks: list[Block], heading: Block, where: dict[str, tuple[Block, LinkSpan]], rules: Rules, *, videos: int
 ) -> bool:
     """Whether the one video of a section that names no talk is introduced as a keynote (a talk
-    of many launches, not one about the section's), and is the only video of the whole document:
-    the document's talk, which the section merely closes."""
+    of many launches, not one about the section's), and is the only video of the whole document
+    (`videos` counts them): the document's talk, which the section merely closes."""
     if len(where) != 1 or _is_talk(heading.text, rules):
         return False
     block, link = next(iter(where.values()))
     if _kind_from([_introduction(blocks, block, link, rules)], rules.kind_titles) is None:
         return False
-    return len({vid for _, _, vid in _video_links(blocks, rules)}) == 1
+    return videos == 1
 
 
 def _lead_names(blocks: list[Block], talk: str) -> bool:
@@ -215,6 +215,8 @@ def sessions_from_blocks(
             seen.add(key)
             sessions.append(conf)
 
+    # The distinct videos of the whole document, counted once (not once per heading).
+    video_count = len({vid for _, _, vid in _video_links(blocks, rules)})
     real_headings = [b for b in blocks if b.kind == HEADING and not b.label]
     top = [h for h in real_headings if h.level <= 1]
     for h in real_headings:
@@ -242,7 +244,11 @@ def sessions_from_blocks(
                     linked.setdefault(session_link[0] or session_link[1], session_link)
                     where.setdefault(session_link[0] or session_link[1], (block, link))
         found = next(iter(linked.values())) if len(linked) == 1 else None
-        if found is not None and found[0] is not None and _the_documents_talk(blocks, h, where, rules):
+        if (
+            found is not None
+            and found[0] is not None
+            and _the_documents_talk(blocks, h, where, rules, videos=video_count)
+        ):
             # The last section of a keynote's report ends on "Watch the whole keynote:" and its
             # video: the document's talk, not one about the section's launch.
             continue
