@@ -255,7 +255,7 @@ def test_a_report_ending_on_its_keynote_video_ties_every_launch_to_it(opening: s
     assert by_title == {"Amazon Kelp DB": ("RiLeYcEo002",), "AWS Pebble Store": ("RiLeYcEo002",)}
     [session] = doc.sessions
     assert session.kind == "keynote" and session.key == "RiLeYcEo002"
-    # The same video closing a report whose opening names no keynote ties nothing: it is the
-    # last section's, as any video in a section is.
+    # The same video closing a report whose opening names no keynote ties no launch of another
+    # section to it: the opening must say the launches came in that keynote.
     other = _doc(f"# Data launches of re:Invent 2031\n\nDay three brought many launches.\n\n{body}")
     assert all(a.sessions == () for a in other.announcements if a.title == "Amazon Kelp DB")

@@ -80,17 +80,26 @@ _COMMON_TALK_WORDS = frozenset(
 
 
 def _the_documents_talk(
-    blocks: list[Block], heading: Block, where: dict[str, tuple[Block, LinkSpan]], rules: Rules, *, videos: int
+    blocks: list[Block], heading: Block, where: dict[str, tuple[Block, LinkSpan]], rules: Rules
 ) -> bool:
     """Whether the one video of a section that names no talk is introduced as a keynote (a talk
-    of many launches, not one about the section's), and is the only video of the whole document
-    (`videos` counts them): the document's talk, which the section merely closes."""
+    of many launches, not one about the section's): in a document with no other video, the
+    document's talk, which the section merely closes."""
     if len(where) != 1 or _is_talk(heading.text, rules):
         return False
     block, link = next(iter(where.values()))
-    if _kind_from([_introduction(blocks, block, link, rules)], rules.kind_titles) is None:
-        return False
-    return videos == 1
+    return _kind_from([_introduction(blocks, block, link, rules)], rules.kind_titles) is not None
+
+
+def _lead(blocks: list[Block]) -> list[str]:
+    """The paragraphs before the first section heading (the document's own title may stand first)."""
+    lead: list[str] = []
+    for block in blocks:
+        if block.kind == HEADING and not block.label and (block.level > 1 or lead):
+            break
+        if block.kind == PARAGRAPH:
+            lead.append(block.text)
+    return lead
 
 
 def _lead_names(blocks: list[Block], talk: str) -> bool:
@@ -99,25 +108,14 @@ def _lead_names(blocks: list[Block], talk: str) -> bool:
     words = {w.lower() for w in re.findall(r"[^\W\d_][\w:'’-]{3,}", talk) if w.lower() not in _COMMON_TALK_WORDS}
     if len(words) < 2:
         return False
-    lead: list[str] = []
-    for block in blocks:
-        if block.kind == HEADING and not block.label and (block.level > 1 or lead):
-            break  # the document's own title may stand first; any other heading ends the lead
-        if block.kind == PARAGRAPH:
-            lead.append(block.text)
-    found = {w.lower() for w in re.findall(r"[\w:'’-]+", " ".join(lead)[:1500])}
+    found = {w.lower() for w in re.findall(r"[\w:'’-]+", " ".join(_lead(blocks))[:1500])}
     return len(words & found) >= 2
 
 
 def _lead_calls(blocks: list[Block], kind: str, rules: Rules) -> bool:
     """Whether the text before the first section heading speaks of a talk of this kind (the
     keynote whose launches the document reports)."""
-    for block in blocks:
-        if block.kind == HEADING and not block.label and (block.level > 1 or block.index > 0):
-            return False
-        if block.kind == PARAGRAPH and _kind_from([block.text], rules.kind_titles) == kind:
-            return True
-    return False
+    return any(_kind_from([text], rules.kind_titles) == kind for text in _lead(blocks))
 
 
 def _link_words(link: LinkSpan, rules: Rules) -> str:
@@ -215,8 +213,9 @@ def sessions_from_blocks(
             seen.add(key)
             sessions.append(conf)
 
-    # The distinct videos of the whole document, counted once (not once per heading).
-    video_count = len({vid for _, _, vid in _video_links(blocks, rules)})
+    # The videos of the whole document, found once: a heading's rule and the document's read them.
+    videos = _video_links(blocks, rules)
+    distinct = {vid for _, _, vid in videos}
     real_headings = [b for b in blocks if b.kind == HEADING and not b.label]
     top = [h for h in real_headings if h.level <= 1]
     for h in real_headings:
@@ -247,7 +246,8 @@ def sessions_from_blocks(
         if (
             found is not None
             and found[0] is not None
-            and _the_documents_talk(blocks, h, where, rules, videos=video_count)
+            and len(distinct) == 1
+            and _the_documents_talk(blocks, h, where, rules)
         ):
             # The last section of a keynote's report ends on "Watch the whole keynote:" and its
             # video: the document's talk, not one about the section's launch.
@@ -321,8 +321,6 @@ def sessions_from_blocks(
         # the document is about that session, whatever headings follow its title.
         doc_key = by_heading[first.index]
     if not by_heading:
-        videos = _video_links(blocks, rules)
-        distinct = {vid for _, _, vid in videos}
         if len(distinct) == 1:
             block, link, vid = videos[0]
             link_text = _link_words(link, rules)
