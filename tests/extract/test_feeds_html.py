@@ -162,6 +162,44 @@ def test_news_blog_post_inside_another_sites_page() -> None:
     assert "Blog 4" not in titles
 
 
+def test_a_themes_blog_post_class_does_not_make_a_news_blog_post() -> None:
+    from tracker.extract import extract
+
+    # A personal recap from a theme that wraps every post in article.blog-post (Hugo's Beautiful
+    # Hugo does), with none of the News Blog's title, body or meta blocks: a page like any other,
+    # whose plain list of favourite announcements is read as such.
+    page = """<html><head><title>Kelpcon 2031 - Blog</title></head><body>
+    <div class="intro-header"><h1>Kelpcon 2031</h1></div>
+    <article class="blog-post" role="main">
+    <p>My team sent me to AWS re:Invent 2031 this year, and the keynotes were loud and fun.</p>
+    <p>Some of my favourite announcements:</p>
+    <ul>
+    <li>Amazon Kelp DB</li>
+    <li>EC2 Q9 instances: cheap compute for batch jobs.</li>
+    <li>Lambda Pebble Layers</li>
+    </ul>
+    <p>Would go again!</p>
+    </article></body></html>"""
+    [doc] = extract(page, url="https://example.org/post/2031-12-10-kelpcon/")
+    titles = [a.title for a in doc.announcements]
+    assert {"Amazon Kelp DB", "EC2 Q9 instances", "Lambda Pebble Layers"} <= set(titles)
+    assert not any("favourite" in t.lower() for t in titles)
+
+
+def test_a_news_blog_article_with_its_title_block_is_still_a_post() -> None:
+    from tracker.extract import extract
+
+    # Only the article's class and its meta block: still the News Blog's layout.
+    page = """<html><body><article class="blog-post">
+    <h1>Amazon Kelp DB is now generally available</h1>
+    <footer class="blog-post-meta">by Ann Example on <time datetime="2031-12-10T08:00:00Z">10 DEC 2031</time></footer>
+    <p>Today, we are announcing the general availability of Amazon Kelp DB, a graph database.</p>
+    </article></body></html>"""
+    [doc] = extract(page, url="https://aws.amazon.com/blogs/aws/amazon-kelp-db-ga/")
+    assert doc.kind == "post"
+    assert doc.published_at is not None and doc.published_at.date().isoformat() == "2031-12-10"
+
+
 def test_a_posts_generic_forms_are_enumerated_only_for_someone_looking(extract_fixture, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # The model never takes a generic form in a post's body or a roundup ("post" regime): a
     # backfill of posts does not enumerate them, while fitting and --explain still see them all.

@@ -589,12 +589,17 @@ def _listing_marker(tag: Tag) -> bool:
 
 
 def _post_marker(tag: Tag) -> bool:
-    """`article.blog-post, h1.blog-post-title, section.blog-post-content`: a News Blog post page."""
-    return (
-        _is(tag, "article", "blog-post")
-        or _is(tag, "h1", "blog-post-title")
-        or _is(tag, "section", "blog-post-content")
-    )
+    """`h1.blog-post-title, section.blog-post-content`, or an `article.blog-post` holding the
+    News Blog's title, body or meta block: a News Blog post page."""
+    if _is(tag, "h1", "blog-post-title") or _is(tag, "section", "blog-post-content"):
+        return True
+    # "blog-post" alone is a common theme class (Hugo's Beautiful Hugo wraps every post in
+    # article.blog-post): a personal recap so wrapped is not a News Blog post.
+    return _is(tag, "article", "blog-post") and _find(tag, _post_part) is not None
+
+
+def _post_part(tag: Tag) -> bool:
+    return any(_has_class(tag, name) for name in ("blog-post-title", "blog-post-content", "blog-post-meta"))
 
 
 # Blocks from a page's first top heading to a second one that is the page's own title.
