@@ -101,8 +101,12 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # recap, a short 2020 post, a machine-written 2024 keynote summary, a retold weekly roundup, a
 # Korean news brief; five new sources; 0.74 mean F1 by the shipped model before any change) bring
 # it to 0.801 / 0.945 on 185; "Lambda: Provisioned Concurrency" read as that whole launch, not the
-# service's name: 0.803 / 0.949 on 185 (link F1 0.956, 30 below 0.6):
-PIN_FULL = (0.802, 0.949, 0.0)
+# service's name: 0.803 / 0.949 on 185 (link F1 0.956, 30 below 0.6). Six more (two Summit notes, a
+# Spanish Summit essay, two rendered 2018 recaps, a July 2019 What's New digest, a bot's daily
+# digest of r/aws; six new sources; 0.38 mean F1 by the shipped model before any change, a theme's
+# article.blog-post read as a News Blog post already mended) bring it to 0.794 / 0.942 on 191
+# (link F1 0.946, 33 below 0.6):
+PIN_FULL = (0.793, 0.942, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -122,7 +126,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "documents", "sources"),
-    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 185, 143)],
+    [(False, PIN_SHARED, 40, 9), (True, PIN_FULL, 191, 149)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(corpus: Path, external: bool, pins: tuple[float, float, float], documents: int, sources: int) -> None:
