@@ -105,8 +105,9 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # Spanish Summit essay, two rendered 2018 recaps, a July 2019 What's New digest, a bot's daily
 # digest of r/aws; six new sources; 0.38 mean F1 by the shipped model before any change, a theme's
 # article.blog-post read as a News Blog post already mended) bring it to 0.794 / 0.942 on 191
-# (link F1 0.946, 33 below 0.6):
-PIN_FULL = (0.793, 0.942, 0.0)
+# (link F1 0.946, 33 below 0.6); a digest's bracketed rank "[2]" and an exclaimed "Finally!" out of
+# titles: 0.800 / 0.943:
+PIN_FULL = (0.799, 0.943, 0.0)
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:

@@ -55,6 +55,10 @@ def _titles(markdown: str) -> list[str]:
         ("Top 1 - Loom Pipes", "Loom Pipes", None),
         ("No. 3 – Weft SnapStart", "Weft SnapStart", None),
         ("Top 10 announcements", "Top 10 announcements", None),
+        # A digest's rank in brackets, and one exclaimed word of the writer's before a headline.
+        ("[2]Introducing Amazon Zeta Streams – faster widgets", "Amazon Zeta Streams", None),
+        ("[12] AWS Quill Ledger", "AWS Quill Ledger", None),
+        ("Finally! Amazon Weft announces shared spools", "Amazon Weft announces shared spools", None),
         # "New <kind of thing>: X", as "New service: X" is.
         ("New AWS Storage Feature: Kelp Tiering", "Kelp Tiering", None),
     ],

@@ -75,8 +75,12 @@ RECORDER: contextvars.ContextVar[list[Candidate] | None] = contextvars.ContextVa
 # --- cleaning ----------------------------------------------------------------------------------
 
 _EMOJI = re.compile("^[\\s\u2600-\u27bf\U0001f000-\U0001faff\u2b00-\u2bff\ufe0f\u200d*•·▪►▶✅✔☑→⇒>#-]+")
-# "1. X", "a) X", "(2) X", and a ranking: "Top 3 - X", "No. 2 – X".
-_NUMBERING = re.compile(r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\))\s+|^\s*(?i:top|no\.?)\s*\d{1,3}\s*[-–—:.)]\s+")
+# "1. X", "a) X", "(2) X", a digest's rank "[2]X", and a ranking: "Top 3 - X", "No. 2 – X".
+_NUMBERING = re.compile(
+    r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\))\s+|^\s*\[\d{1,3}\]\s*|^\s*(?i:top|no\.?)\s*\d{1,3}\s*[-–—:.)]\s+"
+)
+# "Finally! Amazon X announces …": one exclaimed word before the headline is the writer's, not the name's.
+_INTERJECTION = re.compile(r"^[A-Z][a-z]{1,11}!\s+(?=[A-Z])")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’.+/&-]*")
 
 
@@ -119,6 +123,7 @@ def _clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
     title = strip_site_name(collapse(text))
     title = _EMOJI.sub("", title)
     title = _NUMBERING.sub("", title)
+    title = _INTERJECTION.sub("", title)
     lead = _pattern(rules, "lead_marker")
     led = False
     for _ in range(2):  # "New: Announcing X"
