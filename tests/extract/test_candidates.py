@@ -59,6 +59,10 @@ def _titles(markdown: str) -> list[str]:
         ("[2]Introducing Amazon Zeta Streams – faster widgets", "Amazon Zeta Streams", None),
         ("[12] AWS Quill Ledger", "AWS Quill Ledger", None),
         ("Finally! Amazon Weft announces shared spools", "Amazon Weft announces shared spools", None),
+        # What a scraper printed around its list: a closing bracket, a comma, an unclosed "[".
+        ("  ]  AWS Backup copies spool tags", "AWS Backup copies spool tags", None),
+        (", Starting today, Amazon Weft spools", "Starting today, Amazon Weft spools", None),
+        ("[  Amazon Weft spools faster", "Amazon Weft spools faster", None),
         # "New <kind of thing>: X", as "New service: X" is.
         ("New AWS Storage Feature: Kelp Tiering", "Kelp Tiering", None),
     ],

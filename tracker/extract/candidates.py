@@ -75,6 +75,18 @@ RECORDER: contextvars.ContextVar[list[Candidate] | None] = contextvars.ContextVa
 # --- cleaning ----------------------------------------------------------------------------------
 
 _EMOJI = re.compile("^[\\s\u2600-\u27bf\U0001f000-\U0001faff\u2b00-\u2bff\ufe0f\u200d*•·▪►▶✅✔☑→⇒>#-]+")
+# What a scraper leaves before a text (the "]", "," and an unclosed "[" of a list it printed): a
+# closing bracket, a separator, or an opening bracket never closed, never starts a name.
+_LEFT_OVER = " \t\n]),;"
+
+
+def _left_over(title: str) -> str:
+    title = title.lstrip(_LEFT_OVER)
+    if title[:1] == "[" and title[1:2].isspace() and "]" not in title:
+        title = title[1:].lstrip(_LEFT_OVER)
+    return title
+
+
 # "1. X", "a) X", "(2) X", a digest's rank "[2]X", and a ranking: "Top 3 - X", "No. 2 – X".
 _NUMBERING = re.compile(
     r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\))\s+|^\s*\[\d{1,3}\]\s*|^\s*(?i:top|no\.?)\s*\d{1,3}\s*[-–—:.)]\s+"
@@ -121,6 +133,7 @@ def clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
 def _clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
     status = detect_status([text], rules)
     title = strip_site_name(collapse(text))
+    title = _left_over(title)
     title = _EMOJI.sub("", title)
     title = _NUMBERING.sub("", title)
     title = _INTERJECTION.sub("", title)
