@@ -259,3 +259,22 @@ def test_a_report_ending_on_its_keynote_video_ties_every_launch_to_it(opening: s
     # section to it: the opening must say the launches came in that keynote.
     other = _doc(f"# Data launches of re:Invent 2031\n\nDay three brought many launches.\n\n{body}")
     assert all(a.sessions == () for a in other.announcements if a.title == "Amazon Kelp DB")
+
+
+def test_a_video_titled_as_its_own_subject_is_no_talk_about_the_section() -> None:
+    doc = _doc(
+        "# Lessons from AWS re:Invent 2031\n\n"
+        "## 3. An availability has its conditions\n\n"
+        "* Announcing **Amazon Kelp DB for regulated workloads**, for one community only\n\n"
+        "To begin with permissions, watch [What is AWS IAM, explained in five minutes by Ann Example]"
+        "(https://www.youtube.com/watch?v=IaMiNfIvE01).\n\n"
+        "## 4. Deep dives\n\n"
+        "* Announcing **Amazon Pebble Store** for the edge\n\n"
+        "[AWS re:Invent 2031 - Deep dive into Pebble Store](https://www.youtube.com/watch?v=PeBbLeDiVe2)\n"
+    )
+    by_title = {a.title: a for a in doc.announcements}
+    # A tutorial the section recommends, titled as its own subject: no talk about the section.
+    assert by_title["Amazon Kelp DB for regulated workloads"].sessions == ()
+    assert "3. An availability has its conditions" not in {s.title for s in doc.sessions}
+    # A talk of the event, or one that names the section's subject, still is the section's.
+    assert [s for s in by_title["Amazon Pebble Store"].sessions] == ["PeBbLeDiVe2"]

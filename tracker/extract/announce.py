@@ -25,6 +25,7 @@ from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, LinkS
 from tracker.extract.rules import Marker, NamedPattern, Rules
 from tracker.extract.text import (
     collapse,
+    detect_event,
     detect_status,
     is_launch_url,
     matches_any,
@@ -58,6 +59,22 @@ _TALK_TITLE = re.compile(r"(?i)\b(?:session|talk|breakout|presentation|webinar|t
 def _is_talk(text: str, rules: Rules) -> bool:
     """Whether a title names a talk (a keynote, a session, its code), not a recap of many."""
     return bool(_kind_from([text], rules.kind_titles) or _code_in(text, rules) or _TALK_TITLE.search(text))
+
+
+# Words that tie a link's title to a heading: a name in capitals ("IAM", "EKS") or a long word.
+_TIE_WORD = re.compile(r"\b(?:[A-Z][A-Z0-9]+|\w{5,})\b")
+_OWN_TITLE_WORDS = 4
+
+
+def _a_video_of_its_own(link_text: str, heading: str, rules: Rules) -> bool:
+    """Whether a video's link text is a title of its own subject: words enough to be a title, no
+    talk or event named, and nothing in common with the heading above it."""
+    if len(link_text.split()) < _OWN_TITLE_WORDS or _is_talk(link_text, rules):
+        return False
+    if detect_event([link_text], rules) is not None:
+        return False
+    ties = {w.lower() for w in _TIE_WORD.findall(link_text)}
+    return not ties & {w.lower() for w in _TIE_WORD.findall(heading)}
 
 
 def _names_the_document(heading: Block, top: list[Block], title: str) -> bool:
@@ -255,6 +272,11 @@ def sessions_from_blocks(
         code = _code_in(h.text, rules) or next(
             (c for lk in h.links if (c := _code_in(lk.text + " " + lk.url, rules))), None
         )
+        spot = where.get(found[0] or found[1]) if found is not None else None
+        if code is None and spot is not None and _a_video_of_its_own(spot[1].text, h.text, rules):
+            # "To start with permissions, watch [What is IAM, in five minutes](…)": a video the
+            # section recommends, titled as its own subject, is not a talk about the section.
+            continue
         if found is None and code is None:
             continue
         vid, url, written = found if found else (None, None, None)
