@@ -18,6 +18,7 @@ from tracker.extract import extract
 from tracker.extract.blocks import Block
 from tracker.extract.candidates import clean_title, usable
 from tracker.extract.rules import load_rules
+from tracker.extract.learn import recording
 
 RULES = load_rules()
 
@@ -867,3 +868,20 @@ def test_a_long_run_of_capitals_after_a_service_and_colon_is_read_in_one_pass() 
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "Lambda"
+
+
+def test_names_joined_at_the_head_of_a_paragraph_are_each_a_candidate() -> None:
+    markdown = (
+        "# My re:Invent 2031\n\n"
+        "#### Releases I am excited about\n\n"
+        "[Amazon Kelp DB](https://aws.amazon.com/kelp-db/) and [AWS Pebble Store](https://aws.amazon.com/pebble/)"
+        " - both new services help teams keep their data close to the edge.\n\n"
+        "[Amazon Zeta Streams](https://aws.amazon.com/zeta/) - streams without shards, "
+        "built on [Amazon Kinesis](https://aws.amazon.com/kinesis/).\n"
+    )
+    with recording() as seen:
+        extract(markdown, url="https://example.org/recap.md", rules=RULES)
+    leads = {c.announcement.title for c in seen if "lead:link" in c.generators}
+    assert {"Amazon Kelp DB", "AWS Pebble Store", "Amazon Zeta Streams"} <= leads
+    # A link inside the description is no second lead.
+    assert "Amazon Kinesis" not in leads

@@ -91,6 +91,8 @@ def _left_over(title: str) -> str:
 _NUMBERING = re.compile(
     r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\))\s+|^\s*\[\d{1,3}\]\s*|^\s*(?i:top|no\.?)\s*\d{1,3}\s*[-–—:.)]\s+"
 )
+# What joins two names that lead a paragraph together: "[X] and [Y]", "**X**, **Y**".
+_JOINED = re.compile(r"^\s*(?:,|&|\+|and|or)?\s*$")
 # "Finally! Amazon X announces …": one exclaimed word before the headline is the writer's, not the name's.
 _INTERJECTION = re.compile(r"^[A-Z][a-z]{1,11}!\s+(?=[A-Z])")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’.+/&-]*")
@@ -433,6 +435,32 @@ def generate(
                         marker=marker_word,
                     )
                 )
+                # "[Control Tower] and [Security Hub] - …": names joined at the head of one
+                # paragraph lead it together, each of the same form as the first.
+                for s2, e2 in spans:
+                    if s2 < e or not _JOINED.match(text[e:s2]):
+                        continue
+                    link2 = next((lk for lk in block.links if lk.start <= s2 < lk.end), None)
+                    if (link2 is None) != (link is None):
+                        break
+                    title2, status2 = clean_title(text[s2:e2], rules)
+                    if not usable(title2, rules):
+                        break
+                    out.append(
+                        _candidate(
+                            block,
+                            s2,
+                            title2,
+                            status2,
+                            kind,
+                            summary=summary,
+                            url=link2.url if link2 is not None else _first_launch_url(block, rules),
+                            rules=rules,
+                            event=event,
+                            marker=marker_word,
+                        )
+                    )
+                    e = e2
         else:
             title, status = clean_title(body, rules)
             title = _service_and_feature(title, body, rules)
