@@ -17,8 +17,8 @@ from tracker.extract import candidates as cands
 from tracker.extract import extract
 from tracker.extract.blocks import Block
 from tracker.extract.candidates import clean_title, usable
-from tracker.extract.rules import load_rules
 from tracker.extract.learn import recording
+from tracker.extract.rules import load_rules
 
 RULES = load_rules()
 
