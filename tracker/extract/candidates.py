@@ -421,46 +421,33 @@ def generate(
                 if block.kind == BULLET:
                     below = [c.text for c in children(blocks, block.index)[:3]]
                     summary = "; ".join(p for p in [rest.strip(" -–—:"), *below] if p)
-                out.append(
-                    _candidate(
-                        block,
-                        s,
-                        title,
-                        status,
-                        kind,
-                        summary=summary,
-                        url=link.url if link is not None else _first_launch_url(block, rules),
-                        rules=rules,
-                        event=event,
-                        marker=marker_word,
-                    )
-                )
                 # "[Control Tower] and [Security Hub] - …": names joined at the head of one
                 # paragraph lead it together, each of the same form as the first.
+                heads = [(s, title, status, link)]
                 for s2, e2 in spans:
                     if s2 < e or not _JOINED.match(text[e:s2]):
                         continue
                     link2 = next((lk for lk in block.links if lk.start <= s2 < lk.end), None)
-                    if (link2 is None) != (link is None):
-                        break
                     title2, status2 = clean_title(text[s2:e2], rules)
-                    if not usable(title2, rules):
+                    if (link2 is None) != (link is None) or not usable(title2, rules):
                         break
+                    heads.append((s2, title2, status2, link2))
+                    e = e2
+                for at, name, stage, linked in heads:
                     out.append(
                         _candidate(
                             block,
-                            s2,
-                            title2,
-                            status2,
+                            at,
+                            name,
+                            stage,
                             kind,
                             summary=summary,
-                            url=link2.url if link2 is not None else _first_launch_url(block, rules),
+                            url=linked.url if linked is not None else _first_launch_url(block, rules),
                             rules=rules,
                             event=event,
                             marker=marker_word,
                         )
                     )
-                    e = e2
         else:
             title, status = clean_title(body, rules)
             title = _service_and_feature(title, body, rules)
