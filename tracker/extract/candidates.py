@@ -425,8 +425,10 @@ def generate(
                 # paragraph lead it together, each of the same form as the first.
                 heads = [(s, title, status, link)]
                 for s2, e2 in spans:
-                    if s2 < e or not _JOINED.match(text[e:s2]):
-                        continue
+                    if s2 < e:
+                        continue  # the first name itself, or a span inside it
+                    if not _JOINED.match(text[e:s2]):
+                        break
                     link2 = next((lk for lk in block.links if lk.start <= s2 < lk.end), None)
                     title2, status2 = clean_title(text[s2:e2], rules)
                     if (link2 is None) != (link is None) or not usable(title2, rules):
