@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tracker.textutil import DateError, check_range, parse_bound, slugify
+from tracker.textutil import DateError, check_range, fold, fold_spaced, parse_bound, slugify
 
 
 def test_every_stage_uses_the_same_slugify() -> None:
@@ -82,3 +82,22 @@ def test_a_range_must_not_be_empty() -> None:
     check_range(None, day)
     with pytest.raises(DateError):
         check_range(day, day)
+
+
+@pytest.mark.parametrize(
+    ("text", "spaced"),
+    [
+        ("ECSがVPC Lattice", "ECS VPC Lattice"),
+        ("models—Express", "models Express"),
+        ("Café’s menu", "Cafe's menu"),  # accents folded, curly quotes straight
+        ("Amazon S3", "Amazon S3"),
+    ],
+)
+def test_fold_spaced_parts_words_where_fold_glues_them(text: str, spaced: str) -> None:
+    assert fold_spaced(text) == spaced
+
+
+def test_fold_still_drops_what_has_no_ascii_form() -> None:
+    # Slugs and stored keys are built with fold: what it returns must not change.
+    assert fold("ECSがVPC Lattice") == "ECSVPC Lattice"
+    assert slugify("ECSがVPC Lattice") == "ecsvpc-lattice"

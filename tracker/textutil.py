@@ -72,6 +72,19 @@ def fold(s: str) -> str:
     return unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_QUOTES = {"’": "'", "‘": "'"}
+
+
+def fold_spaced(s: str) -> str:
+    """`fold`, with every character that has no ASCII form (Japanese, a dash) a space.
+
+    `fold` drops such characters, which glues the words around them: "ECSがVPC Lattice" became
+    "ECSVPC Lattice", "Personalizeの新レシピNext" one word "PersonalizeNext".
+    """
+    return _NON_ASCII.sub(lambda m: _QUOTES.get(m.group(), fold(m.group()) or " "), s)
+
+
 def slugify(s: str, limit: int | None = None) -> str:
     """Lower-case ASCII words joined by hyphens; apostrophes and colons inside a word join it
     ("re:Invent" → "reinvent", "O'Reilly" → "oreilly"); at most `limit` characters; '' when nothing is left.

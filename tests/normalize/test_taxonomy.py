@@ -522,6 +522,9 @@ def test_regions_in_gives_what_a_full_scan_finds(tx: Taxonomy) -> None:
         # A service's name at its announcement is its current service's.
         ("Amazon Managed Apache Cassandra Service (preview)", ["Amazon Keyspaces"]),
         ("CloudShell opens in the console", ["AWS CloudShell"]),
+        # Japanese writes its particles against the names: they part the names, never join them.
+        ("ECSがVPC Latticeと統合", ["Amazon ECS", "Amazon VPC Lattice"]),
+        ("LambdaがCloudWatch経由でのAPMに対応", ["AWS Lambda", "Amazon CloudWatch"]),
     ],
 )
 def test_retired_and_unlisted_services_are_found(tx: Taxonomy, text: str, expected: list[str]) -> None:

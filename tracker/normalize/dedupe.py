@@ -24,7 +24,7 @@ from operator import ne
 from tracker import meaning
 from tracker.items import NormalizedAnnouncement, Service
 from tracker.normalize.events import detect_event
-from tracker.normalize.text import clean_text, fold, title_key
+from tracker.normalize.text import clean_text, fold, fold_spaced, title_key
 
 # Words that say how something is announced, not what: they never tell two launches apart.
 _FILLER = frozenset(
@@ -71,16 +71,7 @@ _GENERIC = _FILLER | frozenset(_stem(w) for w in _FILLER)
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_QUOTES = {"’": "'", "‘": "'"}
-
-
-def _spaced(text: str) -> str:
-    """The text with every character that has no ASCII form (Japanese, a dash) as a space.
-
-    `fold` drops such characters, which glues the words around them: "Personalizeの新レシピNext"
-    became one word "personalizenext", "models—Express" became "modelsexpress".
-    """
-    return _NON_ASCII.sub(lambda m: _QUOTES.get(m.group(), fold(m.group()) or " "), text)
+_spaced = fold_spaced  # "models—Express" is two words, not "modelsexpress"
 
 
 # "Integrated Development Environment (IDE)": the long form is the acronym, written twice.

@@ -67,7 +67,7 @@ from typing import Any
 from tracker.config import read_toml
 from tracker.errors import ConfigError
 from tracker.items import Announcement, Service, ServicesNamed
-from tracker.normalize.text import clean_text, fold, slugify
+from tracker.normalize.text import clean_text, fold, fold_spaced, slugify
 
 log = logging.getLogger(__name__)
 
@@ -421,7 +421,8 @@ class Taxonomy:
 
     def _scan_tokens(self, text: str, *, strict: bool) -> tuple[list[_Token], list[_Match]]:
         """The words of a text and the names found among them (`named` needs both)."""
-        text = fold(clean_text(text))
+        # Spaced, not dropped: "ECSがVPC Lattice" names two services, not "ECSVPC".
+        text = fold_spaced(clean_text(text))
         tokens = _tokenize(text)
         if not tokens:
             return tokens, []

@@ -18,6 +18,7 @@ from tracker.redact import is_secret_param
 # One definition for every stage (tracker.textutil); re-exported for the normaliser's callers.
 from tracker.textutil import clean_text as clean_text
 from tracker.textutil import fold as fold
+from tracker.textutil import fold_spaced as fold_spaced
 from tracker.textutil import slugify as slugify
 
 log = logging.getLogger(__name__)
