@@ -111,11 +111,15 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # joined at a paragraph's head ("[X] and [Y] - …") each a candidate: 0.802 / 0.943 (32 below 0.6;
 # the service figure falls by one document whose heading "X and Y" now matches a launch of
 # another service than its first); a name written against Japanese ("ECSがVPC Lattice") parted from
-# the next, not glued to it ("ECSVPC"), by the taxonomy: 0.802 / 0.949, 30 below 0.6:
-PIN_FULL = (0.802, 0.949, 0.0)
+# the next, not glued to it ("ECSVPC"), by the taxonomy: 0.802 / 0.949, 30 below 0.6. Six more (two
+# Japanese recaps in markdown, Japanese podcast show notes, a French Summit report, a machine-written
+# roundup brief and a copy of a News Blog post that announces nothing, both rendered; six new
+# sources; 0.575 / 0.809 by the shipped model) bring it to 0.792 / 0.939 on 197 (link F1 0.953:
+# the show notes link each keynote by its News Blog liveblog; 36 below 0.6):
+PIN_FULL = (0.791, 0.939, 0.0)
 # Mean session-link F1 (issue 13: at least 0.95 on documents the rules were not written from).
 PIN_LINK_SHARED = 1.0
-PIN_LINK_FULL = 0.956
+PIN_LINK_FULL = 0.953
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -135,7 +139,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "link", "documents", "sources"),
-    [(False, PIN_SHARED, PIN_LINK_SHARED, 40, 9), (True, PIN_FULL, PIN_LINK_FULL, 191, 149)],
+    [(False, PIN_SHARED, PIN_LINK_SHARED, 40, 9), (True, PIN_FULL, PIN_LINK_FULL, 197, 155)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(
