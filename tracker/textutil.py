@@ -82,6 +82,8 @@ def fold_spaced(s: str) -> str:
     `fold` drops such characters, which glues the words around them: "ECSがVPC Lattice" became
     "ECSVPC Lattice", "Personalizeの新レシピNext" one word "PersonalizeNext".
     """
+    if s.isascii():
+        return s  # most titles: nothing to fold
     return _NON_ASCII.sub(lambda m: _QUOTES.get(m.group(), fold(m.group()) or " "), s)
 
 

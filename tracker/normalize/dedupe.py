@@ -71,7 +71,6 @@ _GENERIC = _FILLER | frozenset(_stem(w) for w in _FILLER)
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_spaced = fold_spaced  # "models—Express" is two words, not "modelsexpress"
 
 
 # "Integrated Development Environment (IDE)": the long form is the acronym, written twice.
@@ -83,7 +82,7 @@ _ORDINAL = re.compile(r"(?i)\b(\d+)(?:st|nd|rd|th)\b")  # "3rd generation" is ge
 
 @lru_cache(maxsize=16384)
 def _plain_alone(title: str) -> str:
-    return _ORDINAL.sub(r"\1", _VERSION.sub(r"v\1", _PLURAL_ACRONYM.sub(r"\1", _spaced(title))))
+    return _ORDINAL.sub(r"\1", _VERSION.sub(r"v\1", _PLURAL_ACRONYM.sub(r"\1", fold_spaced(title))))
 
 
 @lru_cache(maxsize=16384)
@@ -113,7 +112,7 @@ def _plain(title: str, other: str | None = None) -> str:
     text = _plain_alone(title)
     if other is None or not _has_long_form(title):
         return text
-    theirs = set(_WORD.findall(_PLURAL_ACRONYM.sub(r"\1", _spaced(other)).lower()))
+    theirs = set(_WORD.findall(_PLURAL_ACRONYM.sub(r"\1", fold_spaced(other)).lower()))
 
     def one(m: re.Match[str]) -> str:
         words, acronym = m.group(1).split(), m.group(2)
@@ -135,7 +134,7 @@ def _lossy(title: str) -> bool:
 @lru_cache(maxsize=16384)
 def _words(text: str) -> frozenset[str]:
     # Cached: a backfill reads the same titles and service names for every candidate pair.
-    return frozenset(_stem(w) for w in _WORD.findall(fold(_spaced(text)).lower().replace("'", "")))
+    return frozenset(_stem(w) for w in _WORD.findall(fold(fold_spaced(text)).lower().replace("'", "")))
 
 
 @lru_cache(maxsize=4096)
@@ -388,7 +387,7 @@ def _numbers(title: str, services: Iterable[Service] = ()) -> frozenset[str]:
 @lru_cache(maxsize=16384)
 def _numbers_of(title: str, services: tuple[Service, ...]) -> frozenset[str]:
     names = {w for service in services for w in _WORD.findall(fold(service.name).lower())}
-    words = _WORD.findall(fold(_spaced(title)).lower())
+    words = _WORD.findall(fold(fold_spaced(title)).lower())
     return frozenset(n for w in words if w not in names for n in _NUMBER.findall(w))
 
 
@@ -454,7 +453,7 @@ def _bare(title: str, services: Sequence[Service]) -> bool:
     names = set(_GENERIC)
     for service in services:
         names |= _words(service.name)
-    return _words(bare_key(_spaced(title))) <= names
+    return _words(bare_key(fold_spaced(title))) <= names
 
 
 def _past_service(words: list[str], own: Set[str]) -> list[str]:
