@@ -186,7 +186,7 @@ def test_a_themes_blog_post_class_does_not_make_a_news_blog_post() -> None:
     assert not any("favourite" in t.lower() for t in titles)
 
 
-def test_a_news_blog_article_with_its_title_block_is_still_a_post() -> None:
+def test_a_news_blog_article_with_its_meta_block_is_still_a_post() -> None:
     from tracker.extract import extract
 
     # Only the article's class and its meta block: still the News Blog's layout.
