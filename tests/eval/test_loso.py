@@ -115,11 +115,16 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # Japanese recaps in markdown, Japanese podcast show notes, a French Summit report, a machine-written
 # roundup brief and a copy of a News Blog post that announces nothing, both rendered; six new
 # sources; 0.575 / 0.809 by the shipped model) bring it to 0.792 / 0.939 on 197 (link F1 0.953:
-# the show notes link each keynote by its News Blog liveblog; 36 below 0.6):
-PIN_FULL = (0.791, 0.939, 0.0)
+# the show notes link each keynote by its News Blog liveblog; 36 below 0.6). Eight more (two
+# attendees' keynote notes of 2018, Korean podcast show notes and webinar notes, a meetup's recap
+# links, a Japanese team newsletter, a 2017 personal digest, a Summit first-timer's essay; eight new
+# sources; 0.623 / 0.909 and link F1 0.500 by the shipped model) bring it to 0.788 / 0.937 on 205
+# (link F1 0.935: three of them tie every launch to a keynote named in a heading without a link,
+# which other writers' keys do not count as a session; 38 below 0.6):
+PIN_FULL = (0.788, 0.937, 0.0)
 # Mean session-link F1 (issue 13: at least 0.95 on documents the rules were not written from).
 PIN_LINK_SHARED = 1.0
-PIN_LINK_FULL = 0.953
+PIN_LINK_FULL = 0.935
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -139,7 +144,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "link", "documents", "sources"),
-    [(False, PIN_SHARED, PIN_LINK_SHARED, 40, 9), (True, PIN_FULL, PIN_LINK_FULL, 197, 155)],
+    [(False, PIN_SHARED, PIN_LINK_SHARED, 40, 9), (True, PIN_FULL, PIN_LINK_FULL, 205, 163)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(
