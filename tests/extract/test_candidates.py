@@ -885,3 +885,17 @@ def test_names_joined_at_the_head_of_a_paragraph_are_each_a_candidate() -> None:
     assert {"Amazon Kelp DB", "AWS Pebble Store", "Amazon Zeta Streams"} <= leads
     # A link inside the description is no second lead.
     assert "Amazon Kinesis" not in leads
+
+
+def test_a_name_inside_a_headline_linked_into_whats_new_is_no_launch_of_its_own() -> None:
+    seen = _candidates(
+        "# Picks of the week\n\n"
+        "Kelp keeps maturing, see [Amazon Kelp DB now logs console actions using AWS Zeta Trail]"
+        "(https://aws.amazon.com/about-aws/whats-new/2026/01/kelp-db-logs-zeta-trail/) and the new "
+        "AWS Quill Ledger, which we covered last week.\n"
+    )
+    titles = {c.announcement.title: c.generators for c in seen}
+    # The headline is read whole; the service it uses is no candidate; a name outside the link still is.
+    assert "inline:link" in titles["Amazon Kelp DB now logs console actions using AWS Zeta Trail"]
+    assert "AWS Zeta Trail" not in titles
+    assert "prose-name" in titles["AWS Quill Ledger"]

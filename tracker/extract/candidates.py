@@ -525,7 +525,17 @@ def _prose_names(block: Block, rules: Rules, event: str | None, named: set[str])
         return []
     out: list[Candidate] = []
     text = block.text
+    whats_new = _pattern(rules, "whats_new_link")
+    # Headlines linked into What's New ("[Amazon Foo now logs actions using AWS Bar](…)"): read
+    # whole by `_inline_launch_links`; a name inside one is what the launch uses, not a launch.
+    headlines = [
+        (lk.start, lk.end)
+        for lk in block.links
+        if whats_new is not None and whats_new.search(lk.url) and usable(clean_title(lk.text, rules)[0], rules)
+    ]
     for m in pattern.finditer(text):
+        if any(s <= m.start() and m.end() <= e and (m.start(), m.end()) != (s, e) for s, e in headlines):
+            continue
         title, status = clean_title(m.group(0), rules)
         key = norm_words(title)
         if key in named or not usable(title, rules):
