@@ -140,3 +140,33 @@ def test_status_shows_configured_sources_and_ages_out_failed_imports(
     assert next(line for line in lines if line.startswith("feed-a ")).split()[1:3] == ["never", "run"]
     assert next(line for line in lines if line.startswith("feed-b ")).split()[1] == "disabled"
     assert "6 other stored sources not shown" in table.err
+
+
+def test_an_import_that_reads_a_document_to_nothing_says_so_and_what_to_try(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tracker.store.db import close_stores
+
+    config = _config(tmp_path, tmp_path / "tracker.db")
+    essay = tmp_path / "essay.md"
+    essay.write_text(
+        "# My week in Las Vegas\n\nI walked a lot, met old friends and ate too much. The expo was loud.\n",
+        encoding="utf-8",
+    )
+    recap = tmp_path / "recap.md"
+    recap.write_text("# Launches\n\n- Announcing **Amazon Zeta Streams**\n- Announcing **AWS Quill Ledger**\n")
+    try:
+        code = main(["--config", str(config), "import", str(essay), str(recap)])
+    finally:
+        close_stores()
+    err = capsys.readouterr().err
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert notes == [
+        f"note: {essay}: it gave no launch and no session; "
+        f"`tracker extract {essay} --explain` lists every candidate and why none was taken"
+    ]
+    assert main(["--config", str(config), "extract", str(essay)]) == 0
+    assert f"`tracker extract {essay} --explain`" in capsys.readouterr().err
+    assert main(["--config", str(config), "extract", str(recap)]) == 0
+    assert "note:" not in capsys.readouterr().err

@@ -243,7 +243,26 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             stop=_terminated,
         )
     _print_report(report, args)
+    if not args.quiet:
+        _say_what_gave_nothing(report)
     return 1 if report.failed else 0
+
+
+def _say_what_gave_nothing(report: Any) -> None:
+    """A note per imported source whose documents gave no launch and no session, with what to try."""
+    from tracker.textutil import plural
+
+    for outcome in report.outcomes:
+        empty = outcome.counts.get("documents_without_launches", 0)
+        if not empty:
+            continue
+        name = outcome.name.removeprefix("import:")
+        what = "it gave" if outcome.documents == 1 else f"{plural(empty, 'document')} of it gave"
+        print(
+            f"note: {name}: {what} no launch and no session; "
+            f"`tracker extract {name} --explain` lists every candidate and why none was taken",
+            file=sys.stderr,
+        )
 
 
 @command("schedule")
@@ -309,6 +328,11 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         f"\n{plural(len(result['announcements']), 'announcement')}, {plural(len(result['sessions']), 'session')}",
         file=sys.stderr,
     )
+    if not result["announcements"] and not result["sessions"]:
+        print(
+            f"note: no launch found; `tracker extract {args.document} --explain` lists every candidate and why",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -105,6 +105,7 @@ def ingest_document(
         counts["documents_unchanged"] += 1
         return counts
     counts["documents_changed"] += 1
+    _count_empty(doc, counts)
     plan = _plan(ctx, session, doc, stored_doc, declared_event=declared_event, counts=counts)
     if plan is None:
         return counts
@@ -120,6 +121,13 @@ def ingest_document(
     _merge(ctx, writer, plan)
     _count_written(writer.flush(), counts)
     return counts
+
+
+def _count_empty(doc: Document, counts: Counter[str]) -> None:
+    # A document read to nothing says so (`tracker import`): a recap in a writing the extractor
+    # does not know gives no launch silently otherwise.
+    if not doc.announcements and not doc.sessions:
+        counts["documents_without_launches"] += 1
 
 
 def ingest_documents(
@@ -176,6 +184,7 @@ def _ingest_together(
             counts["documents_unchanged"] += 1
             continue
         counts["documents_changed"] += 1
+        _count_empty(item.doc, counts)
         plan = _plan(
             ctx,
             session,
