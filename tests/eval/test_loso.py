@@ -121,11 +121,15 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # sources; 0.623 / 0.909 and link F1 0.500 by the shipped model) bring it to 0.788 / 0.937 on 205
 # (link F1 0.935: three of them tie every launch to a keynote named in a heading without a link,
 # which other writers' keys do not count as a session; 38 below 0.6); a name inside a headline
-# linked into What's New no launch of its own ("… using AWS CloudTrail"): 0.788 / 0.939, 37 below 0.6:
-PIN_FULL = (0.788, 0.939, 0.0)
+# linked into What's New no launch of its own ("… using AWS CloudTrail"): 0.788 / 0.939, 37 below 0.6.
+# Eight more (recaps of 2020, 2021 and 2024 in prose and headings, a 2025 serverless recap, a
+# rendered 2022 list of What's New slugs, a rendered Korean 2018 recap, two copies of News Blog
+# posts, one in Vietnamese; eight new sources; 0.614 / 0.701, link F1 0.875 by the shipped model)
+# bring it to 0.778 / 0.930 on 213 (link F1 0.933, 39 below 0.6):
+PIN_FULL = (0.778, 0.930, 0.0)
 # Mean session-link F1 (issue 13: at least 0.95 on documents the rules were not written from).
 PIN_LINK_SHARED = 1.0
-PIN_LINK_FULL = 0.935
+PIN_LINK_FULL = 0.933
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -145,7 +149,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "link", "documents", "sources"),
-    [(False, PIN_SHARED, PIN_LINK_SHARED, 40, 9), (True, PIN_FULL, PIN_LINK_FULL, 205, 163)],
+    [(False, PIN_SHARED, PIN_LINK_SHARED, 40, 9), (True, PIN_FULL, PIN_LINK_FULL, 213, 171)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(
