@@ -125,8 +125,11 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # Eight more (recaps of 2020, 2021 and 2024 in prose and headings, a 2025 serverless recap, a
 # rendered 2022 list of What's New slugs, a rendered Korean 2018 recap, two copies of News Blog
 # posts, one in Vietnamese; eight new sources; 0.614 / 0.701, link F1 0.875 by the shipped model)
-# bring it to 0.778 / 0.930 on 213 (link F1 0.933, 39 below 0.6):
-PIN_FULL = (0.778, 0.930, 0.0)
+# bring it to 0.778 / 0.930 on 213 (link F1 0.933, 39 below 0.6). A file's name is no launch's
+# ("…_polly_98931.mp3", a link to a recording, was published as one): 0.7782 -> 0.7773, the fit
+# without those negatives moving one podcast page's precision (no file name in it), lowered by
+# that 0.001 knowingly:
+PIN_FULL = (0.777, 0.930, 0.0)
 # Mean session-link F1 (issue 13: at least 0.95 on documents the rules were not written from).
 PIN_LINK_SHARED = 1.0
 PIN_LINK_FULL = 0.933

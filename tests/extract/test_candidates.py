@@ -312,9 +312,12 @@ def test_a_page_title_copied_as_link_text_loses_its_site_name() -> None:
         "Generally available",
         "Coming soon",
         "Available now",
+        # A file's name: the recording a translated post links ("…_polly_1234.mp3"), a slide deck.
+        "3f9a0c77e1b2amazon_polly_1234.mp3",
+        "kelp-db-launch-slides.pdf",
     ],
 )
-def test_urls_and_bare_statuses_are_never_names(text: str) -> None:
+def test_urls_bare_statuses_and_file_names_are_never_names(text: str) -> None:
     assert not usable(text, RULES)
     assert usable("Amazon Kelp DB", RULES)
 
