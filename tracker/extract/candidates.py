@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 
-from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, children
+from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, LinkSpan, children
 from tracker.extract.rules import Rules
 from tracker.extract.text import (
     collapse,
@@ -525,16 +525,16 @@ def _prose_names(block: Block, rules: Rules, event: str | None, named: set[str])
         return []
     out: list[Candidate] = []
     text = block.text
-    whats_new = _pattern(rules, "whats_new_link")
-    # Headlines linked into What's New ("[Amazon Foo now logs actions using AWS Bar](…)"): read
-    # whole by `_inline_launch_links`; a name inside one is what the launch uses, not a launch.
-    headlines = [
-        (lk.start, lk.end)
-        for lk in block.links
-        if whats_new is not None and whats_new.search(lk.url) and usable(clean_title(lk.text, rules)[0], rules)
-    ]
     for m in pattern.finditer(text):
-        if any(s <= m.start() and m.end() <= e and (m.start(), m.end()) != (s, e) for s, e in headlines):
+        if any(
+            lk.start <= m.start()
+            and m.end() <= lk.end
+            and (m.start(), m.end()) != (lk.start, lk.end)
+            and _headline_of(lk, rules) is not None
+            for lk in block.links
+        ):
+            # A headline linked into What's New ("[Amazon Foo now logs actions using AWS Bar](…)")
+            # is read whole (`_inline_launch_links`): a name inside it is what the launch uses.
             continue
         title, status = clean_title(m.group(0), rules)
         key = norm_words(title)
@@ -559,22 +559,29 @@ def _prose_names(block: Block, rules: Rules, event: str | None, named: set[str])
     return out
 
 
+def _headline_of(link: LinkSpan, rules: Rules) -> tuple[str, str | None] | None:
+    """A link into What's New whose text can be a name: that name and its status, else None."""
+    whats_new = _pattern(rules, "whats_new_link")
+    if whats_new is None or not whats_new.search(link.url):
+        return None
+    title, status = clean_title(link.text, rules)
+    return (title, status) if usable(title, rules) else None
+
+
 def _inline_launch_links(
     block: Block, opening: tuple[int, int] | None, rules: Rules, event: str | None
 ) -> list[Candidate]:
     """Links into What's New inside prose ("you can now use [Amazon EC2 M1 Mac instances](…)"):
     the link text, when it can be a name."""
-    whats_new = _pattern(rules, "whats_new_link")
     out: list[Candidate] = []
-    if whats_new is None or block.kind not in (PARAGRAPH, BULLET):
+    if block.kind not in (PARAGRAPH, BULLET):
         return out
     for link in block.links:
         if opening is not None and link.start <= opening[0] < link.end:
             continue  # the block's own opening: read above
-        if not whats_new.search(link.url):
-            continue
-        title, status = clean_title(link.text, rules)
-        if usable(title, rules):
+        headline = _headline_of(link, rules)
+        if headline is not None:
+            title, status = headline
             out.append(
                 _candidate(
                     block,
