@@ -128,8 +128,12 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # bring it to 0.778 / 0.930 on 213 (link F1 0.933, 39 below 0.6). A file's name is no launch's
 # ("…_polly_98931.mp3", a link to a recording, was published as one): 0.7782 -> 0.7773, the fit
 # without those negatives moving one podcast page's precision (no file name in it), lowered by
-# that 0.001 knowingly:
-PIN_FULL = (0.777, 0.930, 0.0)
+# that 0.001 knowingly. A digest's "Amazon S3: Feature name for what it does" read as the feature,
+# not the service's bare name: 0.777 / 0.930 -> 0.778 / 0.927 (with the shipped model, which this
+# change cannot refit: 0.787 / 0.930 -> 0.790 / 0.930, 38 -> 37 below 0.6); the service figure
+# lost is one Portuguese RSS digest that the change does not touch (its fold's open threshold
+# moved from 0.35 to 0.40 over two headlines at 0.39 and 0.38), lowered by 0.003 knowingly:
+PIN_FULL = (0.778, 0.927, 0.0)
 # Mean session-link F1 (issue 13: at least 0.95 on documents the rules were not written from).
 PIN_LINK_SHARED = 1.0
 PIN_LINK_FULL = 0.933

@@ -860,6 +860,30 @@ def test_a_service_name_then_a_feature_name_is_that_whole_launch() -> None:
     assert "Lambda" not in titles and "API Gateway" not in titles
 
 
+def test_a_service_then_a_feature_then_its_description_is_the_feature() -> None:
+    """A digest's item "Amazon S3: Feature name for what it does": the launch is the feature,
+    not the service's bare name; a phrase saying what the service is names no launch."""
+    from tracker.extract.markdown import parse_blocks
+
+    blocks = parse_blocks(
+        "# Weekly notes\n\n"
+        "## Amazon S3: Faster listings for big buckets\n\nA topic heading.\n\n"
+        "Releases this week\n\n"
+        "- Amazon S3: Bucket quilting in S3 Batch Operations for checks without downloads.\n"
+        "- AWS Lambda: Warm pools to keep functions ready between bursts.\n"
+        "- Amazon EC2: Support, in more sizes.\n"
+        "- Amazon DynamoDB: Scalable key-value database, with more.\n"
+        "- Amazon SQS: a queue service that decouples producers.\n"
+    )
+    titles = [c.announcement.title for c in cands.generate(blocks, RULES, event=None)]
+    assert "Amazon S3: Bucket quilting in S3 Batch Operations" in titles
+    assert "AWS Lambda: Warm pools" in titles
+    # One word, a definition ("… database"), an article: the service's name stops at the colon.
+    assert not [t for t in titles if t.startswith(("Amazon EC2:", "Amazon DynamoDB:", "Amazon SQS:"))]
+    # A heading is not an item with a description: its name stops at the colon.
+    assert "Amazon S3: Faster listings" not in titles
+
+
 def test_a_long_run_of_capitals_after_a_service_and_colon_is_read_in_one_pass() -> None:
     # Hostile input: a pattern that could split one long word into its pieces every way took
     # 0.7 s for 60 capitals and would not end for thousands. A hang guard, not a speed test:
@@ -871,6 +895,16 @@ def test_a_long_run_of_capitals_after_a_service_and_colon_is_read_in_one_pass() 
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "Lambda"
+    # The same for an item's feature phrase: long words, dotted words and words without an end.
+    code = (
+        "from tracker.extract import candidates as c; from tracker.extract.rules import load_rules; "
+        "r = load_rules(); "
+        "print(c._service_and_feature('Lambda', 'Lambda: ' + 'A' * 5000 + 'x!', r, described=True)); "
+        "print(c._service_and_feature('Lambda', 'Lambda: ' + 'A.' * 5000 + 'x!', r, described=True)); "
+        "print(c._service_and_feature('Lambda', 'Lambda: ' + 'Ab ' * 5000 + 'x!', r, described=True))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["Lambda"] * 3
 
 
 def test_names_joined_at_the_head_of_a_paragraph_are_each_a_candidate() -> None:

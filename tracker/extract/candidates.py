@@ -185,19 +185,33 @@ def _clean_title(text: str, rules: Rules) -> tuple[str, str | None]:
 # capitals, and nothing more.
 # Words apart only where spaces part them: pieces of one word tried every way were exponential.
 _FEATURE_AFTER = re.compile(r"\s*:\s+([A-Z0-9][\w.'’/&+-]*(?:\s+[A-Z0-9][\w.'’/&+-]*){0,4})\s*$")
+# "Amazon S3: Batch data verification in S3 Batch Operations for large-scale checks": in a list
+# item, after a service's bare name and a colon, a capitalised phrase of a few words up to the
+# word that starts its description ("to", "for", "with", "that", a dash, a comma).
+_FEATURE_PHRASE = re.compile(
+    r"\s*:\s+([A-Z0-9][\w'’/&+-]*(?:\.\w+)*(?:\s+[\w'’/&+-]+(?:\.\w+)*){0,7}?)"
+    r"(?:\s+(?:to|for|that|which|so|with|without|by|across|from|on)\s|\s*[,;–—(]|\s+-\s|\.(?:\s|$))"
+)
 _SPELLED_AS_NAME = 0.99  # the share of a title the service's name covers: all of it
 
 
-def _service_and_feature(title: str, text: str, rules: Rules) -> str:
+def _service_and_feature(title: str, text: str, rules: Rules, described: bool = False) -> str:
     """The title of "Service: Feature Name" as that whole, not the service's bare name alone
-    (which `clean_title` leaves, cutting at the colon as it cuts "Amazon Foo: faster widgets")."""
+    (which `clean_title` leaves, cutting at the colon as it cuts "Amazon Foo: faster widgets");
+    `described`: an item may go on with the feature's description after its name."""
     if ":" not in text:
         return title
     flat = collapse(text)
     start = flat.find(title)
     if start == -1:
         return title
-    m = _FEATURE_AFTER.match(flat[start + len(title) :].rstrip(" *_`"))
+    after = flat[start + len(title) :].rstrip(" *_`")
+    m = _FEATURE_AFTER.match(after)
+    if m is None and described:
+        m = _FEATURE_PHRASE.match(after)
+        definition = _pattern(rules, "definition_phrase")
+        if m is not None and definition is not None and definition.search(m.group(1)):
+            return title
     if m is None:
         return title
     named = _default_services_in()(title)
@@ -452,7 +466,7 @@ def generate(
                     )
         else:
             title, status = clean_title(body, rules)
-            title = _service_and_feature(title, body, rules)
+            title = _service_and_feature(title, body, rules, described=block.kind == BULLET)
             # A name cut from what follows it ("Amazon Foo: faster widgets"), not a sentence
             # that merely lost its full stop ("Some prose about it.").
             if usable(title, rules) and collapse(body).rstrip(" .!?") not in (title, ""):

@@ -314,6 +314,7 @@ _CANDIDATE_PATTERNS = (
     "glossary_title",
     "person_title",
     "topic_title",
+    "definition_phrase",
     "launch_section",
     "skip_section",
     "keynote_section",
