@@ -132,11 +132,16 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # not the service's bare name: 0.777 / 0.930 -> 0.778 / 0.927 (with the shipped model, which this
 # change cannot refit: 0.787 / 0.930 -> 0.790 / 0.930, 38 -> 37 below 0.6); the service figure
 # lost is one Portuguese RSS digest that the change does not touch (its fold's open threshold
-# moved from 0.35 to 0.40 over two headlines at 0.39 and 0.38), lowered by 0.003 knowingly:
-PIN_FULL = (0.778, 0.927, 0.0)
+# moved from 0.35 to 0.40 over two headlines at 0.39 and 0.38), lowered by 0.003 knowingly.
+# Twelve more documents labelled blind (recaps of 2017, 2019, 2021, 2023, 2024 and 2025 in
+# English, Chinese, Korean, Japanese, Portuguese and Vietnamese, a Hugo keynote recap, a
+# Slidev deck, a Chinese copy of a weekly roundup, a Korean security digest; twelve new sources;
+# 0.523 / 0.670, link F1 0.583 by the shipped model) bring it to 0.771 / 0.912 on 225 (link F1
+# 0.914, 43 below 0.6):
+PIN_FULL = (0.771, 0.912, 0.0)
 # Mean session-link F1 (issue 13: at least 0.95 on documents the rules were not written from).
 PIN_LINK_SHARED = 1.0
-PIN_LINK_FULL = 0.933
+PIN_LINK_FULL = 0.914
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:
@@ -156,7 +161,7 @@ def _report(shared: Path, *, external: bool) -> ev.Report:
 
 @pytest.mark.parametrize(
     ("external", "pins", "link", "documents", "sources"),
-    [(False, PIN_SHARED, PIN_LINK_SHARED, 40, 9), (True, PIN_FULL, PIN_LINK_FULL, 213, 171)],
+    [(False, PIN_SHARED, PIN_LINK_SHARED, 40, 9), (True, PIN_FULL, PIN_LINK_FULL, 225, 183)],
     ids=["shared-corpus", "every-labelled-document"],
 )
 def test_loso(
