@@ -141,7 +141,9 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 PIN_FULL = (0.771, 0.912, 0.0)
 # Mean session-link F1 (issue 13: at least 0.95 on documents the rules were not written from).
 PIN_LINK_SHARED = 1.0
-PIN_LINK_FULL = 0.914
+# A Hugo or Jekyll video tag ("{{< youtube ID >}}") read as the embed player it renders: a keynote
+# recap's one video ties its launches to it (0.914 -> 0.919 on 225).
+PIN_LINK_FULL = 0.919
 
 
 def _report(shared: Path, *, external: bool) -> ev.Report:

@@ -278,3 +278,41 @@ def test_a_video_titled_as_its_own_subject_is_no_talk_about_the_section() -> Non
     assert "3. An availability has its conditions" not in {s.title for s in doc.sessions}
     # A talk of the event, or one that names the section's subject, still is the section's.
     assert [s for s in by_title["Amazon Pebble Store"].sessions] == ["PeBbLeDiVe2"]
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "{{< youtube RiLeYcEo002 >}}",
+        '{{< youtube id="RiLeYcEo002" title="Keynote" >}}',
+        "{{% youtube RiLeYcEo002 %}}",
+        "{% youtube RiLeYcEo002 %}",
+        '{% include youtube.html id="RiLeYcEo002" %}',
+    ],
+    ids=["hugo", "hugo-named", "hugo-markdown", "jekyll", "jekyll-include"],
+)
+def test_a_site_generators_video_tag_is_the_keynote_video_it_embeds(tag: str) -> None:
+    # A Hugo or Jekyll post embeds its keynote by a template tag, which the built page renders
+    # as the embed player: the keynote recap's one video, as an <iframe> would be.
+    doc = _doc(
+        "---\ntitle: Keynote with Riley Ceo, re:Invent 2031\n---\n\n"
+        f"Riley Ceo opened re:Invent 2031 with many launches.\n\n{tag}\n\n"
+        "* Announcing **Amazon Kelp DB**, a graph database\n"
+        "* Announcing **AWS Pebble Store** for the edge\n"
+    )
+    [session] = doc.sessions
+    assert session.url == "https://www.youtube.com/watch?v=RiLeYcEo002"
+    assert session.written_url == "https://www.youtube.com/embed/RiLeYcEo002"
+    assert {a.title: a.sessions for a in doc.announcements} == {
+        "Amazon Kelp DB": ("RiLeYcEo002",),
+        "AWS Pebble Store": ("RiLeYcEo002",),
+    }
+
+
+def test_other_template_tags_are_still_dropped() -> None:
+    doc = _doc(
+        '# re:Invent 2031 recap\n\n{% include toc.html %}\n\n{{< figure src="x.png" >}}\n\n'
+        '* Announcing **Amazon Kelp DB**, a graph database {{< ref "other.md" >}}\n'
+    )
+    assert [a.title for a in doc.announcements] == ["Amazon Kelp DB"]
+    assert doc.sessions == ()

@@ -170,6 +170,24 @@ _MD_TOKEN = re.compile(
 )
 _ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 _LIQUID = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{:[^}]*\}")
+# A site generator's video tag embeds a video as its rendered page does ("{{< youtube ID >}}" in
+# Hugo, "{% youtube ID %}" or "{% include youtube.html id=ID %}" in Jekyll): read as the embed
+# player the page shows, not dropped with the other template tags. Matched within one tag that
+# _LIQUID has found, from its start: no scan of the text beyond it.
+_VIDEO_TAG = re.compile(
+    r"""(?i)\{(?:\{[<%]\s*youtube\s+(?:id\s*=\s*)?|%\s*youtube\s+|%\s*include\s+(?=\S*youtube)\S+\s(?:.*?\s)?id\s*=\s*)"""
+    r"""["']?([\w-]{11})(?![\w-])"""
+)
+
+
+def _template_tag(m: re.Match[str]) -> str:
+    video = _VIDEO_TAG.match(m.group(0))
+    return f'<iframe src="https://www.youtube.com/embed/{video.group(1)}"></iframe>' if video else ""
+
+
+def has_video_tag(text: str) -> bool:
+    """Whether a text holds a site generator's video tag (`_VIDEO_TAG`)."""
+    return "{" in text and any(_VIDEO_TAG.match(m.group(0)) for m in _LIQUID.finditer(text))
 
 
 def _attrs(tag: str) -> dict[str, str]:
@@ -220,7 +238,8 @@ def _link_end(s: str, i: int) -> tuple[int, int, str] | None:
 def md_inline(s: str, b: InlineBuilder | None = None) -> InlineBuilder:
     """Parse markdown inline markup (emphasis, links, inline HTML, entities) into a builder."""
     b = b or InlineBuilder()
-    s = _LIQUID.sub("", s)
+    if "{" in s:
+        s = _LIQUID.sub(_template_tag, s)
     strong_open: int | None = None
     em_open: int | None = None
     html_links: list[tuple[int, str]] = []

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 
 from tracker.extract import announce
-from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, TreeBuilder, md_inline, select
+from tracker.extract.blocks import BULLET, HEADING, PARAGRAPH, ROW, Block, TreeBuilder, has_video_tag, md_inline, select
 from tracker.extract.rules import Rules
 from tracker.extract.text import (
     collapse,
@@ -127,7 +127,7 @@ def parse_blocks(text: str) -> list[Block]:
             flush()
             prev_blank = True
             continue
-        if _IAL.match(line):
+        if _IAL.match(line) and not has_video_tag(line):
             continue
         setext = _SETEXT.match(line)
         if setext and pending_kind == PARAGRAPH and not prev_blank and len(pending) == 1:
