@@ -137,8 +137,10 @@ PIN_SHARED = (1.0, 0.998, 1.0)
 # English, Chinese, Korean, Japanese, Portuguese and Vietnamese, a Hugo keynote recap, a
 # Slidev deck, a Chinese copy of a weekly roundup, a Korean security digest; twelve new sources;
 # 0.523 / 0.670, link F1 0.583 by the shipped model) bring it to 0.771 / 0.912 on 225 (link F1
-# 0.914, 43 below 0.6):
-PIN_FULL = (0.771, 0.912, 0.0)
+# 0.914, 43 below 0.6). A list nested in an item about launches ("* keynote (and some of the
+# announcements):") led in as a list after such a sentence is, "AWS unveiled X" read as X, and a
+# section's number ("2.1 Amazon EC2 X") no part of the name: 0.772 / 0.913.
+PIN_FULL = (0.772, 0.913, 0.0)
 # Mean session-link F1 (issue 13: at least 0.95 on documents the rules were not written from).
 PIN_LINK_SHARED = 1.0
 # A Hugo or Jekyll video tag ("{{< youtube ID >}}") read as the embed player it renders: a keynote

@@ -37,6 +37,8 @@ def _titles(markdown: str) -> list[str]:
         ("AWS Lattice Mesh (preview)", "AWS Lattice Mesh", "preview"),
         ("Fargate for Widgets NEW", "Fargate for Widgets", None),
         ("1. Amazon EC2 Q9 Instances", "Amazon EC2 Q9 Instances", None),
+        ("2.1 Amazon EC2 Q9 Instances", "Amazon EC2 Q9 Instances", None),
+        ("3.2.1. AWS Quill Ledger", "AWS Quill Ledger", None),
         ("🚀 Introducing AWS Pebble Store", "AWS Pebble Store", None),
         ("Amazon Kelp DB is now generally available", "Amazon Kelp DB", "ga"),
         # A News Blog title "New for PRODUCT – FEATURE": the product and its feature.
@@ -47,6 +49,8 @@ def _titles(markdown: str) -> list[str]:
         # A headline whose subject is the company: its object, without the purpose clause.
         ("AWS announces Loom Sentry to find stuck threads automatically", "Loom Sentry", None),
         ("Amazon launches the new Plinth Service", "Plinth Service", None),
+        ("AWS unveiled Loom, a new family of thread models", "Loom", None),
+        ("AWS has announced Plinth Service", "Plinth Service", None),
         # A service announcing something keeps its headline (What's New wording).
         ("Amazon Weft announces shared spools", "Amazon Weft announces shared spools", None),
         ("preview of Serverless Weftsearch", "Serverless Weftsearch", "preview"),
@@ -173,6 +177,24 @@ def test_a_list_led_in_by_a_sentence_about_launches() -> None:
     assert features["Zeta Streams"].get("link=product") == 1.0
     assert "intro=launch" not in features["Good Shoes"]
     assert "link=product" not in features["Good Shoes"]
+
+
+def test_a_list_nested_in_an_item_about_launches() -> None:
+    features = _features(
+        "# My week in Las Vegas\n\n"
+        "The sessions I made it to:\n\n"
+        "* deep dive on widgets\n"
+        "* the keynote (and some of the announcements):\n"
+        "    * zeta streams\n"
+        "    * quill ledger\n"
+        "* things I packed:\n"
+        "    * good shoes\n"
+        "    * a charger\n"
+    )
+    assert features["zeta streams"].get("intro=launch") == 1.0
+    assert features["quill ledger"].get("intro=launch") == 1.0
+    assert "intro=launch" not in features["good shoes"]
+    assert "intro=launch" not in features["deep dive on widgets"]
 
 
 def test_a_bare_service_name_labelling_a_description_is_marked_so() -> None:

@@ -87,9 +87,11 @@ def _left_over(title: str) -> str:
     return title
 
 
-# "1. X", "a) X", "(2) X", a digest's rank "[2]X", and a ranking: "Top 3 - X", "No. 2 – X".
+# "1. X", "a) X", "(2) X", a section's number "2.1 X", a digest's rank "[2]X", and a ranking:
+# "Top 3 - X", "No. 2 – X".
 _NUMBERING = re.compile(
-    r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\))\s+|^\s*\[\d{1,3}\]\s*|^\s*(?i:top|no\.?)\s*\d{1,3}\s*[-–—:.)]\s+"
+    r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|\(\d{1,3}\)|\d{1,2}(?:\.\d{1,2}){1,3}\.?)\s+|^\s*\[\d{1,3}\]\s*"
+    r"|^\s*(?i:top|no\.?)\s*\d{1,3}\s*[-–—:.)]\s+"
 )
 # What joins two names that lead a paragraph together: "[X] and [Y]", "**X**, **Y**".
 _JOINED = re.compile(r"^\s*(?:,|&|\+|and|or)?\s*$")
@@ -798,14 +800,22 @@ def _default_services_in() -> Callable[[str], ServicesNamed]:
 
 
 def _intros(blocks: list[Block], launch_word: re.Pattern[str] | None) -> set[int]:
-    """The list items whose list is led in by a sentence about launches ("my top 5 announcements are:")."""
+    """The list items whose list is led in by a sentence about launches ("my top 5 announcements
+    are:"), or by the item they are nested in ("* the keynote (and some announcements):")."""
     out: set[int] = set()
     if launch_word is None:
         return out
     led = False  # whether the list the current item belongs to is led in so
+    parents: list[Block] = []  # the items the current item is nested in, outermost first
     for i, block in enumerate(blocks):
         if block.kind != BULLET:
+            parents = []
             continue
+        while parents and (parents[-1].level >= block.level or parents[-1].headings != block.headings):
+            parents.pop()
+        if parents and parents[-1].text.rstrip().endswith(":") and launch_word.search(parents[-1].text[-300:]):
+            out.add(i)
+        parents.append(block)
         previous = blocks[i - 1] if i > 0 else None
         if previous is None or previous.kind != BULLET or previous.headings != block.headings:
             # The first item of a list: what stands right before it leads it in.
