@@ -799,6 +799,12 @@ def _default_services_in() -> Callable[[str], ServicesNamed]:
     return named
 
 
+def _leads_in(text: str, launch_word: re.Pattern[str]) -> bool:
+    """Whether a text leads a list in as launches: it ends with a colon and speaks of launches."""
+    lead = text[-300:]
+    return lead.rstrip().endswith(":") and bool(launch_word.search(lead))
+
+
 def _intros(blocks: list[Block], launch_word: re.Pattern[str] | None) -> set[int]:
     """The list items whose list is led in by a sentence about launches ("my top 5 announcements
     are:"), or by the item they are nested in ("* the keynote (and some announcements):")."""
@@ -806,25 +812,26 @@ def _intros(blocks: list[Block], launch_word: re.Pattern[str] | None) -> set[int
     if launch_word is None:
         return out
     led = False  # whether the list the current item belongs to is led in so
-    parents: list[Block] = []  # the items the current item is nested in, outermost first
+    # The items the current item is nested in, outermost first, each with whether it leads in
+    # (read once per item, not once per child).
+    parents: list[tuple[Block, bool]] = []
     for i, block in enumerate(blocks):
         if block.kind != BULLET:
             parents = []
             continue
-        while parents and (parents[-1].level >= block.level or parents[-1].headings != block.headings):
+        while parents and (parents[-1][0].level >= block.level or parents[-1][0].headings != block.headings):
             parents.pop()
-        if parents and parents[-1].text.rstrip().endswith(":") and launch_word.search(parents[-1].text[-300:]):
+        if parents and parents[-1][1]:
             out.add(i)
-        parents.append(block)
+        parents.append((block, _leads_in(block.text, launch_word)))
         previous = blocks[i - 1] if i > 0 else None
         if previous is None or previous.kind != BULLET or previous.headings != block.headings:
             # The first item of a list: what stands right before it leads it in.
-            lead = previous.text[-300:] if previous is not None and previous.kind == PARAGRAPH else ""
             led = (
                 previous is not None
+                and previous.kind == PARAGRAPH
                 and previous.headings == block.headings
-                and lead.rstrip().endswith(":")
-                and bool(launch_word.search(lead))
+                and _leads_in(previous.text, launch_word)
             )
         if led:
             out.add(i)
